@@ -1,0 +1,45 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Modules are split by dependency weight: the privacy core and (later) the ledger import no
+// networking, so an auditor can build and read them alone.
+let package = Package(
+    name: "Cohort",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cohort", targets: ["cohort"]),
+        .executable(name: "cohort-bench", targets: ["cohort-bench"]),
+        .library(name: "CohortCrypto", targets: ["CohortCrypto"]),
+        .library(name: "CohortPrivacy", targets: ["CohortPrivacy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "CohortStorage"),
+        .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortStorage"]),
+        .target(name: "CohortPrivacy", dependencies: ["CohortCrypto"]),
+        .target(
+            name: "CohortCLI",
+            dependencies: [
+                "CohortPrivacy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
+        .executableTarget(name: "cohort-bench", dependencies: ["CohortPrivacy", "CohortCrypto"]),
+        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto"]),
+        .testTarget(
+            name: "CohortPrivacyTests",
+            dependencies: ["CohortPrivacy", "CohortCrypto"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,218 @@
+import CohortCrypto
+
+/// Exact sampling from the discrete Gaussian N_Z(0, σ²) on the integers
+/// (Canonne, Kamath & Steinke, "The Discrete Gaussian for Differential Privacy", NeurIPS 2020,
+/// Algorithm 3, with the Bernoulli(exp(-γ)) sampler of their Algorithm 1 and the discrete
+/// Laplace sampler of Algorithm 2).
+///
+/// Exactness: σ² is held as a rational num/den, and every random decision is a Bernoulli trial
+/// with a rational parameter, decided by comparing fresh random bits with the parameter's binary
+/// expansion (expected two bits per trial). No floating point touches the output, so the
+/// sampler cannot leak through floating-point artefacts (Mironov 2012; Jin et al. 2022).
+/// The only departure from exactness: a candidate whose acceptance exponent exceeds 2^27
+/// (probability below exp(-10^8)) is rejected outright instead of through that many trials.
+///
+/// Accounting: for an integer-valued query with L2 sensitivity Δ, adding N_Z(0, σ²)^d noise
+/// satisfies the same RDP curve as the continuous Gaussian, α·Δ²/(2σ²) (CKS 2020, Prop. 6 and
+/// Thm. 15: the multivariate discrete Gaussian is at least as private as the continuous one for
+/// integer shifts). Cohort therefore charges a round with the continuous curve at noise multiplier
+/// σ/Δ, Δ being the sensitivity after quantisation to the grid (see `FixedPointGrid`).
+///
+/// Randomness comes only from a `ChaCha20KeyStream`, which product code can construct only keyed
+/// from libsodium's CSPRNG.
+public struct DiscreteGaussianSampler {
+    /// The distribution being sampled.
+    public let distribution: DiscreteGaussian
+    private let stream: ChaCha20KeyStream
+    private var bitBuffer: UInt64 = 0
+    private var bitsLeft: Int = 0
+
+    // Precomputed constants of Algorithm 3 in integer form (see `DiscreteGaussian`).
+    private let t: UInt64
+    private let tBits: Int
+    private let denTimesT: UInt128
+    private let acceptanceDenominator: UInt128
+
+    /// A sampler keyed from the CSPRNG. This is the only constructor product code can use.
+    public init(_ distribution: DiscreteGaussian) {
+        self.init(distribution, stream: ChaCha20KeyStream())
+    }
+
+    /// A sampler over a caller-provided stream; tests pass a seeded one.
+    @_spi(CohortTesting)
+    public init(_ distribution: DiscreteGaussian, stream: ChaCha20KeyStream) {
+        self.distribution = distribution
+        self.stream = stream
+        t = distribution.laplaceScale
+        tBits = UInt64.bitWidth - (t - 1).leadingZeroBitCount
+        denTimesT = UInt128(distribution.sigmaSquaredDenominator) * UInt128(t)
+        // 2σ²·t²·den² / den = 2·num·den·t²: the denominator of the acceptance exponent.
+        acceptanceDenominator = 2 * UInt128(distribution.sigmaSquaredNumerator)
+            * UInt128(distribution.sigmaSquaredDenominator) * UInt128(t) * UInt128(t)
+    }
+
+    /// One sample.
+    @inline(__always)
+    public mutating func next() -> Int64 {
+        while true {
+            // Discrete Laplace with scale t (CKS Algorithm 2).
+            let u = uniformBelowT()
+            guard bernoulliExpNegative(UInt128(u), UInt128(t)) else { continue }
+            var v: UInt64 = 0
+            while bernoulliExpNegativeUnit(1, 1) { v &+= 1 }
+            let negative = nextBit()
+            if negative && u == 0 && v == 0 { continue }
+            let (tv, overflow) = t.multipliedReportingOverflow(by: v)
+            if overflow || tv > UInt64(Int64.max) - u { continue }
+            let magnitude = u + tv
+            // Accept with probability exp(-(|Y| - σ²/t)² / (2σ²)) (CKS Algorithm 3).
+            if accept(magnitude) {
+                return negative ? -Int64(magnitude) : Int64(magnitude)
+            }
+        }
+    }
+
+    /// Fills `buffer` with independent samples.
+    public mutating func fill(_ buffer: UnsafeMutableBufferPointer<Int64>) {
+        for index in buffer.indices { buffer[index] = next() }
+    }
+
+    /// `count` independent samples.
+    public mutating func samples(_ count: Int) -> [Int64] {
+        [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(buffer)
+            initialized = count
+        }
+    }
+
+    @inline(__always)
+    private mutating func accept(_ magnitude: UInt64) -> Bool {
+        // (|Y|·den·t - num)² / (2·num·den·t²) is exactly (|Y| - σ²/t)² / (2σ²).
+        let (scaled, overflow) = UInt128(magnitude).multipliedReportingOverflow(by: denTimesT)
+        if overflow { return false }
+        let numerator = UInt128(distribution.sigmaSquaredNumerator)
+        let difference = scaled >= numerator ? scaled - numerator : numerator - scaled
+        let (square, squareOverflow) = difference.multipliedReportingOverflow(by: difference)
+        // An overflowing square means an exponent above 2^127 / 2^101 = 2^26: reject (see type docs).
+        if squareOverflow || square >> 27 >= acceptanceDenominator { return false }
+        return bernoulliExpNegative(square, acceptanceDenominator)
+    }
+
+    /// Bernoulli(exp(-n/d)) for n/d ≥ 0 (CKS Algorithm 1, with the integer part peeled off as
+    /// independent Bernoulli(exp(-1)) trials).
+    @inline(__always)
+    private mutating func bernoulliExpNegative(_ n: UInt128, _ d: UInt128) -> Bool {
+        var remainder = n
+        while remainder > d {
+            guard bernoulliExpNegativeUnit(1, 1) else { return false }
+            remainder -= d
+        }
+        return bernoulliExpNegativeUnit(remainder, d)
+    }
+
+    /// Bernoulli(exp(-γ)) for γ = n/d ∈ [0, 1]: draw A_k ~ Bernoulli(γ/k) for k = 1, 2, … until
+    /// one fails; the result is whether that k is odd.
+    @inline(__always)
+    private mutating func bernoulliExpNegativeUnit(_ n: UInt128, _ d: UInt128) -> Bool {
+        var k: UInt128 = 1
+        while bernoulli(n, d * k) { k &+= 1 }
+        return k & 1 == 1
+    }
+
+    /// Bernoulli(n/d), exactly: compares a uniform U ∈ [0, 1), drawn bit by bit, with the binary
+    /// expansion of n/d, stopping at the first differing bit.
+    @inline(__always)
+    private mutating func bernoulli(_ n: UInt128, _ d: UInt128) -> Bool {
+        if n == 0 { return false }
+        if n >= d { return true }
+        var remainder = n
+        while true {
+            remainder <<= 1
+            let pBit = remainder >= d
+            if pBit { remainder -= d }
+            let uBit = nextBit()
+            if uBit != pBit { return pBit }
+            // The expansion ended and U has matched it so far, so U ≥ n/d.
+            if remainder == 0 { return false }
+        }
+    }
+
+    @inline(__always)
+    private mutating func nextBit() -> Bool {
+        if bitsLeft == 0 {
+            bitBuffer = stream.next()
+            bitsLeft = 64
+        }
+        let bit = bitBuffer & 1 == 1
+        bitBuffer >>= 1
+        bitsLeft -= 1
+        return bit
+    }
+
+    /// Uniform in 0..<t by rejection on the smallest covering power of two.
+    @inline(__always)
+    private mutating func uniformBelowT() -> UInt64 {
+        if tBits == 0 { return 0 }
+        let mask: UInt64 = tBits == 64 ? .max : (1 << UInt64(tBits)) - 1
+        while true {
+            if bitsLeft < tBits {
+                bitBuffer = stream.next()
+                bitsLeft = 64
+            }
+            let candidate = bitBuffer & mask
+            bitBuffer = tBits == 64 ? 0 : bitBuffer >> UInt64(tBits)
+            bitsLeft -= tBits
+            if candidate < t { return candidate }
+        }
+    }
+}
+
+/// The discrete Gaussian N_Z(0, σ²) with σ² stored as an exact rational num/den.
+///
+/// σ² is rounded **up** to the rational (relative error below 2^-20), so the noise is never
+/// smaller than requested and the continuous-curve charge stays an upper bound.
+public struct DiscreteGaussian: Sendable, Hashable {
+    /// Numerator of σ².
+    public let sigmaSquaredNumerator: UInt64
+    /// Denominator of σ² (a power of two).
+    public let sigmaSquaredDenominator: UInt64
+
+    /// The largest σ supported: keeps every intermediate of the sampler within 128 bits.
+    public static let maximumSigma: Double = 0x1p25
+    /// The smallest σ supported.
+    public static let minimumSigma: Double = 0x1p-8
+
+    /// N_Z(0, σ²) for σ in [2^-8, 2^25].
+    public init(sigma: Double) throws(PrivacyError) {
+        guard sigma.isFinite, sigma >= Self.minimumSigma, sigma <= Self.maximumSigma else {
+            throw PrivacyError(
+                code: "privacy.invalid_noise_scale",
+                message: "discrete Gaussian σ must lie in [\(Self.minimumSigma), \(Self.maximumSigma)] grid steps, got \(sigma); "
+                    + "choose a coarser or finer fixed-point grid"
+            )
+        }
+        let variance = sigma * sigma
+        // Largest power-of-two denominator (≤ 2^50) keeping the numerator below 2^50, so that
+        // 2·num·den·t² ≤ 2^101 and the sampler's products fit in 128 bits.
+        var exponent = 50
+        while exponent > 0 && variance * Double(UInt64(1) << UInt64(exponent)) >= 0x1p50 { exponent -= 1 }
+        let denominator = UInt64(1) << UInt64(exponent)
+        sigmaSquaredNumerator = UInt64((variance * Double(denominator)).rounded(.up))
+        sigmaSquaredDenominator = denominator
+    }
+
+    /// σ² as a Double.
+    public var variance: Double { Double(sigmaSquaredNumerator) / Double(sigmaSquaredDenominator) }
+
+    /// σ as a Double.
+    public var sigma: Double { variance.squareRoot() }
+
+    /// The discrete Laplace scale t = ⌊σ⌋ + 1 of CKS Algorithm 3.
+    var laplaceScale: UInt64 {
+        // ⌊σ⌋ from the exact rational: the largest s with s²·den ≤ num.
+        var s = UInt64(sigma.rounded(.down))
+        while UInt128(s + 1) * UInt128(s + 1) * UInt128(sigmaSquaredDenominator) <= UInt128(sigmaSquaredNumerator) { s += 1 }
+        while s > 0 && UInt128(s) * UInt128(s) * UInt128(sigmaSquaredDenominator) > UInt128(sigmaSquaredNumerator) { s -= 1 }
+        return s + 1
+    }
+}

@@ -1,0 +1,81 @@
+/// L2-norm clipping of a flat float32 vector, in place.
+public enum L2Clipping {
+    /// The L2 norm of `vector`, accumulated in double precision.
+    ///
+    /// Sums of squares run in float32 SIMD lanes over blocks of 4,096 values and are flushed into a
+    /// double accumulator per block, which keeps the result accurate for vectors of millions of
+    /// values while running at memory speed.
+    public static func norm(_ vector: UnsafeBufferPointer<Float>) -> Double {
+        let lanes = 16
+        let blockLength = 4096
+        var total = 0.0
+        var start = 0
+        let count = vector.count
+        guard let base = vector.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        while start < count {
+            let end = min(start + blockLength, count)
+            var accumulator0 = SIMD16<Float>(repeating: 0)
+            var accumulator1 = SIMD16<Float>(repeating: 0)
+            var index = start
+            while index + 2 * lanes <= end {
+                let a = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+                let b = raw.loadUnaligned(fromByteOffset: (index + lanes) * 4, as: SIMD16<Float>.self)
+                accumulator0 = accumulator0.addingProduct(a, a)
+                accumulator1 = accumulator1.addingProduct(b, b)
+                index += 2 * lanes
+            }
+            var blockSum = Double((accumulator0 + accumulator1).sum())
+            while index < end {
+                let value = Double(base[index])
+                blockSum += value * value
+                index += 1
+            }
+            total += blockSum
+            start = end
+        }
+        return total.squareRoot()
+    }
+
+    /// Scales `vector` so its L2 norm is at most `maxNorm`, and returns the norm before clipping.
+    ///
+    /// A vector whose norm is already within the bound is left untouched. The caller must have
+    /// rejected non-finite values first: a NaN norm would make the result meaningless.
+    /// - Parameters:
+    ///   - vector: the values, modified in place.
+    ///   - maxNorm: the clipping bound C > 0.
+    @discardableResult
+    public static func clip(_ vector: UnsafeMutableBufferPointer<Float>, maxNorm: Double) -> Double {
+        precondition(maxNorm > 0 && maxNorm.isFinite, "clipping bound must be finite and > 0")
+        let preClipNorm = norm(UnsafeBufferPointer(vector))
+        guard preClipNorm > maxNorm else { return preClipNorm }
+        // Rounding the float32 factor down keeps the clipped norm at or below the bound.
+        var factor = Float(maxNorm / preClipNorm)
+        if Double(factor) * preClipNorm > maxNorm { factor = factor.nextDown }
+        scale(vector, by: factor)
+        return preClipNorm
+    }
+
+    /// Clips an array in place; see `clip(_:maxNorm:)`.
+    @discardableResult
+    public static func clip(_ vector: inout [Float], maxNorm: Double) -> Double {
+        vector.withUnsafeMutableBufferPointer { clip($0, maxNorm: maxNorm) }
+    }
+
+    static func scale(_ vector: UnsafeMutableBufferPointer<Float>, by factor: Float) {
+        guard let base = vector.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(base)
+        let lanes = 16
+        let splat = SIMD16<Float>(repeating: factor)
+        var index = 0
+        while index + lanes <= vector.count {
+            let value = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            raw.storeBytes(of: value * splat, toByteOffset: index * 4, as: SIMD16<Float>.self)
+            index += lanes
+        }
+        while index < vector.count {
+            base[index] *= factor
+            index += 1
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Testing
+@testable import CohortPrivacy
+
+@Suite struct ClippingAndGridTests {
+    /// The norm against a plain double-precision loop over the same values.
+    @Test(arguments: [0, 1, 15, 33, 4097, 1_000_003])
+    func normMatchesDoubleLoop(count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let vector = (0..<count).map { _ in Float.random(in: -3...3, using: &generator) }
+        let reference = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let norm = vector.withUnsafeBufferPointer { L2Clipping.norm($0) }
+        #expect(abs(norm - reference) <= 1e-6 * max(reference, 1))
+    }
+
+    @Test func clipsLongVectorToBoundAndReportsPreClipNorm() {
+        var vector = (0..<10_000).map { Float($0 % 7) - 3 }
+        let before = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let direction = vector
+        let reported = L2Clipping.clip(&vector, maxNorm: 5)
+        #expect(abs(reported - before) <= 1e-9 * before)
+        let after = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(after <= 5)
+        #expect(after > 5 * (1 - 1e-5))
+        // Direction is preserved: every coordinate is scaled by the same factor.
+        let factor = Double(vector[1]) / Double(direction[1])
+        for index in vector.indices where direction[index] != 0 {
+            #expect(abs(Double(vector[index]) / Double(direction[index]) - factor) < 1e-6)
+        }
+    }
+
+    @Test func leavesShortVectorUntouched() {
+        var vector: [Float] = [0.3, -0.4]
+        let norm = L2Clipping.clip(&vector, maxNorm: 1)
+        #expect(abs(norm - 0.5) < 1e-7)
+        #expect(vector == [0.3, -0.4])
+    }
+
+    @Test func gridSensitivityAndRoundTrip() throws {
+        let grid = try FixedPointGrid(clippingBound: 2, dimension: 10_000, inflation: 1e-3)
+        #expect(abs(grid.step - 2e-5) < 1e-18)
+        #expect(abs(grid.sensitivity(clippingBound: 2, dimension: 10_000) - 2.002) < 1e-12)
+        for value in [-1.23456, 0.0, 3.999999, 1e-7] {
+            #expect(abs(grid.dequantize(grid.quantize(value)) - value) <= grid.step / 2 + 1e-15)
+        }
+        let noise = try grid.noise(noiseMultiplier: 1.1, clippingBound: 2, dimension: 10_000)
+        #expect(abs(noise.sigma - 1.1 * 2.002 / 2e-5) / noise.sigma < 1e-6)
+        #expect(throws: PrivacyError.self) { try FixedPointGrid(step: 0) }
+        #expect(throws: PrivacyError.self) { try FixedPointGrid(clippingBound: 1, dimension: 0) }
+    }
+}
