@@ -24,10 +24,15 @@ let package = Package(
         .target(name: "CohortStorage"),
         .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortStorage"]),
         .target(name: "CohortPrivacy", dependencies: ["CohortCrypto"]),
+        // The budget ledger: hash-chained, signed JSON Lines. No networking, so auditors can read it alone.
+        .target(name: "CohortLedger", dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage"]),
+        // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
+        .target(name: "CohortModel", dependencies: ["CohortPrivacy"]),
         .target(
             name: "CohortCLI",
             dependencies: [
                 "CohortPrivacy",
+                "CohortLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +44,8 @@ let package = Package(
             dependencies: ["CohortPrivacy", "CohortCrypto"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
+        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
     ],
     swiftLanguageModes: [.v6]

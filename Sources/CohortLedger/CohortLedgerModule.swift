@@ -1,0 +1,2 @@
+/// Placeholder replaced by the ledger implementation.
+enum CohortLedgerModule {}
