@@ -14,6 +14,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -28,6 +34,21 @@ let package = Package(
         .target(name: "CohortLedger", dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage"]),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
         .target(name: "CohortModel", dependencies: ["CohortPrivacy"]),
+        // Certificates, mutual-TLS channels and the length-prefixed frame codec.
+        .target(
+            name: "CohortTransport",
+            dependencies: [
+                "CohortCrypto",
+                "CohortStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CohortCLI",
             dependencies: [
@@ -46,6 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
         .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
+        .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
     ],
     swiftLanguageModes: [.v6]
