@@ -58,7 +58,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
-        .executableTarget(name: "cohort-bench", dependencies: ["CohortPrivacy", "CohortCrypto"]),
+        .executableTarget(
+            name: "cohort-bench",
+            dependencies: [
+                "CohortPrivacy",
+                "CohortCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto"]),
         .testTarget(
             name: "CohortPrivacyTests",

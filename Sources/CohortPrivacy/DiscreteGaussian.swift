@@ -57,9 +57,9 @@ public struct DiscreteGaussianSampler {
         while true {
             // Discrete Laplace with scale t (CKS Algorithm 2).
             let u = uniformBelowT()
-            guard bernoulliExpNegative(UInt128(u), UInt128(t)) else { continue }
+            guard bernoulliExpNegativeSmall(u, t) else { continue }
             var v: UInt64 = 0
-            while bernoulliExpNegativeUnit(1, 1) { v &+= 1 }
+            while bernoulliExpMinusOne() { v &+= 1 }
             let negative = nextBit()
             if negative && u == 0 && v == 0 { continue }
             let (tv, overflow) = t.multipliedReportingOverflow(by: v)
@@ -104,7 +104,7 @@ public struct DiscreteGaussianSampler {
     private mutating func bernoulliExpNegative(_ n: UInt128, _ d: UInt128) -> Bool {
         var remainder = n
         while remainder > d {
-            guard bernoulliExpNegativeUnit(1, 1) else { return false }
+            guard bernoulliExpMinusOne() else { return false }
             remainder -= d
         }
         return bernoulliExpNegativeUnit(remainder, d)
@@ -119,12 +119,64 @@ public struct DiscreteGaussianSampler {
         return k & 1 == 1
     }
 
-    /// Bernoulli(n/d), exactly: compares a uniform U ∈ [0, 1), drawn bit by bit, with the binary
-    /// expansion of n/d, stopping at the first differing bit.
+    /// Bernoulli(exp(-1)) by the same alternating construction with γ = 1: A_k ~ Bernoulli(1/k).
+    @inline(__always)
+    private mutating func bernoulliExpMinusOne() -> Bool {
+        var k: UInt64 = 1
+        while bernoulliSmall(1, k) { k &+= 1 }
+        return k & 1 == 1
+    }
+
+    /// Bernoulli(exp(-n/d)) for 0 ≤ n < d < 2^47, in 64-bit arithmetic (the discrete Laplace step,
+    /// where n/d = U/t).
+    @inline(__always)
+    private mutating func bernoulliExpNegativeSmall(_ n: UInt64, _ d: UInt64) -> Bool {
+        var k: UInt64 = 1
+        // With d < 2^47, d·k < 2^54 fits `bernoulliSmall` while k < 128; the loop reaches k = 128 with
+        // probability below 1/127!, and then continues, still exactly, in 128-bit arithmetic.
+        while k < 128 && bernoulliSmall(n, d &* k) { k &+= 1 }
+        if k == 128 {
+            var wide = UInt128(k)
+            while bernoulli(UInt128(n), UInt128(d) * wide) { wide &+= 1 }
+            return wide & 1 == 1
+        }
+        return k & 1 == 1
+    }
+
+    /// Bernoulli(n/d) for d < 2^55, exactly, in 64-bit arithmetic.
+    ///
+    /// U ∈ [0, 1) is drawn lazily: its first 8 bits w place it in [w/256, (w+1)/256), which lies
+    /// wholly below or wholly above p = n/d unless w = ⌊256p⌋ (probability 1/256); two
+    /// multiplications decide which. Otherwise the comparison continues bit by bit.
+    @inline(__always)
+    private mutating func bernoulliSmall(_ n: UInt64, _ d: UInt64) -> Bool {
+        if n == 0 { return false }
+        if n >= d { return true }
+        let w = UInt64(nextByte())
+        let scaledN = n << 8
+        let low = w &* d
+        if low >= scaledN { return false }
+        if low &+ d <= scaledN { return true }
+        // Equal 8-bit prefixes: the remaining bits of p are those of (256n - wd)/d.
+        return bernoulliBitwise(scaledN - low, d)
+    }
+
+    /// Bernoulli(n/d) for d < 2^119, exactly; the 128-bit twin of `bernoulliSmall`.
     @inline(__always)
     private mutating func bernoulli(_ n: UInt128, _ d: UInt128) -> Bool {
         if n == 0 { return false }
         if n >= d { return true }
+        let w = UInt128(nextByte())
+        let scaledN = n << 8
+        let low = w &* d
+        if low >= scaledN { return false }
+        if low &+ d <= scaledN { return true }
+        return bernoulliBitwise(scaledN - low, d)
+    }
+
+    /// Bernoulli(n/d) for 0 < n < d < 2^(bitWidth-1): compares a uniform U ∈ [0, 1), drawn bit by
+    /// bit, with the binary expansion of n/d, stopping at the first differing bit.
+    private mutating func bernoulliBitwise<Integer: FixedWidthInteger & UnsignedInteger>(_ n: Integer, _ d: Integer) -> Bool {
         var remainder = n
         while true {
             remainder <<= 1
@@ -135,6 +187,19 @@ public struct DiscreteGaussianSampler {
             // The expansion ended and U has matched it so far, so U ≥ n/d.
             if remainder == 0 { return false }
         }
+    }
+
+    @inline(__always)
+    private mutating func nextByte() -> UInt8 {
+        if bitsLeft < 8 {
+            // Leftover bits are dropped unread, which keeps the bits in use independent.
+            bitBuffer = stream.next()
+            bitsLeft = 64
+        }
+        let byte = UInt8(truncatingIfNeeded: bitBuffer)
+        bitBuffer >>= 8
+        bitsLeft -= 8
+        return byte
     }
 
     @inline(__always)

@@ -21,8 +21,8 @@ public enum L2Clipping {
             while index + 2 * lanes <= end {
                 let a = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
                 let b = raw.loadUnaligned(fromByteOffset: (index + lanes) * 4, as: SIMD16<Float>.self)
-                accumulator0 = accumulator0.addingProduct(a, a)
-                accumulator1 = accumulator1.addingProduct(b, b)
+                accumulator0 += a * a
+                accumulator1 += b * b
                 index += 2 * lanes
             }
             var blockSum = Double((accumulator0 + accumulator1).sum())

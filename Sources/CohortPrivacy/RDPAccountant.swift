@@ -38,6 +38,14 @@ public struct RDPAccountant: Sendable, Equatable {
     /// The accumulated RDP ε(α) at each order; `+∞` where an order is unusable.
     public private(set) var rdp: [Double]
 
+    /// Per-round curves already computed, keyed by mechanism: a ledger replays thousands of rounds
+    /// that share a handful of (q, σ) pairs, and one curve costs ~1 ms.
+    private var curveCache: [SubsampledGaussian: [Double]] = [:]
+
+    public static func == (lhs: RDPAccountant, rhs: RDPAccountant) -> Bool {
+        lhs.orders == rhs.orders && lhs.rdp == rhs.rdp
+    }
+
     /// An accountant with nothing spent.
     public init(orders: [Double] = RDPAccountant.defaultOrders) {
         precondition(!orders.isEmpty && orders.allSatisfy { $0 > 1 }, "RDP orders must be > 1")
@@ -51,7 +59,13 @@ public struct RDPAccountant: Sendable, Equatable {
     ///   - rounds: how many rounds with these parameters.
     public mutating func compose(_ mechanism: SubsampledGaussian, rounds: Int = 1) {
         precondition(rounds >= 0)
-        let perRound = Self.rdp(of: mechanism, orders: orders)
+        let perRound: [Double]
+        if let cached = curveCache[mechanism] {
+            perRound = cached
+        } else {
+            perRound = Self.rdp(of: mechanism, orders: orders)
+            if curveCache.count < 1024 { curveCache[mechanism] = perRound }
+        }
         let count = Double(rounds)
         for index in rdp.indices {
             rdp[index] += count * perRound[index]

@@ -1,0 +1,137 @@
+import ArgumentParser
+import CohortPrivacy
+import Foundation
+
+/// Noise sampling, accounting and clipping: the privacy core's hot paths.
+struct CoreBenchmarks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "core",
+        abstract: "Discrete-Gaussian samples/s (vs numpy in the same run), ε at T = 10,000, clipping GB/s."
+    )
+
+    @Option(help: "Noise samples per measurement.")
+    var samples = 20_000_000
+
+    @Flag(help: "Skip the numpy reference even when python3 with numpy is available.")
+    var noReference = false
+
+    enum Part: String, ExpressibleByArgument, CaseIterable {
+        case noise, accountant, clipping
+    }
+
+    @Option(help: "Run only these parts (noise, accountant, clipping); all by default.")
+    var only: [Part] = Part.allCases
+
+    func run() throws {
+        #if DEBUG
+        Measure.emit(["warning": "debug build: run `swift run -c release cohort-bench` for meaningful figures"])
+        #endif
+        if only.contains(.noise) {
+            let numpyRate = noReference ? nil : NumpyReference.standardNormalRate(samples: samples)
+            if let numpyRate {
+                Measure.emit(["benchmark": "numpy_standard_normal", "samples_per_second": numpyRate, "threads": 1,
+                              "note": "numpy.random.default_rng().standard_normal, not cryptographically secure"])
+            }
+            try noise(numpyRate: numpyRate)
+        }
+        if only.contains(.accountant) { try accountant() }
+        if only.contains(.clipping) { clipping() }
+    }
+
+    private func noise(numpyRate: Double?) throws {
+        // σ in grid units: small, moderate, and the magnitude a 10⁶-parameter model gets on the
+        // default grid (σ·(C + γ√d)/γ with γ = 10⁻³·C/√d, i.e. about 10⁶·σ).
+        for sigma in [4.0, 1_000.0, 1_001_000.0] {
+            var sampler = DiscreteGaussianSampler(try DiscreteGaussian(sigma: sigma))
+            let buffer = UnsafeMutableBufferPointer<Int64>.allocate(capacity: samples)
+            defer { buffer.deallocate() }
+            sampler.fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<min(samples, 100_000)]))  // warm-up
+            let elapsed = Measure.seconds { sampler.fill(buffer) }
+            let rate = Double(samples) / elapsed
+            var fields: [String: Any] = [
+                "benchmark": "discrete_gaussian_exact", "sigma_grid_units": sigma, "samples": samples,
+                "samples_per_second": rate, "threads": 1, "randomness": "ChaCha20 keyed from libsodium CSPRNG",
+            ]
+            if let numpyRate { fields["ratio_to_numpy"] = rate / numpyRate }
+            Measure.emit(fields)
+        }
+    }
+
+    private func accountant() throws {
+        let mechanism = try SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1)
+        var result = EpsilonResult(epsilon: 0, order: 0)
+        let median = Measure.median(repetitions: 21) {
+            result = try! PrivacyCalculator.epsilon(mechanism: mechanism, rounds: 10_000, delta: 1e-5)
+        }
+        Measure.emit([
+            "benchmark": "accountant_epsilon", "rounds": 10_000, "sampling_rate": 0.01, "noise_multiplier": 1.1,
+            "delta": 1e-5, "epsilon": result.epsilon, "median_seconds": median, "median_ms": median * 1e3,
+        ])
+        // Heterogeneous history: every round composed separately, as the ledger replays it.
+        var accountant = RDPAccountant()
+        let heterogeneous = Measure.seconds {
+            for round in 0..<10_000 {
+                let m = try! SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: round % 2 == 0 ? 1.1 : 1.2)
+                accountant.compose(m)
+            }
+            Measure.consume(accountant.epsilon(delta: 1e-5))
+        }
+        Measure.emit(["benchmark": "accountant_replay_distinct_rounds", "rounds": 10_000, "seconds": heterogeneous])
+        let plan = Measure.median(repetitions: 3) {
+            Measure.consume(try! PrivacyCalculator.noiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.1, rounds: 1000))
+        }
+        Measure.emit(["benchmark": "planner", "rounds": 1000, "median_seconds": plan])
+    }
+
+    private func clipping() {
+        let dimension = 1_000_000
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: dimension)
+        defer { buffer.deallocate() }
+        for index in buffer.indices { buffer[index] = Float((index % 201) - 100) * 0.01 }
+        // Each call clips to half the current norm, so the scaling pass always runs and the
+        // factor (0.5) is exact: 41 halvings stay far from float32 subnormals.
+        var norm = L2Clipping.norm(UnsafeBufferPointer(buffer))
+        let clip = Measure.median(repetitions: 41) {
+            norm = L2Clipping.clip(buffer, maxNorm: norm / 2) / 2
+        }
+        let normOnly = Measure.median(repetitions: 41) {
+            Measure.consume(L2Clipping.norm(UnsafeBufferPointer(buffer)))
+        }
+        Measure.emit([
+            "benchmark": "l2_clip", "parameters": dimension, "bytes": dimension * 4,
+            "median_seconds": clip, "gigabytes_per_second": Double(dimension * 4) / clip / 1e9,
+            "norm_only_gigabytes_per_second": Double(dimension * 4) / normOnly / 1e9,
+        ])
+    }
+}
+
+/// numpy's `standard_normal` rate in a python3 subprocess, single-threaded, as the figure the
+/// exact sampler is compared against. Nil when python3 or numpy is missing.
+enum NumpyReference {
+    static func standardNormalRate(samples: Int) -> Double? {
+        let script = """
+            import time, numpy as np
+            rng = np.random.default_rng()
+            out = np.empty(\(samples))
+            rng.standard_normal(out=out)
+            best = float('inf')
+            for _ in range(3):
+                t = time.perf_counter(); rng.standard_normal(out=out); best = min(best, time.perf_counter() - t)
+            print(\(samples) / best)
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return Double(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

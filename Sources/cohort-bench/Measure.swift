@@ -1,0 +1,30 @@
+import Foundation
+
+/// Timing helpers: monotonic clock, best-of and median of repeated runs.
+enum Measure {
+    /// Seconds taken by `body`, on the monotonic clock.
+    static func seconds(_ body: () -> Void) -> Double {
+        let clock = ContinuousClock()
+        let elapsed = clock.measure(body)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
+    /// The median of `repetitions` timings of `body`.
+    static func median(repetitions: Int, _ body: () -> Void) -> Double {
+        let times = (0..<repetitions).map { _ in seconds(body) }.sorted()
+        return times[times.count / 2]
+    }
+
+    /// Prints one JSON line with sorted keys.
+    static func emit(_ fields: [String: Any]) {
+        let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+        FileHandle.standardOutput.synchronizeFile()
+    }
+
+    /// Prevents the optimiser from discarding a computed value.
+    @inline(never)
+    static func consume<T>(_ value: T) {
+        withExtendedLifetime(value) {}
+    }
+}
