@@ -34,6 +34,11 @@ let package = Package(
         .target(name: "CohortLedger", dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage"]),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
         .target(name: "CohortModel", dependencies: ["CohortPrivacy"]),
+        // The consortium policy: YAML, validated in one place.
+        .target(
+            name: "CohortPolicy",
+            dependencies: ["CohortCrypto", "CohortStorage", .product(name: "Yams", package: "Yams")]
+        ),
         // Certificates, mutual-TLS channels and the length-prefixed frame codec.
         .target(
             name: "CohortTransport",
@@ -74,6 +79,7 @@ let package = Package(
         ),
         .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
         .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
+        .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
     ],

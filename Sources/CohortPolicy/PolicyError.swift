@@ -1,0 +1,22 @@
+/// A policy that cannot be used: the field path, what was wrong, and what is allowed.
+public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Stable code: `policy.invalid_field`, `policy.missing_field`, `policy.unknown_field`,
+    /// `policy.syntax`, `policy.unreadable`.
+    public let code: String
+    /// The dotted path of the offending field, e.g. `privacy.sampling_rate` or `participants[1].name`.
+    public let field: String
+    /// What was wrong and what is allowed.
+    public let message: String
+
+    public init(code: String, field: String, message: String) {
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "policy field `\(field)`: \(message) [\(code)]" }
+
+    static func invalid(_ field: String, _ message: String) -> PolicyError {
+        PolicyError(code: "policy.invalid_field", field: field, message: message)
+    }
+}

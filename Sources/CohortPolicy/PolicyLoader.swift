@@ -1,0 +1,231 @@
+import CohortCrypto
+import CohortStorage
+import Yams
+
+/// Reads and validates a policy file. All validation lives here; every error names its field path.
+public enum PolicyLoader {
+    /// A loaded policy with its digest and the directory relative paths resolve against.
+    public struct Loaded: Sendable {
+        public let policy: Policy
+        /// SHA-256 (hex) of the policy file's bytes, as recorded in the ledger.
+        public let sha256: String
+        /// The directory holding the policy file.
+        public let baseDirectory: String
+
+        /// `path` resolved against the policy's directory when relative.
+        public func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : baseDirectory + "/" + path
+        }
+    }
+
+    /// Loads `path`, validates it, and checks that the files it names exist.
+    public static func load(path: String) throws(PolicyError) -> Loaded {
+        let bytes: [UInt8]
+        do {
+            bytes = try DurableFile.read(path)
+        } catch {
+            throw PolicyError(code: "policy.unreadable", field: "", message: "cannot read policy file: \(error.message)")
+        }
+        let policy = try parse(String(decoding: bytes, as: UTF8.self))
+        let loaded = Loaded(policy: policy, sha256: SHA256.hexDigest(bytes), baseDirectory: DurableFile.parentDirectory(of: path))
+        try checkFilesExist(loaded)
+        return loaded
+    }
+
+    /// Parses and validates policy text (no file checks).
+    public static func parse(_ text: String) throws(PolicyError) -> Policy {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw PolicyError(code: "policy.syntax", field: "", message: "not valid YAML: \(error)")
+        }
+        var fields = try YAMLFields(root, path: "")
+        let version = try fields.int("version")
+        guard version == 1 else { throw PolicyError.invalid("version", "must be 1 (the only policy format), got \(version)") }
+        let name = try fields.string("name")
+
+        var coordinatorFields = try fields.section("coordinator")
+        let coordinator = Policy.Coordinator(
+            listen: try coordinatorFields.string("listen", default: "127.0.0.1:7443"),
+            caCertificate: try coordinatorFields.string("ca_certificate"),
+            certificate: try coordinatorFields.string("certificate"),
+            privateKey: try coordinatorFields.string("private_key"),
+            sealingKey: try coordinatorFields.string("sealing_key"),
+            ledgerKey: try coordinatorFields.string("ledger_key")
+        )
+        try coordinatorFields.rejectUnknownKeys()
+
+        var participants: [Policy.Participant] = []
+        for (index, node) in try fields.list("participants").enumerated() {
+            var entry = try YAMLFields(node, path: "participants[\(index)]")
+            participants.append(Policy.Participant(name: try entry.string("name"), signingKey: try entry.string("signing_key")))
+            try entry.rejectUnknownKeys()
+        }
+
+        var privacyFields = try fields.section("privacy")
+        let unitText = try privacyFields.string("unit")
+        guard let unit = Policy.PrivacyUnit(rawValue: unitText) else {
+            throw PolicyError.invalid("privacy.unit", "must be `record` or `participant`, got `\(unitText)`")
+        }
+        let privacy = Policy.Privacy(
+            unit: unit,
+            samplingRate: try privacyFields.double("sampling_rate"),
+            noiseMultiplier: try privacyFields.double("noise_multiplier"),
+            clippingBound: try privacyFields.double("clipping_bound"),
+            delta: try privacyFields.double("delta"),
+            epsilonMax: try privacyFields.double("epsilon_max"),
+            gridInflation: try privacyFields.double("grid_inflation", default: 1e-3)
+        )
+        try privacyFields.rejectUnknownKeys()
+
+        var roundFields = try fields.section("rounds", optional: true)
+        let rounds = Policy.Rounds(
+            count: try roundFields.int("count", default: 1),
+            minParticipants: try roundFields.int("min_participants", default: 2),
+            deadlineSeconds: try roundFields.double("deadline_seconds", default: 60),
+            handshakeTimeoutSeconds: try roundFields.double("handshake_timeout_seconds", default: 10),
+            idleTimeoutSeconds: try roundFields.double("idle_timeout_seconds", default: 300)
+        )
+        try roundFields.rejectUnknownKeys()
+
+        var modelFields = try fields.section("model")
+        let model = Policy.Model(
+            kind: try modelFields.string("kind", default: "logistic_regression"),
+            version: try modelFields.string("version"),
+            schema: try modelFields.string("schema"),
+            serverLearningRate: try modelFields.double("server_learning_rate", default: 1),
+            localEpochs: try modelFields.int("local_epochs", default: 1),
+            localLearningRate: try modelFields.double("local_learning_rate", default: 0.1),
+            batchSize: try modelFields.int("batch_size", default: 32)
+        )
+        try modelFields.rejectUnknownKeys()
+
+        var limitFields = try fields.section("limits", optional: true)
+        let limits = Policy.Limits(
+            maxUpdateBytes: try limitFields.int("max_update_bytes", default: 64 << 20),
+            maxControlBytes: try limitFields.int("max_control_bytes", default: 1 << 20)
+        )
+        try limitFields.rejectUnknownKeys()
+        try fields.rejectUnknownKeys()
+
+        let policy = Policy(
+            version: version, name: name, coordinator: coordinator, participants: participants,
+            privacy: privacy, rounds: rounds, model: model, limits: limits
+        )
+        try validate(policy)
+        return policy
+    }
+
+    /// Range and consistency checks, each naming its field.
+    public static func validate(_ policy: Policy) throws(PolicyError) {
+        try checkHostPort(policy.coordinator.listen, field: "coordinator.listen")
+        guard !policy.participants.isEmpty else {
+            throw PolicyError.invalid("participants", "must name at least one participant")
+        }
+        var seen: Set<String> = []
+        for (index, participant) in policy.participants.enumerated() {
+            guard isValidName(participant.name) else {
+                throw PolicyError.invalid(
+                    "participants[\(index)].name",
+                    "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(participant.name)`"
+                )
+            }
+            guard seen.insert(participant.name).inserted else {
+                throw PolicyError.invalid("participants[\(index)].name", "`\(participant.name)` is listed twice")
+            }
+        }
+        let p = policy.privacy
+        guard p.samplingRate > 0, p.samplingRate <= 1 else {
+            throw PolicyError.invalid("privacy.sampling_rate", "must lie in (0, 1], got \(p.samplingRate)")
+        }
+        guard p.noiseMultiplier > 0 else {
+            throw PolicyError.invalid("privacy.noise_multiplier", "must be > 0, got \(p.noiseMultiplier)")
+        }
+        guard p.clippingBound > 0 else {
+            throw PolicyError.invalid("privacy.clipping_bound", "must be > 0, got \(p.clippingBound)")
+        }
+        guard p.delta > 0, p.delta < 1 else {
+            throw PolicyError.invalid("privacy.delta", "must lie in (0, 1), got \(p.delta)")
+        }
+        guard p.epsilonMax > 0 else {
+            throw PolicyError.invalid("privacy.epsilon_max", "must be > 0, got \(p.epsilonMax)")
+        }
+        guard p.gridInflation > 0, p.gridInflation <= 0.1 else {
+            throw PolicyError.invalid("privacy.grid_inflation", "must lie in (0, 0.1], got \(p.gridInflation)")
+        }
+        let r = policy.rounds
+        guard r.count >= 1, r.count <= 1_000_000 else {
+            throw PolicyError.invalid("rounds.count", "must lie in 1…1000000, got \(r.count)")
+        }
+        guard r.minParticipants >= 1, r.minParticipants <= policy.participants.count else {
+            throw PolicyError.invalid(
+                "rounds.min_participants",
+                "must lie in 1…\(policy.participants.count) (the number of participants), got \(r.minParticipants)"
+            )
+        }
+        for (field, value) in [
+            ("rounds.deadline_seconds", r.deadlineSeconds),
+            ("rounds.handshake_timeout_seconds", r.handshakeTimeoutSeconds),
+            ("rounds.idle_timeout_seconds", r.idleTimeoutSeconds),
+        ] where !(value > 0 && value <= 86_400) {
+            throw PolicyError.invalid(field, "must lie in (0, 86400] seconds, got \(value)")
+        }
+        let m = policy.model
+        guard m.kind == "logistic_regression" else {
+            throw PolicyError.invalid("model.kind", "must be `logistic_regression` (the built-in model), got `\(m.kind)`")
+        }
+        guard m.serverLearningRate > 0 else {
+            throw PolicyError.invalid("model.server_learning_rate", "must be > 0, got \(m.serverLearningRate)")
+        }
+        guard m.localEpochs >= 1, m.localEpochs <= 1000 else {
+            throw PolicyError.invalid("model.local_epochs", "must lie in 1…1000, got \(m.localEpochs)")
+        }
+        guard m.localLearningRate > 0 else {
+            throw PolicyError.invalid("model.local_learning_rate", "must be > 0, got \(m.localLearningRate)")
+        }
+        guard m.batchSize >= 1 else {
+            throw PolicyError.invalid("model.batch_size", "must be ≥ 1, got \(m.batchSize)")
+        }
+        let l = policy.limits
+        guard l.maxUpdateBytes >= 1024, l.maxUpdateBytes <= 1 << 30 else {
+            throw PolicyError.invalid("limits.max_update_bytes", "must lie in 1024…1073741824, got \(l.maxUpdateBytes)")
+        }
+        guard l.maxControlBytes >= 1024, l.maxControlBytes <= 64 << 20 else {
+            throw PolicyError.invalid("limits.max_control_bytes", "must lie in 1024…67108864, got \(l.maxControlBytes)")
+        }
+    }
+
+    static func checkFilesExist(_ loaded: Loaded) throws(PolicyError) {
+        let c = loaded.policy.coordinator
+        var files = [
+            ("coordinator.ca_certificate", c.caCertificate), ("coordinator.certificate", c.certificate),
+            ("coordinator.private_key", c.privateKey), ("coordinator.sealing_key", c.sealingKey),
+            ("coordinator.ledger_key", c.ledgerKey), ("model.schema", loaded.policy.model.schema),
+        ]
+        for (index, participant) in loaded.policy.participants.enumerated() {
+            files.append(("participants[\(index)].signing_key", participant.signingKey))
+        }
+        for (field, path) in files where !DurableFile.exists(loaded.resolve(path)) {
+            throw PolicyError(
+                code: "policy.missing_file", field: field,
+                message: "file `\(loaded.resolve(path))` does not exist; create it (e.g. with `cohort certs issue`) or fix the path"
+            )
+        }
+    }
+
+    static func checkHostPort(_ text: String, field: String) throws(PolicyError) {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+            let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
+        else {
+            throw PolicyError.invalid(field, "must be HOST:PORT with a port in 0…65535, got `\(text)`")
+        }
+    }
+
+    /// Participant and file-safe names: 1–64 of A–Z a–z 0–9 . _ -
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+        } && name != "." && name != ".."
+    }
+}

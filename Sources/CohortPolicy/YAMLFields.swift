@@ -1,0 +1,100 @@
+import Yams
+
+/// Typed reads from a YAML mapping that track the field path, apply defaults, and report keys
+/// nobody asked for (a misspelt `epsilon_mx` must not silently fall back to a default).
+struct YAMLFields {
+    let path: String
+    private let mapping: Node.Mapping
+    private var readKeys: Set<String> = []
+
+    init(_ node: Node?, path: String) throws(PolicyError) {
+        guard let node else {
+            throw PolicyError(code: "policy.missing_field", field: path, message: "this section is required")
+        }
+        guard let mapping = node.mapping else {
+            throw PolicyError.invalid(path, "must be a mapping of keys to values")
+        }
+        self.mapping = mapping
+        self.path = path
+    }
+
+    func fieldPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private mutating func node(_ key: String) -> Node? {
+        readKeys.insert(key)
+        return mapping[Node(key)]
+    }
+
+    private func scalar(_ node: Node, _ key: String, expected: String) throws(PolicyError) -> String {
+        guard let scalar = node.scalar else {
+            throw PolicyError.invalid(fieldPath(key), "must be \(expected), got a \(node.mapping != nil ? "mapping" : "list")")
+        }
+        return scalar.string
+    }
+
+    mutating func string(_ key: String, default defaultValue: String? = nil) throws(PolicyError) -> String {
+        guard let node = node(key) else {
+            if let defaultValue { return defaultValue }
+            throw PolicyError(code: "policy.missing_field", field: fieldPath(key), message: "is required (a string)")
+        }
+        let value = try scalar(node, key, expected: "a string")
+        guard !value.isEmpty else { throw PolicyError.invalid(fieldPath(key), "must not be empty") }
+        return value
+    }
+
+    mutating func double(_ key: String, default defaultValue: Double? = nil) throws(PolicyError) -> Double {
+        guard let node = node(key) else {
+            if let defaultValue { return defaultValue }
+            throw PolicyError(code: "policy.missing_field", field: fieldPath(key), message: "is required (a number)")
+        }
+        let text = try scalar(node, key, expected: "a number")
+        guard let value = Double(text), value.isFinite else {
+            throw PolicyError.invalid(fieldPath(key), "must be a finite number, got `\(text)`")
+        }
+        return value
+    }
+
+    mutating func int(_ key: String, default defaultValue: Int? = nil) throws(PolicyError) -> Int {
+        guard let node = node(key) else {
+            if let defaultValue { return defaultValue }
+            throw PolicyError(code: "policy.missing_field", field: fieldPath(key), message: "is required (a whole number)")
+        }
+        let text = try scalar(node, key, expected: "a whole number")
+        guard let value = Int(text) else {
+            throw PolicyError.invalid(fieldPath(key), "must be a whole number, got `\(text)`")
+        }
+        return value
+    }
+
+    mutating func section(_ key: String, optional: Bool = false) throws(PolicyError) -> YAMLFields {
+        let child = node(key)
+        if child == nil && optional {
+            return try YAMLFields(Node.mapping(Node.Mapping([])), path: fieldPath(key))
+        }
+        return try YAMLFields(child, path: fieldPath(key))
+    }
+
+    mutating func list(_ key: String) throws(PolicyError) -> [Node] {
+        guard let node = node(key) else {
+            throw PolicyError(code: "policy.missing_field", field: fieldPath(key), message: "is required (a list)")
+        }
+        guard let sequence = node.sequence else {
+            throw PolicyError.invalid(fieldPath(key), "must be a list")
+        }
+        return Array(sequence)
+    }
+
+    /// Fails on the first key that was never read.
+    func rejectUnknownKeys() throws(PolicyError) {
+        for (key, _) in mapping {
+            let name = key.scalar?.string ?? "\(key)"
+            if !readKeys.contains(name) {
+                let known = readKeys.sorted().joined(separator: ", ")
+                throw PolicyError(
+                    code: "policy.unknown_field", field: fieldPath(name),
+                    message: "is not a known field here; known fields: \(known)"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+@testable import CohortPolicy
+
+let validPolicy = """
+    version: 1
+    name: wdbc-hospitals
+    coordinator:
+      listen: 127.0.0.1:7443
+      ca_certificate: certs/ca.pem
+      certificate: certs/coordinator.pem
+      private_key: certs/coordinator.key.pem
+      sealing_key: certs/coordinator.x25519.key
+      ledger_key: certs/coordinator.ed25519.key
+    participants:
+      - name: hospital-a
+        signing_key: certs/hospital-a.ed25519.pub
+      - name: hospital-b
+        signing_key: certs/hospital-b.ed25519.pub
+      - name: hospital-c
+        signing_key: certs/hospital-c.ed25519.pub
+    privacy:
+      unit: record
+      sampling_rate: 0.05
+      noise_multiplier: 1.1
+      clipping_bound: 1.0
+      delta: 1e-5
+      epsilon_max: 3.0
+    rounds:
+      count: 40
+      min_participants: 2
+      deadline_seconds: 30
+    model:
+      version: lr-v1
+      schema: schemas/wdbc.json
+      server_learning_rate: 0.5
+    """
+
+let coordinatorOnly = """
+    version: 1
+    name: x
+    coordinator:
+      ca_certificate: a
+      certificate: b
+      private_key: c
+      sealing_key: d
+      ledger_key: e
+
+    """
+
+/// Replaces the first line containing `old` with `new` (nil removes it).
+func mutate(_ old: String, _ new: String?) -> String {
+    var lines = validPolicy.components(separatedBy: "\n")
+    let index = lines.firstIndex { $0.contains(old) }!
+    if let new {
+        let indent = lines[index].prefix { $0 == " " }
+        lines[index] = indent + new
+    } else {
+        lines.remove(at: index)
+    }
+    return lines.joined(separator: "\n")
+}
+
+@Suite struct PolicyTests {
+    @Test func validPolicyParsesWithDefaults() throws {
+        let policy = try PolicyLoader.parse(validPolicy)
+        #expect(policy.participants.map(\.name) == ["hospital-a", "hospital-b", "hospital-c"])
+        #expect(policy.privacy.unit == .record)
+        #expect(policy.privacy.delta == 1e-5)
+        #expect(policy.privacy.gridInflation == 1e-3)
+        #expect(policy.rounds.count == 40)
+        #expect(policy.rounds.idleTimeoutSeconds == 300)
+        #expect(policy.model.kind == "logistic_regression")
+        #expect(policy.limits.maxUpdateBytes == 64 << 20)
+    }
+
+    /// Every malformed field: the error names its path and says what is allowed.
+    @Test(arguments: [
+        (mutate("version: 1", "version: 2"), "version", "policy.invalid_field"),
+        (mutate("version: 1", nil), "version", "policy.missing_field"),
+        (mutate("name: wdbc", "name: ''"), "name", "policy.invalid_field"),
+        (mutate("listen:", "listen: localhost"), "coordinator.listen", "policy.invalid_field"),
+        (mutate("listen:", "listen: 127.0.0.1:70000"), "coordinator.listen", "policy.invalid_field"),
+        (mutate("ca_certificate:", nil), "coordinator.ca_certificate", "policy.missing_field"),
+        (mutate("ledger_key:", "ledger_kye: x"), "coordinator.ledger_key", "policy.missing_field"),
+        (mutate("- name: hospital-b", "- name: hospital-a"), "participants[1].name", "policy.invalid_field"),
+        (mutate("- name: hospital-c", "- name: 'bad name!'"), "participants[2].name", "policy.invalid_field"),
+        (mutate("signing_key: certs/hospital-a", nil), "participants[0].signing_key", "policy.missing_field"),
+        (mutate("unit: record", "unit: silo"), "privacy.unit", "policy.invalid_field"),
+        (mutate("sampling_rate:", "sampling_rate: 0"), "privacy.sampling_rate", "policy.invalid_field"),
+        (mutate("sampling_rate:", "sampling_rate: 1.5"), "privacy.sampling_rate", "policy.invalid_field"),
+        (mutate("sampling_rate:", "sampling_rate: lots"), "privacy.sampling_rate", "policy.invalid_field"),
+        (mutate("noise_multiplier:", "noise_multiplier: -1"), "privacy.noise_multiplier", "policy.invalid_field"),
+        (mutate("noise_multiplier:", "noise_multiplier: .nan"), "privacy.noise_multiplier", "policy.invalid_field"),
+        (mutate("clipping_bound:", "clipping_bound: 0"), "privacy.clipping_bound", "policy.invalid_field"),
+        (mutate("delta:", "delta: 1"), "privacy.delta", "policy.invalid_field"),
+        (mutate("epsilon_max:", "epsilon_max: -3"), "privacy.epsilon_max", "policy.invalid_field"),
+        (mutate("epsilon_max:", "epsilon_max: .inf"), "privacy.epsilon_max", "policy.invalid_field"),
+        (mutate("epsilon_max:", "epsilon_mx: 3"), "privacy.epsilon_max", "policy.missing_field"),
+        (mutate("delta:", "delta: 1e-5\n  grid_inflation: 0.5"), "privacy.grid_inflation", "policy.invalid_field"),
+        (mutate("count: 40", "count: 0"), "rounds.count", "policy.invalid_field"),
+        (mutate("count: 40", "count: 4.5"), "rounds.count", "policy.invalid_field"),
+        (mutate("min_participants:", "min_participants: 4"), "rounds.min_participants", "policy.invalid_field"),
+        (mutate("deadline_seconds:", "deadline_seconds: 0"), "rounds.deadline_seconds", "policy.invalid_field"),
+        (mutate("deadline_seconds:", "deadline_secs: 30"), "rounds.deadline_secs", "policy.unknown_field"),
+        (mutate("version: lr-v1", "version: lr-v1\n  kind: transformer"), "model.kind", "policy.invalid_field"),
+        (mutate("schema:", nil), "model.schema", "policy.missing_field"),
+        (mutate("server_learning_rate:", "server_learning_rate: 0"), "model.server_learning_rate", "policy.invalid_field"),
+        (validPolicy + "\nlimits:\n  max_update_bytes: 10", "limits.max_update_bytes", "policy.invalid_field"),
+        (validPolicy + "\nlimits:\n  max_control_bytes: 1e12", "limits.max_control_bytes", "policy.invalid_field"),
+        (validPolicy + "\nextra: 1", "extra", "policy.unknown_field"),
+        ("version: 1\nname: x\ncoordinator: here", "coordinator", "policy.invalid_field"),
+        (coordinatorOnly + "participants: none", "participants", "policy.invalid_field"),
+        (coordinatorOnly + "participants:\n  - hospital-a", "participants[0]", "policy.invalid_field"),
+    ])
+    func malformedFieldNamesItsPath(text: String, field: String, code: String) {
+        do {
+            _ = try PolicyLoader.parse(text)
+            Issue.record("accepted a policy with a bad `\(field)`")
+        } catch {
+            #expect(error.field == field, "\(error)")
+            #expect(error.code == code, "\(error)")
+            #expect(error.description.contains(field))
+        }
+    }
+
+    @Test func invalidYAMLIsASyntaxError() {
+        #expect(throws: PolicyError.self) { try PolicyLoader.parse("version: [1\nname: x") }
+        do {
+            _ = try PolicyLoader.parse("- just\n- a list")
+        } catch {
+            #expect(error.code == "policy.invalid_field")
+        }
+    }
+
+    @Test func loadChecksFilesAndDigest() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("policy.yaml").path
+        try validPolicy.write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try PolicyLoader.load(path: path)
+            Issue.record("missing files accepted")
+        } catch {
+            #expect(error.code == "policy.missing_file")
+            #expect(error.field == "coordinator.ca_certificate")
+            #expect(error.message.contains(directory.path + "/certs/ca.pem"))
+        }
+        for file in ["certs/ca.pem", "certs/coordinator.pem", "certs/coordinator.key.pem", "certs/coordinator.x25519.key",
+                     "certs/coordinator.ed25519.key", "schemas/wdbc.json", "certs/hospital-a.ed25519.pub",
+                     "certs/hospital-b.ed25519.pub", "certs/hospital-c.ed25519.pub"] {
+            let url = directory.appendingPathComponent(file)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data().write(to: url)
+        }
+        let loaded = try PolicyLoader.load(path: path)
+        #expect(loaded.sha256.count == 64)
+        #expect(loaded.resolve("certs/ca.pem") == directory.path + "/certs/ca.pem")
+        #expect(loaded.resolve("/abs") == "/abs")
+        #expect(throws: PolicyError.self) { try PolicyLoader.load(path: directory.path + "/missing.yaml") }
+    }
+}
