@@ -54,6 +54,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Round logic: state machine, streaming aggregation, gates, the coordinator service.
+        .target(
+            name: "CohortCoordinator",
+            dependencies: ["CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger"]
+        ),
         .target(
             name: "CohortCLI",
             dependencies: [
@@ -79,6 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
         .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
+        .testTarget(name: "CohortCoordinatorTests", dependencies: ["CohortCoordinator", "CohortCrypto", "CohortPrivacy"]),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),

@@ -1,0 +1,91 @@
+import Testing
+@testable import CohortCoordinator
+
+@Suite struct RoundStateMachineTests {
+    typealias Machine = RoundStateMachine
+
+    @Test func happyPathChargesBeforeAggregating() throws {
+        var machine = Machine()
+        #expect(try machine.handle(.gatesPassed) == .sendInvitations)
+        #expect(try machine.handle(.invitationsSent) == .none)
+        #expect(try machine.handle(.updateAccepted(participant: "a")) == .none)
+        #expect(try machine.handle(.updateAccepted(participant: "b")) == .none)
+        #expect(try machine.handle(.collectionEnded(contributors: 2, minimum: 2)) == .writeCharge)
+        #expect(machine.state == .collecting)
+        #expect(try machine.handle(.chargeDurable) == .computeNoisedAggregate)
+        #expect(try machine.handle(.aggregated) == .runPostAggregateChecksAndRelease)
+        #expect(try machine.handle(.released) == .writeClose)
+        #expect(try machine.handle(.closeDurable) == .none)
+        #expect(machine.state == .closed)
+        #expect(machine.contributors == ["a", "b"])
+    }
+
+    @Test func belowQuorumIsChargedThenAborted() throws {
+        var machine = Machine()
+        _ = try machine.handle(.gatesPassed)
+        _ = try machine.handle(.invitationsSent)
+        _ = try machine.handle(.updateAccepted(participant: "a"))
+        #expect(try machine.handle(.collectionEnded(contributors: 1, minimum: 2)) == .writeCharge)
+        let action = try machine.handle(.chargeDurable)
+        #expect(action == .abort(reason: "only 1 of the required 2 participants contributed", charged: true))
+        #expect(machine.state == .aborted)
+    }
+
+    @Test func noContributorsAbortsUncharged() throws {
+        var machine = Machine()
+        _ = try machine.handle(.gatesPassed)
+        _ = try machine.handle(.invitationsSent)
+        #expect(try machine.handle(.collectionEnded(contributors: 0, minimum: 2)) == .abort(reason: "no participant contributed (at least 2 required)", charged: false))
+    }
+
+    @Test func refusedBeforeOpen() throws {
+        var machine = Machine()
+        #expect(try machine.handle(.gateFailed(gate: "budget", reason: "ε 3.2 > 3")) == .refuse(gate: "budget", reason: "ε 3.2 > 3"))
+        #expect(machine.state == .refused)
+    }
+
+    @Test func abortAfterChargeKeepsCharge() throws {
+        var machine = Machine()
+        _ = try machine.handle(.gatesPassed)
+        _ = try machine.handle(.invitationsSent)
+        _ = try machine.handle(.updateAccepted(participant: "a"))
+        _ = try machine.handle(.collectionEnded(contributors: 1, minimum: 1))
+        _ = try machine.handle(.chargeDurable)
+        #expect(try machine.handle(.abort(reason: "disk full")) == .abort(reason: "disk full", charged: true))
+    }
+
+    /// Exhaustive: from every reachable state, every event either has a defined transition or is
+    /// refused; no event reaches aggregation or release without a durable charge.
+    @Test func noPathReleasesWithoutCharge() throws {
+        let events: [Machine.Event] = [
+            .gatesPassed, .gateFailed(gate: "g", reason: "r"), .invitationsSent, .updateAccepted(participant: "p"),
+            .collectionEnded(contributors: 2, minimum: 1), .collectionEnded(contributors: 1, minimum: 2),
+            .collectionEnded(contributors: 0, minimum: 1), .chargeDurable, .aggregated, .released, .closeDurable,
+            .abort(reason: "x"),
+        ]
+        var frontier = [Machine()]
+        var visited = 0
+        while let machine = frontier.popLast(), visited < 20_000 {
+            visited += 1
+            for event in events {
+                var next = machine
+                guard let action = try? next.handle(event) else {
+                    #expect(next == machine, "a refused event must not change the machine")
+                    continue
+                }
+                if action == .computeNoisedAggregate || action == .runPostAggregateChecksAndRelease || action == .writeClose {
+                    #expect(next.charged)
+                }
+                if next.state == .aborted && !next.contributors.isEmpty {
+                    // A round that received updates ends charged, whatever ended it.
+                    #expect(next.charged)
+                    if case .abort(_, let charged) = action { #expect(charged) }
+                }
+                if next.state != machine.state || next.contributors.count < 3 {
+                    if next.state != .closed && next.state != .aborted && next.state != .refused { frontier.append(next) }
+                }
+            }
+        }
+        #expect(visited > 10)
+    }
+}

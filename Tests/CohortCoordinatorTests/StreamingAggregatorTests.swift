@@ -1,0 +1,77 @@
+import Testing
+@_spi(CohortTesting) import CohortCrypto
+@_spi(CohortTesting) import CohortPrivacy
+@testable import CohortCoordinator
+
+@Suite struct StreamingAggregatorTests {
+    let key = SealedBox.KeyPair.generate()
+
+    func sealed(round: UInt64, values: [Float], to publicKey: [UInt8]? = nil) throws -> [UInt8] {
+        try SealedBox.seal(UpdatePlaintext.encode(round: round, records: 10, values: values), to: publicKey ?? key.publicKey)
+    }
+
+    @Test func clipsAndSumsParticipantUpdates() throws {
+        var aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
+        let normA = try aggregator.add(sealed: sealed(round: 4, values: [3, 4, 0]), participant: "a", round: 4, sealingKey: key)
+        let normB = try aggregator.add(sealed: sealed(round: 4, values: [0.1, 0.2, 0.2]), participant: "b", round: 4, sealingKey: key)
+        #expect(abs(normA - 5) < 1e-9)
+        #expect(abs(normB - 0.3) < 1e-6)
+        #expect(aggregator.clipped == ["a"])
+        let sum = aggregator.rawSum()
+        #expect(abs(sum[0] - (0.6 + 0.1)) < 1e-6)
+        #expect(abs(sum[1] - (0.8 + 0.2)) < 1e-6)
+        #expect(abs(sum[2] - 0.2) < 1e-6)
+        #expect(aggregator.count == 2)
+    }
+
+    @Test func recordUnitTakesSumsAsSent() throws {
+        var aggregator = StreamingAggregator(dimension: 2, clippingBound: nil)
+        try aggregator.add(sealed: sealed(round: 1, values: [30, -40]), participant: "a", round: 1, sealingKey: key)
+        #expect(aggregator.rawSum() == [30, -40])
+        #expect(aggregator.clipped.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("duplicate", "update.duplicate"), ("replay", "update.replayed"), ("dimension", "update.wrong_dimension"),
+        ("nan", "update.non_finite"), ("infinity", "update.non_finite"), ("foreign key", "update.seal_open_failed"),
+        ("flipped byte", "update.seal_open_failed"),
+    ])
+    func rejectsBadUpdatesAndKeepsTheSum(kind: String, code: String) throws {
+        var aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
+        try aggregator.add(sealed: sealed(round: 2, values: [0.1, 0.1, 0.1]), participant: "a", round: 2, sealingKey: key)
+        let before = aggregator.rawSum()
+        let payload: [UInt8]
+        var sender = "b"
+        switch kind {
+        case "duplicate":
+            payload = try sealed(round: 2, values: [0.2, 0.2, 0.2]); sender = "a"
+        case "replay": payload = try sealed(round: 1, values: [0.2, 0.2, 0.2])
+        case "dimension": payload = try sealed(round: 2, values: [0.2, 0.2])
+        case "nan": payload = try sealed(round: 2, values: [0.2, .nan, 0.2])
+        case "infinity": payload = try sealed(round: 2, values: [-.infinity, 0.2, 0.2])
+        case "foreign key": payload = try sealed(round: 2, values: [0.2, 0.2, 0.2], to: SealedBox.KeyPair.generate().publicKey)
+        default:
+            var bytes = try sealed(round: 2, values: [0.2, 0.2, 0.2]); bytes[40] ^= 1; payload = bytes
+        }
+        do {
+            try aggregator.add(sealed: payload, participant: sender, round: 2, sealingKey: key)
+            Issue.record("\(kind) accepted")
+        } catch {
+            #expect(error.code == code)
+            #expect(!error.message.isEmpty)
+        }
+        #expect(aggregator.rawSum() == before)
+        #expect(aggregator.count == 1)
+    }
+
+    @Test func noisedMeanUsesGridAndFixedDenominator() throws {
+        var aggregator = StreamingAggregator(dimension: 2, clippingBound: 10)
+        try aggregator.add(sealed: sealed(round: 1, values: [1, 2]), participant: "a", round: 1, sealingKey: key)
+        try aggregator.add(sealed: sealed(round: 1, values: [3, 4]), participant: "b", round: 1, sealingKey: key)
+        let grid = try FixedPointGrid(step: 0.5)
+        // Zero noise: the mean over the *expected* cohort (4), not the realised count (2).
+        #expect(aggregator.noisedMean(grid: grid, noise: [0, 0], denominator: 4) == [1, 1.5])
+        // One grid step of noise on each coordinate.
+        #expect(aggregator.noisedMean(grid: grid, noise: [2, -2], denominator: 4) == [1.25, 1.25])
+    }
+}
