@@ -48,6 +48,18 @@ public final class ChaCha20KeyStream {
         return word
     }
 
+    /// Fills `words` with the next keystream words (the same sequence `next()` would return).
+    public func fill(_ words: UnsafeMutableBufferPointer<UInt64>) {
+        var offset = 0
+        while offset < words.count {
+            if index == Self.bufferWords { refill() }
+            let take = min(Self.bufferWords - index, words.count - offset)
+            (words.baseAddress! + offset).update(from: buffer + index, count: take)
+            index += take
+            offset += take
+        }
+    }
+
     private func refill() {
         let byteCount = Self.bufferWords * MemoryLayout<UInt64>.size
         var nonceBytes = nonce.littleEndian

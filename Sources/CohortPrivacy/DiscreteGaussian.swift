@@ -24,12 +24,17 @@ public struct DiscreteGaussianSampler {
     /// The distribution being sampled.
     public let distribution: DiscreteGaussian
     private let stream: ChaCha20KeyStream
+    /// Random words taken from the stream in blocks, so the hot path reads memory, not a method.
+    private let words: UnsafeMutableBufferPointer<UInt64>
+    private let wordsOwner: RandomWordBlock
+    private var wordIndex: Int
     private var bitBuffer: UInt64 = 0
     private var bitsLeft: Int = 0
 
     // Precomputed constants of Algorithm 3 in integer form (see `DiscreteGaussian`).
     private let t: UInt64
     private let tBits: Int
+    private let tMask: UInt64
     private let denTimesT: UInt128
     private let acceptanceDenominator: UInt128
 
@@ -45,6 +50,10 @@ public struct DiscreteGaussianSampler {
         self.stream = stream
         t = distribution.laplaceScale
         tBits = UInt64.bitWidth - (t - 1).leadingZeroBitCount
+        tMask = tBits == 64 ? .max : (1 << UInt64(tBits)) - 1
+        wordsOwner = RandomWordBlock(count: 512)
+        words = wordsOwner.words
+        wordIndex = 512
         denTimesT = UInt128(distribution.sigmaSquaredDenominator) * UInt128(t)
         // 2σ²·t²·den² / den = 2·num·den·t²: the denominator of the acceptance exponent.
         acceptanceDenominator = 2 * UInt128(distribution.sigmaSquaredNumerator)
@@ -193,7 +202,7 @@ public struct DiscreteGaussianSampler {
     private mutating func nextByte() -> UInt8 {
         if bitsLeft < 8 {
             // Leftover bits are dropped unread, which keeps the bits in use independent.
-            bitBuffer = stream.next()
+            bitBuffer = nextWord()
             bitsLeft = 64
         }
         let byte = UInt8(truncatingIfNeeded: bitBuffer)
@@ -203,9 +212,20 @@ public struct DiscreteGaussianSampler {
     }
 
     @inline(__always)
+    private mutating func nextWord() -> UInt64 {
+        if wordIndex == words.count {
+            stream.fill(words)
+            wordIndex = 0
+        }
+        let word = words[wordIndex]
+        wordIndex &+= 1
+        return word
+    }
+
+    @inline(__always)
     private mutating func nextBit() -> Bool {
         if bitsLeft == 0 {
-            bitBuffer = stream.next()
+            bitBuffer = nextWord()
             bitsLeft = 64
         }
         let bit = bitBuffer & 1 == 1
@@ -218,10 +238,10 @@ public struct DiscreteGaussianSampler {
     @inline(__always)
     private mutating func uniformBelowT() -> UInt64 {
         if tBits == 0 { return 0 }
-        let mask: UInt64 = tBits == 64 ? .max : (1 << UInt64(tBits)) - 1
+        let mask = tMask
         while true {
             if bitsLeft < tBits {
-                bitBuffer = stream.next()
+                bitBuffer = nextWord()
                 bitsLeft = 64
             }
             let candidate = bitBuffer & mask
@@ -229,6 +249,21 @@ public struct DiscreteGaussianSampler {
             bitsLeft -= tBits
             if candidate < t { return candidate }
         }
+    }
+}
+
+/// Owns the sampler's block of random words and zeroes it on release.
+private final class RandomWordBlock {
+    let words: UnsafeMutableBufferPointer<UInt64>
+
+    init(count: Int) {
+        words = .allocate(capacity: count)
+        words.initialize(repeating: 0)
+    }
+
+    deinit {
+        Sodium.memzero(words.baseAddress!, count: words.count * MemoryLayout<UInt64>.size)
+        words.deallocate()
     }
 }
 
