@@ -4,8 +4,9 @@ import CohortPrivacy
 /// Verifies, opens, checks, clips and adds updates to one running sum, one at a time, so the
 /// coordinator's memory is O(model dimension) whatever the number of participants.
 ///
-/// Plaintext lives only in one reusable buffer, zeroed after each update.
-public struct StreamingAggregator: ~Copyable {
+/// Plaintext lives only in one reusable buffer, zeroed after each update. Not `Sendable`: one
+/// round's aggregator belongs to the coordinator actor.
+public final class StreamingAggregator {
     /// The model dimension every update must have.
     public let dimension: Int
     /// The L2 bound C each contribution is clipped to (participant unit), or nil when
@@ -45,7 +46,7 @@ public struct StreamingAggregator: ~Copyable {
     ///   - sealingKey: the coordinator's X25519 key pair.
     /// - Returns: the pre-clip norm.
     @discardableResult
-    public mutating func add(
+    public func add(
         sealed: [UInt8], participant: String, round: UInt64, sealingKey: SealedBox.KeyPair
     ) throws(UpdateRejection) -> Double {
         guard preClipNorms[participant] == nil else {

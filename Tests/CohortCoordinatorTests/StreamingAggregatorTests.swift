@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func clipsAndSumsParticipantUpdates() throws {
-        var aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
+        let aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
         let normA = try aggregator.add(sealed: sealed(round: 4, values: [3, 4, 0]), participant: "a", round: 4, sealingKey: key)
         let normB = try aggregator.add(sealed: sealed(round: 4, values: [0.1, 0.2, 0.2]), participant: "b", round: 4, sealingKey: key)
         #expect(abs(normA - 5) < 1e-9)
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func recordUnitTakesSumsAsSent() throws {
-        var aggregator = StreamingAggregator(dimension: 2, clippingBound: nil)
+        let aggregator = StreamingAggregator(dimension: 2, clippingBound: nil)
         try aggregator.add(sealed: sealed(round: 1, values: [30, -40]), participant: "a", round: 1, sealingKey: key)
         #expect(aggregator.rawSum() == [30, -40])
         #expect(aggregator.clipped.isEmpty)
@@ -37,7 +37,7 @@ import Testing
         ("flipped byte", "update.seal_open_failed"),
     ])
     func rejectsBadUpdatesAndKeepsTheSum(kind: String, code: String) throws {
-        var aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
+        let aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
         try aggregator.add(sealed: sealed(round: 2, values: [0.1, 0.1, 0.1]), participant: "a", round: 2, sealingKey: key)
         let before = aggregator.rawSum()
         let payload: [UInt8]
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func noisedMeanUsesGridAndFixedDenominator() throws {
-        var aggregator = StreamingAggregator(dimension: 2, clippingBound: 10)
+        let aggregator = StreamingAggregator(dimension: 2, clippingBound: 10)
         try aggregator.add(sealed: sealed(round: 1, values: [1, 2]), participant: "a", round: 1, sealingKey: key)
         try aggregator.add(sealed: sealed(round: 1, values: [3, 4]), participant: "b", round: 1, sealingKey: key)
         let grid = try FixedPointGrid(step: 0.5)
