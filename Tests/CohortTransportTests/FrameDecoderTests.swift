@@ -65,7 +65,7 @@ struct FrameDecoderTests {
         #expect(try decoder2.finish(from: &whole) == nil)
     }
 
-    @Test func oversizedFrameIsRejectedFromTheHeaderAlone() {
+    @Test func oversizedFrameIsRejectedFromTheHeaderAlone() throws {
         var limits = FrameLimits()
         limits[.hello] = 100
         var decoder = FrameDecoder(limits: limits)
@@ -113,7 +113,7 @@ struct FrameDecoderTests {
         #expect(try clean.finish(from: &empty) == nil)
     }
 
-    @Test func unknownFrameType() {
+    @Test func unknownFrameType() throws {
         var decoder = FrameDecoder()
         var buffer = header(type: 200, length: 0)
         let code2 = wireCode { try decoder.next(from: &buffer) }
@@ -168,7 +168,7 @@ struct FrameDecoderTests {
         }
     }
 
-    private func roundTrip<P: FramePayload & Equatable>(_ payload: P) throws {
+    private func roundTripTyped<P: FramePayload & Equatable>(_ payload: P) throws {
         var buffer = encoded(Frame(payload))
         var decoder = FrameDecoder()
         let frame = try #require(try decoder.next(from: &buffer))
@@ -177,18 +177,18 @@ struct FrameDecoderTests {
 
     private func roundTrip(_ payload: any FramePayload) throws {
         switch payload {
-        case let p as Hello: try roundTrip(p)
-        case let p as Welcome: try roundTrip(p)
-        case let p as Attestation: try roundTrip(p)
-        case let p as RoundInvite: try roundTrip(p)
-        case let p as Update: try roundTrip(p)
-        case let p as UpdateAck: try roundTrip(p)
-        case let p as EvaluateRequest: try roundTrip(p)
-        case let p as EvaluationResult: try roundTrip(p)
-        case let p as RoundResult: try roundTrip(p)
-        case let p as Bye: try roundTrip(p)
-        case let p as WireError: try roundTrip(p)
-        case let p as Ping: try roundTrip(p)
+        case let p as Hello: try roundTripTyped(p)
+        case let p as Welcome: try roundTripTyped(p)
+        case let p as Attestation: try roundTripTyped(p)
+        case let p as RoundInvite: try roundTripTyped(p)
+        case let p as Update: try roundTripTyped(p)
+        case let p as UpdateAck: try roundTripTyped(p)
+        case let p as EvaluateRequest: try roundTripTyped(p)
+        case let p as EvaluationResult: try roundTripTyped(p)
+        case let p as RoundResult: try roundTripTyped(p)
+        case let p as Bye: try roundTripTyped(p)
+        case let p as WireError: try roundTripTyped(p)
+        case let p as Ping: try roundTripTyped(p)
         default: Issue.record("no round trip for \(type(of: payload))")
         }
     }

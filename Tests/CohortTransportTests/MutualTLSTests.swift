@@ -26,7 +26,8 @@ struct MutualTLSTests {
                 tls: try pki.factory(pki.alpha).makeClientConfiguration(),
                 logger: Logger(label: "client")
             )
-            #expect(connection.peer == (try PeerIdentity(role: .coordinator, name: "coordinator")))
+            let coordinator = try PeerIdentity(role: .coordinator, name: "coordinator")
+            #expect(connection.peer == coordinator)
             return try await connection.executeThenClose { connection in
                 try await connection.outbound.send(Hello(participantName: "alpha"))
                 var frames: [Frame] = []
@@ -34,7 +35,8 @@ struct MutualTLSTests {
                 return frames
             }
         }
-        #expect(seen.withLock { $0 } == [try PeerIdentity(role: .participant, name: "alpha")])
+        let alpha = try PeerIdentity(role: .participant, name: "alpha")
+        #expect(seen.withLock { $0 } == [alpha])
         #expect(outcome.map(\.type) == [.welcome, .bye])
         let welcome = try outcome[0].decode(Welcome.self)
         #expect(welcome.model.dimension == 3)
@@ -100,7 +102,8 @@ struct MutualTLSTests {
         let logs = CapturedLogs()
         let outcome = try await expectRefused(pki: pki, tls: tls, serverLogs: logs)
         #expect(outcome?.error != nil)
-        #expect("\(outcome?.error as Any)".contains("CERTIFICATE_REQUIRED"))
+        let described = outcome?.error.map { "\($0)" } ?? ""
+        #expect(described.contains("CERTIFICATE_REQUIRED"))
         #expect(logs.all.contains { $0.message.contains("TLS handshake failed") })
     }
 
@@ -109,7 +112,8 @@ struct MutualTLSTests {
         let logs = CapturedLogs()
         let outcome = try await expectRefused(pki: pki, tls: try pki.clientTLS(pki.foreignAlpha), serverLogs: logs)
         #expect(outcome?.error != nil)
-        #expect("\(outcome?.error as Any)".contains("UNKNOWN_CA"))
+        let described = outcome?.error.map { "\($0)" } ?? ""
+        #expect(described.contains("UNKNOWN_CA"))
         #expect(logs.all.contains { $0.message.contains("TLS handshake failed") })
     }
 
@@ -119,7 +123,8 @@ struct MutualTLSTests {
         let logs = CapturedLogs()
         let outcome = try await expectRefused(pki: pki, tls: try pki.clientTLS(pki.expired), serverLogs: logs)
         #expect(outcome?.error != nil)
-        #expect("\(outcome?.error as Any)".contains("CERTIFICATE_EXPIRED"))
+        let described = outcome?.error.map { "\($0)" } ?? ""
+        #expect(described.contains("CERTIFICATE_EXPIRED"))
         #expect(logs.all.contains { "\($0.message)".contains("CERTIFICATE_VERIFY_FAILED") || $0.message.contains("expired") })
     }
 

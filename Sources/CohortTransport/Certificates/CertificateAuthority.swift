@@ -173,10 +173,11 @@ public struct CertificateAuthority: Sendable {
             let sans = try Self.subjectAlternativeNames(for: identity, hosts: hosts)
             let usages: [ExtendedKeyUsage.Usage] = role == .coordinator ? [.serverAuth, .clientAuth] : [.clientAuth]
             let authorityKeyID = try certificate.extensions.subjectKeyIdentifier?.keyIdentifier
+            let extendedKeyUsage = try ExtendedKeyUsage(usages)
             let extensions = try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage(usages)
+                extendedKeyUsage
                 SubjectAlternativeNames(sans)
                 SubjectKeyIdentifier(hash: publicKey)
                 AuthorityKeyIdentifier(keyIdentifier: authorityKeyID)

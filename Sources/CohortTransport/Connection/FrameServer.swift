@@ -172,6 +172,7 @@ public final class FrameServer: Sendable {
 
     /// Stops accepting; connections already handed to the handler continue until it returns.
     public func close() async {
-        try? await listener.channel.close()
+        listener.channel.close(promise: nil)
+        try? await listener.channel.closeFuture.get()
     }
 }

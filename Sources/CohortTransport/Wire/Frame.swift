@@ -64,6 +64,14 @@ public struct FrameHeader: Sendable, Hashable {
     public var flags: FrameFlags
     /// The announced payload length.
     public var payloadLength: UInt32
+
+    /// Creates a header.
+    public init(version: UInt16, type: FrameType, flags: FrameFlags, payloadLength: UInt32) {
+        self.version = version
+        self.type = type
+        self.flags = flags
+        self.payloadLength = payloadLength
+    }
 }
 
 /// A frame payload with a binary encoding.

@@ -132,7 +132,7 @@ public enum TensorCoding {
         buffer.reserveCapacity(minimumWritableBytes: tensor.count * 4)
         #if _endian(little)
         // Float's in-memory layout already is IEEE 754 little-endian here: copy in one go.
-        tensor.withUnsafeBytes { buffer.writeBytes($0) }
+        _ = tensor.withUnsafeBytes { buffer.writeBytes($0) }
         #else
         for value in tensor { buffer.writeInteger(value.bitPattern, endianness: .little) }
         #endif
