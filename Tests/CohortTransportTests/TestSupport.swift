@@ -132,18 +132,25 @@ func withServer<Result: Sendable>(
 
 /// What a client observed after sending one frame and reading until the stream ended.
 enum ClientOutcome: Sendable {
+    /// The stream ended cleanly after these frames.
     case frames([Frame])
+    /// A read failed after these frames.
     case failed(any Error, after: [Frame])
+    /// `FrameClient.connect` itself failed.
+    case connectFailed(any Error)
 
     var frames: [Frame] {
         switch self {
         case .frames(let frames), .failed(_, let frames): frames
+        case .connectFailed: []
         }
     }
 
     var error: (any Error)? {
-        if case .failed(let error, _) = self { return error }
-        return nil
+        switch self {
+        case .frames: nil
+        case .failed(let error, _), .connectFailed(let error): error
+        }
     }
 }
 
@@ -155,22 +162,35 @@ func exchange(
     configuration: FrameClientConfiguration = FrameClientConfiguration(),
     logger: Logger = Logger(label: "test-client")
 ) async throws -> ClientOutcome {
-    let connection = try await FrameClient.connect(
-        host: "127.0.0.1",
-        port: port,
-        tls: tls,
-        configuration: configuration,
-        logger: logger
-    )
+    let connection: FrameClientConnection
+    do {
+        connection = try await FrameClient.connect(
+            host: "127.0.0.1",
+            port: port,
+            tls: tls,
+            configuration: configuration,
+            logger: logger
+        )
+    } catch {
+        return .connectFailed(error)
+    }
     return try await connection.executeThenClose { connection in
         var received: [Frame] = []
+        // The write can fail when the server's alert has already closed the connection; the
+        // alert itself (the interesting reason) is then waiting in the inbound stream.
+        var writeError: (any Error)?
         do {
             try await connection.outbound.send(frame)
+        } catch {
+            writeError = error
+        }
+        do {
             for try await frame in connection.inbound { received.append(frame) }
-            return .frames(received)
         } catch {
             return .failed(error, after: received)
         }
+        if let writeError { return .failed(writeError, after: received) }
+        return .frames(received)
     }
 }
 

@@ -192,34 +192,31 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // The error travels on to the application (its inbound stream throws it) before the
+        // channel is closed: closing first would end the stream cleanly and lose the reason,
+        // which under TLS 1.3 is the only way a client learns its certificate was refused.
         switch error {
         case let wire as WireError:
             logger.warning(
                 "closing connection after a framing error: \(wire.message)",
                 metadata: ["cohort.error_code": "\(wire.code)"]
             )
+            context.fireErrorCaught(error)
             if case .authenticated = state { sendErrorAndClose(context: context, wire) } else { context.close(promise: nil) }
             state = .closed
         case is ByteToMessageDecoderError:
             // Bytes after a framing error; the first error was already reported.
             return
-        case let tls as NIOSSLError:
-            if case .handshaking = state {
-                logger.warning("TLS handshake failed: \(tls)", metadata: ["cohort.error_code": "tls.handshake_failed"])
-                authenticated.fail(tls)
-                state = .closed
-            } else {
-                logger.info("TLS error: \(tls)", metadata: ["cohort.error_code": "tls.error"])
-            }
-            context.close(promise: nil)
         default:
-            logger.info("connection error: \(error)")
             if case .handshaking = state {
-                authenticated.fail(error)
+                logger.warning("TLS handshake failed: \(error)", metadata: ["cohort.error_code": "tls.handshake_failed"])
                 state = .closed
+                authenticated.fail(error)
+            } else {
+                logger.info("connection error: \(error)", metadata: ["cohort.error_code": "tls.error"])
             }
+            context.fireErrorCaught(error)
             context.close(promise: nil)
         }
-        context.fireErrorCaught(error)
     }
 }
