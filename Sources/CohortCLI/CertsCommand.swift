@@ -46,12 +46,9 @@ public struct CertsCommand: ParsableCommand {
         }
 
         public func run() throws {
-            do {
-                let ca = try CertificateAuthority.initCA(outDirectory: out, commonName: commonName, validity: .days(days))
-                print("created CA \(ca.certificate.subject) in \(out) (keep ca.key.pem offline)")
-            } catch let error as TransportError {
-                throw CertsFailure(error)
-            }
+            // A TransportError prints as "<code>: <message>" and exits with status 1.
+            let ca = try CertificateAuthority.initCA(outDirectory: out, commonName: commonName, validity: .days(days))
+            print("created CA \(ca.certificate.subject) in \(out) (keep ca.key.pem offline)")
         }
     }
 
@@ -96,28 +93,18 @@ public struct CertsCommand: ParsableCommand {
         }
 
         public func run() throws {
-            do {
-                let authority = try CertificateAuthority.load(directory: ca)
-                let files = try authority.issue(
-                    role: PeerRole(rawValue: role)!,
-                    name: name,
-                    outDirectory: out,
-                    validity: .days(days),
-                    hosts: host,
-                    overwrite: force
-                )
-                print("issued \(role) certificate for \(name): \(files.certificate)")
-            } catch let error as TransportError {
-                throw CertsFailure(error)
-            }
+            let authority = try CertificateAuthority.load(directory: ca)
+            let files = try authority.issue(
+                role: PeerRole(rawValue: role)!,  // checked in validate()
+                name: name,
+                outDirectory: out,
+                validity: .days(days),
+                hosts: host,
+                overwrite: force
+            )
+            print("issued \(role) certificate for \(name): \(files.certificate)")
         }
     }
 }
 
-/// A `TransportError` as a CLI failure: the stable code and message on stderr, exit status 1.
-struct CertsFailure: Error, CustomStringConvertible {
-    let error: TransportError
-    init(_ error: TransportError) { self.error = error }
-    var description: String { error.description }
-}
 #endif
