@@ -1,0 +1,45 @@
+import NIOCore
+
+/// An authenticated connection as the application sees it: who the peer is, the frames it
+/// sends, and a writer for ours. Heartbeats never appear in ``inbound``.
+public struct FrameConnection: Sendable {
+    /// The peer, from its verified certificate, already accepted by the allow-list.
+    public let peer: PeerIdentity
+    /// The peer's address.
+    public let remoteAddress: SocketAddress?
+    /// Inbound frames. Throws the framing or TLS error that ended the connection, if any.
+    public let inbound: NIOAsyncChannelInboundStream<Frame>
+    /// Sends frames.
+    public let outbound: FrameWriter
+}
+
+/// Sends frames on a ``FrameConnection``.
+public struct FrameWriter: Sendable {
+    private let writer: NIOAsyncChannelOutboundWriter<Frame>
+
+    init(_ writer: NIOAsyncChannelOutboundWriter<Frame>) {
+        self.writer = writer
+    }
+
+    /// Sends a frame.
+    public func send(_ frame: Frame) async throws {
+        try await writer.write(frame)
+    }
+
+    /// Sends a payload in a frame of its type.
+    public func send<Payload: FramePayload>(_ payload: Payload) async throws {
+        try await writer.write(Frame(payload))
+    }
+
+    /// Sends an error frame. When `error.closesConnection`, also finishes the outbound side: the
+    /// caller should then return from its connection handler.
+    public func send(error: WireError) async throws {
+        try await writer.write(Frame(error))
+        if error.closesConnection { writer.finish() }
+    }
+
+    /// Finishes the outbound side (no more frames will be sent).
+    public func finish() {
+        writer.finish()
+    }
+}

@@ -1,0 +1,178 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Settings of a ``FrameServer``, with the defaults the coordinator uses.
+public struct FrameServerConfiguration: Sendable {
+    /// Address to bind; default `127.0.0.1`.
+    public var host: String
+    /// Port to bind; 0 picks a free port (read it back from ``FrameServer/port``).
+    public var port: Int
+    /// Time allowed from accept to an authorized peer; default 10 s.
+    public var handshakeTimeout: TimeAmount
+    /// Close a connection when no frame arrives for this long (clients send heartbeats while
+    /// idle); nil disables. Default 120 s.
+    public var idleTimeout: TimeAmount?
+    /// Per-frame-type payload limits.
+    public var limits: FrameLimits
+
+    /// Creates a configuration.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        handshakeTimeout: TimeAmount = .seconds(10),
+        idleTimeout: TimeAmount? = .seconds(120),
+        limits: FrameLimits = FrameLimits()
+    ) {
+        self.host = host
+        self.port = port
+        self.handshakeTimeout = handshakeTimeout
+        self.idleTimeout = idleTimeout
+        self.limits = limits
+    }
+}
+
+/// Accepts mutual-TLS connections and hands each authorized one to a handler.
+///
+/// ```swift
+/// let server = try await FrameServer.bind(configuration: .init(port: 7443), tls: factory.makeServerConfiguration(),
+///                                         allowList: .names(policyNames, role: .participant), logger: logger)
+/// try await server.run { connection in
+///     for try await frame in connection.inbound { … }
+/// }
+/// ```
+public final class FrameServer: Sendable {
+    struct Accepted: Sendable {
+        let channel: NIOAsyncChannel<Frame, Frame>
+        let authenticated: EventLoopFuture<PeerIdentity>
+    }
+
+    private let listener: NIOAsyncChannel<Accepted, Never>
+    private let logger: Logger
+
+    /// The bound address.
+    public let localAddress: SocketAddress
+    /// The bound port (the actual one when 0 was asked for).
+    public var port: Int { localAddress.port ?? 0 }
+
+    private init(listener: NIOAsyncChannel<Accepted, Never>, localAddress: SocketAddress, logger: Logger) {
+        self.listener = listener
+        self.localAddress = localAddress
+        self.logger = logger
+    }
+
+    /// Binds the listening socket.
+    /// - Parameters:
+    ///   - configuration: address, timeouts, limits.
+    ///   - tls: from ``TLSConfigurationFactory/makeServerConfiguration()``.
+    ///   - allowList: who may connect, checked right after each handshake.
+    ///   - logger: connection events are logged here (never payloads).
+    ///   - group: the event loops; the shared singleton by default.
+    public static func bind(
+        configuration: FrameServerConfiguration = FrameServerConfiguration(),
+        tls: TLSConfiguration,
+        allowList: PeerAllowList,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> FrameServer {
+        let sslContext: NIOSSLContext
+        do {
+            sslContext = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw TransportError(code: "tls.bad_configuration", message: "cannot build the server TLS context: \(error)")
+        }
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configureChild(channel, sslContext: sslContext, configuration: configuration, allowList: allowList, logger: logger)
+                }
+            }
+        guard let address = listener.channel.localAddress else {
+            throw TransportError(code: "transport.bind_failed", message: "the listening socket has no local address")
+        }
+        var serverLogger = logger
+        serverLogger[metadataKey: "cohort.listen_address"] = "\(address)"
+        serverLogger.info("listening for participants")
+        return FrameServer(listener: listener, localAddress: address, logger: serverLogger)
+    }
+
+    private static func configureChild(
+        _ channel: any Channel,
+        sslContext: NIOSSLContext,
+        configuration: FrameServerConfiguration,
+        allowList: PeerAllowList,
+        logger: Logger
+    ) throws -> Accepted {
+        let tlsHandler = NIOSSLServerHandler(context: sslContext)
+        let authenticated = channel.eventLoop.makePromise(of: PeerIdentity.self)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(tlsHandler)
+        try pipeline.addHandler(ByteToMessageHandler(FrameByteDecoder(limits: configuration.limits)))
+        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+        if let idle = configuration.idleTimeout {
+            try pipeline.addHandler(IdleStateHandler(readTimeout: idle))
+        }
+        try pipeline.addHandler(
+            ConnectionGuardHandler(
+                side: .server,
+                tlsHandler: tlsHandler,
+                allowList: allowList,
+                handshakeTimeout: configuration.handshakeTimeout,
+                authenticated: authenticated,
+                logger: logger
+            )
+        )
+        let asyncChannel = try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+        return Accepted(channel: asyncChannel, authenticated: authenticated.futureResult)
+    }
+
+    /// Accepts connections until ``close()``; runs `handler` once per authorized connection, each
+    /// in its own task. The connection is closed when `handler` returns or throws. Returns once
+    /// the listener is closed and every handler has returned.
+    public func run(_ handler: @escaping @Sendable (FrameConnection) async throws -> Void) async throws {
+        let logger = logger
+        try await listener.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await accepted in inbound {
+                    group.addTask {
+                        await Self.serve(accepted, handler: handler, logger: logger)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func serve(
+        _ accepted: Accepted,
+        handler: @Sendable (FrameConnection) async throws -> Void,
+        logger: Logger
+    ) async {
+        let remote = accepted.channel.channel.remoteAddress
+        let peer: PeerIdentity
+        do {
+            peer = try await accepted.authenticated.get()
+        } catch {
+            // The guard handler already logged why and closed the channel.
+            try? await accepted.channel.executeThenClose { _, _ in }
+            return
+        }
+        var logger = logger
+        logger[metadataKey: "cohort.peer_name"] = "\(peer.name)"
+        do {
+            try await accepted.channel.executeThenClose { inbound, outbound in
+                try await handler(FrameConnection(peer: peer, remoteAddress: remote, inbound: inbound, outbound: FrameWriter(outbound)))
+            }
+        } catch {
+            logger.info("connection handler ended with an error: \(error)")
+        }
+    }
+
+    /// Stops accepting; connections already handed to the handler continue until it returns.
+    public func close() async {
+        listener.channel.close(promise: nil)
+        try? await listener.channel.closeFuture.get()
+    }
+}

@@ -1,0 +1,135 @@
+import NIOCore
+
+/// The frame decoder as a pure state machine over a `ByteBuffer`: feed it bytes, take frames out.
+///
+/// The header is validated as soon as its 12 bytes are present: bad magic, an unsupported version,
+/// an unknown type, unknown flags and a payload over ``FrameLimits`` are all rejected from the
+/// header alone, so an oversized frame never causes its payload to be buffered. After an error
+/// the decoder stays failed: the stream is no longer aligned on frame boundaries.
+public struct FrameDecoder: Sendable {
+    /// Where the decoder is.
+    public enum State: Sendable, Hashable {
+        /// Waiting for the 12 header bytes.
+        case awaitingHeader
+        /// The header was valid; waiting for its payload.
+        case awaitingPayload(FrameHeader)
+        /// An error was reported; no further frames are decoded.
+        case failed(WireError)
+    }
+
+    /// The current state.
+    public private(set) var state: State = .awaitingHeader
+    /// Per-type payload limits.
+    public let limits: FrameLimits
+    /// Protocol versions accepted in headers.
+    public let supportedVersions: ClosedRange<UInt16>
+
+    /// Creates a decoder.
+    public init(limits: FrameLimits = FrameLimits(), supportedVersions: ClosedRange<UInt16> = 1...Frame.currentVersion) {
+        self.limits = limits
+        self.supportedVersions = supportedVersions
+    }
+
+    /// Decodes the next complete frame from `buffer`, consuming its bytes; nil when more bytes are
+    /// needed.
+    public mutating func next(from buffer: inout ByteBuffer) throws(WireError) -> Frame? {
+        switch state {
+        case .failed(let error):
+            throw error
+        case .awaitingHeader:
+            guard buffer.readableBytes >= Frame.headerLength else {
+                // Reject a wrong magic as soon as it is visible, so a peer speaking another
+                // protocol gets an answer without having to send 12 bytes.
+                let visible = min(buffer.readableBytes, Frame.magic.count)
+                if let prefix = buffer.getBytes(at: buffer.readerIndex, length: visible),
+                    prefix != Array(Frame.magic.prefix(visible))
+                {
+                    return try fail(.badMagic(prefix))
+                }
+                return nil
+            }
+            let header = try parseHeader(buffer)
+            buffer.moveReaderIndex(forwardBy: Frame.headerLength)
+            state = .awaitingPayload(header)
+            return try next(from: &buffer)
+        case .awaitingPayload(let header):
+            guard let payload = buffer.readSlice(length: Int(header.payloadLength)) else { return nil }
+            state = .awaitingHeader
+            return Frame(type: header.type, payload: payload, flags: header.flags, version: header.version)
+        }
+    }
+
+    /// Called at end of stream: decodes what is complete and reports a truncated frame when bytes
+    /// of an unfinished frame remain.
+    public mutating func finish(from buffer: inout ByteBuffer) throws(WireError) -> Frame? {
+        if let frame = try next(from: &buffer) { return frame }
+        switch state {
+        case .failed(let error):
+            throw error
+        case .awaitingHeader:
+            guard buffer.readableBytes == 0 else {
+                return try fail(.truncatedFrame(have: buffer.readableBytes, expected: nil))
+            }
+            return nil
+        case .awaitingPayload(let header):
+            return try fail(
+                .truncatedFrame(
+                    have: Frame.headerLength + buffer.readableBytes,
+                    expected: Frame.headerLength + Int(header.payloadLength)
+                )
+            )
+        }
+    }
+
+    private mutating func parseHeader(_ buffer: ByteBuffer) throws(WireError) -> FrameHeader {
+        let start = buffer.readerIndex
+        let magic = buffer.getBytes(at: start, length: 4)!
+        guard magic == Frame.magic else { return try fail(.badMagic(magic)) }
+        let version = buffer.getInteger(at: start + 4, endianness: .big, as: UInt16.self)!
+        guard supportedVersions.contains(version) else {
+            return try fail(.unsupportedVersion(version, supported: supportedVersions))
+        }
+        let rawType = buffer.getInteger(at: start + 6, as: UInt8.self)!
+        guard let type = FrameType(rawValue: rawType) else { return try fail(.unknownFrameType(rawType)) }
+        let flags = FrameFlags(rawValue: buffer.getInteger(at: start + 7, as: UInt8.self)!)
+        guard FrameFlags.known.isSuperset(of: flags) else { return try fail(.unsupportedFlags(flags.rawValue)) }
+        let length = buffer.getInteger(at: start + 8, endianness: .big, as: UInt32.self)!
+        guard length <= limits[type] else {
+            return try fail(.frameTooLarge(type, length: length, limit: limits[type]))
+        }
+        return FrameHeader(version: version, type: type, flags: flags, payloadLength: length)
+    }
+
+    private mutating func fail<T>(_ error: WireError) throws(WireError) -> T {
+        state = .failed(error)
+        throw error
+    }
+}
+
+/// Drives ``FrameDecoder`` from a channel pipeline.
+public struct FrameByteDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = Frame
+
+    private var machine: FrameDecoder
+
+    /// Creates the pipeline decoder.
+    public init(limits: FrameLimits = FrameLimits()) {
+        machine = FrameDecoder(limits: limits)
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try machine.next(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        guard let frame = try machine.finish(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+}

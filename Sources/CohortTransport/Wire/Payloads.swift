@@ -1,0 +1,306 @@
+import NIOCore
+
+/// Participant → coordinator, the first frame after the TLS handshake.
+public struct Hello: FramePayload, Hashable {
+    public static let frameType = FrameType.hello
+    /// The participant's name; must equal the name in its certificate.
+    public var participantName: String
+    /// The highest protocol version the participant speaks.
+    public var protocolVersion: UInt16
+    /// Optional features, e.g. `"record-level-dp"`, `"external-trainer"`.
+    public var capabilities: [String]
+
+    public init(participantName: String, protocolVersion: UInt16 = Frame.currentVersion, capabilities: [String] = []) {
+        self.participantName = participantName
+        self.protocolVersion = protocolVersion
+        self.capabilities = capabilities
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeCohortString(participantName)
+        buffer.writeInteger(protocolVersion, endianness: .big)
+        buffer.writeCohortStringList(capabilities)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        participantName = try reader.readString(field: "participantName")
+        protocolVersion = try reader.readInteger(field: "protocolVersion")
+        capabilities = try reader.readStringList(field: "capabilities")
+    }
+}
+
+/// The model a session trains.
+public struct ModelSpec: Sendable, Hashable {
+    /// Number of float32 parameters.
+    public var dimension: UInt32
+
+    public init(dimension: UInt32) { self.dimension = dimension }
+}
+
+/// Coordinator → participant, answering ``Hello``.
+public struct Welcome: FramePayload, Hashable {
+    public static let frameType = FrameType.welcome
+    /// Length of ``sessionNonce`` and of round nonces.
+    public static let nonceLength = 32
+    /// The coordinator's X25519 public key; updates are sealed to it (32 bytes).
+    public var coordinatorSealingKey: [UInt8]
+    /// A fresh random nonce for this session.
+    public var sessionNonce: [UInt8]
+    /// The model being trained.
+    public var model: ModelSpec
+
+    public init(coordinatorSealingKey: [UInt8], sessionNonce: [UInt8], model: ModelSpec) {
+        self.coordinatorSealingKey = coordinatorSealingKey
+        self.sessionNonce = sessionNonce
+        self.model = model
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeCohortBytes(coordinatorSealingKey)
+        buffer.writeCohortBytes(sessionNonce)
+        buffer.writeInteger(model.dimension, endianness: .big)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        coordinatorSealingKey = try reader.readBytes(field: "coordinatorSealingKey")
+        sessionNonce = try reader.readBytes(field: "sessionNonce")
+        model = ModelSpec(dimension: try reader.readInteger(field: "model.dimension"))
+    }
+}
+
+/// Participant → coordinator: the local data-quality attestation, as JSON the policy interprets.
+public struct Attestation: FramePayload, Hashable {
+    public static let frameType = FrameType.attestation
+    /// UTF-8 JSON document.
+    public var json: [UInt8]
+
+    public init(json: [UInt8]) { self.json = json }
+
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeCohortBytes(json) }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        json = try reader.readBytes(field: "json")
+    }
+}
+
+/// Coordinator → participant: a round is open.
+public struct RoundInvite: FramePayload, Hashable {
+    public static let frameType = FrameType.roundInvite
+    /// The round number.
+    public var round: UInt64
+    /// A fresh random nonce; the update must echo it (replay protection).
+    public var roundNonce: [UInt8]
+    /// Deadline for the update, milliseconds since the Unix epoch (UTC).
+    public var deadlineMillis: UInt64
+    /// The current global model.
+    public var globalModel: [Float]
+    /// Training parameters (epochs, learning rate, clipping bound, sampling rate…) as UTF-8 JSON.
+    public var trainingParameters: [UInt8]
+
+    public init(round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, globalModel: [Float], trainingParameters: [UInt8]) {
+        self.round = round
+        self.roundNonce = roundNonce
+        self.deadlineMillis = deadlineMillis
+        self.globalModel = globalModel
+        self.trainingParameters = trainingParameters
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortBytes(roundNonce)
+        buffer.writeInteger(deadlineMillis, endianness: .big)
+        buffer.writeCohortTensor(globalModel)
+        buffer.writeCohortBytes(trainingParameters)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        round = try reader.readInteger(field: "round")
+        roundNonce = try reader.readBytes(field: "roundNonce")
+        deadlineMillis = try reader.readInteger(field: "deadlineMillis")
+        globalModel = try reader.readTensor(field: "globalModel")
+        trainingParameters = try reader.readBytes(field: "trainingParameters")
+    }
+}
+
+/// Participant → coordinator: an update sealed to the coordinator's X25519 key and signed with
+/// the participant's Ed25519 key.
+///
+/// The signature covers ``signedMessage(round:roundNonce:participantName:sealed:)``, which binds
+/// the round, its nonce, the sender's name and the digest of the sealed bytes, so an update can
+/// be neither replayed into another round nor claimed by another participant.
+public struct Update: FramePayload, Hashable {
+    public static let frameType = FrameType.update
+    /// The round this update is for.
+    public var round: UInt64
+    /// The nonce from the ``RoundInvite``.
+    public var roundNonce: [UInt8]
+    /// The sender's name; must match its certificate.
+    public var participantName: String
+    /// The sealed update (libsodium sealed box to the coordinator's key).
+    public var sealed: [UInt8]
+    /// Ed25519 signature over ``signedMessage(round:roundNonce:participantName:sealed:)``.
+    public var signature: [UInt8]
+
+    public init(round: UInt64, roundNonce: [UInt8], participantName: String, sealed: [UInt8], signature: [UInt8]) {
+        self.round = round
+        self.roundNonce = roundNonce
+        self.participantName = participantName
+        self.sealed = sealed
+        self.signature = signature
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortBytes(roundNonce)
+        buffer.writeCohortString(participantName)
+        buffer.writeCohortBytes(sealed)
+        buffer.writeCohortBytes(signature)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        round = try reader.readInteger(field: "round")
+        roundNonce = try reader.readBytes(field: "roundNonce")
+        participantName = try reader.readString(field: "participantName")
+        sealed = try reader.readBytes(field: "sealed")
+        signature = try reader.readBytes(field: "signature")
+    }
+}
+
+/// Coordinator → participant: the update passed the per-update checks and was added.
+public struct UpdateAck: FramePayload, Hashable {
+    public static let frameType = FrameType.updateAck
+    /// The round.
+    public var round: UInt64
+    /// SHA-256 of the sealed bytes, as recorded in the ledger.
+    public var updateDigest: [UInt8]
+
+    public init(round: UInt64, updateDigest: [UInt8]) {
+        self.round = round
+        self.updateDigest = updateDigest
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortBytes(updateDigest)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        round = try reader.readInteger(field: "round")
+        updateDigest = try reader.readBytes(field: "updateDigest")
+    }
+}
+
+/// Coordinator → participant: evaluate a candidate model on the local holdout.
+public struct EvaluateRequest: FramePayload, Hashable {
+    public static let frameType = FrameType.evaluateRequest
+    /// The round whose candidate this is.
+    public var round: UInt64
+    /// The candidate model.
+    public var model: [Float]
+
+    public init(round: UInt64, model: [Float]) {
+        self.round = round
+        self.model = model
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortTensor(model)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        round = try reader.readInteger(field: "round")
+        model = try reader.readTensor(field: "model")
+    }
+}
+
+/// Participant → coordinator: evaluation metrics.
+public struct EvaluationResult: FramePayload, Hashable {
+    public static let frameType = FrameType.evaluationResult
+    /// The round evaluated.
+    public var round: UInt64
+    /// Metrics (accuracy, precision, recall, F1, AUC, counts) as UTF-8 JSON.
+    public var json: [UInt8]
+
+    public init(round: UInt64, json: [UInt8]) {
+        self.round = round
+        self.json = json
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortBytes(json)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        round = try reader.readInteger(field: "round")
+        json = try reader.readBytes(field: "json")
+    }
+}
+
+/// Coordinator → participant: the round's outcome.
+public struct RoundResult: FramePayload, Hashable {
+    public static let frameType = FrameType.roundResult
+    /// The round.
+    public var round: UInt64
+    /// Outcome (released / refused / aborted, ε spent, gate decisions) as UTF-8 JSON.
+    public var json: [UInt8]
+
+    public init(round: UInt64, json: [UInt8]) {
+        self.round = round
+        self.json = json
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortBytes(json)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        round = try reader.readInteger(field: "round")
+        json = try reader.readBytes(field: "json")
+    }
+}
+
+/// Either side: an orderly goodbye; the sender closes after it.
+public struct Bye: FramePayload, Hashable {
+    public static let frameType = FrameType.bye
+    /// Why the session ends (shown in logs).
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
+
+    public func encode(into buffer: inout ByteBuffer) { buffer.writeCohortString(reason) }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        reason = try reader.readString(field: "reason")
+    }
+}
+
+/// A heartbeat; carries nothing.
+public struct Ping: FramePayload, Hashable {
+    public static let frameType = FrameType.ping
+
+    public init() {}
+
+    public func encode(into buffer: inout ByteBuffer) {}
+
+    public init(from reader: inout PayloadReader) throws(WireError) {}
+}
+
+extension WireError: FramePayload {
+    public static let frameType = FrameType.error
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeCohortString(String(decoding: code.utf8.prefix(256), as: UTF8.self))
+        // Messages are capped so an error frame always fits its 16 KiB limit.
+        buffer.writeCohortString(String(decoding: message.utf8.prefix(8 << 10), as: UTF8.self))
+        buffer.writeCohortBool(closesConnection)
+    }
+
+    public init(from reader: inout PayloadReader) throws(WireError) {
+        code = try reader.readString(field: "code")
+        message = try reader.readString(field: "message")
+        closesConnection = try reader.readBool(field: "closesConnection")
+    }
+}

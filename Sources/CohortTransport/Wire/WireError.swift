@@ -1,0 +1,120 @@
+/// An error that can travel on the wire: a stable code, a human-readable message, and whether the
+/// sender closes the connection after reporting it.
+///
+/// Codes are part of the protocol: peers, tests and dashboards match on them, so they never change
+/// meaning. Messages say what was wrong and what to do; they never contain key material, update
+/// payloads or raw records.
+public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Stable machine-readable code, e.g. `wire.frame_too_large`.
+    public let code: String
+    /// What was wrong and what to do about it.
+    public let message: String
+    /// Whether the sender closes the connection after sending this error.
+    public let closesConnection: Bool
+
+    /// Creates an error.
+    /// - Parameters:
+    ///   - code: a stable code, `<area>.<reason>`.
+    ///   - message: what was wrong and what to do.
+    ///   - closesConnection: whether the connection is closed after the error is sent.
+    public init(code: String, message: String, closesConnection: Bool) {
+        self.code = code
+        self.message = message
+        self.closesConnection = closesConnection
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+extension WireError {
+    /// The stable codes. Framing errors close the connection because the byte stream can no
+    /// longer be trusted to be aligned on frame boundaries; update and round errors leave it open
+    /// so a participant can take part in the next round.
+    public enum Code {
+        // Framing: the connection is always closed.
+        public static let badMagic = "wire.bad_magic"
+        public static let unsupportedVersion = "wire.unsupported_version"
+        public static let unknownFrameType = "wire.unknown_frame_type"
+        public static let unsupportedFlags = "wire.unsupported_flags"
+        public static let frameTooLarge = "wire.frame_too_large"
+        public static let truncatedFrame = "wire.truncated_frame"
+        public static let malformedPayload = "wire.malformed_payload"
+        public static let unexpectedFrame = "wire.unexpected_frame"
+        public static let idleTimeout = "wire.idle_timeout"
+        // Authentication and policy.
+        public static let notInPolicy = "auth.not_in_policy"
+        public static let badIdentity = "auth.bad_identity"
+        public static let nameMismatch = "auth.name_mismatch"
+        // Per-update checks.
+        public static let wrongDimension = "update.wrong_dimension"
+        public static let nonFinite = "update.non_finite"
+        public static let replayed = "update.replayed"
+        public static let duplicate = "update.duplicate"
+        public static let badSignature = "update.bad_signature"
+        public static let sealOpenFailed = "update.seal_open_failed"
+        public static let wrongRound = "update.wrong_round"
+        // Rounds.
+        public static let deadlinePassed = "round.deadline_passed"
+        public static let roundNotOpen = "round.not_open"
+    }
+
+    static func badMagic(_ bytes: [UInt8]) -> WireError {
+        WireError(
+            code: Code.badMagic,
+            message: "frame does not start with \"CHRT\" (got \(bytes.map { String($0, radix: 16) })); "
+                + "the peer is not speaking the Cohort protocol",
+            closesConnection: true
+        )
+    }
+
+    static func unsupportedVersion(_ version: UInt16, supported: ClosedRange<UInt16>) -> WireError {
+        WireError(
+            code: Code.unsupportedVersion,
+            message: "protocol version \(version) is not supported (this side speaks \(supported.lowerBound)"
+                + "...\(supported.upperBound)); upgrade the older side",
+            closesConnection: true
+        )
+    }
+
+    static func unknownFrameType(_ raw: UInt8) -> WireError {
+        WireError(
+            code: Code.unknownFrameType,
+            message: "frame type \(raw) is not defined in this protocol version",
+            closesConnection: true
+        )
+    }
+
+    static func unsupportedFlags(_ raw: UInt8) -> WireError {
+        WireError(
+            code: Code.unsupportedFlags,
+            message: "frame flags 0x\(String(raw, radix: 16)) use bits this protocol version does not define",
+            closesConnection: true
+        )
+    }
+
+    static func frameTooLarge(_ type: FrameType, length: UInt32, limit: UInt32) -> WireError {
+        WireError(
+            code: Code.frameTooLarge,
+            message: "\(type) frame announces \(length) payload bytes, over the limit of \(limit); "
+                + "raise the policy's frame limit if the model really is this large",
+            closesConnection: true
+        )
+    }
+
+    static func truncatedFrame(have: Int, expected: Int?) -> WireError {
+        let what = expected.map { "\($0) bytes of frame" } ?? "a 12-byte frame header"
+        return WireError(
+            code: Code.truncatedFrame,
+            message: "the connection ended after \(have) bytes of \(what); the peer crashed or the frame was cut",
+            closesConnection: true
+        )
+    }
+
+    static func malformed(_ type: FrameType, _ what: String) -> WireError {
+        WireError(
+            code: Code.malformedPayload,
+            message: "\(type) payload is malformed: \(what)",
+            closesConnection: true
+        )
+    }
+}
