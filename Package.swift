@@ -57,13 +57,17 @@ let package = Package(
         // Round logic: state machine, streaming aggregation, gates, the coordinator service.
         .target(
             name: "CohortCoordinator",
-            dependencies: ["CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger"]
+            dependencies: [
+                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "CohortCLI",
             dependencies: [
                 "CohortPrivacy",
                 "CohortLedger",
+                "CohortTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,7 +88,10 @@ let package = Package(
         ),
         .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
         .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
-        .testTarget(name: "CohortCoordinatorTests", dependencies: ["CohortCoordinator", "CohortCrypto", "CohortPrivacy"]),
+        .testTarget(
+            name: "CohortCoordinatorTests",
+            dependencies: ["CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport"]
+        ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),

@@ -1,13 +1,4 @@
 // `cohort certs`: creates the consortium CA and issues role certificates.
-//
-// CohortCLI does not depend on CohortTransport yet, so this file compiles to nothing until the
-// package adds that dependency. `canImport(CohortTransport)` cannot be the guard: in a full build
-// the module is visible in the shared module directory without being a dependency, and importing
-// it then fails (`missing required module '_AtomicsShims'`), or not, depending on build order.
-// To enable: add "CohortTransport" to CohortCLI's dependencies and either delete this `#if` and
-// its `#endif` or define the flag (`swiftSettings: [.define("COHORT_CLI_TRANSPORT")]`); then add
-// `CertsCommand.self` to the root command's subcommands.
-#if COHORT_CLI_TRANSPORT
 import ArgumentParser
 import CohortTransport
 import Foundation
@@ -106,5 +97,3 @@ public struct CertsCommand: ParsableCommand {
         }
     }
 }
-
-#endif

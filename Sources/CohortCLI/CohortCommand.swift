@@ -5,7 +5,7 @@ public struct CohortCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Cohort: federated learning with differential-privacy accounting.",
-        subcommands: [BudgetCommand.self]
+        subcommands: [BudgetCommand.self, CertsCommand.self]
     )
 
     public init() {}

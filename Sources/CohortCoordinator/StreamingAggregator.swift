@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortTransport
 import CohortPrivacy
 
 /// Verifies, opens, checks, clips and adds updates to one running sum, one at a time, so the

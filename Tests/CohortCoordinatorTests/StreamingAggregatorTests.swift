@@ -2,6 +2,7 @@ import Testing
 @_spi(CohortTesting) import CohortCrypto
 @_spi(CohortTesting) import CohortPrivacy
 @testable import CohortCoordinator
+import CohortTransport
 
 @Suite struct StreamingAggregatorTests {
     let key = SealedBox.KeyPair.generate()

@@ -6,7 +6,8 @@ import CohortCrypto
 /// contributing record count UInt32 (informational), then `dimension` float32 values.
 public enum UpdatePlaintext {
     static let magic: [UInt8] = Array("CUPD".utf8)
-    static let headerLength = 4 + 2 + 8 + 4 + 4
+    /// Bytes before the float32 values.
+    public static let headerLength = 4 + 2 + 8 + 4 + 4
 
     /// Encodes an update for `round`.
     public static func encode(round: UInt64, records: UInt32, values: [Float]) -> [UInt8] {
@@ -53,26 +54,6 @@ public enum UpdatePlaintext {
             )
         }
         return Header(round: round, dimension: dimension, records: records)
-    }
-}
-
-/// What a participant signs: the round, the round's nonce, its own name and the digest of the
-/// sealed payload, with a domain-separation prefix. The digest of this signed update is what the
-/// ledger records, so each contribution is non-repudiable.
-public enum UpdateSignature {
-    static let domain = Array("cohort-update-v1".utf8)
-
-    /// The bytes covered by the signature.
-    public static func message(round: UInt64, nonce: [UInt8], participant: String, sealedDigest: [UInt8]) -> [UInt8] {
-        var bytes = domain
-        withUnsafeBytes(of: round.bigEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(nonce.count))
-        bytes += nonce
-        let name = Array(participant.utf8)
-        bytes.append(UInt8(name.count))
-        bytes += name
-        bytes += sealedDigest
-        return bytes
     }
 }
 
