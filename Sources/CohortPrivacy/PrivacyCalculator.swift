@@ -19,6 +19,30 @@ public enum PrivacyCalculator {
     public static func noiseMultiplier(
         targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double = 1e-6
     ) throws(PrivacyError) -> NoisePlan {
+        try plan(targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance) {
+            var accountant = RDPAccountant()
+            accountant.compose($0, rounds: rounds)
+            return accountant.epsilon(delta: delta).epsilon
+        }
+    }
+
+    /// Like `noiseMultiplier`, but for what the coordinator actually charges: the discrete
+    /// Gaussian charge of `DiscreteGaussianCharge` (integer orders, both neighbouring directions).
+    public static func chargedNoiseMultiplier(
+        targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double = 1e-6
+    ) throws(PrivacyError) -> NoisePlan {
+        try plan(targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance) {
+            var accountant = ChargeAccountant()
+            accountant.compose($0, rounds: rounds)
+            return accountant.epsilon(delta: delta).epsilon
+        }
+    }
+
+    /// Bisection on σ for any accountant: `epsilonOf` maps a mechanism to its ε over the plan.
+    static func plan(
+        targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double,
+        epsilonOf: (SubsampledGaussian) -> Double
+    ) throws(PrivacyError) -> NoisePlan {
         try validate(rounds: rounds, delta: delta)
         guard targetEpsilon.isFinite, targetEpsilon > 0 else {
             throw PrivacyError(
@@ -29,10 +53,8 @@ public enum PrivacyCalculator {
         // Validates q; σ = 1 is only a placeholder here.
         _ = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: 1)
         func epsilonAt(_ sigma: Double) -> Double {
-            var accountant = RDPAccountant()
             // σ is positive and finite here, so the mechanism is valid.
-            accountant.compose(try! SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma), rounds: rounds)
-            return accountant.epsilon(delta: delta).epsilon
+            epsilonOf(try! SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma))
         }
         var low = 0.0
         var high = 10.0

@@ -38,4 +38,17 @@ import Testing
         accountant.compose(mechanism)
         #expect(accountant.epsilon(delta: 1e-5) == projected)
     }
+
+    @Test func chargedPlannerMeetsTargetUnderTheCharge() throws {
+        let plan = try PrivacyCalculator.chargedNoiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.2, rounds: 50)
+        var accountant = ChargeAccountant()
+        accountant.compose(try SubsampledGaussian(samplingRate: 0.2, noiseMultiplier: plan.noiseMultiplier), rounds: 50)
+        #expect(accountant.epsilon(delta: 1e-5).epsilon <= 3)
+        var tighter = ChargeAccountant()
+        tighter.compose(try SubsampledGaussian(samplingRate: 0.2, noiseMultiplier: plan.noiseMultiplier - 1e-3), rounds: 50)
+        #expect(tighter.epsilon(delta: 1e-5).epsilon > 3)
+        // The charge covers both directions, so it needs at least the reference's noise.
+        let reference = try PrivacyCalculator.noiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.2, rounds: 50)
+        #expect(plan.noiseMultiplier >= reference.noiseMultiplier - 1e-6)
+    }
 }
