@@ -119,6 +119,8 @@ public struct Policy: Sendable, Equatable, Codable {
         public var schema: String
         /// Server learning rate applied to the noised mean update. Default 1.
         public var serverLearningRate: Double
+        /// Server momentum in [0, 1) applied to the noised update (post-processing). Default 0.
+        public var serverMomentum: Double
         /// Local epochs per round (participant unit). Default 1.
         public var localEpochs: Int
         /// Local learning rate (participant unit). Default 0.1.
@@ -129,6 +131,7 @@ public struct Policy: Sendable, Equatable, Codable {
         enum CodingKeys: String, CodingKey {
             case kind, version, schema
             case serverLearningRate = "server_learning_rate"
+            case serverMomentum = "server_momentum"
             case localEpochs = "local_epochs"
             case localLearningRate = "local_learning_rate"
             case batchSize = "batch_size"

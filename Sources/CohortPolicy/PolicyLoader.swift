@@ -95,6 +95,7 @@ public enum PolicyLoader {
             version: try modelFields.string("version"),
             schema: try modelFields.string("schema"),
             serverLearningRate: try modelFields.double("server_learning_rate", default: 1),
+            serverMomentum: try modelFields.double("server_momentum", default: 0),
             localEpochs: try modelFields.int("local_epochs", default: 1),
             localLearningRate: try modelFields.double("local_learning_rate", default: 0.1),
             batchSize: try modelFields.int("batch_size", default: 32)
@@ -177,6 +178,9 @@ public enum PolicyLoader {
         }
         guard m.serverLearningRate > 0 else {
             throw PolicyError.invalid("model.server_learning_rate", "must be > 0, got \(m.serverLearningRate)")
+        }
+        guard m.serverMomentum >= 0, m.serverMomentum < 1 else {
+            throw PolicyError.invalid("model.server_momentum", "must lie in [0, 1), got \(m.serverMomentum)")
         }
         guard m.localEpochs >= 1, m.localEpochs <= 1000 else {
             throw PolicyError.invalid("model.local_epochs", "must lie in 1…1000, got \(m.localEpochs)")

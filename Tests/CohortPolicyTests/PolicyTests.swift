@@ -106,6 +106,7 @@ func mutate(_ old: String, _ new: String?) -> String {
         (mutate("version: lr-v1", "version: lr-v1\n  kind: transformer"), "model.kind", "policy.invalid_field"),
         (mutate("schema:", nil), "model.schema", "policy.missing_field"),
         (mutate("server_learning_rate:", "server_learning_rate: 0"), "model.server_learning_rate", "policy.invalid_field"),
+        (mutate("server_learning_rate:", "server_learning_rate: 0.5\n  server_momentum: 1"), "model.server_momentum", "policy.invalid_field"),
         (validPolicy + "\nlimits:\n  max_update_bytes: 10", "limits.max_update_bytes", "policy.invalid_field"),
         (validPolicy + "\nlimits:\n  max_control_bytes: 1e12", "limits.max_control_bytes", "policy.invalid_field"),
         (validPolicy + "\nextra: 1", "extra", "policy.unknown_field"),
