@@ -10,10 +10,10 @@ public struct ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What was wrong, where, and what to do.
     public let message: String
     /// Where in a file the problem was found, when it was found in one.
-    public let location: SourceLocation?
+    public let location: FileLocation?
 
     /// An error with a code, a message and an optional location.
-    public init(code: String, message: String, location: SourceLocation? = nil) {
+    public init(code: String, message: String, location: FileLocation? = nil) {
         self.code = code
         self.message = message
         self.location = location
@@ -26,7 +26,7 @@ public struct ModelError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// A position in a text file: 1-based line and column, with the column's header name when known.
-public struct SourceLocation: Equatable, Sendable, Codable, CustomStringConvertible {
+public struct FileLocation: Equatable, Sendable, Codable, CustomStringConvertible {
     /// The file's path as given to the reader (or a caller-chosen name for in-memory text).
     public let file: String
     /// 1-based physical line on which the record or field starts.

@@ -24,7 +24,7 @@ public enum CSVReader {
             throw ModelError(
                 code: "csv.empty_file",
                 message: "the file has no header row; a CSV data file starts with one line of column names",
-                location: SourceLocation(file: source, line: 1)
+                location: FileLocation(file: source, line: 1)
             )
         }
         var header: [String] = []
@@ -34,14 +34,14 @@ public enum CSVReader {
                 throw ModelError(
                     code: "csv.empty_column_name",
                     message: "header column \(index + 1) has no name; give every column a name",
-                    location: SourceLocation(file: source, line: headerLine, column: index + 1)
+                    location: FileLocation(file: source, line: headerLine, column: index + 1)
                 )
             }
             guard seen.insert(name).inserted else {
                 throw ModelError(
                     code: "csv.duplicate_column",
                     message: "column name '\(name)' appears twice in the header; rename or remove one of them",
-                    location: SourceLocation(file: source, line: headerLine, column: index + 1, columnName: name)
+                    location: FileLocation(file: source, line: headerLine, column: index + 1, columnName: name)
                 )
             }
             header.append(name)
@@ -54,7 +54,7 @@ public enum CSVReader {
                     code: "csv.field_count_mismatch",
                     message: "the record has \(cells.count) fields but the header has \(header.count); "
                         + "check for an unquoted comma or a missing separator on that line",
-                    location: SourceLocation(file: source, line: line)
+                    location: FileLocation(file: source, line: line)
                 )
             }
             rows.append(cells)
@@ -129,7 +129,7 @@ public enum CSVReader {
                     code: "csv.text_after_closing_quote",
                     message: "a quoted field must end right after its closing quote, found more text; "
                         + "write a literal quote inside a quoted field as two quotes (\"\")",
-                    location: SourceLocation(file: source, line: line, column: column)
+                    location: FileLocation(file: source, line: line, column: column)
                 )
             }
         }
@@ -145,7 +145,7 @@ public enum CSVReader {
                         throw ModelError(
                             code: "csv.unterminated_quote",
                             message: "a quoted field opened here is never closed; add the closing quote",
-                            location: SourceLocation(file: source, line: openingLine, column: column)
+                            location: FileLocation(file: source, line: openingLine, column: column)
                         )
                     }
                     let byte = bytes[position]
@@ -174,7 +174,7 @@ public enum CSVReader {
                         code: "csv.quote_in_unquoted_field",
                         message: "a double quote appears inside a field that does not start with one; "
                             + "enclose the whole field in quotes and double the inner quote (\"\")",
-                        location: SourceLocation(file: source, line: line, column: column)
+                        location: FileLocation(file: source, line: line, column: column)
                     )
                 }
                 position += 1
@@ -188,7 +188,7 @@ public enum CSVReader {
                 throw ModelError(
                     code: "csv.invalid_utf8",
                     message: "the field is not valid UTF-8; re-export the file as UTF-8",
-                    location: SourceLocation(file: source, line: line, column: column)
+                    location: FileLocation(file: source, line: line, column: column)
                 )
             }
             return text

@@ -31,8 +31,8 @@ public struct CSVTable: Sendable, Equatable {
     }
 
     /// The location of cell (`row`, `column`) for error messages.
-    public func location(row: Int, column: Int) -> SourceLocation {
-        SourceLocation(file: source, line: lineNumbers[row], column: column + 1, columnName: header[column])
+    public func location(row: Int, column: Int) -> FileLocation {
+        FileLocation(file: source, line: lineNumbers[row], column: column + 1, columnName: header[column])
     }
 
     /// A table holding only the records at `indices`, in that order (for splits).
@@ -52,7 +52,7 @@ public struct CSVTable: Sendable, Equatable {
             bytes = try DurableFile.read(path)
         } catch {
             throw ModelError(code: "csv.unreadable_file", message: "cannot read the CSV file: \(error.message)",
-                             location: SourceLocation(file: path, line: 0))
+                             location: FileLocation(file: path, line: 0))
         }
         return try CSVReader.parse(bytes, source: path)
     }

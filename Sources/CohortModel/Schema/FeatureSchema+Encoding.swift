@@ -24,7 +24,7 @@ extension FeatureSchema {
     /// columns are ignored and listed (by name) in the attestation.
     public func prepare(_ table: CSVTable) throws(ModelError) -> PreparedData {
         try validate()
-        let headerLocation = SourceLocation(file: table.source, line: 1)
+        let headerLocation = FileLocation(file: table.source, line: 1)
         let absent = columnNames.filter { table.columnIndex(named: $0) == nil }
         guard absent.isEmpty else {
             throw ModelError(
@@ -183,7 +183,7 @@ extension FeatureSchema {
         for (index, feature) in numeric.enumerated() {
             guard let column = table.columnIndex(named: feature.name) else {
                 throw ModelError(code: "schema.missing_column", message: "reference data lacks column '\(feature.name)'",
-                                 location: SourceLocation(file: table.source, line: 1))
+                                 location: FileLocation(file: table.source, line: 1))
             }
             var observed: [Double] = []
             var missing = 0
@@ -214,7 +214,7 @@ extension FeatureSchema {
         for (index, feature) in categorical.enumerated() where feature.imputation.strategy == .mostFrequent {
             guard let column = table.columnIndex(named: feature.name) else {
                 throw ModelError(code: "schema.missing_column", message: "reference data lacks column '\(feature.name)'",
-                                 location: SourceLocation(file: table.source, line: 1))
+                                 location: FileLocation(file: table.source, line: 1))
             }
             var counts = [Int](repeating: 0, count: feature.categories.count)
             for cell in table.rows {
