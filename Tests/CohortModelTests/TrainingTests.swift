@@ -164,20 +164,17 @@ enum Experiments {
         return (train, test)
     }
 
-    /// The training rows dealt to `silos` participants with Dirichlet label skew (α = 1), each
-    /// silo encoded from its own CSV file as a participant would.
+    /// The demo's files: `silos` participants with Dirichlet label skew (α = 1) and a held-out
+    /// test file, each read back and encoded from its own CSV file as a participant would.
     static func silos(_ table: CSVTable, _ schema: FeatureSchema, count: Int, directory: TemporaryDirectory)
         throws -> (silos: [EncodedDataset], test: EncodedDataset)
     {
-        let (_, test, trainRows) = try split(table, schema)
-        let parts = try DataSplit.dirichletLabelSkew(labels: Datasets.labels(table, schema), rows: trainRows, silos: count,
-                                                     concentration: 1, minimumPerClass: 5, seed: splitSeed)
-        var silos: [EncodedDataset] = []
-        for (index, rows) in parts.enumerated() {
-            let path = directory.file("silo-\(index + 1).csv")
-            try table.selecting(rows: rows, source: path).write(path: path)
-            silos.append(try schema.prepare(csvPath: path).dataset)
-        }
+        let files = try DataSplit.writeFederatedSplit(table, schema: schema, silos: count, testFraction: testFraction,
+                                                      seed: splitSeed, directory: directory.path, prefix: schema.name)
+        let silos = try files.silos.map { try schema.prepare(csvPath: $0).dataset }
+        let test = try schema.prepare(csvPath: files.test).dataset
+        // The held-out file is the same one the centralised tests use.
+        #expect(test == (try split(table, schema).test))
         return (silos, test)
     }
 }
