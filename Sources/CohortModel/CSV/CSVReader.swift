@@ -1,0 +1,231 @@
+/// An RFC 4180 CSV parser.
+///
+/// Accepted: fields separated by commas; records ended by CRLF, LF or end of file; fields
+/// enclosed in double quotes may contain commas, CR, LF and doubled quotes (`""` → `"`). A UTF-8
+/// byte-order mark at the start is skipped. Lines that are entirely empty are skipped (a trailing
+/// newline, or blank lines an editor left), which RFC 4180 leaves undefined.
+///
+/// An empty cell — unquoted or `""` — is a missing value (`nil`). Cells are otherwise kept
+/// verbatim; the schema layer decides about surrounding spaces.
+///
+/// Rejected, each with the file, line and column: a quote inside an unquoted field, a character
+/// other than a separator after a closing quote, an unterminated quoted field, a record whose
+/// field count differs from the header's, duplicate or empty header names, invalid UTF-8.
+public enum CSVReader {
+    /// Parses `text`; `source` names it in errors.
+    public static func parse(text: String, source: String) throws(ModelError) -> CSVTable {
+        try parse(Array(text.utf8), source: source)
+    }
+
+    /// Parses UTF-8 `bytes`; `source` names them in errors.
+    public static func parse(_ bytes: [UInt8], source: String) throws(ModelError) -> CSVTable {
+        var parser = Parser(bytes: bytes, source: source)
+        guard let (headerCells, headerLine) = try parser.nextRecord() else {
+            throw ModelError(
+                code: "csv.empty_file",
+                message: "the file has no header row; a CSV data file starts with one line of column names",
+                location: FileLocation(file: source, line: 1)
+            )
+        }
+        var header: [String] = []
+        var seen: Set<String> = []
+        for (index, cell) in headerCells.enumerated() {
+            guard let name = cell, !name.isEmpty else {
+                throw ModelError(
+                    code: "csv.empty_column_name",
+                    message: "header column \(index + 1) has no name; give every column a name",
+                    location: FileLocation(file: source, line: headerLine, column: index + 1)
+                )
+            }
+            guard seen.insert(name).inserted else {
+                throw ModelError(
+                    code: "csv.duplicate_column",
+                    message: "column name '\(name)' appears twice in the header; rename or remove one of them",
+                    location: FileLocation(file: source, line: headerLine, column: index + 1, columnName: name)
+                )
+            }
+            header.append(name)
+        }
+        var rows: [[String?]] = []
+        var lines: [Int] = []
+        while let (cells, line) = try parser.nextRecord() {
+            guard cells.count == header.count else {
+                throw ModelError(
+                    code: "csv.field_count_mismatch",
+                    message: "the record has \(cells.count) fields but the header has \(header.count); "
+                        + "check for an unquoted comma or a missing separator on that line",
+                    location: FileLocation(file: source, line: line)
+                )
+            }
+            rows.append(cells)
+            lines.append(line)
+        }
+        return CSVTable(source: source, header: header, rows: rows, lineNumbers: lines)
+    }
+
+    /// A byte-level state machine over the whole input.
+    private struct Parser {
+        let bytes: [UInt8]
+        let source: String
+        var position = 0
+        var line = 1
+
+        static let quote = UInt8(ascii: "\"")
+        static let comma = UInt8(ascii: ",")
+        static let cr = UInt8(ascii: "\r")
+        static let lf = UInt8(ascii: "\n")
+
+        init(bytes: [UInt8], source: String) {
+            self.bytes = bytes
+            self.source = source
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+        }
+
+        /// The next non-empty record and the line it starts on, or nil at end of input.
+        mutating func nextRecord() throws(ModelError) -> ([String?], Int)? {
+            // Skip blank lines.
+            while position < bytes.count {
+                if bytes[position] == Self.lf {
+                    position += 1
+                    line += 1
+                } else if bytes[position] == Self.cr, position + 1 < bytes.count, bytes[position + 1] == Self.lf {
+                    position += 2
+                    line += 1
+                } else {
+                    break
+                }
+            }
+            guard position < bytes.count else { return nil }
+            let startLine = line
+            var cells: [String?] = []
+            while true {
+                let column = cells.count + 1
+                let cell = try nextField(recordLine: startLine, column: column)
+                cells.append(cell)
+                if position >= bytes.count { return (cells, startLine) }
+                let byte = bytes[position]
+                if byte == Self.comma {
+                    position += 1
+                    // A trailing comma at end of input still opens one (empty) field.
+                    if position >= bytes.count { cells.append(nil); return (cells, startLine) }
+                    continue
+                }
+                if byte == Self.lf {
+                    position += 1
+                    line += 1
+                    return (cells, startLine)
+                }
+                if byte == Self.cr, position + 1 < bytes.count, bytes[position + 1] == Self.lf {
+                    position += 2
+                    line += 1
+                    return (cells, startLine)
+                }
+                if byte == Self.cr, position + 1 == bytes.count {
+                    position += 1
+                    return (cells, startLine)
+                }
+                // Only reachable after a closing quote: unquoted fields stop at separators only.
+                throw ModelError(
+                    code: "csv.text_after_closing_quote",
+                    message: "a quoted field must end right after its closing quote, found more text; "
+                        + "write a literal quote inside a quoted field as two quotes (\"\")",
+                    location: FileLocation(file: source, line: line, column: column)
+                )
+            }
+        }
+
+        /// Reads one field, leaving `position` on the separator, line end or end of input.
+        mutating func nextField(recordLine: Int, column: Int) throws(ModelError) -> String? {
+            if position < bytes.count, bytes[position] == Self.quote {
+                let openingLine = line
+                position += 1
+                var content: [UInt8] = []
+                while true {
+                    guard position < bytes.count else {
+                        throw ModelError(
+                            code: "csv.unterminated_quote",
+                            message: "a quoted field opened here is never closed; add the closing quote",
+                            location: FileLocation(file: source, line: openingLine, column: column)
+                        )
+                    }
+                    let byte = bytes[position]
+                    if byte == Self.quote {
+                        if position + 1 < bytes.count, bytes[position + 1] == Self.quote {
+                            content.append(Self.quote)
+                            position += 2
+                            continue
+                        }
+                        position += 1
+                        break
+                    }
+                    if byte == Self.lf { line += 1 }
+                    content.append(byte)
+                    position += 1
+                }
+                return try decode(content, column: column)
+            }
+            let start = position
+            while position < bytes.count {
+                let byte = bytes[position]
+                if byte == Self.comma || byte == Self.lf { break }
+                if byte == Self.cr, position + 1 >= bytes.count || bytes[position + 1] == Self.lf { break }
+                if byte == Self.quote {
+                    throw ModelError(
+                        code: "csv.quote_in_unquoted_field",
+                        message: "a double quote appears inside a field that does not start with one; "
+                            + "enclose the whole field in quotes and double the inner quote (\"\")",
+                        location: FileLocation(file: source, line: line, column: column)
+                    )
+                }
+                position += 1
+            }
+            return try decode(bytes[start..<position], column: column)
+        }
+
+        func decode(_ content: some Collection<UInt8>, column: Int) throws(ModelError) -> String? {
+            if content.isEmpty { return nil }
+            guard let text = String(validating: content, as: UTF8.self) else {
+                throw ModelError(
+                    code: "csv.invalid_utf8",
+                    message: "the field is not valid UTF-8; re-export the file as UTF-8",
+                    location: FileLocation(file: source, line: line, column: column)
+                )
+            }
+            return text
+        }
+    }
+}
+
+/// Writes RFC 4180 CSV: CRLF-free (LF line ends, as the demo data), fields quoted only when they
+/// contain a comma, quote, CR or LF, or leading/trailing spaces; `nil` cells written empty.
+public enum CSVWriter {
+    /// The CSV text of `table`, header first.
+    public static func encode(_ table: CSVTable) -> String {
+        var out = table.header.map(field).joined(separator: ",") + "\n"
+        for row in table.rows {
+            out += row.map { $0.map(field) ?? "" }.joined(separator: ",")
+            out += "\n"
+        }
+        return out
+    }
+
+    /// One field, quoted when needed.
+    public static func field(_ value: String) -> String {
+        let needsQuotes = value.utf8.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
+            || value.first == " " || value.last == " "
+        guard needsQuotes else { return value }
+        return "\"" + value.replacingAll("\"", with: "\"\"") + "\""
+    }
+}
+
+extension String {
+    /// Replaces every occurrence of `target` (without Foundation).
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        out.reserveCapacity(count)
+        for character in self {
+            if character == target { out += replacement } else { out.append(character) }
+        }
+        return out
+    }
+}

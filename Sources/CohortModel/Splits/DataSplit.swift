@@ -1,0 +1,101 @@
+/// Row indices of a train/test split.
+public struct TrainTestSplit: Sendable, Equatable {
+    /// Training rows, ascending.
+    public let train: [Int]
+    /// Held-out test rows, ascending. Never used for training.
+    public let test: [Int]
+}
+
+/// Deterministic, seeded splits of a table's rows. They operate on row indices so the demo can
+/// write each part as a CSV file with the original (unencoded, possibly missing) cells.
+public enum DataSplit {
+    /// A stratified train/test split: within each class, a seeded shuffle puts
+    /// round(testFraction × class size) rows in the test set, so both sets keep the class balance.
+    /// - Parameters:
+    ///   - labels: `true` for the positive class, one per row.
+    ///   - testFraction: in (0, 1).
+    ///   - seed: the same seed gives the same split, on every platform and Swift version.
+    public static func stratifiedTrainTest(labels: [Bool], testFraction: Double, seed: UInt64) throws(ModelError) -> TrainTestSplit {
+        guard testFraction.isFinite, testFraction > 0, testFraction < 1 else {
+            throw ModelError(code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
+        }
+        var generator = SeededGenerator(seed: seed)
+        var train: [Int] = []
+        var test: [Int] = []
+        for positive in [false, true] {
+            var rows = labels.indices.filter { labels[$0] == positive }
+            DeterministicShuffle.shuffle(&rows, using: &generator)
+            let testCount = Int((Double(rows.count) * testFraction).rounded())
+            test += rows[..<testCount]
+            train += rows[testCount...]
+        }
+        return TrainTestSplit(train: train.sorted(), test: test.sorted())
+    }
+
+    /// A non-IID split of `rows` into `silos` parts with Dirichlet label skew (the scheme of
+    /// Hsu, Qi & Brown 2019, "Measuring the Effects of Non-Identical Data Distribution for
+    /// Federated Visual Classification"): for each class, silo proportions are drawn from
+    /// Dirichlet(α, …, α) and the class's shuffled rows are dealt out in those proportions.
+    /// Small α gives strong skew; large α approaches an IID split.
+    ///
+    /// Draws are repeated (deterministically) until every silo holds at least
+    /// `minimumPerClass` rows of each class, so no hospital or bank is left without one class.
+    /// - Returns: one ascending list of row indices per silo; together they partition `rows`.
+    public static func dirichletLabelSkew(
+        labels: [Bool],
+        rows: [Int],
+        silos: Int,
+        concentration: Double,
+        minimumPerClass: Int = 1,
+        seed: UInt64
+    ) throws(ModelError) -> [[Int]] {
+        guard silos >= 1, concentration.isFinite, concentration > 0, minimumPerClass >= 0 else {
+            throw ModelError(
+                code: "data.invalid_split",
+                message: "a Dirichlet split needs silos ≥ 1, a finite concentration > 0 and minimum_per_class ≥ 0; "
+                    + "got \(silos), \(concentration), \(minimumPerClass)"
+            )
+        }
+        var generator = SeededGenerator(seed: seed)
+        let classes = [false, true].map { positive in rows.filter { labels[$0] == positive } }
+        for _ in 0..<1000 {
+            var parts = [[Int]](repeating: [], count: silos)
+            var feasible = true
+            for var members in classes {
+                DeterministicShuffle.shuffle(&members, using: &generator)
+                let weights = (0..<silos).map { _ in DeterministicShuffle.gamma(shape: concentration, using: &generator) }
+                let counts = apportion(total: members.count, weights: weights)
+                if counts.contains(where: { $0 < minimumPerClass }) { feasible = false }
+                var start = 0
+                for (silo, count) in counts.enumerated() {
+                    parts[silo] += members[start..<start + count]
+                    start += count
+                }
+            }
+            if feasible { return parts.map { $0.sorted() } }
+        }
+        throw ModelError(
+            code: "data.split_infeasible",
+            message: "1,000 Dirichlet draws left some silo with fewer than \(minimumPerClass) records of a class; "
+                + "raise the concentration, lower minimum_per_class or use fewer silos"
+        )
+    }
+
+    /// Splits `total` into integer counts proportional to `weights` (largest remainder method).
+    static func apportion(total: Int, weights: [Double]) -> [Int] {
+        let sum = weights.reduce(0, +)
+        let shares = weights.map { sum > 0 ? Double(total) * $0 / sum : Double(total) / Double(weights.count) }
+        var counts = shares.map { Int($0.rounded(.down)) }
+        var remaining = total - counts.reduce(0, +)
+        let remainders = shares.map { $0 - $0.rounded(.down) }
+        // Ties broken by silo index so the result never depends on the sort algorithm.
+        let byRemainder = shares.indices.sorted { remainders[$0] > remainders[$1] || (remainders[$0] == remainders[$1] && $0 < $1) }
+        var position = 0
+        while remaining > 0 {
+            counts[byRemainder[position % byRemainder.count]] += 1
+            remaining -= 1
+            position += 1
+        }
+        return counts
+    }
+}
