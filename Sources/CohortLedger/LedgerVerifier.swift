@@ -167,14 +167,15 @@ public enum LedgerVerifier {
     ) -> Swift.Result<CheckedLine, LedgerError> {
         let line = UnsafeBufferPointer(rebasing: buffer[range])
         let json: JSONValue
+        let isCanonical: Bool
         do {
-            json = try JSONParser.parse(buffer: line)
+            (json, isCanonical) = try JSONParser.parseNotingCanonicalForm(buffer: line)
         } catch {
             return .failure(LedgerError(code: .badJSON, message: "not valid JSON: \(error)", line: number))
         }
         let seq = json["seq"]?.intValue
-        let canonical = CanonicalJSON.serialize(json)
-        guard canonical.elementsEqual(line) else {
+        guard isCanonical else {
+            let canonical = CanonicalJSON.serialize(json)
             let difference = zip(canonical, line).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset ?? min(canonical.count, line.count)
             return .failure(LedgerError(
                 code: .notCanonical,

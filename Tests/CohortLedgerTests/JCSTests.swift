@@ -121,4 +121,62 @@ struct JCSTests {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
         #expect(try JSONParser.parse(" [ -0 , 0 , 12345678901234567890 ] ") == [.number(-0.0), 0, .number(Double("12345678901234567890")!)])
     }
+
+    @Test("the fast UTF-16 order equals a plain UTF-16 comparison")
+    func utf16Order() {
+        let samples = ["", "a", "ab", "b", "A", "\r", "1", "\u{7f}", "\u{80}", "ö", "€", "\u{d7ff}", "\u{e000}", "\u{fb33}", "\u{ffff}",
+                       "😀", "😀a", "\u{10000}", "\u{10ffff}", "a😀", "a\u{fb33}", "aö", "a€"]
+        for a in samples {
+            for b in samples {
+                #expect(CanonicalJSON.utf16Precedes(a, b) == a.utf16.lexicographicallyPrecedes(b.utf16), "\(a.unicodeScalars.map(\.value)) vs \(b.unicodeScalars.map(\.value))")
+            }
+        }
+    }
+
+    /// The one-pass canonical verdict must equal "re-serialising gives the same bytes".
+    static func agree(_ bytes: [UInt8]) -> Bool? {
+        guard let parsed = try? bytes.withUnsafeBufferPointer({ try JSONParser.parseNotingCanonicalForm(buffer: $0) }) else { return nil }
+        return parsed.isCanonical == (parsed.value.canonicalBytes == bytes)
+    }
+
+    @Test("the parser's canonical verdict equals re-serialisation, on crafted cases")
+    func canonicalVerdictCases() {
+        let cases = [
+            #"{"a":1}"#, #"{"a":1.0}"#, #"{"a":1e2}"#, #"{"a":-0}"#, #"{"a":0}"#, #"{"a":1E+21}"#, #"{"a":1e+21}"#, #"{"a":0.000001}"#,
+            #"{"a":1e-7}"#, #"{"a":1E-7}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#, #"{"a":"\u001F"}"#, #"{"a":"\u001f"}"#, #"{"a":"\u000a"}"#,
+            #"{"a":"\n"}"#, #"{"b":1,"a":2}"#, #"{"a":1,"b":2}"#, #"{"a":[1, 2]}"#, #" {"a":1}"#, #"{"a":1} "#, #"{"a":"\ud83d\ude00"}"#,
+            #"{"a":"😀"}"#, #"{"€":1,"😀":2}"#, #"{"😀":1,"€":2}"#, #"{"a":123456789012345678}"#, #"{"a":123456789012345680}"#,
+            #"{"a":-5e-324}"#, #"{"a":0.1}"#, #"{"a":.1e1}"#, #"{"a":true,"b":null}"#,
+        ]
+        for text in cases {
+            #expect(Self.agree(Array(text.utf8)) != false, "\(text)")
+        }
+    }
+
+    @Test("the parser's canonical verdict equals re-serialisation, on mutated ledger lines")
+    func canonicalVerdictMutations() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Fixtures.writeLedger(in: directory, key: Fixtures.testKey(), rounds: 1)
+        let lines = Fixtures.lines(Fixtures.read(directory.ledgerPath))
+        let replacements: [UInt8] = Array(" 0123456789.eE+-\"\\/u{}[],:aAfF".utf8)
+        var checked = 0
+        for line in lines {
+            #expect(Self.agree(line) == true)
+            for position in line.indices {
+                for replacement in replacements where replacement != line[position] {
+                    var mutated = line
+                    mutated[position] = replacement
+                    if let verdict = Self.agree(mutated) {
+                        checked += 1
+                        #expect(verdict, "\(String(decoding: mutated, as: UTF8.self))")
+                    }
+                }
+                var inserted = line
+                inserted.insert(UInt8(ascii: " "), at: position)
+                #expect(Self.agree(inserted) != false)
+            }
+        }
+        #expect(checked > 1000)
+    }
 }

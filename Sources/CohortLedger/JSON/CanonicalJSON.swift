@@ -37,11 +37,13 @@ public enum CanonicalJSON {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (position, key) in sortedKeys(members).enumerated() {
-                if position > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            for (key, member) in members.sorted(by: { utf16Precedes($0.key, $1.key) }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 writeString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                write(members[key]!, to: &out)
+                write(member, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -54,38 +56,57 @@ public enum CanonicalJSON {
 
     /// Whether `a` sorts before `b` as UTF-16 code unit sequences (RFC 8785 §3.2.3).
     public static func utf16Precedes(_ a: String, _ b: String) -> Bool {
-        // UTF-8 byte order equals code point order, which equals UTF-16 order except where a
-        // character ≥ U+E000 meets one ≥ U+10000 (surrogates sort lower). Below U+E000 (lead byte
-        // < 0xEE) the fast byte comparison is therefore exact.
-        var ascii = true
-        for byte in a.utf8 where byte >= 0xEE { ascii = false; break }
-        if ascii { for byte in b.utf8 where byte >= 0xEE { ascii = false; break } }
-        if ascii { return a.utf8.lexicographicallyPrecedes(b.utf8) }
-        return a.utf16.lexicographicallyPrecedes(b.utf16)
+        // UTF-8 byte order equals code point order, which equals UTF-16 order except when a
+        // character in U+E000…U+FFFF (lead byte 0xEE or 0xEF) meets one ≥ U+10000 (lead byte
+        // ≥ 0xF0): in UTF-16 the latter is a surrogate pair, 0xD800…, and sorts first. At the first
+        // differing byte both strings are at the same code point boundary, and continuation bytes
+        // (0x80…0xBF) never match those lead bytes, so one comparison of that byte pair decides.
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let count = min(x.count, y.count)
+                var index = 0
+                while index < count && x[index] == y[index] { index += 1 }
+                guard index < count else { return x.count < y.count }
+                let p = x[index]
+                let q = y[index]
+                if p >= 0xF0 && (q == 0xEE || q == 0xEF) { return true }
+                if q >= 0xF0 && (p == 0xEE || p == 0xEF) { return false }
+                return p < q
+            }
+        }
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends a JCS string literal.
     public static func writeString(_ string: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            default: out.append(byte)
+        var string = string
+        string.withUTF8 { bytes in
+            out.append(UInt8(ascii: "\""))
+            // Copy runs of bytes that need no escape in one go; escape the rest.
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                if runStart < index { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
+                runStart = index + 1
+                switch byte {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                default:
+                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
+                }
             }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count])) }
+            out.append(UInt8(ascii: "\""))
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// The ECMAScript `Number.prototype.toString` form of a finite double.

@@ -37,6 +37,19 @@ public enum JSONParser {
 
     /// Parses one JSON text in `buffer`.
     public static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+        try parseNotingCanonicalForm(buffer: buffer).value
+    }
+
+    /// Parses one JSON text and tells whether its bytes are already exactly its RFC 8785
+    /// canonical form, without serializing it again.
+    ///
+    /// The text is canonical exactly when: it has no whitespace outside strings; each object's
+    /// member names are in strictly increasing UTF-16 order; every string escape is the one JCS
+    /// writes (`\"` `\\` `\b` `\f` `\n` `\r` `\t`, and `\u00xx` in lowercase only for the other
+    /// control characters) — all other characters literal; and every number's text is the
+    /// ECMAScript form of its value. Tests check this verdict against
+    /// `CanonicalJSON.serialize(value) == bytes` on many mutated inputs.
+    public static func parseNotingCanonicalForm(buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> (value: JSONValue, isCanonical: Bool) {
         var parser = Parser(bytes: buffer)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -44,7 +57,7 @@ public enum JSONParser {
         guard parser.index == buffer.count else {
             throw parser.error("unexpected data after the JSON value")
         }
-        return value
+        return (value, parser.canonical)
     }
 
     /// Parses JSON text from a string.
@@ -58,6 +71,8 @@ private struct Parser {
     var index = 0
     /// Reused for strings with escapes, to avoid an allocation per string.
     var scratch: [UInt8] = []
+    /// Whether everything read so far is in RFC 8785 canonical form.
+    var canonical = true
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -70,7 +85,9 @@ private struct Parser {
     mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
-            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            case 0x20, 0x09, 0x0A, 0x0D:
+                index += 1
+                canonical = false
             default: return
             }
         }
@@ -105,6 +122,7 @@ private struct Parser {
         guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
         index += 1
         var members: [String: JSONValue] = [:]
+        var previousKey: String? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -115,6 +133,9 @@ private struct Parser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let keyOffset = index
             let key = try parseString()
+            // Canonical order is strictly increasing UTF-16 (RFC 8785 §3.2.3).
+            if canonical, let previousKey, !CanonicalJSON.utf16Precedes(previousKey, key) { canonical = false }
+            previousKey = key
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
@@ -204,14 +225,23 @@ private struct Parser {
             switch escape {
             case UInt8(ascii: "\""): scratch.append(0x22)
             case UInt8(ascii: "\\"): scratch.append(0x5C)
-            case UInt8(ascii: "/"): scratch.append(0x2F)
+            case UInt8(ascii: "/"):
+                scratch.append(0x2F)
+                canonical = false
             case UInt8(ascii: "b"): scratch.append(0x08)
             case UInt8(ascii: "f"): scratch.append(0x0C)
             case UInt8(ascii: "n"): scratch.append(0x0A)
             case UInt8(ascii: "r"): scratch.append(0x0D)
             case UInt8(ascii: "t"): scratch.append(0x09)
             case UInt8(ascii: "u"):
+                let escapeStart = index
                 var scalar = try parseHex4()
+                // JCS uses \u only for control characters without a short form, in lowercase.
+                if canonical {
+                    let hasShortForm = scalar == 0x08 || scalar == 0x09 || scalar == 0x0A || scalar == 0x0C || scalar == 0x0D
+                    let lowercase = (escapeStart..<index).allSatisfy { bytes[$0] < UInt8(ascii: "A") || bytes[$0] > UInt8(ascii: "F") }
+                    if scalar >= 0x20 || hasShortForm || !lowercase { canonical = false }
+                }
                 if (0xD800...0xDBFF).contains(scalar) {
                     guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
                     else { throw error("lone high surrogate escape") }
@@ -288,11 +318,19 @@ private struct Parser {
         // correctly rounded conversion of the standard library.
         if simple && digitCount <= 15 {
             let value = Double(integer)
+            // A plain integer below 10^15 is its own ECMAScript form, except "-0" (written "0").
+            if negative && integer == 0 { canonical = false }
             return negative ? -value : value
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
+        let text = String(decoding: raw, as: UTF8.self)
         guard let value = Double(text), value.isFinite else {
             throw error("number out of the range of an IEEE-754 double", at: start)
+        }
+        if canonical {
+            var formatted: [UInt8] = []
+            CanonicalJSON.writeNumber(value, to: &formatted)
+            if !formatted.elementsEqual(raw) { canonical = false }
         }
         return value
     }
