@@ -1,0 +1,221 @@
+import ArgumentParser
+import CohortCrypto
+import CohortLedger
+import CohortStorage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `cohort ledger show|verify|export|report`: read, verify and present a privacy ledger offline.
+///
+/// Exit codes: 0 success; 1 the ledger failed verification or has unreadable lines; 2 an input
+/// could not be read (missing file, wrong key file).
+public struct LedgerCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "Show, verify, export or report on a privacy-budget ledger (offline; no coordinator needed).",
+        subcommands: [Show.self, Verify.self, Export.self, Report.self]
+    )
+
+    public init() {}
+
+    /// Exit status for an input that could not be read at all.
+    static let inputError = ExitCode(2)
+
+    /// Writes a line to standard error (with write(2): the C `stderr` global is not concurrency-safe in Swift 6).
+    static func printError(_ text: String) {
+        let bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    static func readEntries(_ path: String) throws -> LedgerReader.Contents {
+        do {
+            return try LedgerReader.read(file: path)
+        } catch {
+            printError("error: \(error)")
+            throw inputError
+        }
+    }
+
+    static func reportProblems(_ problems: [LedgerError]) {
+        for problem in problems { printError("warning: \(problem)") }
+    }
+
+    /// `cohort ledger show`
+    public struct Show: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Print the ledger as a table: seq, time, kind, round, ε per round and cumulative, gate decisions and refusals.",
+            discussion: "Signatures are not checked here; use `cohort ledger verify` for that."
+        )
+
+        @Option(name: .long, help: "The ledger file (ledger.jsonl).")
+        var ledger: String
+
+        public init() {}
+
+        public func run() throws {
+            let contents = try LedgerCommand.readEntries(ledger)
+            print(LedgerRendering.table(contents.entries), terminator: "")
+            LedgerCommand.reportProblems(contents.problems)
+            if !contents.problems.isEmpty { throw ExitCode.failure }
+        }
+    }
+
+    /// `cohort ledger verify`
+    public struct Verify: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Verify canonical form, hash chain, sequence, times, signatures and every ε charge.",
+            discussion: "Exits 0 with a one-line summary when everything holds; otherwise exits 1 and names the first failing line and entry."
+        )
+
+        enum Signatures: String, ExpressibleByArgument, CaseIterable {
+            case all, last
+        }
+
+        @Option(name: .long, help: "The ledger file (ledger.jsonl).")
+        var ledger: String
+
+        @Option(name: .long, help: "The coordinator's ledger public key file (`cohort-key v1 ed25519-public <base64>`).")
+        var publicKey: String
+
+        @Option(name: .long, help: "Check the signature of every entry (all) or only of the last, which covers the rest through the hash chain (last).")
+        var signatures: Signatures = .all
+
+        @Flag(name: .long, help: "Print the result as one JSON object.")
+        var json = false
+
+        public init() {}
+
+        public func run() throws {
+            let key: [UInt8]
+            do {
+                key = try KeyFile.readPublic(kind: .ed25519Public, from: publicKey)
+            } catch {
+                LedgerCommand.printError("error: cannot read the public key: \(error)")
+                throw LedgerCommand.inputError
+            }
+            do {
+                let result = try LedgerVerifier.verify(
+                    file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly
+                )
+                let state = result.state
+                if json {
+                    let object: JSONValue = [
+                        "ok": true, "entries": .integer(state.entryCount), "rounds_charged": .integer(state.roundsCharged),
+                        "cumulative_epsilon": .number(state.cumulativeEpsilon), "epsilon_max": .number(state.epsilonMax),
+                        "delta": .number(state.delta), "last_hash": .string(state.lastHash),
+                        "signatures_checked": .string(signatures.rawValue),
+                        "unknown_kinds": .object(state.unknownKinds.mapValues { .integer($0) }),
+                    ]
+                    print(object.canonicalString)
+                } else {
+                    var line = "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
+                        + "at δ \(state.delta) (cap \(state.epsilonMax)), last hash \(state.lastHash)"
+                    if signatures == .last { line += ", signatures: last entry only" }
+                    if !state.unknownKinds.isEmpty {
+                        line += "; unknown kinds (chain and signature checked only): "
+                            + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+                    }
+                    print(line)
+                }
+            } catch {
+                if error.code == .notFound || (error.code == .io && error.line == nil) {
+                    LedgerCommand.printError("error: \(error)")
+                    throw LedgerCommand.inputError
+                }
+                if json {
+                    var object: [String: JSONValue] = ["ok": false, "code": .string(error.code.rawValue), "message": .string(error.message)]
+                    if let line = error.line { object["line"] = .integer(line) }
+                    if let seq = error.seq { object["seq"] = .integer(seq) }
+                    print(JSONValue.object(object).canonicalString)
+                } else {
+                    print("FAILED: \(error)")
+                }
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    /// `cohort ledger export`
+    public struct Export: ParsableCommand {
+        public static let configuration = CommandConfiguration(abstract: "Export the entries as CSV or JSON to standard output or a file.")
+
+        enum Format: String, ExpressibleByArgument, CaseIterable {
+            case csv, json
+        }
+
+        @Option(name: .long, help: "The ledger file (ledger.jsonl).")
+        var ledger: String
+
+        @Option(name: .long, help: "csv (one row per entry, data as canonical JSON) or json (an array of the entries).")
+        var format: Format
+
+        @Option(name: .long, help: "Write here instead of standard output.")
+        var output: String?
+
+        public init() {}
+
+        public func run() throws {
+            let contents = try LedgerCommand.readEntries(ledger)
+            let text = format == .csv ? LedgerRendering.csv(contents.entries) : LedgerRendering.json(contents.entries)
+            if let output {
+                try LedgerCommand.write(text, to: output)
+            } else {
+                print(text, terminator: "")
+            }
+            LedgerCommand.reportProblems(contents.problems)
+            if !contents.problems.isEmpty { throw ExitCode.failure }
+        }
+    }
+
+    /// `cohort ledger report`
+    public struct Report: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Write a self-contained HTML report: cumulative ε chart against the cap, rounds, governance decisions and refusals."
+        )
+
+        @Option(name: .long, help: "The ledger file (ledger.jsonl).")
+        var ledger: String
+
+        @Option(name: .long, help: "The HTML file to write.")
+        var html: String
+
+        @Option(name: .long, help: "Verify with this public key file and show the verdict in the report.")
+        var publicKey: String?
+
+        public init() {}
+
+        public func run() throws {
+            let contents = try LedgerCommand.readEntries(ledger)
+            var verdict: String? = nil
+            if let publicKey {
+                do {
+                    let key = try KeyFile.readPublic(kind: .ed25519Public, from: publicKey)
+                    let state = try LedgerVerifier.verify(file: ledger, publicKey: key).state
+                    verdict = "all \(state.entryCount) entries verified (chain, signatures, ε recomputation)"
+                } catch let error as LedgerError {
+                    verdict = "FAILED — \(error)"
+                } catch {
+                    LedgerCommand.printError("error: cannot read the public key: \(error)")
+                    throw LedgerCommand.inputError
+                }
+            }
+            let title = ledger.split(separator: "/").last.map(String.init) ?? ledger
+            try LedgerCommand.write(LedgerHTMLReport.render(entries: contents.entries, title: title, verification: verdict), to: html)
+            LedgerCommand.reportProblems(contents.problems)
+            print("wrote \(html)")
+            if !contents.problems.isEmpty { throw ExitCode.failure }
+        }
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        do {
+            try DurableFile.writeAtomically(Array(text.utf8), to: path)
+        } catch {
+            printError("error: \(error)")
+            throw inputError
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// Placeholder replaced by the ledger implementation.
-enum CohortLedgerModule {}

@@ -1,0 +1,464 @@
+import CohortCrypto
+
+/// The typed `data` of one entry kind.
+///
+/// Each kind is a struct that decodes from and encodes to the entry's `data` object. Decoding
+/// ignores members it does not know, so a later minor addition to a kind still verifies; a new
+/// kind is read as `LedgerRecord.unknown` and verified by chain and signature only.
+public protocol LedgerPayload: Sendable, Equatable {
+    /// The entry `kind`, e.g. `round.charged`.
+    static var kind: String { get }
+    /// Decodes from an entry's `data`; throws `ledger.bad_entry` naming the field at fault.
+    init(data: JSONValue) throws(LedgerError)
+    /// The entry's `data` object.
+    var data: JSONValue { get }
+}
+
+/// The identifier of the RDP accountant the ledger's ε values come from. A verifier must refuse
+/// a ledger that names another accountant rather than recompute with the wrong one.
+public let ledgerAccountantIdentifier = "rdp-poisson-subsampled-gaussian/dp_accounting-0.6.0-default-orders"
+
+/// `genesis`: the first entry. Binds the ledger to its signing key and the initial policy.
+public struct GenesisPayload: LedgerPayload {
+    public static let kind = "genesis"
+    /// The Ed25519 public key that signs every entry (32 bytes, standard Base64).
+    public var ledgerPublicKey: [UInt8]
+    /// SHA-256 (hex) of the policy file in force.
+    public var policySHA256: String
+    /// The total ε the policy allows.
+    public var epsilonMax: Double
+    /// The δ at which ε is reported.
+    public var delta: Double
+    /// The accountant identifier (`ledgerAccountantIdentifier`).
+    public var accountant: String
+
+    public init(ledgerPublicKey: [UInt8], policySHA256: String, epsilonMax: Double, delta: Double,
+                accountant: String = ledgerAccountantIdentifier) {
+        self.ledgerPublicKey = ledgerPublicKey
+        self.policySHA256 = policySHA256
+        self.epsilonMax = epsilonMax
+        self.delta = delta
+        self.accountant = accountant
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        guard let key = Base64.decode(try f.string("ledger_public_key")), key.count == 32 else {
+            throw f.fail("ledger_public_key", "standard Base64 of a 32-byte Ed25519 public key")
+        }
+        ledgerPublicKey = key
+        policySHA256 = try f.sha256Hex("policy_sha256")
+        epsilonMax = try f.positiveDouble("epsilon_max")
+        delta = try f.positiveDouble("delta")
+        guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
+        accountant = try f.nonEmptyString("accountant")
+    }
+
+    public var data: JSONValue {
+        [
+            "ledger_public_key": .string(Base64.encode(ledgerPublicKey)),
+            "policy_sha256": .string(policySHA256),
+            "epsilon_max": .number(epsilonMax),
+            "delta": .number(delta),
+            "accountant": .string(accountant),
+        ]
+    }
+}
+
+/// `policy.adopted`: a new policy (and budget cap) takes effect from this entry on.
+public struct PolicyAdoptedPayload: LedgerPayload {
+    public static let kind = "policy.adopted"
+    /// SHA-256 (hex) of the adopted policy file.
+    public var policySHA256: String
+    /// The cap before this entry.
+    public var oldEpsilonMax: Double
+    /// The cap from this entry on.
+    public var newEpsilonMax: Double
+    /// Who adopted it (operator certificate subject).
+    public var operatorName: String
+
+    public init(policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, operatorName: String) {
+        self.policySHA256 = policySHA256
+        self.oldEpsilonMax = oldEpsilonMax
+        self.newEpsilonMax = newEpsilonMax
+        self.operatorName = operatorName
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        policySHA256 = try f.sha256Hex("policy_sha256")
+        oldEpsilonMax = try f.positiveDouble("old_epsilon_max")
+        newEpsilonMax = try f.positiveDouble("new_epsilon_max")
+        operatorName = try f.nonEmptyString("operator")
+    }
+
+    public var data: JSONValue {
+        [
+            "policy_sha256": .string(policySHA256),
+            "old_epsilon_max": .number(oldEpsilonMax),
+            "new_epsilon_max": .number(newEpsilonMax),
+            "operator": .string(operatorName),
+        ]
+    }
+}
+
+/// `round.opened`: a round passed its pre-round gates and sampled its participants.
+public struct RoundOpenedPayload: LedgerPayload {
+    public static let kind = "round.opened"
+    /// Round number (1-based, increasing).
+    public var round: Int
+    /// Participants sampled into the round.
+    public var participantsSampled: Int
+    /// Participants eligible to be sampled.
+    public var participantsEligible: Int
+    /// Noise mechanism, e.g. `discrete-gaussian`.
+    public var mechanism: String
+
+    public init(round: Int, participantsSampled: Int, participantsEligible: Int, mechanism: String) {
+        self.round = round
+        self.participantsSampled = participantsSampled
+        self.participantsEligible = participantsEligible
+        self.mechanism = mechanism
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        participantsSampled = try f.int("participants_sampled")
+        participantsEligible = try f.int("participants_eligible")
+        mechanism = try f.nonEmptyString("mechanism")
+    }
+
+    public var data: JSONValue {
+        [
+            "round": .integer(round),
+            "participants_sampled": .integer(participantsSampled),
+            "participants_eligible": .integer(participantsEligible),
+            "mechanism": .string(mechanism),
+        ]
+    }
+}
+
+/// The privacy unit a charge protects.
+public enum PrivacyUnit: String, Sendable, Equatable, CaseIterable {
+    /// Each individual record of each participant (DP-FedSGD).
+    case record
+    /// Each participant's whole contribution (DP-FedAvg).
+    case participant
+}
+
+/// `round.charged`: the privacy spend of one round, written and fsync'd before the noised
+/// aggregate is computed. Carries everything needed to recompute ε independently.
+public struct RoundChargedPayload: LedgerPayload {
+    public static let kind = "round.charged"
+    public var round: Int
+    /// What one unit of privacy is.
+    public var unit: PrivacyUnit
+    /// Poisson sampling rate q ∈ (0, 1].
+    public var samplingRate: Double
+    /// Noise multiplier σ: noise standard deviation divided by `sensitivity`.
+    public var noiseMultiplier: Double
+    /// L2 clipping bound C, in model units.
+    public var clippingBound: Double
+    /// The L2 sensitivity actually used, C + γ√d (model units).
+    public var sensitivity: Double
+    /// Fixed-point grid step γ (model units); 0 for a continuous mechanism.
+    public var gridStep: Double
+    /// Model dimension d (number of coordinates).
+    public var dimension: Int
+    /// δ at which ε is reported.
+    public var delta: Double
+    /// ε of this round alone at `delta`.
+    public var roundEpsilon: Double
+    /// ε of all charges so far, this one included, at `delta`.
+    public var cumulativeEpsilon: Double
+    /// The RDP order α at which `cumulativeEpsilon` was attained.
+    public var cumulativeOrder: Double
+    /// Names of the participants whose updates entered the aggregate.
+    public var contributors: [String]
+    /// SHA-256 (hex) of each contributor's signed update, by name.
+    public var updateDigests: [String: String]
+
+    public init(round: Int, unit: PrivacyUnit, samplingRate: Double, noiseMultiplier: Double, clippingBound: Double,
+                sensitivity: Double, gridStep: Double, dimension: Int, delta: Double, roundEpsilon: Double,
+                cumulativeEpsilon: Double, cumulativeOrder: Double, contributors: [String], updateDigests: [String: String]) {
+        self.round = round
+        self.unit = unit
+        self.samplingRate = samplingRate
+        self.noiseMultiplier = noiseMultiplier
+        self.clippingBound = clippingBound
+        self.sensitivity = sensitivity
+        self.gridStep = gridStep
+        self.dimension = dimension
+        self.delta = delta
+        self.roundEpsilon = roundEpsilon
+        self.cumulativeEpsilon = cumulativeEpsilon
+        self.cumulativeOrder = cumulativeOrder
+        self.contributors = contributors
+        self.updateDigests = updateDigests
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else { throw f.fail("unit", "\"record\" or \"participant\"") }
+        self.unit = unit
+        samplingRate = try f.positiveDouble("sampling_rate")
+        guard samplingRate <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
+        noiseMultiplier = try f.positiveDouble("noise_multiplier")
+        clippingBound = try f.positiveDouble("clipping_bound")
+        sensitivity = try f.positiveDouble("sensitivity")
+        gridStep = try f.nonNegativeDouble("grid_step")
+        dimension = try f.int("dimension", minimum: 1)
+        delta = try f.positiveDouble("delta")
+        guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
+        roundEpsilon = try f.nonNegativeDouble("round_epsilon")
+        cumulativeEpsilon = try f.nonNegativeDouble("cumulative_epsilon")
+        cumulativeOrder = try f.double("cumulative_order")
+        contributors = try f.stringArray("contributors")
+        var digests: [String: String] = [:]
+        for (name, value) in try f.object("update_digests") {
+            guard let digest = value.stringValue, PayloadFields.isSHA256Hex(digest) else {
+                throw f.fail("update_digests.\(name)", "64 lowercase hexadecimal digits (a SHA-256 digest)")
+            }
+            digests[name] = digest
+        }
+        updateDigests = digests
+        // Every contributor's update is identified, and nothing else is: the digests are how a
+        // participant proves which of its updates was used.
+        guard Set(contributors).count == contributors.count, Set(contributors) == Set(digests.keys) else {
+            throw f.fail("update_digests", "one digest per contributor, with the same names as data.contributors")
+        }
+    }
+
+    public var data: JSONValue {
+        [
+            "round": .integer(round),
+            "unit": .string(unit.rawValue),
+            "sampling_rate": .number(samplingRate),
+            "noise_multiplier": .number(noiseMultiplier),
+            "clipping_bound": .number(clippingBound),
+            "sensitivity": .number(sensitivity),
+            "grid_step": .number(gridStep),
+            "dimension": .integer(dimension),
+            "delta": .number(delta),
+            "round_epsilon": .number(roundEpsilon),
+            "cumulative_epsilon": .number(cumulativeEpsilon),
+            "cumulative_order": .number(cumulativeOrder),
+            "contributors": .array(contributors.map { .string($0) }),
+            "update_digests": .object(updateDigests.mapValues { .string($0) }),
+        ]
+    }
+}
+
+/// `round.closed`: the noised aggregate was released as a new global model.
+public struct RoundClosedPayload: LedgerPayload {
+    public static let kind = "round.closed"
+    public var round: Int
+    /// SHA-256 (hex) of the released model checkpoint file.
+    public var modelSHA256: String
+    /// The checkpoint's path relative to the state directory.
+    public var checkpoint: String
+    /// Post-aggregate metrics (numbers), e.g. the update norm or the risk score.
+    public var metrics: [String: Double]
+
+    public init(round: Int, modelSHA256: String, checkpoint: String, metrics: [String: Double]) {
+        self.round = round
+        self.modelSHA256 = modelSHA256
+        self.checkpoint = checkpoint
+        self.metrics = metrics
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        modelSHA256 = try f.sha256Hex("model_sha256")
+        checkpoint = try f.string("checkpoint")
+        metrics = try f.numberMap("metrics")
+    }
+
+    public var data: JSONValue {
+        ["round": .integer(round), "model_sha256": .string(modelSHA256), "checkpoint": .string(checkpoint), "metrics": metrics.json]
+    }
+}
+
+/// `round.refused`: a pre-round gate refused to open a round; nothing was spent.
+public struct RoundRefusedPayload: LedgerPayload {
+    public static let kind = "round.refused"
+    public var round: Int
+    /// The gate that refused, e.g. `budget`.
+    public var gate: String
+    public var reason: String
+    /// The cumulative ε the round would have reached (at the policy δ).
+    public var projectedEpsilon: Double
+    /// The cap in force.
+    public var epsilonMax: Double
+
+    public init(round: Int, gate: String, reason: String, projectedEpsilon: Double, epsilonMax: Double) {
+        self.round = round
+        self.gate = gate
+        self.reason = reason
+        self.projectedEpsilon = projectedEpsilon
+        self.epsilonMax = epsilonMax
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        gate = try f.nonEmptyString("gate")
+        reason = try f.string("reason")
+        projectedEpsilon = try f.nonNegativeDouble("projected_epsilon")
+        epsilonMax = try f.positiveDouble("epsilon_max")
+    }
+
+    public var data: JSONValue {
+        ["round": .integer(round), "gate": .string(gate), "reason": .string(reason),
+         "projected_epsilon": .number(projectedEpsilon), "epsilon_max": .number(epsilonMax)]
+    }
+}
+
+/// `round.aborted`: a round ended without releasing a model.
+public struct RoundAbortedPayload: LedgerPayload {
+    public static let kind = "round.aborted"
+    public var round: Int
+    public var reason: String
+    /// Whether a `round.charged` entry for this round precedes it (the spend stays counted).
+    public var charged: Bool
+
+    public init(round: Int, reason: String, charged: Bool) {
+        self.round = round
+        self.reason = reason
+        self.charged = charged
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        reason = try f.string("reason")
+        charged = try f.bool("charged")
+    }
+
+    public var data: JSONValue { ["round": .integer(round), "reason": .string(reason), "charged": .bool(charged)] }
+}
+
+/// `gate.decision`: one governance gate's outcome with the inputs it judged.
+public struct GateDecisionPayload: LedgerPayload {
+    public static let kind = "gate.decision"
+    public var round: Int
+    /// The gate's name from the policy, e.g. `quorum`, `risk_score`.
+    public var gate: String
+    public var passed: Bool
+    public var reason: String
+    /// The values the gate looked at (free-form).
+    public var inputs: [String: JSONValue]
+
+    public init(round: Int, gate: String, passed: Bool, reason: String, inputs: [String: JSONValue]) {
+        self.round = round
+        self.gate = gate
+        self.passed = passed
+        self.reason = reason
+        self.inputs = inputs
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        gate = try f.nonEmptyString("gate")
+        passed = try f.bool("passed")
+        reason = try f.string("reason")
+        inputs = try f.object("inputs")
+    }
+
+    public var data: JSONValue {
+        ["round": .integer(round), "gate": .string(gate), "passed": .bool(passed), "reason": .string(reason), "inputs": .object(inputs)]
+    }
+}
+
+/// `evaluation.recorded`: federated evaluation of a round's model on the participants' holdouts.
+public struct EvaluationRecordedPayload: LedgerPayload {
+    public static let kind = "evaluation.recorded"
+    public var round: Int
+    /// Metrics (accuracy, precision, recall, f1, auc, …) by participant name.
+    public var participants: [String: [String: Double]]
+    /// The aggregate metrics.
+    public var aggregate: [String: Double]
+
+    public init(round: Int, participants: [String: [String: Double]], aggregate: [String: Double]) {
+        self.round = round
+        self.participants = participants
+        self.aggregate = aggregate
+    }
+
+    public init(data: JSONValue) throws(LedgerError) {
+        let f = try PayloadFields(kind: Self.kind, data: data)
+        round = try f.int("round", minimum: 1)
+        var participants: [String: [String: Double]] = [:]
+        for (name, value) in try f.object("participants") {
+            let inner = try PayloadFields(kind: Self.kind, data: value)
+            var metrics: [String: Double] = [:]
+            for (metric, number) in inner.members {
+                guard let number = number.doubleValue else { throw f.fail("participants.\(name).\(metric)", "a number") }
+                metrics[metric] = number
+            }
+            participants[name] = metrics
+        }
+        self.participants = participants
+        aggregate = try f.numberMap("aggregate")
+    }
+
+    public var data: JSONValue {
+        ["round": .integer(round), "participants": .object(participants.mapValues { $0.json }), "aggregate": aggregate.json]
+    }
+}
+
+/// An entry's typed content.
+public enum LedgerRecord: Sendable, Equatable {
+    case genesis(GenesisPayload)
+    case policyAdopted(PolicyAdoptedPayload)
+    case roundOpened(RoundOpenedPayload)
+    case roundCharged(RoundChargedPayload)
+    case roundClosed(RoundClosedPayload)
+    case roundRefused(RoundRefusedPayload)
+    case roundAborted(RoundAbortedPayload)
+    case gateDecision(GateDecisionPayload)
+    case evaluationRecorded(EvaluationRecordedPayload)
+    /// A kind this build does not know; verified by chain and signature only.
+    case unknown(kind: String, data: JSONValue)
+
+    /// Decodes `data` according to `kind`.
+    public init(kind: String, data: JSONValue) throws(LedgerError) {
+        switch kind {
+        case GenesisPayload.kind: self = .genesis(try GenesisPayload(data: data))
+        case PolicyAdoptedPayload.kind: self = .policyAdopted(try PolicyAdoptedPayload(data: data))
+        case RoundOpenedPayload.kind: self = .roundOpened(try RoundOpenedPayload(data: data))
+        case RoundChargedPayload.kind: self = .roundCharged(try RoundChargedPayload(data: data))
+        case RoundClosedPayload.kind: self = .roundClosed(try RoundClosedPayload(data: data))
+        case RoundRefusedPayload.kind: self = .roundRefused(try RoundRefusedPayload(data: data))
+        case RoundAbortedPayload.kind: self = .roundAborted(try RoundAbortedPayload(data: data))
+        case GateDecisionPayload.kind: self = .gateDecision(try GateDecisionPayload(data: data))
+        case EvaluationRecordedPayload.kind: self = .evaluationRecorded(try EvaluationRecordedPayload(data: data))
+        default: self = .unknown(kind: kind, data: data)
+        }
+    }
+
+    /// The round the entry concerns, for kinds that have one.
+    public var round: Int? {
+        switch self {
+        case .genesis, .policyAdopted: nil
+        case .roundOpened(let p): p.round
+        case .roundCharged(let p): p.round
+        case .roundClosed(let p): p.round
+        case .roundRefused(let p): p.round
+        case .roundAborted(let p): p.round
+        case .gateDecision(let p): p.round
+        case .evaluationRecorded(let p): p.round
+        case .unknown(_, let data): data["round"]?.intValue
+        }
+    }
+
+    /// Whether the kind is one this build knows.
+    public var isKnown: Bool {
+        if case .unknown = self { return false }
+        return true
+    }
+}

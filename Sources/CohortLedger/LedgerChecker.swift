@@ -1,0 +1,224 @@
+import CohortCrypto
+import CohortPrivacy
+
+/// A line after the per-line checks (JSON, canonical form, envelope, hash, signature), which do
+/// not depend on other lines and may run in parallel.
+struct CheckedLine: Sendable {
+    let entry: LedgerEntry
+    /// SHA-256 (hex) of the line without its newline.
+    let hash: String
+    /// Whether the signature verifies under the given key; nil when it was not checked.
+    let signatureValid: Bool?
+}
+
+/// The sequential checks: sequence, chain, time, key, signature verdict, round order, and the
+/// independent recomputation of every charge. A pure state machine over `CheckedLine`s, shared
+/// by the verifier and the writer (which runs it on each entry before writing, so it cannot
+/// produce a ledger that fails verification).
+struct LedgerChecker: Sendable {
+    /// Relative tolerance for recorded against recomputed ε.
+    static let epsilonTolerance = 1e-9
+
+    let publicKey: [UInt8]
+    private(set) var state = LedgerState()
+    /// Per-round RDP curve of each mechanism seen: composing the same (q, σ) again is a vector add.
+    private var rdpCache: [SubsampledGaussian: [Double]] = [:]
+    private var roundStatus: [Int: RoundStatus] = [:]
+    private var lastRecordedCumulative = 0.0
+
+    struct RoundStatus: Sendable {
+        var opened = false
+        var charged = false
+        var finished = false
+    }
+
+    init(publicKey: [UInt8]) {
+        self.publicKey = publicKey
+    }
+
+    /// Checks `line` (the `number`-th line, 1-based) against everything before it and, when it
+    /// holds, advances the state.
+    mutating func apply(_ line: CheckedLine, number: Int) throws(LedgerError) {
+        let entry = line.entry
+        func fail(_ code: LedgerError.Code, _ message: String) -> LedgerError {
+            LedgerError(code: code, message: message, line: number, seq: entry.seq)
+        }
+        guard entry.seq == state.entryCount else {
+            throw fail(
+                .sequenceGap,
+                "expected seq \(state.entryCount), found \(entry.seq): an entry is missing, duplicated or out of order"
+            )
+        }
+        guard entry.prev == state.lastHash else {
+            let message = entry.seq == 0
+                ? "the first entry's prev must be 64 zeros"
+                : "prev \(entry.prev) is not the SHA-256 of line \(number - 1) (\(state.lastHash)): that line or this one was altered, or lines between them were removed"
+            throw fail(.chainBroken, message)
+        }
+        if entry.seq > 0 && entry.time < state.lastTime {
+            throw fail(.timeRegressed, "time \(entry.time) is earlier than the previous entry's \(state.lastTime)")
+        }
+        let record: LedgerRecord
+        if entry.seq == 0 {
+            guard entry.kind == GenesisPayload.kind else {
+                throw fail(.badGenesis, "the first entry must be of kind genesis, found \(entry.kind)")
+            }
+            let genesis = try located(number, entry.seq) { () throws(LedgerError) in try GenesisPayload(data: entry.data) }
+            guard genesis.ledgerPublicKey == publicKey else {
+                throw fail(
+                    .wrongKey,
+                    "the ledger was created for key \(Base64.encode(genesis.ledgerPublicKey)), not the given key \(Base64.encode(publicKey)); pass the coordinator's ledger public key"
+                )
+            }
+            try checkSignature(line, fail)
+            guard genesis.accountant == ledgerAccountantIdentifier else {
+                throw fail(.badGenesis, "accountant \"\(genesis.accountant)\" is not supported; this verifier recomputes \(ledgerAccountantIdentifier)")
+            }
+            record = .genesis(genesis)
+        } else {
+            try checkSignature(line, fail)
+            record = try located(number, entry.seq) { () throws(LedgerError) in try entry.record() }
+        }
+        try applySemantics(record, fail)
+        state.entryCount += 1
+        state.lastHash = line.hash
+        state.lastTime = entry.time
+    }
+
+    private func checkSignature(_ line: CheckedLine, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+        if line.signatureValid == false {
+            throw fail(
+                .badSignature,
+                "the Ed25519 signature does not verify under the ledger key: the entry was altered or signed by another key"
+            )
+        }
+    }
+
+    private func located<T>(_ number: Int, _ seq: Int, _ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw LedgerError(code: error.code, message: error.message, line: number, seq: seq)
+        }
+    }
+
+    private mutating func applySemantics(_ record: LedgerRecord, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+        if let round = record.round {
+            state.nextRound = max(state.nextRound, round + 1)
+        }
+        switch record {
+        case .genesis(let genesis):
+            guard state.entryCount == 0 else { throw fail(.badGenesis, "a second genesis entry; a ledger has exactly one, first") }
+            state.publicKey = genesis.ledgerPublicKey
+            state.policySHA256 = genesis.policySHA256
+            state.epsilonMax = genesis.epsilonMax
+            state.delta = genesis.delta
+        case .policyAdopted(let policy):
+            guard policy.oldEpsilonMax == state.epsilonMax else {
+                throw fail(.badEntry, "old_epsilon_max \(policy.oldEpsilonMax) is not the cap in force (\(state.epsilonMax))")
+            }
+            state.policySHA256 = policy.policySHA256
+            state.epsilonMax = policy.newEpsilonMax
+        case .roundOpened(let opened):
+            guard roundStatus[opened.round] == nil else {
+                throw fail(.roundOrder, "round \(opened.round) was already opened or refused earlier")
+            }
+            if let unfinished = state.unfinishedRound {
+                throw fail(.roundOrder, "round \(opened.round) opened while round \(unfinished) is neither closed nor aborted")
+            }
+            roundStatus[opened.round] = RoundStatus(opened: true)
+            state.unfinishedRound = opened.round
+            state.unfinishedRoundCharged = false
+        case .roundCharged(let charge):
+            try applyCharge(charge, fail)
+        case .roundClosed(let closed):
+            guard let status = roundStatus[closed.round], status.charged, !status.finished else {
+                throw fail(.roundOrder, "round \(closed.round) closed without an earlier round.charged entry, or after it ended; a model may only be released after its charge")
+            }
+            roundStatus[closed.round]!.finished = true
+            state.lastClosedRound = closed.round
+            state.lastModelSHA256 = closed.modelSHA256
+            state.unfinishedRound = nil
+        case .roundAborted(let aborted):
+            guard let status = roundStatus[aborted.round], status.opened, !status.finished else {
+                throw fail(.roundOrder, "round \(aborted.round) aborted but it is not open")
+            }
+            guard status.charged == aborted.charged else {
+                throw fail(.roundOrder, "round \(aborted.round) aborted with charged: \(aborted.charged), but the ledger \(status.charged ? "has" : "has no") charge for it")
+            }
+            roundStatus[aborted.round]!.finished = true
+            state.unfinishedRound = nil
+        case .roundRefused(let refused):
+            if roundStatus[refused.round] == nil { roundStatus[refused.round] = RoundStatus(finished: true) }
+        case .gateDecision, .evaluationRecorded:
+            break
+        case .unknown(let kind, _):
+            state.unknownKinds[kind, default: 0] += 1
+        }
+    }
+
+    private mutating func applyCharge(_ charge: RoundChargedPayload, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+        guard let status = roundStatus[charge.round], status.opened, !status.charged, !status.finished else {
+            throw fail(.roundOrder, "round \(charge.round) charged but it is not open, or was charged already")
+        }
+        guard charge.delta == state.delta else {
+            throw fail(.badEntry, "delta \(charge.delta) differs from the ledger's δ \(state.delta); every charge must be reported at the genesis δ")
+        }
+        // Quantisation to the grid moves each coordinate by ≤ γ/2, so two neighbouring sums differ
+        // by ≤ C + γ√d in L2 after rounding (docs/PRIVACY.md); a smaller recorded sensitivity
+        // would understate the noise needed.
+        let minimumSensitivity = charge.clippingBound + charge.gridStep * Double(charge.dimension).squareRoot()
+        guard charge.sensitivity >= minimumSensitivity * (1 - 1e-12) else {
+            throw fail(.sensitivityMismatch, "sensitivity \(charge.sensitivity) is below C + γ√d = \(minimumSensitivity) for C \(charge.clippingBound), γ \(charge.gridStep), d \(charge.dimension)")
+        }
+        let mechanism: SubsampledGaussian
+        do {
+            mechanism = try SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier)
+        } catch {
+            throw fail(.badEntry, error.message)
+        }
+        let orders = RDPAccountant.defaultOrders
+        let perRound: [Double]
+        if let cached = rdpCache[mechanism] {
+            perRound = cached
+        } else {
+            perRound = RDPAccountant.rdp(of: mechanism, orders: orders)
+            rdpCache[mechanism] = perRound
+        }
+        var total = state.rdp
+        for index in total.indices { total[index] += perRound[index] }
+        let roundEpsilon = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: charge.delta).epsilon
+        let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: charge.delta)
+        guard Self.close(charge.roundEpsilon, roundEpsilon) else {
+            throw fail(.epsilonMismatch, "round_epsilon \(charge.roundEpsilon) differs from the recomputed \(roundEpsilon) (q \(charge.samplingRate), σ \(charge.noiseMultiplier), δ \(charge.delta))")
+        }
+        guard Self.close(charge.cumulativeEpsilon, cumulative.epsilon) else {
+            throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the recomputed \(cumulative.epsilon) over \(state.roundsCharged + 1) charges")
+        }
+        // The order is an argmin; near-ties may legitimately resolve differently in the last bit,
+        // so check that the recorded order attains the recorded ε rather than that it is identical.
+        guard let orderIndex = orders.firstIndex(of: charge.cumulativeOrder),
+            Self.close(RDPAccountant.epsilon(orders: [orders[orderIndex]], rdp: [total[orderIndex]], delta: charge.delta).epsilon, charge.cumulativeEpsilon)
+        else {
+            throw fail(.epsilonMismatch, "cumulative_order \(charge.cumulativeOrder) does not attain cumulative_epsilon \(charge.cumulativeEpsilon) (recomputed order \(cumulative.order))")
+        }
+        guard charge.cumulativeEpsilon >= lastRecordedCumulative else {
+            throw fail(.epsilonDecreased, "cumulative_epsilon \(charge.cumulativeEpsilon) is below the previous charge's \(lastRecordedCumulative)")
+        }
+        guard max(charge.cumulativeEpsilon, cumulative.epsilon) <= state.epsilonMax else {
+            throw fail(.budgetExceeded, "cumulative ε \(max(charge.cumulativeEpsilon, cumulative.epsilon)) exceeds epsilon_max \(state.epsilonMax) in force")
+        }
+        roundStatus[charge.round]!.charged = true
+        lastRecordedCumulative = charge.cumulativeEpsilon
+        state.rdp = total
+        state.cumulativeEpsilon = cumulative.epsilon
+        state.cumulativeOrder = cumulative.order
+        state.roundsCharged += 1
+        state.chargesByMechanism[mechanism, default: 0] += 1
+        state.unfinishedRoundCharged = true
+    }
+
+    static func close(_ a: Double, _ b: Double) -> Bool {
+        a == b || abs(a - b) <= epsilonTolerance * max(abs(a), abs(b))
+    }
+}

@@ -1,0 +1,83 @@
+import CohortPrivacy
+
+/// What a verified ledger says, for the coordinator's restart and for reports.
+///
+/// Built entry by entry by the verifier (and kept current by `LedgerWriter`), from recomputed
+/// values rather than the recorded ones, so nothing in it rests on the coordinator's arithmetic.
+public struct LedgerState: Sendable, Equatable {
+    /// Number of entries (the next entry's `seq`).
+    public internal(set) var entryCount = 0
+    /// `seq` of the last entry.
+    public var lastSeq: Int { entryCount - 1 }
+    /// SHA-256 (hex) of the last line: the next entry's `prev`.
+    public internal(set) var lastHash = LedgerEntry.genesisPrev
+    /// Time of the last entry.
+    public internal(set) var lastTime = LedgerTime(millisecondsSinceEpoch: 0)
+    /// The ledger's Ed25519 public key (from genesis).
+    public internal(set) var publicKey: [UInt8] = []
+    /// SHA-256 of the policy in force (genesis or the latest `policy.adopted`).
+    public internal(set) var policySHA256 = ""
+    /// The ε cap in force.
+    public internal(set) var epsilonMax = 0.0
+    /// The ledger's δ (from genesis; every charge is reported at it).
+    public internal(set) var delta = 0.0
+    /// Number of `round.charged` entries.
+    public internal(set) var roundsCharged = 0
+    /// ε of all charges at `delta`, recomputed (0 before the first charge).
+    public internal(set) var cumulativeEpsilon = 0.0
+    /// The RDP order that attains `cumulativeEpsilon`.
+    public internal(set) var cumulativeOrder: Double? = nil
+    /// Accumulated RDP at each of `RDPAccountant.defaultOrders`, summed charge by charge.
+    public internal(set) var rdp: [Double] = Array(repeating: 0, count: RDPAccountant.defaultOrders.count)
+    /// How many rounds were charged with each mechanism.
+    public internal(set) var chargesByMechanism: [SubsampledGaussian: Int] = [:]
+    /// The last round that released a model, and that model's SHA-256.
+    public internal(set) var lastClosedRound: Int? = nil
+    public internal(set) var lastModelSHA256: String? = nil
+    /// A round that was opened but neither closed nor aborted (the coordinator must abort it on
+    /// restart; if it was charged, the abort records `charged: true`).
+    public internal(set) var unfinishedRound: Int? = nil
+    /// Whether `unfinishedRound` has been charged.
+    public internal(set) var unfinishedRoundCharged = false
+    /// The number the next round should use: one above every round number in the ledger.
+    public internal(set) var nextRound = 1
+    /// Entries of kinds this build does not know, counted by kind.
+    public internal(set) var unknownKinds: [String: Int] = [:]
+
+    public init() {}
+
+    /// An `RDPAccountant` holding every charge, for projections with CohortPrivacy's API.
+    ///
+    /// Rounds with equal (q, σ) are composed together, so the floating-point sum may differ from
+    /// `rdp` in the last bits; budget decisions should use `projectedCharge`, which continues the
+    /// exact sum the verifier recomputes.
+    public var accountant: RDPAccountant {
+        var accountant = RDPAccountant()
+        for (mechanism, rounds) in chargesByMechanism.sorted(by: { ($0.key.samplingRate, $0.key.noiseMultiplier) < ($1.key.samplingRate, $1.key.noiseMultiplier) }) {
+            accountant.compose(mechanism, rounds: rounds)
+        }
+        return accountant
+    }
+
+    /// The values a `round.charged` entry for `mechanism` would carry next: this round's ε and the
+    /// cumulative ε and order at `delta`, computed exactly as the verifier will recompute them.
+    public func projectedCharge(mechanism: SubsampledGaussian, delta: Double) -> ProjectedCharge {
+        let orders = RDPAccountant.defaultOrders
+        let perRound = RDPAccountant.rdp(of: mechanism, orders: orders)
+        var total = rdp
+        for index in total.indices { total[index] += perRound[index] }
+        let roundResult = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: delta)
+        let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: delta)
+        return ProjectedCharge(roundEpsilon: roundResult.epsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order)
+    }
+}
+
+/// The ε values of a prospective charge.
+public struct ProjectedCharge: Sendable, Equatable {
+    /// ε of the round alone.
+    public let roundEpsilon: Double
+    /// ε of the history plus the round.
+    public let cumulativeEpsilon: Double
+    /// The RDP order attaining `cumulativeEpsilon`.
+    public let cumulativeOrder: Double
+}

@@ -1,0 +1,278 @@
+import CohortCrypto
+import CohortStorage
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Verifies a whole ledger file against the coordinator's public key.
+///
+/// Every complete line is checked for: valid JSON; byte equality with its RFC 8785 canonical
+/// form; a well-formed envelope; `seq` contiguous from 0; `prev` equal to the SHA-256 of the
+/// previous line; `time` non-decreasing; a genesis first whose key equals the given key; a valid
+/// Ed25519 signature; typed `data` for known kinds; round order (no release without a charge);
+/// and, for every `round.charged`, an independent recomputation of the round and cumulative ε
+/// from the recorded (q, σ, δ), compared at 1e-9 relative, never decreasing and never above the
+/// cap in force. The first failure is thrown, naming its 1-based line and seq.
+///
+/// Per-line work (parsing, canonical check, hashing, signatures) runs on all cores in chunks;
+/// the sequential checks follow chunk by chunk, so memory stays bounded for large files.
+public enum LedgerVerifier {
+    /// Which signatures to check.
+    public enum SignatureCheck: Sendable, Equatable {
+        /// Every entry's signature (the auditor's default).
+        case everyEntry
+        /// Only the last complete entry's. Because each signed entry commits to the SHA-256 of
+        /// the previous line, which includes that line's `prev`, one valid signature on the last
+        /// entry authenticates every byte before it (given SHA-256's collision resistance); it
+        /// does not detect an entry that was *signed* wrongly by the key holder itself.
+        case lastEntryOnly
+    }
+
+    /// Lines checked in parallel before the sequential pass catches up.
+    static let chunkSize = 8192
+
+    /// The outcome of a successful verification.
+    public struct Result: Sendable {
+        /// The recomputed summary.
+        public let state: LedgerState
+        /// The entries, when requested.
+        public let entries: [LedgerEntry]
+    }
+
+    /// Verifies the ledger at `path`.
+    /// - Parameters:
+    ///   - publicKey: the coordinator's Ed25519 ledger public key (32 bytes).
+    ///   - signatures: which signatures to check; `.everyEntry` unless the caller knows why not.
+    ///   - keepEntries: return the parsed entries too (memory grows with the file).
+    /// - Throws: `LedgerError` for the first failing line; `ledger.torn_tail` when every complete
+    ///   line holds but the last line is incomplete (see `LedgerWriter.recover`).
+    public static func verify(
+        file path: String, publicKey: [UInt8], signatures: SignatureCheck = .everyEntry, keepEntries: Bool = false
+    ) throws(LedgerError) -> Result {
+        let bytes = try readLedger(path)
+        return try verify(bytes: bytes, publicKey: publicKey, signatures: signatures, keepEntries: keepEntries)
+    }
+
+    /// Verifies ledger content held in memory.
+    public static func verify(
+        bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck = .everyEntry, keepEntries: Bool = false
+    ) throws(LedgerError) -> Result {
+        let outcome = try verifyPrefix(bytes: bytes, publicKey: publicKey, signatures: signatures, keepEntries: keepEntries)
+        if let torn = outcome.tornTail {
+            throw LedgerError(
+                code: .tornTail,
+                message: "the last line (\(torn.length) bytes at offset \(torn.offset)) has no trailing newline: a write was interrupted; "
+                    + "the \(outcome.result.state.entryCount) complete entries before it verify. Run recovery (LedgerWriter.recover) to truncate it",
+                line: outcome.result.state.entryCount + 1
+            )
+        }
+        return outcome.result
+    }
+
+    /// An incomplete final line.
+    struct TornTail: Sendable, Equatable {
+        let offset: Int
+        let length: Int
+    }
+
+    /// Verifies every complete line and reports an incomplete last line instead of failing on it.
+    static func verifyPrefix(
+        bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck, keepEntries: Bool
+    ) throws(LedgerError) -> (result: Result, tornTail: TornTail?, checker: LedgerChecker) {
+        let lines = lineRanges(bytes)
+        let tornTail: TornTail? = lines.torn.map { TornTail(offset: $0.lowerBound, length: $0.count) }
+        guard !lines.complete.isEmpty else {
+            throw LedgerError(
+                code: tornTail == nil ? .empty : .tornTail,
+                message: tornTail == nil
+                    ? "the ledger holds no entries; it must start with a genesis entry"
+                    : "the ledger's only line is incomplete (no trailing newline): the genesis write was interrupted; recreate the ledger",
+                line: 1
+            )
+        }
+        var checker = LedgerChecker(publicKey: publicKey)
+        var entries: [LedgerEntry] = []
+        let lastIndex = lines.complete.count - 1
+        var chunkStart = 0
+        while chunkStart < lines.complete.count {
+            let chunkEnd = min(chunkStart + chunkSize, lines.complete.count)
+            let checked = checkLines(
+                bytes: bytes, ranges: lines.complete, indices: chunkStart..<chunkEnd, publicKey: publicKey,
+                verifySignature: { signatures == .everyEntry || $0 == lastIndex }
+            )
+            for (offset, outcome) in checked.enumerated() {
+                let line = try outcome.get()
+                try checker.apply(line, number: chunkStart + offset + 1)
+                if keepEntries { entries.append(line.entry) }
+            }
+            chunkStart = chunkEnd
+        }
+        return (Result(state: checker.state, entries: entries), tornTail, checker)
+    }
+
+    /// Complete lines (without their newline) and an incomplete final line, if any.
+    static func lineRanges(_ bytes: [UInt8]) -> (complete: [Range<Int>], torn: Range<Int>?) {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            while start < buffer.count {
+                guard let found = memchr(base + start, 0x0A, buffer.count - start) else { break }
+                let end = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
+                ranges.append(start..<end)
+                start = end + 1
+            }
+        }
+        return (ranges, start < bytes.count ? start..<bytes.count : nil)
+    }
+
+    /// Runs the per-line checks for `indices` on all cores.
+    static func checkLines(
+        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], verifySignature: (Int) -> Bool
+    ) -> [Swift.Result<CheckedLine, LedgerError>] {
+        let count = indices.count
+        let wantSignature = indices.map(verifySignature)
+        let results = UnsafeMutableBufferPointer<Swift.Result<CheckedLine, LedgerError>>.allocate(capacity: count)
+        defer { results.deallocate() }
+        bytes.withUnsafeBufferPointer { buffer in
+            let shared = SharedBuffers(input: buffer, output: results)
+            let workers = max(1, min(processorCount, count / 64))
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                // Contiguous slices per worker: each writes only its own result slots.
+                let from = count * worker / workers
+                let to = count * (worker + 1) / workers
+                for position in from..<to {
+                    let index = indices.lowerBound + position
+                    let outcome = checkLine(
+                        shared.input, range: ranges[index], number: index + 1, publicKey: publicKey,
+                        verifySignature: wantSignature[position]
+                    )
+                    (shared.output.baseAddress! + position).initialize(to: outcome)
+                }
+            }
+        }
+        let array = Array(results)
+        _ = results.deinitialize()
+        return array
+    }
+
+    static let processorCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// Parses one line and checks what needs no other line.
+    static func checkLine(
+        _ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, number: Int, publicKey: [UInt8], verifySignature: Bool
+    ) -> Swift.Result<CheckedLine, LedgerError> {
+        let line = UnsafeBufferPointer(rebasing: buffer[range])
+        let json: JSONValue
+        let isCanonical: Bool
+        do {
+            (json, isCanonical) = try JSONParser.parseNotingCanonicalForm(buffer: line)
+        } catch {
+            return .failure(LedgerError(code: .badJSON, message: "not valid JSON: \(error)", line: number))
+        }
+        let seq = json["seq"]?.intValue
+        guard isCanonical else {
+            let canonical = CanonicalJSON.serialize(json)
+            let difference = zip(canonical, line).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset ?? min(canonical.count, line.count)
+            return .failure(LedgerError(
+                code: .notCanonical,
+                message: "valid JSON but not RFC 8785 canonical (first difference at byte \(difference)); entries must never be reformatted or edited",
+                line: number, seq: seq
+            ))
+        }
+        let entry: LedgerEntry
+        do {
+            entry = try LedgerEntry(json: json)
+        } catch {
+            return .failure(LedgerError(code: error.code, message: error.message, line: number, seq: seq))
+        }
+        let hash = Hex.encode(SHA256.digest(UnsafeRawBufferPointer(line)))
+        var valid: Bool? = nil
+        if verifySignature {
+            valid = Ed25519.verify(signature: entry.signature, message: signedBytes(ofCanonicalLine: line), publicKey: publicKey)
+        }
+        return .success(CheckedLine(entry: entry, hash: hash, signatureValid: valid))
+    }
+
+    /// The signed bytes of a canonical line: the line with its top-level `,"sig":"…"` member cut
+    /// out. Canonical order puts the envelope members after `data` as `…,"seq":N,"sig":"…","time":"…","v":1}`,
+    /// and the tail after `sig` (time and v) cannot contain that pattern, so the last occurrence is
+    /// the top-level member. Equal to `LedgerEntry.signedBytes`, without re-serializing.
+    static func signedBytes(ofCanonicalLine line: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        let pattern = Array(#","sig":""#.utf8)
+        var start = line.count - pattern.count
+        while start >= 0 {
+            if line[start] == pattern[0], UnsafeBufferPointer(rebasing: line[start..<start + pattern.count]).elementsEqual(pattern) { break }
+            start -= 1
+        }
+        guard start >= 0 else { return Array(line) }
+        var end = start + pattern.count
+        while end < line.count, line[end] != UInt8(ascii: "\"") { end += 1 }
+        var message = [UInt8]()
+        message.reserveCapacity(line.count)
+        message.append(contentsOf: UnsafeBufferPointer(rebasing: line[..<start]))
+        message.append(contentsOf: UnsafeBufferPointer(rebasing: line[min(end + 1, line.count)...]))
+        return message
+    }
+
+    static func readLedger(_ path: String) throws(LedgerError) -> [UInt8] {
+        do {
+            return try DurableFile.read(path)
+        } catch {
+            throw LedgerError(
+                code: error.code == "storage.not_found" ? .notFound : .io,
+                message: "cannot read the ledger: \(error.message)"
+            )
+        }
+    }
+}
+
+/// The input and output buffers of one parallel pass.
+private struct SharedBuffers: @unchecked Sendable {
+    // @unchecked Sendable: `input` is only read; `output` slots are written by exactly one
+    // worker each (disjoint index ranges), and read only after concurrentPerform returns.
+    let input: UnsafeBufferPointer<UInt8>
+    let output: UnsafeMutableBufferPointer<Swift.Result<CheckedLine, LedgerError>>
+}
+
+/// Reads a ledger without verifying signatures or budgets: for display and export of files that
+/// may be damaged. Lines that cannot be read are reported next to the entries that can.
+public enum LedgerReader {
+    /// The readable entries and the problems found, in file order.
+    public struct Contents: Sendable {
+        public let entries: [LedgerEntry]
+        /// Per-line problems (bad JSON, non-canonical, malformed envelope, torn tail).
+        public let problems: [LedgerError]
+    }
+
+    /// Reads the ledger at `path`.
+    public static func read(file path: String) throws(LedgerError) -> Contents {
+        try read(bytes: LedgerVerifier.readLedger(path))
+    }
+
+    /// Reads ledger content from memory.
+    public static func read(bytes: [UInt8]) -> Contents {
+        let lines = LedgerVerifier.lineRanges(bytes)
+        var entries: [LedgerEntry] = []
+        var problems: [LedgerError] = []
+        let checked = LedgerVerifier.checkLines(
+            bytes: bytes, ranges: lines.complete, indices: 0..<lines.complete.count, publicKey: [], verifySignature: { _ in false }
+        )
+        for outcome in checked {
+            switch outcome {
+            case .success(let line): entries.append(line.entry)
+            case .failure(let error): problems.append(error)
+            }
+        }
+        if let torn = lines.torn {
+            problems.append(LedgerError(
+                code: .tornTail, message: "the last line (\(torn.count) bytes) has no trailing newline: an interrupted write",
+                line: lines.complete.count + 1
+            ))
+        }
+        return Contents(entries: entries, problems: problems)
+    }
+}
