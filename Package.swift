@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .executable(name: "cohort", targets: ["cohort"]),
         .executable(name: "cohort-bench", targets: ["cohort-bench"]),
+        .executable(name: "cohort-coordinator", targets: ["cohort-coordinator"]),
+        .executable(name: "cohort-participant", targets: ["cohort-participant"]),
         .library(name: "CohortCrypto", targets: ["CohortCrypto"]),
         .library(name: "CohortPrivacy", targets: ["CohortPrivacy"]),
     ],
@@ -62,16 +64,41 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A silo: data validation, local training, sealed and signed updates.
+        .target(
+            name: "CohortParticipant",
+            dependencies: [
+                "CohortCrypto", "CohortModel", "CohortTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CohortCLI",
             dependencies: [
                 "CohortPrivacy",
                 "CohortLedger",
                 "CohortTransport",
+                "CohortModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
+        .executableTarget(
+            name: "cohort-coordinator",
+            dependencies: [
+                "CohortCoordinator", "CohortPolicy", "CohortTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cohort-participant",
+            dependencies: [
+                "CohortParticipant", "CohortTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "cohort-bench",
             dependencies: [

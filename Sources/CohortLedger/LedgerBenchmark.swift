@@ -41,10 +41,10 @@ public enum LedgerBenchmark {
     public static func syntheticLedger(entries: Int, key: Ed25519.KeyPair, epsilonMax: Double = 1e6) -> [UInt8] {
         precondition(entries >= 1)
         let delta = 1e-5
-        let orders = RDPAccountant.defaultOrders
+        let orders = DiscreteGaussianCharge.orders
         // Valid by construction (q ∈ (0, 1], σ > 0).
         let mechanism = try! SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1)
-        let perRound = RDPAccountant.rdp(of: mechanism, orders: orders)
+        let perRound = DiscreteGaussianCharge.rdp(of: mechanism)
         let roundEpsilon = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: delta).epsilon
         var total = Array(repeating: 0.0, count: orders.count)
         var out: [UInt8] = []

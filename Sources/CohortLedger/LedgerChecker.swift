@@ -177,12 +177,12 @@ struct LedgerChecker: Sendable {
         } catch {
             throw fail(.badEntry, error.message)
         }
-        let orders = RDPAccountant.defaultOrders
+        let orders = DiscreteGaussianCharge.orders
         let perRound: [Double]
         if let cached = rdpCache[mechanism] {
             perRound = cached
         } else {
-            perRound = RDPAccountant.rdp(of: mechanism, orders: orders)
+            perRound = DiscreteGaussianCharge.rdp(of: mechanism)
             rdpCache[mechanism] = perRound
         }
         var total = state.rdp

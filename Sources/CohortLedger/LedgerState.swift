@@ -27,8 +27,8 @@ public struct LedgerState: Sendable, Equatable {
     public internal(set) var cumulativeEpsilon = 0.0
     /// The RDP order that attains `cumulativeEpsilon`.
     public internal(set) var cumulativeOrder: Double? = nil
-    /// Accumulated RDP at each of `RDPAccountant.defaultOrders`, summed charge by charge.
-    public internal(set) var rdp: [Double] = Array(repeating: 0, count: RDPAccountant.defaultOrders.count)
+    /// Accumulated charged RDP at each of `DiscreteGaussianCharge.orders`, summed charge by charge.
+    public internal(set) var rdp: [Double] = Array(repeating: 0, count: DiscreteGaussianCharge.orders.count)
     /// How many rounds were charged with each mechanism.
     public internal(set) var chargesByMechanism: [SubsampledGaussian: Int] = [:]
     /// The last round that released a model, and that model's SHA-256.
@@ -46,13 +46,13 @@ public struct LedgerState: Sendable, Equatable {
 
     public init() {}
 
-    /// An `RDPAccountant` holding every charge, for projections with CohortPrivacy's API.
+    /// A `ChargeAccountant` holding every charge, for projections with CohortPrivacy's API.
     ///
     /// Rounds with equal (q, σ) are composed together, so the floating-point sum may differ from
     /// `rdp` in the last bits; budget decisions should use `projectedCharge`, which continues the
     /// exact sum the verifier recomputes.
-    public var accountant: RDPAccountant {
-        var accountant = RDPAccountant()
+    public var accountant: ChargeAccountant {
+        var accountant = ChargeAccountant()
         for (mechanism, rounds) in chargesByMechanism.sorted(by: { ($0.key.samplingRate, $0.key.noiseMultiplier) < ($1.key.samplingRate, $1.key.noiseMultiplier) }) {
             accountant.compose(mechanism, rounds: rounds)
         }
@@ -62,8 +62,8 @@ public struct LedgerState: Sendable, Equatable {
     /// The values a `round.charged` entry for `mechanism` would carry next: this round's ε and the
     /// cumulative ε and order at `delta`, computed exactly as the verifier will recompute them.
     public func projectedCharge(mechanism: SubsampledGaussian, delta: Double) -> ProjectedCharge {
-        let orders = RDPAccountant.defaultOrders
-        let perRound = RDPAccountant.rdp(of: mechanism, orders: orders)
+        let orders = DiscreteGaussianCharge.orders
+        let perRound = DiscreteGaussianCharge.rdp(of: mechanism)
         var total = rdp
         for index in total.indices { total[index] += perRound[index] }
         let roundResult = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: delta)

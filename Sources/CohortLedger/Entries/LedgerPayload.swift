@@ -16,7 +16,7 @@ public protocol LedgerPayload: Sendable, Equatable {
 
 /// The identifier of the RDP accountant the ledger's ε values come from. A verifier must refuse
 /// a ledger that names another accountant rather than recompute with the wrong one.
-public let ledgerAccountantIdentifier = "rdp-poisson-subsampled-gaussian/dp_accounting-0.6.0-default-orders"
+public let ledgerAccountantIdentifier = "discrete-gaussian-charge/v1"
 
 /// `genesis`: the first entry. Binds the ledger to its signing key and the initial policy.
 public struct GenesisPayload: LedgerPayload {

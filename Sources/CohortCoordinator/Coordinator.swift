@@ -1,0 +1,478 @@
+import CohortCrypto
+import CohortLedger
+import CohortModel
+import CohortPolicy
+import CohortPrivacy
+import CohortStorage
+import CohortTransport
+import Foundation
+import Logging
+import NIOSSL
+
+/// Settings of a coordinator run that are not policy: where state lives and test overrides.
+public struct CoordinatorConfiguration: Sendable {
+    /// The loaded, validated policy.
+    public var policy: PolicyLoader.Loaded
+    /// State directory: `ledger.jsonl`, `checkpoints/`.
+    public var stateDirectory: String
+    /// Overrides the policy's listen port (0 = any free port); nil keeps the policy's.
+    public var portOverride: Int?
+    /// Seconds to wait for a quorum of connected participants before a round is refused. Default 60.
+    public var quorumWaitSeconds: Double
+
+    public init(policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60) {
+        self.policy = policy
+        self.stateDirectory = stateDirectory
+        self.portOverride = portOverride
+        self.quorumWaitSeconds = quorumWaitSeconds
+    }
+}
+
+/// How a round ended.
+public enum RoundOutcome: Sendable, Equatable {
+    case closed(round: Int, contributors: [String], roundEpsilon: Double, cumulativeEpsilon: Double)
+    case refused(round: Int, gate: String, reason: String)
+    case aborted(round: Int, reason: String, charged: Bool)
+}
+
+/// An error that stops the coordinator, with a stable code and what to do.
+public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(message) [\(code)]" }
+}
+
+/// The coordinator: accepts participants over mutual TLS, runs rounds, charges the ledger
+/// before any noised aggregate exists, and releases the new global model as a checkpoint.
+public actor Coordinator {
+    let configuration: CoordinatorConfiguration
+    let logger: Logger
+    let ledger: LedgerWriter
+    let sealingKey: SealedBox.KeyPair
+    let signingKeys: [String: [UInt8]]
+    let schema: FeatureSchema
+    let dimension: Int
+    let grid: FixedPointGrid
+    let noiseDistribution: DiscreteGaussian?
+    var charges: ChargeAccountant
+    var model: LogisticRegression
+    var optimizer: ServerOptimizer
+    var sessions: [String: Session] = [:]
+    var round: ActiveRound?
+    var server: FrameServer?
+    /// Noise for the next round, drawn while the current one collects updates.
+    var pendingNoise: Task<[Int64], Never>?
+
+    struct Session {
+        let writer: FrameWriter
+        var records: Int
+        let sessionNonce: [UInt8]
+    }
+
+    final class ActiveRound {
+        let number: Int
+        let nonce: [UInt8]
+        let invited: Set<String>
+        /// The expected cohort size, fixed when the round opens (never the realised count).
+        let denominator: Double
+        var machine = RoundStateMachine()
+        let aggregator: StreamingAggregator
+        var digests: [String: String] = [:]
+        var answered: Set<String> = []
+        init(number: Int, nonce: [UInt8], invited: Set<String>, denominator: Double, aggregator: StreamingAggregator) {
+            self.number = number
+            self.denominator = denominator
+            self.nonce = nonce
+            self.invited = invited
+            self.aggregator = aggregator
+        }
+    }
+
+    /// Opens (or creates) the ledger, verifies it, and restores the model from the last checkpoint.
+    public init(configuration: CoordinatorConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let loaded = configuration.policy
+        let policy = loaded.policy
+        let ledgerKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: loaded.resolve(policy.coordinator.ledgerKey)))
+        sealingKey = try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
+        var keys: [String: [UInt8]] = [:]
+        for participant in policy.participants {
+            keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
+        }
+        signingKeys = keys
+        schema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
+        dimension = schema.encodedDimension + 1
+        grid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: dimension, inflation: policy.privacy.gridInflation)
+        noiseDistribution = try grid.noise(
+            noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: dimension
+        )
+        try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
+        try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
+        let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
+        if DurableFile.exists(ledgerPath) {
+            let report = try LedgerWriter.recover(stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
+            if report.truncatedAt != nil { logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"]) }
+            ledger = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
+        } else {
+            ledger = try LedgerWriter.create(
+                stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
+                genesis: GenesisPayload(
+                    ledgerPublicKey: ledgerKey.publicKey, policySHA256: loaded.sha256,
+                    epsilonMax: policy.privacy.epsilonMax, delta: policy.privacy.delta
+                )
+            )
+        }
+        charges = ledger.state.accountant
+        optimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
+        model = LogisticRegression(featureCount: schema.encodedDimension)
+        if let last = ledger.state.lastClosedRound, let digest = ledger.state.lastModelSHA256 {
+            let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: last)
+            let bytes = try DurableFile.read(path)
+            guard SHA256.hexDigest(bytes) == digest else {
+                throw CoordinatorError(
+                    code: "coordinator.checkpoint_mismatch",
+                    message: "checkpoint \(path) does not match the digest the ledger recorded for round \(last); restore it from backup"
+                )
+            }
+            let checkpoint = try ModelCheckpoint(safetensors: SafetensorsFile.decode(bytes, source: path))
+            model = checkpoint.model
+            if let saved = checkpoint.optimizer { optimizer = saved }
+        }
+    }
+
+    static func checkpointPath(stateDirectory: String, round: Int) -> String {
+        stateDirectory + "/checkpoints/" + checkpointName(round: round)
+    }
+
+    static func checkpointName(round: Int) -> String {
+        let digits = String(round)
+        return "round-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".safetensors"
+    }
+
+    /// The state of the ledger, for status displays.
+    public var ledgerState: LedgerState { ledger.state }
+
+    /// The current global model parameters.
+    public var globalModel: [Float] { model.parameters }
+
+    /// Names of participants connected and attested.
+    public var connectedParticipants: [String] { sessions.keys.sorted() }
+
+    // MARK: - Serving
+
+    /// Binds the participant port and serves connections until `stop()`.
+    public func start(tls: TLSConfiguration) async throws -> Int {
+        let policy = configuration.policy.policy
+        let host = String(policy.coordinator.listen[..<policy.coordinator.listen.lastIndex(of: ":")!])
+        let port = configuration.portOverride ?? Int(policy.coordinator.listen[policy.coordinator.listen.index(after: policy.coordinator.listen.lastIndex(of: ":")!)...])!
+        let limits = FrameLimits(maxTensorBytes: UInt32(policy.limits.maxUpdateBytes))
+        let server = try await FrameServer.bind(
+            configuration: FrameServerConfiguration(
+                host: host, port: port,
+                handshakeTimeout: .milliseconds(Int64(policy.rounds.handshakeTimeoutSeconds * 1000)),
+                idleTimeout: .milliseconds(Int64(policy.rounds.idleTimeoutSeconds * 1000)),
+                limits: limits
+            ),
+            tls: tls,
+            allowList: .names(Set(policy.participants.map(\.name)), role: .participant),
+            logger: logger
+        )
+        self.server = server
+        // The server task holds the actor until `stop()` closes the listener.
+        Task { [self] in
+            try? await server.run { connection in
+                await self.serve(connection)
+            }
+        }
+        return server.port
+    }
+
+    /// Closes the listener. A round in progress is aborted (and stays charged if updates arrived).
+    public func stop(reason: String = "coordinator shutting down") async {
+        if let active = round, active.machine.state != .closed {
+            _ = try? await finish(active, event: .abort(reason: reason))
+        }
+        await server?.close()
+        server = nil
+    }
+
+    func serve(_ connection: FrameConnection) async {
+        let name = connection.peer.name
+        var log = logger
+        log[metadataKey: "cohort.participant"] = "\(name)"
+        do {
+            var frames = connection.inbound.makeAsyncIterator()
+            guard let helloFrame = try await frames.next() else { return }
+            let hello = try helloFrame.decode(Hello.self)
+            guard hello.participantName == name else {
+                try await connection.outbound.send(error: WireError(
+                    code: WireError.Code.nameMismatch,
+                    message: "hello names `\(hello.participantName)` but the certificate names `\(name)`", closesConnection: true))
+                return
+            }
+            let nonce = SecureRandom.bytes(Welcome.nonceLength)
+            try await connection.outbound.send(Welcome(
+                coordinatorSealingKey: sealingKey.publicKey, sessionNonce: nonce, model: ModelSpec(dimension: UInt32(dimension))))
+            guard let attestationFrame = try await frames.next() else { return }
+            let attestationPayload = try attestationFrame.decode(Attestation.self)
+            let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
+            register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce))
+            log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
+            while let frame = try await frames.next() {
+                switch frame.type {
+                case .update:
+                    let update = try frame.decode(Update.self)
+                    let reply = receive(update, from: name)
+                    switch reply {
+                    case .success(let ack): try await connection.outbound.send(ack)
+                    case .failure(let error):
+                        log.notice("update refused", metadata: ["cohort.code": "\(error.code)"])
+                        try await connection.outbound.send(error: error)
+                    }
+                case .bye:
+                    unregister(name: name)
+                    return
+                default:
+                    try await connection.outbound.send(error: WireError(
+                        code: WireError.Code.unexpectedFrame, message: "a \(frame.type) frame is not expected from a participant here",
+                        closesConnection: false))
+                }
+            }
+        } catch {
+            log.notice("participant connection ended", metadata: ["cohort.reason": "\(error)"])
+        }
+        unregister(name: name)
+    }
+
+    func register(name: String, session: Session) { sessions[name] = session }
+
+    func unregister(name: String) { sessions[name] = nil }
+
+    /// Per-update checks, then streaming aggregation. Returns the ack or the error to send.
+    func receive(_ update: Update, from name: String) -> Result<UpdateAck, WireError> {
+        guard update.participantName == name else {
+            return .failure(WireError(code: WireError.Code.badSignature,
+                message: "update names `\(update.participantName)` but was sent by `\(name)`", closesConnection: false))
+        }
+        guard let active = round, active.machine.state == .collecting else {
+            return .failure(WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+        }
+        guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
+            return .failure(WireError(code: WireError.Code.replayed,
+                message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
+        }
+        guard active.invited.contains(name) else {
+            return .failure(WireError(code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)", closesConnection: false))
+        }
+        guard let key = signingKeys[name], update.hasValidSignature(publicKey: key) else {
+            return .failure(WireError(code: WireError.Code.badSignature,
+                message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
+        }
+        do {
+            try active.aggregator.add(sealed: update.sealed, participant: name, round: UInt64(active.number), sealingKey: sealingKey)
+        } catch {
+            return .failure(WireError(code: error.code, message: error.message, closesConnection: false))
+        }
+        let digest = SHA256.hexDigest(update.signature + update.sealedDigest)
+        active.digests[name] = digest
+        active.answered.insert(name)
+        _ = try? active.machine.handle(.updateAccepted(participant: name))
+        return .success(UpdateAck(round: update.round, updateDigest: Hex.decode(digest) ?? []))
+    }
+
+    // MARK: - Rounds
+
+    /// Runs `count` rounds (or the policy's count) one after another.
+    public func runRounds(_ count: Int? = nil, progress: (@Sendable (RoundOutcome) -> Void)? = nil) async throws -> [RoundOutcome] {
+        var outcomes: [RoundOutcome] = []
+        for _ in 0..<(count ?? configuration.policy.policy.rounds.count) {
+            let outcome = try await runRound()
+            outcomes.append(outcome)
+            progress?(outcome)
+            if case .refused(_, "budget", _) = outcome { break }
+        }
+        return outcomes
+    }
+
+    /// Runs one round through every state, writing the ledger at each durable step.
+    public func runRound() async throws -> RoundOutcome {
+        let policy = configuration.policy.policy
+        let number = ledger.state.nextRound
+        let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
+        // Pre-round gate: budget projection.
+        let projected = charges.projectedEpsilon(adding: mechanism, delta: policy.privacy.delta)
+        if projected.epsilon > policy.privacy.epsilonMax {
+            return try refuse(number, gate: "budget", reason: "projected ε \(projected.epsilon) at δ = \(policy.privacy.delta) would pass epsilon_max \(policy.privacy.epsilonMax)", projected: projected.epsilon)
+        }
+        // Pre-round gate: quorum of connected participants.
+        let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
+        while sessions.count < policy.rounds.minParticipants && Date() < waitUntil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let eligible = sessions.keys.sorted()
+        guard eligible.count >= policy.rounds.minParticipants else {
+            return try refuse(number, gate: "quorum", reason: "\(eligible.count) participants connected, \(policy.rounds.minParticipants) required", projected: projected.epsilon)
+        }
+        // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples its own records (record unit).
+        let invited: [String]
+        let denominator: Double
+        switch policy.privacy.unit {
+        case .participant:
+            invited = eligible.filter { _ in SecureRandom.unitDouble() < policy.privacy.samplingRate }
+            denominator = policy.privacy.samplingRate * Double(eligible.count)
+        case .record:
+            invited = eligible
+            denominator = policy.privacy.samplingRate * Double(eligible.reduce(0) { $0 + (sessions[$1]?.records ?? 0) })
+        }
+        let nonce = SecureRandom.bytes(32)
+        let active = ActiveRound(
+            number: number, nonce: nonce, invited: Set(invited), denominator: max(denominator, 1e-9),
+            aggregator: StreamingAggregator(dimension: dimension, clippingBound: policy.privacy.unit == .participant ? policy.privacy.clippingBound : nil)
+        )
+        round = active
+        _ = try active.machine.handle(.gatesPassed)
+        _ = try ledger.append(RoundOpenedPayload(round: number, participantsSampled: invited.count, participantsEligible: eligible.count, mechanism: "poisson-subsampled-discrete-gaussian"))
+        if pendingNoise == nil { pendingNoise = drawNoise() }
+        let parameters = TrainingParameters(
+            unit: policy.privacy.unit.rawValue, samplingRate: policy.privacy.samplingRate, clippingBound: policy.privacy.clippingBound,
+            localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize
+        )
+        let deadline = Date().addingTimeInterval(policy.rounds.deadlineSeconds)
+        let invite = RoundInvite(
+            round: UInt64(number), roundNonce: nonce, deadlineMillis: UInt64(deadline.timeIntervalSince1970 * 1000),
+            globalModel: model.parameters, trainingParameters: parameters.encoded()
+        )
+        _ = try active.machine.handle(.invitationsSent)
+        for name in invited {
+            guard let writer = sessions[name]?.writer else { continue }
+            do { try await writer.send(invite) } catch { logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"]) }
+        }
+        // Collect until every invited participant answered or left, or the deadline passed.
+        while Date() < deadline {
+            let pending = active.invited.subtracting(active.answered).filter { sessions[$0] != nil }
+            if pending.isEmpty || active.machine.state != .collecting { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        guard active.machine.state == .collecting else {
+            return .aborted(round: number, reason: "round ended early", charged: active.machine.charged)
+        }
+        return try await finish(active, event: .collectionEnded(contributors: active.aggregator.count, minimum: policy.rounds.minParticipants))
+    }
+
+    func refuse(_ number: Int, gate: String, reason: String, projected: Double) throws -> RoundOutcome {
+        let policy = configuration.policy.policy
+        _ = try ledger.append(RoundRefusedPayload(round: number, gate: gate, reason: reason, projectedEpsilon: projected, epsilonMax: policy.privacy.epsilonMax))
+        logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(gate)", "cohort.reason": "\(reason)"])
+        return .refused(round: number, gate: gate, reason: reason)
+    }
+
+    /// Drives the state machine from the end of collection to closed or aborted.
+    func finish(_ active: ActiveRound, event: RoundStateMachine.Event) async throws -> RoundOutcome {
+        let policy = configuration.policy.policy
+        var action = try active.machine.handle(event)
+        var roundEpsilon = 0.0
+        var chargeWritten = false
+        while true {
+            switch action {
+            case .writeCharge:
+                roundEpsilon = try writeCharge(active)
+                chargeWritten = true
+                action = try active.machine.handle(.chargeDurable)
+            case .computeNoisedAggregate:
+                let noise = await takeNoise()
+                let mean = active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
+                try applyUpdate(mean)
+                action = try active.machine.handle(.aggregated)
+            case .runPostAggregateChecksAndRelease:
+                action = try active.machine.handle(.released)
+            case .writeClose:
+                try writeClose(active)
+                action = try active.machine.handle(.closeDurable)
+            case .abort(let reason, let charged):
+                if charged && !chargeWritten && !active.machine.contributors.isEmpty {
+                    roundEpsilon = try writeCharge(active)
+                }
+                _ = try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))
+                logger.notice("round aborted", metadata: ["cohort.round": "\(active.number)", "cohort.reason": "\(reason)"])
+                round = nil
+                return .aborted(round: active.number, reason: reason, charged: charged)
+            case .none:
+                round = nil
+                return .closed(round: active.number, contributors: active.machine.contributors,
+                               roundEpsilon: roundEpsilon, cumulativeEpsilon: ledger.state.cumulativeEpsilon)
+            case .sendInvitations, .refuse:
+                throw CoordinatorError(code: "coordinator.internal", message: "unexpected round action \(action)")
+            }
+        }
+        _ = policy
+    }
+
+    /// Writes and fsyncs the round's charge. Only after this returns may the noised aggregate exist.
+    func writeCharge(_ active: ActiveRound) throws -> Double {
+        let policy = configuration.policy.policy
+        let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
+        var single = ChargeAccountant()
+        single.compose(mechanism)
+        let roundEpsilon = single.epsilon(delta: policy.privacy.delta).epsilon
+        var next = charges
+        next.compose(mechanism)
+        let cumulative = next.epsilon(delta: policy.privacy.delta)
+        _ = try ledger.append(RoundChargedPayload(
+            round: active.number, unit: policy.privacy.unit == .record ? .record : .participant,
+            samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier,
+            clippingBound: policy.privacy.clippingBound,
+            sensitivity: grid.sensitivity(clippingBound: policy.privacy.clippingBound, dimension: dimension),
+            gridStep: grid.step, dimension: dimension, delta: policy.privacy.delta,
+            roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order,
+            contributors: active.machine.contributors.sorted(), updateDigests: active.digests
+        ))
+        charges = next
+        return roundEpsilon
+    }
+
+    func applyUpdate(_ mean: [Float]) throws {
+        switch configuration.policy.policy.privacy.unit {
+        case .record:
+            // The noised sum over the expected batch is a gradient estimate: descend along it.
+            try optimizer.applyNoisedGradientSum(mean, expectedBatchSize: 1, to: &model)
+        case .participant:
+            // The noised mean is a model delta: move along it.
+            try optimizer.applyAverageDelta(mean, to: &model)
+        }
+    }
+
+    func writeClose(_ active: ActiveRound) throws {
+        let checkpoint = ModelCheckpoint(round: active.number, model: model, optimizer: optimizer, schemaDigest: try schema.digest())
+        let bytes = try checkpoint.safetensors().encoded()
+        let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number)
+        try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
+        _ = try ledger.append(RoundClosedPayload(
+            round: active.number, modelSHA256: SHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number), metrics: [:]))
+        let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
+        for name in active.invited {
+            guard let writer = sessions[name]?.writer else { continue }
+            Task { try? await writer.send(result) }
+        }
+    }
+
+    func drawNoise() -> Task<[Int64], Never> {
+        guard let distribution = noiseDistribution else { return Task { [] } }
+        let count = dimension
+        return Task.detached(priority: .utility) {
+            var sampler = DiscreteGaussianSampler(distribution)
+            return sampler.samples(count)
+        }
+    }
+
+    func takeNoise() async -> [Int64] {
+        let task = pendingNoise ?? drawNoise()
+        let noise = await task.value
+        pendingNoise = drawNoise()
+        return noise
+    }
+}

@@ -1,0 +1,124 @@
+import CohortCrypto
+import CohortModel
+import CohortTransport
+import Foundation
+import Logging
+
+/// What a participant needs to take part.
+public struct ParticipantConfiguration: Sendable {
+    /// Coordinator host and port.
+    public var host: String
+    public var port: Int
+    /// The identity directory (`<name>.pem`, `<name>.key.pem`, `<name>.ed25519.key`, `ca.pem`).
+    public var identity: IdentityFiles
+    /// The local CSV and the feature schema it must satisfy.
+    public var dataPath: String
+    public var schemaPath: String
+    /// The label column the operator expects; checked against the schema's when given.
+    public var expectedLabel: String?
+
+    public init(host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil) {
+        self.host = host
+        self.port = port
+        self.identity = identity
+        self.dataPath = dataPath
+        self.schemaPath = schemaPath
+        self.expectedLabel = expectedLabel
+    }
+}
+
+/// A silo: loads and validates its data, joins the coordinator, trains on invitation, and sends
+/// sealed, signed updates. Raw records never leave this process.
+public struct Participant: Sendable {
+    public let configuration: ParticipantConfiguration
+    let logger: Logger
+
+    public init(configuration: ParticipantConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Rounds this participant sent an update for.
+    public struct Summary: Sendable {
+        public var roundsContributed: [Int] = []
+        public var refusals: [String] = []
+    }
+
+    /// Joins and serves until the coordinator says goodbye or closes.
+    public func run() async throws -> Summary {
+        let schema = try FeatureSchema.load(path: configuration.schemaPath)
+        if let label = configuration.expectedLabel, label != schema.label.column {
+            throw ParticipantError(code: "participant.label_mismatch",
+                message: "--label \(label) does not match the schema's label column `\(schema.label.column)`; use the consortium's schema")
+        }
+        let prepared = try schema.prepare(csvPath: configuration.dataPath)
+        let data = prepared.dataset
+        let signingKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: configuration.identity.ed25519SecretKey))
+        let tls = try TLSConfigurationFactory(identity: configuration.identity)
+        let connection = try await FrameClient.connect(
+            host: configuration.host, port: configuration.port, tls: tls.makeClientConfiguration(),
+            serverHostname: configuration.host == "127.0.0.1" ? "localhost" : configuration.host, logger: logger
+        )
+        let name = configuration.identity.name
+        return try await connection.executeThenClose { connection in
+            var summary = Summary()
+            let outbound = connection.outbound
+            var frames = connection.inbound.makeAsyncIterator()
+            try await outbound.send(Hello(participantName: name))
+            guard let welcomeFrame = try await frames.next() else { return summary }
+            let welcome = try welcomeFrame.decode(Welcome.self)
+            guard Int(welcome.model.dimension) == data.dimension + 1 else {
+                throw ParticipantError(code: "participant.schema_mismatch",
+                    message: "the coordinator's model has \(welcome.model.dimension) parameters, this data encodes to \(data.dimension + 1); check that both use the same schema")
+            }
+            let encoder = JSONEncoder()
+            try await outbound.send(Attestation(json: Array(try encoder.encode(prepared.attestation))))
+            var sampler = PoissonSampler()
+            while let frame = try await frames.next() {
+                switch frame.type {
+                case .roundInvite:
+                    let invite = try frame.decode(RoundInvite.self)
+                    let parameters = try TrainingParameters.decode(invite.trainingParameters)
+                    let model = try LogisticRegression(parameters: invite.globalModel)
+                    let values: [Float]
+                    if parameters.unit == "record" {
+                        values = try RecordLevelTraining.clippedGradientSum(
+                            model: model, data: data, samplingRate: parameters.samplingRate,
+                            clippingBound: parameters.clippingBound, sampler: &sampler)
+                    } else {
+                        // Participant unit: the coordinator clips the whole delta, so the
+                        // minibatch order needs no secure randomness.
+                        var generator = SystemRandomNumberGenerator()
+                        values = try LocalTraining.modelDelta(
+                            from: model, on: data,
+                            configuration: LocalTrainingConfiguration(
+                                epochs: parameters.localEpochs, batchSize: parameters.batchSize, learningRate: parameters.localLearningRate),
+                            using: &generator)
+                    }
+                    let plaintext = UpdatePlaintext.encode(round: invite.round, records: UInt32(data.count), values: values)
+                    let sealed = try SealedBox.seal(plaintext, to: welcome.coordinatorSealingKey)
+                    try await outbound.send(Update.signed(round: invite.round, roundNonce: invite.roundNonce, participantName: name, sealed: sealed, signingKey: signingKey))
+                    summary.roundsContributed.append(Int(invite.round))
+                case .updateAck, .roundResult:
+                    continue
+                case .error:
+                    let error = try frame.decode(WireError.self)
+                    summary.refusals.append(error.code)
+                    logger.notice("coordinator refused", metadata: ["cohort.code": "\(error.code)", "cohort.message": "\(error.message)"])
+                    if error.closesConnection { return summary }
+                case .bye:
+                    return summary
+                default:
+                    continue
+                }
+            }
+            return summary
+        }
+    }
+}
+
+public struct ParticipantError: Error, Sendable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    public var description: String { "\(message) [\(code)]" }
+}

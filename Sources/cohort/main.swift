@@ -1,3 +1,0 @@
-import CohortCLI
-
-CohortCommand.main()
