@@ -43,8 +43,10 @@ public struct LedgerTime: Sendable, Hashable, Comparable, CustomStringConvertibl
                 }
                 return value
             }
-            let separators: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")]
-            for (index, character) in separators where bytes[index] != character.asciiValue! { return nil }
+            guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+                bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "."),
+                bytes[23] == UInt8(ascii: "Z")
+            else { return nil }
             guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
                 let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
                 let millisecond = number(20..<23),
