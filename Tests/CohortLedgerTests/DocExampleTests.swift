@@ -58,13 +58,13 @@ struct DocExampleTests {
     }
 
     static let documentedHashes = [
-        "c7b445f8e65742c1c797c00928f6ee8a4684d8ef74b6cc78e99daee785cad598",
-        "bfe2277c49a5b77fe514324dd4944d155f345f9f51356acb9d3eeb7a7c334422",
-        "2f2e1ee83e1b463b8fddc43ca086a3f75a15f8d8095df3009538621b873d9e2c",
+        "c866af190276e998aed3525cc2755a12d557dd7ba11170c678d061dd46f2f85b",
+        "8aa100ef6d3a20ace2ed64430a5e30d9b6a016b7d3591fe05a40462180e163e0",
+        "d2c502616d28cdfc161362befdaffd5636729e4679db8d54117581a6b504357c",
     ]
     static let documentedSignatures = [
-        "4Nx1UVJ8xrkVS+73R+7D92S05BsEiTIl4uZVjSLTT3pwwPE75HJv3WXBoD+icmTewD3RItsoVAH4Tmg47dfwBQ==",
-        "/EGfVEbZ7eGn0Jo/NHzaVbhU0YtsT0h3k+Bw5F0vIhDDpjbT9nP1RzwmClvVPXyQGncjiF/uRSxxYQ2jeacWCg==",
-        "b4X1k1WUhASILcbENCs1q5LFceFn1omNVYrxThw2dsGPYGK9xy9MsKGmR6uWI6KHhgGuahoEY4R/RiU1+CdUDA==",
+        "RVFhviI9OrnlN3Y9kLBm/GV7c5AJ7QfgcvG+DmsT3+92t5jYt7VylyF73aYTBcmmpAvYS8Gp/cfUtPTDqf7vDg==",
+        "ilu2zQbplniG3AltoYYc6YxMFK/MIN/px78Q/Ka6AiJ60MhhiJZCoOYJ7as3YRV7BwcyDOcdGLukcYanEnUMAQ==",
+        "7k9tccKe8UAsuR52HVlChdeSoMc65ciO/v2iCjtWHHPu3gCofy736h4sjBfI2DtB9sNS3vs1ZaUXyzEg7cCzCQ==",
     ]
 }

@@ -29,7 +29,9 @@ struct LedgerRoundTripTests {
 
         // The recomputed cumulative ε equals what CohortPrivacy gives for three identical rounds.
         let mechanism = try SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 1.2)
-        let reference = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: 3, delta: Fixtures.delta)
+        var charged = ChargeAccountant()
+        charged.compose(mechanism, rounds: 3)
+        let reference = charged.epsilon(delta: Fixtures.delta)
         #expect(abs(result.state.cumulativeEpsilon - reference.epsilon) <= 1e-12 * reference.epsilon)
         #expect(abs(result.state.accountant.epsilon(delta: Fixtures.delta).epsilon - reference.epsilon) <= 1e-12 * reference.epsilon)
 

@@ -199,7 +199,9 @@ struct LedgerTamperTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         // One round at q = 0.05, σ = 1.2 costs about ε ≈ 1.4 at δ = 1e-5: the cap allows two rounds.
-        let two = try PrivacyCalculator.epsilon(mechanism: SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 1.2), rounds: 2, delta: Fixtures.delta).epsilon
+        var charged = ChargeAccountant()
+        charged.compose(try SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 1.2), rounds: 2)
+        let two = charged.epsilon(delta: Fixtures.delta).epsilon
         let cap = two * 1.01
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 2, epsilonMax: cap)
         try writer.append(RoundOpenedPayload(round: 3, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
