@@ -150,26 +150,28 @@ struct DemoCommand: AsyncParsableCommand {
 
         // 7. The auditor's check of the ledger.
         let publicKey = try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
-        let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: state), publicKey: publicKey)
+        let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: state), publicKey: publicKey).state
 
         let summary = DemoSummary(
             dataset: dataset.rawValue, participants: setup.silos.count, rounds: final.round,
             epsilon: final.epsilon, epsilonMax: targetEpsilon, delta: setup.plan.delta, noiseMultiplier: plan.noiseMultiplier,
             federated: final.metrics, centralisedReference: reference, refusals: refusals,
-            ledgerEntries: verified.entries.count, ledgerVerified: true, workdir: work
+            ledgerEntries: verified.entryCount, ledgerVerified: true, workdir: work
         )
         if json {
             try CLIOutput.printJSON(summary)
         } else {
             print("")
-            print("final test metrics (held-out \(test.count) records)   federated, DP        centralised, no DP")
+            print("final test metrics on \(test.count) held-out records")
+            print("  metric       federated, DP (ε ≤ \(targetEpsilon))   centralised, no DP")
             for (label, a, b) in [("accuracy", final.metrics.accuracy, reference.accuracy), ("precision", final.metrics.precision, reference.precision),
                                   ("recall", final.metrics.recall, reference.recall), ("F1", final.metrics.f1, reference.f1),
                                   ("ROC AUC", final.metrics.rocAUC ?? .nan, reference.rocAUC ?? .nan)] {
-                print(String(format: "  %-10@                                    %.3f              %.3f", label as NSString, a, b))
+                print("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0)
+                      + String(format: " %.3f", a).padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %.3f", b))
             }
             print(String(format: "privacy: ε = %.3f at δ = %g (cap %.1f), charged for the discrete Gaussian as implemented", final.epsilon, setup.plan.delta, targetEpsilon))
-            print("ledger: \(verified.entries.count) entries, chain and signatures verified, every ε recomputed")
+            print("ledger: \(verified.entryCount) entries in \(state)/ledger.jsonl; chain, signatures and every ε verified")
         }
     }
 

@@ -193,10 +193,16 @@ public actor Coordinator {
     }
 
     /// Closes the listener. A round in progress is aborted (and stays charged if updates arrived).
-    public func stop(reason: String = "coordinator shutting down") async {
+    public func stop(reason: String = "training finished") async {
         if let active = round, active.machine.state != .closed {
             _ = try? await finish(active, event: .abort(reason: reason))
         }
+        // Say goodbye so participants end cleanly instead of seeing a dropped connection.
+        for (_, session) in sessions {
+            try? await session.writer.send(Bye(reason: reason))
+            session.writer.finish()
+        }
+        sessions.removeAll()
         await server?.close()
         server = nil
     }
