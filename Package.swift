@@ -117,7 +117,12 @@ let package = Package(
         .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
         .testTarget(
             name: "CohortCoordinatorTests",
-            dependencies: ["CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport"]
+            dependencies: [
+                "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
+                "CohortModel", "CohortPolicy", "CohortLedger",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),

@@ -1,0 +1,219 @@
+import CohortCoordinator
+import CohortCrypto
+import CohortLedger
+import CohortModel
+import CohortTransport
+import Foundation
+import Testing
+
+/// Full rounds over real mutual-TLS sockets on 127.0.0.1: an in-process coordinator, honest
+/// participants running the real participant runtime, and scripted ones sending bad input.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func fullRoundWithThreeParticipants() async throws {
+        let consortium = try await Consortium()
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let before = await consortium.coordinator.globalModel
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed(let round, let contributors, let roundEpsilon, let cumulative) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(round == 1)
+        #expect(Set(contributors) == ["hospital-a", "hospital-b", "hospital-c"])
+        #expect(roundEpsilon > 0 && cumulative == roundEpsilon)
+        #expect(await consortium.coordinator.globalModel != before)
+        // The ledger: genesis, opened, charged (before) closed; it verifies under the coordinator's key.
+        let kinds = try consortium.ledgerEntries().map(\.kind)
+        #expect(kinds == ["genesis", "round.opened", "round.charged", "round.closed"])
+        let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+        #expect(verified.state.lastClosedRound == 1)
+        #expect(FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test func participantDisconnectingMidRoundLeavesQuorum() async throws {
+        let consortium = try await Consortium(minParticipants: 2)
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        let leaver = Task {
+            try await consortium.scripted("hospital-c") { session in
+                _ = try await session.next(.roundInvite)
+                // Leaves without answering.
+            }
+        }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed(_, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b"])
+        try await leaver.value
+        await consortium.shutdown()
+        for task in honest { _ = try await task.value }
+    }
+
+    @Test func roundBelowQuorumIsAbortedWithReasonAndStaysCharged() async throws {
+        let consortium = try await Consortium(minParticipants: 3, deadlineSeconds: 2)
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        let silent = Task {
+            try await consortium.scripted("hospital-c") { session in
+                _ = try await session.next(.roundInvite)
+                try await Task.sleep(for: .seconds(4))
+            }
+        }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        #expect(outcome == .aborted(round: 1, reason: "only 2 of the required 3 participants contributed", charged: true))
+        let entries = try consortium.ledgerEntries()
+        #expect(entries.map(\.kind) == ["genesis", "round.opened", "round.charged", "round.aborted"])
+        #expect(entries.last?.data["reason"]?.stringValue == "only 2 of the required 3 participants contributed")
+        _ = try? await silent.value
+        await consortium.shutdown()
+        for task in honest { _ = try await task.value }
+    }
+
+    enum Attack: String, CaseIterable, Sendable {
+        case wrongDimension, nanValue, infiniteValue, sealedToAnotherKey, signedByAnotherKey, duplicate
+    }
+
+    /// Each bad update gets its stable error code; the round goes on and closes for the others.
+    @Test(arguments: Attack.allCases)
+    func badUpdateIsRefusedAndRoundGoesOn(attack: Attack) async throws {
+        let consortium = try await Consortium(names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], minParticipants: 2)
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        let dimension = 31
+        let attackerDone = Flag()
+        // hospital-d answers only after the attacker has its reply, so the round is still
+        // collecting when the bad update arrives.
+        let latecomer = Task {
+            try await consortium.scripted("hospital-d") { session in
+                let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
+                while await !attackerDone.isSet { try await Task.sleep(for: .milliseconds(5)) }
+                try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.02, count: dimension)))
+                _ = try await session.reply()
+            }
+        }
+        let attacker = Task { () -> String in
+            try await consortium.scripted("hospital-c") { session in
+                let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
+                let good = [Float](repeating: 0.01, count: dimension)
+                let update: Update
+                switch attack {
+                case .wrongDimension: update = try session.update(for: invite, values: [Float](repeating: 0.01, count: dimension - 1))
+                case .nanValue: update = try session.update(for: invite, values: [.nan] + good.dropFirst())
+                case .infiniteValue: update = try session.update(for: invite, values: good.dropLast() + [.infinity])
+                case .sealedToAnotherKey: update = try session.update(for: invite, values: good, sealTo: SealedBox.KeyPair.generate().publicKey)
+                case .signedByAnotherKey: update = try session.update(for: invite, values: good, signWith: Ed25519.KeyPair.generate())
+                case .duplicate:
+                    try await session.outbound.send(session.update(for: invite, values: good))
+                    #expect(try await session.reply().type == .updateAck)
+                    update = try session.update(for: invite, values: good)
+                }
+                try await session.outbound.send(update)
+                let reply = try await session.reply()
+                await attackerDone.set()
+                #expect(reply.type == .error)
+                return try reply.decode(WireError.self).code
+            }
+        }
+        try await consortium.waitForConnected(4)
+        let outcome = try await consortium.coordinator.runRound()
+        let code = try await attacker.value
+        try await latecomer.value
+        let expected: [Attack: String] = [
+            .wrongDimension: "update.wrong_dimension", .nanValue: "update.non_finite", .infiniteValue: "update.non_finite",
+            .sealedToAnotherKey: "update.seal_open_failed", .signedByAnotherKey: "update.bad_signature", .duplicate: "update.duplicate",
+        ]
+        #expect(code == expected[attack])
+        guard case .closed(_, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let expectedContributors: Set<String> = attack == .duplicate
+            ? ["hospital-a", "hospital-b", "hospital-c", "hospital-d"] : ["hospital-a", "hospital-b", "hospital-d"]
+        #expect(Set(contributors) == expectedContributors)
+        await consortium.shutdown()
+        for task in honest { _ = try await task.value }
+    }
+
+    @Test func updateReplayedFromAnEarlierRoundIsRefused() async throws {
+        let consortium = try await Consortium(minParticipants: 2)
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        let replayer = Task { () -> String in
+            try await consortium.scripted("hospital-c") { session in
+                let first = try await session.next(.roundInvite).decode(RoundInvite.self)
+                let old = try session.update(for: first, values: [Float](repeating: 0.01, count: 31))
+                try await session.outbound.send(old)
+                #expect(try await session.reply().type == .updateAck)
+                _ = try await session.next(.roundInvite)
+                try await session.outbound.send(old)
+                return try await session.reply().decode(WireError.self).code
+            }
+        }
+        try await consortium.waitForConnected(3)
+        _ = try await consortium.coordinator.runRound()
+        let second = try await consortium.coordinator.runRound()
+        #expect(try await replayer.value == "update.replayed")
+        if case .closed(_, let contributors, _, _) = second {
+            #expect(Set(contributors) == ["hospital-a", "hospital-b"])
+        } else {
+            Issue.record("second round did not close: \(second)")
+        }
+        await consortium.shutdown()
+        for task in honest { _ = try await task.value }
+    }
+
+    @Test func budgetGateRefusesAndLedgersTheProjection() async throws {
+        let consortium = try await Consortium(epsilonMax: 0.5)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .refused(1, "budget", let reason) = outcome else {
+            Issue.record("not refused by the budget gate: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(reason.contains("projected ε"))
+        let refusal = try #require(consortium.ledgerEntries().last)
+        #expect(refusal.kind == "round.refused")
+        #expect((refusal.data["projected_epsilon"]?.doubleValue ?? 0) > 0.5)
+        await consortium.shutdown()
+    }
+
+    /// No update, key or raw record reaches the logs.
+    @Test func logsCarryNoSecrets() async throws {
+        let consortium = try await Consortium()
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        _ = try await consortium.coordinator.runRound()
+        let modelText = await consortium.coordinator.globalModel.prefix(5).map { "\($0)" }
+        var secrets: [String] = []
+        for identity in consortium.participants + [consortium.coordinatorIdentity] {
+            for path in [identity.ed25519SecretKey, identity.privateKey] {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                secrets += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init).filter { $0.count >= 40 }
+            }
+        }
+        let sealing = try String(contentsOfFile: consortium.coordinatorIdentity.x25519SecretKey, encoding: .utf8)
+        secrets += sealing.split(separator: " ").map(String.init).filter { $0.count >= 40 }
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+        let logs = consortium.capture.text
+        #expect(!logs.isEmpty)
+        #expect(!secrets.isEmpty)
+        for secret in secrets { #expect(!logs.contains(secret.trimmingCharacters(in: .whitespacesAndNewlines))) }
+        // Raw records: distinctive values from the first data rows never appear.
+        for value in ["17.99", "10.38", "122.8", "1001", "0.2776"] { #expect(!logs.contains(value)) }
+        // Model values (the release) are not logged either.
+        for value in modelText where value != "0.0" { #expect(!logs.contains(value)) }
+    }
+}
+
+/// A one-way signal between test tasks.
+actor Flag {
+    private(set) var isSet = false
+    func set() { isSet = true }
+}

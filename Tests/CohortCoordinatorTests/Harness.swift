@@ -1,0 +1,174 @@
+import CohortCoordinator
+import CohortCrypto
+import CohortLedger
+import CohortModel
+import CohortParticipant
+import CohortPolicy
+import CohortTransport
+import Foundation
+import Logging
+
+/// Captures every log record, so tests can prove what is (and is not) logged.
+final class LogCapture: @unchecked Sendable {
+    // @unchecked Sendable: `lines` is only touched under `lock`.
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.joined(separator: "\n")
+    }
+
+    func logger(_ label: String) -> Logger {
+        Logger(label: label) { label in CapturingHandler(label: label, capture: self) }
+    }
+}
+
+struct CapturingHandler: LogHandler {
+    let label: String
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        capture.append("\(event.level) \(label) \(event.message) \(all.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
+    }
+}
+
+/// A consortium on this machine: CA, coordinator identity, participants with data, a policy
+/// file, and an in-process coordinator on a real mutual-TLS socket (127.0.0.1, any free port).
+final class Consortium: @unchecked Sendable {
+    // @unchecked Sendable: every stored property is immutable after init.
+    let directory: String
+    let ca: CertificateAuthority
+    let coordinatorIdentity: IdentityFiles
+    let participants: [IdentityFiles]
+    let schemaPath: String
+    let policyPath: String
+    let capture = LogCapture()
+    let coordinator: Coordinator
+    let port: Int
+
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// - Parameters:
+    ///   - names: participants in the policy.
+    ///   - minParticipants: quorum.
+    ///   - deadlineSeconds: round deadline.
+    ///   - epsilonMax: budget cap.
+    ///   - unit: `record` or `participant`.
+    init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
+         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
+        coordinatorIdentity = try ca.issue(role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator", hosts: ["localhost", "127.0.0.1"])
+        var identities: [IdentityFiles] = []
+        for name in names { identities.append(try ca.issue(role: .participant, name: name, outDirectory: directory + "/" + name)) }
+        participants = identities
+        schemaPath = Self.repositoryRoot + "/Data/schemas/wdbc.json"
+        // Each participant holds a disjoint slice of the WDBC records.
+        let table = try CSVTable.read(path: Self.repositoryRoot + "/Data/breast_cancer_wdbc.csv")
+        for (index, identity) in identities.enumerated() {
+            let rows = Array(stride(from: index, to: table.rows.count, by: identities.count))
+            try table.selecting(rows: rows).write(path: identity.directory + "/data.csv")
+        }
+        var yaml = """
+            version: 1
+            name: e2e
+            coordinator:
+              listen: 127.0.0.1:0
+              ca_certificate: \(coordinatorIdentity.caCertificate)
+              certificate: \(coordinatorIdentity.certificate)
+              private_key: \(coordinatorIdentity.privateKey)
+              sealing_key: \(coordinatorIdentity.x25519SecretKey)
+              ledger_key: \(coordinatorIdentity.ed25519SecretKey)
+            participants:
+
+            """
+        for identity in identities {
+            yaml += "  - name: \(identity.name)\n    signing_key: \(identity.ed25519PublicKey)\n"
+        }
+        yaml += """
+            privacy:
+              unit: \(unit)
+              sampling_rate: \(samplingRate)
+              noise_multiplier: 2.0
+              clipping_bound: 1.0
+              delta: 1e-5
+              epsilon_max: \(epsilonMax)
+            rounds:
+              count: 3
+              min_participants: \(minParticipants)
+              deadline_seconds: \(deadlineSeconds)
+            model:
+              version: lr-v1
+              schema: \(schemaPath)
+              server_learning_rate: 0.5
+
+            """
+        policyPath = directory + "/policy.yaml"
+        try yaml.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let loaded = try PolicyLoader.load(path: policyPath)
+        coordinator = try Coordinator(
+            configuration: CoordinatorConfiguration(policy: loaded, stateDirectory: directory + "/state", portOverride: 0, quorumWaitSeconds: 10),
+            logger: capture.logger("cohort.coordinator"))
+        let tls = try TLSConfigurationFactory(identity: coordinatorIdentity)
+        port = try await coordinator.start(tls: tls.makeServerConfiguration())
+    }
+
+    var stateDirectory: String { directory + "/state" }
+
+    func identity(_ name: String) -> IdentityFiles { participants.first { $0.name == name }! }
+
+    /// An honest participant process-in-a-task.
+    func participant(_ name: String) -> Participant {
+        let identity = identity(name)
+        return Participant(
+            configuration: ParticipantConfiguration(
+                host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath),
+            logger: capture.logger("cohort.participant"))
+    }
+
+    /// Waits until `count` participants are connected and attested.
+    func waitForConnected(_ count: Int) async throws {
+        for _ in 0..<500 {
+            if await coordinator.connectedParticipants.count >= count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError(message: "only \(await coordinator.connectedParticipants.count) of \(count) participants connected")
+    }
+
+    func ledgerEntries() throws -> [LedgerEntry] {
+        try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: stateDirectory)).entries
+    }
+
+    func ledgerPublicKey() throws -> [UInt8] {
+        try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
+    }
+
+    func shutdown() async {
+        await coordinator.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

@@ -1,0 +1,63 @@
+import CohortCrypto
+import CohortModel
+import CohortTransport
+import Foundation
+import Logging
+import NIOCore
+
+/// A participant under the test's control: it joins like an honest one (hello, attestation),
+/// then lets the test send whatever frames it wants and read the replies.
+struct ScriptedSession {
+    let welcome: Welcome
+    let outbound: FrameWriter
+    var frames: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
+    let identity: IdentityFiles
+
+    /// The next frame of `type`, skipping others (acks, results).
+    mutating func next(_ type: FrameType) async throws -> Frame {
+        while let frame = try await frames.next() {
+            if frame.type == type { return frame }
+        }
+        throw HarnessError(message: "connection closed while waiting for a \(type) frame")
+    }
+
+    /// The next reply to an update: an ack or an error frame.
+    mutating func reply() async throws -> Frame {
+        while let frame = try await frames.next() {
+            if frame.type == .updateAck || frame.type == .error { return frame }
+        }
+        throw HarnessError(message: "connection closed while waiting for a reply")
+    }
+
+    /// A correctly sealed and signed update for `invite` carrying `values`.
+    func update(for invite: RoundInvite, values: [Float], round: UInt64? = nil, sealTo: [UInt8]? = nil,
+                signWith: Ed25519.KeyPair? = nil) throws -> Update {
+        let plaintext = UpdatePlaintext.encode(round: round ?? invite.round, records: 10, values: values)
+        let sealed = try SealedBox.seal(plaintext, to: sealTo ?? welcome.coordinatorSealingKey)
+        let key = try signWith ?? Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: identity.ed25519SecretKey))
+        return Update.signed(round: invite.round, roundNonce: invite.roundNonce, participantName: identity.name, sealed: sealed, signingKey: key)
+    }
+}
+
+extension Consortium {
+    /// Connects as `name` and runs `body` inside the joined session.
+    func scripted<T: Sendable>(_ name: String, _ body: @Sendable (inout ScriptedSession) async throws -> T) async throws -> T {
+        let identity = identity(name)
+        let tls = try TLSConfigurationFactory(identity: identity)
+        let connection = try await FrameClient.connect(
+            host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost",
+            logger: capture.logger("cohort.scripted"))
+        let schema = try FeatureSchema.load(path: schemaPath)
+        let attestation = try schema.prepare(csvPath: identity.directory + "/data.csv").attestation
+        let attestationJSON = Array(try JSONEncoder().encode(attestation))
+        return try await connection.executeThenClose { connection in
+            var frames = connection.inbound.makeAsyncIterator()
+            try await connection.outbound.send(Hello(participantName: name))
+            guard let welcomeFrame = try await frames.next() else { throw HarnessError(message: "no welcome") }
+            let welcome = try welcomeFrame.decode(Welcome.self)
+            try await connection.outbound.send(Attestation(json: attestationJSON))
+            var session = ScriptedSession(welcome: welcome, outbound: connection.outbound, frames: frames, identity: identity)
+            return try await body(&session)
+        }
+    }
+}
