@@ -19,12 +19,19 @@ public struct CoordinatorConfiguration: Sendable {
     public var portOverride: Int?
     /// Seconds to wait for a quorum of connected participants before a round is refused. Default 60.
     public var quorumWaitSeconds: Double
+    /// Model dimension for benchmarks with synthetic updates; nil derives it from the schema
+    /// (encoded features + bias), which is what every real run does.
+    public var modelDimension: Int?
 
-    public init(policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60) {
+    public init(
+        policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
+        modelDimension: Int? = nil
+    ) {
         self.policy = policy
         self.stateDirectory = stateDirectory
         self.portOverride = portOverride
         self.quorumWaitSeconds = quorumWaitSeconds
+        self.modelDimension = modelDimension
     }
 }
 
@@ -105,21 +112,25 @@ public actor Coordinator {
             keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
         }
         signingKeys = keys
-        schema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
-        dimension = schema.encodedDimension + 1
-        grid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: dimension, inflation: policy.privacy.gridInflation)
-        noiseDistribution = try grid.noise(
-            noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: dimension
+        let loadedSchema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
+        schema = loadedSchema
+        let modelDimension = configuration.modelDimension ?? (loadedSchema.encodedDimension + 1)
+        dimension = modelDimension
+        let roundGrid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
+        grid = roundGrid
+        noiseDistribution = try roundGrid.noise(
+            noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension
         )
         try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
         try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
         let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
+        let writer: LedgerWriter
         if DurableFile.exists(ledgerPath) {
             let report = try LedgerWriter.recover(stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
             if report.truncatedAt != nil { logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"]) }
-            ledger = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
+            writer = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
         } else {
-            ledger = try LedgerWriter.create(
+            writer = try LedgerWriter.create(
                 stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
                 genesis: GenesisPayload(
                     ledgerPublicKey: ledgerKey.publicKey, policySHA256: loaded.sha256,
@@ -127,10 +138,17 @@ public actor Coordinator {
                 )
             )
         }
-        charges = ledger.state.accountant
-        optimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
-        model = LogisticRegression(featureCount: schema.encodedDimension)
-        if let last = ledger.state.lastClosedRound, let digest = ledger.state.lastModelSHA256 {
+        // A round left open by a crash ends here, before anything else: aborted, and charged if
+        // its charge had become durable (the write-ahead rule keeps that charge for good).
+        if let unfinished = writer.state.unfinishedRound {
+            _ = try writer.append(RoundAbortedPayload(
+                round: unfinished, reason: "the coordinator stopped during the round and restarted",
+                charged: writer.state.unfinishedRoundCharged))
+            logger.notice("unfinished round aborted on restart", metadata: ["cohort.round": "\(unfinished)"])
+        }
+        var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
+        var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
+        if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
             let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: last)
             let bytes = try DurableFile.read(path)
             guard SHA256.hexDigest(bytes) == digest else {
@@ -140,9 +158,13 @@ public actor Coordinator {
                 )
             }
             let checkpoint = try ModelCheckpoint(safetensors: SafetensorsFile.decode(bytes, source: path))
-            model = checkpoint.model
-            if let saved = checkpoint.optimizer { optimizer = saved }
+            restoredModel = checkpoint.model
+            if let saved = checkpoint.optimizer { restoredOptimizer = saved }
         }
+        charges = writer.state.accountant
+        optimizer = restoredOptimizer
+        model = restoredModel
+        ledger = writer
     }
 
     static func checkpointPath(stateDirectory: String, round: Int) -> String {
