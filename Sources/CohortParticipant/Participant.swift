@@ -16,14 +16,20 @@ public struct ParticipantConfiguration: Sendable {
     public var schemaPath: String
     /// The label column the operator expects; checked against the schema's when given.
     public var expectedLabel: String?
+    /// An external trainer command (see `ExternalTrainer`); nil trains the built-in logistic regression.
+    public var trainerCommand: String?
 
-    public init(host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil) {
+    public init(
+        host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
+        trainerCommand: String? = nil
+    ) {
         self.host = host
         self.port = port
         self.identity = identity
         self.dataPath = dataPath
         self.schemaPath = schemaPath
         self.expectedLabel = expectedLabel
+        self.trainerCommand = trainerCommand
     }
 }
 
@@ -54,6 +60,13 @@ public struct Participant: Sendable {
         let prepared = try schema.prepare(csvPath: configuration.dataPath)
         let data = prepared.dataset
         let signingKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: configuration.identity.ed25519SecretKey))
+        var trainer: ExternalTrainer?
+        if let command = configuration.trainerCommand {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-trainer-\(UUID().uuidString)").path
+            trainer = ExternalTrainer(command: command, workDirectory: work)
+            try trainer?.prepare(data: data)
+        }
+        defer { if let trainer { try? FileManager.default.removeItem(atPath: trainer.workDirectory) } }
         let tls = try TLSConfigurationFactory(identity: configuration.identity)
         let connection = try await FrameClient.connect(
             host: configuration.host, port: configuration.port, tls: tls.makeClientConfiguration(),
@@ -81,7 +94,9 @@ public struct Participant: Sendable {
                     let parameters = try TrainingParameters.decode(invite.trainingParameters)
                     let model = try LogisticRegression(parameters: invite.globalModel)
                     let values: [Float]
-                    if parameters.unit == "record" {
+                    if let trainer {
+                        values = try await trainer.train(round: invite.round, globalModel: invite.globalModel, parameters: parameters)
+                    } else if parameters.unit == "record" {
                         values = try RecordLevelTraining.clippedGradientSum(
                             model: model, data: data, samplingRate: parameters.samplingRate,
                             clippingBound: parameters.clippingBound, sampler: &sampler)

@@ -30,6 +30,9 @@ struct ParticipantCommand: AsyncParsableCommand {
     @Option(help: "The label column; must match the schema's.")
     var label: String?
 
+    @Option(help: "An external trainer command exchanging safetensors files (see Examples/python-trainer).")
+    var trainer: String?
+
     func validate() throws {
         guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil else {
             throw ValidationError("--coordinator must be HOST:PORT, got `\(coordinator)`")
@@ -45,7 +48,7 @@ struct ParticipantCommand: AsyncParsableCommand {
         let configuration = ParticipantConfiguration(
             host: String(coordinator[..<colon]), port: Int(coordinator[coordinator.index(after: colon)...])!,
             identity: IdentityFiles(directory: identity, name: participantName),
-            dataPath: data, schemaPath: schema, expectedLabel: label
+            dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer
         )
         do {
             let summary = try await Participant(configuration: configuration, logger: logger).run()

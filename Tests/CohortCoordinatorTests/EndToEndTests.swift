@@ -2,6 +2,7 @@ import CohortCoordinator
 import CohortCrypto
 import CohortLedger
 import CohortModel
+import CohortParticipant
 import CohortTransport
 import Foundation
 import Testing
@@ -166,6 +167,40 @@ import Testing
         }
         await consortium.shutdown()
         for task in honest { _ = try await task.value }
+    }
+
+    static var pythonTrainerAvailable: Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import numpy, safetensors"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    /// A silo training with the Python example trainer takes part like the others.
+    @Test(.enabled(if: pythonTrainerAvailable, "needs python3 with numpy and safetensors (Scripts/test.sh installs them)"))
+    func externalPythonTrainerContributes() async throws {
+        let consortium = try await Consortium()
+        let command = "python3 " + Consortium.repositoryRoot + "/Examples/python-trainer/train.py"
+        let tasks = [
+            Task { try await consortium.participant("hospital-a").run() },
+            Task { try await consortium.participant("hospital-b").run() },
+            Task { try await consortium.participant("hospital-c", trainer: command).run() },
+        ]
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed(_, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b", "hospital-c"])
+        await consortium.shutdown()
+        var summaries: [Participant.Summary] = []
+        for task in tasks { summaries.append(try await task.value) }
+        #expect(summaries[2].roundsContributed == [1])
     }
 
     @Test func budgetGateRefusesAndLedgersTheProjection() async throws {

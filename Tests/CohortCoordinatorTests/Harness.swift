@@ -137,11 +137,12 @@ final class Consortium: @unchecked Sendable {
     func identity(_ name: String) -> IdentityFiles { participants.first { $0.name == name }! }
 
     /// An honest participant process-in-a-task.
-    func participant(_ name: String) -> Participant {
+    func participant(_ name: String, trainer: String? = nil) -> Participant {
         let identity = identity(name)
         return Participant(
             configuration: ParticipantConfiguration(
-                host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath),
+                host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath,
+                trainerCommand: trainer),
             logger: capture.logger("cohort.participant"))
     }
 
