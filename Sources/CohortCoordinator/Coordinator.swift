@@ -64,7 +64,6 @@ public actor Coordinator {
     let schema: FeatureSchema
     let dimension: Int
     let grid: FixedPointGrid
-    let noiseDistribution: DiscreteGaussian?
     var charges: ChargeAccountant
     var model: LogisticRegression
     var optimizer: ServerOptimizer
@@ -72,7 +71,7 @@ public actor Coordinator {
     var round: ActiveRound?
     var server: FrameServer?
     /// Noise for the next round, drawn while the current one collects updates.
-    var pendingNoise: Task<[Int64], Never>?
+    var pendingNoise: (distribution: DiscreteGaussian, draw: Task<[Int64], Never>)?
 
     struct Session {
         let writer: FrameWriter
@@ -86,6 +85,10 @@ public actor Coordinator {
         let invited: Set<String>
         /// The expected cohort size, fixed when the round opens (never the realised count).
         let denominator: Double
+        /// The L2 sensitivity the round is charged and noised for (see `roundSensitivity`).
+        var sensitivity = 0.0
+        /// The integer noise distribution on the grid: σ·sensitivity/γ.
+        var noise: DiscreteGaussian?
         var machine = RoundStateMachine()
         let aggregator: StreamingAggregator
         var digests: [String: String] = [:]
@@ -118,7 +121,8 @@ public actor Coordinator {
         dimension = modelDimension
         let roundGrid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
         grid = roundGrid
-        noiseDistribution = try roundGrid.noise(
+        // Fails early (before any round) when σ on this grid is outside the sampler's range.
+        _ = try roundGrid.noise(
             noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension
         )
         try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
@@ -362,10 +366,14 @@ public actor Coordinator {
             number: number, nonce: nonce, invited: Set(invited), denominator: max(denominator, 1e-9),
             aggregator: StreamingAggregator(dimension: dimension, clippingBound: policy.privacy.unit == .participant ? policy.privacy.clippingBound : nil)
         )
+        active.sensitivity = roundSensitivity(records: policy.privacy.unit == .record ? Int(denominator / policy.privacy.samplingRate) : 0)
+        active.noise = try DiscreteGaussian(sigma: policy.privacy.noiseMultiplier * active.sensitivity / grid.step)
         round = active
         _ = try active.machine.handle(.gatesPassed)
         _ = try ledger.append(RoundOpenedPayload(round: number, participantsSampled: invited.count, participantsEligible: eligible.count, mechanism: "poisson-subsampled-discrete-gaussian"))
-        if pendingNoise == nil { pendingNoise = drawNoise() }
+        if let distribution = active.noise, pendingNoise?.distribution != distribution {
+            pendingNoise = (distribution, drawNoise(distribution))
+        }
         let parameters = TrainingParameters(
             unit: policy.privacy.unit.rawValue, samplingRate: policy.privacy.samplingRate, clippingBound: policy.privacy.clippingBound,
             localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize
@@ -412,7 +420,7 @@ public actor Coordinator {
                 chargeWritten = true
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
-                let noise = await takeNoise()
+                let noise = await takeNoise(active.noise!)
                 let mean = active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
                 try applyUpdate(mean)
                 action = try active.machine.handle(.aggregated)
@@ -454,7 +462,7 @@ public actor Coordinator {
             round: active.number, unit: policy.privacy.unit == .record ? .record : .participant,
             samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier,
             clippingBound: policy.privacy.clippingBound,
-            sensitivity: grid.sensitivity(clippingBound: policy.privacy.clippingBound, dimension: dimension),
+            sensitivity: active.sensitivity,
             gridStep: grid.step, dimension: dimension, delta: policy.privacy.delta,
             roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order,
             contributors: active.machine.contributors.sorted(), updateDigests: active.digests
@@ -488,8 +496,17 @@ public actor Coordinator {
         }
     }
 
-    func drawNoise() -> Task<[Int64], Never> {
-        guard let distribution = noiseDistribution else { return Task { [] } }
+    /// The L2 sensitivity of the quantised sum: C + γ√d for the grid (docs/PRIVACY.md), plus,
+    /// in the record unit, the float32 rounding of each participant's sum of clipped gradients:
+    /// each coordinate moves by at most 2^-24 of its value, so the two neighbouring sums move by at
+    /// most 2^-23·N·C in L2 over N records.
+    func roundSensitivity(records: Int) -> Double {
+        let bound = configuration.policy.policy.privacy.clippingBound
+        return grid.sensitivity(clippingBound: bound, dimension: dimension) + 0x1p-23 * Double(records) * bound
+    }
+
+    /// Draws one noise vector off the actor, so it is ready while updates arrive.
+    func drawNoise(_ distribution: DiscreteGaussian) -> Task<[Int64], Never> {
         let count = dimension
         return Task.detached(priority: .utility) {
             var sampler = DiscreteGaussianSampler(distribution)
@@ -497,10 +514,12 @@ public actor Coordinator {
         }
     }
 
-    func takeNoise() async -> [Int64] {
-        let task = pendingNoise ?? drawNoise()
+    /// The pre-drawn noise if it has the right distribution (else a fresh draw), and starts the
+    /// draw for the next round.
+    func takeNoise(_ distribution: DiscreteGaussian) async -> [Int64] {
+        let task = pendingNoise?.distribution == distribution ? pendingNoise!.draw : drawNoise(distribution)
         let noise = await task.value
-        pendingNoise = drawNoise()
+        pendingNoise = (distribution, drawNoise(distribution))
         return noise
     }
 }
