@@ -93,6 +93,9 @@ public actor Coordinator {
         let aggregator: StreamingAggregator
         var digests: [String: String] = [:]
         var answered: Set<String> = []
+        /// Federated evaluation of the released model, by participant.
+        var evaluations: [String: MetricsAccumulator] = [:]
+        var closingMetrics: [String: Double] = [:]
         init(number: Int, nonce: [UInt8], invited: Set<String>, denominator: Double, aggregator: StreamingAggregator) {
             self.number = number
             self.denominator = denominator
@@ -266,6 +269,14 @@ public actor Coordinator {
                         log.notice("update refused", metadata: ["cohort.code": "\(error.code)"])
                         try await connection.outbound.send(error: error)
                     }
+                case .evaluationResult:
+                    let result = try frame.decode(EvaluationResult.self)
+                    if let accumulator = try? JSONDecoder().decode(MetricsAccumulator.self, from: Data(result.json)) {
+                        receiveEvaluation(accumulator, round: Int(result.round), from: name)
+                    } else {
+                        try await connection.outbound.send(error: WireError(
+                            code: WireError.Code.malformedPayload, message: "the evaluation result is not a metrics accumulator", closesConnection: false))
+                    }
                 case .bye:
                     unregister(name: name)
                     return
@@ -315,6 +326,37 @@ public actor Coordinator {
         active.answered.insert(name)
         _ = try? active.machine.handle(.updateAccepted(participant: name))
         return .success(UpdateAck(round: update.round, updateDigest: Hex.decode(digest) ?? []))
+    }
+
+    func receiveEvaluation(_ accumulator: MetricsAccumulator, round number: Int, from name: String) {
+        guard let active = round, active.number == number, active.machine.state == .aggregated else { return }
+        active.evaluations[name] = accumulator
+    }
+
+    /// Asks every connected participant to evaluate the new model on its holdout and merges what
+    /// arrives before `timeout`.
+    func federatedEvaluation(_ active: ActiveRound, timeout: Double) async throws -> (aggregate: [String: Double], byParticipant: [String: [String: Double]]) {
+        let request = EvaluateRequest(round: UInt64(active.number), model: model.parameters)
+        let asked = sessions
+        for (_, session) in asked { try? await session.writer.send(request) }
+        let until = Date().addingTimeInterval(timeout)
+        while Date() < until && active.evaluations.count < asked.filter({ sessions[$0.key] != nil }).count {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        var merged = MetricsAccumulator()
+        var byParticipant: [String: [String: Double]] = [:]
+        for (name, accumulator) in active.evaluations.sorted(by: { $0.key < $1.key }) {
+            try merged.merge(accumulator)
+            byParticipant[name] = Self.summary(accumulator.metrics())
+        }
+        return (active.evaluations.isEmpty ? [:] : Self.summary(merged.metrics()), byParticipant)
+    }
+
+    static func summary(_ metrics: BinaryClassificationMetrics) -> [String: Double] {
+        var values = ["count": Double(metrics.count), "accuracy": metrics.accuracy, "precision": metrics.precision,
+                      "recall": metrics.recall, "f1": metrics.f1]
+        if let auc = metrics.rocAUC { values["roc_auc"] = auc }
+        return values
     }
 
     // MARK: - Rounds
@@ -425,6 +467,11 @@ public actor Coordinator {
                 try applyUpdate(mean)
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
+                let evaluation = try await federatedEvaluation(active, timeout: min(policy.rounds.deadlineSeconds, 10))
+                if !evaluation.byParticipant.isEmpty {
+                    _ = try ledger.append(EvaluationRecordedPayload(round: active.number, participants: evaluation.byParticipant, aggregate: evaluation.aggregate))
+                }
+                active.closingMetrics = evaluation.aggregate
                 action = try active.machine.handle(.released)
             case .writeClose:
                 try writeClose(active)
@@ -488,7 +535,7 @@ public actor Coordinator {
         let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number)
         try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
         _ = try ledger.append(RoundClosedPayload(
-            round: active.number, modelSHA256: SHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number), metrics: [:]))
+            round: active.number, modelSHA256: SHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number), metrics: active.closingMetrics))
         let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
         for name in active.invited {
             guard let writer = sessions[name]?.writer else { continue }

@@ -18,10 +18,12 @@ public struct ParticipantConfiguration: Sendable {
     public var expectedLabel: String?
     /// An external trainer command (see `ExternalTrainer`); nil trains the built-in logistic regression.
     public var trainerCommand: String?
+    /// Fraction of local records kept out of training for federated evaluation. Default 0.2.
+    public var holdoutFraction: Double
 
     public init(
         host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
-        trainerCommand: String? = nil
+        trainerCommand: String? = nil, holdoutFraction: Double = 0.2
     ) {
         self.host = host
         self.port = port
@@ -30,6 +32,7 @@ public struct ParticipantConfiguration: Sendable {
         self.schemaPath = schemaPath
         self.expectedLabel = expectedLabel
         self.trainerCommand = trainerCommand
+        self.holdoutFraction = holdoutFraction
     }
 }
 
@@ -58,7 +61,12 @@ public struct Participant: Sendable {
                 message: "--label \(label) does not match the schema's label column `\(schema.label.column)`; use the consortium's schema")
         }
         let prepared = try schema.prepare(csvPath: configuration.dataPath)
-        let data = prepared.dataset
+        // A local holdout, never trained on, answers the coordinator's evaluation requests.
+        // Its metrics leave the silo in aggregate form only, and are not covered by the DP guarantee.
+        let labels = (0..<prepared.dataset.count).map { prepared.dataset.isPositive($0) }
+        let split = try DataSplit.stratifiedTrainTest(labels: labels, testFraction: configuration.holdoutFraction, seed: 0xC0_4047)
+        let data = prepared.dataset.subset(split.train)
+        let holdout = prepared.dataset.subset(split.test)
         let signingKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: configuration.identity.ed25519SecretKey))
         var trainer: ExternalTrainer?
         if let command = configuration.trainerCommand {
@@ -114,6 +122,14 @@ public struct Participant: Sendable {
                     let sealed = try SealedBox.seal(plaintext, to: welcome.coordinatorSealingKey)
                     try await outbound.send(Update.signed(round: invite.round, roundNonce: invite.roundNonce, participantName: name, sealed: sealed, signingKey: signingKey))
                     summary.roundsContributed.append(Int(invite.round))
+                case .evaluateRequest:
+                    let request = try frame.decode(EvaluateRequest.self)
+                    let model = try LogisticRegression(parameters: request.model)
+                    var accumulator = MetricsAccumulator()
+                    for (index, logit) in try model.logits(holdout).enumerated() {
+                        accumulator.add(logit: logit, isPositive: holdout.isPositive(index))
+                    }
+                    try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .updateAck, .roundResult:
                     continue
                 case .error:

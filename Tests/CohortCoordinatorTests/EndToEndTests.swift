@@ -27,7 +27,10 @@ import Testing
         #expect(await consortium.coordinator.globalModel != before)
         // The ledger: genesis, opened, charged (before) closed; it verifies under the coordinator's key.
         let kinds = try consortium.ledgerEntries().map(\.kind)
-        #expect(kinds == ["genesis", "round.opened", "round.charged", "round.closed"])
+        #expect(kinds == ["genesis", "round.opened", "round.charged", "evaluation.recorded", "round.closed"])
+        let closed = try #require(consortium.ledgerEntries().last)
+        #expect((closed.data["metrics"]?["accuracy"]?.doubleValue ?? 0) > 0.5)
+        #expect(closed.data["metrics"]?["count"]?.doubleValue == 114)
         let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
         #expect(verified.state.lastClosedRound == 1)
         #expect(FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))
