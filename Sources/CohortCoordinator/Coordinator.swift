@@ -364,6 +364,13 @@ public actor Coordinator {
     /// Runs `count` rounds (or the policy's count) one after another.
     public func runRounds(_ count: Int? = nil, progress: (@Sendable (RoundOutcome) -> Void)? = nil) async throws -> [RoundOutcome] {
         var outcomes: [RoundOutcome] = []
+        // Give every participant named in the policy a moment to join before the first round, so
+        // a run does not start with just a quorum because one silo connected a little later.
+        let everyone = configuration.policy.policy.participants.count
+        let joinUntil = Date().addingTimeInterval(min(configuration.quorumWaitSeconds, 10))
+        while sessions.count < everyone && Date() < joinUntil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         for _ in 0..<(count ?? configuration.policy.policy.rounds.count) {
             let outcome = try await runRound()
             outcomes.append(outcome)
