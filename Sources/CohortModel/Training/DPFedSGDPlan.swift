@@ -44,9 +44,10 @@ public struct DPFedSGDPlan: Sendable, Codable, Equatable {
         case targetEpsilon = "target_epsilon"
     }
 
-    /// The smallest noise multiplier σ meeting the target, with the ε it reaches.
+    /// The smallest noise multiplier σ whose *charged* ε (the discrete-Gaussian charge the
+    /// coordinator ledgers, `DiscreteGaussianCharge`) meets the target, with the ε it reaches.
     public func noisePlan() throws(PrivacyError) -> NoisePlan {
-        try PrivacyCalculator.noiseMultiplier(
+        try PrivacyCalculator.chargedNoiseMultiplier(
             targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds
         )
     }
@@ -61,7 +62,7 @@ public struct DPFedSGDPlan: Sendable, Codable, Equatable {
     /// The plan measured for the credit demo (4 banks, ≈ 3,563 training records): see
     /// `DPFedSGDTests` for the ROC AUC it reaches on the held-out split.
     public static let creditDemo = DPFedSGDPlan(
-        samplingRate: 0.1, clippingBound: 1, rounds: 50, serverLearningRate: 1, serverMomentum: 0.5,
+        samplingRate: 0.1, clippingBound: 2, rounds: 50, serverLearningRate: 1, serverMomentum: 0.5,
         targetEpsilon: 3, delta: 1e-5
     )
 }
