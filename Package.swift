@@ -122,6 +122,7 @@ let package = Package(
                 "CohortModel", "CohortPolicy", "CohortLedger",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),

@@ -5,6 +5,8 @@ import CohortModel
 import CohortParticipant
 import CohortTransport
 import Foundation
+import NIOCore
+import NIOSSL
 import Testing
 
 /// Full rounds over real mutual-TLS sockets on 127.0.0.1: an in-process coordinator, honest
@@ -204,6 +206,78 @@ import Testing
         var summaries: [Participant.Summary] = []
         for task in tasks { summaries.append(try await task.value) }
         #expect(summaries[2].roundsContributed == [1])
+    }
+
+    /// Peers refused at the TLS layer or for oversized frames never disturb the round: it closes
+    /// with the honest participants, and each intruder learns why on its first read.
+    @Test func intrudersAreRefusedAndTheRoundGoesOn() async throws {
+        let consortium = try await Consortium(maxUpdateBytes: 4096)
+        let tasks = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(2)
+        let round = Task { try await consortium.coordinator.runRound() }
+
+        func attempt(_ tls: TLSConfiguration, _ frame: Frame? = nil) async -> String {
+            do {
+                let connection = try await FrameClient.connect(
+                    host: "127.0.0.1", port: consortium.port, tls: tls, serverHostname: "localhost",
+                    logger: consortium.capture.logger("cohort.intruder"))
+                return try await connection.executeThenClose { connection in
+                    // Under TLS 1.3 a refused client learns why on its first read, so only the
+                    // oversized-frame case writes anything.
+                    if let frame { try await connection.outbound.send(frame) }
+                    var frames = connection.inbound.makeAsyncIterator()
+                    while let reply = try await frames.next() {
+                        if reply.type == .error { return try reply.decode(WireError.self).code }
+                    }
+                    return "closed"
+                }
+            } catch {
+                return "\(error)"
+            }
+        }
+        let directory = consortium.directory
+        let otherCA = try CertificateAuthority.initCA(outDirectory: directory + "/other-ca")
+        let foreign = try otherCA.issue(role: .participant, name: "hospital-c", outDirectory: directory + "/foreign")
+        let stranger = try consortium.ca.issue(role: .participant, name: "stranger", outDirectory: directory + "/stranger")
+        let expired = try consortium.ca.issue(
+            role: .participant, name: "hospital-c", outDirectory: directory + "/expired",
+            validity: CertificateValidity(notBefore: Date().addingTimeInterval(-86_400 * 10), notAfter: Date().addingTimeInterval(-86_400)))
+        // The foreign identity's directory holds the other CA; trust the consortium CA to reach the server.
+        var foreignTLS = try TLSConfigurationFactory(identity: foreign).makeClientConfiguration()
+        foreignTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(consortium.coordinatorIdentity.caCertificate))
+        var noCertificate = TLSConfiguration.makeClientConfiguration()
+        noCertificate.minimumTLSVersion = .tlsv13
+        noCertificate.trustRoots = foreignTLS.trustRoots
+        var tls12 = try TLSConfigurationFactory(identity: consortium.identity("hospital-c")).makeClientConfiguration()
+        tls12.minimumTLSVersion = .tlsv1
+        tls12.maximumTLSVersion = .tlsv12
+
+        let outcomes = [
+            "no certificate": await attempt(noCertificate),
+            "another CA": await attempt(foreignTLS),
+            "not in policy": await attempt(try TLSConfigurationFactory(identity: stranger).makeClientConfiguration()),
+            "expired": await attempt(try TLSConfigurationFactory(identity: expired).makeClientConfiguration()),
+            "TLS 1.2 only": await attempt(tls12),
+            "oversized frame": await attempt(
+                try TLSConfigurationFactory(identity: consortium.identity("hospital-c")).makeClientConfiguration(),
+                Frame(type: .update, payload: ByteBuffer(repeating: 0, count: 2 << 20))),
+        ]
+        #expect(outcomes["no certificate"]!.contains("CERTIFICATE_REQUIRED"), "\(outcomes)")
+        #expect(outcomes["another CA"]!.contains("UNKNOWN_CA"), "\(outcomes)")
+        #expect(outcomes["not in policy"] == "auth.not_in_policy", "\(outcomes)")
+        #expect(outcomes["expired"]!.contains("CERTIFICATE_EXPIRED"), "\(outcomes)")
+        #expect(outcomes["TLS 1.2 only"]!.contains("PROTOCOL_VERSION"), "\(outcomes)")
+        #expect(outcomes["oversized frame"] == "wire.frame_too_large", "\(outcomes)")
+
+        let outcome = try await round.value
+        guard case .closed(_, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b"])
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
     }
 
     @Test func budgetGateRefusesAndLedgersTheProjection() async throws {

@@ -73,7 +73,7 @@ final class Consortium: @unchecked Sendable {
     ///   - epsilonMax: budget cap.
     ///   - unit: `record` or `participant`.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
-         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2) async throws {
+         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, maxUpdateBytes: Int = 64 << 20) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -120,6 +120,8 @@ final class Consortium: @unchecked Sendable {
               version: lr-v1
               schema: \(schemaPath)
               server_learning_rate: 0.5
+            limits:
+              max_update_bytes: \(maxUpdateBytes)
 
             """
         policyPath = directory + "/policy.yaml"
