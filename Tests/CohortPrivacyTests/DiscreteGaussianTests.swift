@@ -70,6 +70,33 @@ import Testing
         #expect(abs(positives - negatives) < 5 * Int(Double(n).squareRoot()))
     }
 
+    /// The acceptance step of CKS Algorithm 3 is Bernoulli(exp(-x)), x = (|Y| - σ²/t)²/(2σ²), on
+    /// both its floating-point-guided fast path and the exact 128-bit path it falls back to
+    /// (which the distribution tests above reach only rarely). Magnitudes are chosen so that x
+    /// covers 0, fractions, and integer parts 1…4 (the peeled Bernoulli(exp(-1)) trials).
+    @Test(arguments: [(1000.0, UInt64(31)), (3.0, 32), (65_536.5, 33)])
+    func acceptanceIsBernoulliExpOfExponentOnBothPaths(sigma: Double, seed: UInt64) throws {
+        let distribution = try DiscreteGaussian(sigma: sigma)
+        var sampler = DiscreteGaussianSampler(distribution, stream: ChaCha20KeyStream(testSeed: seed))
+        let t = Double(distribution.laplaceScale)
+        let variance = distribution.variance
+        let n = 40_000
+        for multiple in [0.0, 0.7, 1.0, 1.5, 2.0, 3.0] {
+            let magnitude = UInt64((variance / t + multiple * variance.squareRoot()).rounded())
+            let x = pow(Double(magnitude) - variance / t, 2) / (2 * variance)
+            let p = exp(-x)
+            var fast = 0
+            var exact = 0
+            for _ in 0..<n {
+                if sampler.accept(magnitude) { fast += 1 }
+                if sampler.acceptExactly(magnitude) { exact += 1 }
+            }
+            let tolerance = 5 * (p * (1 - p) / Double(n)).squareRoot() + 1e-9
+            #expect(abs(Double(fast) / Double(n) - p) < tolerance, "fast path, |Y| = \(magnitude), x = \(x)")
+            #expect(abs(Double(exact) / Double(n) - p) < tolerance, "exact path, |Y| = \(magnitude), x = \(x)")
+        }
+    }
+
     @Test func seededStreamsAreReproducibleAndDistinct() throws {
         let distribution = try DiscreteGaussian(sigma: 10)
         var a = DiscreteGaussianSampler(distribution, stream: ChaCha20KeyStream(testSeed: 7))
