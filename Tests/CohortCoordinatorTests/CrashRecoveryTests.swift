@@ -19,23 +19,24 @@ import Glibc
     static let minimumRestarts = 20
     /// More restarts are run while time allows, to reach kills in every phase of a round.
     static let maximumRestarts = 30
-    /// Past this, no further restart is started (the whole test must stay well under 2 minutes).
-    static let timeBudget = Duration.seconds(70)
+    /// Past this since the test began, no restart beyond the minimum is started (the whole test
+    /// must stay well under 2 minutes, also when the rest of the suite shares the cores).
+    static let timeBudget = Duration.seconds(60)
 
     @Test(.timeLimit(.minutes(2)))
     func killNineAtRandomPointsKeepsLedgerAndCheckpointsSound() async throws {
-        // epsilon_max 3 allows about 150 charged rounds of q = 0.05, σ = 1.5 (record unit); a run
+        let clock = ContinuousClock()
+        let started = clock.now
+        // epsilon_max 3.3 allows about 185 charged rounds of q = 0.05, σ = 1.5 (record unit); a run
         // gets through 0–15 of them before its kill. So runs are killed mid-training for most of
         // the test, and on a fast machine the last ones meet the budget gate, which must refuse
         // the round rather than pass the cap. rounds.count is out of reach; deadlines are short.
         let files = try ConsortiumFiles(
-            minParticipants: 3, deadlineSeconds: 2, epsilonMax: 3, samplingRate: 0.05, noiseMultiplier: 1.5, roundsCount: 100_000)
+            minParticipants: 3, deadlineSeconds: 2, epsilonMax: 3.3, samplingRate: 0.05, noiseMultiplier: 1.5, roundsCount: 100_000)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let coordinatorBinary = try builtExecutable("cohort-coordinator")
         let participantBinary = try builtExecutable("cohort-participant")
         let auditor = try LedgerAudit(files: files)
-        let clock = ContinuousClock()
-        let started = clock.now
         var tally = KillTally()
 
         var restart = 0
@@ -93,7 +94,7 @@ import Glibc
         #expect(final.unfinishedRound == nil, "round \(final.unfinishedRound ?? 0) is still open after a restart and a clean stop")
 
         #expect(restart >= Self.minimumRestarts)
-        #expect(tally.tornTailsRecovered == tally.tornTailsInjected)
+        #expect(tally.tornTailsRecovered == tally.tornTailsInjected + tally.tornTailsFromKills)
         // The test is only as good as where its kills land: some before any charge of their run,
         // some after one. (Timing on a loaded machine varies; the window is wide enough for both.)
         #expect(tally.killsBeforeAnyCharge > 0, "no kill landed before a charge: \(tally.summary)")
@@ -118,10 +119,13 @@ struct KillTally {
     var killedBetweenRounds = 0
     var finishedByBudgetGate = 0
     var tornTailsInjected = 0
+    /// Torn tails a kill left by itself (not expected: a write(2) to the page cache completes).
+    var tornTailsFromKills = 0
     var tornTailsRecovered = 0
     var delays: [Int] = []
 
     mutating func record(_ audit: LedgerAudit.Finding, delay: Int, killed: Bool) {
+        if audit.tornTail { tornTailsFromKills += 1 }
         guard killed else { return }
         delays.append(delay)
         if audit.chargesThisRun > 0 { killsAfterACharge += 1 } else { killsBeforeAnyCharge += 1 }
@@ -136,7 +140,7 @@ struct KillTally {
         "kills: \(delays.count) (delays \(delays.min() ?? 0)–\(delays.max() ?? 0) ms), \(killsBeforeAnyCharge) before any charge of their run, "
             + "\(killsAfterACharge) after one; round interrupted while collecting \(killedWhileCollecting), between charge and close "
             + "\(killedBetweenChargeAndClose), between rounds or before the first \(killedBetweenRounds); runs ended by the budget gate "
-            + "\(finishedByBudgetGate); torn tails injected \(tornTailsInjected), recovered \(tornTailsRecovered)"
+            + "\(finishedByBudgetGate); torn tails injected \(tornTailsInjected), left by kills \(tornTailsFromKills), recovered \(tornTailsRecovered)"
     }
 }
 
@@ -162,6 +166,8 @@ final class LedgerAudit {
         let chargesThisRun: Int
         /// Kind of the last round entry of the run (`round.opened`, `round.charged`, …), if any.
         let lastRoundStep: String?
+        /// Whether the ledger ended in an incomplete line (for the next start to truncate).
+        let tornTail: Bool
     }
 
     init(files: ConsortiumFiles) throws {
@@ -204,7 +210,8 @@ final class LedgerAudit {
         let bytes = try #require(FileManager.default.contents(atPath: ledgerPath).map(Array.init), "\(moment): no ledger")
         // A kill inside a write(2) could leave a torn last line; the next start must remove it.
         var complete = bytes
-        if let last = bytes.last, last != UInt8(ascii: "\n") {
+        let torn = bytes.last != UInt8(ascii: "\n")
+        if torn {
             complete = Array(bytes[..<((bytes.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1)])
             tornTailPending = true
         }
@@ -267,7 +274,7 @@ final class LedgerAudit {
         let finding = Finding(
             entries: entries.count, roundsCharged: state.roundsCharged, roundsClosed: closed.count,
             cumulativeEpsilon: state.cumulativeEpsilon, epsilonMax: state.epsilonMax, unfinishedRound: state.unfinishedRound,
-            chargesThisRun: roundSteps.count(where: { $0 == "round.charged" }), lastRoundStep: roundSteps.last)
+            chargesThisRun: roundSteps.count(where: { $0 == "round.charged" }), lastRoundStep: roundSteps.last, tornTail: torn)
         previous = complete
         previousEpsilon = state.cumulativeEpsilon
         previousUnfinished = state.unfinishedRound

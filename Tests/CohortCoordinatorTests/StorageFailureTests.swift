@@ -271,17 +271,13 @@ struct LedgerFile {
             let index = try #require(entries.lastIndex { $0.kind == kind }, "no \(kind) entry yet")
             return (lines[index].count + 1, entries[index].data["round"]?.intValue ?? 0)
         }
-        let next = verifiedNextRound(entries)
+        let next = (entries.compactMap { $0.data["round"]?.intValue }.max() ?? 0) + 1
         let opened = try lastLine("round.opened")
         let charged = try lastLine("round.charged")
         let digits = { (round: Int) in String(round).count }
         let afterOpened = bytes.count + opened.length + digits(next) - digits(opened.round)
         let slack = (Self.pageSize - afterOpened % Self.pageSize) % Self.pageSize
         return (slack, charged.length + digits(next) - digits(charged.round))
-    }
-
-    private func verifiedNextRound(_ entries: [LedgerEntry]) -> Int {
-        (entries.compactMap { $0.data["round"]?.intValue }.max() ?? 0) + 1
     }
 }
 
