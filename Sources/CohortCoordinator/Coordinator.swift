@@ -147,12 +147,7 @@ public actor Coordinator {
         }
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
-        if let unfinished = writer.state.unfinishedRound {
-            _ = try writer.append(RoundAbortedPayload(
-                round: unfinished, reason: "the coordinator stopped during the round and restarted",
-                charged: writer.state.unfinishedRoundCharged))
-            logger.notice("unfinished round aborted on restart", metadata: ["cohort.round": "\(unfinished)"])
-        }
+        try Self.abortUnfinishedRound(in: writer, reason: "the coordinator stopped during the round and restarted", logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
         var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
@@ -172,6 +167,15 @@ public actor Coordinator {
         optimizer = restoredOptimizer
         model = restoredModel
         ledger = writer
+    }
+
+    /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
+    /// a crash interrupted, or one whose abort could not be written when a storage failure ended
+    /// it. `charged` is what the ledger says: a charge that became durable stays charged.
+    static func abortUnfinishedRound(in writer: LedgerWriter, reason: String, logger: Logger) throws {
+        guard let unfinished = writer.state.unfinishedRound else { return }
+        _ = try writer.append(RoundAbortedPayload(round: unfinished, reason: reason, charged: writer.state.unfinishedRoundCharged))
+        logger.notice("unfinished round aborted", metadata: ["cohort.round": "\(unfinished)", "cohort.reason": "\(reason)"])
     }
 
     static func checkpointPath(stateDirectory: String, round: Int) -> String {
@@ -383,6 +387,11 @@ public actor Coordinator {
     /// Runs one round through every state, writing the ledger at each durable step.
     public func runRound() async throws -> RoundOutcome {
         let policy = configuration.policy.policy
+        // An earlier round whose abort could not be written (its storage failure also hit the
+        // abort entry) is still open in the ledger, which accepts no new round until it ends.
+        if round == nil {
+            try Self.abortUnfinishedRound(in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written", logger: logger)
+        }
         let number = ledger.state.nextRound
         let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
         // Pre-round gate: budget projection.
@@ -417,9 +426,11 @@ public actor Coordinator {
         )
         active.sensitivity = roundSensitivity(records: policy.privacy.unit == .record ? Int(denominator / policy.privacy.samplingRate) : 0)
         active.noise = try DiscreteGaussian(sigma: policy.privacy.noiseMultiplier * active.sensitivity / grid.step)
-        round = active
         _ = try active.machine.handle(.gatesPassed)
         _ = try ledger.append(RoundOpenedPayload(round: number, participantsSampled: invited.count, participantsEligible: eligible.count, mechanism: "poisson-subsampled-discrete-gaussian"))
+        // Only a round whose opening is durable becomes the active one: if the append failed, no
+        // round exists to accept updates or to abort later.
+        round = active
         if let distribution = active.noise, pendingNoise?.distribution != distribution {
             pendingNoise = (distribution, drawNoise(distribution))
         }
@@ -457,7 +468,21 @@ public actor Coordinator {
     }
 
     /// Drives the state machine from the end of collection to closed or aborted.
+    ///
+    /// When a step throws (a ledger append or the checkpoint write failing, typically on a full
+    /// disk), the round ends as aborted through `endFailedRound` and the error is rethrown with its code.
     func finish(_ active: ActiveRound, event: RoundStateMachine.Event) async throws -> RoundOutcome {
+        // The model the last closed round released, which is also what a restart would load.
+        let modelBefore = model
+        let optimizerBefore = optimizer
+        do {
+            return try await drive(active, event: event)
+        } catch {
+            throw endFailedRound(active, error: error, modelBefore: modelBefore, optimizerBefore: optimizerBefore)
+        }
+    }
+
+    func drive(_ active: ActiveRound, event: RoundStateMachine.Event) async throws -> RoundOutcome {
         let policy = configuration.policy.policy
         var action = try active.machine.handle(event)
         var roundEpsilon = 0.0
@@ -500,6 +525,53 @@ public actor Coordinator {
             }
         }
         _ = policy
+    }
+
+    /// Ends a round that a failed step interrupted and returns the error to report.
+    ///
+    /// Nothing derived from the round's updates has left the coordinator: the charge precedes the
+    /// aggregate, and the release is the close (checkpoint, then `round.closed`), which did not
+    /// happen. So the in-memory model goes back to the last released one (an aggregate applied
+    /// before a failed close must not reach the next round's invitations), the round is cleared
+    /// so nothing more is accepted for it, and its abort is recorded if the ledger still takes
+    /// entries, with `charged` as the ledger says: a charge that became durable stays charged,
+    /// and one that did not was never used. If the abort cannot be written either, the round stays
+    /// open in the ledger and is aborted before the next round opens, or by the next start.
+    func endFailedRound(_ active: ActiveRound, error: any Error, modelBefore: LogisticRegression, optimizerBefore: ServerOptimizer) -> CoordinatorError {
+        let code = Self.code(of: error)
+        round = nil
+        // A round whose close is durable released its model; nothing after that step throws.
+        guard ledger.state.lastClosedRound != active.number else {
+            return CoordinatorError(code: code, message: "round \(active.number) closed, then failed: \(error)")
+        }
+        model = modelBefore
+        optimizer = optimizerBefore
+        let reason = "aborted before release: \(error)"
+        _ = try? active.machine.handle(.abort(reason: reason))
+        let charged = ledger.state.unfinishedRound == active.number && ledger.state.unfinishedRoundCharged
+        var recorded = false
+        if ledger.state.unfinishedRound == active.number {
+            recorded = (try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))) != nil
+        }
+        logger.error("round failed", metadata: [
+            "cohort.round": "\(active.number)", "cohort.code": "\(code)", "cohort.charged": "\(charged)", "cohort.abort_recorded": "\(recorded)",
+        ])
+        return CoordinatorError(
+            code: code,
+            message: "round \(active.number) was aborted before any release (\(charged ? "its charge is durable and stays" : "it was not charged"); "
+                + (recorded ? "the abort is in the ledger" : "the abort could not be written yet and is recorded before the next round")
+                + "): \(error)"
+        )
+    }
+
+    /// The stable code of an error from a round step.
+    static func code(of error: any Error) -> String {
+        switch error {
+        case let error as LedgerError: error.code.rawValue
+        case let error as StorageError: error.code
+        case let error as CoordinatorError: error.code
+        default: "coordinator.round_failed"
+        }
     }
 
     /// Writes and fsyncs the round's charge. Only after this returns may the noised aggregate exist.

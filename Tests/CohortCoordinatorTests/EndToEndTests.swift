@@ -188,7 +188,7 @@ import Testing
     @Test(.enabled(if: pythonTrainerAvailable, "needs python3 with numpy and safetensors (Scripts/test.sh installs them)"))
     func externalPythonTrainerContributes() async throws {
         let consortium = try await Consortium()
-        let command = "python3 " + Consortium.repositoryRoot + "/Examples/python-trainer/train.py"
+        let command = "python3 " + ConsortiumFiles.repositoryRoot + "/Examples/python-trainer/train.py"
         let tasks = [
             Task { try await consortium.participant("hospital-a").run() },
             Task { try await consortium.participant("hospital-b").run() },

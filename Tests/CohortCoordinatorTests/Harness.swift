@@ -48,19 +48,16 @@ struct CapturingHandler: LogHandler {
     }
 }
 
-/// A consortium on this machine: CA, coordinator identity, participants with data, a policy
-/// file, and an in-process coordinator on a real mutual-TLS socket (127.0.0.1, any free port).
-final class Consortium: @unchecked Sendable {
-    // @unchecked Sendable: every stored property is immutable after init.
+/// A consortium on disk: CA, coordinator identity, participants each holding a disjoint slice of
+/// the WDBC records, and a policy file. Nothing runs: `Consortium` adds an in-process coordinator,
+/// and the crash and storage tests start coordinators of their own over these files.
+struct ConsortiumFiles: Sendable {
     let directory: String
     let ca: CertificateAuthority
     let coordinatorIdentity: IdentityFiles
     let participants: [IdentityFiles]
     let schemaPath: String
     let policyPath: String
-    let capture = LogCapture()
-    let coordinator: Coordinator
-    let port: Int
 
     static var repositoryRoot: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -72,8 +69,10 @@ final class Consortium: @unchecked Sendable {
     ///   - deadlineSeconds: round deadline.
     ///   - epsilonMax: budget cap.
     ///   - unit: `record` or `participant`.
+    ///   - roundsCount: the policy's `rounds.count`.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
-         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, maxUpdateBytes: Int = 64 << 20) async throws {
+         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
+         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -108,12 +107,12 @@ final class Consortium: @unchecked Sendable {
             privacy:
               unit: \(unit)
               sampling_rate: \(samplingRate)
-              noise_multiplier: 2.0
+              noise_multiplier: \(noiseMultiplier)
               clipping_bound: 1.0
               delta: 1e-5
               epsilon_max: \(epsilonMax)
             rounds:
-              count: 3
+              count: \(roundsCount)
               min_participants: \(minParticipants)
               deadline_seconds: \(deadlineSeconds)
             model:
@@ -126,17 +125,56 @@ final class Consortium: @unchecked Sendable {
             """
         policyPath = directory + "/policy.yaml"
         try yaml.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let loaded = try PolicyLoader.load(path: policyPath)
-        coordinator = try Coordinator(
-            configuration: CoordinatorConfiguration(policy: loaded, stateDirectory: directory + "/state", portOverride: 0, quorumWaitSeconds: 10),
-            logger: capture.logger("cohort.coordinator"))
-        let tls = try TLSConfigurationFactory(identity: coordinatorIdentity)
-        port = try await coordinator.start(tls: tls.makeServerConfiguration())
     }
 
     var stateDirectory: String { directory + "/state" }
 
     func identity(_ name: String) -> IdentityFiles { participants.first { $0.name == name }! }
+
+    func ledgerPublicKey() throws -> [UInt8] {
+        try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
+    }
+
+    /// A coordinator over these files, in this process, on any free port.
+    func makeCoordinator(stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger) throws -> Coordinator {
+        try Coordinator(
+            configuration: CoordinatorConfiguration(
+                policy: PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
+                quorumWaitSeconds: quorumWaitSeconds),
+            logger: logger)
+    }
+}
+
+/// A consortium on this machine: the files of `ConsortiumFiles` and an in-process coordinator on
+/// a real mutual-TLS socket (127.0.0.1, any free port).
+final class Consortium: @unchecked Sendable {
+    // @unchecked Sendable: every stored property is immutable after init.
+    let files: ConsortiumFiles
+    let capture = LogCapture()
+    let coordinator: Coordinator
+    let port: Int
+
+    var directory: String { files.directory }
+    var ca: CertificateAuthority { files.ca }
+    var coordinatorIdentity: IdentityFiles { files.coordinatorIdentity }
+    var participants: [IdentityFiles] { files.participants }
+    var schemaPath: String { files.schemaPath }
+    var policyPath: String { files.policyPath }
+
+    /// Parameters as for `ConsortiumFiles`.
+    init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
+         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, maxUpdateBytes: Int = 64 << 20) async throws {
+        files = try ConsortiumFiles(
+            names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
+            samplingRate: samplingRate, maxUpdateBytes: maxUpdateBytes)
+        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
+        port = try await coordinator.start(tls: tls.makeServerConfiguration())
+    }
+
+    var stateDirectory: String { files.stateDirectory }
+
+    func identity(_ name: String) -> IdentityFiles { files.identity(name) }
 
     /// An honest participant process-in-a-task.
     func participant(_ name: String, trainer: String? = nil) -> Participant {
@@ -161,9 +199,7 @@ final class Consortium: @unchecked Sendable {
         try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: stateDirectory)).entries
     }
 
-    func ledgerPublicKey() throws -> [UInt8] {
-        try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
-    }
+    func ledgerPublicKey() throws -> [UInt8] { try files.ledgerPublicKey() }
 
     func shutdown() async {
         await coordinator.stop()

@@ -42,11 +42,19 @@ struct ScriptedSession {
 extension Consortium {
     /// Connects as `name` and runs `body` inside the joined session.
     func scripted<T: Sendable>(_ name: String, _ body: @Sendable (inout ScriptedSession) async throws -> T) async throws -> T {
+        try await files.scripted(name, port: port, logger: capture.logger("cohort.scripted"), body)
+    }
+}
+
+extension ConsortiumFiles {
+    /// Connects as `name` to the coordinator on `port` and runs `body` inside the joined session.
+    func scripted<T: Sendable>(
+        _ name: String, port: Int, logger: Logger, _ body: @Sendable (inout ScriptedSession) async throws -> T
+    ) async throws -> T {
         let identity = identity(name)
         let tls = try TLSConfigurationFactory(identity: identity)
         let connection = try await FrameClient.connect(
-            host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost",
-            logger: capture.logger("cohort.scripted"))
+            host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost", logger: logger)
         let schema = try FeatureSchema.load(path: schemaPath)
         let attestation = try schema.prepare(csvPath: identity.directory + "/data.csv").attestation
         let attestationJSON = Array(try JSONEncoder().encode(attestation))
