@@ -66,10 +66,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let outcomes: [RoundOutcome]
         do {
             outcomes = try await work.value
+        } catch where work.isCancelled {
+            // SIGTERM/SIGINT: the current round is aborted (charged if updates arrived); a clean stop.
+            await coordinator.stop(reason: "stopped by signal")
+            logger.notice("stopped by signal")
+            return
         } catch {
             await coordinator.stop(reason: "stopped: \(error)")
-            logger.notice("stopped", metadata: ["cohort.reason": "\(error)"])
-            return
+            logger.error("stopped on an error", metadata: ["cohort.reason": "\(error)"])
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(4)
         }
         await coordinator.stop()
         for outcome in outcomes { logger.info("round", metadata: ["cohort.outcome": "\(outcome)"]) }
