@@ -22,6 +22,13 @@ public struct CoordinatorConfiguration: Sendable {
     /// Model dimension for benchmarks with synthetic updates; nil derives it from the schema
     /// (encoded features + bias), which is what every real run does.
     public var modelDimension: Int?
+    /// BENCHMARK ONLY: when true, no noise is drawn and the aggregate is released as if every
+    /// noise sample were 0, so `cohort-bench round --no-noise` can time a round without the
+    /// discrete-Gaussian draw. Such a release is NOT differentially private and the ledger's
+    /// charges no longer describe it. It is SPI (`@_spi(CohortBenchmark) import`), not an init
+    /// parameter, has no policy key and no `cohort-coordinator` option, so no real deployment
+    /// can reach it by configuration.
+    @_spi(CohortBenchmark) public var benchmarkSkipsNoise = false
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
@@ -118,9 +125,12 @@ public actor Coordinator {
         dimension = modelDimension
         let roundGrid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
         grid = roundGrid
-        noiseDistribution = try roundGrid.noise(
+        noiseDistribution = configuration.benchmarkSkipsNoise ? nil : try roundGrid.noise(
             noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension
         )
+        if configuration.benchmarkSkipsNoise {
+            logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
+        }
         try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
         try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
         let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
@@ -489,8 +499,10 @@ public actor Coordinator {
     }
 
     func drawNoise() -> Task<[Int64], Never> {
-        guard let distribution = noiseDistribution else { return Task { [] } }
         let count = dimension
+        // Only the benchmark-only `benchmarkSkipsNoise` leaves no distribution: zeros keep the
+        // aggregation path (quantise, add, dequantise) identical, so only the draw is left out.
+        guard let distribution = noiseDistribution else { return Task { [Int64](repeating: 0, count: count) } }
         return Task.detached(priority: .utility) {
             var sampler = DiscreteGaussianSampler(distribution)
             return sampler.samples(count)
