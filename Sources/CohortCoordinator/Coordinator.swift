@@ -307,7 +307,9 @@ public actor Coordinator {
         guard active.invited.contains(name) else {
             return .failure(WireError(code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)", closesConnection: false))
         }
-        guard let key = signingKeys[name], update.hasValidSignature(publicKey: key) else {
+        // Hashed once: the signature check and the ledger's update digest both need it.
+        let sealedDigest = update.sealedDigest
+        guard let key = signingKeys[name], update.hasValidSignature(publicKey: key, sealedDigest: sealedDigest) else {
             return .failure(WireError(code: WireError.Code.badSignature,
                 message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
         }
@@ -316,7 +318,7 @@ public actor Coordinator {
         } catch {
             return .failure(WireError(code: error.code, message: error.message, closesConnection: false))
         }
-        let digest = SHA256.hexDigest(update.signature + update.sealedDigest)
+        let digest = SHA256.hexDigest(update.signature + sealedDigest)
         active.digests[name] = digest
         active.answered.insert(name)
         _ = try? active.machine.handle(.updateAccepted(participant: name))
@@ -385,10 +387,13 @@ public actor Coordinator {
             round: UInt64(number), roundNonce: nonce, deadlineMillis: UInt64(deadline.timeIntervalSince1970 * 1000),
             globalModel: model.parameters, trainingParameters: parameters.encoded()
         )
+        // Encoded once and shared: every participant gets the same bytes, and a frame per
+        // participant would copy the whole global model each time.
+        let inviteFrame = Frame(invite)
         _ = try active.machine.handle(.invitationsSent)
         for name in invited {
             guard let writer = sessions[name]?.writer else { continue }
-            do { try await writer.send(invite) } catch { logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"]) }
+            do { try await writer.send(inviteFrame) } catch { logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"]) }
         }
         // Collect until every invited participant answered or left, or the deadline passed.
         while Date() < deadline {
@@ -490,7 +495,7 @@ public actor Coordinator {
         let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number)
         try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
         _ = try ledger.append(RoundClosedPayload(
-            round: active.number, modelSHA256: SHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number), metrics: [:]))
+            round: active.number, modelSHA256: BulkSHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number), metrics: [:]))
         let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
         for name in active.invited {
             guard let writer = sessions[name]?.writer else { continue }
