@@ -104,7 +104,14 @@ let package = Package(
             dependencies: [
                 "CohortPrivacy",
                 "CohortCrypto",
+                "CohortLedger",
+                "CohortModel",
+                "CohortPolicy",
+                "CohortTransport",
+                "CohortCoordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto"]),

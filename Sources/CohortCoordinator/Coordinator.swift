@@ -22,6 +22,13 @@ public struct CoordinatorConfiguration: Sendable {
     /// Model dimension for benchmarks with synthetic updates; nil derives it from the schema
     /// (encoded features + bias), which is what every real run does.
     public var modelDimension: Int?
+    /// BENCHMARK ONLY: when true, no noise is drawn and the aggregate is released as if every
+    /// noise sample were 0, so `cohort-bench round --no-noise` can time a round without the
+    /// discrete-Gaussian draw. Such a release is NOT differentially private and the ledger's
+    /// charges no longer describe it. It is SPI (`@_spi(CohortBenchmark) import`), not an init
+    /// parameter, has no policy key and no `cohort-coordinator` option, so no real deployment
+    /// can reach it by configuration.
+    @_spi(CohortBenchmark) public var benchmarkSkipsNoise = false
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
@@ -128,6 +135,9 @@ public actor Coordinator {
         _ = try roundGrid.noise(
             noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension
         )
+        if configuration.benchmarkSkipsNoise {
+            logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
+        }
         try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
         try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
         let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
@@ -316,7 +326,9 @@ public actor Coordinator {
         guard active.invited.contains(name) else {
             return .failure(WireError(code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)", closesConnection: false))
         }
-        guard let key = signingKeys[name], update.hasValidSignature(publicKey: key) else {
+        // Hashed once: the signature check and the ledger's update digest both need it.
+        let sealedDigest = update.sealedDigest
+        guard let key = signingKeys[name], update.hasValidSignature(publicKey: key, sealedDigest: sealedDigest) else {
             return .failure(WireError(code: WireError.Code.badSignature,
                 message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
         }
@@ -325,7 +337,7 @@ public actor Coordinator {
         } catch {
             return .failure(WireError(code: error.code, message: error.message, closesConnection: false))
         }
-        let digest = SHA256.hexDigest(update.signature + update.sealedDigest)
+        let digest = SHA256.hexDigest(update.signature + sealedDigest)
         active.digests[name] = digest
         active.answered.insert(name)
         _ = try? active.machine.handle(.updateAccepted(participant: name))
@@ -443,10 +455,13 @@ public actor Coordinator {
             round: UInt64(number), roundNonce: nonce, deadlineMillis: UInt64(deadline.timeIntervalSince1970 * 1000),
             globalModel: model.parameters, trainingParameters: parameters.encoded()
         )
+        // Encoded once and shared: every participant gets the same bytes, and a frame per
+        // participant would copy the whole global model each time.
+        let inviteFrame = Frame(invite)
         _ = try active.machine.handle(.invitationsSent)
         for name in invited {
             guard let writer = sessions[name]?.writer else { continue }
-            do { try await writer.send(invite) } catch { logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"]) }
+            do { try await writer.send(inviteFrame) } catch { logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"]) }
         }
         // Collect until every invited participant answered or left, or the deadline passed.
         while Date() < deadline {
@@ -614,7 +629,8 @@ public actor Coordinator {
         let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number)
         try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
         _ = try ledger.append(RoundClosedPayload(
-            round: active.number, modelSHA256: SHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number), metrics: active.closingMetrics))
+            round: active.number, modelSHA256: BulkSHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number),
+            metrics: active.closingMetrics))
         let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
         for name in active.invited {
             guard let writer = sessions[name]?.writer else { continue }
@@ -634,6 +650,9 @@ public actor Coordinator {
     /// Draws one noise vector off the actor, so it is ready while updates arrive.
     func drawNoise(_ distribution: DiscreteGaussian) -> Task<[Int64], Never> {
         let count = dimension
+        // Only the benchmark-only `benchmarkSkipsNoise` draws nothing: zeros keep the aggregation
+        // path (quantise, add, dequantise) identical, so only the draw is left out.
+        if configuration.benchmarkSkipsNoise { return Task { [Int64](repeating: 0, count: count) } }
         return Task.detached(priority: .utility) {
             var sampler = DiscreteGaussianSampler(distribution)
             return sampler.samples(count)

@@ -22,6 +22,18 @@ enum Measure {
         FileHandle.standardOutput.synchronizeFile()
     }
 
+    /// This process's peak resident set size (`VmHWM` in /proc/self/status), in bytes; nil
+    /// where procfs is missing. Read at the end of a run, it is the high-water mark of the run.
+    static func peakResidentBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            // "VmHWM:     12345 kB"
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
+        }
+        return nil
+    }
+
     /// Prevents the optimiser from discarding a computed value.
     @inline(never)
     static func consume<T>(_ value: T) {

@@ -103,9 +103,15 @@ public struct SafetensorsFile: Sendable, Equatable {
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out += $0 }
         out += headerBytes
         for (_, tensor) in tensors {
+            #if _endian(little)
+            // float32 already is IEEE 754 little-endian in memory here: one bulk copy per tensor.
+            // Appending 4 bytes per value cost ~20 ms per 10⁶-parameter checkpoint, every round.
+            tensor.values.withUnsafeBytes { out.append(contentsOf: $0) }
+            #else
             for value in tensor.values {
                 withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 }
             }
+            #endif
         }
         return out
     }

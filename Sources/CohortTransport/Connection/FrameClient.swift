@@ -74,7 +74,7 @@ public enum FrameClient {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(tlsHandler)
                     try pipeline.addHandler(ByteToMessageHandler(FrameByteDecoder(limits: configuration.limits)))
-                    try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+                    try pipeline.addHandler(FrameWriteHandler())
                     if let heartbeat = configuration.heartbeatInterval {
                         try pipeline.addHandler(IdleStateHandler(writeTimeout: heartbeat))
                     }

@@ -111,7 +111,7 @@ public final class FrameServer: Sendable {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(tlsHandler)
         try pipeline.addHandler(ByteToMessageHandler(FrameByteDecoder(limits: configuration.limits)))
-        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+        try pipeline.addHandler(FrameWriteHandler())
         if let idle = configuration.idleTimeout {
             try pipeline.addHandler(IdleStateHandler(readTimeout: idle))
         }

@@ -9,11 +9,17 @@ extension Update {
     /// SHA-256(sealed), where nonce and name each carry a UInt32 big-endian length prefix so that no
     /// two different (nonce, name) pairs produce the same message.
     public static func signedMessage(round: UInt64, roundNonce: [UInt8], participantName: String, sealed: [UInt8]) -> [UInt8] {
+        signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: BulkSHA256.digest(sealed))
+    }
+
+    /// ``signedMessage(round:roundNonce:participantName:sealed:)`` from the already computed
+    /// SHA-256 of the sealed bytes, so a receiver that also records the digest hashes them once.
+    public static func signedMessage(round: UInt64, roundNonce: [UInt8], participantName: String, sealedDigest: [UInt8]) -> [UInt8] {
         var message = signatureContext
         withUnsafeBytes(of: round.bigEndian) { message.append(contentsOf: $0) }
         appendPrefixed(roundNonce, to: &message)
         appendPrefixed(Array(participantName.utf8), to: &message)
-        message.append(contentsOf: CohortCrypto.SHA256.digest(sealed))
+        message.append(contentsOf: sealedDigest)
         return message
     }
 
@@ -24,7 +30,7 @@ extension Update {
     }
 
     /// SHA-256 of the sealed bytes: the update's digest as recorded in the ledger and in ``UpdateAck``.
-    public var sealedDigest: [UInt8] { CohortCrypto.SHA256.digest(sealed) }
+    public var sealedDigest: [UInt8] { BulkSHA256.digest(sealed) }
 
     /// Builds and signs an update.
     public static func signed(
@@ -46,7 +52,12 @@ extension Update {
 
     /// Whether ``signature`` is valid under `publicKey`. A false result maps to `update.bad_signature`.
     public func hasValidSignature(publicKey: [UInt8]) -> Bool {
-        let message = Self.signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealed: sealed)
+        hasValidSignature(publicKey: publicKey, sealedDigest: sealedDigest)
+    }
+
+    /// ``hasValidSignature(publicKey:)`` given ``sealedDigest``, computed once by the caller.
+    public func hasValidSignature(publicKey: [UInt8], sealedDigest: [UInt8]) -> Bool {
+        let message = Self.signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: sealedDigest)
         return Ed25519.verify(signature: signature, message: message, publicKey: publicKey)
     }
 }

@@ -1,0 +1,312 @@
+import ArgumentParser
+import CohortPrivacy
+import CohortTransport
+import Foundation
+
+/// Full federated rounds over real mutual TLS on 127.0.0.1, with synthetic updates.
+///
+/// The coordinator (the real `Coordinator` actor) and every participant run as separate
+/// processes — hidden `round-coordinator` / `round-participant` subcommands of this binary — so
+/// each reports its own peak RSS (VmHWM). This process only sets up the consortium files, starts
+/// the children, collects their figures and prints them.
+struct RoundBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "round",
+        abstract: "Full rounds over mutual TLS on loopback: median round time, coordinator and participant peak RSS, with and without noise."
+    )
+
+    @Option(help: "Participant processes; all are invited every round.")
+    var participants = 8
+
+    @Option(help: "Model parameters (float32) per update.")
+    var parameters = 1_000_000
+
+    @Option(help: "Timed rounds per run.")
+    var rounds = 5
+
+    @Flag(help: "Run only without noise (the coordinator's benchmark-only switch skips the draw).")
+    var noNoise = false
+
+    @Flag(help: "Run only with noise.")
+    var noiseOnly = false
+
+    @Option(help: "Keep the consortium files and child logs here instead of a temporary directory that is removed.")
+    var directory: String?
+
+    // Figures of the issue this benchmark reports against, and of Flower 1.42 (gRPC) on the
+    // same machine class and workload (8 clients, 10⁶ parameters).
+    static let targetRoundSecondsNoNoise = 0.08
+    static let targetRoundSecondsNoise = 0.13
+    static let targetCoordinatorMB = 120.0
+    static let targetParticipantMBBeforeModel = 30.0
+    static let flowerRoundSecondsNoNoise = 0.25
+    static let flowerRoundSecondsNoise = 0.40
+    static let flowerCoordinatorMB = 472.0
+    static let flowerParticipantMB = 234.0
+
+    func validate() throws {
+        guard (1...64).contains(participants) else { throw ValidationError("--participants must lie in 1…64") }
+        // The update frame must fit the policy's largest max_update_bytes (1 GiB).
+        guard (1...200_000_000).contains(parameters) else { throw ValidationError("--parameters must lie in 1…200000000") }
+        guard (1...10_000).contains(rounds) else { throw ValidationError("--rounds must lie in 1…10000") }
+        guard !(noNoise && noiseOnly) else { throw ValidationError("--no-noise and --noise-only exclude each other") }
+    }
+
+    func run() throws {
+        #if DEBUG
+        Measure.emit(["warning": "debug build: run `swift run -c release cohort-bench round` for meaningful figures"])
+        #endif
+        let root: String
+        if let directory {
+            root = directory
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        } else {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-round-bench-\(UUID().uuidString)").path
+        }
+        defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
+        let consortium = try BenchConsortium.create(
+            directory: root, participants: participants, parameters: parameters, rounds: rounds)
+
+        var modes: [Bool] = []  // with noise?
+        if !noiseOnly { modes.append(false) }
+        if !noNoise { modes.append(true) }
+        if modes.contains(true) { try measureNoiseDraw(consortium) }
+        for withNoise in modes {
+            let run = try consortium.runRounds(withNoise: withNoise)
+            report(run, withNoise: withNoise)
+        }
+    }
+
+    /// Times one draw of the round's noise vector alone, single-threaded, with the σ the
+    /// coordinator derives from the benchmark policy. In a round the draw runs in a background
+    /// task while updates arrive, so it adds to the round time only what it cannot overlap.
+    private func measureNoiseDraw(_ consortium: BenchConsortium) throws {
+        let grid = try FixedPointGrid(clippingBound: BenchConsortium.clippingBound, dimension: parameters, inflation: 1e-3)
+        let distribution = try grid.noise(
+            noiseMultiplier: BenchConsortium.noiseMultiplier, clippingBound: BenchConsortium.clippingBound, dimension: parameters)
+        var sampler = DiscreteGaussianSampler(distribution)
+        var noise: [Int64] = []
+        let seconds = Measure.seconds { noise = sampler.samples(parameters) }
+        Measure.consume(noise)
+        Measure.emit([
+            "benchmark": "round_noise_draw", "parameters": parameters, "seconds": seconds,
+            "sigma_grid_units": distribution.sigma, "threads": 1,
+            "note": "one round's exact discrete-Gaussian noise vector, drawn alone in the parent process",
+        ])
+    }
+
+    private func report(_ run: BenchConsortium.Run, withNoise: Bool) {
+        let times = run.roundSeconds
+        let sorted = times.sorted()
+        let median = sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let targetRound = withNoise ? Self.targetRoundSecondsNoise : Self.targetRoundSecondsNoNoise
+        let flowerRound = withNoise ? Self.flowerRoundSecondsNoise : Self.flowerRoundSecondsNoNoise
+        let coordinatorMB = Double(run.coordinatorPeakBytes) / 1e6
+        let participantMBs = run.participantPeakBytes.map { Double($0) / 1e6 }
+        let participantMB = participantMBs.max() ?? 0
+        let modelMB = Double(parameters * 4) / 1e6
+        let targetParticipant = Self.targetParticipantMBBeforeModel + modelMB
+        Measure.emit([
+            "benchmark": "round",
+            "noise": withNoise ? "drawn" : "skipped",
+            "measured": withNoise
+                ? "full rounds with the exact discrete-Gaussian noise (drawn in a background task while updates arrive, as in production)"
+                : "full rounds without the noise draw (coordinator benchmark-only switch; aggregation path unchanged, noise = 0)",
+            "round_scope": "Coordinator.runRound(): gates, ledger open, invitations with the 4-byte-per-parameter global model, "
+                + "participants reseal and sign, verify/open/clip/sum of every update, fsynced charge, noised mean, "
+                + "fsynced checkpoint and close",
+            "transport": "mutual TLS 1.3 over 127.0.0.1; coordinator and participants are separate processes",
+            "participants": participants, "parameters": parameters, "rounds": rounds,
+            "round_seconds": times, "median_round_seconds": median,
+            "target_round_seconds": targetRound, "meets_round_target": median <= targetRound,
+            "flower_round_seconds": flowerRound, "round_ratio_to_flower": median / flowerRound,
+            "coordinator_peak_rss_mb": coordinatorMB,
+            "target_coordinator_rss_mb": Self.targetCoordinatorMB, "meets_coordinator_rss_target": coordinatorMB <= Self.targetCoordinatorMB,
+            "flower_coordinator_rss_mb": Self.flowerCoordinatorMB, "coordinator_rss_ratio_to_flower": coordinatorMB / Self.flowerCoordinatorMB,
+            "participant_peak_rss_mb": participantMB, "participant_peak_rss_mb_each": participantMBs,
+            "target_participant_rss_mb": targetParticipant, "meets_participant_rss_target": participantMB <= targetParticipant,
+            "flower_participant_rss_mb": Self.flowerParticipantMB, "participant_rss_ratio_to_flower": participantMB / Self.flowerParticipantMB,
+            "units": "seconds on the monotonic clock; MB = 10^6 bytes of peak RSS (VmHWM); ratios are ours / Flower's (below 1 is better)",
+        ])
+    }
+}
+
+/// The files of a benchmark consortium (CA, identities, schema, data, policy) and the child
+/// processes that use them.
+struct BenchConsortium {
+    static let clippingBound = 1.0
+    static let noiseMultiplier = 1.0
+
+    let directory: String
+    let participants: Int
+    let parameters: Int
+    let rounds: Int
+    let policyPath: String
+    let schemaPath: String
+    let names: [String]
+
+    static func create(directory: String, participants: Int, parameters: Int, rounds: Int) throws -> BenchConsortium {
+        let ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
+        let coordinator = try ca.issue(
+            role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator", hosts: ["localhost", "127.0.0.1"])
+        let names = (1...participants).map { String(format: "silo-%02d", $0) }
+        // A one-feature schema and a few rows per silo: enough for a real DataQualityAttestation
+        // (the participants compute it with FeatureSchema.prepare); the update itself is synthetic.
+        let schemaPath = directory + "/schema.json"
+        try #"""
+            {"version": 1, "name": "bench", "label": {"column": "y", "positive_class": "yes", "negative_class": "no"},
+             "numeric": [{"name": "x", "imputation": {"strategy": "mean", "value": 0}}], "categorical": []}
+            """#.write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        var yaml = """
+            version: 1
+            name: round-bench
+            coordinator:
+              listen: 127.0.0.1:0
+              ca_certificate: \(coordinator.caCertificate)
+              certificate: \(coordinator.certificate)
+              private_key: \(coordinator.privateKey)
+              sealing_key: \(coordinator.x25519SecretKey)
+              ledger_key: \(coordinator.ed25519SecretKey)
+            participants:
+
+            """
+        for name in names {
+            let identity = try ca.issue(role: .participant, name: name, outDirectory: directory + "/" + name)
+            yaml += "  - name: \(name)\n    signing_key: \(identity.ed25519PublicKey)\n"
+            try "x,y\n0.5,yes\n-1.25,no\n2.0,yes\n0.0,no\n".write(toFile: identity.directory + "/data.csv", atomically: true, encoding: .utf8)
+        }
+        // Participant unit with q = 1: every connected silo is invited and the coordinator clips
+        // each whole update. A budget no benchmark reaches, a deadline no healthy round meets.
+        yaml += """
+            privacy:
+              unit: participant
+              sampling_rate: 1
+              noise_multiplier: \(noiseMultiplier)
+              clipping_bound: \(clippingBound)
+              delta: 1e-5
+              epsilon_max: 1e9
+            rounds:
+              count: \(rounds)
+              min_participants: \(participants)
+              deadline_seconds: 120
+            model:
+              version: bench-v1
+              schema: \(schemaPath)
+              server_learning_rate: 1
+            limits:
+              max_update_bytes: \(max(64 << 20, parameters * 4 + (1 << 16)))
+
+            """
+        let policyPath = directory + "/policy.yaml"
+        try yaml.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        return BenchConsortium(
+            directory: directory, participants: participants, parameters: parameters, rounds: rounds,
+            policyPath: policyPath, schemaPath: schemaPath, names: names)
+    }
+
+    struct Run {
+        var roundSeconds: [Double]
+        var coordinatorPeakBytes: Int
+        var participantPeakBytes: [Int]
+    }
+
+    /// Starts a coordinator process with a fresh state directory, then the participant
+    /// processes, waits for all of them and returns their figures.
+    func runRounds(withNoise: Bool) throws -> Run {
+        let tag = withNoise ? "noise" : "no-noise"
+        let portFile = directory + "/port-\(tag)"
+        try? FileManager.default.removeItem(atPath: portFile)
+        var coordinatorArguments = [
+            "round-coordinator", "--policy", policyPath, "--state", directory + "/state-\(tag)", "--port-file", portFile,
+            "--parameters", String(parameters), "--participants", String(participants), "--rounds", String(rounds),
+        ]
+        if !withNoise { coordinatorArguments.append("--no-noise") }
+        let coordinator = try Child(arguments: coordinatorArguments, log: directory + "/coordinator-\(tag).log")
+        var port: Int?
+        let giveUp = Date().addingTimeInterval(60)
+        while port == nil {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8) { port = Int(text) }
+            guard port != nil else {
+                guard coordinator.process.isRunning, Date() < giveUp else {
+                    coordinator.process.terminate()
+                    throw BenchError("the coordinator did not start listening: \(coordinator.logTail())")
+                }
+                Thread.sleep(forTimeInterval: 0.01)
+                continue
+            }
+        }
+        var children: [Child] = []
+        for name in names {
+            children.append(try Child(
+                arguments: [
+                    "round-participant", "--identity", directory + "/" + name, "--name", name, "--port", String(port!),
+                    "--parameters", String(parameters), "--data", directory + "/" + name + "/data.csv", "--schema", schemaPath,
+                ],
+                log: directory + "/\(name)-\(tag).log"))
+        }
+        let coordinatorResult = try coordinator.result()
+        let participantResults = try children.map { try $0.result() }
+        guard let times = coordinatorResult["round_seconds"] as? [Double], let peak = coordinatorResult["peak_rss_bytes"] as? Int else {
+            throw BenchError("the coordinator reported no figures: \(coordinatorResult)")
+        }
+        var participantPeaks: [Int] = []
+        for (name, result) in zip(names, participantResults) {
+            guard let rounds = result["rounds"] as? Int, rounds == self.rounds, let peak = result["peak_rss_bytes"] as? Int else {
+                throw BenchError("participant \(name) did not contribute to every round: \(result)")
+            }
+            participantPeaks.append(peak)
+        }
+        return Run(roundSeconds: times, coordinatorPeakBytes: peak, participantPeakBytes: participantPeaks)
+    }
+}
+
+/// A child process running a hidden subcommand of this executable; its last stdout line is a
+/// JSON object with its figures, its stderr goes to a log file.
+struct Child {
+    let process: Process
+    let output: Pipe
+    let log: String
+
+    init(arguments: [String], log: String) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments
+        output = Pipe()
+        process.standardOutput = output
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        self.log = log
+        try process.run()
+    }
+
+    /// This executable, so the children run exactly the build being measured.
+    static let executable: String = {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }()
+
+    /// Waits for the child to exit and parses its last JSON line.
+    func result() throws -> [String: Any] {
+        // The children print a line or two, far below a pipe's capacity, so reading after exit
+        // cannot deadlock.
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard process.terminationStatus == 0,
+            let line = text.split(separator: "\n").last,
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else {
+            throw BenchError("\(process.arguments?.first ?? "child") exited with status \(process.terminationStatus): \(logTail())")
+        }
+        return object
+    }
+
+    func logTail() -> String {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return String(text.suffix(2000))
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
