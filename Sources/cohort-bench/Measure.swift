@@ -24,9 +24,15 @@ enum Measure {
 
     /// This process's peak resident set size (`VmHWM` in /proc/self/status), in bytes; nil
     /// where procfs is missing. Read at the end of a run, it is the high-water mark of the run.
-    static func peakResidentBytes() -> Int? {
+    static func peakResidentBytes() -> Int? { statusBytes("VmHWM") }
+
+    /// Resident file-backed pages now (`RssFile`): mostly the executable's and the Swift
+    /// runtime's code, shared by every process that maps them, and counted in `VmHWM`.
+    static func residentFileBytes() -> Int? { statusBytes("RssFile") }
+
+    private static func statusBytes(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             // "VmHWM:     12345 kB"
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }

@@ -125,6 +125,12 @@ struct RoundBenchmark: ParsableCommand {
             "target_coordinator_rss_mb": Self.targetCoordinatorMB, "meets_coordinator_rss_target": coordinatorMB <= Self.targetCoordinatorMB,
             "flower_coordinator_rss_mb": Self.flowerCoordinatorMB, "coordinator_rss_ratio_to_flower": coordinatorMB / Self.flowerCoordinatorMB,
             "participant_peak_rss_mb": participantMB, "participant_peak_rss_mb_each": participantMBs,
+            // VmHWM counts the shared code pages of the executable and the Swift runtime
+            // (~29 MB here, mapped once for all processes); peak minus them estimates private memory.
+            "coordinator_rss_file_mb": Double(run.coordinatorFileBytes) / 1e6,
+            "coordinator_peak_private_mb_estimate": Double(run.coordinatorPeakBytes - run.coordinatorFileBytes) / 1e6,
+            "participant_peak_private_mb_estimate":
+                zip(run.participantPeakBytes, run.participantFileBytes).map { Double($0 - $1) / 1e6 }.max() ?? 0,
             "target_participant_rss_mb": targetParticipant, "meets_participant_rss_target": participantMB <= targetParticipant,
             "flower_participant_rss_mb": Self.flowerParticipantMB, "participant_rss_ratio_to_flower": participantMB / Self.flowerParticipantMB,
             "units": "seconds on the monotonic clock; MB = 10^6 bytes of peak RSS (VmHWM); ratios are ours / Flower's (below 1 is better)",
@@ -209,6 +215,9 @@ struct BenchConsortium {
         var roundSeconds: [Double]
         var coordinatorPeakBytes: Int
         var participantPeakBytes: [Int]
+        /// Resident file-backed bytes at exit (shared code), per process; see Measure.residentFileBytes.
+        var coordinatorFileBytes: Int
+        var participantFileBytes: [Int]
     }
 
     /// Starts a coordinator process with a fresh state directory, then the participant
@@ -251,13 +260,17 @@ struct BenchConsortium {
             throw BenchError("the coordinator reported no figures: \(coordinatorResult)")
         }
         var participantPeaks: [Int] = []
+        var participantFiles: [Int] = []
         for (name, result) in zip(names, participantResults) {
             guard let rounds = result["rounds"] as? Int, rounds == self.rounds, let peak = result["peak_rss_bytes"] as? Int else {
                 throw BenchError("participant \(name) did not contribute to every round: \(result)")
             }
             participantPeaks.append(peak)
+            participantFiles.append(result["rss_file_bytes"] as? Int ?? 0)
         }
-        return Run(roundSeconds: times, coordinatorPeakBytes: peak, participantPeakBytes: participantPeaks)
+        return Run(
+            roundSeconds: times, coordinatorPeakBytes: peak, participantPeakBytes: participantPeaks,
+            coordinatorFileBytes: coordinatorResult["rss_file_bytes"] as? Int ?? 0, participantFileBytes: participantFiles)
     }
 }
 

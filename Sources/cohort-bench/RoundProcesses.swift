@@ -58,7 +58,8 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
             times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
         await coordinator.stop(reason: "benchmark finished")
-        Measure.emit(["event": "coordinator_done", "round_seconds": times, "peak_rss_bytes": Measure.peakResidentBytes() ?? -1])
+        Measure.emit(["event": "coordinator_done", "round_seconds": times, "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
+                      "rss_file_bytes": Measure.residentFileBytes() ?? -1])
     }
 }
 
@@ -130,7 +131,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         }
         Measure.emit([
             "event": "participant_done", "name": name, "rounds": contributed, "refusals": refusals,
-            "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
+            "peak_rss_bytes": Measure.peakResidentBytes() ?? -1, "rss_file_bytes": Measure.residentFileBytes() ?? -1,
         ])
     }
 }

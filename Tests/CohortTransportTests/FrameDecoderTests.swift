@@ -244,5 +244,17 @@ struct FrameDecoderTests {
         #expect(!otherNonce.hasValidSignature(publicKey: key.publicKey))
         #expect(!update.hasValidSignature(publicKey: Ed25519.KeyPair.generate().publicKey))
         #expect(update.sealedDigest == CohortCrypto.SHA256.digest([9, 9, 9]))
+        #expect(update.hasValidSignature(publicKey: key.publicKey, sealedDigest: update.sealedDigest))
+        #expect(!update.hasValidSignature(publicKey: key.publicKey, sealedDigest: CohortCrypto.SHA256.digest([9, 9, 8])))
+    }
+
+    /// The BoringSSL-backed digest used for sealed updates and checkpoints is the libsodium one,
+    /// across block boundaries and for a multi-megabyte buffer.
+    @Test func bulkSHA256EqualsLibsodiumSHA256() {
+        for count in [0, 1, 55, 56, 63, 64, 65, 1000, 4 << 20] {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            #expect(BulkSHA256.digest(bytes) == CohortCrypto.SHA256.digest(bytes), "length \(count)")
+        }
+        #expect(BulkSHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
