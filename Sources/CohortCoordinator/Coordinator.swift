@@ -71,7 +71,6 @@ public actor Coordinator {
     let schema: FeatureSchema
     let dimension: Int
     let grid: FixedPointGrid
-    var charges: ChargeAccountant
     var model: LogisticRegression
     var optimizer: ServerOptimizer
     var sessions: [String: Session] = [:]
@@ -173,7 +172,6 @@ public actor Coordinator {
             restoredModel = checkpoint.model
             if let saved = checkpoint.optimizer { restoredOptimizer = saved }
         }
-        charges = writer.state.accountant
         optimizer = restoredOptimizer
         model = restoredModel
         ledger = writer
@@ -406,10 +404,10 @@ public actor Coordinator {
         }
         let number = ledger.state.nextRound
         let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
-        // Pre-round gate: budget projection.
-        let projected = charges.projectedEpsilon(adding: mechanism, delta: policy.privacy.delta)
-        if projected.epsilon > policy.privacy.epsilonMax {
-            return try refuse(number, gate: "budget", reason: "projected ε \(projected.epsilon) at δ = \(policy.privacy.delta) would pass epsilon_max \(policy.privacy.epsilonMax)", projected: projected.epsilon)
+        // Pre-round gate: budget projection, on the ledger's own history and arithmetic.
+        let projected = ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta).cumulativeEpsilon
+        if projected > policy.privacy.epsilonMax {
+            return try refuse(number, gate: "budget", reason: "projected ε \(projected) at δ = \(policy.privacy.delta) would pass epsilon_max \(policy.privacy.epsilonMax)", projected: projected)
         }
         // Pre-round gate: quorum of connected participants.
         let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
@@ -418,7 +416,7 @@ public actor Coordinator {
         }
         let eligible = sessions.keys.sorted()
         guard eligible.count >= policy.rounds.minParticipants else {
-            return try refuse(number, gate: "quorum", reason: "\(eligible.count) participants connected, \(policy.rounds.minParticipants) required", projected: projected.epsilon)
+            return try refuse(number, gate: "quorum", reason: "\(eligible.count) participants connected, \(policy.rounds.minParticipants) required", projected: projected)
         }
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples its own records (record unit).
         let invited: [String]
@@ -539,7 +537,6 @@ public actor Coordinator {
                 throw CoordinatorError(code: "coordinator.internal", message: "unexpected round action \(action)")
             }
         }
-        _ = policy
     }
 
     /// Ends a round that a failed step interrupted and returns the error to report.
@@ -593,23 +590,19 @@ public actor Coordinator {
     func writeCharge(_ active: ActiveRound) throws -> Double {
         let policy = configuration.policy.policy
         let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
-        var single = ChargeAccountant()
-        single.compose(mechanism)
-        let roundEpsilon = single.epsilon(delta: policy.privacy.delta).epsilon
-        var next = charges
-        next.compose(mechanism)
-        let cumulative = next.epsilon(delta: policy.privacy.delta)
+        // The values the verifier will recompute, from the ledger's own state: the ledger is the
+        // only record of what has been spent.
+        let charge = ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta)
         _ = try ledger.append(RoundChargedPayload(
             round: active.number, unit: policy.privacy.unit == .record ? .record : .participant,
             samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier,
             clippingBound: policy.privacy.clippingBound,
             sensitivity: active.sensitivity,
             gridStep: grid.step, dimension: dimension, delta: policy.privacy.delta,
-            roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order,
+            roundEpsilon: charge.roundEpsilon, cumulativeEpsilon: charge.cumulativeEpsilon, cumulativeOrder: charge.cumulativeOrder,
             contributors: active.machine.contributors.sorted(), updateDigests: active.digests
         ))
-        charges = next
-        return roundEpsilon
+        return charge.roundEpsilon
     }
 
     func applyUpdate(_ mean: [Float]) throws {
