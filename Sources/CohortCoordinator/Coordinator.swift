@@ -6,6 +6,7 @@ import CohortPrivacy
 import CohortStorage
 import CohortTransport
 import Foundation
+import CoreMetrics
 import Logging
 import NIOSSL
 
@@ -29,6 +30,12 @@ public struct CoordinatorConfiguration: Sendable {
     /// parameter, has no policy key and no `cohort-coordinator` option, so no real deployment
     /// can reach it by configuration.
     @_spi(CohortBenchmark) public var benchmarkSkipsNoise = false
+    /// Where metrics go (e.g. a `PrometheusMetricsFactory`); nil uses the process-wide
+    /// `MetricsSystem.factory`, which is a no-op unless the process bootstrapped one.
+    public var metricsFactory: (any MetricsFactory)?
+    /// Receives every alert (gate failure, anomaly); the executable wires it to the policy's
+    /// alert command or webhook. Called off the actor; must not block.
+    public var alertSink: (@Sendable (GovernanceAlert) -> Void)?
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
@@ -63,11 +70,12 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
 /// The coordinator: accepts participants over mutual TLS, runs rounds, charges the ledger
 /// before any noised aggregate exists, and releases the new global model as a checkpoint.
 public actor Coordinator {
-    let configuration: CoordinatorConfiguration
+    /// Mutable only through `adoptPolicy`, which replaces the policy in force.
+    var configuration: CoordinatorConfiguration
     let logger: Logger
     let ledger: LedgerWriter
     let sealingKey: SealedBox.KeyPair
-    let signingKeys: [String: [UInt8]]
+    var signingKeys: [String: [UInt8]]
     let schema: FeatureSchema
     let dimension: Int
     let grid: FixedPointGrid
@@ -78,6 +86,24 @@ public actor Coordinator {
     var server: FrameServer?
     /// Noise for the next round, drawn while the current one collects updates.
     var pendingNoise: (distribution: DiscreteGaussian, draw: Task<[Int64], Never>)?
+    /// Suspended participants and why (persisted in `suspended.json`).
+    var suspended: [String: String] = [:]
+    /// Rounds requested (by an operator or `runRounds`) and not yet started.
+    var queuedRounds = 0
+    /// An operator paused: no new round starts.
+    var paused = false
+    /// Set by an operator's abort; the collecting round ends at its next check.
+    var abortRequest: String?
+    /// Whether a loop is running queued rounds.
+    var runningQueue = false
+    var lastRound: RoundSummary?
+    /// Rounds in which the anomaly gate flagged each participant.
+    var flaggedRounds: [String: [Int]] = [:]
+    /// The latest round whose released model passed the promotion gates.
+    var latestApprovedRound: Int?
+    /// Aggregate evaluation metrics of the last closed round.
+    var lastClosedMetrics: [String: Double] = [:]
+    let metrics: CoordinatorMetrics
 
     struct Session {
         let writer: FrameWriter
@@ -102,6 +128,7 @@ public actor Coordinator {
         /// Federated evaluation of the released model, by participant.
         var evaluations: [String: MetricsAccumulator] = [:]
         var closingMetrics: [String: Double] = [:]
+        let openedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
         init(number: Int, nonce: [UInt8], invited: Set<String>, denominator: Double, aggregator: StreamingAggregator) {
             self.number = number
             self.denominator = denominator
@@ -115,6 +142,7 @@ public actor Coordinator {
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         let loaded = configuration.policy
         let policy = loaded.policy
         let ledgerKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: loaded.resolve(policy.coordinator.ledgerKey)))
@@ -175,6 +203,7 @@ public actor Coordinator {
         optimizer = restoredOptimizer
         model = restoredModel
         ledger = writer
+        suspended = try Self.loadSuspensions(stateDirectory: configuration.stateDirectory)
     }
 
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
@@ -279,6 +308,7 @@ public actor Coordinator {
                     case .success(let ack): try await connection.outbound.send(ack)
                     case .failure(let error):
                         log.notice("update refused", metadata: ["cohort.code": "\(error.code)"])
+                        metrics.updateRefused(code: error.code)
                         try await connection.outbound.send(error: error)
                     }
                 case .evaluationResult:
@@ -304,9 +334,15 @@ public actor Coordinator {
         unregister(name: name)
     }
 
-    func register(name: String, session: Session) { sessions[name] = session }
+    func register(name: String, session: Session) {
+        sessions[name] = session
+        metrics.participantsConnected(sessions.count)
+    }
 
-    func unregister(name: String) { sessions[name] = nil }
+    func unregister(name: String) {
+        sessions[name] = nil
+        metrics.participantsConnected(sessions.count)
+    }
 
     /// Per-update checks, then streaming aggregation. Returns the ack or the error to send.
     func receive(_ update: Update, from name: String) -> Result<UpdateAck, WireError> {
@@ -331,7 +367,8 @@ public actor Coordinator {
                 message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
         }
         do {
-            try active.aggregator.add(sealed: update.sealed, participant: name, round: UInt64(active.number), sealingKey: sealingKey)
+            let norm = try active.aggregator.add(sealed: update.sealed, participant: name, round: UInt64(active.number), sealingKey: sealingKey)
+            metrics.updateNorm(norm)
         } catch {
             return .failure(WireError(code: error.code, message: error.message, closesConnection: false))
         }
@@ -375,9 +412,11 @@ public actor Coordinator {
 
     // MARK: - Rounds
 
-    /// Runs `count` rounds (or the policy's count) one after another.
+    /// Runs `count` rounds (or the policy's count) one after another, then returns.
+    ///
+    /// The rounds go through the same queue operators fill with `requestRounds`, so a pause or an
+    /// abort from the control API applies to them too.
     public func runRounds(_ count: Int? = nil, progress: (@Sendable (RoundOutcome) -> Void)? = nil) async throws -> [RoundOutcome] {
-        var outcomes: [RoundOutcome] = []
         // Give every participant named in the policy a moment to join before the first round, so
         // a run does not start with just a quorum because one silo connected a little later.
         let everyone = configuration.policy.policy.participants.count
@@ -385,11 +424,42 @@ public actor Coordinator {
         while sessions.count < everyone && Date() < joinUntil {
             try await Task.sleep(for: .milliseconds(20))
         }
-        for _ in 0..<(count ?? configuration.policy.policy.rounds.count) {
+        queuedRounds += count ?? configuration.policy.policy.rounds.count
+        return try await drainQueue(progress: progress)
+    }
+
+    /// Serves operator requests until the task is cancelled: runs queued rounds whenever there
+    /// are some and the coordinator is not paused.
+    public func serveRequests(progress: (@Sendable (RoundOutcome) -> Void)? = nil) async throws {
+        while true {
+            try Task.checkCancellation()
+            if queuedRounds > 0 && !paused && !runningQueue {
+                _ = try await drainQueue(progress: progress)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    /// Runs queued rounds one after another until the queue is empty; waits while paused.
+    func drainQueue(progress: (@Sendable (RoundOutcome) -> Void)?) async throws -> [RoundOutcome] {
+        runningQueue = true
+        defer { runningQueue = false }
+        var outcomes: [RoundOutcome] = []
+        while queuedRounds > 0 {
+            if paused {
+                try await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            queuedRounds -= 1
+            let started = Date()
             let outcome = try await runRound()
+            recordMetrics(of: outcome, seconds: Date().timeIntervalSince(started))
             outcomes.append(outcome)
+            lastRound = summary(of: outcome)
             progress?(outcome)
-            if case .refused(_, "budget", _) = outcome { break }
+            // A budget refusal ends the run: the next round would be refused for the same reason.
+            if case .refused(_, "budget", _) = outcome { queuedRounds = 0 }
         }
         return outcomes
     }
@@ -411,10 +481,10 @@ public actor Coordinator {
         }
         // Pre-round gate: quorum of connected participants.
         let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
-        while sessions.count < policy.rounds.minParticipants && Date() < waitUntil {
+        while sessions.keys.filter({ suspended[$0] == nil }).count < policy.rounds.minParticipants && Date() < waitUntil {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let eligible = sessions.keys.sorted()
+        let eligible = sessions.keys.sorted().filter { suspended[$0] == nil }
         guard eligible.count >= policy.rounds.minParticipants else {
             return try refuse(number, gate: "quorum", reason: "\(eligible.count) participants connected, \(policy.rounds.minParticipants) required", projected: projected)
         }
@@ -463,6 +533,10 @@ public actor Coordinator {
         }
         // Collect until every invited participant answered or left, or the deadline passed.
         while Date() < deadline {
+            if let reason = abortRequest {
+                abortRequest = nil
+                return try await finish(active, event: .abort(reason: reason))
+            }
             let pending = active.invited.subtracting(active.answered).filter { sessions[$0] != nil }
             if pending.isEmpty || active.machine.state != .collecting { break }
             try await Task.sleep(for: .milliseconds(5))
