@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel",
+                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]

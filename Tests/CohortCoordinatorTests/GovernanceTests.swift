@@ -79,7 +79,7 @@ import Testing
             #expect(error.message.contains("auditor audit-bob"))
         }
         #expect(consortium.capture.text.contains("control action refused"))
-        _ = try await coordinator.status()
+        #expect(await coordinator.status().participants.count == 3)
         await #expect(throws: ControlError.self) { _ = try await coordinator.suspend(participant: "nobody", reason: "", by: Self.operatorPrincipal) }
         let suspended = try await coordinator.suspend(participant: "hospital-c", reason: "maintenance window", by: Self.operatorPrincipal)
         #expect(suspended.suspended && suspended.suspensionReason?.contains("maintenance window") == true)
