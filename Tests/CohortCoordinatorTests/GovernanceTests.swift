@@ -107,6 +107,29 @@ import Testing
         for task in tasks { _ = try await task.value }
     }
 
+    @Test func policyApiSectionNamesWhoHoldsEachRole() async throws {
+        let consortium = try await Consortium(extraYAML: """
+            api:
+              listen: 127.0.0.1:0
+              operators: [ops-alice]
+              auditors: [audit-carol]
+
+            """)
+        let coordinator = consortium.coordinator
+        _ = try await coordinator.pause(by: Self.operatorPrincipal)
+        let mallory = try PeerIdentity(role: .operator, name: "ops-mallory")
+        do {
+            _ = try await coordinator.pause(by: mallory)
+            Issue.record("an unlisted operator paused")
+        } catch {
+            #expect(error.code == "control.not_listed" && error.message.contains("api.operators"))
+        }
+        await #expect(throws: ControlError.self) { try await coordinator.authorize(Self.auditorPrincipal, .readStatus) }
+        try await coordinator.authorize(PeerIdentity(role: .auditor, name: "audit-carol"), .readLedger)
+        #expect(consortium.capture.text.contains("ops-mallory is not listed in api.operators"))
+        await consortium.shutdown()
+    }
+
     @Test func budgetGateRecordsTheProjectionAndAlerts() async throws {
         let alerts = AlertBox()
         let consortium = try await Consortium(epsilonMax: 0.5, alertSink: { alerts.add($0) })
