@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortGovernance
 import CohortLedger
 import CohortPolicy
 import CohortPrivacy
@@ -276,38 +277,14 @@ extension Coordinator {
 }
 
 extension Coordinator {
-    /// The fields a running coordinator cannot change and the budget rule; returns the changed
-    /// top-level sections.
+    /// The rules of `PolicyChange` (fields frozen while running, the cap never below what is
+    /// spent) as a control error; returns the changed field paths.
     func checkPolicyChange(from current: Policy, to proposed: Policy) throws(ControlError) -> [String] {
-        let spent = ledger.state.cumulativeEpsilon
-        guard proposed.privacy.epsilonMax >= spent else {
-            throw ControlError(
-                code: "policy.epsilon_below_spent",
-                message: "privacy.epsilon_max \(proposed.privacy.epsilonMax) is below the ε already spent (\(spent)); a cap can never go below what the ledger has charged",
-                status: 409)
+        do {
+            return try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon).changedFields
+        } catch {
+            throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", status: 409)
         }
-        let frozen: [(String, Bool)] = [
-            ("coordinator", current.coordinator == proposed.coordinator),
-            ("privacy.unit", current.privacy.unit == proposed.privacy.unit),
-            ("privacy.delta", current.privacy.delta == proposed.privacy.delta),
-            ("privacy.grid_inflation", current.privacy.gridInflation == proposed.privacy.gridInflation),
-            ("model.kind", current.model.kind == proposed.model.kind),
-            ("model.schema", current.model.schema == proposed.model.schema),
-        ]
-        if let (field, _) = frozen.first(where: { !$0.1 }) {
-            throw ControlError(
-                code: "policy.frozen_field",
-                message: "\(field) cannot change while the coordinator runs (its ledger depends on it); start a new state directory instead",
-                status: 409)
-        }
-        var changed: [String] = []
-        if current.name != proposed.name { changed.append("name") }
-        if current.participants != proposed.participants { changed.append("participants") }
-        if current.privacy != proposed.privacy { changed.append("privacy") }
-        if current.rounds != proposed.rounds { changed.append("rounds") }
-        if current.model != proposed.model { changed.append("model") }
-        if current.limits != proposed.limits { changed.append("limits") }
-        return changed
     }
 }
 

@@ -157,12 +157,34 @@ public actor Coordinator {
 
     /// Opens (or creates) the ledger, verifies it, and restores the model from the last checkpoint.
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws {
-        self.configuration = configuration
         self.logger = logger
         metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
-        let loaded = configuration.policy
+        let fileLoaded = configuration.policy
+        // The ledger key cannot change while a ledger exists (PolicyChange), so the file's is the one in force.
+        let ledgerKey = try Ed25519.KeyPair(
+            secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
+        try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
+        try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
+        let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
+        let writer: LedgerWriter
+        if DurableFile.exists(ledgerPath) {
+            let report = try LedgerWriter.recover(stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
+            if report.truncatedAt != nil { logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"]) }
+            writer = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
+        } else {
+            writer = try LedgerWriter.create(
+                stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
+                genesis: GenesisPayload(
+                    ledgerPublicKey: ledgerKey.publicKey, policySHA256: fileLoaded.sha256,
+                    epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta
+                )
+            )
+        }
+        var effective = configuration
+        effective.policy = try Self.policyInForce(ledger: writer, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
+        self.configuration = effective
+        let loaded = effective.policy
         let policy = loaded.policy
-        let ledgerKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: loaded.resolve(policy.coordinator.ledgerKey)))
         sealingKey = try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
         var keys: [String: [UInt8]] = [:]
         for participant in policy.participants {
@@ -182,23 +204,6 @@ public actor Coordinator {
         )
         if configuration.benchmarkSkipsNoise {
             logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
-        }
-        try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
-        try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
-        let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
-        let writer: LedgerWriter
-        if DurableFile.exists(ledgerPath) {
-            let report = try LedgerWriter.recover(stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
-            if report.truncatedAt != nil { logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"]) }
-            writer = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
-        } else {
-            writer = try LedgerWriter.create(
-                stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
-                genesis: GenesisPayload(
-                    ledgerPublicKey: ledgerKey.publicKey, policySHA256: loaded.sha256,
-                    epsilonMax: policy.privacy.epsilonMax, delta: policy.privacy.delta
-                )
-            )
         }
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
@@ -222,6 +227,36 @@ public actor Coordinator {
         model = restoredModel
         ledger = writer
         suspended = try Self.loadSuspensions(stateDirectory: configuration.stateDirectory)
+    }
+
+    /// The policy the ledger says is in force: the file's when their digests agree; else, when the
+    /// file is an earlier policy of this ledger (e.g. the one it was created with), the one an
+    /// operator adopted since through the control API (kept in `policies/<sha256>.yaml`). Any
+    /// other file is refused: a policy changes only through a signed `policy.adopted` entry.
+    static func policyInForce(
+        ledger: LedgerWriter, file: PolicyLoader.Loaded, stateDirectory: String, logger: Logger
+    ) throws -> PolicyLoader.Loaded {
+        let inForce = ledger.state.policySHA256
+        guard inForce != file.sha256 else { return file }
+        let stored = adoptedPolicyPath(stateDirectory: stateDirectory, sha256: inForce)
+        guard ledger.state.recordedPolicies.contains(file.sha256), DurableFile.exists(stored) else {
+            throw CoordinatorError(
+                code: "coordinator.policy_mismatch",
+                message: "the policy file's SHA-256 \(file.sha256) is not the policy in force in the ledger (\(inForce)); "
+                    + "start with the policy this state directory was run with, and change it through the operator API "
+                    + "(`cohort policy adopt FILE`) so the change is a signed ledger entry")
+        }
+        let bytes = try DurableFile.read(stored)
+        guard SHA256.hexDigest(bytes) == inForce else {
+            throw CoordinatorError(
+                code: "coordinator.policy_mismatch",
+                message: "\(stored) does not hash to the policy in force (\(inForce)); restore it from backup")
+        }
+        let adopted = PolicyLoader.Loaded(
+            policy: try PolicyLoader.parse(String(decoding: bytes, as: UTF8.self)), sha256: inForce, baseDirectory: file.baseDirectory)
+        try PolicyLoader.checkFilesExist(adopted)
+        logger.notice("using the adopted policy in force", metadata: ["cohort.policy": "\(stored)", "cohort.policy_file_ignored": "\(file.sha256)"])
+        return adopted
     }
 
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
@@ -278,6 +313,14 @@ public actor Coordinator {
             }
         }
         return server.port
+    }
+
+    /// Stops serving (as `stop`) and closes the ledger, releasing its lock, so another
+    /// coordinator may open the state directory in this process. The coordinator cannot run
+    /// rounds afterwards.
+    public func shutdown(reason: String = "coordinator shut down") async {
+        await stop(reason: reason)
+        ledger.close()
     }
 
     /// Closes the listener. A round in progress is aborted (and stays charged if updates arrived).

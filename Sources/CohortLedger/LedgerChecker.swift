@@ -113,6 +113,7 @@ struct LedgerChecker: Sendable {
             guard state.entryCount == 0 else { throw fail(.badGenesis, "a second genesis entry; a ledger has exactly one, first") }
             state.publicKey = genesis.ledgerPublicKey
             state.policySHA256 = genesis.policySHA256
+            state.recordedPolicies.insert(genesis.policySHA256)
             state.epsilonMax = genesis.epsilonMax
             state.delta = genesis.delta
         case .policyAdopted(let policy):
@@ -123,6 +124,7 @@ struct LedgerChecker: Sendable {
                 throw fail(.budgetExceeded, "new_epsilon_max \(policy.newEpsilonMax) is below the ε already spent (\(state.cumulativeEpsilon)); a cap may never go below what was charged")
             }
             state.policySHA256 = policy.policySHA256
+            state.recordedPolicies.insert(policy.policySHA256)
             state.epsilonMax = policy.newEpsilonMax
         case .roundOpened(let opened):
             guard roundStatus[opened.round] == nil else {

@@ -17,6 +17,8 @@ public struct LedgerState: Sendable, Equatable {
     public internal(set) var publicKey: [UInt8] = []
     /// SHA-256 of the policy in force (genesis or the latest `policy.adopted`).
     public internal(set) var policySHA256 = ""
+    /// SHA-256 of every policy the ledger has recorded (genesis and each adoption).
+    public internal(set) var recordedPolicies: Set<String> = []
     /// The ε cap in force.
     public internal(set) var epsilonMax = 0.0
     /// The ledger's δ (from genesis; every charge is reported at it).

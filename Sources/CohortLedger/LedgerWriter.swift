@@ -28,7 +28,7 @@ public final class LedgerWriter {
     /// The summary after the last appended entry.
     public var state: LedgerState { checker.state }
 
-    private let fd: Int32
+    private var fd: Int32
     private let key: Ed25519.KeyPair
     private let clock: @Sendable () -> LedgerTime
     private var checker: LedgerChecker
@@ -46,7 +46,16 @@ public final class LedgerWriter {
 
     deinit {
         // Closing the descriptor releases the flock.
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// Closes the file and releases its lock now rather than when the writer is freed; every
+    /// later append fails with `ledger.writer_poisoned`.
+    public func close() {
+        guard fd >= 0 else { return }
         Glibc.close(fd)
+        fd = -1
+        poisoned = LedgerError(code: .writerPoisoned, message: "the ledger writer for \(path) was closed")
     }
 
     /// The ledger path for a state directory.

@@ -185,6 +185,32 @@ import Testing
         for task in tasks { _ = try await task.value }
     }
 
+    @Test func adoptedPolicyStaysInForceAcrossRestarts() async throws {
+        let files = try ConsortiumFiles()
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let capture = LogCapture()
+        let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
+        do {
+            let first = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+            _ = try await first.adoptPolicy(yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5"), by: Self.operatorPrincipal)
+            await first.shutdown()
+        }
+        // Restarted with the original file, the coordinator keeps the adopted policy.
+        let second = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        #expect(await second.budgetStatus().epsilonMax == 12.5)
+        #expect(capture.text.contains("using the adopted policy in force"))
+        await second.shutdown()
+        // A policy file edited behind the ledger's back is refused at start.
+        try original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 99.0").write(toFile: files.policyPath, atomically: true, encoding: .utf8)
+        do {
+            _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+            Issue.record("a coordinator started with a policy that is not in force")
+        } catch let error as CoordinatorError {
+            #expect(error.code == "coordinator.policy_mismatch")
+            #expect(error.message.contains("cohort policy adopt"))
+        }
+    }
+
     @Test(arguments: [Poison.scaled, Poison.signFlipped])
     func poisonedParticipantIsFlaggedAcrossRounds(poison: Poison) async throws {
         let consortium = try await Consortium(
