@@ -131,8 +131,9 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
 
     @Test func cosineHelper() {
         #expect(AnomalyScreen.cosine([1, 0], [0, 1]) == 0)
-        #expect(AnomalyScreen.cosine([1, 2], [-1, -2]) == -1)
-        #expect(AnomalyScreen.cosine([3, 4], [6, 8]) == 1)
+        #expect(abs(AnomalyScreen.cosine([1, 2], [-1, -2])! + 1) < 1e-12)
+        #expect(abs(AnomalyScreen.cosine([3, 4], [6, 8])! - 1) < 1e-12)
+        #expect(abs(AnomalyScreen.cosine([1, 1], [1, 0])! - 0.5.squareRoot()) < 1e-12)
         #expect(AnomalyScreen.cosine([0, 0], [1, 1]) == nil)
         #expect(AnomalyScreen.cosine([1], [1, 2]) == nil)
     }
