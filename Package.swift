@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -63,8 +65,9 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel",
+                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // A silo: data validation, local training, sealed and signed updates.

@@ -12,7 +12,8 @@ Formulas (docs/GOVERNANCE.md):
   x_i = pre_clip_norm_i / max(expected_contributions_i, 1e-12)
   m = median(x), MAD = median(|x_i - m|), s = max(1.4826 * MAD, mad_floor * m, 1e-12)
   z_i = (x_i - m) / s; flag "norm" when z_i > norm_z_threshold (needs >= 3 observations),
-  flag "direction" when cosine_i < min_cosine (cosine given).
+  flag "direction" when cosine_i < min_cosine (cosine given) and, when three or more cosines are
+  given, also cosine_i < median(cosines) - direction_margin.
   R1 = max - min of the metric over participants reporting it (0 with < 2)
   R2 = sum_i n_i JSD2(p_i, P) / sum_i n_i over participants with n_i > 0
   R3 = flagged_or_clipped / contributors (0 with no contributors)
@@ -48,15 +49,19 @@ def anomaly_expected(observations, policy):
         for o, zi in zip(observations, z):
             if zi > policy["norm_z_threshold"]:
                 flags.setdefault(o["participant"], []).append("norm")
+    cosines = [o["cosine"] for o in observations if o["cosine"] is not None]
+    median_cosine = float(np.median(cosines)) if len(cosines) >= 3 else None
+    result["median_cosine"] = median_cosine
     for o in observations:
         if o["cosine"] is not None and o["cosine"] < policy["min_cosine"]:
-            flags.setdefault(o["participant"], []).append("direction")
+            if median_cosine is None or o["cosine"] < median_cosine - policy["direction_margin"]:
+                flags.setdefault(o["participant"], []).append("direction")
     result["flags"] = {k: sorted(v) for k, v in flags.items()}
     result["flagged_or_clipped"] = sum(1 for o in observations if o["clipped"] or o["participant"] in flags)
     return result
 
 
-DEFAULT_ANOMALY = {"norm_z_threshold": 3.5, "mad_floor": 0.1, "min_cosine": -0.1}
+DEFAULT_ANOMALY = {"norm_z_threshold": 3.5, "mad_floor": 0.5, "min_cosine": -0.1, "direction_margin": 0.3}
 
 rng = np.random.default_rng(20240605)
 honest_rows = [120, 180, 240, 90, 300]
@@ -84,7 +89,8 @@ anomaly_cases.append({"name": "two_observations", "policy": DEFAULT_ANOMALY,
                       "observations": [obs("a", 1.0, 1.0, 0.5), obs("b", 100.0, 1.0, -0.5)]})
 
 # Identical norms: MAD = 0, the floor mad_floor*m sets the scale; even count.
-anomaly_cases.append({"name": "mad_floor", "policy": {"norm_z_threshold": 2.0, "mad_floor": 0.25, "min_cosine": 0.0},
+anomaly_cases.append({"name": "mad_floor", "policy": {"norm_z_threshold": 2.0, "mad_floor": 0.25, "min_cosine": 0.0,
+                                                            "direction_margin": 0.3},
                       "observations": [obs("a", 2.0, 1.0, 0.1), obs("b", 2.0, 1.0, 0.2), obs("c", 2.0, 1.0, 0.05),
                                        obs("d", 3.1, 1.0, -0.01)]})
 
@@ -92,11 +98,23 @@ anomaly_cases.append({"name": "mad_floor", "policy": {"norm_z_threshold": 2.0, "
 participant_unit = [obs(f"p{i}", float(rng.lognormal(0.0, 0.5)), 1.0, float(rng.uniform(-0.3, 0.9)),
                         clipped=bool(i % 3 == 0)) for i in range(9)]
 anomaly_cases.append({"name": "participant_unit", "policy": {"norm_z_threshold": 1.5, "mad_floor": 0.05,
-                                                             "min_cosine": -0.2},
+                                                             "min_cosine": -0.2, "direction_margin": 0.1},
                       "observations": participant_unit})
 
+# A noisy previous update: every honest cosine is near -0.2, so none stands apart from the
+# median; the one silo pointing the other way is not below min_cosine either. Nothing is flagged.
+anomaly_cases.append({"name": "noisy_previous_update", "policy": DEFAULT_ANOMALY,
+                      "observations": [obs(f"n{i}", 1.0 + 0.05 * i, 1.0, c)
+                                       for i, c in enumerate([-0.22, -0.18, -0.25, -0.2, 0.21])]})
+
+# A flipped silo among aligned ones, and a mildly negative honest one that the margin spares.
+anomaly_cases.append({"name": "flipped_among_aligned", "policy": DEFAULT_ANOMALY,
+                      "observations": [obs("a", 1.0, 1.0, 0.35), obs("b", 1.1, 1.0, 0.3), obs("c", 0.9, 1.0, 0.1),
+                                       obs("d", 1.05, 1.0, -0.12), obs("flipper", 1.0, 1.0, -0.33)]})
+
 # mad_floor 0 with identical norms: the scale falls to 1e-12.
-anomaly_cases.append({"name": "zero_scale", "policy": {"norm_z_threshold": 3.5, "mad_floor": 0.0, "min_cosine": -1.0},
+anomaly_cases.append({"name": "zero_scale", "policy": {"norm_z_threshold": 3.5, "mad_floor": 0.0, "min_cosine": -1.0,
+                                                       "direction_margin": 0.3},
                       "observations": [obs("a", 1.0, 4.0, None), obs("b", 1.0, 4.0, None), obs("c", 1.0, 4.0, None),
                                        obs("d", 1.5, 4.0, None)]})
 

@@ -128,15 +128,25 @@ public enum AnomalyScreen {
         }
 
         var cosines: [String: JSONValue] = [:]
-        var directionTested = 0
+        let finiteCosines = observations.compactMap { $0.cosineToPreviousUpdate }.filter(\.isFinite)
+        let directionTested = finiteCosines.count
+        // With three or more, a direction must also stand apart from the round's median: when the
+        // previous update is mostly noise every honest cosine sits near or below zero together.
+        let medianCosine = finiteCosines.count >= minimumObservationsForNormTest ? RobustStatistics.median(finiteCosines) : nil
         for observation in observations {
             guard let cosine = observation.cosineToPreviousUpdate, cosine.isFinite else {
                 cosines[observation.participant] = .null
                 continue
             }
-            directionTested += 1
             cosines[observation.participant] = GateJSON.rounded(cosine)
-            if cosine < policy.minCosine {
+            guard cosine < policy.minCosine else { continue }
+            if let medianCosine {
+                if cosine < medianCosine - policy.directionMargin {
+                    flag(observation.participant, .direction,
+                         "cosine with the previous global update \(GateJSON.text(cosine)) < min_cosine \(policy.minCosine) "
+                            + "and < median cosine \(GateJSON.text(medianCosine)) − direction_margin \(policy.directionMargin)")
+                }
+            } else {
                 flag(observation.participant, .direction,
                      "cosine with the previous global update \(GateJSON.text(cosine)) < min_cosine \(policy.minCosine)")
             }
@@ -172,6 +182,8 @@ public enum AnomalyScreen {
             "norm_z_threshold": GateJSON.number(policy.normZThreshold),
             "mad_floor": GateJSON.number(policy.madFloor),
             "min_cosine": GateJSON.number(policy.minCosine),
+            "direction_margin": GateJSON.number(policy.directionMargin),
+            "median_cosine": medianCosine.map { GateJSON.number($0) } ?? .null,
             "observations": .integer(observations.count),
             "flagged_or_clipped": .integer(flaggedOrClipped),
         ]

@@ -127,10 +127,17 @@ extension Policy {
         public struct Anomaly: Sendable, Equatable, Codable {
             /// Robust z-score of the normalised pre-clip norm above which an update is flagged; > 0. Default 3.5.
             public var normZThreshold: Double
-            /// The robust scale is at least `madFloor × median`; ≥ 0. Default 0.1.
+            /// The robust scale is at least `madFloor × median`; ≥ 0. Default 0.5, so with the
+            /// default threshold only a norm above 2.75 × the median can be flagged, whatever the MAD
+            /// of a handful of honest silos happens to be.
             public var madFloor: Double
-            /// Cosine with the previous global update below which an update is flagged; in [−1, 1]. Default −0.1.
+            /// Cosine with the previous global update below which an update may be flagged; in [−1, 1]. Default −0.1.
             public var minCosine: Double
+            /// With three or more cosines, an update's direction is flagged only when it is also
+            /// this far below the median cosine of the round's updates; in [0, 2]. Default 0.3.
+            /// It keeps a noisy previous update (every honest cosine near or below zero) from
+            /// flagging the honest majority.
+            public var directionMargin: Double
             /// What a flag does. Default `discard_round`.
             public var action: AnomalyAction
             /// Whether flagged participants are suspended from later rounds. Default false.
@@ -139,19 +146,22 @@ extension Policy {
             /// - Parameters:
             ///   - normZThreshold: robust z above which a norm is flagged (> 0).
             ///   - madFloor: lower bound of the robust scale relative to the median (≥ 0).
-            ///   - minCosine: cosine below which a direction is flagged ([−1, 1]).
+            ///   - minCosine: cosine below which a direction may be flagged ([−1, 1]).
+            ///   - directionMargin: how far below the round's median cosine a flagged direction must also be ([0, 2]).
             ///   - action: what a flag does.
             ///   - suspendFlagged: whether flagged participants are suspended.
             public init(
                 normZThreshold: Double = 3.5,
-                madFloor: Double = 0.1,
+                madFloor: Double = 0.5,
                 minCosine: Double = -0.1,
+                directionMargin: Double = 0.3,
                 action: AnomalyAction = .discardRound,
                 suspendFlagged: Bool = false
             ) {
                 self.normZThreshold = normZThreshold
                 self.madFloor = madFloor
                 self.minCosine = minCosine
+                self.directionMargin = directionMargin
                 self.action = action
                 self.suspendFlagged = suspendFlagged
             }
@@ -160,6 +170,7 @@ extension Policy {
                 case normZThreshold = "norm_z_threshold"
                 case madFloor = "mad_floor"
                 case minCosine = "min_cosine"
+                case directionMargin = "direction_margin"
                 case action
                 case suspendFlagged = "suspend_flagged"
             }

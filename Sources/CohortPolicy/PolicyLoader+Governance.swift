@@ -40,6 +40,7 @@ extension PolicyLoader {
             normZThreshold: try anomalyFields.double("norm_z_threshold", default: defaultAnomaly.normZThreshold),
             madFloor: try anomalyFields.double("mad_floor", default: defaultAnomaly.madFloor),
             minCosine: try anomalyFields.double("min_cosine", default: defaultAnomaly.minCosine),
+            directionMargin: try anomalyFields.double("direction_margin", default: defaultAnomaly.directionMargin),
             action: action,
             suspendFlagged: try anomalyFields.bool("suspend_flagged", default: defaultAnomaly.suspendFlagged)
         )
@@ -91,7 +92,8 @@ extension PolicyLoader {
     static func validateAPI(_ policy: Policy) throws(PolicyError) {
         guard let api = policy.api else { return }
         try checkHostPort(api.listen, field: "api.listen")
-        guard api.listen != policy.coordinator.listen else {
+        // Port 0 (any free port, for tests and demos) never collides.
+        guard api.listen != policy.coordinator.listen || api.listen.hasSuffix(":0") else {
             throw PolicyError.invalid(
                 "api.listen", "must differ from coordinator.listen (`\(policy.coordinator.listen)`), got `\(api.listen)`"
             )
@@ -143,6 +145,9 @@ extension PolicyLoader {
         }
         guard a.minCosine >= -1, a.minCosine <= 1 else {
             throw PolicyError.invalid("governance.anomaly.min_cosine", "must lie in [-1, 1], got \(a.minCosine)")
+        }
+        guard a.directionMargin >= 0, a.directionMargin <= 2 else {
+            throw PolicyError.invalid("governance.anomaly.direction_margin", "must lie in [0, 2], got \(a.directionMargin)")
         }
 
         let r = g.risk

@@ -12,6 +12,12 @@ public enum PolicyLoader {
         /// The directory holding the policy file.
         public let baseDirectory: String
 
+        public init(policy: Policy, sha256: String, baseDirectory: String) {
+            self.policy = policy
+            self.sha256 = sha256
+            self.baseDirectory = baseDirectory
+        }
+
         /// `path` resolved against the policy's directory when relative.
         public func resolve(_ path: String) -> String {
             path.hasPrefix("/") ? path : baseDirectory + "/" + path
@@ -204,7 +210,7 @@ public enum PolicyLoader {
         try validateGovernance(policy)
     }
 
-    static func checkFilesExist(_ loaded: Loaded) throws(PolicyError) {
+    public static func checkFilesExist(_ loaded: Loaded) throws(PolicyError) {
         let c = loaded.policy.coordinator
         var files = [
             ("coordinator.ca_certificate", c.caCertificate), ("coordinator.certificate", c.certificate),

@@ -11,6 +11,7 @@ struct GovernanceReference: Decodable {
         var normZThreshold: Double
         var madFloor: Double
         var minCosine: Double
+        var directionMargin: Double
     }
 
     struct Observation: Decodable {
@@ -27,6 +28,7 @@ struct GovernanceReference: Decodable {
         var mad: Double?
         var scale: Double?
         var z: [String: Double]?
+        var medianCosine: Double?
         var flags: [String: [String]]
         var flaggedOrClipped: Int
     }
@@ -88,7 +90,7 @@ func close(_ actual: Double?, _ expected: Double?, tolerance: Double = 1e-9) -> 
         for testCase in reference.anomaly {
             let policy = Policy.Governance.Anomaly(
                 normZThreshold: testCase.policy.normZThreshold, madFloor: testCase.policy.madFloor,
-                minCosine: testCase.policy.minCosine
+                minCosine: testCase.policy.minCosine, directionMargin: testCase.policy.directionMargin
             )
             let observations = testCase.observations.map {
                 UpdateObservation(participant: $0.participant, preClipNorm: $0.preClipNorm,
@@ -106,6 +108,7 @@ func close(_ actual: Double?, _ expected: Double?, tolerance: Double = 1e-9) -> 
             for (name, z) in expectedZ {
                 #expect(close(result.zScores[name], z), "\(testCase.name) z[\(name)] = \(String(describing: result.zScores[name])), want \(z)")
             }
+            #expect(close(result.outcome.inputs["median_cosine"]?.doubleValue, expected.medianCosine), "\(testCase.name) median cosine")
             let flags = result.flags.mapValues { $0.map(\.rawValue).sorted() }
             #expect(flags == expected.flags, "\(testCase.name)")
             #expect(result.outcome.passed == expected.flags.isEmpty, "\(testCase.name)")

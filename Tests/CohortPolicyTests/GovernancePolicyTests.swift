@@ -52,7 +52,8 @@ let fullGovernance = """
         #expect(g.approvedModelVersions == ["lr-v1"])
         #expect(g.dataQuality == Policy.Governance.DataQuality())
         #expect(g.dataQuality.minRows == 1 && g.dataQuality.maxMissingRate == 1 && g.dataQuality.requireSchemaMatch)
-        #expect(g.anomaly.normZThreshold == 3.5 && g.anomaly.madFloor == 0.1 && g.anomaly.minCosine == -0.1)
+        #expect(g.anomaly.normZThreshold == 3.5 && g.anomaly.madFloor == 0.5 && g.anomaly.minCosine == -0.1)
+        #expect(g.anomaly.directionMargin == 0.3)
         #expect(g.anomaly.action == .discardRound && !g.anomaly.suspendFlagged)
         #expect(g.risk.modelBiasWeight == 1.0 / 3 && g.risk.metric == .accuracy && g.risk.max == 0.5)
         #expect(g.evaluation == Policy.Governance.Evaluation())
@@ -128,6 +129,8 @@ let fullGovernance = """
         ("governance:\n  anomaly:\n    norm_z_threshold: 0", "governance.anomaly.norm_z_threshold", "policy.invalid_field"),
         ("governance:\n  anomaly:\n    norm_z_threshold: [3]", "governance.anomaly.norm_z_threshold", "policy.invalid_field"),
         ("governance:\n  anomaly:\n    mad_floor: -0.1", "governance.anomaly.mad_floor", "policy.invalid_field"),
+        ("governance:\n  anomaly:\n    direction_margin: 2.5", "governance.anomaly.direction_margin", "policy.invalid_field"),
+        ("governance:\n  anomaly:\n    direction_margin: wide", "governance.anomaly.direction_margin", "policy.invalid_field"),
         ("governance:\n  anomaly:\n    min_cosine: -1.5", "governance.anomaly.min_cosine", "policy.invalid_field"),
         ("governance:\n  anomaly:\n    min_cosine: 1.01", "governance.anomaly.min_cosine", "policy.invalid_field"),
         ("governance:\n  anomaly:\n    min_cosine: low", "governance.anomaly.min_cosine", "policy.invalid_field"),

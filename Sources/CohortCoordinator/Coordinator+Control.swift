@@ -1,0 +1,329 @@
+import CohortCrypto
+import CohortLedger
+import CohortPolicy
+import CohortPrivacy
+import CohortStorage
+import CohortTransport
+import Foundation
+
+/// The operator and auditor actions. Authorisation lives here, in one place, so every way in
+/// (HTTP API, tests, future transports) applies the same rules and logs refusals the same way.
+extension Coordinator {
+    /// What a control request wants to do.
+    public enum ControlAction: String, Sendable, CaseIterable {
+        case readStatus = "read status"
+        case readBudget = "read the budget"
+        case readParticipants = "list participants"
+        case readLedger = "download the ledger"
+        case readMetrics = "read metrics"
+        case startRounds = "start rounds"
+        case pause = "pause rounds"
+        case resume = "resume rounds"
+        case abortRound = "abort the round"
+        case suspendParticipant = "suspend a participant"
+        case reinstateParticipant = "resume a participant"
+        case adoptPolicy = "adopt a policy"
+
+        /// Roles allowed to take the action: operators act, auditors read, participants only train.
+        public var allowedRoles: Set<PeerRole> {
+            switch self {
+            case .readStatus, .readBudget, .readParticipants, .readLedger, .readMetrics: [.operator, .auditor]
+            case .startRounds, .pause, .resume, .abortRound, .suspendParticipant, .reinstateParticipant, .adoptPolicy: [.operator]
+            }
+        }
+    }
+
+    /// Refuses (and logs who and why) unless `principal` may take `action`.
+    public func authorize(_ principal: ControlPrincipal, _ action: ControlAction) throws(ControlError) {
+        guard action.allowedRoles.contains(principal.role) else {
+            logger.warning("control action refused", metadata: [
+                "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
+                "cohort.reason": "role \(principal.role) may not \(action.rawValue)",
+            ])
+            let allowed = action.allowedRoles.map(\.rawValue).sorted().joined(separator: " or ")
+            throw ControlError(
+                code: "control.forbidden",
+                message: "\(principal) may not \(action.rawValue): that needs a certificate with the role \(allowed)",
+                status: 403)
+        }        // With an `api` section, the policy also names who holds each role.
+        if let api = configuration.policy.policy.api {
+            let listed = principal.role == .operator ? api.operators : api.auditors
+            guard listed.contains(principal.name) else {
+                let field = principal.role == .operator ? "api.operators" : "api.auditors"
+                logger.warning("control action refused", metadata: [
+                    "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
+                    "cohort.reason": "\(principal.name) is not listed in \(field)",
+                ])
+                throw ControlError(
+                    code: "control.not_listed",
+                    message: "\(principal) may not \(action.rawValue): the policy's \(field) does not list \(principal.name)",
+                    status: 403)
+            }
+        }
+    }
+
+    /// The budget as the ledger records it, with the projection for one more round.
+    public func budgetStatus() -> BudgetStatus {
+        let privacy = configuration.policy.policy.privacy
+        let state = ledger.state
+        let projected = (try? SubsampledGaussian(samplingRate: privacy.samplingRate, noiseMultiplier: privacy.noiseMultiplier))
+            .map { state.projectedCharge(mechanism: $0, delta: state.delta).cumulativeEpsilon } ?? .infinity
+        return BudgetStatus(
+            epsilonSpent: state.cumulativeEpsilon, epsilonMax: state.epsilonMax, delta: state.delta,
+            roundsCharged: state.roundsCharged, projectedNextEpsilon: projected)
+    }
+
+    /// Every participant the policy names, with its connection and suspension state.
+    public func participantStatuses() -> [ParticipantStatus] {
+        configuration.policy.policy.participants.map { participant in
+            ParticipantStatus(
+                name: participant.name, connected: sessions[participant.name] != nil, suspended: suspended[participant.name] != nil,
+                suspensionReason: suspended[participant.name], records: sessions[participant.name]?.records,
+                flaggedRounds: flaggedRounds[participant.name] ?? [])
+        }
+    }
+
+    /// The coordinator's state for status displays.
+    public func status() -> CoordinatorStatus {
+        let runState: RunState = paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
+        let progress = round.map { active in
+            RoundProgress(
+                round: active.number, phase: active.machine.state.rawValue, invited: active.invited.count,
+                contributed: active.aggregator.count, openedAtMillis: active.openedAtMillis)
+        }
+        return CoordinatorStatus(
+            state: runState, currentRound: progress, roundsQueued: queuedRounds, lastRound: lastRound,
+            participants: participantStatuses(), budget: budgetStatus(), policySHA256: ledger.state.policySHA256,
+            modelVersion: configuration.policy.policy.model.version, latestApprovedRound: latestApprovedRound)
+    }
+
+    /// Queues `count` more rounds; they start when no round is running and the coordinator is not paused.
+    public func requestRounds(_ count: Int, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
+        try authorize(principal, .startRounds)
+        guard (1...10_000).contains(count) else {
+            throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", status: 400)
+        }
+        queuedRounds += count
+        logger.notice("rounds requested", metadata: ["cohort.principal": "\(principal)", "cohort.count": "\(count)"])
+        return status()
+    }
+
+    /// Stops new rounds from starting; the round in progress finishes.
+    public func pause(by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
+        try authorize(principal, .pause)
+        paused = true
+        logger.notice("paused", metadata: ["cohort.principal": "\(principal)"])
+        return status()
+    }
+
+    /// Lets queued rounds start again.
+    public func resume(by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
+        try authorize(principal, .resume)
+        paused = false
+        logger.notice("resumed", metadata: ["cohort.principal": "\(principal)"])
+        return status()
+    }
+
+    /// Aborts the collecting round (it stays charged if updates arrived) and drops queued rounds.
+    public func abortRound(reason: String, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
+        try authorize(principal, .abortRound)
+        let dropped = queuedRounds
+        queuedRounds = 0
+        guard round != nil || dropped > 0 else {
+            throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", status: 409)
+        }
+        if round != nil {
+            let text = reason.isEmpty ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason.prefix(200))"
+            abortRequest = text
+        }
+        logger.notice("abort requested", metadata: ["cohort.principal": "\(principal)", "cohort.dropped_rounds": "\(dropped)"])
+        return status()
+    }
+
+    /// Excludes a participant from sampling until it is resumed.
+    public func suspend(participant name: String, reason: String, by principal: ControlPrincipal) throws(ControlError) -> ParticipantStatus {
+        try authorize(principal, .suspendParticipant)
+        try requireKnown(name)
+        let why = "suspended by \(principal.name)" + (reason.isEmpty ? "" : ": \(reason.prefix(200))")
+        try setSuspension(name, why)
+        logger.notice("participant suspended", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
+        return participantStatuses().first { $0.name == name }!
+    }
+
+    /// Makes a suspended participant eligible again.
+    public func reinstate(participant name: String, by principal: ControlPrincipal) throws(ControlError) -> ParticipantStatus {
+        try authorize(principal, .reinstateParticipant)
+        try requireKnown(name)
+        try setSuspension(name, nil)
+        logger.notice("participant resumed", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
+        return participantStatuses().first { $0.name == name }!
+    }
+
+    /// The ledger file, for download. Entries are appended whole and fsynced, so a reader sees
+    /// complete lines up to the last durable entry.
+    public func ledgerBytes(by principal: ControlPrincipal) throws(ControlError) -> [UInt8] {
+        try authorize(principal, .readLedger)
+        do {
+            return try DurableFile.read(LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory))
+        } catch {
+            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", status: 500)
+        }
+    }
+
+    /// Adopts a new policy while running: validated like a policy file, checked against what may
+    /// change while running and against the budget already spent, stored durably in the state
+    /// directory, then recorded as a signed `policy.adopted` entry with the old and new caps.
+    /// It applies from the next round on.
+    public func adoptPolicy(yaml: String, by principal: ControlPrincipal) throws(ControlError) -> PolicyAdoption {
+        try authorize(principal, .adoptPolicy)
+        let current = configuration.policy
+        let proposed: Policy
+        do {
+            proposed = try PolicyLoader.parse(yaml)
+        } catch {
+            throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", status: 400)
+        }
+        let changed = try checkPolicyChange(from: current.policy, to: proposed)
+        let bytes = Array(yaml.utf8)
+        let digest = SHA256.hexDigest(bytes)
+        let adopted = PolicyLoader.Loaded(policy: proposed, sha256: digest, baseDirectory: current.baseDirectory)
+        do {
+            try PolicyLoader.checkFilesExist(adopted)
+        } catch {
+            throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", status: 400)
+        }
+        let oldCap = ledger.state.epsilonMax
+        let entry: LedgerEntry
+        do {
+            try DurableFile.createDirectory(configuration.stateDirectory + "/policies", mode: 0o700)
+            try DurableFile.writeAtomically(bytes, to: Self.adoptedPolicyPath(stateDirectory: configuration.stateDirectory, sha256: digest), mode: 0o600)
+            entry = try ledger.append(PolicyAdoptedPayload(
+                policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name))
+        } catch {
+            throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", status: 500)
+        }
+        var keys: [String: [UInt8]] = [:]
+        for participant in proposed.participants {
+            keys[participant.name] = try? KeyFile.readPublic(kind: .ed25519Public, from: adopted.resolve(participant.signingKey))
+        }
+        signingKeys = keys
+        configuration.policy = adopted
+        logger.notice("policy adopted", metadata: [
+            "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
+            "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)", "cohort.changed": "\(changed.joined(separator: ","))",
+        ])
+        return PolicyAdoption(
+            policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, changedFields: changed, ledgerSeq: entry.seq)
+    }
+
+    static func adoptedPolicyPath(stateDirectory: String, sha256: String) -> String {
+        stateDirectory + "/policies/" + sha256 + ".yaml"
+    }
+
+    func requireKnown(_ name: String) throws(ControlError) {
+        guard configuration.policy.policy.participants.contains(where: { $0.name == name }) else {
+            throw ControlError(
+                code: "control.unknown_participant",
+                message: "no participant named `\(name.prefix(64))` in the policy; see `cohort participants list`", status: 404)
+        }
+    }
+
+    // MARK: - Suspensions on disk
+
+    static func suspensionsPath(stateDirectory: String) -> String { stateDirectory + "/suspended.json" }
+
+    static func loadSuspensions(stateDirectory: String) throws -> [String: String] {
+        let path = suspensionsPath(stateDirectory: stateDirectory)
+        guard DurableFile.exists(path) else { return [:] }
+        let bytes = try DurableFile.read(path)
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(bytes))
+        } catch {
+            throw CoordinatorError(
+                code: "coordinator.suspensions_unreadable",
+                message: "\(path) is not a JSON object of participant name to reason; fix or delete it (suspensions are then lifted)")
+        }
+    }
+
+    /// Suspensions survive restarts: written with fsync before the change takes effect.
+    func setSuspension(_ name: String, _ reason: String?) throws(ControlError) {
+        var updated = suspended
+        updated[name] = reason
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            let bytes = try Array(encoder.encode(updated))
+            try DurableFile.writeAtomically(bytes, to: Self.suspensionsPath(stateDirectory: configuration.stateDirectory), mode: 0o600)
+        } catch {
+            throw ControlError(code: "control.storage", message: "cannot record the suspension: \(error)", status: 500)
+        }
+        suspended = updated
+    }
+
+    /// How a round outcome is shown in status.
+    func summary(of outcome: RoundOutcome) -> RoundSummary {
+        switch outcome {
+        case .closed(let number, _, let roundEpsilon, let cumulative):
+            RoundSummary(
+                round: number, outcome: "closed", roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative,
+                promoted: latestApprovedRound == number, metrics: lastClosedMetrics)
+        case .refused(let number, let gate, let reason):
+            RoundSummary(round: number, outcome: "refused", gate: gate, reason: reason)
+        case .aborted(let number, let reason, _):
+            RoundSummary(round: number, outcome: "aborted", reason: reason)
+        }
+    }
+}
+
+extension Coordinator {
+    /// The fields a running coordinator cannot change and the budget rule; returns the changed
+    /// top-level sections.
+    func checkPolicyChange(from current: Policy, to proposed: Policy) throws(ControlError) -> [String] {
+        let spent = ledger.state.cumulativeEpsilon
+        guard proposed.privacy.epsilonMax >= spent else {
+            throw ControlError(
+                code: "policy.epsilon_below_spent",
+                message: "privacy.epsilon_max \(proposed.privacy.epsilonMax) is below the ε already spent (\(spent)); a cap can never go below what the ledger has charged",
+                status: 409)
+        }
+        let frozen: [(String, Bool)] = [
+            ("coordinator", current.coordinator == proposed.coordinator),
+            ("privacy.unit", current.privacy.unit == proposed.privacy.unit),
+            ("privacy.delta", current.privacy.delta == proposed.privacy.delta),
+            ("privacy.grid_inflation", current.privacy.gridInflation == proposed.privacy.gridInflation),
+            ("model.kind", current.model.kind == proposed.model.kind),
+            ("model.schema", current.model.schema == proposed.model.schema),
+        ]
+        if let (field, _) = frozen.first(where: { !$0.1 }) {
+            throw ControlError(
+                code: "policy.frozen_field",
+                message: "\(field) cannot change while the coordinator runs (its ledger depends on it); start a new state directory instead",
+                status: 409)
+        }
+        var changed: [String] = []
+        if current.name != proposed.name { changed.append("name") }
+        if current.participants != proposed.participants { changed.append("participants") }
+        if current.privacy != proposed.privacy { changed.append("privacy") }
+        if current.rounds != proposed.rounds { changed.append("rounds") }
+        if current.model != proposed.model { changed.append("model") }
+        if current.limits != proposed.limits { changed.append("limits") }
+        return changed
+    }
+}
+
+extension Coordinator {
+    func recordMetrics(of outcome: RoundOutcome, seconds: Double) {
+        let budget = budgetStatus()
+        metrics.budget(spent: budget.epsilonSpent, remaining: budget.epsilonRemaining)
+        switch outcome {
+        case .closed:
+            metrics.roundEnded(outcome: "closed")
+            metrics.roundDuration(seconds: seconds)
+        case .refused(_, let gate, _):
+            metrics.roundEnded(outcome: "refused")
+            metrics.gateFailed(gate)
+        case .aborted:
+            metrics.roundEnded(outcome: "aborted")
+        }
+    }
+}
