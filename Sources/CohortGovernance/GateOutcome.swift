@@ -81,7 +81,9 @@ enum GateJSON {
     static func round(_ value: Double, decimals: Int = 4) -> Double {
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
-        let result = (value * scale).rounded() / scale
+        let scaled = value * scale
+        guard scaled.isFinite else { return value }  // beyond 2^52 there are no decimals to round
+        let result = scaled.rounded() / scale
         return result == 0 ? 0 : result  // no −0 in the ledger
     }
 

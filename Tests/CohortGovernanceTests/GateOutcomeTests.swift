@@ -21,4 +21,12 @@ import Testing
             "evaluation",
         ])
     }
+
+    @Test func roundingKeepsNumbersFiniteAndDropsNegativeZero() {
+        #expect(GateJSON.round(0.123456) == 0.1235)
+        #expect(GateJSON.round(1e300) == 1e300)
+        #expect(GateJSON.round(-0.00001).sign == .plus)
+        #expect(GateJSON.rounded(.nan) == .null)
+        #expect(GateJSON.number(.infinity) == .null)
+    }
 }
