@@ -109,6 +109,8 @@ public actor Coordinator {
     /// Aggregate evaluation metrics of the last closed round.
     var lastClosedMetrics: [String: Double] = [:]
     let metrics: CoordinatorMetrics
+    /// Plaintext buffers for updates opened in their connection's task, off this actor.
+    let plaintextPool: PlaintextPool
 
     struct Session {
         let writer: FrameWriter
@@ -227,6 +229,10 @@ public actor Coordinator {
         model = restoredModel
         ledger = writer
         suspended = try Self.loadSuspensions(stateDirectory: configuration.stateDirectory)
+        // As many updates are opened at once as there are cores to open them; more would only
+        // hold more plaintext.
+        plaintextPool = PlaintextPool(
+            byteCount: UpdatePlaintext.headerLength + modelDimension * 4, limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
     }
 
     /// The policy the ledger says is in force: the file's when their digests agree; else, when the
@@ -338,7 +344,10 @@ public actor Coordinator {
         server = nil
     }
 
-    func serve(_ connection: FrameConnection) async {
+    /// Serves one participant connection. Runs in the connection's task, not on the actor: frames
+    /// are received and updates hashed, verified, opened and clipped here, several connections at
+    /// once, and only session changes and the addition to the round's sum go through the actor.
+    nonisolated func serve(_ connection: FrameConnection) async {
         let name = connection.peer.name
         var log = logger
         log[metadataKey: "cohort.participant"] = "\(name)"
@@ -358,13 +367,13 @@ public actor Coordinator {
             guard let attestationFrame = try await frames.next() else { return }
             let attestationPayload = try attestationFrame.decode(Attestation.self)
             let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
-            register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce, attestation: attestation))
+            await register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce, attestation: attestation))
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
             while let frame = try await frames.next() {
                 switch frame.type {
                 case .update:
-                    let update = try frame.decode(Update.self)
-                    let reply = receive(update, from: name)
+                    let update = try frame.decode(ReceivedUpdate.self)
+                    let reply = await receive(update, from: name)
                     switch reply {
                     case .success(let ack): try await connection.outbound.send(ack)
                     case .failure(let error):
@@ -375,13 +384,13 @@ public actor Coordinator {
                 case .evaluationResult:
                     let result = try frame.decode(EvaluationResult.self)
                     if let accumulator = try? JSONDecoder().decode(MetricsAccumulator.self, from: Data(result.json)) {
-                        receiveEvaluation(accumulator, round: Int(result.round), from: name)
+                        await receiveEvaluation(accumulator, round: Int(result.round), from: name)
                     } else {
                         try await connection.outbound.send(error: WireError(
                             code: WireError.Code.malformedPayload, message: "the evaluation result is not a metrics accumulator", closesConnection: false))
                     }
                 case .bye:
-                    unregister(name: name)
+                    await unregister(name: name)
                     return
                 default:
                     try await connection.outbound.send(error: WireError(
@@ -392,7 +401,7 @@ public actor Coordinator {
         } catch {
             log.notice("participant connection ended", metadata: ["cohort.reason": "\(error)"])
         }
-        unregister(name: name)
+        await unregister(name: name)
     }
 
     func register(name: String, session: Session) {
@@ -407,49 +416,113 @@ public actor Coordinator {
 
     /// Per-update checks, then streaming aggregation; records the result for the round's
     /// `update_checks` decision. Returns the ack or the error to send.
-    func receive(_ update: Update, from name: String) -> Result<UpdateAck, WireError> {
-        let result = checkAndAggregate(update, from: name)
-        if let active = round, active.machine.state == .collecting, active.invited.contains(name) {
-            switch result {
-            case .success: active.checks.accept(name)
-            case .failure(let error): active.checks.refuse(name, code: error.code)
-            }
-        }
-        return result
-    }
-
-    func checkAndAggregate(_ update: Update, from name: String) -> Result<UpdateAck, WireError> {
-        guard update.participantName == name else {
-            return .failure(WireError(code: WireError.Code.badSignature,
-                message: "update names `\(update.participantName)` but was sent by `\(name)`", closesConnection: false))
-        }
-        guard let active = round, active.machine.state == .collecting else {
-            return .failure(WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
-        }
-        guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
-            return .failure(WireError(code: WireError.Code.replayed,
-                message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
-        }
-        guard active.invited.contains(name) else {
-            return .failure(WireError(code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)", closesConnection: false))
+    ///
+    /// Runs in the connection's task. The checks that need the round (sender, round, nonce,
+    /// sampling) run on the actor first; the SHA-256, the signature, opening the sealed box, the
+    /// plaintext checks and clipping then run here, in a plaintext buffer from the pool (zeroed
+    /// before it goes back); the actor finally adds the prepared values to the sum of the round
+    /// that admitted them, if it still collects. Checks, their order and their codes are those of
+    /// a single pass on the actor.
+    nonisolated func receive(_ update: ReceivedUpdate, from name: String) async -> Result<UpdateAck, WireError> {
+        let admission: Admission
+        switch await admit(update, from: name) {
+        case .failure(let error): return .failure(error)
+        case .success(let admitted): admission = admitted
         }
         // Hashed once: the signature check and the ledger's update digest both need it.
         let sealedDigest = update.sealedDigest
-        guard let key = signingKeys[name], update.hasValidSignature(publicKey: key, sealedDigest: sealedDigest) else {
-            return .failure(WireError(code: WireError.Code.badSignature,
+        guard update.hasValidSignature(publicKey: admission.signingKey, sealedDigest: sealedDigest) else {
+            return await refuseUpdate(name, WireError(code: WireError.Code.badSignature,
                 message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
         }
+        if let duplicate = admission.duplicate {
+            return await refuseUpdate(name, WireError(code: duplicate.code, message: duplicate.message, closesConnection: false))
+        }
+        let buffer = await plaintextPool.acquire()
+        let result: Result<UpdateAck, WireError>
         do {
-            let norm = try active.aggregator.add(sealed: update.sealed, participant: name, round: UInt64(active.number), sealingKey: sealingKey)
+            let prepared = try update.withSealedBytes { sealed throws(UpdateRejection) in
+                try admission.preparer.prepare(sealed: sealed, round: update.round, sealingKey: sealingKey, into: buffer.bytes)
+            }
+            result = await commit(prepared, update: update, sealedDigest: sealedDigest, from: name)
+        } catch {
+            result = await refuseUpdate(name, WireError(code: error.code, message: error.message, closesConnection: false))
+        }
+        buffer.zero()
+        await plaintextPool.release(buffer)
+        return result
+    }
+
+    /// What the actor's first pass over an update hands to the connection's task.
+    struct Admission: Sendable {
+        let signingKey: [UInt8]
+        let preparer: UpdatePreparer
+        /// Set when the sender already contributed: refused after the signature check, as before.
+        let duplicate: UpdateRejection?
+    }
+
+    /// The checks of an update that need the round: sender, an open round, its number and nonce,
+    /// sampling, a registered key. Records a refusal.
+    func admit(_ update: ReceivedUpdate, from name: String) -> Result<Admission, WireError> {
+        guard update.participantName == name else {
+            return recordRefusal(name, WireError(code: WireError.Code.badSignature,
+                message: "update names `\(update.participantName)` but was sent by `\(name)`", closesConnection: false))
+        }
+        guard let active = round, active.machine.state == .collecting else {
+            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+        }
+        guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
+            return recordRefusal(name, WireError(code: WireError.Code.replayed,
+                message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
+        }
+        guard active.invited.contains(name) else {
+            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)", closesConnection: false))
+        }
+        guard let key = signingKeys[name] else {
+            return recordRefusal(name, WireError(code: WireError.Code.badSignature,
+                message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
+        }
+        var duplicate: UpdateRejection?
+        do { try active.aggregator.checkNotDuplicate(name, round: UInt64(active.number)) } catch { duplicate = error }
+        return .success(Admission(signingKey: key, preparer: active.aggregator.preparer, duplicate: duplicate))
+    }
+
+    /// Adds an opened, checked, clipped update to the sum of the round it was admitted to.
+    func commit(_ prepared: PreparedUpdate, update: ReceivedUpdate, sealedDigest: [UInt8], from name: String) -> Result<UpdateAck, WireError> {
+        // The round may have ended while the update was being opened.
+        guard let active = round, active.machine.state == .collecting else {
+            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+        }
+        guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
+            return recordRefusal(name, WireError(code: WireError.Code.replayed,
+                message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
+        }
+        do {
+            let norm = try active.aggregator.accumulate(prepared, participant: name, round: UInt64(active.number))
             metrics.updateNorm(norm)
         } catch {
-            return .failure(WireError(code: error.code, message: error.message, closesConnection: false))
+            return recordRefusal(name, WireError(code: error.code, message: error.message, closesConnection: false))
         }
         let digest = SHA256.hexDigest(update.signature + sealedDigest)
         active.digests[name] = digest
         active.answered.insert(name)
         _ = try? active.machine.handle(.updateAccepted(participant: name))
+        active.checks.accept(name)
         return .success(UpdateAck(round: update.round, updateDigest: Hex.decode(digest) ?? []))
+    }
+
+    /// Records a refusal found off the actor.
+    func refuseUpdate(_ name: String, _ error: WireError) -> Result<UpdateAck, WireError> {
+        recordRefusal(name, error)
+    }
+
+    /// Records a refused update for the round's `update_checks` decision, when the sender was
+    /// sampled for the collecting round.
+    func recordRefusal<Success>(_ name: String, _ error: WireError) -> Result<Success, WireError> {
+        if let active = round, active.machine.state == .collecting, active.invited.contains(name) {
+            active.checks.refuse(name, code: error.code)
+        }
+        return .failure(error)
     }
 
     func receiveEvaluation(_ accumulator: MetricsAccumulator, round number: Int, from name: String) {
@@ -460,12 +533,13 @@ public actor Coordinator {
     /// Asks every connected participant to evaluate the new model on its holdout and merges what
     /// arrives before `timeout`.
     func federatedEvaluation(_ active: ActiveRound, timeout: Double) async throws -> (aggregate: [String: Double], byParticipant: [String: [String: Double]]) {
-        let request = EvaluateRequest(round: UInt64(active.number), model: model.parameters)
+        // Encoded once and shared, like the invitation: one frame per participant would copy the model each time.
+        let request = Frame(EvaluateRequest(round: UInt64(active.number), model: model.parameters))
         let asked = sessions
         for (_, session) in asked { try? await session.writer.send(request) }
         let until = Date().addingTimeInterval(timeout)
         while Date() < until && active.evaluations.count < asked.filter({ sessions[$0.key] != nil }).count {
-            try await Task.sleep(for: .milliseconds(5))
+            try await Task.sleep(for: .milliseconds(1))
         }
         var merged = MetricsAccumulator()
         var byParticipant: [String: [String: Double]] = [:]
@@ -536,6 +610,7 @@ public actor Coordinator {
         }
         return outcomes
     }
+
 
     /// Runs one round through every state, writing the ledger at each durable step.
     public func runRound() async throws -> RoundOutcome {
@@ -616,7 +691,7 @@ public actor Coordinator {
             }
             let pending = active.invited.subtracting(active.answered).filter { sessions[$0] != nil }
             if pending.isEmpty || active.machine.state != .collecting { break }
-            try await Task.sleep(for: .milliseconds(5))
+            try await Task.sleep(for: .milliseconds(1))
         }
         guard active.machine.state == .collecting else {
             return .aborted(round: number, reason: "round ended early", charged: active.machine.charged)

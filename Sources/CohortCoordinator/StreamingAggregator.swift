@@ -5,25 +5,29 @@ import CohortPrivacy
 /// Verifies, opens, checks, clips and adds updates to one running sum, one at a time, so the
 /// coordinator's memory is O(model dimension) whatever the number of participants.
 ///
-/// Plaintext lives only in one reusable buffer, zeroed after each update. Not `Sendable`: one
-/// round's aggregator belongs to the coordinator actor.
+/// The per-update work is split in two: ``UpdatePreparer/prepare(sealed:round:sealingKey:into:)``
+/// opens and checks one update into a caller's plaintext buffer and clips it there (pure, so the
+/// coordinator runs it in the connection's task, off its actor, several at a time), and
+/// ``accumulate(_:participant:)`` adds the prepared values to the sum. ``add(sealed:participant:round:sealingKey:)``
+/// does both with the aggregator's own buffer. Plaintext is zeroed after each update by whoever
+/// owns the buffer. Not `Sendable`: one round's aggregator belongs to the coordinator actor.
 public final class StreamingAggregator {
     /// The model dimension every update must have.
     public let dimension: Int
     /// The L2 bound C each contribution is clipped to (participant unit), or nil when
     /// participants clip per record (record unit) and the sum is taken as sent.
     public let clippingBound: Double?
+    /// Opens, checks and clips one update; `Sendable`, for use off the coordinator's actor.
+    public let preparer: UpdatePreparer
     /// Running sum, in double precision.
     private var sum: [Double]
-    private let plaintext: UnsafeMutableRawBufferPointer
+    /// The buffer of ``add(sealed:participant:round:sealingKey:)``, allocated on first use.
+    private var plaintext: UnsafeMutableRawBufferPointer?
     /// Pre-clip L2 norms of accepted updates, by participant, for anomaly screening.
     public private(set) var preClipNorms: [String: Double] = [:]
     /// Participants whose contribution was clipped.
     public private(set) var clipped: Set<String> = []
-    /// The previous round's released update, in the space updates live in, for direction screening.
-    private let reference: [Float]?
-    private let referenceNorm: Double
-    /// Cosine between each accepted (pre-clip) update and `reference`, by participant; empty
+    /// Cosine between each accepted (pre-clip) update and the reference, by participant; empty
     /// without a reference.
     public private(set) var cosines: [String: Double] = [:]
 
@@ -34,18 +38,15 @@ public final class StreamingAggregator {
     public init(dimension: Int, clippingBound: Double?, reference: [Float]? = nil) {
         self.dimension = dimension
         self.clippingBound = clippingBound
-        let usable = reference.flatMap { $0.count == dimension ? $0 : nil }
-        let norm = usable.map { values in values.withUnsafeBufferPointer { L2Clipping.norm($0) } } ?? 0
-        // A zero reference has no direction to compare with.
-        self.reference = norm > 0 ? usable : nil
-        self.referenceNorm = norm
+        preparer = UpdatePreparer(dimension: dimension, clippingBound: clippingBound, reference: reference)
         sum = Array(repeating: 0, count: dimension)
-        plaintext = .allocate(byteCount: UpdatePlaintext.headerLength + dimension * 4, alignment: 16)
     }
 
     deinit {
-        Sodium.memzero(plaintext.baseAddress!, count: plaintext.count)
-        plaintext.deallocate()
+        if let plaintext {
+            Sodium.memzero(plaintext.baseAddress!, count: plaintext.count)
+            plaintext.deallocate()
+        }
     }
 
     /// The number of accepted updates.
@@ -62,9 +63,99 @@ public final class StreamingAggregator {
     public func add(
         sealed: [UInt8], participant: String, round: UInt64, sealingKey: SealedBox.KeyPair
     ) throws(UpdateRejection) -> Double {
+        try checkNotDuplicate(participant, round: round)
+        let buffer = plaintext ?? .allocate(byteCount: preparer.plaintextByteCount, alignment: 16)
+        plaintext = buffer
+        defer { Sodium.memzero(buffer.baseAddress!, count: buffer.count) }
+        let prepared = sealed.withUnsafeBytes { bytes in
+            Result { () throws(UpdateRejection) in try preparer.prepare(sealed: bytes, round: round, sealingKey: sealingKey, into: buffer) }
+        }
+        return try accumulate(prepared.get(), participant: participant, round: round)
+    }
+
+    /// Refuses a second update from `participant` (`update.duplicate`).
+    public func checkNotDuplicate(_ participant: String, round: UInt64) throws(UpdateRejection) {
         guard preClipNorms[participant] == nil else {
             throw UpdateRejection(code: "update.duplicate", message: "\(participant) already sent an update in round \(round)")
         }
+    }
+
+    /// Adds an update prepared by ``preparer`` (whose buffer the caller still holds) to the sum.
+    /// - Returns: the pre-clip norm.
+    @discardableResult
+    public func accumulate(_ prepared: PreparedUpdate, participant: String, round: UInt64) throws(UpdateRejection) -> Double {
+        try checkNotDuplicate(participant, round: round)
+        precondition(prepared.values.count == dimension, "an update prepared for another dimension")
+        let values = prepared.values
+        sum.withUnsafeMutableBufferPointer { total in
+            for index in 0..<dimension { total[index] += Double(values[index]) }
+        }
+        if let cosine = prepared.cosine { cosines[participant] = cosine }
+        if prepared.clipped { clipped.insert(participant) }
+        preClipNorms[participant] = prepared.norm
+        return prepared.norm
+    }
+
+    /// Quantises the sum to `grid`, adds `noise` (integers, one per coordinate, in grid units),
+    /// maps back and divides by `denominator` (the expected cohort size, never the realised count).
+    public func noisedMean(grid: FixedPointGrid, noise: [Int64], denominator: Double) -> [Float] {
+        precondition(noise.count == dimension && denominator > 0)
+        var result = [Float](repeating: 0, count: dimension)
+        for index in 0..<dimension {
+            let noised = grid.quantize(sum[index]) &+ noise[index]
+            result[index] = Float(grid.dequantize(noised) / denominator)
+        }
+        return result
+    }
+
+    /// The plain mean of the sum over `denominator`, for tests of the aggregation path.
+    func rawSum() -> [Double] { sum }
+}
+
+/// An update opened, checked and clipped in a caller's plaintext buffer, ready to be added.
+///
+/// `values` points into that buffer: valid only while the caller holds it, before it is zeroed.
+/// `@unchecked Sendable` so the connection task that prepared it can hand it to the coordinator
+/// actor and wait for the sum to take it; nothing else touches the buffer meanwhile.
+public struct PreparedUpdate: @unchecked Sendable {
+    /// The (clipped) values, in the caller's buffer.
+    public let values: UnsafeBufferPointer<Float>
+    /// The pre-clip L2 norm.
+    public let norm: Double
+    /// Whether clipping scaled the values.
+    public let clipped: Bool
+    /// Cosine with the reference update, when there is one.
+    public let cosine: Double?
+}
+
+/// The per-update checks and clipping of a round, independent of the running sum.
+public struct UpdatePreparer: Sendable {
+    public let dimension: Int
+    public let clippingBound: Double?
+    /// The previous round's released update, in the space updates live in, for direction screening.
+    private let reference: [Float]?
+    private let referenceNorm: Double
+
+    init(dimension: Int, clippingBound: Double?, reference: [Float]?) {
+        self.dimension = dimension
+        self.clippingBound = clippingBound
+        let usable = reference.flatMap { $0.count == dimension ? $0 : nil }
+        let norm = usable.map { values in values.withUnsafeBufferPointer { L2Clipping.norm($0) } } ?? 0
+        // A zero reference has no direction to compare with.
+        self.reference = norm > 0 ? usable : nil
+        self.referenceNorm = norm
+    }
+
+    /// Bytes of one update's plaintext (header and values).
+    public var plaintextByteCount: Int { UpdatePlaintext.headerLength + dimension * 4 }
+
+    /// Opens `sealed` into `plaintext` (``plaintextByteCount`` bytes, 4-byte aligned), checks it
+    /// names `round` and has the model's dimension and finite values, and clips it in place.
+    /// The caller zeroes `plaintext` afterwards, whatever the outcome.
+    public func prepare(
+        sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair, into plaintext: UnsafeMutableRawBufferPointer
+    ) throws(UpdateRejection) -> PreparedUpdate {
+        precondition(plaintext.count == plaintextByteCount, "plaintext buffer of the wrong size")
         let expectedSealed = plaintext.count + SealedBox.overhead
         guard sealed.count == expectedSealed else {
             throw UpdateRejection(
@@ -72,9 +163,8 @@ public final class StreamingAggregator {
                 message: "sealed update is \(sealed.count) bytes; a \(dimension)-value update seals to \(expectedSealed) bytes"
             )
         }
-        defer { Sodium.memzero(plaintext.baseAddress!, count: plaintext.count) }
         do {
-            try sealed.withUnsafeBytes { try sealingKey.open($0, into: plaintext) }
+            try sealingKey.open(sealed, into: plaintext)
         } catch {
             throw UpdateRejection(code: "update.seal_open_failed", message: "the sealed update could not be opened: it was altered or sealed to another key")
         }
@@ -93,40 +183,23 @@ public final class StreamingAggregator {
             throw UpdateRejection(code: "update.non_finite", message: "value \(index) of the update is not a finite number")
         }
         // Direction before clipping: clipping scales, so the cosine is the same either way.
+        var cosine: Double?
         if let reference {
             var dot = 0.0
             reference.withUnsafeBufferPointer { previous in
                 for index in 0..<dimension { dot += Double(values[index]) * Double(previous[index]) }
             }
             let own = L2Clipping.norm(UnsafeBufferPointer(values))
-            cosines[participant] = own > 0 ? dot / (own * referenceNorm) : 0
+            cosine = own > 0 ? dot / (own * referenceNorm) : 0
         }
         let norm: Double
+        var clipped = false
         if let bound = clippingBound {
             norm = L2Clipping.clip(values, maxNorm: bound)
-            if norm > bound { clipped.insert(participant) }
+            clipped = norm > bound
         } else {
             norm = L2Clipping.norm(UnsafeBufferPointer(values))
         }
-        sum.withUnsafeMutableBufferPointer { total in
-            for index in 0..<dimension { total[index] += Double(values[index]) }
-        }
-        preClipNorms[participant] = norm
-        return norm
+        return PreparedUpdate(values: UnsafeBufferPointer(values), norm: norm, clipped: clipped, cosine: cosine)
     }
-
-    /// Quantises the sum to `grid`, adds `noise` (integers, one per coordinate, in grid units),
-    /// maps back and divides by `denominator` (the expected cohort size, never the realised count).
-    public func noisedMean(grid: FixedPointGrid, noise: [Int64], denominator: Double) -> [Float] {
-        precondition(noise.count == dimension && denominator > 0)
-        var result = [Float](repeating: 0, count: dimension)
-        for index in 0..<dimension {
-            let noised = grid.quantize(sum[index]) &+ noise[index]
-            result[index] = Float(grid.dequantize(noised) / denominator)
-        }
-        return result
-    }
-
-    /// The plain mean of the sum over `denominator`, for tests of the aggregation path.
-    func rawSum() -> [Double] { sum }
 }

@@ -99,6 +99,25 @@ public enum SealedBox {
         return sealed
     }
 
+    /// Seals `message` to `recipientPublicKey` into `output`, which must hold exactly
+    /// `message.count + overhead` bytes, so a sealed update can land directly in the buffer
+    /// that carries it (a frame payload) rather than in an array copied there afterwards.
+    public static func seal(
+        _ message: UnsafeRawBufferPointer, to recipientPublicKey: [UInt8], into output: UnsafeMutableRawBufferPointer
+    ) throws(CryptoError) {
+        Sodium.ensureInitialized()
+        guard recipientPublicKey.count == publicKeyLength else {
+            throw .invalidLength("X25519 public key", expected: publicKeyLength, got: recipientPublicKey.count)
+        }
+        guard output.count == message.count + overhead else {
+            throw .invalidLength("sealed box output", expected: message.count + overhead, got: output.count)
+        }
+        _ = crypto_box_seal(
+            output.baseAddress!.assumingMemoryBound(to: UInt8.self), message.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            UInt64(message.count), recipientPublicKey
+        )
+    }
+
     /// Seals `message` to `recipientPublicKey`.
     public static func seal(_ message: [UInt8], to recipientPublicKey: [UInt8]) throws -> [UInt8] {
         try message.withUnsafeBytes { m in try seal(m, to: recipientPublicKey) }

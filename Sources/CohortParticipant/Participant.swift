@@ -121,10 +121,18 @@ public struct Participant: Sendable {
                                 epochs: parameters.localEpochs, batchSize: parameters.batchSize, learningRate: parameters.localLearningRate),
                             using: &generator)
                     }
-                    let sent = configuration.updateTransform?(invite.round, values) ?? values
-                    let plaintext = UpdatePlaintext.encode(round: invite.round, records: UInt32(data.count), values: sent)
-                    let sealed = try SealedBox.seal(plaintext, to: welcome.coordinatorSealingKey)
-                    try await outbound.send(Update.signed(round: invite.round, roundNonce: invite.roundNonce, participantName: name, sealed: sealed, signingKey: signingKey))
+                    // Sealed straight into the frame's buffer; the values and plaintext are
+                    // released before the frame goes out.
+                    let frame = try { () throws -> Frame in
+                        let sent = configuration.updateTransform?(invite.round, values) ?? values
+                        let plaintext = UpdatePlaintext.encode(round: invite.round, records: UInt32(data.count), values: sent)
+                        return try plaintext.withUnsafeBytes { bytes in
+                            try Update.sealedFrame(
+                                round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
+                                to: welcome.coordinatorSealingKey, signingKey: signingKey)
+                        }
+                    }()
+                    try await outbound.send(frame)
                     summary.roundsContributed.append(Int(invite.round))
                 case .evaluateRequest:
                     let request = try frame.decode(EvaluateRequest.self)

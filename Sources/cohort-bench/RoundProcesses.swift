@@ -96,6 +96,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
             logger: logger)
         let name = name
         let parameters = parameters
+        let dataset = prepared.dataset
         let (contributed, refusals) = try await connection.executeThenClose { connection -> (Int, [String]) in
             var contributed = 0
             var refusals: [String] = []
@@ -113,10 +114,25 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                     // Decoded in full, global model included, as a training participant must.
                     let invite = try frame.decode(RoundInvite.self)
                     SyntheticUpdate.setRound(invite.round, in: &plaintext)
-                    let sealed = try SealedBox.seal(plaintext, to: welcome.coordinatorSealingKey)
-                    try await connection.outbound.send(Update.signed(
-                        round: invite.round, roundNonce: invite.roundNonce, participantName: name, sealed: sealed, signingKey: signingKey))
+                    let frame = try plaintext.withUnsafeBytes { bytes in
+                        try Update.sealedFrame(
+                            round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
+                            to: welcome.coordinatorSealingKey, signingKey: signingKey)
+                    }
+                    try await connection.outbound.send(frame)
                     contributed += 1
+                case .evaluateRequest:
+                    // The coordinator's federated evaluation waits (up to 10 s) for every
+                    // connected participant: answer at once, as a real silo with a small holdout
+                    // does. The request is decoded in full, candidate model included; the synthetic
+                    // model's only meaningful inputs here are the first weight and the bias.
+                    let request = try frame.decode(EvaluateRequest.self)
+                    var accumulator = MetricsAccumulator()
+                    let weight = Double(request.model.first ?? 0), bias = Double(request.model.last ?? 0)
+                    for index in 0..<dataset.count {
+                        accumulator.add(logit: weight * Double(dataset.row(index).first ?? 0) + bias, isPositive: dataset.isPositive(index))
+                    }
+                    try await connection.outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .error:
                     let error = try frame.decode(WireError.self)
                     refusals.append(error.code)

@@ -52,6 +52,15 @@ public struct PayloadReader {
         return bytes
     }
 
+    /// Reads a UInt32-length-prefixed byte string as a slice of the payload, without copying it.
+    public mutating func readByteBuffer(field: String) throws(WireError) -> ByteBuffer {
+        let length = Int(try readInteger(UInt32.self, field: field))
+        guard let bytes = buffer.readSlice(length: length) else {
+            throw .malformed(type, "\(field) announces \(length) bytes but fewer remain")
+        }
+        return bytes
+    }
+
     /// Reads exactly `count` bytes (a fixed-size field such as a nonce or key).
     public mutating func readFixedBytes(count: Int, field: String) throws(WireError) -> [UInt8] {
         guard let bytes = buffer.readBytes(length: count) else {
