@@ -159,6 +159,7 @@ public actor Coordinator {
 
     /// Opens (or creates) the ledger, verifies it, and restores the model from the last checkpoint.
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws {
+        LargeAllocations.returnLargeBuffersToTheSystem()
         self.logger = logger
         metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         let fileLoaded = configuration.policy
