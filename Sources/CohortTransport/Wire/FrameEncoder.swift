@@ -45,7 +45,8 @@ public struct FrameEncoder: MessageToByteEncoder, Sendable {
 /// ``chunkSize`` are therefore passed on in slices of that size, each flushed on its own, and
 /// only while the channel is writable; the rest waits for `channelWritabilityChanged`. Frame
 /// order, flush semantics and write promises (a frame's promise completes with its last slice)
-/// are preserved; an output close waits until queued frames are out.
+/// are preserved; an output close waits until queued frames are out, a full close first passes
+/// them all on.
 public final class FrameWriteHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = Frame
     public typealias InboundOut = Frame
@@ -118,7 +119,18 @@ public final class FrameWriteHandler: ChannelDuplexHandler, RemovableChannelHand
             }
             return
         }
-        if mode == .all { failQueued(ChannelError.ioOnClosedChannel) }
+        if mode == .all && !queue.isEmpty {
+            // A full close does not wait for the socket to drain; what was queued goes to the
+            // TLS handler now, as it would have without pacing, so it is not lost to the close.
+            let remaining = queue
+            queue.removeAll()
+            for entry in remaining { context.write(Self.wrapOutboundOut(entry.bytes), promise: entry.promise) }
+            context.flush()
+            if pendingOutputClose.requested {
+                pendingOutputClose.promise?.succeed(())
+                pendingOutputClose = (nil, false)
+            }
+        }
         context.close(mode: mode, promise: promise)
     }
 
