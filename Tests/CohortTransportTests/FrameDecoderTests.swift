@@ -258,3 +258,58 @@ struct FrameDecoderTests {
         #expect(BulkSHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
+
+@Suite("Large frames")
+struct LargeFrameTests {
+    @Test func largePayloadArrivingInPiecesIsGatheredIntoOneExactBuffer() throws {
+        let model = (0..<100_000).map { Float($0) * 0.5 }
+        let frame = Frame(EvaluateRequest(round: 9, model: model))
+        var wire = ByteBuffer()
+        FrameEncoder.encode(frame, into: &wire)
+        var decoder = FrameDecoder(limits: FrameLimits(maxTensorBytes: 1 << 24))
+        var decoded: [Frame] = []
+        var input = ByteBuffer()
+        while wire.readableBytes > 0 {
+            var piece = wire.readSlice(length: min(16_000, wire.readableBytes))!
+            input.writeBuffer(&piece)
+            while let next = try decoder.next(from: &input) { decoded.append(next) }
+            // The caller's buffer never holds more than one piece of a gathered payload.
+            #expect(input.readableBytes <= 16_000)
+        }
+        #expect(decoded == [frame])
+        #expect(decoded.first?.payload.capacity == frame.payload.readableBytes)
+        #expect(try decoded.first?.decode(EvaluateRequest.self).model == model)
+        #expect(decoder.state == .awaitingHeader)
+    }
+
+    @Test func truncatedGatheredPayloadIsReportedAtEOF() throws {
+        var wire = ByteBuffer()
+        FrameEncoder.encode(Frame(EvaluateRequest(round: 1, model: [Float](repeating: 1, count: 50_000))), into: &wire)
+        var decoder = FrameDecoder(limits: FrameLimits(maxTensorBytes: 1 << 24))
+        var input = wire.readSlice(length: wire.readableBytes - 10)!
+        #expect(try decoder.next(from: &input) == nil)
+        var thrown: WireError?
+        do { _ = try decoder.finish(from: &input) } catch { thrown = error }
+        #expect(thrown?.code == "wire.truncated_frame")
+        #expect(thrown?.message.contains("\(wire.readableBytes - 10)") == true)
+    }
+
+    @Test func sealedFrameIsAValidSignedUpdateAndReceivedUpdateReadsItInPlace() throws {
+        let recipient = SealedBox.KeyPair.generate()
+        let signer = Ed25519.KeyPair.generate()
+        let plaintext = [UInt8](repeating: 7, count: 300_000)
+        let nonce = [UInt8](repeating: 0xAB, count: 32)
+        let frame = try plaintext.withUnsafeBytes {
+            try Update.sealedFrame(round: 4, roundNonce: nonce, participantName: "alpha", plaintext: $0, to: recipient.publicKey, signingKey: signer)
+        }
+        let update = try frame.decode(Update.self)
+        #expect(update.round == 4 && update.roundNonce == nonce && update.participantName == "alpha")
+        #expect(update.hasValidSignature(publicKey: signer.publicKey))
+        #expect(try recipient.open(update.sealed) == plaintext)
+        let received = try frame.decode(ReceivedUpdate.self)
+        #expect(received.sealedDigest == update.sealedDigest)
+        #expect(received.hasValidSignature(publicKey: signer.publicKey, sealedDigest: received.sealedDigest))
+        #expect(Frame(received) == frame)
+        #expect(received.withSealedBytes { Array($0) } == update.sealed)
+    }
+}
