@@ -118,19 +118,18 @@ struct RoundCommand: AsyncParsableCommand {
             let line = StatusRendering.progressLine(status)
             if line != shown {
                 if options.json {
-                    try options.printJSON(status)
+                    CLIOutput.writeOut(String(decoding: try APIJSON.encoder().encode(status), as: UTF8.self) + "\n")
                 } else if terminal {
-                    print("\r\u{1B}[2K" + line, terminator: "")
+                    CLIOutput.writeOut("\r\u{1B}[2K" + line)
                 } else {
-                    print(line)
+                    CLIOutput.writeOut(line + "\n")
                 }
-                fflush(stdout)
                 shown = line
             }
             if finished(status) { break }
             try await Task.sleep(for: .milliseconds(500))
             status = try await client.status()
         }
-        if terminal { print("") }
+        if terminal { CLIOutput.writeOut("\n") }
     }
 }

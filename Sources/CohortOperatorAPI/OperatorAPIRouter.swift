@@ -41,6 +41,7 @@ struct OperatorAPIRouter: Sendable {
             try await coordinator.authorize(principal, .readParticipants)
             return .json(ParticipantList(participants: await coordinator.participantStatuses()))
         case .suspend(let name):
+            try await coordinator.authorize(principal, .suspendParticipant)
             let body = try decode(ReasonRequest.self, from: request.body, optional: true) ?? ReasonRequest()
             return .json(try await coordinator.suspend(participant: name, reason: body.reason ?? "", by: principal))
         case .resumeParticipant(let name):
