@@ -135,9 +135,16 @@ public final class AlertDispatcher: Sendable {
             process.terminate()
             try await Task.sleep(for: .seconds(2))
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            // A grandchild holding the shell's descriptors can delay Foundation's exit notice;
+            // stop waiting for it: the delivery is over.
+            exited.continuation.yield(-SIGKILL)
+            exited.continuation.finish()
         }
         var status: Int32 = -1
-        for await code in exited.stream { status = code }
+        for await code in exited.stream {
+            status = code
+            break
+        }
         killer.cancel()
         if status == 0 {
             logger.info("alert delivered to the command", metadata: ["cohort.exit_status": "0"])

@@ -156,7 +156,8 @@ public final class OperatorAPIServer: Sendable {
         logger[metadataKey: "cohort.principal"] = "\(principal)"
         do {
             try await accepted.channel.executeThenClose { inbound, outbound in
-                for try await event in inbound {
+                var events = inbound.makeAsyncIterator()
+                while let event = try await events.next() {
                     switch event {
                     case .request(let request):
                         let response = await router.respond(to: request, principal: principal)
@@ -174,7 +175,7 @@ public final class OperatorAPIServer: Sendable {
                         // the client has read the error.
                         let channel = accepted.channel.channel
                         channel.eventLoop.scheduleTask(in: lingerTime) { channel.close(promise: nil) }
-                        for try await _ in inbound {}
+                        while try await events.next() != nil {}
                         return
                     }
                 }

@@ -65,7 +65,7 @@ final class APIConsortium: @unchecked Sendable {
                 configuration: ParticipantConfiguration(
                     host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: files.schemaPath),
                 logger: capture.logger("cohort.participant"))
-            participantTasks.append(Task { try await participant.run() })
+            participantTasks.append(Task { _ = try await participant.run() })
         }
         for _ in 0..<500 {
             if await coordinator.connectedParticipants.count >= names.count { return }
