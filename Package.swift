@@ -43,6 +43,9 @@ let package = Package(
             name: "CohortPolicy",
             dependencies: ["CohortCrypto", "CohortStorage", .product(name: "Yams", package: "Yams")]
         ),
+        // Governance gates (data quality, anomaly screen, risk score, evaluation, policy changes):
+        // pure, deterministic decisions recorded in the ledger. No networking.
+        .target(name: "CohortGovernance", dependencies: ["CohortPolicy", "CohortModel", "CohortLedger"]),
         // Certificates, mutual-TLS channels and the length-prefixed frame codec.
         .target(
             name: "CohortTransport",
@@ -62,7 +65,7 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel",
+                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
@@ -158,6 +161,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
+        .testTarget(
+            name: "CohortGovernanceTests",
+            dependencies: ["CohortGovernance", "CohortPolicy", "CohortModel", "CohortLedger"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
     ],

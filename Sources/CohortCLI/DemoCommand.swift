@@ -40,16 +40,20 @@ struct DemoCommand: AsyncParsableCommand {
         let silos: [String]
         let plan: DPFedSGDPlan
         let metric: String
+        /// The evaluation gate's threshold on `metric` for promoting a model version to approved.
+        let promotionThreshold: Double
     }
 
     var setup: Setup {
         switch dataset {
         case .wdbc:
             return Setup(csv: "breast_cancer_wdbc.csv", schema: "schemas/wdbc.json",
-                         silos: ["hospital-a", "hospital-b", "hospital-c"], plan: .wdbcDemo, metric: "accuracy")
+                         silos: ["hospital-a", "hospital-b", "hospital-c"], plan: .wdbcDemo, metric: "accuracy",
+                         promotionThreshold: 0.9)
         case .credit:
             return Setup(csv: "credit_scoring.csv", schema: "schemas/credit.json",
-                         silos: ["bank-a", "bank-b", "bank-c", "bank-d"], plan: .creditDemo, metric: "roc_auc")
+                         silos: ["bank-a", "bank-b", "bank-c", "bank-d"], plan: .creditDemo, metric: "roc_auc",
+                         promotionThreshold: 0.75)
         }
     }
 
@@ -89,9 +93,27 @@ struct DemoCommand: AsyncParsableCommand {
         let plan = try PrivacyCalculator.chargedNoiseMultiplier(
             targetEpsilon: targetEpsilon, delta: setup.plan.delta, samplingRate: setup.plan.samplingRate, rounds: setup.plan.rounds)
         let policyPath = work + "/policy.yaml"
+        // Governance: every gate at its default except the promotion threshold, and an alert
+        // hook that appends each alert to alerts.jsonl.
+        let alertsPath = work + "/alerts.jsonl"
+        let hookPath = work + "/alert-hook.sh"
+        try "#!/bin/sh\n# Receives one governance alert as JSON on stdin.\ncat >> '\(alertsPath)'\necho >> '\(alertsPath)'\n"
+            .write(toFile: hookPath, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: hookPath)
+        let governance = """
+            governance:
+              data_quality:
+                min_rows: 20
+                min_per_class: 5
+              evaluation:
+                min_\(setup.metric): \(setup.promotionThreshold)
+              alerts:
+                command: \(hookPath)
+
+            """
         try DemoPolicy.yaml(
             name: "\(dataset.rawValue)-demo", coordinator: coordinatorIdentity, participants: setup.silos.map { identities[$0]! },
-            schema: schemaPath, plan: setup.plan, noiseMultiplier: plan.noiseMultiplier, epsilonMax: targetEpsilon
+            schema: schemaPath, plan: setup.plan, noiseMultiplier: plan.noiseMultiplier, epsilonMax: targetEpsilon, governance: governance
         ).write(toFile: policyPath, atomically: true, encoding: .utf8)
         say("policy: record-level DP, q = \(setup.plan.samplingRate), C = \(setup.plan.clippingBound), σ = \(format(plan.noiseMultiplier)), δ = \(setup.plan.delta), epsilon_max = \(targetEpsilon), \(setup.plan.rounds + 1) rounds scheduled")
 
@@ -123,13 +145,16 @@ struct DemoCommand: AsyncParsableCommand {
                     last = DemoRound(round: round, contributors: contributors, epsilon: epsilon, metrics: metrics)
                     if !json {
                         print(String(format: "round %3d · %d participants · ε spent %.3f / %.1f · test accuracy %.3f · ROC AUC %.3f",
-                                     round, contributors, epsilon, targetEpsilon, metrics.accuracy, metrics.rocAUC ?? .nan))
+                                     round, contributors, epsilon, targetEpsilon, metrics.accuracy, metrics.rocAUC ?? .nan)
+                              + (watcher.promoted.contains(round) ? " · approved" : ""))
                     }
                 case .refused(let round, let gate, let reason):
                     refusals.append("round \(round) refused by the \(gate) gate: \(reason)")
                     say("round \(round) refused by the \(gate) gate: \(reason)")
                 case .aborted(let round, let reason):
                     say("round \(round) aborted: \(reason)")
+                case .gateFailed(let round, let gate, let reason):
+                    say("round \(round): \(gate) gate failed: \(reason)")
                 }
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -152,11 +177,14 @@ struct DemoCommand: AsyncParsableCommand {
         let publicKey = try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
         let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: state), publicKey: publicKey).state
 
+        let alerts = ((try? String(contentsOfFile: alertsPath, encoding: .utf8)) ?? "").split(separator: "\n").count
+        let gates = watcher.gateCounts.mapValues { ["passed": $0.passed, "failed": $0.failed] }
+        let governanceSummary = DemoGovernance(gates: gates, approvedRounds: watcher.promoted.sorted(), alerts: alerts)
         let summary = DemoSummary(
             dataset: dataset.rawValue, participants: setup.silos.count, rounds: final.round,
             epsilon: final.epsilon, epsilonMax: targetEpsilon, delta: setup.plan.delta, noiseMultiplier: plan.noiseMultiplier,
             federated: final.metrics, centralisedReference: reference, refusals: refusals,
-            ledgerEntries: verified.entryCount, ledgerVerified: true, workdir: work
+            ledgerEntries: verified.entryCount, ledgerVerified: true, governance: governanceSummary, workdir: work
         )
         if json {
             try CLIOutput.printJSON(summary)
@@ -172,6 +200,11 @@ struct DemoCommand: AsyncParsableCommand {
             }
             print(String(format: "privacy: ε = %.3f at δ = %g (cap %.1f), charged for the discrete Gaussian as implemented", final.epsilon, setup.plan.delta, targetEpsilon))
             print("ledger: \(verified.entryCount) entries in \(state)/ledger.jsonl; chain, signatures and every ε verified")
+            print("governance: " + gates.keys.sorted().map { "\($0) \(gates[$0]!["passed"]!)✓/\(gates[$0]!["failed"]!)✗" }.joined(separator: ", "))
+            let approved = watcher.promoted.sorted()
+            print("approved model versions (\(setup.metric) ≥ \(setup.promotionThreshold) on the participants' holdouts, risk ≤ max): "
+                  + (approved.isEmpty ? "none" : "\(approved.count) rounds, latest round \(approved.last!)")
+                  + "; alerts delivered to the hook: \(alerts) (\(alertsPath))")
         }
     }
 

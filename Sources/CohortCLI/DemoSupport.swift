@@ -54,7 +54,14 @@ final class LedgerWatcher {
         case closed(round: Int, contributors: Int, epsilon: Double, checkpoint: String)
         case refused(round: Int, gate: String, reason: String)
         case aborted(round: Int, reason: String)
+        /// A governance gate failed (refusals arrive as `refused`).
+        case gateFailed(round: Int, gate: String, reason: String)
     }
+
+    /// Decisions seen per gate: passed and failed counts.
+    private(set) var gateCounts: [String: (passed: Int, failed: Int)] = [:]
+    /// Rounds whose model the promotion gates approved.
+    private(set) var promoted: Set<Int> = []
 
     let path: String
     let checkpoints: String
@@ -96,6 +103,17 @@ final class LedgerWatcher {
                 events.append(.refused(round: round, gate: data["gate"]?.stringValue ?? "?", reason: data["reason"]?.stringValue ?? ""))
             case "round.aborted":
                 events.append(.aborted(round: round, reason: data["reason"]?.stringValue ?? ""))
+            case "gate.decision":
+                let gate = data["gate"]?.stringValue ?? "?"
+                let passed = data["passed"]?.boolValue ?? false
+                var counts = gateCounts[gate] ?? (0, 0)
+                if passed { counts.passed += 1 } else { counts.failed += 1 }
+                gateCounts[gate] = counts
+                if gate == "evaluation" && data["inputs"]?["promoted"]?.boolValue == true { promoted.insert(round) }
+                // A failed pre-round refusal gate is reported by its `round.refused`.
+                if !passed && !["budget", "quorum", "model_version"].contains(gate) {
+                    events.append(.gateFailed(round: round, gate: gate, reason: data["reason"]?.stringValue ?? ""))
+                }
             default:
                 continue
             }
@@ -111,6 +129,21 @@ struct DemoRound {
     let metrics: BinaryClassificationMetrics
 }
 
+/// How the governance gates judged the run, for the summary.
+struct DemoGovernance: Encodable {
+    /// Per gate: decisions that passed and that failed.
+    let gates: [String: [String: Int]]
+    /// Rounds whose model was promoted to approved.
+    let approvedRounds: [Int]
+    /// Alerts the alert hook received (one JSON object per line in `alerts.jsonl`).
+    let alerts: Int
+
+    enum CodingKeys: String, CodingKey {
+        case gates, alerts
+        case approvedRounds = "approved_rounds"
+    }
+}
+
 struct DemoSummary: Encodable {
     let dataset: String
     let participants: Int
@@ -124,10 +157,11 @@ struct DemoSummary: Encodable {
     let refusals: [String]
     let ledgerEntries: Int
     let ledgerVerified: Bool
+    let governance: DemoGovernance
     let workdir: String
 
     enum CodingKeys: String, CodingKey {
-        case dataset, participants, rounds, epsilon, delta, refusals, workdir, federated
+        case dataset, participants, rounds, epsilon, delta, refusals, workdir, federated, governance
         case epsilonMax = "epsilon_max"
         case noiseMultiplier = "noise_multiplier"
         case centralisedReference = "centralised_reference"
@@ -140,7 +174,7 @@ struct DemoSummary: Encodable {
 enum DemoPolicy {
     static func yaml(
         name: String, coordinator: IdentityFiles, participants: [IdentityFiles], schema: String,
-        plan: DPFedSGDPlan, noiseMultiplier: Double, epsilonMax: Double
+        plan: DPFedSGDPlan, noiseMultiplier: Double, epsilonMax: Double, governance: String
     ) -> String {
         var text = """
             version: 1
@@ -177,6 +211,6 @@ enum DemoPolicy {
               server_momentum: \(plan.serverMomentum)
 
             """
-        return text
+        return text + governance
     }
 }

@@ -45,6 +45,20 @@ extension Coordinator {
                 code: "control.forbidden",
                 message: "\(principal) may not \(action.rawValue): that needs a certificate with the role \(allowed)",
                 status: 403)
+        }        // With an `api` section, the policy also names who holds each role.
+        if let api = configuration.policy.policy.api {
+            let listed = principal.role == .operator ? api.operators : api.auditors
+            guard listed.contains(principal.name) else {
+                let field = principal.role == .operator ? "api.operators" : "api.auditors"
+                logger.warning("control action refused", metadata: [
+                    "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
+                    "cohort.reason": "\(principal.name) is not listed in \(field)",
+                ])
+                throw ControlError(
+                    code: "control.not_listed",
+                    message: "\(principal) may not \(action.rawValue): the policy's \(field) does not list \(principal.name)",
+                    status: 403)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortGovernance
 import CohortLedger
 import CohortModel
 import CohortPolicy
@@ -77,6 +78,10 @@ public actor Coordinator {
     let sealingKey: SealedBox.KeyPair
     var signingKeys: [String: [UInt8]]
     let schema: FeatureSchema
+    /// `schema.digest()`, which the data-quality gate compares attestations with.
+    let schemaDigest: String
+    /// The previous released global update (in the space updates live in), for direction screening.
+    var previousUpdate: [Float]?
     let dimension: Int
     let grid: FixedPointGrid
     var model: LogisticRegression
@@ -99,8 +104,8 @@ public actor Coordinator {
     var lastRound: RoundSummary?
     /// Rounds in which the anomaly gate flagged each participant.
     var flaggedRounds: [String: [Int]] = [:]
-    /// The latest round whose released model passed the promotion gates.
-    var latestApprovedRound: Int?
+    /// The latest round whose released model passed the promotion gates (from the ledger).
+    var latestApprovedRound: Int? { ledger.state.latestApprovedRound }
     /// Aggregate evaluation metrics of the last closed round.
     var lastClosedMetrics: [String: Double] = [:]
     let metrics: CoordinatorMetrics
@@ -109,6 +114,8 @@ public actor Coordinator {
         let writer: FrameWriter
         var records: Int
         let sessionNonce: [UInt8]
+        /// The data-quality attestation the participant sent when it joined.
+        let attestation: DataQualityAttestation
     }
 
     final class ActiveRound {
@@ -128,6 +135,16 @@ public actor Coordinator {
         /// Federated evaluation of the released model, by participant.
         var evaluations: [String: MetricsAccumulator] = [:]
         var closingMetrics: [String: Double] = [:]
+        /// Per-update check results, ledgered as the `update_checks` gate decision.
+        var checks = UpdateChecksRecord()
+        var checksRecorded = false
+        /// Records and label counts each invited participant attested, fixed at invitation.
+        var records: [String: Int] = [:]
+        var labelCounts: [String: LabelCounts] = [:]
+        /// The noised mean, applied to the model only once the anomaly gate passes.
+        var noisedMean: [Float]?
+        /// Whether the released model passed the promotion gates (risk, evaluation).
+        var promoted = false
         let openedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
         init(number: Int, nonce: [UInt8], invited: Set<String>, denominator: Double, aggregator: StreamingAggregator) {
             self.number = number
@@ -154,6 +171,7 @@ public actor Coordinator {
         signingKeys = keys
         let loadedSchema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
         schema = loadedSchema
+        schemaDigest = try loadedSchema.digest()
         let modelDimension = configuration.modelDimension ?? (loadedSchema.encodedDimension + 1)
         dimension = modelDimension
         let roundGrid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
@@ -297,7 +315,7 @@ public actor Coordinator {
             guard let attestationFrame = try await frames.next() else { return }
             let attestationPayload = try attestationFrame.decode(Attestation.self)
             let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
-            register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce))
+            register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce, attestation: attestation))
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
             while let frame = try await frames.next() {
                 switch frame.type {
@@ -344,8 +362,20 @@ public actor Coordinator {
         metrics.participantsConnected(sessions.count)
     }
 
-    /// Per-update checks, then streaming aggregation. Returns the ack or the error to send.
+    /// Per-update checks, then streaming aggregation; records the result for the round's
+    /// `update_checks` decision. Returns the ack or the error to send.
     func receive(_ update: Update, from name: String) -> Result<UpdateAck, WireError> {
+        let result = checkAndAggregate(update, from: name)
+        if let active = round, active.machine.state == .collecting, active.invited.contains(name) {
+            switch result {
+            case .success: active.checks.accept(name)
+            case .failure(let error): active.checks.refuse(name, code: error.code)
+            }
+        }
+        return result
+    }
+
+    func checkAndAggregate(_ update: Update, from name: String) -> Result<UpdateAck, WireError> {
         guard update.participantName == name else {
             return .failure(WireError(code: WireError.Code.badSignature,
                 message: "update names `\(update.participantName)` but was sent by `\(name)`", closesConnection: false))
@@ -474,19 +504,15 @@ public actor Coordinator {
         }
         let number = ledger.state.nextRound
         let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
-        // Pre-round gate: budget projection, on the ledger's own history and arithmetic.
+        // The budget projection uses the ledger's own history and arithmetic.
         let projected = ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta).cumulativeEpsilon
-        if projected > policy.privacy.epsilonMax {
-            return try refuse(number, gate: "budget", reason: "projected ε \(projected) at δ = \(policy.privacy.delta) would pass epsilon_max \(policy.privacy.epsilonMax)", projected: projected)
-        }
-        // Pre-round gate: quorum of connected participants.
-        let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
-        while sessions.keys.filter({ suspended[$0] == nil }).count < policy.rounds.minParticipants && Date() < waitUntil {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let eligible = sessions.keys.sorted().filter { suspended[$0] == nil }
-        guard eligible.count >= policy.rounds.minParticipants else {
-            return try refuse(number, gate: "quorum", reason: "\(eligible.count) participants connected, \(policy.rounds.minParticipants) required", projected: projected)
+        let eligible: [String]
+        let preRoundDecisions: [GateOutcome]
+        switch try await preRoundGates(round: number, projected: projected) {
+        case .refused(let outcome): return outcome
+        case .passed(let names, let decisions):
+            eligible = names
+            preRoundDecisions = decisions
         }
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples its own records (record unit).
         let invited: [String]
@@ -502,12 +528,20 @@ public actor Coordinator {
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
             number: number, nonce: nonce, invited: Set(invited), denominator: max(denominator, 1e-9),
-            aggregator: StreamingAggregator(dimension: dimension, clippingBound: policy.privacy.unit == .participant ? policy.privacy.clippingBound : nil)
+            aggregator: StreamingAggregator(
+                dimension: dimension, clippingBound: policy.privacy.unit == .participant ? policy.privacy.clippingBound : nil, reference: previousUpdate)
         )
         active.sensitivity = roundSensitivity(records: policy.privacy.unit == .record ? Int(denominator / policy.privacy.samplingRate) : 0)
         active.noise = try DiscreteGaussian(sigma: policy.privacy.noiseMultiplier * active.sensitivity / grid.step)
+        for name in invited {
+            active.records[name] = sessions[name]?.records
+            active.labelCounts[name] = sessions[name]?.attestation.labelCounts
+        }
         _ = try active.machine.handle(.gatesPassed)
-        _ = try ledger.append(RoundOpenedPayload(round: number, participantsSampled: invited.count, participantsEligible: eligible.count, mechanism: "poisson-subsampled-discrete-gaussian"))
+        // The gate decisions and the opening become durable together, before any invitation.
+        _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
+            RoundOpenedPayload(round: number, participantsSampled: invited.count, participantsEligible: eligible.count, mechanism: "poisson-subsampled-discrete-gaussian")
+        ])
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
         round = active
@@ -547,13 +581,6 @@ public actor Coordinator {
         return try await finish(active, event: .collectionEnded(contributors: active.aggregator.count, minimum: policy.rounds.minParticipants))
     }
 
-    func refuse(_ number: Int, gate: String, reason: String, projected: Double) throws -> RoundOutcome {
-        let policy = configuration.policy.policy
-        _ = try ledger.append(RoundRefusedPayload(round: number, gate: gate, reason: reason, projectedEpsilon: projected, epsilonMax: policy.privacy.epsilonMax))
-        logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(gate)", "cohort.reason": "\(reason)"])
-        return .refused(round: number, gate: gate, reason: reason)
-    }
-
     /// Drives the state machine from the end of collection to closed or aborted.
     ///
     /// When a step throws (a ledger append or the checkpoint write failing, typically on a full
@@ -582,22 +609,30 @@ public actor Coordinator {
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
                 let noise = await takeNoise(active.noise!)
-                let mean = active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
-                try applyUpdate(mean)
+                active.noisedMean = active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
-                let evaluation = try await federatedEvaluation(active, timeout: min(policy.rounds.deadlineSeconds, 10))
-                if !evaluation.byParticipant.isEmpty {
-                    _ = try ledger.append(EvaluationRecordedPayload(round: active.number, participants: evaluation.byParticipant, aggregate: evaluation.aggregate))
+                let anomaly = try screenAnomalies(active)
+                if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
+                    _ = try ledger.append(anomaly.outcome.payload(round: active.number))
+                    action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
+                    continue
                 }
-                active.closingMetrics = evaluation.aggregate
+                try applyUpdate(active.noisedMean!)
+                try await promotionGates(active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10))
                 action = try active.machine.handle(.released)
             case .writeClose:
                 try writeClose(active)
+                previousUpdate = active.noisedMean
+                lastClosedMetrics = active.closingMetrics
                 action = try active.machine.handle(.closeDurable)
             case .abort(let reason, let charged):
                 if charged && !chargeWritten && !active.machine.contributors.isEmpty {
                     roundEpsilon = try writeCharge(active)
+                }
+                if !active.checksRecorded && active.machine.state != .open {
+                    _ = try? ledger.append(active.checks.outcome.payload(round: active.number))
+                    active.checksRecorded = true
                 }
                 _ = try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))
                 logger.notice("round aborted", metadata: ["cohort.round": "\(active.number)", "cohort.reason": "\(reason)"])
@@ -667,7 +702,10 @@ public actor Coordinator {
         // The values the verifier will recompute, from the ledger's own state: the ledger is the
         // only record of what has been spent.
         let charge = ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta)
-        _ = try ledger.append(RoundChargedPayload(
+        // The per-update decisions and the charge become durable together (one fsync).
+        let checks = active.checks.outcome
+        if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
+        _ = try ledger.appendAll([checks.payload(round: active.number), RoundChargedPayload(
             round: active.number, unit: policy.privacy.unit == .record ? .record : .participant,
             samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier,
             clippingBound: policy.privacy.clippingBound,
@@ -675,7 +713,8 @@ public actor Coordinator {
             gridStep: grid.step, dimension: dimension, delta: policy.privacy.delta,
             roundEpsilon: charge.roundEpsilon, cumulativeEpsilon: charge.cumulativeEpsilon, cumulativeOrder: charge.cumulativeOrder,
             contributors: active.machine.contributors.sorted(), updateDigests: active.digests
-        ))
+        )])
+        active.checksRecorded = true
         return charge.roundEpsilon
     }
 

@@ -20,13 +20,25 @@ public final class StreamingAggregator {
     public private(set) var preClipNorms: [String: Double] = [:]
     /// Participants whose contribution was clipped.
     public private(set) var clipped: Set<String> = []
+    /// The previous round's released update, in the space updates live in, for direction screening.
+    private let reference: [Float]?
+    private let referenceNorm: Double
+    /// Cosine between each accepted (pre-clip) update and `reference`, by participant; empty
+    /// without a reference.
+    public private(set) var cosines: [String: Double] = [:]
 
     /// - Parameters:
     ///   - dimension: values per update.
     ///   - clippingBound: C for the participant unit; nil for the record unit.
-    public init(dimension: Int, clippingBound: Double?) {
+    ///   - reference: the previous global update (nil in the first round or when its dimension differs).
+    public init(dimension: Int, clippingBound: Double?, reference: [Float]? = nil) {
         self.dimension = dimension
         self.clippingBound = clippingBound
+        let usable = reference.flatMap { $0.count == dimension ? $0 : nil }
+        let norm = usable.map { values in values.withUnsafeBufferPointer { L2Clipping.norm($0) } } ?? 0
+        // A zero reference has no direction to compare with.
+        self.reference = norm > 0 ? usable : nil
+        self.referenceNorm = norm
         sum = Array(repeating: 0, count: dimension)
         plaintext = .allocate(byteCount: UpdatePlaintext.headerLength + dimension * 4, alignment: 16)
     }
@@ -79,6 +91,15 @@ public final class StreamingAggregator {
         )
         if let index = values.firstIndex(where: { !$0.isFinite }) {
             throw UpdateRejection(code: "update.non_finite", message: "value \(index) of the update is not a finite number")
+        }
+        // Direction before clipping: clipping scales, so the cosine is the same either way.
+        if let reference {
+            var dot = 0.0
+            reference.withUnsafeBufferPointer { previous in
+                for index in 0..<dimension { dot += Double(values[index]) * Double(previous[index]) }
+            }
+            let own = L2Clipping.norm(UnsafeBufferPointer(values))
+            cosines[participant] = own > 0 ? dot / (own * referenceNorm) : 0
         }
         let norm: Double
         if let bound = clippingBound {

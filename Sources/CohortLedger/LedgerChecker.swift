@@ -25,6 +25,8 @@ struct LedgerChecker: Sendable {
     private var rdpCache: [SubsampledGaussian: [Double]] = [:]
     private var roundStatus: [Int: RoundStatus] = [:]
     private var lastRecordedCumulative = 0.0
+    /// The round whose evaluation gate promoted its model, until that round closes.
+    private var pendingPromotion: Int?
 
     struct RoundStatus: Sendable {
         var opened = false
@@ -117,6 +119,9 @@ struct LedgerChecker: Sendable {
             guard policy.oldEpsilonMax == state.epsilonMax else {
                 throw fail(.badEntry, "old_epsilon_max \(policy.oldEpsilonMax) is not the cap in force (\(state.epsilonMax))")
             }
+            guard policy.newEpsilonMax >= state.cumulativeEpsilon else {
+                throw fail(.budgetExceeded, "new_epsilon_max \(policy.newEpsilonMax) is below the ε already spent (\(state.cumulativeEpsilon)); a cap may never go below what was charged")
+            }
             state.policySHA256 = policy.policySHA256
             state.epsilonMax = policy.newEpsilonMax
         case .roundOpened(let opened):
@@ -138,6 +143,7 @@ struct LedgerChecker: Sendable {
             roundStatus[closed.round]!.finished = true
             state.lastClosedRound = closed.round
             state.lastModelSHA256 = closed.modelSHA256
+            if pendingPromotion == closed.round { state.latestApprovedRound = closed.round }
             state.unfinishedRound = nil
         case .roundAborted(let aborted):
             guard let status = roundStatus[aborted.round], status.opened, !status.finished else {
@@ -150,7 +156,13 @@ struct LedgerChecker: Sendable {
             state.unfinishedRound = nil
         case .roundRefused(let refused):
             if roundStatus[refused.round] == nil { roundStatus[refused.round] = RoundStatus(finished: true) }
-        case .gateDecision, .evaluationRecorded:
+        case .gateDecision(let decision):
+            // The evaluation gate's pass is the promotion of that round's model to approved.
+            // It takes effect when that round's model is released (closed).
+            if decision.gate == "evaluation" && decision.passed && decision.inputs["promoted"] == .bool(true) {
+                pendingPromotion = decision.round
+            }
+        case .evaluationRecorded:
             break
         case .unknown(let kind, _):
             state.unknownKinds[kind, default: 0] += 1

@@ -39,6 +39,9 @@ public struct LedgerState: Sendable, Equatable {
     public internal(set) var unfinishedRound: Int? = nil
     /// Whether `unfinishedRound` has been charged.
     public internal(set) var unfinishedRoundCharged = false
+    /// The latest round whose model the promotion gates approved (an `evaluation` gate decision
+    /// that passed with `promoted: true`).
+    public internal(set) var latestApprovedRound: Int? = nil
     /// The number the next round should use: one above every round number in the ledger.
     public internal(set) var nextRound = 1
     /// Entries of kinds this build does not know, counted by kind.

@@ -171,6 +171,42 @@ public final class LedgerWriter {
         return entry
     }
 
+    /// Signs and appends several entries with one write and one fsync: all become durable
+    /// together or none does. For records that need no ordering against an outside effect among
+    /// themselves (e.g. a round's gate decisions before its opening entry).
+    /// - Throws: as `append(kind:data:)`; nothing is written when any entry would fail verification.
+    @discardableResult
+    public func appendAll(_ payloads: [any LedgerPayload]) throws(LedgerError) -> [LedgerEntry] {
+        if let poisoned { throw poisoned }
+        var next = checker
+        var bytes: [UInt8] = []
+        var entries: [LedgerEntry] = []
+        for payload in payloads {
+            let kind = type(of: payload).kind
+            let data = payload.data
+            guard case .object = data, data.isFiniteEverywhere else {
+                throw LedgerError(code: .invalidEntry, message: "an entry needs a data object with finite numbers only (\(kind))")
+            }
+            let state = next.state
+            let entry = LedgerEntry.signed(
+                seq: state.entryCount, time: max(clock(), state.lastTime), kind: kind, prev: state.lastHash, data: data, key: key
+            )
+            let line = entry.canonicalLine
+            do {
+                try next.apply(CheckedLine(entry: entry, hash: SHA256.hexDigest(line), signatureValid: true), number: state.entryCount + 1)
+            } catch {
+                throw LedgerError(code: error.code, message: "refusing to append \(kind): \(error.message)", seq: entry.seq)
+            }
+            bytes += line
+            bytes.append(UInt8(ascii: "\n"))
+            entries.append(entry)
+        }
+        guard !entries.isEmpty else { return [] }
+        try writeLine(bytes)
+        checker = next
+        return entries
+    }
+
     /// One write(2) of the whole line, then fsync; on any failure the file returns to `length`.
     private func writeLine(_ line: [UInt8]) throws(LedgerError) {
         var written: Int

@@ -20,6 +20,9 @@ public struct ParticipantConfiguration: Sendable {
     public var trainerCommand: String?
     /// Fraction of local records kept out of training for federated evaluation. Default 0.2.
     public var holdoutFraction: Double
+    /// TESTS ONLY: rewrites the update before it is sealed (e.g. scales or flips it), so tests
+    /// can play a poisoned silo against the anomaly gate. SPI, with no command-line option.
+    @_spi(CohortTesting) public var updateTransform: (@Sendable (_ round: UInt64, _ values: [Float]) -> [Float])?
 
     public init(
         host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
@@ -118,7 +121,8 @@ public struct Participant: Sendable {
                                 epochs: parameters.localEpochs, batchSize: parameters.batchSize, learningRate: parameters.localLearningRate),
                             using: &generator)
                     }
-                    let plaintext = UpdatePlaintext.encode(round: invite.round, records: UInt32(data.count), values: values)
+                    let sent = configuration.updateTransform?(invite.round, values) ?? values
+                    let plaintext = UpdatePlaintext.encode(round: invite.round, records: UInt32(data.count), values: sent)
                     let sealed = try SealedBox.seal(plaintext, to: welcome.coordinatorSealingKey)
                     try await outbound.send(Update.signed(round: invite.round, roundNonce: invite.roundNonce, participantName: name, sealed: sealed, signingKey: signingKey))
                     summary.roundsContributed.append(Int(invite.round))

@@ -15,6 +15,12 @@ public struct Policy: Sendable, Equatable, Codable {
     public var rounds: Rounds
     public var model: Model
     public var limits: Limits
+    /// The operator and auditor API; `nil` when the policy has no `api` section (no API is served).
+    public var api: API?
+    /// Governance gates: approved model versions, data quality, anomaly screening, risk score,
+    /// evaluation thresholds and alerts. Always present; every field has a default (see
+    /// docs/GOVERNANCE.md).
+    public var governance: Governance
 
     /// Where the coordinator listens and which files hold its identity.
     public struct Coordinator: Sendable, Equatable, Codable {

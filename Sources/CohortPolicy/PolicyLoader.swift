@@ -114,11 +114,13 @@ public enum PolicyLoader {
             maxControlBytes: try limitFields.int("max_control_bytes", default: 1 << 20)
         )
         try limitFields.rejectUnknownKeys()
+        let api = try parseAPI(&fields)
+        let governance = try parseGovernance(&fields, modelVersion: model.version)
         try fields.rejectUnknownKeys()
 
         let policy = Policy(
             version: version, name: name, coordinator: coordinator, participants: participants,
-            privacy: privacy, rounds: rounds, model: model, limits: limits
+            privacy: privacy, rounds: rounds, model: model, limits: limits, api: api, governance: governance
         )
         try validate(policy)
         return policy
@@ -204,6 +206,8 @@ public enum PolicyLoader {
         guard l.maxControlBytes >= 1024, l.maxControlBytes <= 64 << 20 else {
             throw PolicyError.invalid("limits.max_control_bytes", "must lie in 1024…67108864, got \(l.maxControlBytes)")
         }
+        try validateAPI(policy)
+        try validateGovernance(policy)
     }
 
     public static func checkFilesExist(_ loaded: Loaded) throws(PolicyError) {

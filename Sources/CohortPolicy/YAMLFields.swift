@@ -66,6 +66,59 @@ struct YAMLFields {
         return value
     }
 
+    /// A number when the key is present, nil when absent.
+    mutating func optionalDouble(_ key: String) throws(PolicyError) -> Double? {
+        guard mapping[Node(key)] != nil else {
+            readKeys.insert(key)
+            return nil
+        }
+        return try double(key)
+    }
+
+    /// A non-empty string when the key is present, nil when absent.
+    mutating func optionalString(_ key: String) throws(PolicyError) -> String? {
+        guard mapping[Node(key)] != nil else {
+            readKeys.insert(key)
+            return nil
+        }
+        return try string(key)
+    }
+
+    /// `true` or `false` (YAML 1.2 core spellings).
+    mutating func bool(_ key: String, default defaultValue: Bool) throws(PolicyError) -> Bool {
+        guard let node = node(key) else { return defaultValue }
+        let text = try scalar(node, key, expected: "true or false")
+        switch text {
+        case "true", "True", "TRUE": return true
+        case "false", "False", "FALSE": return false
+        default: throw PolicyError.invalid(fieldPath(key), "must be true or false, got `\(text)`")
+        }
+    }
+
+    /// A list of non-empty strings; errors name the element, e.g. `api.operators[1]`.
+    mutating func stringList(_ key: String, default defaultValue: [String]) throws(PolicyError) -> [String] {
+        guard let node = node(key) else { return defaultValue }
+        guard let sequence = node.sequence else {
+            throw PolicyError.invalid(fieldPath(key), "must be a list of strings, e.g. [a, b]")
+        }
+        var values: [String] = []
+        for (index, element) in sequence.enumerated() {
+            let path = "\(fieldPath(key))[\(index)]"
+            guard let scalar = element.scalar else {
+                throw PolicyError.invalid(path, "must be a string, got a \(element.mapping != nil ? "mapping" : "list")")
+            }
+            guard !scalar.string.isEmpty else { throw PolicyError.invalid(path, "must not be empty") }
+            values.append(scalar.string)
+        }
+        return values
+    }
+
+    /// The sub-mapping `key`, or nil when the key is absent.
+    mutating func optionalSection(_ key: String) throws(PolicyError) -> YAMLFields? {
+        guard let child = node(key) else { return nil }
+        return try YAMLFields(child, path: fieldPath(key))
+    }
+
     mutating func section(_ key: String, optional: Bool = false) throws(PolicyError) -> YAMLFields {
         let child = node(key)
         if child == nil && optional {

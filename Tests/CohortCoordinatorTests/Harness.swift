@@ -2,7 +2,7 @@ import CohortCoordinator
 import CohortCrypto
 import CohortLedger
 import CohortModel
-import CohortParticipant
+@_spi(CohortTesting) import CohortParticipant
 import CohortPolicy
 import CohortTransport
 import Foundation
@@ -70,9 +70,10 @@ struct ConsortiumFiles: Sendable {
     ///   - epsilonMax: budget cap.
     ///   - unit: `record` or `participant`.
     ///   - roundsCount: the policy's `rounds.count`.
+    ///   - extraYAML: further top-level sections (e.g. `governance:`), appended verbatim.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
-         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20) throws {
+         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, extraYAML: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -123,6 +124,7 @@ struct ConsortiumFiles: Sendable {
               max_update_bytes: \(maxUpdateBytes)
 
             """
+        yaml += extraYAML
         policyPath = directory + "/policy.yaml"
         try yaml.write(toFile: policyPath, atomically: true, encoding: .utf8)
     }
@@ -136,12 +138,15 @@ struct ConsortiumFiles: Sendable {
     }
 
     /// A coordinator over these files, in this process, on any free port.
-    func makeCoordinator(stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger) throws -> Coordinator {
-        try Coordinator(
-            configuration: CoordinatorConfiguration(
-                policy: PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
-                quorumWaitSeconds: quorumWaitSeconds),
-            logger: logger)
+    func makeCoordinator(
+        stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger,
+        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil
+    ) throws -> Coordinator {
+        var configuration = CoordinatorConfiguration(
+            policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
+            quorumWaitSeconds: quorumWaitSeconds)
+        configuration.alertSink = alertSink
+        return try Coordinator(configuration: configuration, logger: logger)
     }
 }
 
@@ -163,11 +168,13 @@ final class Consortium: @unchecked Sendable {
 
     /// Parameters as for `ConsortiumFiles`.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
-         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, maxUpdateBytes: Int = 64 << 20) async throws {
+         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
+         maxUpdateBytes: Int = 64 << 20, extraYAML: String = "",
+         alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil) async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
-            samplingRate: samplingRate, maxUpdateBytes: maxUpdateBytes)
-        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+            samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes, extraYAML: extraYAML)
+        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())
     }
@@ -176,14 +183,14 @@ final class Consortium: @unchecked Sendable {
 
     func identity(_ name: String) -> IdentityFiles { files.identity(name) }
 
-    /// An honest participant process-in-a-task.
-    func participant(_ name: String, trainer: String? = nil) -> Participant {
+    /// A participant process-in-a-task: honest unless `transform` rewrites its updates (a poisoned silo).
+    func participant(_ name: String, trainer: String? = nil, transform: (@Sendable (UInt64, [Float]) -> [Float])? = nil) -> Participant {
         let identity = identity(name)
-        return Participant(
-            configuration: ParticipantConfiguration(
-                host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath,
-                trainerCommand: trainer),
-            logger: capture.logger("cohort.participant"))
+        var configuration = ParticipantConfiguration(
+            host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath,
+            trainerCommand: trainer)
+        configuration.updateTransform = transform
+        return Participant(configuration: configuration, logger: capture.logger("cohort.participant"))
     }
 
     /// Waits until `count` participants are connected and attested.

@@ -1,0 +1,145 @@
+import CohortGovernance
+import CohortLedger
+import CohortModel
+import CohortPolicy
+import Foundation
+
+/// The governance gates of a round (docs/GOVERNANCE.md): pre-round gates before anything is
+/// opened, per-update checks while collecting, and post-aggregate gates after the charge.
+/// Every decision, passed or failed, is a `gate.decision` ledger entry with its inputs.
+extension Coordinator {
+    enum PreRoundResult {
+        case refused(RoundOutcome)
+        /// The eligible participants and the decisions to ledger with the round's opening.
+        case passed(eligible: [String], decisions: [GateOutcome])
+    }
+
+    /// Model version, budget, suspension, data quality and quorum, in that order; the first
+    /// failing refusal gate refuses the round (no charge, nothing opened).
+    func preRoundGates(round number: Int, projected: Double) async throws -> PreRoundResult {
+        let policy = configuration.policy.policy
+        var decisions: [GateOutcome] = []
+        let version = ModelVersionGate.evaluate(version: policy.model.version, approved: policy.governance.approvedModelVersions)
+        decisions.append(version)
+        guard version.passed else { return .refused(try refuse(number, failed: version, decisions: decisions, projected: projected)) }
+        let budget = BudgetGate.evaluate(
+            projectedEpsilon: projected, spentEpsilon: ledger.state.cumulativeEpsilon, epsilonMax: policy.privacy.epsilonMax,
+            delta: policy.privacy.delta)
+        decisions.append(budget)
+        guard budget.passed else { return .refused(try refuse(number, failed: budget, decisions: decisions, projected: projected)) }
+        // Wait (up to the quorum wait) for enough eligible participants to be connected.
+        let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
+        var screened = screenParticipants()
+        while screened.quality.eligible.count < policy.rounds.minParticipants && Date() < waitUntil {
+            try await Task.sleep(for: .milliseconds(20))
+            screened = screenParticipants()
+        }
+        decisions.append(screened.suspension.outcome)
+        decisions.append(screened.quality.outcome)
+        if !screened.quality.outcome.passed {
+            // Participants that fail data quality sit the round out; the quorum gate decides whether it runs.
+            metrics.gateFailed(screened.quality.outcome.gate)
+            raiseAlert(
+                kind: "gate_failed", round: number, gate: screened.quality.outcome.gate, reason: screened.quality.outcome.reason,
+                participants: screened.quality.reasons.keys.sorted())
+        }
+        let quorum = QuorumGate.evaluate(eligible: screened.quality.eligible, minimum: policy.rounds.minParticipants)
+        decisions.append(quorum)
+        guard quorum.passed else { return .refused(try refuse(number, failed: quorum, decisions: decisions, projected: projected)) }
+        return .passed(eligible: screened.quality.eligible, decisions: decisions)
+    }
+
+    /// Connected participants, less the suspended ones, less those whose attestation fails the policy.
+    func screenParticipants() -> (suspension: SuspensionGate.Result, quality: DataQualityGate.Result) {
+        let suspension = SuspensionGate.evaluate(connected: sessions.keys.sorted(), suspended: Set(suspended.keys))
+        var attestations: [String: DataQualityAttestation?] = [:]
+        for name in suspension.remaining { attestations[name] = sessions[name]?.attestation }
+        let quality = DataQualityGate.evaluate(
+            attestations: attestations, schemaDigest: schemaDigest, policy: configuration.policy.policy.governance.dataQuality)
+        return (suspension, quality)
+    }
+
+    /// Records the decisions so far and the refusal, durably and together.
+    func refuse(_ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double) throws -> RoundOutcome {
+        let policy = configuration.policy.policy
+        _ = try ledger.appendAll(decisions.map { $0.payload(round: number) } + [
+            RoundRefusedPayload(round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected, epsilonMax: policy.privacy.epsilonMax)
+        ])
+        logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(failed.gate)", "cohort.reason": "\(failed.reason)"])
+        raiseAlert(kind: "gate_failed", round: number, gate: failed.gate, reason: failed.reason, participants: [])
+        return .refused(round: number, gate: failed.gate, reason: failed.reason)
+    }
+
+    /// The anomaly screen over the round's accepted updates: pre-clip norms (per expected
+    /// contribution) against their median and MAD, and directions against the previous global
+    /// update. Flagged participants are remembered, suspended when the policy says so, and alerted.
+    func screenAnomalies(_ active: ActiveRound) throws -> AnomalyScreen.Result {
+        let policy = configuration.policy.policy
+        let aggregator = active.aggregator
+        let observations = aggregator.preClipNorms.keys.sorted().map { name in
+            UpdateObservation(
+                participant: name, preClipNorm: aggregator.preClipNorms[name]!,
+                expectedContributions: policy.privacy.unit == .record
+                    ? policy.privacy.samplingRate * Double(active.records[name] ?? 0) : 1,
+                cosineToPreviousUpdate: aggregator.cosines[name], clipped: aggregator.clipped.contains(name))
+        }
+        let result = AnomalyScreen.evaluate(observations: observations, policy: policy.governance.anomaly)
+        guard !result.outcome.passed else { return result }
+        metrics.gateFailed(result.outcome.gate)
+        let flagged = result.flagged.keys.sorted()
+        for name in flagged {
+            flaggedRounds[name, default: []].append(active.number)
+            if policy.governance.anomaly.suspendFlagged {
+                do {
+                    try setSuspension(name, "suspended automatically: the anomaly gate flagged its update in round \(active.number)")
+                } catch {
+                    logger.error("could not record an automatic suspension", metadata: ["cohort.participant": "\(name)", "cohort.reason": "\(error)"])
+                }
+            }
+        }
+        logger.warning("anomalous updates", metadata: [
+            "cohort.round": "\(active.number)", "cohort.flagged": "\(flagged.joined(separator: ","))", "cohort.reason": "\(result.outcome.reason)",
+        ])
+        raiseAlert(kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: result.outcome.reason, participants: flagged)
+        return result
+    }
+
+    /// After the model is updated: federated evaluation, risk score and evaluation gate. Their
+    /// decisions (and the evaluation) are ledgered together; the model version is promoted to
+    /// approved only when both gates pass.
+    func promotionGates(_ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double) async throws {
+        let governance = configuration.policy.policy.governance
+        let evaluation = try await federatedEvaluation(active, timeout: evaluationTimeout)
+        active.closingMetrics = evaluation.aggregate
+        var contributorsLabels: [String: LabelCounts] = [:]
+        for name in active.aggregator.preClipNorms.keys { contributorsLabels[name] = active.labelCounts[name] }
+        let risk = RiskScore.evaluate(
+            participantMetrics: evaluation.byParticipant, labelCounts: contributorsLabels,
+            flaggedOrClipped: anomaly.flaggedOrClipped, contributors: active.aggregator.count, policy: governance.risk)
+        var evaluated = EvaluationGate.evaluate(aggregate: evaluation.aggregate, byParticipant: evaluation.byParticipant, policy: governance.evaluation)
+        active.promoted = risk.outcome.passed && evaluated.passed
+        evaluated.inputs["promoted"] = .bool(active.promoted)
+        evaluated.inputs["model_version"] = .string(configuration.policy.policy.model.version)
+        var payloads: [any LedgerPayload] = [anomaly.outcome.payload(round: active.number)]
+        if !evaluation.byParticipant.isEmpty {
+            payloads.append(EvaluationRecordedPayload(round: active.number, participants: evaluation.byParticipant, aggregate: evaluation.aggregate))
+        }
+        payloads.append(risk.outcome.payload(round: active.number))
+        payloads.append(evaluated.payload(round: active.number))
+        _ = try ledger.appendAll(payloads)
+        for failed in [risk.outcome, evaluated] where !failed.passed {
+            metrics.gateFailed(failed.gate)
+            raiseAlert(kind: "gate_failed", round: active.number, gate: failed.gate, reason: failed.reason, participants: [])
+        }
+    }
+
+    /// Logs the alert and hands it to the configured hook, off the actor.
+    func raiseAlert(kind: String, round: Int, gate: String, reason: String, participants: [String]) {
+        let alert = GovernanceAlert(
+            kind: kind, round: round, gate: gate, reason: reason, participants: participants,
+            timeMillis: Int64(Date().timeIntervalSince1970 * 1000), consortium: configuration.policy.policy.name)
+        logger.warning("governance alert", metadata: ["cohort.alert": "\(kind)", "cohort.round": "\(round)", "cohort.gate": "\(gate)"])
+        guard let sink = configuration.alertSink else { return }
+        Task.detached { sink(alert) }
+    }
+}

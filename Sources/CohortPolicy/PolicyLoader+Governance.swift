@@ -1,0 +1,236 @@
+/// Parsing and validation of the `api` and `governance` sections.
+extension PolicyLoader {
+    /// The `api` section, or nil when it is absent.
+    static func parseAPI(_ fields: inout YAMLFields) throws(PolicyError) -> Policy.API? {
+        guard var apiFields = try fields.optionalSection("api") else { return nil }
+        let api = Policy.API(
+            listen: try apiFields.string("listen", default: Policy.API.defaultListen),
+            operators: try apiFields.stringList("operators", default: []),
+            auditors: try apiFields.stringList("auditors", default: [])
+        )
+        try apiFields.rejectUnknownKeys()
+        return api
+    }
+
+    /// The `governance` section with every default applied (`approved_model_versions` defaults to
+    /// `[modelVersion]`).
+    static func parseGovernance(_ fields: inout YAMLFields, modelVersion: String) throws(PolicyError) -> Policy.Governance {
+        var section = try fields.section("governance", optional: true)
+        let approved = try section.stringList("approved_model_versions", default: [modelVersion])
+
+        var qualityFields = try section.section("data_quality", optional: true)
+        let quality = Policy.Governance.DataQuality(
+            minRows: try qualityFields.int("min_rows", default: 1),
+            maxMissingRate: try qualityFields.double("max_missing_rate", default: 1),
+            maxColumnMissingRate: try qualityFields.double("max_column_missing_rate", default: 1),
+            minPerClass: try qualityFields.int("min_per_class", default: 0),
+            requireSchemaMatch: try qualityFields.bool("require_schema_match", default: true)
+        )
+        try qualityFields.rejectUnknownKeys()
+
+        var anomalyFields = try section.section("anomaly", optional: true)
+        let defaultAnomaly = Policy.Governance.Anomaly()
+        let actionText = try anomalyFields.string("action", default: defaultAnomaly.action.rawValue)
+        guard let action = Policy.Governance.AnomalyAction(rawValue: actionText) else {
+            throw PolicyError.invalid(
+                anomalyFields.fieldPath("action"), "must be `discard_round` or `flag_only`, got `\(actionText)`"
+            )
+        }
+        let anomaly = Policy.Governance.Anomaly(
+            normZThreshold: try anomalyFields.double("norm_z_threshold", default: defaultAnomaly.normZThreshold),
+            madFloor: try anomalyFields.double("mad_floor", default: defaultAnomaly.madFloor),
+            minCosine: try anomalyFields.double("min_cosine", default: defaultAnomaly.minCosine),
+            directionMargin: try anomalyFields.double("direction_margin", default: defaultAnomaly.directionMargin),
+            action: action,
+            suspendFlagged: try anomalyFields.bool("suspend_flagged", default: defaultAnomaly.suspendFlagged)
+        )
+        try anomalyFields.rejectUnknownKeys()
+
+        var riskFields = try section.section("risk", optional: true)
+        let defaultRisk = Policy.Governance.Risk()
+        let metricText = try riskFields.string("metric", default: defaultRisk.metric.rawValue)
+        guard let metric = Policy.Governance.RiskMetric(rawValue: metricText) else {
+            let allowed = Policy.Governance.RiskMetric.allCases.map { "`\($0.rawValue)`" }.joined(separator: ", ")
+            throw PolicyError.invalid(riskFields.fieldPath("metric"), "must be one of \(allowed), got `\(metricText)`")
+        }
+        let risk = Policy.Governance.Risk(
+            modelBiasWeight: try riskFields.double("model_bias_weight", default: defaultRisk.modelBiasWeight),
+            dataBiasWeight: try riskFields.double("data_bias_weight", default: defaultRisk.dataBiasWeight),
+            robustnessWeight: try riskFields.double("robustness_weight", default: defaultRisk.robustnessWeight),
+            metric: metric,
+            max: try riskFields.double("max", default: defaultRisk.max)
+        )
+        try riskFields.rejectUnknownKeys()
+
+        var evaluationFields = try section.section("evaluation", optional: true)
+        let evaluation = Policy.Governance.Evaluation(
+            minAccuracy: try evaluationFields.optionalDouble("min_accuracy"),
+            minPrecision: try evaluationFields.optionalDouble("min_precision"),
+            minRecall: try evaluationFields.optionalDouble("min_recall"),
+            minF1: try evaluationFields.optionalDouble("min_f1"),
+            minROCAUC: try evaluationFields.optionalDouble("min_roc_auc"),
+            minParticipants: try evaluationFields.int("min_participants", default: 1),
+            perParticipantMinAccuracy: try evaluationFields.optionalDouble("per_participant_min_accuracy")
+        )
+        try evaluationFields.rejectUnknownKeys()
+
+        var alertFields = try section.section("alerts", optional: true)
+        let alerts = Policy.Governance.Alerts(
+            command: try alertFields.optionalString("command"),
+            webhookURL: try alertFields.optionalString("webhook_url")
+        )
+        try alertFields.rejectUnknownKeys()
+        try section.rejectUnknownKeys()
+
+        return Policy.Governance(
+            approvedModelVersions: approved, dataQuality: quality, anomaly: anomaly, risk: risk,
+            evaluation: evaluation, alerts: alerts
+        )
+    }
+
+    /// Range and consistency checks of the `api` section.
+    static func validateAPI(_ policy: Policy) throws(PolicyError) {
+        guard let api = policy.api else { return }
+        try checkHostPort(api.listen, field: "api.listen")
+        // Port 0 (any free port, for tests and demos) never collides.
+        guard api.listen != policy.coordinator.listen || api.listen.hasSuffix(":0") else {
+            throw PolicyError.invalid(
+                "api.listen", "must differ from coordinator.listen (`\(policy.coordinator.listen)`), got `\(api.listen)`"
+            )
+        }
+        for (field, names) in [("api.operators", api.operators), ("api.auditors", api.auditors)] {
+            var seen: Set<String> = []
+            for (index, name) in names.enumerated() {
+                guard isValidName(name) else {
+                    throw PolicyError.invalid(
+                        "\(field)[\(index)]",
+                        "must be a certificate name of 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(name)`"
+                    )
+                }
+                guard seen.insert(name).inserted else {
+                    throw PolicyError.invalid("\(field)[\(index)]", "`\(name)` is listed twice")
+                }
+            }
+        }
+    }
+
+    /// Range and consistency checks of the `governance` section, each naming its field.
+    static func validateGovernance(_ policy: Policy) throws(PolicyError) {
+        let g = policy.governance
+        guard !g.approvedModelVersions.isEmpty else {
+            throw PolicyError.invalid(
+                "governance.approved_model_versions", "must name at least one model version (default: [model.version])"
+            )
+        }
+        for (index, version) in g.approvedModelVersions.enumerated() where version.isEmpty {
+            throw PolicyError.invalid("governance.approved_model_versions[\(index)]", "must not be empty")
+        }
+
+        let q = g.dataQuality
+        guard q.minRows >= 1 else {
+            throw PolicyError.invalid("governance.data_quality.min_rows", "must be a whole number ≥ 1, got \(q.minRows)")
+        }
+        try checkUnitInterval(q.maxMissingRate, field: "governance.data_quality.max_missing_rate")
+        try checkUnitInterval(q.maxColumnMissingRate, field: "governance.data_quality.max_column_missing_rate")
+        guard q.minPerClass >= 0 else {
+            throw PolicyError.invalid("governance.data_quality.min_per_class", "must be a whole number ≥ 0, got \(q.minPerClass)")
+        }
+
+        let a = g.anomaly
+        guard a.normZThreshold > 0, a.normZThreshold.isFinite else {
+            throw PolicyError.invalid("governance.anomaly.norm_z_threshold", "must be a finite number > 0, got \(a.normZThreshold)")
+        }
+        guard a.madFloor >= 0, a.madFloor.isFinite else {
+            throw PolicyError.invalid("governance.anomaly.mad_floor", "must be a finite number ≥ 0, got \(a.madFloor)")
+        }
+        guard a.minCosine >= -1, a.minCosine <= 1 else {
+            throw PolicyError.invalid("governance.anomaly.min_cosine", "must lie in [-1, 1], got \(a.minCosine)")
+        }
+        guard a.directionMargin >= 0, a.directionMargin <= 2 else {
+            throw PolicyError.invalid("governance.anomaly.direction_margin", "must lie in [0, 2], got \(a.directionMargin)")
+        }
+
+        let r = g.risk
+        for (field, weight) in [
+            ("governance.risk.model_bias_weight", r.modelBiasWeight),
+            ("governance.risk.data_bias_weight", r.dataBiasWeight),
+            ("governance.risk.robustness_weight", r.robustnessWeight),
+        ] where !(weight >= 0 && weight.isFinite) {
+            throw PolicyError.invalid(field, "must be a finite number ≥ 0, got \(weight)")
+        }
+        guard r.modelBiasWeight + r.dataBiasWeight + r.robustnessWeight > 0 else {
+            throw PolicyError.invalid(
+                "governance.risk",
+                "model_bias_weight + data_bias_weight + robustness_weight must be > 0 (they are used as given, not normalised)"
+            )
+        }
+        try checkUnitInterval(r.max, field: "governance.risk.max")
+
+        let e = g.evaluation
+        for (field, value) in [
+            ("governance.evaluation.min_accuracy", e.minAccuracy),
+            ("governance.evaluation.min_precision", e.minPrecision),
+            ("governance.evaluation.min_recall", e.minRecall),
+            ("governance.evaluation.min_f1", e.minF1),
+            ("governance.evaluation.min_roc_auc", e.minROCAUC),
+            ("governance.evaluation.per_participant_min_accuracy", e.perParticipantMinAccuracy),
+        ] {
+            if let value { try checkUnitInterval(value, field: field) }
+        }
+        guard e.minParticipants >= 1, e.minParticipants <= policy.participants.count else {
+            throw PolicyError.invalid(
+                "governance.evaluation.min_participants",
+                "must lie in 1…\(policy.participants.count) (the number of participants), got \(e.minParticipants)"
+            )
+        }
+
+        if let command = g.alerts.command, command.isEmpty || command.utf8.contains(0) {
+            throw PolicyError.invalid("governance.alerts.command", "must be the path of an executable, got `\(command)`")
+        }
+        if let url = g.alerts.webhookURL, !isHTTPURL(url) {
+            throw PolicyError.invalid(
+                "governance.alerts.webhook_url",
+                "must be an http:// or https:// URL with a host and no spaces, e.g. https://alerts.example/hook, got `\(url)`"
+            )
+        }
+    }
+
+    static func checkUnitInterval(_ value: Double, field: String) throws(PolicyError) {
+        guard value >= 0, value <= 1 else {
+            throw PolicyError.invalid(field, "must lie in [0, 1], got \(value)")
+        }
+    }
+
+    /// Whether `text` is an `http://` or `https://` URL with a non-empty host, a numeric port if
+    /// one is given, and no whitespace or control characters.
+    static func isHTTPURL(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        let rest: Substring
+        if lower.hasPrefix("http://") {
+            rest = text.dropFirst(7)
+        } else if lower.hasPrefix("https://") {
+            rest = text.dropFirst(8)
+        } else {
+            return false
+        }
+        guard !text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return false }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let hostPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        var host = hostPort
+        if hostPort.hasPrefix("[") {
+            // An IPv6 literal, optionally followed by :PORT.
+            guard let close = hostPort.firstIndex(of: "]") else { return false }
+            host = hostPort[...close]
+            let after = hostPort[hostPort.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let port = Int(after.dropFirst()), (0...65_535).contains(port) else { return false }
+            }
+            return host.count > 2
+        }
+        if let colon = hostPort.lastIndex(of: ":") {
+            host = hostPort[..<colon]
+            guard let port = Int(hostPort[hostPort.index(after: colon)...]), (0...65_535).contains(port) else { return false }
+        }
+        return !host.isEmpty
+    }
+}

@@ -1,0 +1,330 @@
+import CohortCoordinator
+import CohortLedger
+import CohortTransport
+import Foundation
+import Testing
+
+/// The governance gates and operator control over real mutual-TLS rounds: an in-process
+/// coordinator and participants running the real participant runtime (one of them poisoned
+/// through the test-only update transform where a test needs it).
+@Suite(.serialized) struct GovernanceTests {
+    static let operatorPrincipal = try! PeerIdentity(role: .operator, name: "ops-alice")
+    static let auditorPrincipal = try! PeerIdentity(role: .auditor, name: "audit-bob")
+    static let participantPrincipal = try! PeerIdentity(role: .participant, name: "hospital-a")
+
+    func gateDecisions(_ consortium: Consortium, round: Int) throws -> [String: LedgerEntry] {
+        var decisions: [String: LedgerEntry] = [:]
+        for entry in try consortium.ledgerEntries() where entry.kind == "gate.decision" && entry.data["round"]?.intValue == round {
+            decisions[entry.data["gate"]?.stringValue ?? ""] = entry
+        }
+        return decisions
+    }
+
+    func verifiedState(_ consortium: Consortium) throws -> LedgerState {
+        try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey()
+        ).state
+    }
+
+    @Test func everyGateDecisionIsLedgeredAndShown() async throws {
+        let consortium = try await Consortium(extraYAML: """
+            governance:
+              evaluation:
+                min_accuracy: 0.5
+
+            """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let decisions = try gateDecisions(consortium, round: 1)
+        let gates = ["model_version", "budget", "suspension", "data_quality", "quorum", "update_checks", "anomaly", "risk", "evaluation"]
+        #expect(Set(decisions.keys) == Set(gates))
+        for gate in gates { #expect(decisions[gate]?.data["passed"] == .bool(true), "gate \(gate)") }
+        // Pre-round decisions precede the opening; the charge precedes the post-aggregate ones.
+        let kinds = try consortium.ledgerEntries().map(\.kind)
+        let opened = try #require(kinds.firstIndex(of: "round.opened"))
+        let charged = try #require(kinds.firstIndex(of: "round.charged"))
+        #expect(kinds[..<opened].filter { $0 == "gate.decision" }.count == 5)
+        let entries = try consortium.ledgerEntries()
+        let anomalyIndex = try #require(entries.firstIndex { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "anomaly" })
+        #expect(anomalyIndex > charged)
+        #expect(decisions["evaluation"]?.data["inputs"]?["promoted"] == .bool(true))
+        let state = try verifiedState(consortium)
+        #expect(state.latestApprovedRound == 1)
+        // `cohort ledger show` renders every gate with its outcome.
+        let table = LedgerRendering.table(entries)
+        for gate in gates { #expect(table.contains("gate \(gate): pass"), "show lists \(gate)") }
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test func suspendedParticipantIsNotSampledAndRolesAreEnforced() async throws {
+        let consortium = try await Consortium(minParticipants: 2)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let coordinator = consortium.coordinator
+        // Participants only train; auditors only read.
+        await #expect(throws: ControlError.self) { _ = try await coordinator.requestRounds(1, by: Self.participantPrincipal) }
+        await #expect(throws: ControlError.self) { _ = try await coordinator.suspend(participant: "hospital-c", reason: "", by: Self.auditorPrincipal) }
+        do {
+            _ = try await coordinator.abortRound(reason: "", by: Self.auditorPrincipal)
+            Issue.record("an auditor aborted")
+        } catch {
+            #expect(error.code == "control.forbidden" && error.status == 403)
+            #expect(error.message.contains("auditor audit-bob"))
+        }
+        #expect(consortium.capture.text.contains("control action refused"))
+        #expect(await coordinator.status().participants.count == 3)
+        await #expect(throws: ControlError.self) { _ = try await coordinator.suspend(participant: "nobody", reason: "", by: Self.operatorPrincipal) }
+        let suspended = try await coordinator.suspend(participant: "hospital-c", reason: "maintenance window", by: Self.operatorPrincipal)
+        #expect(suspended.suspended && suspended.suspensionReason?.contains("maintenance window") == true)
+        let outcome = try await coordinator.runRound()
+        guard case .closed(_, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b"])
+        let suspension = try #require(try gateDecisions(consortium, round: 1)["suspension"])
+        #expect(suspension.data["inputs"]?["excluded"] == .array([.string("hospital-c")]))
+        // The suspension survives a restart of the coordinator's state.
+        let onDisk = try String(contentsOfFile: consortium.stateDirectory + "/suspended.json", encoding: .utf8)
+        #expect(onDisk.contains("hospital-c"))
+        _ = try await coordinator.reinstate(participant: "hospital-c", by: Self.operatorPrincipal)
+        let second = try await coordinator.runRound()
+        guard case .closed(_, let all, _, _) = second else {
+            Issue.record("second round did not close: \(second)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(all) == ["hospital-a", "hospital-b", "hospital-c"])
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test func policyApiSectionNamesWhoHoldsEachRole() async throws {
+        let consortium = try await Consortium(extraYAML: """
+            api:
+              listen: 127.0.0.1:0
+              operators: [ops-alice]
+              auditors: [audit-carol]
+
+            """)
+        let coordinator = consortium.coordinator
+        _ = try await coordinator.pause(by: Self.operatorPrincipal)
+        let mallory = try PeerIdentity(role: .operator, name: "ops-mallory")
+        do {
+            _ = try await coordinator.pause(by: mallory)
+            Issue.record("an unlisted operator paused")
+        } catch {
+            #expect(error.code == "control.not_listed" && error.message.contains("api.operators"))
+        }
+        await #expect(throws: ControlError.self) { try await coordinator.authorize(Self.auditorPrincipal, .readStatus) }
+        try await coordinator.authorize(PeerIdentity(role: .auditor, name: "audit-carol"), .readLedger)
+        #expect(consortium.capture.text.contains("ops-mallory is not listed in api.operators"))
+        await consortium.shutdown()
+    }
+
+    @Test func budgetGateRecordsTheProjectionAndAlerts() async throws {
+        let alerts = AlertBox()
+        let consortium = try await Consortium(epsilonMax: 0.5, alertSink: { alerts.add($0) })
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .refused(1, "budget", let reason) = outcome else {
+            Issue.record("not refused by the budget gate: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let budget = try #require(try gateDecisions(consortium, round: 1)["budget"])
+        #expect(budget.data["passed"] == .bool(false))
+        let projected = try #require(budget.data["inputs"]?["projected_epsilon"]?.doubleValue)
+        #expect(projected > 0.5)
+        #expect(reason.contains(String(projected.description.prefix(6))))
+        #expect(try consortium.ledgerEntries().last?.kind == "round.refused")
+        for _ in 0..<100 where alerts.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(alerts.all.first?.gate == "budget" && alerts.all.first?.kind == "gate_failed")
+        await consortium.shutdown()
+    }
+
+    @Test func policyAdoptionNeverGoesBelowWhatIsSpent() async throws {
+        let consortium = try await Consortium()
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        guard case .closed(_, _, _, let spent) = try await consortium.coordinator.runRound() else {
+            Issue.record("round did not close")
+            await consortium.shutdown()
+            return
+        }
+        let text = try String(contentsOfFile: consortium.policyPath, encoding: .utf8)
+        let below = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: \(spent / 2)")
+        #expect(below != text)
+        let entriesBefore = try consortium.ledgerEntries().count
+        do {
+            _ = try await consortium.coordinator.adoptPolicy(yaml: below, by: Self.operatorPrincipal)
+            Issue.record("a cap below the spent ε was adopted")
+        } catch {
+            #expect(error.code == "policy.epsilon_below_spent")
+            #expect(error.message.contains("\(spent)"))
+        }
+        await #expect(throws: ControlError.self) { _ = try await consortium.coordinator.adoptPolicy(yaml: text, by: Self.auditorPrincipal) }
+        #expect(try consortium.ledgerEntries().count == entriesBefore)
+        let raised = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5")
+        let adoption = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
+        #expect(adoption.oldEpsilonMax == 10 && adoption.newEpsilonMax == 12.5)
+        let entry = try #require(try consortium.ledgerEntries().last)
+        #expect(entry.kind == "policy.adopted")
+        #expect(entry.data["operator"]?.stringValue == "ops-alice")
+        #expect(entry.data["old_epsilon_max"]?.doubleValue == 10 && entry.data["new_epsilon_max"]?.doubleValue == 12.5)
+        #expect(try verifiedState(consortium).epsilonMax == 12.5)
+        #expect(await consortium.coordinator.budgetStatus().epsilonMax == 12.5)
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test(arguments: [Poison.scaled, Poison.signFlipped])
+    func poisonedParticipantIsFlaggedAcrossRounds(poison: Poison) async throws {
+        let consortium = try await Consortium(
+            names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
+            governance:
+              anomaly:
+                action: flag_only
+
+            """)
+        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        tasks.append(Task { try await consortium.participant("hospital-d", transform: poison.transform).run() })
+        try await consortium.waitForConnected(4)
+        for _ in 1...3 {
+            let outcome = try await consortium.coordinator.runRound()
+            guard case .closed = outcome else {
+                Issue.record("round did not close: \(outcome)")
+                break
+            }
+        }
+        let statuses = await consortium.coordinator.participantStatuses()
+        let flagged = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0.flaggedRounds) })
+        // Round 1 has no previous update, so a sign flip can only show from round 2.
+        #expect(flagged["hospital-d"] == (poison == .scaled ? [1, 2, 3] : [2, 3]), "\(flagged)")
+        for honest in ["hospital-a", "hospital-b", "hospital-c"] { #expect(flagged[honest] == [], "\(honest) flagged: \(flagged)") }
+        let anomaly = try #require(try gateDecisions(consortium, round: 3)["anomaly"])
+        #expect(anomaly.data["passed"] == .bool(false))
+        #expect(anomaly.data["reason"]?.stringValue?.contains("hospital-d") == true)
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test func discardedRoundKeepsItsChargeAndTheModel() async throws {
+        let consortium = try await Consortium(epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
+            governance:
+              anomaly:
+                suspend_flagged: true
+
+            """)
+        var tasks = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        tasks.append(Task { try await consortium.participant("hospital-c", transform: Poison.scaled.transform).run() })
+        try await consortium.waitForConnected(3)
+        let before = await consortium.coordinator.globalModel
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .aborted(1, let reason, true) = outcome else {
+            Issue.record("the anomaly gate did not discard the round: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(reason.contains("anomaly"))
+        #expect(await consortium.coordinator.globalModel == before)
+        #expect(try verifiedState(consortium).roundsCharged == 1)
+        let statuses = await consortium.coordinator.participantStatuses()
+        #expect(statuses.first { $0.name == "hospital-c" }?.suspended == true)
+        // The next round runs without the suspended silo and closes.
+        let next = try await consortium.coordinator.runRound()
+        guard case .closed(_, let contributors, _, _) = next else {
+            Issue.record("round 2 did not close: \(next)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b"])
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test func modelFailingTheEvaluationGateIsNotPromoted() async throws {
+        let consortium = try await Consortium(extraYAML: """
+            governance:
+              evaluation:
+                min_accuracy: 0.9999
+                min_roc_auc: 0.9999
+
+            """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let evaluation = try #require(try gateDecisions(consortium, round: 1)["evaluation"])
+        #expect(evaluation.data["passed"] == .bool(false))
+        #expect(evaluation.data["inputs"]?["promoted"] == .bool(false))
+        #expect(evaluation.data["reason"]?.stringValue?.contains("accuracy") == true)
+        #expect(try verifiedState(consortium).latestApprovedRound == nil)
+        let status = await consortium.coordinator.status()
+        #expect(status.latestApprovedRound == nil)
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    @Test func participantFailingDataQualitySitsOut() async throws {
+        // The three slices hold 190, 190 and 189 records.
+        let consortium = try await Consortium(extraYAML: """
+            governance:
+              data_quality:
+                min_rows: 190
+
+            """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed(_, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b"])
+        let quality = try #require(try gateDecisions(consortium, round: 1)["data_quality"])
+        #expect(quality.data["passed"] == .bool(false))
+        #expect(quality.data["reason"]?.stringValue?.contains("hospital-c") == true)
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+}
+
+enum Poison: String, CaseIterable, Sendable, CustomStringConvertible {
+    case scaled, signFlipped
+    var description: String { rawValue }
+    var transform: @Sendable (UInt64, [Float]) -> [Float] {
+        switch self {
+        case .scaled: { _, values in values.map { $0 * 25 } }
+        case .signFlipped: { _, values in values.map { -$0 } }
+        }
+    }
+}
+
+final class AlertBox: @unchecked Sendable {
+    // @unchecked Sendable: `alerts` is only touched under `lock`.
+    private let lock = NSLock()
+    private var alerts: [GovernanceAlert] = []
+    func add(_ alert: GovernanceAlert) {
+        lock.lock()
+        alerts.append(alert)
+        lock.unlock()
+    }
+    var all: [GovernanceAlert] {
+        lock.lock()
+        defer { lock.unlock() }
+        return alerts
+    }
+}
