@@ -10,7 +10,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// Delivers governance alerts to a command (the alert JSON on its standard input) and/or a
+/// Delivers governance alerts to an executable (the alert JSON on its standard input) and/or a
 /// webhook (the JSON POSTed to an http:// or https:// URL, https verified against the system
 /// trust roots). Each delivery has a 10 s limit; failures are logged and never reach the caller.
 ///
@@ -31,7 +31,7 @@ public final class AlertDispatcher: Sendable {
     }
 
     /// - Parameters:
-    ///   - command: run with `/bin/sh -c`; nil for none.
+    ///   - command: an executable (no shell, no arguments) run with the alert JSON on stdin; nil for none.
     ///   - webhookURL: `http://…` or `https://…`; nil for none.
     ///   - timeout: per delivery; default 10 s.
     ///   - logger: delivery outcomes (kind, round, gate, exit status / HTTP status).
@@ -105,8 +105,9 @@ public final class AlertDispatcher: Sendable {
 
     private func run(_ command: String, input: [UInt8], logger: Logger) async {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
+        // The policy's `governance.alerts.command` names an executable; no shell is involved.
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = []
         let stdin = Pipe()
         process.standardInput = stdin
         process.standardOutput = FileHandle.nullDevice

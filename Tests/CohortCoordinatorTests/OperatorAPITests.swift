@@ -288,11 +288,21 @@ struct AlertDispatcherTests {
     let alert = GovernanceAlert(
         kind: "gate_failed", round: 3, gate: "quality", reason: "accuracy fell", participants: ["hospital-b"], timeMillis: 1, consortium: "e2e")
 
+    /// An executable script (the command runs without a shell).
+    private func script(_ body: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-alert-hook-\(UUID().uuidString).sh").path
+        try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
+    }
+
     @Test func commandReceivesTheAlertJSON() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-alert-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         let capture = LogCapture()
-        let dispatcher = AlertDispatcher(command: "cat > '\(file)'", webhookURL: nil, logger: capture.logger("cohort.alerts"))
+        let hook = try script("cat > '\(file)'")
+        defer { try? FileManager.default.removeItem(atPath: hook) }
+        let dispatcher = AlertDispatcher(command: hook, webhookURL: nil, logger: capture.logger("cohort.alerts"))
         await dispatcher.deliver(alert)
         let written = try String(contentsOfFile: file, encoding: .utf8)
         let decoded = try APIJSON.decoder().decode(GovernanceAlert.self, from: Data(written.utf8))
@@ -308,16 +318,22 @@ struct AlertDispatcherTests {
 
     @Test func slowOrFailingHooksAreLoggedNotFatal() async throws {
         let capture = LogCapture()
-        let slow = AlertDispatcher(command: "sleep 30", webhookURL: "http://127.0.0.1:1/hook?token=secret", timeout: .milliseconds(300), logger: capture.logger("cohort.alerts"))
+        let sleeper = try script("exec sleep 30")
+        let exit3 = try script("exit 3")
+        defer { for path in [sleeper, exit3] { try? FileManager.default.removeItem(atPath: path) } }
+        let slow = AlertDispatcher(command: sleeper, webhookURL: "http://127.0.0.1:1/hook?token=secret", timeout: .milliseconds(300), logger: capture.logger("cohort.alerts"))
         let started = Date()
         await slow.deliver(alert)
         #expect(Date().timeIntervalSince(started) < 10)
         #expect(capture.text.contains("timed out"))
         #expect(capture.text.contains("alert webhook unreachable"))
         #expect(!capture.text.contains("secret"))  // the URL's query is never logged
-        let failing = AlertDispatcher(command: "exit 3", webhookURL: nil, logger: capture.logger("cohort.alerts"))
+        let failing = AlertDispatcher(command: exit3, webhookURL: nil, logger: capture.logger("cohort.alerts"))
         await failing.deliver(alert)
         #expect(capture.text.contains("cohort.exit_status=3"))
         #expect(throws: AlertConfigurationError.self) { try AlertDispatcher.validateWebhookURL("ftp://example.org/") }
+        // A command that does not exist is logged, not fatal.
+        await AlertDispatcher(command: "/nonexistent/hook", webhookURL: nil, logger: capture.logger("cohort.alerts")).deliver(alert)
+        #expect(capture.text.contains("alert command could not start"))
     }
 }
