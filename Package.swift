@@ -70,6 +70,22 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The operator and auditor API: HTTPS with mutual TLS over the coordinator's control
+        // surface, Prometheus metrics, the alert hook and the client the CLI uses.
+        .target(
+            name: "CohortOperatorAPI",
+            dependencies: [
+                "CohortCoordinator", "CohortTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // A silo: data validation, local training, sealed and signed updates.
         .target(
             name: "CohortParticipant",
@@ -85,6 +101,8 @@ let package = Package(
                 "CohortLedger",
                 "CohortTransport",
                 "CohortModel",
+                "CohortCoordinator",
+                "CohortOperatorAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -92,9 +110,10 @@ let package = Package(
         .executableTarget(
             name: "cohort-coordinator",
             dependencies: [
-                "CohortCoordinator", "CohortPolicy", "CohortTransport",
+                "CohortCoordinator", "CohortPolicy", "CohortTransport", "CohortOperatorAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -132,10 +151,13 @@ let package = Package(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
-                "CohortModel", "CohortPolicy", "CohortLedger",
+                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),

@@ -16,7 +16,7 @@ public struct LedgerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "Show, verify, export or report on a privacy-budget ledger (offline; no coordinator needed).",
-        subcommands: [Show.self, Verify.self, Export.self, Report.self]
+        subcommands: [Show.self, Verify.self, Export.self, Report.self, Download.self]
     )
 
     public init() {}
