@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "CohortOperatorAPI",
             dependencies: [
-                "CohortCoordinator", "CohortTransport",
+                "CohortCoordinator", "CohortTransport", "CohortPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

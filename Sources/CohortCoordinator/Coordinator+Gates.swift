@@ -140,6 +140,9 @@ extension Coordinator {
             timeMillis: Int64(Date().timeIntervalSince1970 * 1000), consortium: configuration.policy.policy.name)
         logger.warning("governance alert", metadata: ["cohort.alert": "\(kind)", "cohort.round": "\(round)", "cohort.gate": "\(gate)"])
         guard let sink = configuration.alertSink else { return }
-        Task.detached { sink(alert) }
+        let loaded = configuration.policy
+        var targets = loaded.policy.governance.alerts
+        targets.command = targets.command.map { loaded.resolve($0) }
+        Task.detached { sink(alert, targets) }
     }
 }

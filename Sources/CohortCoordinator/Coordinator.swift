@@ -34,9 +34,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Where metrics go (e.g. a `PrometheusMetricsFactory`); nil uses the process-wide
     /// `MetricsSystem.factory`, which is a no-op unless the process bootstrapped one.
     public var metricsFactory: (any MetricsFactory)?
-    /// Receives every alert (gate failure, anomaly); the executable wires it to the policy's
-    /// alert command or webhook. Called off the actor; must not block.
-    public var alertSink: (@Sendable (GovernanceAlert) -> Void)?
+    /// Receives every alert (gate failure, anomaly) with the alert targets of the policy in force
+    /// (`governance.alerts`, the command resolved against the policy's directory); the executable
+    /// delivers it there. Called off the actor; must not block.
+    public var alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)?
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,

@@ -1,4 +1,5 @@
 import CohortCoordinator
+import CohortPolicy
 import Foundation
 import Logging
 import NIOCore
@@ -9,6 +10,42 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Delivers each alert to the targets the coordinator passes with it (those of the policy in
+/// force), keeping one `AlertDispatcher` per distinct pair of targets, so an adopted policy's new
+/// alert command or webhook takes effect with the next alert.
+public final class AlertRouter: Sendable {
+    private struct Route: Sendable {
+        let command: String?
+        let webhookURL: String?
+        let dispatcher: AlertDispatcher
+    }
+
+    private let route = Mutex<Route?>(nil)
+    private let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// For `CoordinatorConfiguration.alertSink`.
+    public var sink: @Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void {
+        { [self] alert, targets in deliver(alert, to: targets) }
+    }
+
+    public func deliver(_ alert: GovernanceAlert, to targets: Policy.Governance.Alerts) {
+        guard targets.command != nil || targets.webhookURL != nil else { return }
+        let dispatcher = route.withLock { current -> AlertDispatcher in
+            if let current, current.command == targets.command, current.webhookURL == targets.webhookURL {
+                return current.dispatcher
+            }
+            let made = AlertDispatcher(command: targets.command, webhookURL: targets.webhookURL, logger: logger)
+            current = Route(command: targets.command, webhookURL: targets.webhookURL, dispatcher: made)
+            return made
+        }
+        dispatcher.send(alert)
+    }
+}
 
 /// Delivers governance alerts to an executable (the alert JSON on its standard input) and/or a
 /// webhook (the JSON POSTed to an http:// or https:// URL, https verified against the system

@@ -67,11 +67,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         var configuration = CoordinatorConfiguration(policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait)
         configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
-        if settings.alertCommand != nil || settings.alertWebhook != nil {
-            configuration.alertSink = AlertDispatcher(
-                command: settings.alertCommand, webhookURL: settings.alertWebhook, logger: Logger(label: "cohort.alerts")
-            ).sink
+        if let webhook = settings.alertWebhook {
+            do {
+                try AlertDispatcher.validateWebhookURL(webhook)
+            } catch {
+                FileHandle.standardError.write(Data("error: governance.alerts.webhook_url: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
         }
+        configuration.alertSink = AlertRouter(logger: Logger(label: "cohort.alerts")).sink
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(configuration: configuration, logger: logger)

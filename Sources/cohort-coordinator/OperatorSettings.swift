@@ -12,11 +12,12 @@ struct OperatorSettings: Equatable {
     /// http(s) URL each alert's JSON is POSTed to; nil for none.
     var alertWebhook: String?
 
+    /// `--api-listen` overrides the policy's `api.listen`; the alert targets are the policy's
+    /// (the coordinator passes those of the policy in force with each alert).
     static func resolve(apiListenOption: String?, policy: Policy) -> OperatorSettings {
-        // Policy sections `api:` / `governance:` feed in here once they exist, e.g.
-        //   apiListen: apiListenOption ?? policy.api?.listen
-        //   alertCommand: policy.governance?.alerts?.command, alertWebhook: policy.governance?.alerts?.webhook
-        OperatorSettings(apiListen: apiListenOption, alertCommand: nil, alertWebhook: nil)
+        OperatorSettings(
+            apiListen: apiListenOption ?? policy.api?.listen,
+            alertCommand: policy.governance.alerts.command, alertWebhook: policy.governance.alerts.webhookURL)
     }
 
     /// Splits `HOST:PORT` (`[::1]:7444` for IPv6); nil when malformed.
