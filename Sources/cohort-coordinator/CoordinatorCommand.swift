@@ -34,7 +34,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for a quorum before refusing a round.")
     var quorumWait: Double = 60
 
-    @Option(help: "Serve the operator API (HTTPS, mutual TLS) on HOST:PORT (0 = any free port).")
+    @Option(help: "Serve the operator API (HTTPS, mutual TLS) on HOST:PORT (0 = any free port); default: the policy's api.listen, if any.")
     var apiListen: String?
 
     @Option(help: "Write the operator API's bound port to this file once listening.")
@@ -48,7 +48,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--api-listen must be HOST:PORT, e.g. 127.0.0.1:7444, got \(apiListen)")
         }
         if serve && rounds != nil { throw ValidationError("--rounds and --serve exclude each other") }
-        if apiPortFile != nil && apiListen == nil { throw ValidationError("--api-port-file needs --api-listen") }
     }
 
     func run() async throws {
@@ -63,6 +62,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let settings = OperatorSettings.resolve(apiListenOption: apiListen, policy: loaded.policy)
+        if apiPortFile != nil && settings.apiListen == nil {
+            FileHandle.standardError.write(Data("error: --api-port-file needs the operator API: give --api-listen or an `api` section in the policy\n".utf8))
+            throw ExitCode(2)
+        }
         // Metrics go to a registry of our own, exposed on the API's /metrics.
         let registry = PrometheusCollectorRegistry()
         var configuration = CoordinatorConfiguration(policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait)

@@ -55,7 +55,7 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(!result.outcome.passed)
         #expect(result.flags == ["flipper": [.direction]])
-        #expect(result.outcome.reason.contains("min_cosine -0.1"))
+        #expect(result.outcome.reason.contains("min_cosine -0.3"))
         #expect(result.outcome.inputs["cosine"]?["flipper"] == .number(-0.95))
     }
 
