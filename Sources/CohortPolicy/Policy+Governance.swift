@@ -138,7 +138,9 @@ extension Policy {
             /// It keeps a noisy previous update (every honest cosine near or below zero) from
             /// flagging the honest majority.
             public var directionMargin: Double
-            /// What a flag does. Default `discard_round`.
+            /// What a flag does. Default `flag_only`: the flag blocks promotion of the round's model and
+            /// alerts, and the operator decides (suspend the participant, abort, adopt a stricter policy);
+            /// `discard_round` spends the round's ε on nothing, which an honest outlier should not cost.
             public var action: AnomalyAction
             /// Whether flagged participants are suspended from later rounds. Default false.
             public var suspendFlagged: Bool
@@ -155,7 +157,7 @@ extension Policy {
                 madFloor: Double = 0.5,
                 minCosine: Double = -0.3,
                 directionMargin: Double = 0.6,
-                action: AnomalyAction = .discardRound,
+                action: AnomalyAction = .flagOnly,
                 suspendFlagged: Bool = false
             ) {
                 self.normZThreshold = normZThreshold

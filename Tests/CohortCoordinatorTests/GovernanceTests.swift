@@ -238,6 +238,10 @@ import Testing
         let anomaly = try #require(try gateDecisions(consortium, round: 3)["anomaly"])
         #expect(anomaly.data["passed"] == .bool(false))
         #expect(anomaly.data["reason"]?.stringValue?.contains("hospital-d") == true)
+        // A model built from a flagged update is released (flag_only) but never approved.
+        let evaluation = try #require(try gateDecisions(consortium, round: 3)["evaluation"])
+        #expect(evaluation.data["inputs"]?["promoted"] == .bool(false))
+        #expect(evaluation.data["inputs"]?["anomaly_passed"] == .bool(false))
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
     }
@@ -246,6 +250,7 @@ import Testing
         let consortium = try await Consortium(epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
             governance:
               anomaly:
+                action: discard_round
                 suspend_flagged: true
 
             """)

@@ -54,7 +54,7 @@ let fullGovernance = """
         #expect(g.dataQuality.minRows == 1 && g.dataQuality.maxMissingRate == 1 && g.dataQuality.requireSchemaMatch)
         #expect(g.anomaly.normZThreshold == 3.5 && g.anomaly.madFloor == 0.5 && g.anomaly.minCosine == -0.3)
         #expect(g.anomaly.directionMargin == 0.6)
-        #expect(g.anomaly.action == .discardRound && !g.anomaly.suspendFlagged)
+        #expect(g.anomaly.action == .flagOnly && !g.anomaly.suspendFlagged)
         #expect(g.risk.modelBiasWeight == 1.0 / 3 && g.risk.metric == .accuracy && g.risk.max == 0.5)
         #expect(g.evaluation == Policy.Governance.Evaluation())
         #expect(g.evaluation.aggregateThresholds.isEmpty && g.evaluation.minParticipants == 1)
