@@ -131,10 +131,10 @@ extension Policy {
             /// default threshold only a norm above 2.75 × the median can be flagged, whatever the MAD
             /// of a handful of honest silos happens to be.
             public var madFloor: Double
-            /// Cosine with the previous global update below which an update may be flagged; in [−1, 1]. Default −0.3.
+            /// Cosine with the previous global update below which an update may be flagged; in [−1, 1]. Default −0.6.
             public var minCosine: Double
             /// With three or more cosines, an update's direction is flagged only when it is also
-            /// this far below the median cosine of the round's updates; in [0, 2]. Default 0.6.
+            /// this far below the median cosine of the round's updates; in [0, 2]. Default 0.9.
             /// It keeps a noisy previous update (every honest cosine near or below zero) from
             /// flagging the honest majority.
             public var directionMargin: Double
@@ -155,8 +155,8 @@ extension Policy {
             public init(
                 normZThreshold: Double = 3.5,
                 madFloor: Double = 0.5,
-                minCosine: Double = -0.3,
-                directionMargin: Double = 0.6,
+                minCosine: Double = -0.6,
+                directionMargin: Double = 0.9,
                 action: AnomalyAction = .flagOnly,
                 suspendFlagged: Bool = false
             ) {
