@@ -79,8 +79,13 @@ public enum LedgerVerifier {
     }
 
     /// Verifies every complete line and reports an incomplete last line instead of failing on it.
+    ///
+    /// With `.lastEntryOnly`, a failure is not reported as first found: the lines up to the failing
+    /// one are checked again with every signature, so that the error names the same first failing
+    /// entry as `.everyEntry` would (an entry re-signed with another key is then reported as
+    /// `ledger.bad_signature` at that entry, not as a broken chain at the next one).
     static func verifyPrefix(
-        bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck, keepEntries: Bool
+        bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck, keepEntries: Bool, chunkSize: Int = chunkSize
     ) throws(LedgerError) -> (result: Result, tornTail: TornTail?, checker: LedgerChecker) {
         let lines = lineRanges(bytes)
         let tornTail: TornTail? = lines.torn.map { TornTail(offset: $0.lowerBound, length: $0.count) }
@@ -93,15 +98,40 @@ public enum LedgerVerifier {
                 line: 1
             )
         }
+        let lastIndex = lines.complete.count - 1
+        do {
+            let (result, checker) = try checkInOrder(
+                bytes: bytes, ranges: lines.complete, publicKey: publicKey, keepEntries: keepEntries, chunkSize: chunkSize,
+                verifySignature: { signatures == .everyEntry || $0 == lastIndex }
+            )
+            return (result, tornTail, checker)
+        } catch {
+            guard signatures == .lastEntryOnly, let failing = error.line, failing >= 1, failing <= lines.complete.count else { throw error }
+            // Every check of the anchored pass is also a check of the exhaustive one, so the
+            // exhaustive pass over the same lines fails too, at this line or at an earlier entry
+            // whose signature does not verify.
+            _ = try checkInOrder(
+                bytes: bytes, ranges: Array(lines.complete[..<failing]), publicKey: publicKey, keepEntries: false,
+                chunkSize: chunkSize, verifySignature: { _ in true }
+            )
+            throw error
+        }
+    }
+
+    /// Runs the per-line checks chunk by chunk on all cores and the sequential checks over their
+    /// outcomes in file order, so the first failing line is the one reported whichever worker or
+    /// chunk found a failure first.
+    static func checkInOrder(
+        bytes: [UInt8], ranges: [Range<Int>], publicKey: [UInt8], keepEntries: Bool, chunkSize: Int,
+        verifySignature: (Int) -> Bool
+    ) throws(LedgerError) -> (Result, LedgerChecker) {
         var checker = LedgerChecker(publicKey: publicKey)
         var entries: [LedgerEntry] = []
-        let lastIndex = lines.complete.count - 1
         var chunkStart = 0
-        while chunkStart < lines.complete.count {
-            let chunkEnd = min(chunkStart + chunkSize, lines.complete.count)
+        while chunkStart < ranges.count {
+            let chunkEnd = min(chunkStart + max(1, chunkSize), ranges.count)
             let checked = checkLines(
-                bytes: bytes, ranges: lines.complete, indices: chunkStart..<chunkEnd, publicKey: publicKey,
-                verifySignature: { signatures == .everyEntry || $0 == lastIndex }
+                bytes: bytes, ranges: ranges, indices: chunkStart..<chunkEnd, publicKey: publicKey, verifySignature: verifySignature
             )
             for (offset, outcome) in checked.enumerated() {
                 let line = try outcome.get()
@@ -110,7 +140,7 @@ public enum LedgerVerifier {
             }
             chunkStart = chunkEnd
         }
-        return (Result(state: checker.state, entries: entries), tornTail, checker)
+        return (Result(state: checker.state, entries: entries), checker)
     }
 
     /// Complete lines (without their newline) and an incomplete final line, if any.
@@ -189,7 +219,7 @@ public enum LedgerVerifier {
         } catch {
             return .failure(LedgerError(code: error.code, message: error.message, line: number, seq: seq))
         }
-        let hash = Hex.encode(SHA256.digest(UnsafeRawBufferPointer(line)))
+        let hash = LineHash.hex(UnsafeRawBufferPointer(line))
         var valid: Bool? = nil
         if verifySignature {
             valid = Ed25519.verify(signature: entry.signature, message: signedBytes(ofCanonicalLine: line), publicKey: publicKey)
