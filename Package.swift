@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -131,7 +131,8 @@ public enum LedgerVerifier {
         while chunkStart < ranges.count {
             let chunkEnd = min(chunkStart + max(1, chunkSize), ranges.count)
             let checked = checkLines(
-                bytes: bytes, ranges: ranges, indices: chunkStart..<chunkEnd, publicKey: publicKey, verifySignature: verifySignature
+                bytes: bytes, ranges: ranges, indices: chunkStart..<chunkEnd, publicKey: publicKey, keepData: keepEntries,
+                verifySignature: verifySignature
             )
             for (offset, outcome) in checked.enumerated() {
                 let line = try outcome.get()
@@ -161,39 +162,40 @@ public enum LedgerVerifier {
 
     /// Runs the per-line checks for `indices` on all cores.
     static func checkLines(
-        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], verifySignature: (Int) -> Bool
+        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], keepData: Bool = true,
+        verifySignature: (Int) -> Bool
     ) -> [Swift.Result<CheckedLine, LedgerError>] {
         let count = indices.count
         let wantSignature = indices.map(verifySignature)
-        let results = UnsafeMutableBufferPointer<Swift.Result<CheckedLine, LedgerError>>.allocate(capacity: count)
-        defer { results.deallocate() }
-        bytes.withUnsafeBufferPointer { buffer in
-            let shared = SharedBuffers(input: buffer, output: results)
-            let workers = max(1, min(processorCount, count / 64))
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                // Contiguous slices per worker: each writes only its own result slots.
-                let from = count * worker / workers
-                let to = count * (worker + 1) / workers
-                for position in from..<to {
-                    let index = indices.lowerBound + position
-                    let outcome = checkLine(
-                        shared.input, range: ranges[index], number: index + 1, publicKey: publicKey,
-                        verifySignature: wantSignature[position]
-                    )
-                    (shared.output.baseAddress! + position).initialize(to: outcome)
+        return Array(unsafeUninitializedCapacity: count) { results, initialized in
+            bytes.withUnsafeBufferPointer { buffer in
+                let shared = SharedBuffers(input: buffer, output: results)
+                let workers = max(1, min(processorCount, count / 64))
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    // Contiguous slices per worker: each writes only its own result slots.
+                    let from = count * worker / workers
+                    let to = count * (worker + 1) / workers
+                    for position in from..<to {
+                        let index = indices.lowerBound + position
+                        let outcome = checkLine(
+                            shared.input, range: ranges[index], number: index + 1, publicKey: publicKey,
+                            verifySignature: wantSignature[position], keepData: keepData
+                        )
+                        (shared.output.baseAddress! + position).initialize(to: outcome)
+                    }
                 }
             }
+            initialized = count
         }
-        let array = Array(results)
-        _ = results.deinitialize()
-        return array
     }
 
     static let processorCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-    /// Parses one line and checks what needs no other line.
+    /// Parses one line and checks what needs no other line. Without `keepData` the entry's
+    /// `data` is released here, on the worker, once the typed record is decoded from it.
     static func checkLine(
-        _ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, number: Int, publicKey: [UInt8], verifySignature: Bool
+        _ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, number: Int, publicKey: [UInt8], verifySignature: Bool,
+        keepData: Bool = true
     ) -> Swift.Result<CheckedLine, LedgerError> {
         let line = UnsafeBufferPointer(rebasing: buffer[range])
         let json: JSONValue
@@ -213,7 +215,7 @@ public enum LedgerVerifier {
                 line: number, seq: seq
             ))
         }
-        let entry: LedgerEntry
+        var entry: LedgerEntry
         do {
             entry = try LedgerEntry(json: json)
         } catch {
@@ -224,7 +226,14 @@ public enum LedgerVerifier {
         if verifySignature {
             valid = Ed25519.verify(signature: entry.signature, message: signedBytes(ofCanonicalLine: line), publicKey: publicKey)
         }
-        return .success(CheckedLine(entry: entry, hash: hash, signatureValid: valid))
+        let record = CheckedLine.decode(entry)
+        if !keepData {
+            entry = LedgerEntry(
+                version: entry.version, seq: entry.seq, time: entry.time, kind: entry.kind, prev: entry.prev, data: .null,
+                signature: entry.signature
+            )
+        }
+        return .success(CheckedLine(entry: entry, hash: hash, signatureValid: valid, record: record))
     }
 
     /// The signed bytes of a canonical line: the line with its top-level `,"sig":"…"` member cut

@@ -136,4 +136,29 @@ struct LedgerVerificationModeTests {
         let line = Self.lines[3]
         #expect(LineHash.hex(line) == SHA256.hexDigest(line))
     }
+
+    @Test("the signature decoder accepts exactly the canonical Base64 of 64 bytes")
+    func signatureDecoder() {
+        for round in 0..<200 {
+            let bytes = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ round &* 101) }
+            let text = Base64.encode(bytes)
+            #expect(LedgerEntry.decodeSignature(text) == bytes)
+            var chars = Array(text.utf8)
+            // Every single-character change must be rejected or decode to what libsodium's
+            // decode-then-re-encode check accepts.
+            for position in [0, 41, 84, 85, 86, 87] {
+                for replacement in Array("A+/=Bz9 Q".utf8) where replacement != chars[position] {
+                    let original = chars[position]
+                    chars[position] = replacement
+                    let mutated = String(decoding: chars, as: UTF8.self)
+                    let reference = Base64.decode(mutated).flatMap { $0.count == 64 && Base64.encode($0) == mutated ? $0 : nil }
+                    #expect(LedgerEntry.decodeSignature(mutated) == reference, "\(mutated)")
+                    chars[position] = original
+                }
+            }
+        }
+        #expect(LedgerEntry.decodeSignature("") == nil)
+        #expect(LedgerEntry.decodeSignature(Base64.encode(Array(repeating: 1, count: 63))) == nil)
+        #expect(LedgerEntry.decodeSignature(Base64.encode(Array(repeating: 1, count: 65))) == nil)
+    }
 }
