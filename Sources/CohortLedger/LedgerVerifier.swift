@@ -12,22 +12,29 @@ import Darwin
 /// Every complete line is checked for: valid JSON; byte equality with its RFC 8785 canonical
 /// form; a well-formed envelope; `seq` contiguous from 0; `prev` equal to the SHA-256 of the
 /// previous line; `time` non-decreasing; a genesis first whose key equals the given key; a valid
-/// Ed25519 signature; typed `data` for known kinds; round order (no release without a charge);
+/// Ed25519 signature (every line, or the last one: see `SignatureCheck`); typed `data` for known kinds; round order (no release without a charge);
 /// and, for every `round.charged`, an independent recomputation of the round and cumulative ε
 /// from the recorded (q, σ, δ), compared at 1e-9 relative, never decreasing and never above the
 /// cap in force. The first failure is thrown, naming its 1-based line and seq.
 ///
-/// Per-line work (parsing, canonical check, hashing, signatures) runs on all cores in chunks;
-/// the sequential checks follow chunk by chunk, so memory stays bounded for large files.
+/// Per-line work (parsing, canonical check, hashing, signatures, typed decoding of `data`) runs
+/// on all cores in chunks; the sequential checks follow chunk by chunk in file order, so the first
+/// failing line is the one reported and memory stays bounded for large files.
 public enum LedgerVerifier {
-    /// Which signatures to check.
+    /// Which signatures to check (docs/LEDGER.md §6.2). Every other check runs on every line in
+    /// both modes, and both name the same first failing entry.
     public enum SignatureCheck: Sendable, Equatable {
-        /// Every entry's signature (the auditor's default).
+        /// Every entry's signature, on all cores. Rejects, beyond `.lastEntryOnly`, a file in
+        /// which the key holder itself wrote an entry with an invalid signature and signed later
+        /// entries over it.
         case everyEntry
-        /// Only the last complete entry's. Because each signed entry commits to the SHA-256 of
-        /// the previous line, which includes that line's `prev`, one valid signature on the last
-        /// entry authenticates every byte before it (given SHA-256's collision resistance); it
-        /// does not detect an entry that was *signed* wrongly by the key holder itself.
+        /// Only the last complete entry's. Each signed entry commits to the SHA-256 of the whole
+        /// previous line (its signature and `prev` included), and the chain is checked on every
+        /// line, so one valid signature on the last entry authenticates every byte before it,
+        /// given SHA-256's second-preimage resistance: anything changed without the key is
+        /// detected. When a check fails, the lines up to the failing one are checked again with
+        /// every signature, so the error names the same entry as `.everyEntry` would (an entry
+        /// re-signed with another key is reported as `ledger.bad_signature` at that entry).
         case lastEntryOnly
     }
 

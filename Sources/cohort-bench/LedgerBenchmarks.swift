@@ -1,5 +1,7 @@
 import ArgumentParser
+import CohortCrypto
 import CohortLedger
+import Foundation
 
 /// Ledger verification time on a synthetic ledger, for both signature-checking modes, with
 /// reference costs measured on the same file in the same run.
@@ -28,6 +30,9 @@ struct LedgerBenchmarks: ParsableCommand {
     @Option(help: "Timed runs per mode; the median is reported.")
     var repetitions = 3
 
+    @Option(help: "Also copy the synthetic ledger and its public key file into this directory (ledger.jsonl, ledger.pub), e.g. to time `cohort ledger verify` on it.")
+    var keepIn: String?
+
     static let targetSeconds = 2.0
 
     func validate() throws {
@@ -42,6 +47,13 @@ struct LedgerBenchmarks: ParsableCommand {
         // Generation (signing every entry) is not timed.
         let fixture = try LedgerBenchmark.makeFixture(entries: entries)
         defer { fixture.remove() }
+        if let keepIn {
+            try FileManager.default.createDirectory(atPath: keepIn, withIntermediateDirectories: true)
+            let ledger = keepIn + "/ledger.jsonl"
+            try? FileManager.default.removeItem(atPath: ledger)
+            try FileManager.default.copyItem(atPath: fixture.path, toPath: ledger)
+            try KeyFile.writePublic(fixture.publicKey, kind: .ed25519Public, to: keepIn + "/ledger.pub")
+        }
         let references = try LedgerBenchmark.references(fixture)
         let megabytes = Double(fixture.bytes) / 1e6
         Measure.emit([
