@@ -35,7 +35,11 @@ let package = Package(
         .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortStorage"]),
         .target(name: "CohortPrivacy", dependencies: ["CohortCrypto"]),
         // The budget ledger: hash-chained, signed JSON Lines. No networking, so auditors can read it alone.
-        .target(name: "CohortLedger", dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage"]),
+        // swift-crypto (not networking) only for SHA-256 of every line with the CPU's SHA instructions.
+        .target(
+            name: "CohortLedger",
+            dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
         .target(name: "CohortModel", dependencies: ["CohortPrivacy"]),
         // The consortium policy: YAML, validated in one place.
@@ -167,7 +171,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )
