@@ -113,10 +113,11 @@ public actor Coordinator {
 
     struct Session {
         let writer: FrameWriter
-        var records: Int
         let sessionNonce: [UInt8]
         /// The data-quality attestation the participant sent when it joined.
         let attestation: DataQualityAttestation
+        /// The records the participant attested.
+        var records: Int { attestation.rows }
     }
 
     final class ActiveRound {
@@ -359,7 +360,7 @@ public actor Coordinator {
             guard let attestationFrame = try await frames.next() else { return }
             let attestationPayload = try attestationFrame.decode(Attestation.self)
             let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
-            register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce, attestation: attestation))
+            register(name: name, session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation))
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
             while let frame = try await frames.next() {
                 switch frame.type {

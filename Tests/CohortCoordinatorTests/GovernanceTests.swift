@@ -171,6 +171,16 @@ import Testing
             #expect(error.message.contains("\(spent)"))
         }
         await #expect(throws: ControlError.self) { _ = try await consortium.coordinator.adoptPolicy(yaml: text, by: Self.auditorPrincipal) }
+        // A signing key that exists but is not a key file: refused before anything is recorded.
+        let keyPath = consortium.identity("hospital-a").ed25519PublicKey
+        let badKey = text.replacingOccurrences(of: keyPath, with: consortium.policyPath)
+        #expect(badKey != text)
+        do {
+            _ = try await consortium.coordinator.adoptPolicy(yaml: badKey, by: Self.operatorPrincipal)
+            Issue.record("a policy with an unreadable signing key was adopted")
+        } catch {
+            #expect(error.code == "policy.unreadable_key" && error.message.contains("participants[0].signing_key"))
+        }
         #expect(try consortium.ledgerEntries().count == entriesBefore)
         let raised = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5")
         let adoption = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
