@@ -35,7 +35,11 @@ let package = Package(
         .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortStorage"]),
         .target(name: "CohortPrivacy", dependencies: ["CohortCrypto"]),
         // The budget ledger: hash-chained, signed JSON Lines. No networking, so auditors can read it alone.
-        .target(name: "CohortLedger", dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage"]),
+        // swift-crypto (not networking) only for SHA-256 of every line with the CPU's SHA instructions.
+        .target(
+            name: "CohortLedger",
+            dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
         .target(name: "CohortModel", dependencies: ["CohortPrivacy"]),
         // The consortium policy: YAML, validated in one place.
@@ -70,6 +74,22 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The operator and auditor API: HTTPS with mutual TLS over the coordinator's control
+        // surface, Prometheus metrics, the alert hook and the client the CLI uses.
+        .target(
+            name: "CohortOperatorAPI",
+            dependencies: [
+                "CohortCoordinator", "CohortTransport", "CohortPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // A silo: data validation, local training, sealed and signed updates.
         .target(
             name: "CohortParticipant",
@@ -85,6 +105,8 @@ let package = Package(
                 "CohortLedger",
                 "CohortTransport",
                 "CohortModel",
+                "CohortCoordinator",
+                "CohortOperatorAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -92,9 +114,10 @@ let package = Package(
         .executableTarget(
             name: "cohort-coordinator",
             dependencies: [
-                "CohortCoordinator", "CohortPolicy", "CohortTransport",
+                "CohortCoordinator", "CohortPolicy", "CohortTransport", "CohortOperatorAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -132,10 +155,13 @@ let package = Package(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
-                "CohortModel", "CohortPolicy", "CohortLedger",
+                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(name: "CohortPolicyTests", dependencies: ["CohortPolicy"]),
@@ -145,7 +171,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

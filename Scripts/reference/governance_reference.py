@@ -61,7 +61,7 @@ def anomaly_expected(observations, policy):
     return result
 
 
-DEFAULT_ANOMALY = {"norm_z_threshold": 3.5, "mad_floor": 0.5, "min_cosine": -0.1, "direction_margin": 0.3}
+DEFAULT_ANOMALY = {"norm_z_threshold": 3.5, "mad_floor": 0.5, "min_cosine": -0.6, "direction_margin": 0.9}
 
 rng = np.random.default_rng(20240605)
 honest_rows = [120, 180, 240, 90, 300]
@@ -86,7 +86,7 @@ anomaly_cases.append({"name": "first_round", "policy": DEFAULT_ANOMALY,
 
 # Fewer than three observations: norm test skipped, direction still applies.
 anomaly_cases.append({"name": "two_observations", "policy": DEFAULT_ANOMALY,
-                      "observations": [obs("a", 1.0, 1.0, 0.5), obs("b", 100.0, 1.0, -0.5)]})
+                      "observations": [obs("a", 1.0, 1.0, 0.5), obs("b", 100.0, 1.0, -0.9)]})
 
 # Identical norms: MAD = 0, the floor mad_floor*m sets the scale; even count.
 anomaly_cases.append({"name": "mad_floor", "policy": {"norm_z_threshold": 2.0, "mad_floor": 0.25, "min_cosine": 0.0,
@@ -109,8 +109,8 @@ anomaly_cases.append({"name": "noisy_previous_update", "policy": DEFAULT_ANOMALY
 
 # A flipped silo among aligned ones, and a mildly negative honest one that the margin spares.
 anomaly_cases.append({"name": "flipped_among_aligned", "policy": DEFAULT_ANOMALY,
-                      "observations": [obs("a", 1.0, 1.0, 0.35), obs("b", 1.1, 1.0, 0.3), obs("c", 0.9, 1.0, 0.1),
-                                       obs("d", 1.05, 1.0, -0.12), obs("flipper", 1.0, 1.0, -0.33)]})
+                      "observations": [obs("a", 1.0, 1.0, 0.55), obs("b", 1.1, 1.0, 0.5), obs("c", 0.9, 1.0, 0.3),
+                                       obs("d", 1.05, 1.0, -0.12), obs("flipper", 1.0, 1.0, -0.75)]})
 
 # mad_floor 0 with identical norms: the scale falls to 1e-12.
 anomaly_cases.append({"name": "zero_scale", "policy": {"norm_z_threshold": 3.5, "mad_floor": 0.0, "min_cosine": -1.0,

@@ -10,7 +10,7 @@ struct BudgetCommand: ParsableCommand {
             Values equal those of Google's dp_accounting 0.6.0 RdpAccountant (default RDP orders) \
             for the continuous Gaussian; the coordinator's ledger records what it actually charged.
             """,
-        subcommands: [Epsilon.self, Plan.self]
+        subcommands: [Epsilon.self, Plan.self, Status.self]
     )
 
     struct Epsilon: ParsableCommand {

@@ -11,6 +11,11 @@ enum CLIOutput {
         print(String(decoding: data, as: UTF8.self))
     }
 
+    /// Writes `text` to standard output at once (unbuffered), for live progress lines.
+    static func writeOut(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
     /// Writes `message` to standard error.
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))

@@ -5,7 +5,10 @@ public struct CohortCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Cohort: federated learning with differential-privacy accounting.",
-        subcommands: [BudgetCommand.self, CertsCommand.self, LedgerCommand.self, DemoCommand.self]
+        subcommands: [
+            BudgetCommand.self, CertsCommand.self, LedgerCommand.self, DemoCommand.self, RoundCommand.self, ParticipantsCommand.self,
+            PolicyCommand.self,
+        ]
     )
 
     public init() {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CohortCrypto
 import CohortLedger
 import CohortModel
+import CohortOperatorAPI
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
@@ -72,7 +73,10 @@ struct DemoCommand: AsyncParsableCommand {
         for silo in setup.silos {
             identities[silo] = try ca.issue(role: .participant, name: silo, outDirectory: work + "/" + silo)
         }
-        say("certificates: CA, coordinator and \(setup.silos.count) participants issued (TLS 1.3, mutual authentication)")
+        // An operator and an auditor for the control API (HTTPS, mutual TLS).
+        let operatorIdentity = try ca.issue(role: .operator, name: "ops", outDirectory: work + "/ops")
+        let auditorIdentity = try ca.issue(role: .auditor, name: "auditor", outDirectory: work + "/auditor")
+        say("certificates: CA, coordinator, \(setup.silos.count) participants, an operator and an auditor issued (TLS 1.3, mutual authentication)")
 
         // 2. Data: a held-out test split never used in training, and a non-IID split of the rest.
         let schemaPath = absolute(dataDirectory) + "/" + setup.schema
@@ -101,6 +105,10 @@ struct DemoCommand: AsyncParsableCommand {
             .write(toFile: hookPath, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: hookPath)
         let governance = """
+            api:
+              listen: 127.0.0.1:0
+              operators: [\(operatorIdentity.name)]
+              auditors: [\(auditorIdentity.name)]
             governance:
               data_quality:
                 min_rows: 20
@@ -120,9 +128,10 @@ struct DemoCommand: AsyncParsableCommand {
         // 4. Processes: the coordinator, then the participants.
         let state = work + "/state"
         let portFile = work + "/coordinator.port"
+        let apiPortFile = work + "/api.port"
         var processes = DemoProcesses()
         defer { processes.terminateAll() }
-        try processes.start(binaries.coordinator, ["--policy", policyPath, "--state", state, "--port", "0", "--port-file", portFile, "--quorum-wait", "30"], log: work + "/coordinator.log")
+        try processes.start(binaries.coordinator, ["--policy", policyPath, "--state", state, "--port", "0", "--port-file", portFile, "--api-port-file", apiPortFile, "--quorum-wait", "30"], log: work + "/coordinator.log")
         let port = try await waitForPort(portFile, coordinator: processes)
         for silo in setup.silos {
             try processes.start(binaries.participant, [
@@ -136,6 +145,7 @@ struct DemoCommand: AsyncParsableCommand {
         let watcher = LedgerWatcher(path: LedgerWriter.ledgerPath(stateDirectory: state), checkpoints: state + "/checkpoints")
         var last: DemoRound?
         var refusals: [String] = []
+        var auditorLooked = false
         while processes.isRunning(0) || watcher.hasUnread {
             for event in try watcher.poll() {
                 switch event {
@@ -143,6 +153,10 @@ struct DemoCommand: AsyncParsableCommand {
                     let model = try ModelCheckpoint(safetensors: SafetensorsFile.read(path: checkpoint)).model
                     let metrics = try model.evaluate(test)
                     last = DemoRound(round: round, contributors: contributors, epsilon: epsilon, metrics: metrics)
+                    if round == 10 && !auditorLooked && !json {
+                        auditorLooked = true
+                        await showAuditorView(apiPortFile: apiPortFile, auditor: auditorIdentity)
+                    }
                     if !json {
                         print(String(format: "round %3d · %d participants · ε spent %.3f / %.1f · test accuracy %.3f · ROC AUC %.3f",
                                      round, contributors, epsilon, targetEpsilon, metrics.accuracy, metrics.rocAUC ?? .nan)
@@ -209,6 +223,25 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func say(_ line: String) { if !json { print(line) } }
+
+    /// Reads the coordinator's status and metrics through the control API, as the auditor would
+    /// with `cohort round status` or curl, and prints what a reader needs to try it.
+    func showAuditorView(apiPortFile: String, auditor: IdentityFiles) async {
+        guard let text = try? String(contentsOfFile: apiPortFile, encoding: .utf8), let port = Int(text) else { return }
+        do {
+            let client = try ControlClient(baseURL: "https://127.0.0.1:\(port)", tls: TLSConfigurationFactory(identity: auditor))
+            let status = try await client.status()
+            let metrics = try await client.metrics()
+            let closed = metrics.split(separator: "\n").first { $0.hasPrefix("cohort_rounds_total") && $0.contains("closed") } ?? ""
+            say("  auditor via the API (https://127.0.0.1:\(port)/v1/status): state \(status.state.rawValue), "
+                + "ε spent \(format(status.budget.epsilonSpent)) of \(format(status.budget.epsilonMax)), "
+                + "\(status.participants.filter(\.connected).count) participants connected; /metrics: \(closed)")
+            say("  (while it runs: cohort round status --api https://127.0.0.1:\(port) --ca \(auditor.caCertificate) "
+                + "--cert \(auditor.certificate) --key \(auditor.privateKey))")
+        } catch {
+            say("  the control API did not answer: \(error)")
+        }
+    }
 
     func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path

@@ -16,7 +16,7 @@ public struct LedgerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "Show, verify, export or report on a privacy-budget ledger (offline; no coordinator needed).",
-        subcommands: [Show.self, Verify.self, Export.self, Report.self]
+        subcommands: [Show.self, Verify.self, Export.self, Report.self, Download.self]
     )
 
     public init() {}
@@ -67,7 +67,11 @@ public struct LedgerCommand: ParsableCommand {
     public struct Verify: ParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Verify canonical form, hash chain, sequence, times, signatures and every ε charge.",
-            discussion: "Exits 0 with a one-line summary when everything holds; otherwise exits 1 and names the first failing line and entry."
+            discussion: """
+                Exits 0 with a one-line summary when everything holds; otherwise exits 1 and names the first failing line and entry.
+
+                Every line is always parsed, checked for canonical form, hashed into the chain, and every ε is recomputed.                 Signatures (docs/LEDGER.md §6.2): `last` (the default) checks the last entry's signature, which covers every                 earlier byte, signatures included, through the hash chain: any change made without the key is detected.                 `all` also checks every entry's own signature, on all cores; it additionally rejects a file in which the key                 holder itself wrote an entry with an invalid signature and signed later entries over it. Ed25519 checks                 dominate `all` (about 1 s per 10,000 entries per core here). Both modes name the same first failing entry:                 when `last` finds a failure, the lines up to it are re-checked with every signature before reporting.
+                """
         )
 
         enum Signatures: String, ExpressibleByArgument, CaseIterable {
@@ -80,8 +84,8 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "The coordinator's ledger public key file (`cohort-key v1 ed25519-public <base64>`).")
         var publicKey: String
 
-        @Option(name: .long, help: "Check the signature of every entry (all) or only of the last, which covers the rest through the hash chain (last).")
-        var signatures: Signatures = .all
+        @Option(name: .long, help: "last: the last entry's signature, which covers the rest through the hash chain (default); all: every entry's signature too.")
+        var signatures: Signatures = .last
 
         @Flag(name: .long, help: "Print the result as one JSON object.")
         var json = false
@@ -113,7 +117,7 @@ public struct LedgerCommand: ParsableCommand {
                 } else {
                     var line = "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
                         + "at δ \(state.delta) (cap \(state.epsilonMax)), last hash \(state.lastHash)"
-                    if signatures == .last { line += ", signatures: last entry only" }
+                    line += signatures == .last ? ", signatures: last entry (covers all through the chain)" : ", signatures: every entry"
                     if !state.unknownKinds.isEmpty {
                         line += "; unknown kinds (chain and signature checked only): "
                             + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")

@@ -193,6 +193,18 @@ extension Coordinator {
         } catch {
             throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", status: 400)
         }
+        // Every signing key must load before anything is recorded: a participant whose key cannot
+        // be read would have every update refused.
+        var keys: [String: [UInt8]] = [:]
+        for (index, participant) in proposed.participants.enumerated() {
+            do {
+                keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: adopted.resolve(participant.signingKey))
+            } catch {
+                throw ControlError(
+                    code: "policy.unreadable_key",
+                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted", status: 400)
+            }
+        }
         let oldCap = ledger.state.epsilonMax
         let entry: LedgerEntry
         do {
@@ -202,10 +214,6 @@ extension Coordinator {
                 policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name))
         } catch {
             throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", status: 500)
-        }
-        var keys: [String: [UInt8]] = [:]
-        for participant in proposed.participants {
-            keys[participant.name] = try? KeyFile.readPublic(kind: .ed25519Public, from: adopted.resolve(participant.signingKey))
         }
         signingKeys = keys
         configuration.policy = adopted

@@ -117,8 +117,11 @@ extension Coordinator {
             participantMetrics: evaluation.byParticipant, labelCounts: contributorsLabels,
             flaggedOrClipped: anomaly.flaggedOrClipped, contributors: active.aggregator.count, policy: governance.risk)
         var evaluated = EvaluationGate.evaluate(aggregate: evaluation.aggregate, byParticipant: evaluation.byParticipant, policy: governance.evaluation)
-        active.promoted = risk.outcome.passed && evaluated.passed
+        // A model built from a flagged update is not approved, whatever its metrics.
+        active.promoted = anomaly.outcome.passed && risk.outcome.passed && evaluated.passed
         evaluated.inputs["promoted"] = .bool(active.promoted)
+        evaluated.inputs["anomaly_passed"] = .bool(anomaly.outcome.passed)
+        evaluated.inputs["risk_passed"] = .bool(risk.outcome.passed)
         evaluated.inputs["model_version"] = .string(configuration.policy.policy.model.version)
         var payloads: [any LedgerPayload] = [anomaly.outcome.payload(round: active.number)]
         if !evaluation.byParticipant.isEmpty {
@@ -140,6 +143,9 @@ extension Coordinator {
             timeMillis: Int64(Date().timeIntervalSince1970 * 1000), consortium: configuration.policy.policy.name)
         logger.warning("governance alert", metadata: ["cohort.alert": "\(kind)", "cohort.round": "\(round)", "cohort.gate": "\(gate)"])
         guard let sink = configuration.alertSink else { return }
-        Task.detached { sink(alert) }
+        let loaded = configuration.policy
+        var targets = loaded.policy.governance.alerts
+        targets.command = targets.command.map { loaded.resolve($0) }
+        Task.detached { sink(alert, targets) }
     }
 }

@@ -34,9 +34,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Where metrics go (e.g. a `PrometheusMetricsFactory`); nil uses the process-wide
     /// `MetricsSystem.factory`, which is a no-op unless the process bootstrapped one.
     public var metricsFactory: (any MetricsFactory)?
-    /// Receives every alert (gate failure, anomaly); the executable wires it to the policy's
-    /// alert command or webhook. Called off the actor; must not block.
-    public var alertSink: (@Sendable (GovernanceAlert) -> Void)?
+    /// Receives every alert (gate failure, anomaly) with the alert targets of the policy in force
+    /// (`governance.alerts`, the command resolved against the policy's directory); the executable
+    /// delivers it there. Called off the actor; must not block.
+    public var alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)?
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
@@ -114,10 +115,11 @@ public actor Coordinator {
 
     struct Session {
         let writer: FrameWriter
-        var records: Int
         let sessionNonce: [UInt8]
         /// The data-quality attestation the participant sent when it joined.
         let attestation: DataQualityAttestation
+        /// The records the participant attested.
+        var records: Int { attestation.rows }
     }
 
     final class ActiveRound {
@@ -368,7 +370,7 @@ public actor Coordinator {
             guard let attestationFrame = try await frames.next() else { return }
             let attestationPayload = try attestationFrame.decode(Attestation.self)
             let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
-            await register(name: name, session: Session(writer: connection.outbound, records: attestation.rows, sessionNonce: nonce, attestation: attestation))
+            await register(name: name, session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation))
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
             while let frame = try await frames.next() {
                 switch frame.type {

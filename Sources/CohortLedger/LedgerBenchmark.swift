@@ -9,29 +9,106 @@ import Darwin
 
 /// Measures ledger verification on a synthetic ledger; called by `cohort-bench`.
 public enum LedgerBenchmark {
+    /// A synthetic ledger written to a temporary directory.
+    public struct Fixture: Sendable {
+        /// The ledger file.
+        public let path: String
+        /// The directory holding it.
+        public let directory: String
+        /// The key that signed it.
+        public let publicKey: [UInt8]
+        /// The number of entries.
+        public let entries: Int
+        /// The file's size in bytes.
+        public let bytes: Int
+
+        /// Deletes the file and its directory.
+        public func remove() {
+            unlink(path)
+            rmdir(directory)
+        }
+    }
+
     /// Generates a realistic ledger of `entries` entries in a temporary directory (genesis, then
-    /// rounds of opened → gate.decision → charged → closed, five contributors each), then times
-    /// `LedgerVerifier.verify(file:)` on it, file read included. Generation is not timed.
+    /// rounds of opened → gate.decision → charged → closed, five contributors each).
+    public static func makeFixture(entries: Int) throws -> Fixture {
+        let key = Ed25519.KeyPair.generate()
+        var template = Array("/tmp/cohort-ledger-bench-XXXXXX".utf8CString)
+        guard let pointer = mkdtemp(&template) else {
+            throw LedgerError(code: .io, message: "cannot create a temporary directory: \(String(cString: strerror(errno)))")
+        }
+        let directory = String(cString: pointer)
+        let path = directory + "/" + LedgerWriter.fileName
+        let bytes = syntheticLedger(entries: entries, key: key)
+        try DurableFile.writeAtomically(bytes, to: path)
+        return Fixture(path: path, directory: directory, publicKey: key.publicKey, entries: entries, bytes: bytes.count)
+    }
+
+    /// Seconds for `LedgerVerifier.verify(file:)` on `fixture`, file read included.
+    public static func timeVerify(_ fixture: Fixture, signatures: LedgerVerifier.SignatureCheck) throws -> Double {
+        let start = monotonicSeconds()
+        let result = try LedgerVerifier.verify(file: fixture.path, publicKey: fixture.publicKey, signatures: signatures)
+        let elapsed = monotonicSeconds() - start
+        precondition(result.state.entryCount == fixture.entries, "benchmark ledger did not verify completely")
+        return elapsed
+    }
+
+    /// Reference costs measured on the same file in the same run, on one core.
+    public struct References: Sendable {
+        /// Seconds to SHA-256 every line with libsodium (`CohortCrypto.SHA256`, portable C).
+        public let sha256LibsodiumSeconds: Double
+        /// Seconds to SHA-256 every line as the verifier does (swift-crypto, CPU SHA instructions).
+        public let sha256LineHashSeconds: Double
+        /// Seconds for one Ed25519 signature check (libsodium) of a real entry, median of batches.
+        public let ed25519VerifySeconds: Double
+        /// Seconds to parse every line with the canonical-form check (no envelope, hash or state).
+        public let parseSeconds: Double
+        /// Cores the verifier spreads per-line work over.
+        public let cores: Int
+    }
+
+    /// Measures the references on `fixture`.
+    public static func references(_ fixture: Fixture) throws -> References {
+        let bytes = try LedgerVerifier.readLedger(fixture.path)
+        let ranges = LedgerVerifier.lineRanges(bytes).complete
+        return bytes.withUnsafeBufferPointer { buffer in
+            func timed(_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Double {
+                let start = monotonicSeconds()
+                for range in ranges { body(UnsafeBufferPointer(rebasing: buffer[range])) }
+                return monotonicSeconds() - start
+            }
+            var sink = 0
+            let libsodium = timed { sink &+= Int(SHA256.digest(UnsafeRawBufferPointer($0))[0]) }
+            let fast = timed { sink &+= LineHash.hex(UnsafeRawBufferPointer($0)).utf8.count }
+            let parse = timed { line in
+                if let parsed = try? JSONParser.parseNotingCanonicalForm(buffer: line), parsed.isCanonical { sink &+= 1 }
+            }
+            // One entry's signature, checked repeatedly: the median of 9 batches of 50.
+            let last = UnsafeBufferPointer(rebasing: buffer[ranges[ranges.count - 1]])
+            let entry = try! LedgerEntry(json: JSONParser.parse(buffer: last))
+            let message = LedgerVerifier.signedBytes(ofCanonicalLine: last)
+            var batches: [Double] = []
+            for _ in 0..<9 {
+                let start = monotonicSeconds()
+                for _ in 0..<50 where Ed25519.verify(signature: entry.signature, message: message, publicKey: fixture.publicKey) { sink &+= 1 }
+                batches.append((monotonicSeconds() - start) / 50)
+            }
+            precondition(sink != 0)
+            return References(
+                sha256LibsodiumSeconds: libsodium, sha256LineHashSeconds: fast, ed25519VerifySeconds: batches.sorted()[4],
+                parseSeconds: parse, cores: LedgerVerifier.processorCount
+            )
+        }
+    }
+
+    /// Generates a ledger of `entries` entries, times one verification and deletes it.
     /// - Returns: the verification time in seconds.
     public static func verifyThroughput(
         entries: Int, signatures: LedgerVerifier.SignatureCheck = .everyEntry
     ) throws -> Double {
-        let key = Ed25519.KeyPair.generate()
-        var template = Array("/tmp/cohort-ledger-bench-XXXXXX".utf8CString)
-        guard let directory = mkdtemp(&template) else {
-            throw LedgerError(code: .io, message: "cannot create a temporary directory: \(String(cString: strerror(errno)))")
-        }
-        let path = String(cString: directory) + "/" + LedgerWriter.fileName
-        defer {
-            unlink(path)
-            rmdir(String(cString: directory))
-        }
-        try DurableFile.writeAtomically(syntheticLedger(entries: entries, key: key), to: path)
-        let start = monotonicSeconds()
-        let result = try LedgerVerifier.verify(file: path, publicKey: key.publicKey, signatures: signatures)
-        let elapsed = monotonicSeconds() - start
-        precondition(result.state.entryCount == entries, "benchmark ledger did not verify completely")
-        return elapsed
+        let fixture = try makeFixture(entries: entries)
+        defer { fixture.remove() }
+        return try timeVerify(fixture, signatures: signatures)
     }
 
     /// The bytes of a valid ledger with `entries` entries signed by `key`.
@@ -83,7 +160,7 @@ public enum LedgerBenchmark {
             }
             let entry = LedgerEntry.signed(seq: seq, time: time, kind: type(of: payload).kind, prev: prev, data: payload.data, key: key)
             let line = entry.canonicalLine
-            prev = SHA256.hexDigest(line)
+            prev = LineHash.hex(line)
             out.append(contentsOf: line)
             out.append(UInt8(ascii: "\n"))
             time = LedgerTime(millisecondsSinceEpoch: time.millisecondsSinceEpoch + 250)

@@ -1,14 +1,39 @@
 import CohortCrypto
 import CohortPrivacy
 
-/// A line after the per-line checks (JSON, canonical form, envelope, hash, signature), which do
-/// not depend on other lines and may run in parallel.
+/// A line after the per-line checks (JSON, canonical form, envelope, hash, signature, typed
+/// decoding of `data`), which do not depend on other lines and may run in parallel.
 struct CheckedLine: Sendable {
+    /// The envelope; its `data` may be dropped (`.null`) once `record` is decoded, when the
+    /// caller does not keep the entries.
     let entry: LedgerEntry
     /// SHA-256 (hex) of the line without its newline.
     let hash: String
     /// Whether the signature verifies under the given key; nil when it was not checked.
     let signatureValid: Bool?
+    /// The typed content, or why `data` does not fit its kind. Decoded with the per-line checks
+    /// but reported by `LedgerChecker` at its place in the sequence of checks (docs/LEDGER.md §6).
+    let record: Swift.Result<LedgerRecord, LedgerError>
+
+    init(entry: LedgerEntry, hash: String, signatureValid: Bool?, record: Swift.Result<LedgerRecord, LedgerError>) {
+        self.entry = entry
+        self.hash = hash
+        self.signatureValid = signatureValid
+        self.record = record
+    }
+
+    /// Decodes the record from `entry.data`.
+    init(entry: LedgerEntry, hash: String, signatureValid: Bool?) {
+        self.init(entry: entry, hash: hash, signatureValid: signatureValid, record: Self.decode(entry))
+    }
+
+    static func decode(_ entry: LedgerEntry) -> Swift.Result<LedgerRecord, LedgerError> {
+        do {
+            return .success(try entry.record())
+        } catch {
+            return .failure(error)
+        }
+    }
 }
 
 /// The sequential checks: sequence, chain, time, key, signature verdict, round order, and the
@@ -21,8 +46,9 @@ struct LedgerChecker: Sendable {
 
     let publicKey: [UInt8]
     private(set) var state = LedgerState()
-    /// Per-round RDP curve of each mechanism seen: composing the same (q, σ) again is a vector add.
-    private var rdpCache: [SubsampledGaussian: [Double]] = [:]
+    /// Per-round RDP curve of each mechanism seen, and its one-round ε at the ledger's δ:
+    /// composing the same (q, σ) again is a vector add.
+    private var rdpCache: [SubsampledGaussian: (rdp: [Double], delta: Double, roundEpsilon: Double)] = [:]
     private var roundStatus: [Int: RoundStatus] = [:]
     private var lastRecordedCumulative = 0.0
     /// The round whose evaluation gate promoted its model, until that round closes.
@@ -65,7 +91,10 @@ struct LedgerChecker: Sendable {
             guard entry.kind == GenesisPayload.kind else {
                 throw fail(.badGenesis, "the first entry must be of kind genesis, found \(entry.kind)")
             }
-            let genesis = try located(number, entry.seq) { () throws(LedgerError) in try GenesisPayload(data: entry.data) }
+            // A genesis entry decodes to `.genesis` or fails with the genesis field at fault.
+            guard case .genesis(let genesis) = try located(number, entry.seq, { () throws(LedgerError) in try line.record.get() }) else {
+                throw fail(.badGenesis, "the first entry must be of kind genesis, found \(entry.kind)")
+            }
             guard genesis.ledgerPublicKey == publicKey else {
                 throw fail(
                     .wrongKey,
@@ -79,7 +108,7 @@ struct LedgerChecker: Sendable {
             record = .genesis(genesis)
         } else {
             try checkSignature(line, fail)
-            record = try located(number, entry.seq) { () throws(LedgerError) in try entry.record() }
+            record = try located(number, entry.seq) { () throws(LedgerError) in try line.record.get() }
         }
         try applySemantics(record, fail)
         state.entryCount += 1
@@ -193,15 +222,16 @@ struct LedgerChecker: Sendable {
         }
         let orders = DiscreteGaussianCharge.orders
         let perRound: [Double]
-        if let cached = rdpCache[mechanism] {
-            perRound = cached
+        let roundEpsilon: Double
+        if let cached = rdpCache[mechanism], cached.delta == charge.delta {
+            (perRound, roundEpsilon) = (cached.rdp, cached.roundEpsilon)
         } else {
             perRound = DiscreteGaussianCharge.rdp(of: mechanism)
-            rdpCache[mechanism] = perRound
+            roundEpsilon = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: charge.delta).epsilon
+            rdpCache[mechanism] = (perRound, charge.delta, roundEpsilon)
         }
         var total = state.rdp
         for index in total.indices { total[index] += perRound[index] }
-        let roundEpsilon = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: charge.delta).epsilon
         let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: charge.delta)
         guard Self.close(charge.roundEpsilon, roundEpsilon) else {
             throw fail(.epsilonMismatch, "round_epsilon \(charge.roundEpsilon) differs from the recomputed \(roundEpsilon) (q \(charge.samplingRate), σ \(charge.noiseMultiplier), δ \(charge.delta))")

@@ -12,22 +12,29 @@ import Darwin
 /// Every complete line is checked for: valid JSON; byte equality with its RFC 8785 canonical
 /// form; a well-formed envelope; `seq` contiguous from 0; `prev` equal to the SHA-256 of the
 /// previous line; `time` non-decreasing; a genesis first whose key equals the given key; a valid
-/// Ed25519 signature; typed `data` for known kinds; round order (no release without a charge);
+/// Ed25519 signature (every line, or the last one: see `SignatureCheck`); typed `data` for known kinds; round order (no release without a charge);
 /// and, for every `round.charged`, an independent recomputation of the round and cumulative ε
 /// from the recorded (q, σ, δ), compared at 1e-9 relative, never decreasing and never above the
 /// cap in force. The first failure is thrown, naming its 1-based line and seq.
 ///
-/// Per-line work (parsing, canonical check, hashing, signatures) runs on all cores in chunks;
-/// the sequential checks follow chunk by chunk, so memory stays bounded for large files.
+/// Per-line work (parsing, canonical check, hashing, signatures, typed decoding of `data`) runs
+/// on all cores in chunks; the sequential checks follow chunk by chunk in file order, so the first
+/// failing line is the one reported and memory stays bounded for large files.
 public enum LedgerVerifier {
-    /// Which signatures to check.
+    /// Which signatures to check (docs/LEDGER.md §6.2). Every other check runs on every line in
+    /// both modes, and both name the same first failing entry.
     public enum SignatureCheck: Sendable, Equatable {
-        /// Every entry's signature (the auditor's default).
+        /// Every entry's signature, on all cores. Rejects, beyond `.lastEntryOnly`, a file in
+        /// which the key holder itself wrote an entry with an invalid signature and signed later
+        /// entries over it.
         case everyEntry
-        /// Only the last complete entry's. Because each signed entry commits to the SHA-256 of
-        /// the previous line, which includes that line's `prev`, one valid signature on the last
-        /// entry authenticates every byte before it (given SHA-256's collision resistance); it
-        /// does not detect an entry that was *signed* wrongly by the key holder itself.
+        /// Only the last complete entry's. Each signed entry commits to the SHA-256 of the whole
+        /// previous line (its signature and `prev` included), and the chain is checked on every
+        /// line, so one valid signature on the last entry authenticates every byte before it,
+        /// given SHA-256's second-preimage resistance: anything changed without the key is
+        /// detected. When a check fails, the lines up to the failing one are checked again with
+        /// every signature, so the error names the same entry as `.everyEntry` would (an entry
+        /// re-signed with another key is reported as `ledger.bad_signature` at that entry).
         case lastEntryOnly
     }
 
@@ -79,8 +86,13 @@ public enum LedgerVerifier {
     }
 
     /// Verifies every complete line and reports an incomplete last line instead of failing on it.
+    ///
+    /// With `.lastEntryOnly`, a failure is not reported as first found: the lines up to the failing
+    /// one are checked again with every signature, so that the error names the same first failing
+    /// entry as `.everyEntry` would (an entry re-signed with another key is then reported as
+    /// `ledger.bad_signature` at that entry, not as a broken chain at the next one).
     static func verifyPrefix(
-        bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck, keepEntries: Bool
+        bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck, keepEntries: Bool, chunkSize: Int = chunkSize
     ) throws(LedgerError) -> (result: Result, tornTail: TornTail?, checker: LedgerChecker) {
         let lines = lineRanges(bytes)
         let tornTail: TornTail? = lines.torn.map { TornTail(offset: $0.lowerBound, length: $0.count) }
@@ -93,15 +105,41 @@ public enum LedgerVerifier {
                 line: 1
             )
         }
+        let lastIndex = lines.complete.count - 1
+        do {
+            let (result, checker) = try checkInOrder(
+                bytes: bytes, ranges: lines.complete, publicKey: publicKey, keepEntries: keepEntries, chunkSize: chunkSize,
+                verifySignature: { signatures == .everyEntry || $0 == lastIndex }
+            )
+            return (result, tornTail, checker)
+        } catch {
+            guard signatures == .lastEntryOnly, let failing = error.line, failing >= 1, failing <= lines.complete.count else { throw error }
+            // Every check of the anchored pass is also a check of the exhaustive one, so the
+            // exhaustive pass over the same lines fails too, at this line or at an earlier entry
+            // whose signature does not verify.
+            _ = try checkInOrder(
+                bytes: bytes, ranges: Array(lines.complete[..<failing]), publicKey: publicKey, keepEntries: false,
+                chunkSize: chunkSize, verifySignature: { _ in true }
+            )
+            throw error
+        }
+    }
+
+    /// Runs the per-line checks chunk by chunk on all cores and the sequential checks over their
+    /// outcomes in file order, so the first failing line is the one reported whichever worker or
+    /// chunk found a failure first.
+    static func checkInOrder(
+        bytes: [UInt8], ranges: [Range<Int>], publicKey: [UInt8], keepEntries: Bool, chunkSize: Int,
+        verifySignature: (Int) -> Bool
+    ) throws(LedgerError) -> (Result, LedgerChecker) {
         var checker = LedgerChecker(publicKey: publicKey)
         var entries: [LedgerEntry] = []
-        let lastIndex = lines.complete.count - 1
         var chunkStart = 0
-        while chunkStart < lines.complete.count {
-            let chunkEnd = min(chunkStart + chunkSize, lines.complete.count)
+        while chunkStart < ranges.count {
+            let chunkEnd = min(chunkStart + max(1, chunkSize), ranges.count)
             let checked = checkLines(
-                bytes: bytes, ranges: lines.complete, indices: chunkStart..<chunkEnd, publicKey: publicKey,
-                verifySignature: { signatures == .everyEntry || $0 == lastIndex }
+                bytes: bytes, ranges: ranges, indices: chunkStart..<chunkEnd, publicKey: publicKey, keepData: keepEntries,
+                verifySignature: verifySignature
             )
             for (offset, outcome) in checked.enumerated() {
                 let line = try outcome.get()
@@ -110,7 +148,7 @@ public enum LedgerVerifier {
             }
             chunkStart = chunkEnd
         }
-        return (Result(state: checker.state, entries: entries), tornTail, checker)
+        return (Result(state: checker.state, entries: entries), checker)
     }
 
     /// Complete lines (without their newline) and an incomplete final line, if any.
@@ -131,39 +169,40 @@ public enum LedgerVerifier {
 
     /// Runs the per-line checks for `indices` on all cores.
     static func checkLines(
-        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], verifySignature: (Int) -> Bool
+        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], keepData: Bool = true,
+        verifySignature: (Int) -> Bool
     ) -> [Swift.Result<CheckedLine, LedgerError>] {
         let count = indices.count
         let wantSignature = indices.map(verifySignature)
-        let results = UnsafeMutableBufferPointer<Swift.Result<CheckedLine, LedgerError>>.allocate(capacity: count)
-        defer { results.deallocate() }
-        bytes.withUnsafeBufferPointer { buffer in
-            let shared = SharedBuffers(input: buffer, output: results)
-            let workers = max(1, min(processorCount, count / 64))
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                // Contiguous slices per worker: each writes only its own result slots.
-                let from = count * worker / workers
-                let to = count * (worker + 1) / workers
-                for position in from..<to {
-                    let index = indices.lowerBound + position
-                    let outcome = checkLine(
-                        shared.input, range: ranges[index], number: index + 1, publicKey: publicKey,
-                        verifySignature: wantSignature[position]
-                    )
-                    (shared.output.baseAddress! + position).initialize(to: outcome)
+        return Array(unsafeUninitializedCapacity: count) { results, initialized in
+            bytes.withUnsafeBufferPointer { buffer in
+                let shared = SharedBuffers(input: buffer, output: results)
+                let workers = max(1, min(processorCount, count / 64))
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    // Contiguous slices per worker: each writes only its own result slots.
+                    let from = count * worker / workers
+                    let to = count * (worker + 1) / workers
+                    for position in from..<to {
+                        let index = indices.lowerBound + position
+                        let outcome = checkLine(
+                            shared.input, range: ranges[index], number: index + 1, publicKey: publicKey,
+                            verifySignature: wantSignature[position], keepData: keepData
+                        )
+                        (shared.output.baseAddress! + position).initialize(to: outcome)
+                    }
                 }
             }
+            initialized = count
         }
-        let array = Array(results)
-        _ = results.deinitialize()
-        return array
     }
 
     static let processorCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-    /// Parses one line and checks what needs no other line.
+    /// Parses one line and checks what needs no other line. Without `keepData` the entry's
+    /// `data` is released here, on the worker, once the typed record is decoded from it.
     static func checkLine(
-        _ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, number: Int, publicKey: [UInt8], verifySignature: Bool
+        _ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, number: Int, publicKey: [UInt8], verifySignature: Bool,
+        keepData: Bool = true
     ) -> Swift.Result<CheckedLine, LedgerError> {
         let line = UnsafeBufferPointer(rebasing: buffer[range])
         let json: JSONValue
@@ -183,18 +222,25 @@ public enum LedgerVerifier {
                 line: number, seq: seq
             ))
         }
-        let entry: LedgerEntry
+        var entry: LedgerEntry
         do {
             entry = try LedgerEntry(json: json)
         } catch {
             return .failure(LedgerError(code: error.code, message: error.message, line: number, seq: seq))
         }
-        let hash = Hex.encode(SHA256.digest(UnsafeRawBufferPointer(line)))
+        let hash = LineHash.hex(UnsafeRawBufferPointer(line))
         var valid: Bool? = nil
         if verifySignature {
             valid = Ed25519.verify(signature: entry.signature, message: signedBytes(ofCanonicalLine: line), publicKey: publicKey)
         }
-        return .success(CheckedLine(entry: entry, hash: hash, signatureValid: valid))
+        let record = CheckedLine.decode(entry)
+        if !keepData {
+            entry = LedgerEntry(
+                version: entry.version, seq: entry.seq, time: entry.time, kind: entry.kind, prev: entry.prev, data: .null,
+                signature: entry.signature
+            )
+        }
+        return .success(CheckedLine(entry: entry, hash: hash, signatureValid: valid, record: record))
     }
 
     /// The signed bytes of a canonical line: the line with its top-level `,"sig":"…"` member cut

@@ -167,7 +167,7 @@ public final class LedgerWriter {
             seq: state.entryCount, time: max(clock(), state.lastTime), kind: kind, prev: state.lastHash, data: data, key: key
         )
         var line = entry.canonicalLine
-        let hash = SHA256.hexDigest(line)
+        let hash = LineHash.hex(line)
         var next = checker
         do {
             try next.apply(CheckedLine(entry: entry, hash: hash, signatureValid: true), number: state.entryCount + 1)

@@ -131,14 +131,16 @@ extension Policy {
             /// default threshold only a norm above 2.75 × the median can be flagged, whatever the MAD
             /// of a handful of honest silos happens to be.
             public var madFloor: Double
-            /// Cosine with the previous global update below which an update may be flagged; in [−1, 1]. Default −0.1.
+            /// Cosine with the previous global update below which an update may be flagged; in [−1, 1]. Default −0.6.
             public var minCosine: Double
             /// With three or more cosines, an update's direction is flagged only when it is also
-            /// this far below the median cosine of the round's updates; in [0, 2]. Default 0.3.
+            /// this far below the median cosine of the round's updates; in [0, 2]. Default 0.9.
             /// It keeps a noisy previous update (every honest cosine near or below zero) from
             /// flagging the honest majority.
             public var directionMargin: Double
-            /// What a flag does. Default `discard_round`.
+            /// What a flag does. Default `flag_only`: the flag blocks promotion of the round's model and
+            /// alerts, and the operator decides (suspend the participant, abort, adopt a stricter policy);
+            /// `discard_round` spends the round's ε on nothing, which an honest outlier should not cost.
             public var action: AnomalyAction
             /// Whether flagged participants are suspended from later rounds. Default false.
             public var suspendFlagged: Bool
@@ -153,9 +155,9 @@ extension Policy {
             public init(
                 normZThreshold: Double = 3.5,
                 madFloor: Double = 0.5,
-                minCosine: Double = -0.1,
-                directionMargin: Double = 0.3,
-                action: AnomalyAction = .discardRound,
+                minCosine: Double = -0.6,
+                directionMargin: Double = 0.9,
+                action: AnomalyAction = .flagOnly,
                 suspendFlagged: Bool = false
             ) {
                 self.normZThreshold = normZThreshold

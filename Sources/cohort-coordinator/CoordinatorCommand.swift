@@ -1,11 +1,14 @@
 import ArgumentParser
 import CohortCoordinator
+import CohortOperatorAPI
 import CohortPolicy
 import CohortTransport
 import Foundation
 import Logging
+import Prometheus
 
-/// `cohort-coordinator`: serves participants over mutual TLS and runs the policy's rounds.
+/// `cohort-coordinator`: serves participants over mutual TLS and runs the policy's rounds, or
+/// (`--serve`) waits for operators to start rounds through the operator API.
 @main
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +34,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for a quorum before refusing a round.")
     var quorumWait: Double = 60
 
+    @Option(help: "Serve the operator API (HTTPS, mutual TLS) on HOST:PORT (0 = any free port); default: the policy's api.listen, if any.")
+    var apiListen: String?
+
+    @Option(help: "Write the operator API's bound port to this file once listening.")
+    var apiPortFile: String?
+
+    @Flag(help: "Start no rounds on launch: run the rounds operators request (`cohort round start`) until SIGTERM/SIGINT.")
+    var serve = false
+
+    func validate() throws {
+        if let apiListen, OperatorSettings.hostAndPort(apiListen) == nil {
+            throw ValidationError("--api-listen must be HOST:PORT, e.g. 127.0.0.1:7444, got \(apiListen)")
+        }
+        if serve && rounds != nil { throw ValidationError("--rounds and --serve exclude each other") }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "cohort.coordinator")
@@ -42,11 +61,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        let settings = OperatorSettings.resolve(apiListenOption: apiListen, policy: loaded.policy)
+        if apiPortFile != nil && settings.apiListen == nil {
+            FileHandle.standardError.write(Data("error: --api-port-file needs the operator API: give --api-listen or an `api` section in the policy\n".utf8))
+            throw ExitCode(2)
+        }
+        // Metrics go to a registry of our own, exposed on the API's /metrics.
+        let registry = PrometheusCollectorRegistry()
+        var configuration = CoordinatorConfiguration(policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait)
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        if let webhook = settings.alertWebhook {
+            do {
+                try AlertDispatcher.validateWebhookURL(webhook)
+            } catch {
+                FileHandle.standardError.write(Data("error: governance.alerts.webhook_url: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        configuration.alertSink = AlertRouter(logger: Logger(label: "cohort.alerts")).sink
         let coordinator: Coordinator
         do {
-            coordinator = try Coordinator(
-                configuration: CoordinatorConfiguration(policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait),
-                logger: logger)
+            coordinator = try Coordinator(configuration: configuration, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("error: cannot start the coordinator: \(error)\n".utf8))
             throw ExitCode(3)
@@ -59,8 +94,30 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let bound = try await coordinator.start(tls: tls.makeServerConfiguration())
         logger.info("listening", metadata: ["cohort.port": "\(bound)"])
         if let portFile { try String(bound).write(toFile: portFile, atomically: true, encoding: .utf8) }
+        var api: OperatorAPIServer?
+        if let listen = settings.apiListen, let (host, apiPort) = OperatorSettings.hostAndPort(listen) {
+            do {
+                api = try await OperatorAPIServer.bind(
+                    host: host, port: apiPort, tls: tls.makeServerConfiguration(), coordinator: coordinator, registry: registry,
+                    logger: Logger(label: "cohort.api"))
+            } catch {
+                await coordinator.stop(reason: "the operator API could not start")
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(3)
+            }
+            logger.info("operator API listening", metadata: ["cohort.api_port": "\(api?.port ?? 0)"])
+            if let apiPortFile { try String(api?.port ?? 0).write(toFile: apiPortFile, atomically: true, encoding: .utf8) }
+        }
         // SIGTERM / SIGINT: abort the current round cleanly (it stays charged if updates arrived).
-        let work = Task { try await coordinator.runRounds(rounds) }
+        let serve = serve
+        let rounds = rounds
+        let work = Task {
+            if serve {
+                try await coordinator.serveRequests()
+                return [RoundOutcome]()
+            }
+            return try await coordinator.runRounds(rounds)
+        }
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { work.cancel() }
         defer { signals.cancel() }
         let outcomes: [RoundOutcome]
@@ -68,15 +125,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
             outcomes = try await work.value
         } catch where work.isCancelled {
             // SIGTERM/SIGINT: the current round is aborted (charged if updates arrived); a clean stop.
+            await api?.close()
             await coordinator.stop(reason: "stopped by signal")
             logger.notice("stopped by signal")
             return
         } catch {
+            await api?.close()
             await coordinator.stop(reason: "stopped: \(error)")
             logger.error("stopped on an error", metadata: ["cohort.reason": "\(error)"])
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(4)
         }
+        await api?.close()
         await coordinator.stop()
         for outcome in outcomes { logger.info("round", metadata: ["cohort.outcome": "\(outcome)"]) }
     }

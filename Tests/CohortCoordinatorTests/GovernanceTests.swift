@@ -132,7 +132,7 @@ import Testing
 
     @Test func budgetGateRecordsTheProjectionAndAlerts() async throws {
         let alerts = AlertBox()
-        let consortium = try await Consortium(epsilonMax: 0.5, alertSink: { alerts.add($0) })
+        let consortium = try await Consortium(epsilonMax: 0.5, alertSink: { alert, _ in alerts.add(alert) })
         let outcome = try await consortium.coordinator.runRound()
         guard case .refused(1, "budget", let reason) = outcome else {
             Issue.record("not refused by the budget gate: \(outcome)")
@@ -171,6 +171,16 @@ import Testing
             #expect(error.message.contains("\(spent)"))
         }
         await #expect(throws: ControlError.self) { _ = try await consortium.coordinator.adoptPolicy(yaml: text, by: Self.auditorPrincipal) }
+        // A signing key that exists but is not a key file: refused before anything is recorded.
+        let keyPath = consortium.identity("hospital-a").ed25519PublicKey
+        let badKey = text.replacingOccurrences(of: keyPath, with: consortium.policyPath)
+        #expect(badKey != text)
+        do {
+            _ = try await consortium.coordinator.adoptPolicy(yaml: badKey, by: Self.operatorPrincipal)
+            Issue.record("a policy with an unreadable signing key was adopted")
+        } catch {
+            #expect(error.code == "policy.unreadable_key" && error.message.contains("participants[0].signing_key"))
+        }
         #expect(try consortium.ledgerEntries().count == entriesBefore)
         let raised = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5")
         let adoption = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
@@ -238,6 +248,10 @@ import Testing
         let anomaly = try #require(try gateDecisions(consortium, round: 3)["anomaly"])
         #expect(anomaly.data["passed"] == .bool(false))
         #expect(anomaly.data["reason"]?.stringValue?.contains("hospital-d") == true)
+        // A model built from a flagged update is released (flag_only) but never approved.
+        let evaluation = try #require(try gateDecisions(consortium, round: 3)["evaluation"])
+        #expect(evaluation.data["inputs"]?["promoted"] == .bool(false))
+        #expect(evaluation.data["inputs"]?["anomaly_passed"] == .bool(false))
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
     }
@@ -246,6 +260,7 @@ import Testing
         let consortium = try await Consortium(epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
             governance:
               anomaly:
+                action: discard_round
                 suspend_flagged: true
 
             """)

@@ -140,7 +140,7 @@ struct ConsortiumFiles: Sendable {
     /// A coordinator over these files, in this process, on any free port.
     func makeCoordinator(
         stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger,
-        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil
+        alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)? = nil
     ) throws -> Coordinator {
         var configuration = CoordinatorConfiguration(
             policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
@@ -170,7 +170,7 @@ final class Consortium: @unchecked Sendable {
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          maxUpdateBytes: Int = 64 << 20, extraYAML: String = "",
-         alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil) async throws {
+         alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)? = nil) async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes, extraYAML: extraYAML)

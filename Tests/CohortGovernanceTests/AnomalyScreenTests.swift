@@ -55,7 +55,7 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(!result.outcome.passed)
         #expect(result.flags == ["flipper": [.direction]])
-        #expect(result.outcome.reason.contains("min_cosine -0.1"))
+        #expect(result.outcome.reason.contains("min_cosine -0.6"))
         #expect(result.outcome.inputs["cosine"]?["flipper"] == .number(-0.95))
     }
 
@@ -83,7 +83,7 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
     @Test func fewerThanThreeObservationsSkipNormButNotDirection() {
         let observations = [
             UpdateObservation(participant: "a", preClipNorm: 1, expectedContributions: 1, cosineToPreviousUpdate: 0.5, clipped: false),
-            UpdateObservation(participant: "b", preClipNorm: 1000, expectedContributions: 1, cosineToPreviousUpdate: -0.5, clipped: false),
+            UpdateObservation(participant: "b", preClipNorm: 1000, expectedContributions: 1, cosineToPreviousUpdate: -0.9, clipped: false),
         ]
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(!result.normTestApplied)

@@ -98,13 +98,13 @@ func policy(replacing old: String? = nil, with new: String = "", appending extra
     @Test func acceptsRaisingEpsilonAndReportsEveryChange() throws {
         let proposed = try policy(
             replacing: "epsilon_max", with: "epsilon_max: 5.0",
-            appending: "governance:\n  approved_model_versions: [lr-v1, lr-v2]\n  anomaly:\n    action: flag_only"
+            appending: "governance:\n  approved_model_versions: [lr-v1, lr-v2]\n  anomaly:\n    action: discard_round"
         )
         let summary = try PolicyChange.check(current: try policy(), proposed: proposed, spentEpsilon: 2.9)
         #expect(summary.oldEpsilonMax == 3 && summary.newEpsilonMax == 5)
         #expect(summary.changes.contains(PolicyChange.Change(field: "privacy.epsilon_max", old: "3.0", new: "5.0")))
         #expect(summary.changes.contains(PolicyChange.Change(
-            field: "governance.anomaly.action", old: "discard_round", new: "flag_only")))
+            field: "governance.anomaly.action", old: "flag_only", new: "discard_round")))
         #expect(summary.changes.contains(PolicyChange.Change(
             field: "governance.approved_model_versions[1]", old: nil, new: "lr-v2")))
         #expect(summary.changedFields == summary.changedFields.sorted())

@@ -59,32 +59,76 @@ public struct LedgerEntry: Sendable, Equatable {
             throw LedgerError(code: .badJSON, message: "the line is JSON but not an object")
         }
         func bad(_ what: String) -> LedgerError { LedgerError(code: .badEntry, message: what) }
+        let (v, seqValue, timeValue, kindValue, prevValue, dataValue, sigValue) =
+            (members["v"], members["seq"], members["time"], members["kind"], members["prev"], members["data"], members["sig"])
         // Extra top-level members would be signed but meaningless to every verifier; refuse them
         // so the envelope has one interpretation. Extensions go into `data` or a new `v`.
-        if let extra = members.keys.first(where: { !Self.fieldNames.contains($0) }) {
+        // (Seven members that include all seven names leave no room for another.)
+        let allPresent = v != nil && seqValue != nil && timeValue != nil && kindValue != nil && prevValue != nil && dataValue != nil && sigValue != nil
+        if !(allPresent && members.count == Self.fieldNames.count),
+            let extra = members.keys.first(where: { !Self.fieldNames.contains($0) })
+        {
             throw bad("unexpected top-level member \"\(extra)\"; an entry has exactly data, kind, prev, seq, sig, time, v")
         }
-        guard let version = members["v"]?.intValue else { throw bad("v is missing or not an integer") }
+        guard let version = v?.intValue else { throw bad("v is missing or not an integer") }
         guard version == Self.formatVersion else {
             throw LedgerError(
                 code: .unsupportedVersion,
                 message: "format version \(version) is not supported (this build reads v\(Self.formatVersion)); use a newer verifier"
             )
         }
-        guard let seq = members["seq"]?.intValue, seq >= 0 else { throw bad("seq is missing or not an integer ≥ 0") }
-        guard let timeText = members["time"]?.stringValue else { throw bad("time is missing or not a string") }
+        guard let seq = seqValue?.intValue, seq >= 0 else { throw bad("seq is missing or not an integer ≥ 0") }
+        guard let timeText = timeValue?.stringValue else { throw bad("time is missing or not a string") }
         guard let time = LedgerTime(timeText) else {
             throw bad("time \"\(timeText)\" is not of the form YYYY-MM-DDTHH:MM:SS.mmmZ")
         }
-        guard let kind = members["kind"]?.stringValue, !kind.isEmpty else { throw bad("kind is missing or not a non-empty string") }
-        guard let prev = members["prev"]?.stringValue, PayloadFields.isSHA256Hex(prev) else {
+        guard let kind = kindValue?.stringValue, !kind.isEmpty else { throw bad("kind is missing or not a non-empty string") }
+        guard let prev = prevValue?.stringValue, PayloadFields.isSHA256Hex(prev) else {
             throw bad("prev is missing or not 64 lowercase hexadecimal digits")
         }
-        guard let data = members["data"], case .object = data else { throw bad("data is missing or not an object") }
-        guard let sigText = members["sig"]?.stringValue, let signature = Base64.decode(sigText),
-            signature.count == Ed25519.signatureLength, Base64.encode(signature) == sigText
+        guard let data = dataValue, case .object = data else { throw bad("data is missing or not an object") }
+        guard let sigText = sigValue?.stringValue, let signature = Self.decodeSignature(sigText)
         else { throw bad("sig is missing or not standard Base64 of a 64-byte signature") }
         self.init(version: version, seq: seq, time: time, kind: kind, prev: prev, data: data, signature: signature)
+    }
+
+    /// The 64 bytes of a signature in its one canonical Base64 spelling (88 characters: 21
+    /// four-character groups, then two characters and `==`, the unused low 4 bits zero); nil
+    /// otherwise. The same set of strings as `Base64.decode` followed by re-encoding and comparing,
+    /// without the two conversions.
+    static func decodeSignature(_ text: String) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { chars -> [UInt8]? in
+            guard chars.count == 88, chars[86] == UInt8(ascii: "="), chars[87] == UInt8(ascii: "=") else { return nil }
+            var out = [UInt8](repeating: 0, count: Ed25519.signatureLength)
+            var accumulator: UInt32 = 0
+            var bits = 0
+            var written = 0
+            for index in 0..<86 {
+                guard let value = base64Value(chars[index]) else { return nil }
+                accumulator = accumulator << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                    written += 1
+                }
+            }
+            // 86 characters carry 516 bits: 64 bytes and 4 bits that must be zero.
+            guard written == Ed25519.signatureLength, bits == 4, accumulator & 0x0F == 0 else { return nil }
+            return out
+        }
+    }
+
+    private static func base64Value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): c - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): c - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
     }
 
     static func unsignedObject(version: Int, seq: Int, time: LedgerTime, kind: String, prev: String, data: JSONValue) -> [String: JSONValue] {

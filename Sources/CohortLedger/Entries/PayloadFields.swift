@@ -94,8 +94,11 @@ struct PayloadFields {
     }
 
     static func isSHA256Hex(_ text: String) -> Bool {
-        text.utf8.count == 64
-            && text.utf8.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+        var text = text
+        return text.withUTF8 { bytes in
+            bytes.count == 64
+                && bytes.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+        }
     }
 }
 

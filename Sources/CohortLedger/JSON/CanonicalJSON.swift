@@ -136,66 +136,99 @@ public enum CanonicalJSON {
         // Swift's description yields the shortest digits that round-trip, choosing the closest
         // when several qualify — the same digits ECMAScript requires (step 5) — but in its own
         // layout ("1e-07", "100.0"), so extract the digits s and exponent n and lay them out again.
-        let (digits, n) = decimalDigits(of: abs(value))
-        let k = digits.count
-        if k <= n && n <= 21 {
-            // Step 6: integer digits followed by n−k zeros.
-            out.append(contentsOf: digits)
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: n - k))
-        } else if 0 < n && n <= 21 {
-            // Step 7: a decimal point inside the digits.
-            out.append(contentsOf: digits[0..<n])
-            out.append(UInt8(ascii: "."))
-            out.append(contentsOf: digits[n...])
-        } else if -6 < n && n <= 0 {
-            // Step 8: "0." then −n zeros then the digits.
-            out.append(contentsOf: "0.".utf8)
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: -n))
-            out.append(contentsOf: digits)
-        } else {
-            // Steps 9–10: exponent form, "e+" or "e-" and the exponent n−1 without leading zeros.
-            out.append(digits[0])
-            if k > 1 {
-                out.append(UInt8(ascii: "."))
-                out.append(contentsOf: digits[1...])
+        // Digits are gathered in a stack buffer: this runs for every fractional number the
+        // verifier reads (the parser's canonical-form check).
+        var text = abs(value).description
+        text.withUTF8 { text in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: text.count) { buffer in
+                let (range, n) = decimalDigits(text, into: buffer)
+                let digits = UnsafeBufferPointer(rebasing: buffer[range])
+                let k = digits.count
+                if k <= n && n <= 21 {
+                    // Step 6: integer digits followed by n−k zeros.
+                    out.append(contentsOf: digits)
+                    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: n - k))
+                } else if 0 < n && n <= 21 {
+                    // Step 7: a decimal point inside the digits.
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[0..<n]))
+                    out.append(UInt8(ascii: "."))
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[n...]))
+                } else if -6 < n && n <= 0 {
+                    // Step 8: "0." then −n zeros then the digits.
+                    out.append(UInt8(ascii: "0"))
+                    out.append(UInt8(ascii: "."))
+                    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: -n))
+                    out.append(contentsOf: digits)
+                } else {
+                    // Steps 9–10: exponent form, "e+" or "e-" and the exponent n−1 without leading zeros.
+                    out.append(digits[0])
+                    if k > 1 {
+                        out.append(UInt8(ascii: "."))
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[1...]))
+                    }
+                    out.append(UInt8(ascii: "e"))
+                    let exponent = n - 1
+                    out.append(exponent < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+                    out.append(contentsOf: String(abs(exponent)).utf8)
+                }
             }
-            out.append(UInt8(ascii: "e"))
-            let exponent = n - 1
-            out.append(exponent < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
-            out.append(contentsOf: String(abs(exponent)).utf8)
         }
     }
 
     /// The shortest round-trip decimal digits s (no leading or trailing zeros) and the exponent n
     /// such that `value` = 0.s × 10^n, for a finite positive double.
     static func decimalDigits(of value: Double) -> (digits: [UInt8], n: Int) {
-        let text = Array(value.description.utf8)
-        var digits: [UInt8] = []
-        digits.reserveCapacity(17)
+        var text = value.description
+        return text.withUTF8 { text in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: text.count) { buffer in
+                let (range, n) = decimalDigits(text, into: buffer)
+                return (Array(buffer[range]), n)
+            }
+        }
+    }
+
+    /// Reads Swift's `description` of a finite positive double (`text`, e.g. "0.0001", "100.0",
+    /// "1e-07", "1.5e+300"): writes its digits into `buffer` and returns the range of the
+    /// significant ones (no leading or trailing zeros) and n such that the value = 0.s × 10^n.
+    private static func decimalDigits(
+        _ text: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>
+    ) -> (Range<Int>, Int) {
+        var count = 0
         var pointPosition: Int? = nil
         var exponent = 0
         var index = 0
         while index < text.count {
             let c = text[index]
             if c == UInt8(ascii: ".") {
-                pointPosition = digits.count
+                pointPosition = count
             } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
                 // The rest is the exponent with an optional sign.
-                exponent = Int(String(decoding: text[(index + 1)...], as: UTF8.self))!
+                var position = index + 1
+                var negative = false
+                if position < text.count, text[position] == UInt8(ascii: "-") || text[position] == UInt8(ascii: "+") {
+                    negative = text[position] == UInt8(ascii: "-")
+                    position += 1
+                }
+                while position < text.count {
+                    exponent = exponent * 10 + Int(text[position] &- UInt8(ascii: "0"))
+                    position += 1
+                }
+                if negative { exponent = -exponent }
                 break
             } else {
-                digits.append(c)
+                buffer[count] = c
+                count += 1
             }
             index += 1
         }
-        var n = (pointPosition ?? digits.count) + exponent
+        var n = (pointPosition ?? count) + exponent
         // Leading zeros ("0.0001") shift the decimal exponent; trailing zeros ("100.0") do not.
         var leading = 0
-        while leading < digits.count - 1, digits[leading] == UInt8(ascii: "0") { leading += 1 }
+        while leading < count - 1, buffer[leading] == UInt8(ascii: "0") { leading += 1 }
         n -= leading
-        var end = digits.count
-        while end > leading + 1, digits[end - 1] == UInt8(ascii: "0") { end -= 1 }
-        return (Array(digits[leading..<end]), n)
+        var end = count
+        while end > leading + 1, buffer[end - 1] == UInt8(ascii: "0") { end -= 1 }
+        return (leading..<end, n)
     }
 }
 

@@ -71,6 +71,8 @@ private struct Parser {
     var index = 0
     /// Reused for strings with escapes, to avoid an allocation per string.
     var scratch: [UInt8] = []
+    /// Reused for the canonical form of numbers.
+    var numberScratch: [UInt8] = []
     /// Whether everything read so far is in RFC 8785 canonical form.
     var canonical = true
 
@@ -121,7 +123,8 @@ private struct Parser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
         index += 1
-        var members: [String: JSONValue] = [:]
+        // Ledger objects have up to about 16 members: start large enough to avoid most regrowth.
+        var members = [String: JSONValue](minimumCapacity: 8)
         var previousKey: String? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -186,11 +189,15 @@ private struct Parser {
         index += 1
         let contentStart = index
         // Fast path: no escapes, so the content is a plain slice of the input.
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[contentStart..<index])
                 index += 1
+                // ASCII is valid UTF-8 as it stands; `String(validating:)` is only needed (and,
+                // being generic over the encoding, much slower) when a byte ≥ 0x80 occurs.
+                if ascii { return String(decoding: slice, as: UTF8.self) }
                 guard let string = String(validating: slice, as: UTF8.self) else {
                     throw error("invalid UTF-8 in string", at: start)
                 }
@@ -198,6 +205,7 @@ private struct Parser {
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("unescaped control character in string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         guard index < bytes.count else { throw error("unterminated string", at: start) }
@@ -328,9 +336,9 @@ private struct Parser {
             throw error("number out of the range of an IEEE-754 double", at: start)
         }
         if canonical {
-            var formatted: [UInt8] = []
-            CanonicalJSON.writeNumber(value, to: &formatted)
-            if !formatted.elementsEqual(raw) { canonical = false }
+            numberScratch.removeAll(keepingCapacity: true)
+            CanonicalJSON.writeNumber(value, to: &numberScratch)
+            if !numberScratch.elementsEqual(raw) { canonical = false }
         }
         return value
     }

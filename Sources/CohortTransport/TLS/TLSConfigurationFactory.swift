@@ -24,6 +24,16 @@ public struct TLSConfigurationFactory: Sendable {
         )
     }
 
+    /// Loads the CA certificate, certificate and private key from files that need not follow the
+    /// identity-directory layout (an operator's `--ca/--cert/--key`); the key must have mode 0600.
+    public init(caCertificatePath: String, certificatePath: String, privateKeyPath: String) throws(TransportError) {
+        try self.init(
+            caCertificatePEM: try PEMFile.read(caCertificatePath),
+            certificatePEM: try PEMFile.read(certificatePath),
+            privateKeyPEM: try PEMFile.readSecret(privateKeyPath)
+        )
+    }
+
     /// Builds the factory from PEM text.
     public init(caCertificatePEM: String, certificatePEM: String, privateKeyPEM: String) throws(TransportError) {
         do {

@@ -8,8 +8,8 @@ import Crypto
 /// C (about 50–120 MB/s on the benchmark machine); BoringSSL uses the CPU's SHA extensions or
 /// AVX2 where present. Every round hashes each 4 MB update on the participant and on the
 /// coordinator, so the portable code alone cost more than the whole round's target time.
-/// Digests are identical (the tests compare both implementations); small inputs such as ledger
-/// lines keep using `CohortCrypto.SHA256`.
+/// Digests are identical (the tests compare both implementations). The ledger verifier hashes its
+/// lines through swift-crypto too (`CohortLedger.LineHash`), for the same reason at 100,000 lines.
 public enum BulkSHA256 {
     /// The 32-byte digest of `bytes`.
     public static func digest(_ bytes: [UInt8]) -> [UInt8] {

@@ -1,0 +1,135 @@
+import ArgumentParser
+import CohortCoordinator
+import CohortOperatorAPI
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cohort round start|status|abort|pause|resume`: drive the coordinator's rounds over the API.
+struct RoundCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "round",
+        abstract: "Start, watch, pause, resume or abort rounds on a running coordinator (operator API).",
+        discussion: "Exit codes: 0 ok, 1 refused by the API, 2 unreadable local file, 3 forbidden (role), 4 API unreachable.",
+        subcommands: [Start.self, Status.self, Abort.self, Pause.self, Resume.self]
+    )
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Queue N rounds (operators).")
+
+        @Option(name: .long, help: "Rounds to queue, 1…10000.")
+        var count: Int
+        @Flag(help: "Show live progress until no round is running or queued.")
+        var watch = false
+        @OptionGroup var options: APIOptions
+
+        func run() async throws {
+            try await options.run { client in
+                let status = try await client.startRounds(count)
+                if watch {
+                    try await RoundCommand.watch(client, options: options, first: status)
+                } else if options.json {
+                    try options.printJSON(status)
+                } else {
+                    print("queued \(count) round\(count == 1 ? "" : "s"); \(StatusRendering.progressLine(status))")
+                }
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the coordinator's state, round, budget and participants.")
+
+        @Flag(help: "Show live progress until no round is running or queued.")
+        var watch = false
+        @OptionGroup var options: APIOptions
+
+        func run() async throws {
+            try await options.run { client in
+                let status = try await client.status()
+                if watch {
+                    try await RoundCommand.watch(client, options: options, first: status)
+                } else if options.json {
+                    try options.printJSON(status)
+                } else {
+                    print(StatusRendering.describe(status))
+                }
+            }
+        }
+    }
+
+    struct Abort: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Abort the round in progress and drop queued rounds (operators).")
+
+        @Option(name: .long, help: "Why; recorded in the ledger's abort entry.")
+        var reason: String?
+        @OptionGroup var options: APIOptions
+
+        func run() async throws {
+            try await options.run { client in
+                let status = try await client.abortRound(reason: reason)
+                if options.json { try options.printJSON(status) } else { print("abort requested; \(StatusRendering.progressLine(status))") }
+            }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start no new round until resumed; the current one finishes (operators).")
+        @OptionGroup var options: APIOptions
+
+        func run() async throws {
+            try await options.run { client in
+                let status = try await client.pause()
+                if options.json { try options.printJSON(status) } else { print("paused; \(StatusRendering.progressLine(status))") }
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let queued rounds start again (operators).")
+        @OptionGroup var options: APIOptions
+
+        func run() async throws {
+            try await options.run { client in
+                let status = try await client.resume()
+                if options.json { try options.printJSON(status) } else { print("resumed; \(StatusRendering.progressLine(status))") }
+            }
+        }
+    }
+
+    /// Whether a watch is over: nothing running and nothing that will start by itself.
+    static func finished(_ status: CoordinatorStatus) -> Bool {
+        switch status.state {
+        case .idle: true
+        case .paused: status.currentRound == nil
+        case .running: false
+        }
+    }
+
+    /// Polls the status and shows it: redrawn in place on a terminal, one line (or JSON object)
+    /// per change otherwise.
+    static func watch(_ client: ControlClient, options: APIOptions, first: CoordinatorStatus) async throws {
+        let terminal = !options.json && isatty(STDOUT_FILENO) == 1
+        var status = first
+        var shown: String?
+        while true {
+            let line = StatusRendering.progressLine(status)
+            if line != shown {
+                if options.json {
+                    CLIOutput.writeOut(String(decoding: try APIJSON.encoder().encode(status), as: UTF8.self) + "\n")
+                } else if terminal {
+                    CLIOutput.writeOut("\r\u{1B}[2K" + line)
+                } else {
+                    CLIOutput.writeOut(line + "\n")
+                }
+                shown = line
+            }
+            if finished(status) { break }
+            try await Task.sleep(for: .milliseconds(500))
+            status = try await client.status()
+        }
+        if terminal { CLIOutput.writeOut("\n") }
+    }
+}
