@@ -26,8 +26,8 @@ public struct FrameDecoder: Sendable {
     /// The bytes received so far of a large payload (see ``gatherThreshold``).
     private var partialPayload: ByteBuffer?
 
-    /// Payloads at least this long are gathered into one buffer of exactly their size as their
-    /// bytes arrive, instead of staying in the caller's buffer until complete. In a pipeline
+    /// Payloads at least this long are gathered into one buffer allocated for their size (NIO
+    /// rounds it up to a power of two) as their bytes arrive, instead of staying in the caller's buffer until complete. In a pipeline
     /// that buffer is `ByteToMessageHandler`'s cumulation buffer, which would otherwise grow by
     /// doubling (copying at each step) to the size of the largest frame and keep that capacity
     /// for the connection's lifetime: 4 MB per connection for 10⁶-parameter updates.
