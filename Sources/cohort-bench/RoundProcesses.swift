@@ -97,56 +97,66 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         let name = name
         let parameters = parameters
         let dataset = prepared.dataset
-        let (contributed, refusals) = try await connection.executeThenClose { connection -> (Int, [String]) in
-            var contributed = 0
-            var refusals: [String] = []
-            var frames = connection.inbound.makeAsyncIterator()
-            try await connection.outbound.send(Hello(participantName: name))
-            guard let welcomeFrame = try await frames.next() else { return (contributed, refusals) }
-            let welcome = try welcomeFrame.decode(Welcome.self)
-            guard Int(welcome.model.dimension) == parameters else {
-                throw BenchError("the coordinator's model has \(welcome.model.dimension) parameters, not \(parameters)")
-            }
-            try await connection.outbound.send(Attestation(json: attestation))
-            while let frame = try await frames.next() {
-                switch frame.type {
-                case .roundInvite:
-                    // Decoded in full, global model included, as a training participant must.
-                    let invite = try frame.decode(RoundInvite.self)
-                    SyntheticUpdate.setRound(invite.round, in: &plaintext)
-                    let frame = try plaintext.withUnsafeBytes { bytes in
-                        try Update.sealedFrame(
-                            round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
-                            to: welcome.coordinatorSealingKey, signingKey: signingKey)
+        var contributed = 0
+        var refusals: [String] = []
+        // The coordinator process exits right after its goodbye, which can reach the socket after
+        // the process has gone (Coordinator.stop does not wait for it to be flushed): the
+        // connection then ends without TLS close_notify. The parent checks that every round was
+        // contributed, so an error at the end is reported, not fatal.
+        var endedWith: String?
+        do {
+            try await connection.executeThenClose { connection in
+                var frames = connection.inbound.makeAsyncIterator()
+                try await connection.outbound.send(Hello(participantName: name))
+                guard let welcomeFrame = try await frames.next() else { return }
+                let welcome = try welcomeFrame.decode(Welcome.self)
+                guard Int(welcome.model.dimension) == parameters else {
+                    throw BenchError("the coordinator's model has \(welcome.model.dimension) parameters, not \(parameters)")
+                }
+                try await connection.outbound.send(Attestation(json: attestation))
+                while let frame = try await frames.next() {
+                    switch frame.type {
+                    case .roundInvite:
+                        // Decoded in full, global model included, as a training participant must.
+                        let invite = try frame.decode(RoundInvite.self)
+                        SyntheticUpdate.setRound(invite.round, in: &plaintext)
+                        let frame = try plaintext.withUnsafeBytes { bytes in
+                            try Update.sealedFrame(
+                                round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
+                                to: welcome.coordinatorSealingKey, signingKey: signingKey)
+                        }
+                        try await connection.outbound.send(frame)
+                        contributed += 1
+                    case .evaluateRequest:
+                        // The coordinator's federated evaluation waits (up to 10 s) for every
+                        // connected participant: answer at once, as a real silo with a small holdout
+                        // does. The request is decoded in full, candidate model included; the synthetic
+                        // model's only meaningful inputs here are the first weight and the bias.
+                        let request = try frame.decode(EvaluateRequest.self)
+                        var accumulator = MetricsAccumulator()
+                        let weight = Double(request.model.first ?? 0), bias = Double(request.model.last ?? 0)
+                        for index in 0..<dataset.count {
+                            accumulator.add(logit: weight * Double(dataset.row(index).first ?? 0) + bias, isPositive: dataset.isPositive(index))
+                        }
+                        try await connection.outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
+                    case .error:
+                        let error = try frame.decode(WireError.self)
+                        refusals.append(error.code)
+                        if error.closesConnection { return }
+                    case .bye:
+                        return
+                    default:
+                        continue
                     }
-                    try await connection.outbound.send(frame)
-                    contributed += 1
-                case .evaluateRequest:
-                    // The coordinator's federated evaluation waits (up to 10 s) for every
-                    // connected participant: answer at once, as a real silo with a small holdout
-                    // does. The request is decoded in full, candidate model included; the synthetic
-                    // model's only meaningful inputs here are the first weight and the bias.
-                    let request = try frame.decode(EvaluateRequest.self)
-                    var accumulator = MetricsAccumulator()
-                    let weight = Double(request.model.first ?? 0), bias = Double(request.model.last ?? 0)
-                    for index in 0..<dataset.count {
-                        accumulator.add(logit: weight * Double(dataset.row(index).first ?? 0) + bias, isPositive: dataset.isPositive(index))
-                    }
-                    try await connection.outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
-                case .error:
-                    let error = try frame.decode(WireError.self)
-                    refusals.append(error.code)
-                    if error.closesConnection { return (contributed, refusals) }
-                case .bye:
-                    return (contributed, refusals)
-                default:
-                    continue
                 }
             }
-            return (contributed, refusals)
+        } catch {
+            guard contributed > 0 else { throw error }
+            endedWith = "\(error)"
         }
         Measure.emit([
             "event": "participant_done", "name": name, "rounds": contributed, "refusals": refusals,
+            "connection_ended_with": endedWith ?? "bye",
             "peak_rss_bytes": Measure.peakResidentBytes() ?? -1, "rss_file_bytes": Measure.residentFileBytes() ?? -1,
         ])
     }
