@@ -85,7 +85,15 @@ enum PolicyFlattener {
         }
     }
 
-    struct Unkeyed: UnkeyedEncodingContainer {
+    /// The value encodings shared by the unkeyed and single-value containers: each writes one
+    /// leaf (or recurses) at the path the container gives.
+    protocol LeafContainer {
+        var storage: Storage { get }
+        /// The path of the next value (an unkeyed container advances its index).
+        mutating func leafPath() -> String
+    }
+
+    struct Unkeyed: UnkeyedEncodingContainer, LeafContainer {
         let storage: Storage
         let path: String
         var count = 0
@@ -101,26 +109,7 @@ enum PolicyFlattener {
             return "\(path)[\(count)]"
         }
 
-        private mutating func leaf(_ text: String) { storage.leaves[nextPath()] = text }
-
-        mutating func encodeNil() throws { leaf("null") }
-        mutating func encode(_ value: Bool) throws { leaf("\(value)") }
-        mutating func encode(_ value: String) throws { leaf(value) }
-        mutating func encode(_ value: Double) throws { leaf("\(value)") }
-        mutating func encode(_ value: Float) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int8) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int16) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int32) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int64) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt8) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt16) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt32) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt64) throws { leaf("\(value)") }
-        mutating func encode<T: Encodable>(_ value: T) throws {
-            try value.encode(to: FlatEncoder(storage: storage, path: nextPath()))
-        }
+        mutating func leafPath() -> String { nextPath() }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             KeyedEncodingContainer(Keyed<NestedKey>(storage: storage, path: nextPath()))
@@ -133,30 +122,34 @@ enum PolicyFlattener {
         mutating func superEncoder() -> any Encoder { FlatEncoder(storage: storage, path: nextPath()) }
     }
 
-    struct Single: SingleValueEncodingContainer {
+    struct Single: SingleValueEncodingContainer, LeafContainer {
         let storage: Storage
         let path: String
         var codingPath: [any CodingKey] { [] }
 
-        private func leaf(_ text: String) { storage.leaves[path] = text }
+        func leafPath() -> String { path }
+    }
+}
 
-        mutating func encodeNil() throws { leaf("null") }
-        mutating func encode(_ value: Bool) throws { leaf("\(value)") }
-        mutating func encode(_ value: String) throws { leaf(value) }
-        mutating func encode(_ value: Double) throws { leaf("\(value)") }
-        mutating func encode(_ value: Float) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int8) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int16) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int32) throws { leaf("\(value)") }
-        mutating func encode(_ value: Int64) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt8) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt16) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt32) throws { leaf("\(value)") }
-        mutating func encode(_ value: UInt64) throws { leaf("\(value)") }
-        mutating func encode<T: Encodable>(_ value: T) throws {
-            try value.encode(to: FlatEncoder(storage: storage, path: path))
-        }
+extension PolicyFlattener.LeafContainer {
+    private mutating func leaf(_ text: String) { storage.leaves[leafPath()] = text }
+
+    mutating func encodeNil() throws { leaf("null") }
+    mutating func encode(_ value: Bool) throws { leaf("\(value)") }
+    mutating func encode(_ value: String) throws { leaf(value) }
+    mutating func encode(_ value: Double) throws { leaf("\(value)") }
+    mutating func encode(_ value: Float) throws { leaf("\(value)") }
+    mutating func encode(_ value: Int) throws { leaf("\(value)") }
+    mutating func encode(_ value: Int8) throws { leaf("\(value)") }
+    mutating func encode(_ value: Int16) throws { leaf("\(value)") }
+    mutating func encode(_ value: Int32) throws { leaf("\(value)") }
+    mutating func encode(_ value: Int64) throws { leaf("\(value)") }
+    mutating func encode(_ value: UInt) throws { leaf("\(value)") }
+    mutating func encode(_ value: UInt8) throws { leaf("\(value)") }
+    mutating func encode(_ value: UInt16) throws { leaf("\(value)") }
+    mutating func encode(_ value: UInt32) throws { leaf("\(value)") }
+    mutating func encode(_ value: UInt64) throws { leaf("\(value)") }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        try value.encode(to: PolicyFlattener.FlatEncoder(storage: storage, path: leafPath()))
     }
 }
