@@ -85,7 +85,11 @@ public actor Coordinator {
     var previousUpdate: [Float]?
     let dimension: Int
     let grid: FixedPointGrid
-    var model: LogisticRegression
+    var model: LogisticRegression {
+        didSet { modelDigestCache = nil }
+    }
+    /// ``ModelDigest`` of `model`, computed on first use after each change.
+    private var modelDigestCache: [UInt8]?
     var optimizer: ServerOptimizer
     var sessions: [String: Session] = [:]
     var round: ActiveRound?
@@ -120,6 +124,17 @@ public actor Coordinator {
         let attestation: DataQualityAttestation
         /// The records the participant attested.
         var records: Int { attestation.rows }
+        /// ``ModelDigest`` of the last model sent to this participant in full (an evaluation
+        /// request or a full invitation): an invitation to train that model refers to it.
+        var heldModelDigest: [UInt8]?
+    }
+
+    /// ``ModelDigest`` of the current global model.
+    func currentModelDigest() -> [UInt8] {
+        if let modelDigestCache { return modelDigestCache }
+        let digest = ModelDigest.of(model.parameters)
+        modelDigestCache = digest
+        return digest
     }
 
     final class ActiveRound {
@@ -139,6 +154,8 @@ public actor Coordinator {
         /// Federated evaluation of the released model, by participant.
         var evaluations: [String: MetricsAccumulator] = [:]
         var closingMetrics: [String: Double] = [:]
+        /// SHA-256 (hex) of the checkpoint file of the released model, once it is durable.
+        var checkpointSHA256: String?
         /// Per-update check results, ledgered as the `update_checks` gate decision.
         var checks = UpdateChecksRecord()
         var checksRecorded = false
@@ -537,9 +554,17 @@ public actor Coordinator {
     /// arrives before `timeout`.
     func federatedEvaluation(_ active: ActiveRound, timeout: Double) async throws -> (aggregate: [String: Double], byParticipant: [String: [String: Double]]) {
         // Encoded once and shared, like the invitation: one frame per participant would copy the model each time.
-        let request = Frame(EvaluateRequest(round: UInt64(active.number), model: model.parameters))
+        let candidateDigest = currentModelDigest()
+        let request = Frame(EvaluateRequest(round: UInt64(active.number), modelDigest: candidateDigest, model: model.parameters))
         let asked = sessions
-        for (_, session) in asked { try? await session.writer.send(request) }
+        for (name, session) in asked {
+            do {
+                try await session.writer.send(request)
+                sessions[name]?.heldModelDigest = candidateDigest
+            } catch {
+                sessions[name]?.heldModelDigest = nil
+            }
+        }
         let until = Date().addingTimeInterval(timeout)
         while Date() < until && active.evaluations.count < asked.filter({ sessions[$0.key] != nil }).count {
             try await Task.sleep(for: .milliseconds(1))
@@ -674,17 +699,35 @@ public actor Coordinator {
             localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize
         )
         let deadline = Date().addingTimeInterval(policy.rounds.deadlineSeconds)
-        let invite = RoundInvite(
-            round: UInt64(number), roundNonce: nonce, deadlineMillis: UInt64(deadline.timeIntervalSince1970 * 1000),
-            globalModel: model.parameters, trainingParameters: parameters.encoded()
-        )
-        // Encoded once and shared: every participant gets the same bytes, and a frame per
-        // participant would copy the whole global model each time.
-        let inviteFrame = Frame(invite)
+        // Encoded once per form and shared: every participant gets the same bytes, and a frame per
+        // participant would copy the whole global model each time. A participant holding the
+        // model (the candidate it evaluated last round) gets it by reference.
+        let modelDigest = currentModelDigest()
+        let deadlineMillis = UInt64(deadline.timeIntervalSince1970 * 1000)
+        let trainingParameters = parameters.encoded()
+        let referenceFrame = Frame(RoundInvite(
+            round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
+            globalModel: [], trainingParameters: trainingParameters))
+        var fullFrame: Frame?
         _ = try active.machine.handle(.invitationsSent)
         for name in invited {
-            guard let writer = sessions[name]?.writer else { continue }
-            do { try await writer.send(inviteFrame) } catch { logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"]) }
+            guard let session = sessions[name] else { continue }
+            let frame: Frame
+            if session.heldModelDigest == modelDigest {
+                frame = referenceFrame
+            } else {
+                frame = fullFrame ?? Frame(RoundInvite(
+                    round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
+                    globalModel: model.parameters, trainingParameters: trainingParameters))
+                fullFrame = frame
+            }
+            do {
+                try await session.writer.send(frame)
+                sessions[name]?.heldModelDigest = modelDigest
+            } catch {
+                sessions[name]?.heldModelDigest = nil
+                logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"])
+            }
         }
         // Collect until every invited participant answered or left, or the deadline passed.
         while Date() < deadline {
@@ -740,7 +783,19 @@ public actor Coordinator {
                     continue
                 }
                 try applyUpdate(active.noisedMean!)
-                try await promotionGates(active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10))
+                // The checkpoint is written (encoded, hashed, fsynced) while participants evaluate
+                // the candidate; the close below waits for it, so nothing is released before it is durable.
+                let checkpoint = writeCheckpoint(active)
+                do {
+                    try await promotionGates(active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10))
+                } catch {
+                    // The round ends unreleased: its checkpoint must not outlive it.
+                    if case .success = await checkpoint.result {
+                        try? FileManager.default.removeItem(atPath: Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number))
+                    }
+                    throw error
+                }
+                active.checkpointSHA256 = try await checkpoint.value
                 action = try active.machine.handle(.released)
             case .writeClose:
                 try writeClose(active)
@@ -850,13 +905,29 @@ public actor Coordinator {
         }
     }
 
-    func writeClose(_ active: ActiveRound) throws {
-        let checkpoint = ModelCheckpoint(round: active.number, model: model, optimizer: optimizer, schemaDigest: try schema.digest())
-        let bytes = try checkpoint.safetensors().encoded()
+    /// Writes the checkpoint of the model `active` released, off the actor (temporary file, fsync,
+    /// rename); the task's value is the file's SHA-256 in hexadecimal, for the close entry.
+    func writeCheckpoint(_ active: ActiveRound) -> Task<String, any Error> {
+        let checkpoint: ModelCheckpoint
+        do {
+            checkpoint = ModelCheckpoint(round: active.number, model: model, optimizer: optimizer, schemaDigest: try schema.digest())
+        } catch {
+            return Task { throw error }
+        }
         let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number)
-        try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
+        return Task.detached {
+            let bytes = try checkpoint.safetensors().encoded()
+            try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
+            return BulkSHA256.hexDigest(bytes)
+        }
+    }
+
+    func writeClose(_ active: ActiveRound) throws {
+        guard let checkpointSHA256 = active.checkpointSHA256 else {
+            throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
+        }
         _ = try ledger.append(RoundClosedPayload(
-            round: active.number, modelSHA256: BulkSHA256.hexDigest(bytes), checkpoint: Self.checkpointName(round: active.number),
+            round: active.number, modelSHA256: checkpointSHA256, checkpoint: Self.checkpointName(round: active.number),
             metrics: active.closingMetrics))
         let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
         for name in active.invited {

@@ -179,26 +179,24 @@ public struct UpdatePreparer: Sendable {
             start: (plaintext.baseAddress! + UpdatePlaintext.headerLength).assumingMemoryBound(to: Float.self),
             count: dimension
         )
-        if let index = values.firstIndex(where: { !$0.isFinite }) {
+        // One pass measures finiteness, the norm and the direction (clipping scales, so the
+        // cosine is the same before and after).
+        let measured = reference.map { previous in
+            previous.withUnsafeBufferPointer { L2Clipping.measure(UnsafeBufferPointer(values), against: $0) }
+        } ?? L2Clipping.measure(UnsafeBufferPointer(values))
+        guard measured.allFinite else {
+            let index = values.firstIndex(where: { !$0.isFinite }) ?? 0
             throw UpdateRejection(code: "update.non_finite", message: "value \(index) of the update is not a finite number")
         }
-        // Direction before clipping: clipping scales, so the cosine is the same either way.
         var cosine: Double?
-        if let reference {
-            var dot = 0.0
-            reference.withUnsafeBufferPointer { previous in
-                for index in 0..<dimension { dot += Double(values[index]) * Double(previous[index]) }
-            }
-            let own = L2Clipping.norm(UnsafeBufferPointer(values))
-            cosine = own > 0 ? dot / (own * referenceNorm) : 0
+        if let dot = measured.dot {
+            cosine = measured.norm > 0 ? dot / (measured.norm * referenceNorm) : 0
         }
-        let norm: Double
+        let norm = measured.norm
         var clipped = false
         if let bound = clippingBound {
-            norm = L2Clipping.clip(values, maxNorm: bound)
+            L2Clipping.clip(values, maxNorm: bound, preClipNorm: norm)
             clipped = norm > bound
-        } else {
-            norm = L2Clipping.norm(UnsafeBufferPointer(values))
         }
         return PreparedUpdate(values: UnsafeBufferPointer(values), norm: norm, clipped: clipped, cosine: cosine)
     }

@@ -58,6 +58,7 @@ public struct Participant: Sendable {
 
     /// Joins and serves until the coordinator says goodbye or closes.
     public func run() async throws -> Summary {
+        LargeAllocations.returnLargeBuffersToTheSystem()
         let schema = try FeatureSchema.load(path: configuration.schemaPath)
         if let label = configuration.expectedLabel, label != schema.label.column {
             throw ParticipantError(code: "participant.label_mismatch",
@@ -98,15 +99,17 @@ public struct Participant: Sendable {
             let encoder = JSONEncoder()
             try await outbound.send(Attestation(json: Array(try encoder.encode(prepared.attestation))))
             var sampler = PoissonSampler()
+            var heldModel = HeldModel()
             while let frame = try await frames.next() {
                 switch frame.type {
                 case .roundInvite:
                     let invite = try frame.decode(RoundInvite.self)
                     let parameters = try TrainingParameters.decode(invite.trainingParameters)
-                    let model = try LogisticRegression(parameters: invite.globalModel)
+                    let globalModel = try heldModel.model(for: invite)
+                    let model = try LogisticRegression(parameters: globalModel)
                     let values: [Float]
                     if let trainer {
-                        values = try await trainer.train(round: invite.round, globalModel: invite.globalModel, parameters: parameters)
+                        values = try await trainer.train(round: invite.round, globalModel: globalModel, parameters: parameters)
                     } else if parameters.unit == "record" {
                         values = try RecordLevelTraining.clippedGradientSum(
                             model: model, data: data, samplingRate: parameters.samplingRate,
@@ -135,7 +138,11 @@ public struct Participant: Sendable {
                     try await outbound.send(frame)
                     summary.roundsContributed.append(Int(invite.round))
                 case .evaluateRequest:
+                    // The candidate is usually the next round's global model, which the
+                    // invitation then names instead of carrying. It replaces the held one.
+                    heldModel.release()
                     let request = try frame.decode(EvaluateRequest.self)
+                    heldModel.hold(request)
                     let model = try LogisticRegression(parameters: request.model)
                     var accumulator = MetricsAccumulator()
                     for (index, logit) in try model.logits(holdout).enumerated() {

@@ -37,6 +37,82 @@ public enum L2Clipping {
         return total.squareRoot()
     }
 
+    /// What one pass over an update measures: see ``measure(_:against:)``.
+    public struct Measurement: Sendable, Equatable {
+        /// The L2 norm, exactly as ``norm(_:)`` computes it.
+        public var norm: Double
+        /// The dot product with the reference, when one was given (float32 lanes per block of
+        /// 4,096 values, accumulated in double precision).
+        public var dot: Double?
+        /// Whether every value is finite. When false, `norm` and `dot` are meaningless.
+        public var allFinite: Bool
+    }
+
+    /// The norm of `vector`, its dot product with `reference` (same length) and whether all its
+    /// values are finite, in one pass over memory instead of three.
+    public static func measure(_ vector: UnsafeBufferPointer<Float>, against reference: UnsafeBufferPointer<Float>? = nil) -> Measurement {
+        precondition(reference == nil || reference!.count == vector.count, "reference of another length")
+        let lanes = 16
+        let blockLength = 4096
+        let count = vector.count
+        guard let base = vector.baseAddress else { return Measurement(norm: 0, dot: reference.map { _ in 0 }, allFinite: true) }
+        let raw = UnsafeRawPointer(base)
+        let other = reference.flatMap { $0.baseAddress.map(UnsafeRawPointer.init) }
+        var total = 0.0
+        var dotTotal = 0.0
+        // x − x is 0 for every finite x and NaN for ±∞ and NaN: one NaN poisons the whole sum.
+        var finiteProbe = SIMD16<Float>(repeating: 0)
+        var start = 0
+        while start < count {
+            let end = min(start + blockLength, count)
+            var accumulator0 = SIMD16<Float>(repeating: 0)
+            var accumulator1 = SIMD16<Float>(repeating: 0)
+            var dot0 = SIMD16<Float>(repeating: 0)
+            var dot1 = SIMD16<Float>(repeating: 0)
+            var index = start
+            while index + 2 * lanes <= end {
+                let a = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+                let b = raw.loadUnaligned(fromByteOffset: (index + lanes) * 4, as: SIMD16<Float>.self)
+                accumulator0 += a * a
+                accumulator1 += b * b
+                finiteProbe += (a - a) + (b - b)
+                if let other {
+                    dot0 += a * other.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+                    dot1 += b * other.loadUnaligned(fromByteOffset: (index + lanes) * 4, as: SIMD16<Float>.self)
+                }
+                index += 2 * lanes
+            }
+            var blockSum = Double((accumulator0 + accumulator1).sum())
+            var blockDot = Double((dot0 + dot1).sum())
+            var tailProbe: Float = 0
+            while index < end {
+                let value = base[index]
+                blockSum += Double(value) * Double(value)
+                tailProbe += value - value
+                if let reference { blockDot += Double(value) * Double(reference[index]) }
+                index += 1
+            }
+            finiteProbe[0] += tailProbe
+            total += blockSum
+            dotTotal += blockDot
+            start = end
+        }
+        return Measurement(norm: total.squareRoot(), dot: reference == nil ? nil : dotTotal, allFinite: finiteProbe.sum() == 0)
+    }
+
+    /// Scales `vector` so its L2 norm is at most `maxNorm`, given its norm `preClipNorm` (from
+    /// ``measure(_:against:)``), and returns that norm. See ``clip(_:maxNorm:)``.
+    @discardableResult
+    public static func clip(_ vector: UnsafeMutableBufferPointer<Float>, maxNorm: Double, preClipNorm: Double) -> Double {
+        precondition(maxNorm > 0 && maxNorm.isFinite, "clipping bound must be finite and > 0")
+        guard preClipNorm > maxNorm else { return preClipNorm }
+        // Rounding the float32 factor down keeps the clipped norm at or below the bound.
+        var factor = Float(maxNorm / preClipNorm)
+        if Double(factor) * preClipNorm > maxNorm { factor = factor.nextDown }
+        scale(vector, by: factor)
+        return preClipNorm
+    }
+
     /// Scales `vector` so its L2 norm is at most `maxNorm`, and returns the norm before clipping.
     ///
     /// A vector whose norm is already within the bound is left untouched. The caller must have
@@ -46,14 +122,7 @@ public enum L2Clipping {
     ///   - maxNorm: the clipping bound C > 0.
     @discardableResult
     public static func clip(_ vector: UnsafeMutableBufferPointer<Float>, maxNorm: Double) -> Double {
-        precondition(maxNorm > 0 && maxNorm.isFinite, "clipping bound must be finite and > 0")
-        let preClipNorm = norm(UnsafeBufferPointer(vector))
-        guard preClipNorm > maxNorm else { return preClipNorm }
-        // Rounding the float32 factor down keeps the clipped norm at or below the bound.
-        var factor = Float(maxNorm / preClipNorm)
-        if Double(factor) * preClipNorm > maxNorm { factor = factor.nextDown }
-        scale(vector, by: factor)
-        return preClipNorm
+        clip(vector, maxNorm: maxNorm, preClipNorm: norm(UnsafeBufferPointer(vector)))
     }
 
     /// Clips an array in place; see `clip(_:maxNorm:)`.

@@ -40,6 +40,14 @@ enum Measure {
         return nil
     }
 
+    /// CPU time this process has used so far (user + system, all threads), in seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Prevents the optimiser from discarding a computed value.
     @inline(never)
     static func consume<T>(_ value: T) {

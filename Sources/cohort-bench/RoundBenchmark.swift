@@ -107,6 +107,13 @@ struct RoundBenchmark: ParsableCommand {
         let participantMB = participantMBs.max() ?? 0
         let modelMB = Double(parameters * 4) / 1e6
         let targetParticipant = Self.targetParticipantMBBeforeModel + modelMB
+        // All the work of a round, in every process, over the cores it can run on: no schedule of
+        // this work finishes a round faster than that, whatever overlaps.
+        let rounds = Double(times.count)
+        let coordinatorCPU = run.coordinatorCPUSeconds / rounds
+        let participantsCPU = run.participantCPUSeconds.reduce(0, +) / rounds
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cpuBoundRound = (coordinatorCPU + participantsCPU) / Double(cores)
         Measure.emit([
             "benchmark": "round",
             "noise": withNoise ? "drawn" : "skipped",
@@ -117,7 +124,11 @@ struct RoundBenchmark: ParsableCommand {
                 + "participants reseal and sign, verify/open/clip/sum of every update, fsynced charge, noised mean, "
                 + "fsynced checkpoint and close",
             "transport": "mutual TLS 1.3 over 127.0.0.1; coordinator and participants are separate processes",
-            "participants": participants, "parameters": parameters, "rounds": rounds,
+            "participants": participants, "parameters": parameters, "rounds": self.rounds,
+            "cpu_seconds_per_round": ["coordinator": coordinatorCPU, "participants_total": participantsCPU, "all": coordinatorCPU + participantsCPU],
+            "cores": cores, "cpu_bound_round_seconds": cpuBoundRound,
+            "cpu_bound_note": "CPU seconds of all processes per round divided by the cores: a lower bound on the round time on this machine",
+            "median_round_to_cpu_bound": median / cpuBoundRound,
             "round_seconds": times, "median_round_seconds": median,
             "target_round_seconds": targetRound, "meets_round_target": median <= targetRound,
             "flower_round_seconds": flowerRound, "round_ratio_to_flower": median / flowerRound,
@@ -215,6 +226,9 @@ struct BenchConsortium {
         var roundSeconds: [Double]
         var coordinatorPeakBytes: Int
         var participantPeakBytes: [Int]
+        /// CPU seconds (user + system) over the timed rounds, per process.
+        var coordinatorCPUSeconds: Double
+        var participantCPUSeconds: [Double]
         /// Resident file-backed bytes at exit (shared code), per process; see Measure.residentFileBytes.
         var coordinatorFileBytes: Int
         var participantFileBytes: [Int]
@@ -261,15 +275,18 @@ struct BenchConsortium {
         }
         var participantPeaks: [Int] = []
         var participantFiles: [Int] = []
+        var participantCPU: [Double] = []
         for (name, result) in zip(names, participantResults) {
             guard let rounds = result["rounds"] as? Int, rounds == self.rounds, let peak = result["peak_rss_bytes"] as? Int else {
                 throw BenchError("participant \(name) did not contribute to every round: \(result)")
             }
             participantPeaks.append(peak)
             participantFiles.append(result["rss_file_bytes"] as? Int ?? 0)
+            participantCPU.append(result["cpu_seconds"] as? Double ?? 0)
         }
         return Run(
             roundSeconds: times, coordinatorPeakBytes: peak, participantPeakBytes: participantPeaks,
+            coordinatorCPUSeconds: coordinatorResult["cpu_seconds"] as? Double ?? 0, participantCPUSeconds: participantCPU,
             coordinatorFileBytes: coordinatorResult["rss_file_bytes"] as? Int ?? 0, participantFileBytes: participantFiles)
     }
 }

@@ -47,6 +47,7 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(5))
         }
         var times: [Double] = []
+        let cpuAtStart = Measure.processCPUSeconds()
         for _ in 0..<rounds {
             let start = clock.now
             let outcome = try await coordinator.runRound()
@@ -57,8 +58,10 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
             }
             times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
+        let cpuSeconds = Measure.processCPUSeconds() - cpuAtStart
         await coordinator.stop(reason: "benchmark finished")
-        Measure.emit(["event": "coordinator_done", "round_seconds": times, "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
+        Measure.emit(["event": "coordinator_done", "round_seconds": times, "cpu_seconds": cpuSeconds,
+                      "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
                       "rss_file_bytes": Measure.residentFileBytes() ?? -1])
     }
 }
@@ -79,6 +82,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = BenchLogging.logger("cohort.bench.participant")
+        // As the real participant does (Participant.run).
+        LargeAllocations.returnLargeBuffersToTheSystem()
         // The attestation is the real one, computed from this silo's small CSV.
         let prepared = try FeatureSchema.load(path: schema).prepare(csvPath: data)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))
@@ -104,6 +109,9 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         // connection then ends without TLS close_notify. The parent checks that every round was
         // contributed, so an error at the end is reported, not fatal.
         var endedWith: String?
+        var heldModel = HeldModel()
+        // CPU time from the first invitation on: the timed rounds, not connecting and attesting.
+        var cpuAtFirstInvite: Double?
         do {
             try await connection.executeThenClose { connection in
                 var frames = connection.inbound.makeAsyncIterator()
@@ -117,8 +125,14 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                 while let frame = try await frames.next() {
                     switch frame.type {
                     case .roundInvite:
-                        // Decoded in full, global model included, as a training participant must.
+                        if cpuAtFirstInvite == nil { cpuAtFirstInvite = Measure.processCPUSeconds() }
+                        // Decoded in full, and the global model resolved (sent in full or held
+                        // from the evaluation request), as a training participant must.
                         let invite = try frame.decode(RoundInvite.self)
+                        let globalModel = try heldModel.model(for: invite)
+                        guard globalModel.count == parameters else {
+                            throw BenchError("round \(invite.round)'s global model has \(globalModel.count) parameters, not \(parameters)")
+                        }
                         SyntheticUpdate.setRound(invite.round, in: &plaintext)
                         let frame = try plaintext.withUnsafeBytes { bytes in
                             try Update.sealedFrame(
@@ -132,7 +146,9 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                         // connected participant: answer at once, as a real silo with a small holdout
                         // does. The request is decoded in full, candidate model included; the synthetic
                         // model's only meaningful inputs here are the first weight and the bias.
+                        heldModel.release()
                         let request = try frame.decode(EvaluateRequest.self)
+                        heldModel.hold(request)
                         var accumulator = MetricsAccumulator()
                         let weight = Double(request.model.first ?? 0), bias = Double(request.model.last ?? 0)
                         for index in 0..<dataset.count {
@@ -157,6 +173,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         Measure.emit([
             "event": "participant_done", "name": name, "rounds": contributed, "refusals": refusals,
             "connection_ended_with": endedWith ?? "bye",
+            "cpu_seconds": cpuAtFirstInvite.map { Measure.processCPUSeconds() - $0 } ?? 0,
             "peak_rss_bytes": Measure.peakResidentBytes() ?? -1, "rss_file_bytes": Measure.residentFileBytes() ?? -1,
         ])
     }

@@ -41,6 +41,71 @@ import Testing
         for task in tasks { _ = try await task.value }
     }
 
+    /// What a scripted participant saw of two rounds.
+    struct TwoRoundsSeen: Sendable {
+        var firstInvite: RoundInvite
+        var evaluateRequest: EvaluateRequest
+        var secondInvite: RoundInvite
+        var secondInvitePayloadBytes: Int
+        var dimension: Int
+    }
+
+    @Test func nextRoundNamesTheEvaluatedCandidateInsteadOfResendingIt() async throws {
+        let consortium = try await Consortium()
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        let observer = Task {
+            try await consortium.scripted("hospital-c") { session -> TwoRoundsSeen in
+                let dimension = Int(session.welcome.model.dimension)
+                func evaluate() async throws -> EvaluateRequest {
+                    let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
+                    var accumulator = MetricsAccumulator()
+                    accumulator.add(logit: 0.5, isPositive: true)
+                    try await session.outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
+                    return request
+                }
+                let first = try await session.next(.roundInvite).decode(RoundInvite.self)
+                try await session.outbound.send(session.update(for: first, values: [Float](repeating: 0, count: dimension)))
+                let request = try await evaluate()
+                let secondFrame = try await session.next(.roundInvite)
+                let second = try secondFrame.decode(RoundInvite.self)
+                try await session.outbound.send(session.update(for: second, values: [Float](repeating: 0, count: dimension)))
+                _ = try await evaluate()
+                return TwoRoundsSeen(
+                    firstInvite: first, evaluateRequest: request, secondInvite: second,
+                    secondInvitePayloadBytes: secondFrame.payload.readableBytes, dimension: dimension)
+            }
+        }
+        try await consortium.waitForConnected(3)
+        guard case .closed = try await consortium.coordinator.runRound() else {
+            Issue.record("round 1 did not close")
+            await consortium.shutdown()
+            return
+        }
+        let candidate = await consortium.coordinator.globalModel
+        let second = try await consortium.coordinator.runRound()
+        let seen = try await observer.value
+        // Round 1: nobody holds a model yet, so it travels in full.
+        #expect(!seen.firstInvite.refersToHeldModel)
+        #expect(seen.firstInvite.globalModel.count == seen.dimension)
+        #expect(seen.firstInvite.modelDigest == SHA256.digest(TensorCoding.encode(seen.firstInvite.globalModel)))
+        // The evaluation request carries round 1's released model with its digest…
+        #expect(seen.evaluateRequest.model == candidate)
+        #expect(seen.evaluateRequest.modelDigest == SHA256.digest(TensorCoding.encode(candidate)))
+        // …and round 2's invitation names it instead of carrying it again.
+        #expect(seen.secondInvite.refersToHeldModel)
+        #expect(seen.secondInvite.modelDigest == seen.evaluateRequest.modelDigest)
+        #expect(seen.secondInvitePayloadBytes < 1_000)
+        // The real participants resolved the reference and trained on the candidate.
+        guard case .closed(2, let contributors, _, _) = second else {
+            Issue.record("round 2 did not close: \(second)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == ["hospital-a", "hospital-b", "hospital-c"])
+        await consortium.shutdown()
+        for task in honest { _ = try await task.value }
+    }
+
     @Test func participantDisconnectingMidRoundLeavesQuorum() async throws {
         let consortium = try await Consortium(minParticipants: 2)
         let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }

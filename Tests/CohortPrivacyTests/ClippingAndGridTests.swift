@@ -12,6 +12,46 @@ import Testing
         #expect(abs(norm - reference) <= 1e-6 * max(reference, 1))
     }
 
+    /// The one-pass measurement: the same norm as `norm`, the dot product against a plain
+    /// double-precision loop, and every non-finite value found wherever it sits (SIMD body or tail).
+    @Test(arguments: [0, 1, 15, 33, 4097, 1_000_003])
+    func measureMatchesSeparatePasses(count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        var vector = (0..<count).map { _ in Float.random(in: -3...3, using: &generator) }
+        let reference = (0..<count).map { _ in Float.random(in: -3...3, using: &generator) }
+        let dot = zip(vector, reference).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let measured = vector.withUnsafeBufferPointer { values in
+            reference.withUnsafeBufferPointer { L2Clipping.measure(values, against: $0) }
+        }
+        #expect(measured.norm == vector.withUnsafeBufferPointer { L2Clipping.norm($0) })
+        #expect(abs(measured.dot! - dot) <= 1e-5 * max(abs(dot), 1))
+        #expect(measured.allFinite)
+        #expect(vector.withUnsafeBufferPointer { L2Clipping.measure($0) }.dot == nil)
+        guard count > 0 else { return }
+        for index in Set([0, count / 2, count - 1]) {
+            for bad in [Float.nan, .infinity, -.infinity] {
+                let saved = vector[index]
+                vector[index] = bad
+                #expect(!vector.withUnsafeBufferPointer { L2Clipping.measure($0) }.allFinite, "\(bad) at \(index) of \(count)")
+                vector[index] = saved
+            }
+        }
+        // Finite values whose squares overflow float32 are still finite values.
+        vector[0] = .greatestFiniteMagnitude
+        #expect(vector.withUnsafeBufferPointer { L2Clipping.measure($0) }.allFinite)
+    }
+
+    @Test func clipWithMeasuredNormMatchesClip() {
+        var generator = SystemRandomNumberGenerator()
+        var first = (0..<10_000).map { _ in Float.random(in: -1...1, using: &generator) }
+        var second = first
+        let norm = first.withUnsafeBufferPointer { L2Clipping.measure($0).norm }
+        let reported = first.withUnsafeMutableBufferPointer { L2Clipping.clip($0, maxNorm: 2, preClipNorm: norm) }
+        #expect(reported == L2Clipping.clip(&second, maxNorm: 2))
+        #expect(first == second)
+        #expect(first.withUnsafeBufferPointer { L2Clipping.norm($0) } <= 2)
+    }
+
     @Test func clipsLongVectorToBoundAndReportsPreClipNorm() {
         var vector = (0..<10_000).map { Float($0 % 7) - 3 }
         let before = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

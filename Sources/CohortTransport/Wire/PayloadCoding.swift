@@ -160,10 +160,15 @@ public enum TensorCoding {
         let count = bytes.count / 4
         func load(_ raw: UnsafeRawBufferPointer) -> [Float] {
             [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                #if _endian(little)
+                // The wire layout is the in-memory layout here: one copy.
+                if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)])) }
+                #else
                 for index in 0..<count {
                     let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
                     out[index] = Float(bitPattern: bits)
                 }
+                #endif
                 initialized = count
             }
         }

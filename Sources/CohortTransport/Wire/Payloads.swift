@@ -84,6 +84,12 @@ public struct Attestation: FramePayload, Hashable {
 }
 
 /// Coordinator → participant: a round is open.
+///
+/// The global model travels by reference when the participant already holds it: the candidate
+/// the coordinator sent for evaluation at the end of the previous round is the model the next
+/// round trains, so sending it again would cost every participant a second copy of the model per
+/// round (4 MB each at 10⁶ parameters). ``globalModel`` is then empty and ``modelDigest`` names
+/// the held model; see ``HeldModel``.
 public struct RoundInvite: FramePayload, Hashable {
     public static let frameType = FrameType.roundInvite
     /// The round number.
@@ -92,23 +98,41 @@ public struct RoundInvite: FramePayload, Hashable {
     public var roundNonce: [UInt8]
     /// Deadline for the update, milliseconds since the Unix epoch (UTC).
     public var deadlineMillis: UInt64
-    /// The current global model.
+    /// ``ModelDigest`` of the round's global model, always present.
+    public var modelDigest: [UInt8]
+    /// The current global model, or empty when it is the model the participant last received
+    /// in full (the one ``modelDigest`` names).
     public var globalModel: [Float]
     /// Training parameters (epochs, learning rate, clipping bound, sampling rate…) as UTF-8 JSON.
     public var trainingParameters: [UInt8]
 
+    /// An invitation carrying `globalModel` in full.
     public init(round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, globalModel: [Float], trainingParameters: [UInt8]) {
+        self.init(
+            round: round, roundNonce: roundNonce, deadlineMillis: deadlineMillis, modelDigest: ModelDigest.of(globalModel),
+            globalModel: globalModel, trainingParameters: trainingParameters)
+    }
+
+    /// An invitation with an explicit digest; an empty `globalModel` refers to the held model.
+    public init(
+        round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, modelDigest: [UInt8], globalModel: [Float], trainingParameters: [UInt8]
+    ) {
         self.round = round
         self.roundNonce = roundNonce
         self.deadlineMillis = deadlineMillis
+        self.modelDigest = modelDigest
         self.globalModel = globalModel
         self.trainingParameters = trainingParameters
     }
+
+    /// Whether the model travels by reference (``globalModel`` is empty).
+    public var refersToHeldModel: Bool { globalModel.isEmpty }
 
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(round, endianness: .big)
         buffer.writeCohortBytes(roundNonce)
         buffer.writeInteger(deadlineMillis, endianness: .big)
+        buffer.writeCohortBytes(modelDigest)
         buffer.writeCohortTensor(globalModel)
         buffer.writeCohortBytes(trainingParameters)
     }
@@ -117,6 +141,10 @@ public struct RoundInvite: FramePayload, Hashable {
         round = try reader.readInteger(field: "round")
         roundNonce = try reader.readBytes(field: "roundNonce")
         deadlineMillis = try reader.readInteger(field: "deadlineMillis")
+        modelDigest = try reader.readBytes(field: "modelDigest")
+        guard modelDigest.count == ModelDigest.length else {
+            throw .malformed(Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
+        }
         globalModel = try reader.readTensor(field: "globalModel")
         trainingParameters = try reader.readBytes(field: "trainingParameters")
     }
@@ -191,25 +219,42 @@ public struct UpdateAck: FramePayload, Hashable {
 }
 
 /// Coordinator → participant: evaluate a candidate model on the local holdout.
+///
+/// The candidate usually becomes the next round's global model; the participant keeps it
+/// (``HeldModel``) with its digest, so that invitation can name it instead of carrying it.
 public struct EvaluateRequest: FramePayload, Hashable {
     public static let frameType = FrameType.evaluateRequest
     /// The round whose candidate this is.
     public var round: UInt64
+    /// ``ModelDigest`` of ``model``, computed by the coordinator.
+    public var modelDigest: [UInt8]
     /// The candidate model.
     public var model: [Float]
 
+    /// A request for `model`, with its digest computed here.
     public init(round: UInt64, model: [Float]) {
+        self.init(round: round, modelDigest: ModelDigest.of(model), model: model)
+    }
+
+    /// A request for `model` whose ``ModelDigest`` the caller already has.
+    public init(round: UInt64, modelDigest: [UInt8], model: [Float]) {
         self.round = round
+        self.modelDigest = modelDigest
         self.model = model
     }
 
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(round, endianness: .big)
+        buffer.writeCohortBytes(modelDigest)
         buffer.writeCohortTensor(model)
     }
 
     public init(from reader: inout PayloadReader) throws(WireError) {
         round = try reader.readInteger(field: "round")
+        modelDigest = try reader.readBytes(field: "modelDigest")
+        guard modelDigest.count == ModelDigest.length else {
+            throw .malformed(Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
+        }
         model = try reader.readTensor(field: "model")
     }
 }

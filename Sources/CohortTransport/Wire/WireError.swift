@@ -56,6 +56,8 @@ extension WireError {
         // Rounds.
         public static let deadlinePassed = "round.deadline_passed"
         public static let roundNotOpen = "round.not_open"
+        /// An invitation referred to a model the participant does not hold (see ``HeldModel``).
+        public static let unknownModel = "round.unknown_model"
     }
 
     static func badMagic(_ bytes: [UInt8]) -> WireError {
