@@ -33,6 +33,12 @@ struct RoundBenchmark: ParsableCommand {
     @Option(help: "Keep the consortium files and child logs here instead of a temporary directory that is removed.")
     var directory: String?
 
+    @Flag(help: "Skip the Flower reference measured in the same run (Scripts/reference/flower_round.py, needs flwr).")
+    var noReference = false
+
+    @Option(help: "The Flower reference script.")
+    var flowerScript = "Scripts/reference/flower_round.py"
+
     // Figures of the issue this benchmark reports against, and of Flower 1.42 (gRPC) on the
     // same machine class and workload (8 clients, 10⁶ parameters).
     static let targetRoundSecondsNoNoise = 0.08
@@ -73,7 +79,11 @@ struct RoundBenchmark: ParsableCommand {
         if modes.contains(true) { try measureNoiseDraw(consortium) }
         for withNoise in modes {
             let run = try consortium.runRounds(withNoise: withNoise)
-            report(run, withNoise: withNoise)
+            // Measured right after ours, on the same machine state, so the ratio means something.
+            let flower: FlowerReference.Outcome = noReference
+                ? .unavailable("skipped (--no-reference)")
+                : FlowerReference.measure(script: flowerScript, participants: participants, parameters: parameters, rounds: rounds, dp: withNoise)
+            report(run, withNoise: withNoise, flower: flower)
         }
     }
 
@@ -95,7 +105,7 @@ struct RoundBenchmark: ParsableCommand {
         ])
     }
 
-    private func report(_ run: BenchConsortium.Run, withNoise: Bool) {
+    private func report(_ run: BenchConsortium.Run, withNoise: Bool, flower: FlowerReference.Outcome) {
         let times = run.roundSeconds
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1
@@ -114,7 +124,22 @@ struct RoundBenchmark: ParsableCommand {
         let participantsCPU = run.participantCPUSeconds.reduce(0, +) / rounds
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let cpuBoundRound = (coordinatorCPU + participantsCPU) / Double(cores)
-        Measure.emit([
+        var fields: [String: Any] = [:]
+        switch flower {
+        case .measured(let reference):
+            fields["flower_measured"] = [
+                "median_round_seconds": reference.medianRoundSeconds, "round_seconds": reference.roundSeconds,
+                "server_peak_rss_mb": reference.serverPeakMB, "client_peak_rss_mb": reference.clientPeakMB,
+                "mode": withNoise ? "DifferentialPrivacyServerSideFixedClipping(FedAvg)" : "FedAvg",
+            ] as [String: Any]
+            fields["round_ratio_to_flower_measured"] = median / reference.medianRoundSeconds
+            fields["coordinator_rss_ratio_to_flower_measured"] = coordinatorMB / reference.serverPeakMB
+            fields["participant_rss_ratio_to_flower_measured"] = participantMB / reference.clientPeakMB
+        case .unavailable(let reason):
+            fields["flower_measured"] = NSNull()
+            fields["flower_measured_unavailable"] = reason
+        }
+        Measure.emit(fields.merging([
             "benchmark": "round",
             "noise": withNoise ? "drawn" : "skipped",
             "measured": withNoise
@@ -144,8 +169,9 @@ struct RoundBenchmark: ParsableCommand {
                 zip(run.participantPeakBytes, run.participantFileBytes).map { Double($0 - $1) / 1e6 }.max() ?? 0,
             "target_participant_rss_mb": targetParticipant, "meets_participant_rss_target": participantMB <= targetParticipant,
             "flower_participant_rss_mb": Self.flowerParticipantMB, "participant_rss_ratio_to_flower": participantMB / Self.flowerParticipantMB,
-            "units": "seconds on the monotonic clock; MB = 10^6 bytes of peak RSS (VmHWM); ratios are ours / Flower's (below 1 is better)",
-        ])
+            "units": "seconds on the monotonic clock; MB = 10^6 bytes of peak RSS (VmHWM); ratios are ours / Flower's (below 1 is better); "
+                + "flower_* without _measured are the issue's figures for this machine class",
+        ]) { $1 })
     }
 }
 

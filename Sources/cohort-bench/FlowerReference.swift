@@ -1,0 +1,57 @@
+import Foundation
+
+/// A Flower 1.42 gRPC round on this machine, measured in the same run as ours by
+/// `Scripts/reference/flower_round.py` (same workload: separate client processes on 127.0.0.1,
+/// synthetic updates of the same size, FedAvg, server-side DP with fixed clipping for the noised
+/// mode). Ratios against it are robust to the machine's load in a way fixed figures are not.
+struct FlowerReference {
+    let medianRoundSeconds: Double
+    let roundSeconds: [Double]
+    let serverPeakMB: Double
+    let clientPeakMB: Double
+
+    /// The outcome of trying to measure: the figures, or why there are none.
+    enum Outcome {
+        case measured(FlowerReference)
+        case unavailable(String)
+    }
+
+    /// Runs the script for one mode (`dp` or not); `unavailable` when python3, flwr or the
+    /// script is missing, or the run fails.
+    static func measure(script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool) -> Outcome {
+        guard FileManager.default.fileExists(atPath: script) else {
+            return .unavailable("\(script) not found (run from the repository root, or pass --flower-script)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", script, "--participants", String(participants), "--parameters", String(parameters),
+            "--rounds", String(rounds), "--mode", dp ? "dp" : "no-dp",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return .unavailable("python3 could not be started: \(error)") }
+        // The script prints one line; read before waiting so a full pipe cannot block it.
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else {
+            return .unavailable("the Flower reference printed no result (exit status \(process.terminationStatus))")
+        }
+        if let error = object["error"] as? String {
+            return .unavailable("Flower reference: \(error) (pip install -r Scripts/reference/requirements-flower.txt)")
+        }
+        guard process.terminationStatus == 0,
+            let mode = object[dp ? "dp" : "no_dp"] as? [String: Any],
+            let median = mode["median_round_seconds"] as? Double,
+            let server = mode["server_peak_rss_mb"] as? Double,
+            let client = mode["client_peak_rss_mb"] as? Double
+        else {
+            return .unavailable("the Flower reference failed (exit status \(process.terminationStatus)): \(line.prefix(300))")
+        }
+        return .measured(FlowerReference(
+            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server, clientPeakMB: client))
+    }
+}
