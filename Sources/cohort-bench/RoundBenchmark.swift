@@ -139,7 +139,7 @@ struct RoundBenchmark: ParsableCommand {
             fields["flower_measured"] = NSNull()
             fields["flower_measured_unavailable"] = reason
         }
-        Measure.emit(fields.merging([
+        let figures: [String: Any] = [
             "benchmark": "round",
             "noise": withNoise ? "drawn" : "skipped",
             "measured": withNoise
@@ -171,7 +171,8 @@ struct RoundBenchmark: ParsableCommand {
             "flower_participant_rss_mb": Self.flowerParticipantMB, "participant_rss_ratio_to_flower": participantMB / Self.flowerParticipantMB,
             "units": "seconds on the monotonic clock; MB = 10^6 bytes of peak RSS (VmHWM); ratios are ours / Flower's (below 1 is better); "
                 + "flower_* without _measured are the issue's figures for this machine class",
-        ]) { $1 })
+        ]
+        Measure.emit(figures.merging(fields) { $1 })
     }
 }
 
