@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "cohort", targets: ["cohort"]),
         .executable(name: "cohort-bench", targets: ["cohort-bench"]),
+        .executable(name: "cohort-bench-participant", targets: ["cohort-bench-participant"]),
         .executable(name: "cohort-coordinator", targets: ["cohort-coordinator"]),
         .executable(name: "cohort-participant", targets: ["cohort-participant"]),
         .library(name: "CohortCrypto", targets: ["CohortCrypto"]),
@@ -128,9 +129,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "CohortBenchSupport",
+            dependencies: ["CohortTransport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "cohort-bench-participant",
+            dependencies: [
+                "CohortBenchSupport", "CohortParticipant", "CohortTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "cohort-bench",
             dependencies: [
+                "CohortBenchSupport",
                 "CohortPrivacy",
                 "CohortCrypto",
                 "CohortLedger",

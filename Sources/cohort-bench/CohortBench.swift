@@ -7,10 +7,10 @@ struct CohortBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort-bench",
         abstract: "Cohort benchmarks; each prints JSON lines.",
-        // The round-* commands are the child processes of `round`, hidden from help.
+        // round-coordinator is the coordinator process of `round`, hidden from help; its
+        // participants are the separate cohort-bench-participant executable.
         subcommands: [
-            CoreBenchmarks.self, RoundBenchmark.self, LedgerBenchmarks.self,
-            RoundCoordinatorCommand.self, RoundParticipantCommand.self,
+            CoreBenchmarks.self, RoundBenchmark.self, LedgerBenchmarks.self, RoundCoordinatorCommand.self,
         ],
         defaultSubcommand: CoreBenchmarks.self
     )

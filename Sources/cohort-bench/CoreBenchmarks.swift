@@ -1,4 +1,5 @@
 import ArgumentParser
+import CohortBenchSupport
 import CohortPrivacy
 import Foundation
 

@@ -1,3 +1,4 @@
+import CohortBenchSupport
 import Foundation
 
 /// A Flower 1.42 gRPC round on this machine, measured in the same run as ours by

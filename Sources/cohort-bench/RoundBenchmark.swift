@@ -1,14 +1,16 @@
 import ArgumentParser
+import CohortBenchSupport
 import CohortPrivacy
 import CohortTransport
 import Foundation
 
 /// Full federated rounds over real mutual TLS on 127.0.0.1, with synthetic updates.
 ///
-/// The coordinator (the real `Coordinator` actor) and every participant run as separate
-/// processes — hidden `round-coordinator` / `round-participant` subcommands of this binary — so
-/// each reports its own peak RSS (VmHWM). This process only sets up the consortium files, starts
-/// the children, collects their figures and prints them.
+/// The coordinator (the real `Coordinator` actor, in the hidden `round-coordinator` subcommand of
+/// this binary) and every participant (the `cohort-bench-participant` executable built next to
+/// it, which links what `cohort-participant` links) run as separate processes, so each reports its
+/// own peak RSS (VmHWM) and CPU time. This process only sets up the consortium files, starts the
+/// children, collects their figures and prints them.
 struct RoundBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "round",
@@ -59,6 +61,7 @@ struct RoundBenchmark: ParsableCommand {
     }
 
     func run() throws {
+        try Child.requireParticipantExecutable()
         #if DEBUG
         Measure.emit(["warning": "debug build: run `swift run -c release cohort-bench round` for meaningful figures"])
         #endif
@@ -272,7 +275,7 @@ struct BenchConsortium {
             "--parameters", String(parameters), "--participants", String(participants), "--rounds", String(rounds),
         ]
         if !withNoise { coordinatorArguments.append("--no-noise") }
-        let coordinator = try Child(arguments: coordinatorArguments, log: directory + "/coordinator-\(tag).log")
+        let coordinator = try Child(executable: Child.executable, arguments: coordinatorArguments, log: directory + "/coordinator-\(tag).log")
         var port: Int?
         let giveUp = Date().addingTimeInterval(60)
         while port == nil {
@@ -289,9 +292,11 @@ struct BenchConsortium {
         var children: [Child] = []
         for name in names {
             children.append(try Child(
+                executable: Child.participantExecutable,
                 arguments: [
-                    "round-participant", "--identity", directory + "/" + name, "--name", name, "--port", String(port!),
+                    "--identity", directory + "/" + name, "--name", name, "--port", String(port!),
                     "--parameters", String(parameters), "--data", directory + "/" + name + "/data.csv", "--schema", schemaPath,
+                    "--clipping-bound", String(Self.clippingBound),
                 ],
                 log: directory + "/\(name)-\(tag).log"))
         }
@@ -318,16 +323,16 @@ struct BenchConsortium {
     }
 }
 
-/// A child process running a hidden subcommand of this executable; its last stdout line is a
-/// JSON object with its figures, its stderr goes to a log file.
+/// A child process (a hidden subcommand of this executable, or the participant executable); its
+/// last stdout line is a JSON object with its figures, its stderr goes to a log file.
 struct Child {
     let process: Process
     let output: Pipe
     let log: String
 
-    init(arguments: [String], log: String) throws {
+    init(executable: String, arguments: [String], log: String) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         output = Pipe()
         process.standardOutput = output
@@ -341,6 +346,20 @@ struct Child {
     static let executable: String = {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }()
+
+    /// `cohort-bench-participant` of the same build (the same directory as this executable).
+    static let participantExecutable: String = {
+        URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("cohort-bench-participant").path
+    }()
+
+    /// Fails with what to build when the participant executable is missing.
+    static func requireParticipantExecutable() throws {
+        guard FileManager.default.isExecutableFile(atPath: participantExecutable) else {
+            throw BenchError(
+                "\(participantExecutable) is missing: build it with the benchmark, "
+                    + "`swift build -c release --product cohort-bench-participant`")
+        }
+    }
 
     /// Waits for the child to exit and parses its last JSON line.
     func result() throws -> [String: Any] {
@@ -363,7 +382,3 @@ struct Child {
     }
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,22 +1,22 @@
 import Foundation
 
 /// Timing helpers: monotonic clock, best-of and median of repeated runs.
-enum Measure {
+public enum Measure {
     /// Seconds taken by `body`, on the monotonic clock.
-    static func seconds(_ body: () -> Void) -> Double {
+    public static func seconds(_ body: () -> Void) -> Double {
         let clock = ContinuousClock()
         let elapsed = clock.measure(body)
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }
 
     /// The median of `repetitions` timings of `body`.
-    static func median(repetitions: Int, _ body: () -> Void) -> Double {
+    public static func median(repetitions: Int, _ body: () -> Void) -> Double {
         let times = (0..<repetitions).map { _ in seconds(body) }.sorted()
         return times[times.count / 2]
     }
 
     /// Prints one JSON line with sorted keys.
-    static func emit(_ fields: [String: Any]) {
+    public static func emit(_ fields: [String: Any]) {
         let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
         FileHandle.standardOutput.synchronizeFile()
@@ -24,11 +24,11 @@ enum Measure {
 
     /// This process's peak resident set size (`VmHWM` in /proc/self/status), in bytes; nil
     /// where procfs is missing. Read at the end of a run, it is the high-water mark of the run.
-    static func peakResidentBytes() -> Int? { statusBytes("VmHWM") }
+    public static func peakResidentBytes() -> Int? { statusBytes("VmHWM") }
 
     /// Resident file-backed pages now (`RssFile`): mostly the executable's and the Swift
     /// runtime's code, shared by every process that maps them, and counted in `VmHWM`.
-    static func residentFileBytes() -> Int? { statusBytes("RssFile") }
+    public static func residentFileBytes() -> Int? { statusBytes("RssFile") }
 
     private static func statusBytes(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
@@ -41,7 +41,7 @@ enum Measure {
     }
 
     /// CPU time this process has used so far (user + system, all threads), in seconds.
-    static func processCPUSeconds() -> Double {
+    public static func processCPUSeconds() -> Double {
         var usage = rusage()
         guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
@@ -50,7 +50,7 @@ enum Measure {
 
     /// Prevents the optimiser from discarding a computed value.
     @inline(never)
-    static func consume<T>(_ value: T) {
+    public static func consume<T>(_ value: T) {
         withExtendedLifetime(value) {}
     }
 }
