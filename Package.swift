@@ -145,6 +145,7 @@ let package = Package(
             name: "cohort-bench",
             dependencies: [
                 "CohortBenchSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "CohortPrivacy",
                 "CohortCrypto",
                 "CohortLedger",
