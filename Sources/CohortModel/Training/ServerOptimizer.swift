@@ -48,30 +48,36 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
         guard expectedBatchSize.isFinite, expectedBatchSize > 0 else {
             throw ModelError(code: "model.invalid_batch_size", message: "the expected batch size q·N must be finite and > 0, got \(expectedBatchSize)")
         }
-        try step(gradient: noisedGradientSum.map { Double($0) / expectedBatchSize }, model: &model)
+        try noisedGradientSum.withUnsafeBufferPointer { sum throws(ModelError) in
+            try step(count: sum.count, model: &model) { Double(sum[$0]) / expectedBatchSize }
+        }
     }
 
     /// Participant-level DP-FedAvg: applies the noised mean of clipped deltas. A delta points
     /// downhill already, so the step is w ← w + η_s·(momentum-filtered) delta.
     public mutating func applyAverageDelta(_ averageDelta: [Float], to model: inout LogisticRegression) throws(ModelError) {
-        try step(gradient: averageDelta.map { -Double($0) }, model: &model)
+        try averageDelta.withUnsafeBufferPointer { delta throws(ModelError) in
+            try step(count: delta.count, model: &model) { -Double(delta[$0]) }
+        }
     }
 
-    private mutating func step(gradient: [Double], model: inout LogisticRegression) throws(ModelError) {
-        guard gradient.count == model.parameters.count else {
+    /// One step along `gradient(j)` for j in 0..<count, read twice (check, then update) instead
+    /// of materialised: at 10⁶ parameters a Double copy of the aggregate is 8 MB per round.
+    private mutating func step(count: Int, model: inout LogisticRegression, gradient: (Int) -> Double) throws(ModelError) {
+        guard count == model.parameters.count else {
             throw ModelError(
                 code: "model.dimension_mismatch",
-                message: "the aggregate has \(gradient.count) values but the model \(model.parameters.count)"
+                message: "the aggregate has \(count) values but the model \(model.parameters.count)"
             )
         }
-        guard gradient.allSatisfy(\.isFinite) else {
+        guard (0..<count).allSatisfy({ gradient($0).isFinite }) else {
             throw ModelError(code: "model.non_finite_update", message: "the aggregate contains NaN or infinity; the round must be aborted")
         }
-        if velocity.count != gradient.count { velocity = [Float](repeating: 0, count: gradient.count) }
+        if velocity.count != count { velocity = [Float](repeating: 0, count: count) }
         let d = model.featureCount
         var parameters = model.parameters
-        for j in gradient.indices {
-            var g = gradient[j]
+        for j in 0..<count {
+            var g = gradient(j)
             if j < d { g += weightDecay * Double(parameters[j]) }
             let v = momentum * Double(velocity[j]) + g
             velocity[j] = Float(v)
