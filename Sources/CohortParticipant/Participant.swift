@@ -139,10 +139,8 @@ public struct Participant: Sendable {
                     summary.roundsContributed.append(Int(invite.round))
                 case .evaluateRequest:
                     // The candidate is usually the next round's global model, which the
-                    // invitation then names instead of carrying. It replaces the held one.
-                    heldModel.release()
-                    let request = try frame.decode(EvaluateRequest.self)
-                    heldModel.hold(request)
+                    // invitation then names instead of carrying. It replaces the held one, in place.
+                    let request = try heldModel.hold(evaluateRequestIn: frame)
                     let model = try LogisticRegression(parameters: request.model)
                     var accumulator = MetricsAccumulator()
                     for (index, logit) in try model.logits(holdout).enumerated() {

@@ -95,9 +95,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                         // connected participant: answer at once, as a real silo with a small holdout
                         // does. The request is decoded in full, candidate model included; the synthetic
                         // model's only meaningful inputs here are the first weight and the bias.
-                        heldModel.release()
-                        let request = try frame.decode(EvaluateRequest.self)
-                        heldModel.hold(request)
+                        let request = try heldModel.hold(evaluateRequestIn: frame)
                         var accumulator = MetricsAccumulator()
                         let weight = Double(request.model.first ?? 0), bias = Double(request.model.last ?? 0)
                         for index in 0..<dataset.count {

@@ -60,6 +60,36 @@ struct HeldModelTests {
         }
     }
 
+    @Test func evaluationRequestIsDecodedIntoTheHeldStorage() throws {
+        var held = HeldModel()
+        // The returned request is dropped at once, so only the held model refers to the storage.
+        let firstAddress = try held.hold(evaluateRequestIn: Frame(EvaluateRequest(round: 1, model: candidate)))
+            .model.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let secondAddress = try held.hold(evaluateRequestIn: Frame(EvaluateRequest(round: 2, model: other)))
+            .model.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        #expect(firstAddress == secondAddress, "a same-size candidate was not written over the held one")
+        #expect(try held.model(for: invite(round: 3, digest: ModelDigest.of(other))) == other)
+        // A model still in use elsewhere is never overwritten.
+        let inUse = try held.model(for: invite(round: 3, digest: ModelDigest.of(other)))
+        _ = try held.hold(evaluateRequestIn: Frame(EvaluateRequest(round: 3, model: candidate)))
+        #expect(inUse == other)
+        #expect(try held.model(for: invite(round: 4, digest: ModelDigest.of(candidate))) == candidate)
+        // Another size replaces the storage.
+        let longer: [Float] = [1, 2, 3, 4, 5, 6, 7]
+        _ = try held.hold(evaluateRequestIn: Frame(EvaluateRequest(round: 4, model: longer)))
+        #expect(try held.model(for: invite(round: 5, digest: ModelDigest.of(longer))) == longer)
+    }
+
+    @Test func malformedEvaluationRequestLeavesNothingHeld() throws {
+        var held = HeldModel()
+        _ = try held.hold(evaluateRequestIn: Frame(EvaluateRequest(round: 1, model: candidate)))
+        var payload = Frame(EvaluateRequest(round: 2, model: other)).payload
+        payload.writeInteger(UInt8(0))  // a trailing byte
+        #expect(wireCode { try held.hold(evaluateRequestIn: Frame(type: .evaluateRequest, payload: payload)) } == WireError.Code.malformedPayload)
+        #expect(wireCode { try held.model(for: invite(digest: ModelDigest.of(candidate))) } == WireError.Code.unknownModel)
+        #expect(wireCode { try held.hold(evaluateRequestIn: Frame(invite(digest: ModelDigest.of(candidate)))) } == WireError.Code.unexpectedFrame)
+    }
+
     @Test func referenceInvitationIsSmallAndRoundTrips() throws {
         let digest = ModelDigest.of([Float](repeating: 0.5, count: 100_000))
         let reference = invite(digest: digest)

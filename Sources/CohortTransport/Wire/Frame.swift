@@ -40,15 +40,21 @@ public struct Frame: Sendable, Hashable {
     /// - Throws: `wire.unexpected_frame` when the frame is of another type, `wire.malformed_payload`
     ///   when the bytes do not parse or have trailing garbage.
     public func decode<Payload: FramePayload>(_: Payload.Type = Payload.self) throws(WireError) -> Payload {
-        guard type == Payload.frameType else {
+        try read(as: Payload.frameType) { reader throws(WireError) in try Payload(from: &reader) }
+    }
+
+    /// Runs `body` over the payload of a frame that must be of `expected` type, then checks that
+    /// it read every byte; the errors of ``decode(_:)``.
+    func read<Value>(as expected: FrameType, _ body: (inout PayloadReader) throws(WireError) -> Value) throws(WireError) -> Value {
+        guard type == expected else {
             throw WireError(
                 code: WireError.Code.unexpectedFrame,
-                message: "expected a \(Payload.frameType) frame, got \(type)",
+                message: "expected a \(expected) frame, got \(type)",
                 closesConnection: true
             )
         }
         var reader = PayloadReader(buffer: payload, type: type)
-        let value = try Payload(from: &reader)
+        let value = try body(&reader)
         try reader.finish()
         return value
     }

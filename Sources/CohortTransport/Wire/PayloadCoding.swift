@@ -71,14 +71,32 @@ public struct PayloadReader {
 
     /// Reads a tensor: UInt32 element count, then that many little-endian float32 values.
     public mutating func readTensor(field: String) throws(WireError) -> [Float] {
+        var tensor: [Float] = []
+        try readTensor(field: field, into: &tensor)
+        return tensor
+    }
+
+    /// Reads a tensor into `tensor`, overwriting its storage in place when it already has the
+    /// announced count (no allocation when nothing else shares it), replacing it otherwise.
+    public mutating func readTensor(field: String, into tensor: inout [Float]) throws(WireError) {
         let count = Int(try readInteger(UInt32.self, field: field))
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: 4)
         guard !overflow, byteCount <= buffer.readableBytes else {
             throw .malformed(type, "\(field) announces \(count) float32 values but only \(buffer.readableBytes) bytes remain")
         }
-        let tensor = TensorCoding.decode(buffer.readableBytesView.prefix(byteCount))
+        let bytes = buffer.readableBytesView.prefix(byteCount)
+        #if _endian(little)
+        if tensor.count == count {
+            tensor.withUnsafeMutableBytes { target in
+                bytes.withUnsafeBytes { source in target.copyMemory(from: source) }
+            }
+        } else {
+            tensor = TensorCoding.decode(bytes)
+        }
+        #else
+        tensor = TensorCoding.decode(bytes)
+        #endif
         buffer.moveReaderIndex(forwardBy: byteCount)
-        return tensor
     }
 
     /// Reads a UInt16-count-prefixed list of strings.

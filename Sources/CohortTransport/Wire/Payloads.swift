@@ -250,12 +250,20 @@ public struct EvaluateRequest: FramePayload, Hashable {
     }
 
     public init(from reader: inout PayloadReader) throws(WireError) {
+        var storage: [Float] = []
+        try self.init(from: &reader, modelStorage: &storage)
+    }
+
+    /// Decodes with the model read into `modelStorage` (in place when it has the right size; see
+    /// ``HeldModel/hold(evaluateRequestIn:)``), which then shares its storage with ``model``.
+    init(from reader: inout PayloadReader, modelStorage: inout [Float]) throws(WireError) {
         round = try reader.readInteger(field: "round")
         modelDigest = try reader.readBytes(field: "modelDigest")
         guard modelDigest.count == ModelDigest.length else {
             throw .malformed(Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
         }
-        model = try reader.readTensor(field: "model")
+        try reader.readTensor(field: "model", into: &modelStorage)
+        model = modelStorage
     }
 }
 
