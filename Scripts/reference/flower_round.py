@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""Flower reference for the round benchmark (`cohort-bench round`): one JSON line on stdout.
+
+BENCHMARK REFERENCE ONLY. Nothing in Cohort imports or runs this at runtime; `cohort-bench round`
+may run it in the same run to report Cohort's round figures as ratios against Flower's on the
+same machine.
+
+Requirement (Scripts/reference/requirements-flower.txt):
+
+    pip install flwr==1.42.0        # numpy comes with it; pinned there too
+
+Run:
+
+    python3 Scripts/reference/flower_round.py                      # 8 clients, 10^6 params, 5 rounds, both modes
+    python3 Scripts/reference/flower_round.py --rounds 2 --parameters 100000 --mode no-dp
+
+Workload (the same as `cohort-bench round --participants 8 --parameters 1000000 --rounds 5`):
+  * one Flower server process and --participants client processes (each a separate OS process,
+    all started by this script with subprocess), connected over gRPC on 127.0.0.1 only;
+  * the model is one numpy float32 array of --parameters values (all zeros initially, supplied by
+    the strategy, so no client is asked for initial parameters);
+  * every round the server sends the global model to every client (fraction_fit = 1,
+    min_fit_clients = min_available_clients = participants); each client decodes it and returns a
+    synthetic update: a deterministic pseudo-random float32 array (seeded by client index, drawn
+    once at start-up, before connecting) whose first element is set to the round number -- client
+    compute is negligible, as in Cohort's benchmark participants; num_examples = 1 for every client;
+  * the server aggregates with FedAvg; no federated evaluation (fraction_evaluate = 0) and no
+    centralised evaluation;
+  * mode "no_dp": plain FedAvg; mode "dp": FedAvg wrapped in Flower's
+    DifferentialPrivacyServerSideFixedClipping(noise_multiplier=1.0, clipping_norm=1.0,
+    num_sampled_clients=participants) -- clip every update on the server, Gaussian noise on the
+    aggregate.
+
+What is measured, per mode:
+  * round_seconds: for each of the --rounds timed rounds, time.perf_counter() from entry into the
+    strategy's configure_fit (the server's start of the round, before it serialises the model and
+    sends FitIns) to the return of the strategy's aggregate_fit (aggregation result, including the
+    DP wrapper's clipping and noise). Bracketed by a thin Strategy wrapper around the (DP-wrapped)
+    FedAvg. Timing starts only after all clients are connected (the wrapper's
+    initialize_parameters waits for them), like Cohort's benchmark, which times every round after
+    all participants joined; --warmup-rounds (default 0, as Cohort has none) untimed rounds can be
+    run first. median_round_seconds is the median of round_seconds.
+  * server_peak_rss_mb: the server process's VmHWM (/proc/self/status) after its last round;
+  * client_peak_rss_mb: the largest client VmHWM, each client reading its own at exit.
+  MB = 10^6 bytes.
+
+API: Flower's legacy (deprecated since 1.13, still present in 1.42.0 under flwr.compat)
+flwr.server.start_server / flwr.client.start_client with the grpc-bidi transport. It is the
+only self-contained way to run a server and N client processes from one script with a real
+gRPC connection between them and a per-round strategy hook in the server process; the
+SuperLink/SuperNode/`flwr run` path adds a SuperLink state database, a separate ServerApp
+process and the Fleet/ServerAppIo message relay, which would measure Flower's deployment
+machinery rather than the round itself. Each child logs Flower's deprecation warnings on stderr.
+The server's thread pool is sized to the number of participants (Flower's default, min(32,
+cores + 4), would fan out to only 6 of 8 clients at a time on a 2-core machine). Flower
+telemetry is turned off in the children (FLWR_TELEMETRY_ENABLED=0), so nothing leaves the host.
+
+Output (stdout, one line), e.g.
+  {"reference": "flower", "flwr_version": "1.42.0", "participants": 8, "parameters": 1000000,
+   "rounds": 5, "no_dp": {"round_seconds": [...], "median_round_seconds": x,
+   "server_peak_rss_mb": y, "client_peak_rss_mb": z}, "dp": {...}}
+If flwr cannot be imported: {"reference": "flower", "error": "..."} and exit status 3. Any other
+failure (a child failing, the overall --timeout passing): {"reference": "flower", "error": "..."}
+and exit status 1. Every process this script started is killed before it exits; children also
+get SIGKILL from the kernel should this parent die (PR_SET_PDEATHSIG).
+"""
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HOST = "127.0.0.1"
+GRPC_MAX_MESSAGE_LENGTH = 512 * 1024 * 1024  # well above a 4 MB model; clients use the same
+
+
+def peak_rss_bytes():
+    """VmHWM of this process, in bytes (None if /proc is unavailable)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def write_json(path, value):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as out:
+        json.dump(value, out)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Server process
+# --------------------------------------------------------------------------------------------
+
+def run_server(args):
+    import numpy as np
+    import flwr
+    from flwr.common import ndarrays_to_parameters
+    from flwr.server import Server, ServerConfig
+    from flwr.server.client_manager import SimpleClientManager
+    from flwr.server.strategy import DifferentialPrivacyServerSideFixedClipping, FedAvg, Strategy
+
+    n = args.participants
+
+    class TimedStrategy(Strategy):
+        """Delegates everything; times configure_fit entry -> aggregate_fit return."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+            self.round_seconds = []
+            self.round_results = []
+            self.start = None
+
+        def initialize_parameters(self, client_manager):
+            # The gRPC server is listening by now: tell the parent, then wait for every client,
+            # so that connecting is not part of any round.
+            with open(args.ready_file, "w") as ready:
+                ready.write("ready\n")
+            if not client_manager.wait_for(n, timeout=args.connect_timeout):
+                raise RuntimeError(f"only {client_manager.num_available()} of {n} clients connected")
+            return self.inner.initialize_parameters(client_manager)
+
+        def configure_fit(self, server_round, parameters, client_manager):
+            self.start = time.perf_counter()
+            return self.inner.configure_fit(server_round, parameters, client_manager)
+
+        def aggregate_fit(self, server_round, results, failures):
+            aggregated = self.inner.aggregate_fit(server_round, results, failures)
+            elapsed = time.perf_counter() - self.start
+            self.round_seconds.append(elapsed)
+            self.round_results.append({"results": len(results), "failures": len(failures),
+                                       "aggregated": aggregated[0] is not None})
+            return aggregated
+
+        def configure_evaluate(self, server_round, parameters, client_manager):
+            return self.inner.configure_evaluate(server_round, parameters, client_manager)
+
+        def aggregate_evaluate(self, server_round, results, failures):
+            return self.inner.aggregate_evaluate(server_round, results, failures)
+
+        def evaluate(self, server_round, parameters):
+            return self.inner.evaluate(server_round, parameters)
+
+    fedavg = FedAvg(
+        fraction_fit=1.0,
+        fraction_evaluate=0.0,
+        min_fit_clients=n,
+        min_evaluate_clients=0,
+        min_available_clients=n,
+        initial_parameters=ndarrays_to_parameters([np.zeros(args.parameters, dtype=np.float32)]),
+    )
+    inner = fedavg
+    if args.mode == "dp":
+        inner = DifferentialPrivacyServerSideFixedClipping(
+            fedavg, noise_multiplier=1.0, clipping_norm=1.0, num_sampled_clients=n)
+    strategy = TimedStrategy(inner)
+    server = Server(client_manager=SimpleClientManager(), strategy=strategy)
+    server.set_max_workers(n)
+
+    total_rounds = args.warmup_rounds + args.rounds
+    flwr.server.start_server(
+        server_address=f"{HOST}:{args.port}",
+        server=server,
+        config=ServerConfig(num_rounds=total_rounds),
+        grpc_max_message_length=GRPC_MAX_MESSAGE_LENGTH,
+    )
+    # start_server has sent every client its disconnect and stopped the gRPC server.
+    peak = peak_rss_bytes()
+    if len(strategy.round_seconds) != total_rounds:
+        raise RuntimeError(f"{len(strategy.round_seconds)} of {total_rounds} rounds completed")
+    bad = [r for r in strategy.round_results if r["results"] != n or r["failures"] or not r["aggregated"]]
+    if bad:
+        raise RuntimeError(f"rounds with missing results or failures: {strategy.round_results}")
+    write_json(args.result_file, {
+        "round_seconds": strategy.round_seconds[args.warmup_rounds:],
+        "warmup_round_seconds": strategy.round_seconds[:args.warmup_rounds],
+        "peak_rss_bytes": peak,
+    })
+
+
+# --------------------------------------------------------------------------------------------
+# Client process
+# --------------------------------------------------------------------------------------------
+
+def run_client(args):
+    import numpy as np
+    import flwr
+    from flwr.client import NumPyClient
+
+    # Drawn once, before connecting: per-round client compute stays negligible.
+    update = np.random.default_rng(1000 + args.cid).standard_normal(args.parameters, dtype=np.float32)
+    update *= np.float32(0.01)
+
+    class SyntheticClient(NumPyClient):
+        def __init__(self):
+            self.fits = 0
+
+        def get_parameters(self, config):
+            return [update]
+
+        def fit(self, parameters, config):
+            # `parameters` is the decoded global model (Flower deserialises it before calling us).
+            if len(parameters) != 1 or parameters[0].shape != (args.parameters,):
+                raise ValueError("unexpected global model shape")
+            self.fits += 1
+            update[0] = np.float32(self.fits)
+            return [update], 1, {}
+
+        def evaluate(self, parameters, config):
+            return 0.0, 1, {}
+
+    client = SyntheticClient()
+    flwr.client.start_client(
+        server_address=f"{HOST}:{args.port}",
+        client=client.to_client(),
+        grpc_max_message_length=GRPC_MAX_MESSAGE_LENGTH,
+        insecure=True,
+        max_retries=20,
+        max_wait_time=60.0,
+    )
+    write_json(args.result_file, {"cid": args.cid, "fits": client.fits, "peak_rss_bytes": peak_rss_bytes()})
+
+
+# --------------------------------------------------------------------------------------------
+# Parent (orchestrator)
+# --------------------------------------------------------------------------------------------
+
+class Failure(Exception):
+    pass
+
+
+def _die_with_parent():
+    """preexec_fn: the kernel SIGKILLs the child if the parent dies (Linux)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def free_loopback_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Children:
+    """Every process the parent started; kill_all() ends each by its own id (process group)."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, env):
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, env=env,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        self.procs.append(proc)
+        return proc
+
+    def kill_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        for proc in self.procs:
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=10)
+        self.procs = []
+
+
+def run_mode(args, mode, deadline, children, workdir):
+    def remaining():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Failure(f"overall timeout of {args.timeout:g} s passed (mode {mode})")
+        return left
+
+    env = dict(os.environ, FLWR_TELEMETRY_ENABLED="0", PYTHONUNBUFFERED="1")
+    script = os.path.abspath(__file__)
+    common = ["--parameters", str(args.parameters), "--participants", str(args.participants)]
+    port = free_loopback_port()
+    server_result = os.path.join(workdir, f"server-{mode}.json")
+    ready_file = os.path.join(workdir, f"server-{mode}.ready")
+    server = children.start(
+        [sys.executable, script, "--role", "server", "--mode", mode, "--port", str(port),
+         "--rounds", str(args.rounds), "--warmup-rounds", str(args.warmup_rounds),
+         "--result-file", server_result, "--ready-file", ready_file,
+         "--connect-timeout", str(max(1.0, min(120.0, remaining())))] + common, env)
+
+    while not os.path.exists(ready_file):
+        if server.poll() is not None:
+            raise Failure(f"server ({mode}) exited with status {server.returncode} before listening")
+        remaining()
+        time.sleep(0.05)
+
+    clients = []
+    for cid in range(args.participants):
+        result = os.path.join(workdir, f"client-{mode}-{cid}.json")
+        proc = children.start(
+            [sys.executable, script, "--role", "client", "--cid", str(cid), "--port", str(port),
+             "--result-file", result] + common, env)
+        clients.append((cid, proc, result))
+
+    # Wait for everyone; a failing child fails the run at once.
+    pending = [("server", server)] + [(f"client {cid}", proc) for cid, proc, _ in clients]
+    while pending:
+        for name, proc in list(pending):
+            code = proc.poll()
+            if code is None:
+                continue
+            if code != 0:
+                raise Failure(f"{name} ({mode}) exited with status {code}")
+            pending.remove((name, proc))
+        if pending:
+            remaining()
+            time.sleep(0.05)
+
+    with open(server_result) as f:
+        srv = json.load(f)
+    client_peaks = []
+    expected_fits = args.warmup_rounds + args.rounds
+    for cid, _, path in clients:
+        with open(path) as f:
+            res = json.load(f)
+        if res["fits"] != expected_fits:
+            raise Failure(f"client {cid} ({mode}) fitted {res['fits']} of {expected_fits} rounds")
+        client_peaks.append(res["peak_rss_bytes"])
+    children.procs = []  # all exited and reaped
+
+    times = srv["round_seconds"]
+    out = {
+        "round_seconds": [round(t, 6) for t in times],
+        "median_round_seconds": round(statistics.median(times), 6),
+        "server_peak_rss_mb": round(srv["peak_rss_bytes"] / 1e6, 3) if srv["peak_rss_bytes"] else None,
+        "client_peak_rss_mb": round(max(client_peaks) / 1e6, 3) if all(client_peaks) else None,
+    }
+    if args.warmup_rounds:
+        out["warmup_round_seconds"] = [round(t, 6) for t in srv["warmup_round_seconds"]]
+    return out
+
+
+def emit(value):
+    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.flush()
+
+
+def run_parent(args):
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            import numpy  # noqa: F401
+            import flwr
+            from flwr.server.strategy import DifferentialPrivacyServerSideFixedClipping  # noqa: F401
+        version = flwr.__version__
+    except Exception as error:  # ImportError and anything a broken install raises
+        emit({"reference": "flower", "error": f"cannot import flwr: {type(error).__name__}: {error}"})
+        return 3
+
+    def on_signal(signum, _frame):
+        raise Failure(f"terminated by signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    modes = {"no-dp": ["no_dp"], "dp": ["dp"], "both": ["no_dp", "dp"]}[args.mode]
+    result = {"reference": "flower", "flwr_version": version, "api": "legacy start_server/start_client (grpc-bidi)",
+              "participants": args.participants, "parameters": args.parameters, "rounds": args.rounds,
+              "warmup_rounds": args.warmup_rounds,
+              "round_scope": "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
+                             "clients decode and reply, deserialise, FedAvg; with dp also clip and noise)",
+              "cores": os.cpu_count()}
+    deadline = time.monotonic() + args.timeout
+    children = Children()
+    try:
+        with tempfile.TemporaryDirectory(prefix="flower-round-") as workdir:
+            for mode in modes:
+                result[mode] = run_mode(args, "dp" if mode == "dp" else "no-dp", deadline, children, workdir)
+    except (Failure, KeyboardInterrupt, OSError, ValueError, KeyError) as error:
+        children.kill_all()
+        emit({"reference": "flower", "flwr_version": version, "error": f"{type(error).__name__}: {error}"})
+        return 1
+    finally:
+        children.kill_all()
+    emit(result)
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=8)
+    parser.add_argument("--parameters", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per mode")
+    parser.add_argument("--warmup-rounds", type=int, default=0, help="untimed rounds before the timed ones")
+    parser.add_argument("--mode", choices=["no-dp", "dp", "both"], default="both")
+    parser.add_argument("--timeout", type=float, default=600.0, help="overall seconds for the whole run")
+    # Internal: how the parent starts its children.
+    parser.add_argument("--role", choices=["parent", "server", "client"], default="parent", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
+    parser.add_argument("--ready-file", help=argparse.SUPPRESS)
+    parser.add_argument("--connect-timeout", type=float, default=120.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.role == "server":
+        run_server(args)
+        return 0
+    if args.role == "client":
+        run_client(args)
+        return 0
+    if args.participants < 1 or args.parameters < 1 or args.rounds < 1 or args.warmup_rounds < 0 or args.timeout <= 0:
+        parser.error("--participants, --parameters and --rounds must be >= 1, --warmup-rounds >= 0, --timeout > 0")
+    return run_parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
