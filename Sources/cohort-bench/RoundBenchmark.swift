@@ -83,12 +83,16 @@ struct RoundBenchmark: ParsableCommand {
         let floor = try CryptoFloor.measure(parameters: parameters)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let cryptoRound = floor.roundCPUSeconds(participants: participants)
+        let fsync = try CryptoFloor.fsyncSeconds(directory: root)
         Measure.emit([
             "benchmark": "round_crypto_floor", "parameters": parameters, "participants": participants, "cores": cores,
             "seconds_per_model_sized_buffer": [
                 "seal_libsodium_sealed_box": floor.sealSeconds, "open_libsodium_sealed_box": floor.openSeconds,
                 "sha256": floor.sha256Seconds, "aes128_gcm_encrypt": floor.aesGCMEncryptSeconds, "aes128_gcm_decrypt": floor.aesGCMDecryptSeconds,
+                "aes128_gcm_pass_used": floor.aesGCMSeconds,
             ],
+            "ledger_fsync_seconds": fsync,
+            "durable_steps_in_sequence_per_round": 4,
             "crypto_cpu_seconds_per_round": cryptoRound,
             "floor_round_seconds_no_noise": cryptoRound / Double(cores),
             "floor_round_seconds_noise": (cryptoRound + noiseDraw) / Double(cores),
@@ -96,7 +100,7 @@ struct RoundBenchmark: ParsableCommand {
             "note": "seal, SHA-256 and TLS encryption of every update on its participant, TLS decryption, SHA-256 and opening on the "
                 + "coordinator, the global model through TLS once per participant (and the noise draw), each timed alone on one thread "
                 + "and summed over the round, divided by the cores: a round cannot be faster on this machine. Kernel copies, page faults, "
-                + "framing, clipping, summing, ledger and evaluation come on top.",
+                + "framing, clipping, summing, evaluation and the round's four fsynced ledger steps in sequence come on top.",
         ])
         for withNoise in modes {
             let run = try consortium.runRounds(withNoise: withNoise)
