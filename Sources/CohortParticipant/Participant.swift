@@ -101,9 +101,11 @@ public struct Participant: Sendable {
             var sampler = PoissonSampler()
             var heldModel = HeldModel()
             while let frame = try await frames.next() {
-                switch frame.type {
+                let type = frame.type
+                switch type {
                 case .roundInvite:
-                    let invite = try frame.decode(RoundInvite.self)
+                    // The frame (the whole model when sent in full) is let go before training.
+                    let invite = try (consume frame).decode(RoundInvite.self)
                     let parameters = try TrainingParameters.decode(invite.trainingParameters)
                     let globalModel = try heldModel.model(for: invite)
                     let model = try LogisticRegression(parameters: globalModel)

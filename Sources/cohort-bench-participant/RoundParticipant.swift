@@ -72,12 +72,14 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                 }
                 try await connection.outbound.send(Attestation(json: attestation))
                 while let frame = try await frames.next() {
-                    switch frame.type {
+                    let type = frame.type
+                    switch type {
                     case .roundInvite:
                         if cpuAtFirstInvite == nil { cpuAtFirstInvite = Measure.processCPUSeconds() }
                         // Decoded in full, and the global model resolved (sent in full or held
-                        // from the evaluation request), as a training participant must.
-                        let invite = try frame.decode(RoundInvite.self)
+                        // from the evaluation request), as a training participant must. The frame
+                        // (the whole model when sent in full) is let go before sealing.
+                        let invite = try (consume frame).decode(RoundInvite.self)
                         let globalModel = try heldModel.model(for: invite)
                         guard globalModel.count == parameters else {
                             throw BenchError("round \(invite.round)'s global model has \(globalModel.count) parameters, not \(parameters)")
