@@ -4,42 +4,14 @@ public enum L2Clipping {
     ///
     /// Sums of squares run in float32 SIMD lanes over blocks of 4,096 values and are flushed into a
     /// double accumulator per block, which keeps the result accurate for vectors of millions of
-    /// values while running at memory speed.
+    /// values while running at memory speed (see ``measure(_:against:)``, which computes it).
     public static func norm(_ vector: UnsafeBufferPointer<Float>) -> Double {
-        let lanes = 16
-        let blockLength = 4096
-        var total = 0.0
-        var start = 0
-        let count = vector.count
-        guard let base = vector.baseAddress else { return 0 }
-        let raw = UnsafeRawPointer(base)
-        while start < count {
-            let end = min(start + blockLength, count)
-            var accumulator0 = SIMD16<Float>(repeating: 0)
-            var accumulator1 = SIMD16<Float>(repeating: 0)
-            var index = start
-            while index + 2 * lanes <= end {
-                let a = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
-                let b = raw.loadUnaligned(fromByteOffset: (index + lanes) * 4, as: SIMD16<Float>.self)
-                accumulator0 += a * a
-                accumulator1 += b * b
-                index += 2 * lanes
-            }
-            var blockSum = Double((accumulator0 + accumulator1).sum())
-            while index < end {
-                let value = Double(base[index])
-                blockSum += value * value
-                index += 1
-            }
-            total += blockSum
-            start = end
-        }
-        return total.squareRoot()
+        measure(vector).norm
     }
 
     /// What one pass over an update measures: see ``measure(_:against:)``.
     public struct Measurement: Sendable, Equatable {
-        /// The L2 norm, exactly as ``norm(_:)`` computes it.
+        /// The L2 norm (``norm(_:)``).
         public var norm: Double
         /// The dot product with the reference, when one was given (float32 lanes per block of
         /// 4,096 values, accumulated in double precision).
