@@ -129,6 +129,20 @@ public actor Coordinator {
         var heldModelDigest: [UInt8]?
     }
 
+    /// Sends `frame`, which carries the model `digest` names (in full or by reference), to
+    /// `name`, and records what that participant now holds; false when it could not be sent.
+    func send(_ frame: Frame, to name: String, holding digest: [UInt8]) async -> Bool {
+        guard let writer = sessions[name]?.writer else { return false }
+        do {
+            try await writer.send(frame)
+            sessions[name]?.heldModelDigest = digest
+            return true
+        } catch {
+            sessions[name]?.heldModelDigest = nil
+            return false
+        }
+    }
+
     /// ``ModelDigest`` of the current global model.
     func currentModelDigest() -> [UInt8] {
         if let modelDigestCache { return modelDigestCache }
@@ -557,14 +571,7 @@ public actor Coordinator {
         let candidateDigest = currentModelDigest()
         let request = Frame(EvaluateRequest(round: UInt64(active.number), modelDigest: candidateDigest, model: model.parameters))
         let asked = sessions
-        for (name, session) in asked {
-            do {
-                try await session.writer.send(request)
-                sessions[name]?.heldModelDigest = candidateDigest
-            } catch {
-                sessions[name]?.heldModelDigest = nil
-            }
-        }
+        for name in asked.keys { _ = await send(request, to: name, holding: candidateDigest) }
         let until = Date().addingTimeInterval(timeout)
         while Date() < until && active.evaluations.count < asked.filter({ sessions[$0.key] != nil }).count {
             try await Task.sleep(for: .milliseconds(1))
@@ -705,9 +712,12 @@ public actor Coordinator {
         let modelDigest = currentModelDigest()
         let deadlineMillis = UInt64(deadline.timeIntervalSince1970 * 1000)
         let trainingParameters = parameters.encoded()
-        let referenceFrame = Frame(RoundInvite(
-            round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
-            globalModel: [], trainingParameters: trainingParameters))
+        func inviteFrame(carrying globalModel: [Float]) -> Frame {
+            Frame(RoundInvite(
+                round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
+                globalModel: globalModel, trainingParameters: trainingParameters))
+        }
+        let referenceFrame = inviteFrame(carrying: [])
         var fullFrame: Frame?
         _ = try active.machine.handle(.invitationsSent)
         for name in invited {
@@ -716,16 +726,10 @@ public actor Coordinator {
             if session.heldModelDigest == modelDigest {
                 frame = referenceFrame
             } else {
-                frame = fullFrame ?? Frame(RoundInvite(
-                    round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
-                    globalModel: model.parameters, trainingParameters: trainingParameters))
+                frame = fullFrame ?? inviteFrame(carrying: model.parameters)
                 fullFrame = frame
             }
-            do {
-                try await session.writer.send(frame)
-                sessions[name]?.heldModelDigest = modelDigest
-            } catch {
-                sessions[name]?.heldModelDigest = nil
+            if !(await send(frame, to: name, holding: modelDigest)) {
                 logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"])
             }
         }
