@@ -52,7 +52,42 @@ import Testing
         let reported = first.withUnsafeMutableBufferPointer { L2Clipping.clip($0, maxNorm: 2, preClipNorm: norm) }
         #expect(reported == L2Clipping.clip(&second, maxNorm: 2))
         #expect(first == second)
-        #expect(first.withUnsafeBufferPointer { L2Clipping.norm($0) } <= 2)
+        // The true norm of the clipped values, in double precision, never exceeds the bound.
+        #expect(first.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() <= 2)
+    }
+
+    /// A vector whose float32-lane norm is measurably below its true norm, with the bound between
+    /// the two: a clip that trusted the measured norm would leave it alone, above the bound.
+    @Test func clipBringsTheTrueNormUnderTheBoundWhenTheMeasuredNormIsLow() {
+        // 1.0002384 (found by search): every lane's float32 sum of its squares rounds down.
+        let value = Float(bitPattern: 1_065_355_216)
+        var vector = [Float](repeating: value, count: 4 * 4096)
+        let exact = (Double(value) * Double(value) * Double(vector.count)).squareRoot()
+        let measured = vector.withUnsafeBufferPointer { L2Clipping.norm($0) }
+        #expect(measured < exact * (1 - 5e-7), "the case no longer rounds down; pick another value")
+        let bound = (measured + exact) / 2
+        L2Clipping.clip(&vector, maxNorm: bound)
+        let after = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(after <= bound)
+    }
+
+    /// The bound holds for the true norm although the measured one is accumulated in float32
+    /// lanes: long vectors of random magnitudes (the worst case for that rounding), and vectors
+    /// measured just below the bound, which clipping must still bring under it.
+    @Test(arguments: [4096, 100_000, 1_000_003])
+    func clippedTrueNormNeverExceedsBound(count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<5 {
+            var vector = (0..<count).map { _ in Float.random(in: -1...1, using: &generator) * Float.random(in: 0...1000, using: &generator) }
+            let exact = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            // Bounds just above, at and just below the exact norm.
+            let bound = exact * [1 + 2e-6, 1, 1 - 2e-6, 0.5, 1e-3][trial]
+            let measured = vector.withUnsafeBufferPointer { L2Clipping.norm($0) }
+            #expect(abs(measured - exact) <= 4.5e-6 * exact, "the norm's rounding exceeds its documented bound")
+            L2Clipping.clip(&vector, maxNorm: bound)
+            let after = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(after <= bound, "clipped norm \(after) > bound \(bound) (count \(count), trial \(trial))")
+        }
     }
 
     @Test func clipsLongVectorToBoundAndReportsPreClipNorm() {
