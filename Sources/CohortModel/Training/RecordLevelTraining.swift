@@ -36,6 +36,10 @@ public enum RecordLevelTraining {
         return try clippedGradientSum(model: model, data: data, indices: sample, clippingBound: clippingBound)
     }
 
+    /// The relative margin by which per-record clipping stays under C, covering the rounding of
+    /// the double-precision norm (see `clippedGradientSum(model:data:indices:clippingBound:)`).
+    public static let normErrorMargin = 1e-9
+
     /// The sum of clipped per-record gradients over the records at `indices` (no sampling).
     public static func clippedGradientSum(
         model: LogisticRegression,
@@ -47,6 +51,10 @@ public enum RecordLevelTraining {
         guard clippingBound.isFinite, clippingBound > 0 else {
             throw ModelError(code: "model.invalid_clipping_bound", message: "the clipping bound C must be finite and > 0, got \(clippingBound)")
         }
+        // The norm is computed in double precision, within about (d + 3)·2⁻⁵³ of the true one,
+        // and scaling rounds each coordinate once more: clipping to C / (1 + normErrorMargin)
+        // keeps every clipped gradient's true norm at or below C for up to ~10⁷ features.
+        let target = clippingBound / (1 + Self.normErrorMargin)
         var sum = [Double](repeating: 0, count: model.parameters.count)
         for index in indices {
             let row = data.row(index)
@@ -54,7 +62,7 @@ public enum RecordLevelTraining {
             var squaredNorm = 1.0
             for x in row { squaredNorm += Double(x) * Double(x) }
             let norm = abs(residual) * squaredNorm.squareRoot()
-            let factor = norm > clippingBound ? clippingBound / norm : 1
+            let factor = norm > target ? target / norm : 1
             LogisticRegression.accumulate(&sum, row: row, scale: residual * factor)
         }
         return sum.map { Float($0) }
