@@ -70,17 +70,22 @@ import Glibc
             for participant in participants { participant.signal(SIGKILL) }
             let status = try await run.coordinator.waitForExit()
             for participant in participants { _ = try await participant.waitForExit() }
-            if exitedOnItsOwn {
-                // Only the budget gate ends a run by itself (rounds.count is out of reach).
-                #expect(status == .exited(0), "restart \(restart): the coordinator stopped by itself: \(status)\n\(run.coordinator.log)")
+            // Only the budget gate ends a run by itself (rounds.count is out of reach), which can
+            // also happen between the check above and the kill: the exit status tells which.
+            let finishedByItself = status == .exited(0)
+            if finishedByItself {
                 tally.finishedByBudgetGate += 1
             } else {
+                #expect(!exitedOnItsOwn, "restart \(restart): the coordinator stopped by itself: \(status)\n\(run.coordinator.log)")
                 #expect(status == .signalled(SIGKILL), "restart \(restart): \(status)\n\(run.coordinator.log)")
             }
 
             // Nothing runs now: the files are what a crash leaves behind.
             let audit = try auditor.check(after: "restart \(restart), killed after \(delay) ms")
-            tally.record(audit, delay: delay, killed: !exitedOnItsOwn)
+            if finishedByItself {
+                #expect(audit.lastRoundStep == "round.refused", "restart \(restart): the coordinator exited 0 without a refused round: \(run.coordinator.log)")
+            }
+            tally.record(audit, delay: delay, killed: !finishedByItself)
         }
 
         // One last start recovers the last kill's round; SIGTERM then stops it cleanly.
