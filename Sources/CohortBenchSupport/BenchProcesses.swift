@@ -35,7 +35,6 @@ public enum SyntheticUpdate {
     }
 }
 
-
 /// Child processes log warnings and worse to stderr (the parent keeps it in a log file);
 /// info-level logging per update would be measured along with the round otherwise.
 public enum BenchLogging {

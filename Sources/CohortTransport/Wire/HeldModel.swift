@@ -36,8 +36,8 @@ public struct HeldModel: Sendable {
         held = (model, digest)
     }
 
-    /// Lets the held model go, e.g. before decoding an evaluation request that replaces it, so
-    /// the two are never in memory together.
+    /// Lets the held model go (``hold(evaluateRequestIn:)`` does before decoding the candidate
+    /// that replaces it, so the two are never in memory together).
     public mutating func release() {
         held = nil
     }
@@ -49,7 +49,7 @@ public struct HeldModel: Sendable {
     public mutating func hold(evaluateRequestIn frame: Frame) throws(WireError) -> EvaluateRequest {
         var storage = held?.parameters ?? []
         // Our own reference would make the storage shared and force a copy.
-        held = nil
+        release()
         let request = try frame.read(as: .evaluateRequest) { reader throws(WireError) in
             try EvaluateRequest(from: &reader, modelStorage: &storage)
         }
