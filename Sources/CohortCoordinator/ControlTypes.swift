@@ -98,8 +98,15 @@ public struct ParticipantStatus: Sendable, Codable, Equatable {
     public var records: Int?
     /// Rounds in which the anomaly gate flagged its update.
     public var flaggedRounds: [Int]
+    /// Whether the policy in force names it; false for a connected peer that a policy adoption
+    /// removed (its session is being closed).
+    public var inPolicy: Bool
 
-    public init(name: String, connected: Bool, suspended: Bool, suspensionReason: String?, records: Int?, flaggedRounds: [Int]) {
+    public init(
+        name: String, connected: Bool, suspended: Bool, suspensionReason: String?, records: Int?, flaggedRounds: [Int],
+        inPolicy: Bool = true
+    ) {
+        self.inPolicy = inPolicy
         self.name = name
         self.connected = connected
         self.suspended = suspended

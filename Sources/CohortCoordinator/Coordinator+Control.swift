@@ -74,7 +74,8 @@ extension Coordinator {
             roundsCharged: state.roundsCharged, projectedNextEpsilon: projected)
     }
 
-    /// Every participant the policy names, with its connection and suspension state.
+    /// Every participant the policy names, with its connection and suspension state, then any
+    /// connected peer the policy in force no longer names.
     public func participantStatuses() -> [ParticipantStatus] {
         configuration.policy.policy.participants.map { participant in
             ParticipantStatus(
@@ -82,6 +83,11 @@ extension Coordinator {
                 suspensionReason: suspended[participant.name], records: sessions[participant.name]?.records,
                 flaggedRounds: flaggedRounds[participant.name] ?? [])
         }
+            + connectedNonMembers().map { name in
+                ParticipantStatus(
+                    name: name, connected: true, suspended: suspended[name] != nil, suspensionReason: suspended[name],
+                    records: sessions[name]?.records, flaggedRounds: flaggedRounds[name] ?? [], inPolicy: false)
+            }
     }
 
     /// The coordinator's state for status displays.
@@ -217,6 +223,7 @@ extension Coordinator {
         }
         signingKeys = keys
         configuration.policy = adopted
+        applyMembership()
         logger.notice("policy adopted", metadata: [
             "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
             "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)", "cohort.changed": "\(changed.joined(separator: ","))",

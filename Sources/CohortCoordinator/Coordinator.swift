@@ -92,6 +92,10 @@ public actor Coordinator {
     private var modelDigestCache: [UInt8]?
     var optimizer: ServerOptimizer
     var sessions: [String: Session] = [:]
+    /// The last session id handed out (ids tell a replaced session from its successor).
+    var nextSessionID: UInt64 = 0
+    /// Who the participant port admits: the participants of the policy in force.
+    let membership: LiveMembership
     var round: ActiveRound?
     var server: FrameServer?
     /// Noise for the next round, drawn while the current one collects updates.
@@ -118,6 +122,8 @@ public actor Coordinator {
     let plaintextPool: PlaintextPool
 
     struct Session {
+        /// Assigned by `register`.
+        var id: UInt64 = 0
         let writer: FrameWriter
         let sessionNonce: [UInt8]
         /// The data-quality attestation the participant sent when it joined.
@@ -165,6 +171,10 @@ public actor Coordinator {
         let aggregator: StreamingAggregator
         var digests: [String: String] = [:]
         var answered: Set<String> = []
+        /// Participants that passed the round's pre-round gates (not suspended, not excluded).
+        var eligible: Set<String> = []
+        /// Participants asked to evaluate the released model; only their results count.
+        var evaluationsAsked: Set<String> = []
         /// Federated evaluation of the released model, by participant.
         var evaluations: [String: MetricsAccumulator] = [:]
         var closingMetrics: [String: Double] = [:]
@@ -227,6 +237,7 @@ public actor Coordinator {
             keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
         }
         signingKeys = keys
+        membership = LiveMembership(Set(policy.participants.map(\.name)))
         let loadedSchema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
         schema = loadedSchema
         schemaDigest = try loadedSchema.digest()
@@ -339,10 +350,11 @@ public actor Coordinator {
                 host: host, port: port,
                 handshakeTimeout: .milliseconds(Int64(policy.rounds.handshakeTimeoutSeconds * 1000)),
                 idleTimeout: .milliseconds(Int64(policy.rounds.idleTimeoutSeconds * 1000)),
-                limits: limits
+                limits: limits,
+                partialFrameBudget: Self.partialFrameBudget(limits: limits, participants: policy.participants.count)
             ),
             tls: tls,
-            allowList: .names(Set(policy.participants.map(\.name)), role: .participant),
+            allowList: membership.allowList,
             logger: logger
         )
         self.server = server
@@ -353,6 +365,13 @@ public actor Coordinator {
             }
         }
         return server.port
+    }
+
+    /// Bytes of large frames that may be arriving at once over all connections: one largest
+    /// update from every participant the policy names, plus one more for a reconnect overlapping
+    /// its old session. Each identity holds at most one session, so honest rounds never reach it.
+    static func partialFrameBudget(limits: FrameLimits, participants: Int) -> Int {
+        (participants + 1) * Int(limits[.update])
     }
 
     /// Stops serving (as `stop`) and closes the ledger, releasing its lock, so another
@@ -385,6 +404,7 @@ public actor Coordinator {
         let name = connection.peer.name
         var log = logger
         log[metadataKey: "cohort.participant"] = "\(name)"
+        var sessionID: UInt64?
         do {
             var frames = connection.inbound.makeAsyncIterator()
             guard let helloFrame = try await frames.next() else { return }
@@ -395,13 +415,21 @@ public actor Coordinator {
                     message: "hello names `\(hello.participantName)` but the certificate names `\(name)`", closesConnection: true))
                 return
             }
+            connection.admission.advance(to: .awaitingAttestation)
             let nonce = SecureRandom.bytes(Welcome.nonceLength)
             try await connection.outbound.send(Welcome(
                 coordinatorSealingKey: sealingKey.publicKey, sessionNonce: nonce, model: ModelSpec(dimension: UInt32(dimension))))
             guard let attestationFrame = try await frames.next() else { return }
             let attestationPayload = try attestationFrame.decode(Attestation.self)
             let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
-            await register(name: name, session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation))
+            connection.admission.advance(to: .session)
+            guard let id = await register(name: name, session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation)) else {
+                try await connection.outbound.send(error: WireError(
+                    code: WireError.Code.removedFromPolicy,
+                    message: "the policy in force no longer names \(name); ask the consortium to add it again", closesConnection: true))
+                return
+            }
+            sessionID = id
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
             while let frame = try await frames.next() {
                 switch frame.type {
@@ -424,7 +452,7 @@ public actor Coordinator {
                             code: WireError.Code.malformedPayload, message: "the evaluation result is not a metrics accumulator", closesConnection: false))
                     }
                 case .bye:
-                    await unregister(name: name)
+                    if let sessionID { await unregister(name: name, id: sessionID) }
                     return
                 default:
                     try await connection.outbound.send(error: WireError(
@@ -435,17 +463,7 @@ public actor Coordinator {
         } catch {
             log.notice("participant connection ended", metadata: ["cohort.reason": "\(error)"])
         }
-        await unregister(name: name)
-    }
-
-    func register(name: String, session: Session) {
-        sessions[name] = session
-        metrics.participantsConnected(sessions.count)
-    }
-
-    func unregister(name: String) {
-        sessions[name] = nil
-        metrics.participantsConnected(sessions.count)
+        if let sessionID { await unregister(name: name, id: sessionID) }
     }
 
     /// Per-update checks, then streaming aggregation; records the result for the round's
@@ -560,7 +578,9 @@ public actor Coordinator {
     }
 
     func receiveEvaluation(_ accumulator: MetricsAccumulator, round number: Int, from name: String) {
-        guard let active = round, active.number == number, active.machine.state == .aggregated else { return }
+        guard let active = round, active.number == number, active.machine.state == .aggregated,
+            active.evaluationsAsked.contains(name)
+        else { return }
         active.evaluations[name] = accumulator
     }
 
@@ -570,10 +590,14 @@ public actor Coordinator {
         // Encoded once and shared, like the invitation: one frame per participant would copy the model each time.
         let candidateDigest = currentModelDigest()
         let request = Frame(EvaluateRequest(round: UInt64(active.number), modelDigest: candidateDigest, model: model.parameters))
-        let asked = sessions
-        for name in asked.keys { _ = await send(request, to: name, holding: candidateDigest) }
+        // Only participants still eligible for this round see the candidate: suspended, excluded
+        // and removed ones receive no model and their self-reported counts never reach the gate.
+        active.evaluationsAsked = Set(sessions.keys.filter { name in
+            active.eligible.contains(name) && membership.contains(name) && suspended[name] == nil
+        })
+        for name in active.evaluationsAsked.sorted() { _ = await send(request, to: name, holding: candidateDigest) }
         let until = Date().addingTimeInterval(timeout)
-        while Date() < until && active.evaluations.count < asked.filter({ sessions[$0.key] != nil }).count {
+        while Date() < until && active.evaluations.count < active.evaluationsAsked.filter({ sessions[$0] != nil }).count {
             try await Task.sleep(for: .milliseconds(1))
         }
         var merged = MetricsAccumulator()
@@ -686,6 +710,7 @@ public actor Coordinator {
         )
         active.sensitivity = roundSensitivity(records: policy.privacy.unit == .record ? Int(denominator / policy.privacy.samplingRate) : 0)
         active.noise = try DiscreteGaussian(sigma: policy.privacy.noiseMultiplier * active.sensitivity / grid.step)
+        active.eligible = Set(eligible)
         for name in invited {
             active.records[name] = sessions[name]?.records
             active.labelCounts[name] = sessions[name]?.attestation.labelCounts

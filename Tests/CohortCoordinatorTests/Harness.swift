@@ -73,7 +73,7 @@ struct ConsortiumFiles: Sendable {
     ///   - extraYAML: further top-level sections (e.g. `governance:`), appended verbatim.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
-         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, extraYAML: String = "") throws {
+         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -116,6 +116,7 @@ struct ConsortiumFiles: Sendable {
               count: \(roundsCount)
               min_participants: \(minParticipants)
               deadline_seconds: \(deadlineSeconds)
+              handshake_timeout_seconds: \(handshakeTimeoutSeconds)
             model:
               version: lr-v1
               schema: \(schemaPath)
@@ -169,11 +170,12 @@ final class Consortium: @unchecked Sendable {
     /// Parameters as for `ConsortiumFiles`.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
-         maxUpdateBytes: Int = 64 << 20, extraYAML: String = "",
+         maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
          alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)? = nil) async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
-            samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes, extraYAML: extraYAML)
+            samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
+            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML)
         coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())

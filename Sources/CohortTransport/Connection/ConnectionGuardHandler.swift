@@ -30,6 +30,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     private let allowList: PeerAllowList
     private let handshakeTimeout: TimeAmount
     private let authenticated: EventLoopPromise<PeerIdentity>
+    /// Server side: advanced past authentication here, closed on refusal.
+    private let admission: ConnectionAdmission?
     private var logger: Logger
     private var state = State.handshaking
     private var handshakeTimer: Scheduled<Void>?
@@ -40,8 +42,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         allowList: PeerAllowList,
         handshakeTimeout: TimeAmount,
         authenticated: EventLoopPromise<PeerIdentity>,
+        admission: ConnectionAdmission? = nil,
         logger: Logger
     ) {
+        self.admission = admission
         self.side = side
         self.tlsHandler = tlsHandler
         self.allowList = allowList
@@ -134,7 +138,27 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         }
         state = .authenticated(identity)
         logger.info("peer authenticated")
+        admission?.advance(to: .awaitingHello)
+        if let admission { startHelloTimer(context: context, admission: admission) }
         authenticated.succeed(identity)
+    }
+
+    /// A server-side peer must reach a session (hello and attestation accepted) within the
+    /// handshake timeout too: an authenticated socket that never says hello holds a connection
+    /// slot of its identity and is closed.
+    private func startHelloTimer(context: ChannelHandlerContext, admission: ConnectionAdmission) {
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [self] in
+            guard case .authenticated = state, admission.phase != .session else { return }
+            logger.warning("closing connection: no hello within the handshake timeout", metadata: [
+                "cohort.error_code": "\(WireError.Code.helloTimeout)"
+            ])
+            state = .closed
+            admission.close()
+            sendErrorAndClose(context: context, WireError(
+                code: WireError.Code.helloTimeout,
+                message: "no hello and attestation within \(handshakeTimeout.nanoseconds / 1_000_000) ms of the TLS handshake",
+                closesConnection: true))
+        }
     }
 
     private func peerIdentity() throws(TransportError) -> PeerIdentity {
@@ -155,6 +179,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     private func refuse(context: ChannelHandlerContext, code: String, error: TransportError, reason: String) {
         logger.warning("refusing connection: \(reason)", metadata: ["cohort.error_code": "\(code)"])
         state = .closed
+        admission?.close()
         authenticated.fail(error)
         let wire = WireError(code: code, message: reason, closesConnection: true)
         sendErrorAndClose(context: context, wire)
@@ -169,6 +194,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         case .read, .all:
             logger.info("closing idle connection", metadata: ["cohort.error_code": "\(WireError.Code.idleTimeout)"])
             state = .closed
+            admission?.close()
             sendErrorAndClose(
                 context: context,
                 WireError(code: WireError.Code.idleTimeout, message: "no frame received within the idle timeout", closesConnection: true)
@@ -202,12 +228,14 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
                 metadata: ["cohort.error_code": "\(wire.code)"]
             )
             context.fireErrorCaught(error)
+            admission?.close()
             if case .authenticated = state { sendErrorAndClose(context: context, wire) } else { context.close(promise: nil) }
             state = .closed
         case is ByteToMessageDecoderError:
             // Bytes after a framing error; the first error was already reported.
             return
         default:
+            admission?.close()
             if case .handshaking = state {
                 logger.warning("TLS handshake failed: \(error)", metadata: ["cohort.error_code": "tls.handshake_failed"])
                 state = .closed

@@ -89,7 +89,8 @@ public enum FrameClient {
                         )
                     )
                     let asyncChannel = try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
-                    return FrameServer.Accepted(channel: asyncChannel, authenticated: authenticated.futureResult)
+                    return FrameServer.Accepted(
+                        channel: asyncChannel, authenticated: authenticated.futureResult, admission: ConnectionAdmission(.session))
                 }
             }
         do {
@@ -121,7 +122,11 @@ public struct FrameClientConnection: Sendable {
         let peer = peer
         let remote = channel.channel.remoteAddress
         return try await channel.executeThenClose(isolation: actor) { inbound, outbound in
-            try await body(FrameConnection(peer: peer, remoteAddress: remote, inbound: inbound, outbound: FrameWriter(outbound)))
+            // The client trusts the server it chose to call with every frame type from the start.
+            let admission = ConnectionAdmission(.session)
+            return try await body(FrameConnection(
+                peer: peer, remoteAddress: remote, inbound: inbound,
+                outbound: FrameWriter(outbound, channel: channel.channel, admission: admission), admission: admission))
         }
     }
 }

@@ -11,14 +11,21 @@ public struct FrameConnection: Sendable {
     public let inbound: NIOAsyncChannelInboundStream<Frame>
     /// Sends frames.
     public let outbound: FrameWriter
+    /// How far the peer is admitted: the server advances it past `hello` and the attestation, so
+    /// the decoder accepts larger frames only from a peer with a session.
+    public let admission: ConnectionAdmission
 }
 
 /// Sends frames on a ``FrameConnection``.
 public struct FrameWriter: Sendable {
     private let writer: NIOAsyncChannelOutboundWriter<Frame>
+    private let channel: any Channel
+    private let admission: ConnectionAdmission
 
-    init(_ writer: NIOAsyncChannelOutboundWriter<Frame>) {
+    init(_ writer: NIOAsyncChannelOutboundWriter<Frame>, channel: any Channel, admission: ConnectionAdmission) {
         self.writer = writer
+        self.channel = channel
+        self.admission = admission
     }
 
     /// Sends a frame.
@@ -34,8 +41,18 @@ public struct FrameWriter: Sendable {
     /// Sends an error frame. When `error.closesConnection`, also finishes the outbound side: the
     /// caller should then return from its connection handler.
     public func send(error: WireError) async throws {
+        if error.closesConnection { admission.close() }
         try await writer.write(Frame(error))
         if error.closesConnection { writer.finish() }
+    }
+
+    /// Ends the connection from outside its handler (a session taken over, a participant removed
+    /// from the policy): sends `error` if it can, stops decoding at once, then closes the channel,
+    /// which ends the handler's inbound stream.
+    public func close(with error: WireError) {
+        admission.close()
+        let channel = channel
+        channel.writeAndFlush(Frame(error)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Finishes the outbound side (no more frames will be sent).

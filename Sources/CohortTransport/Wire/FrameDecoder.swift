@@ -25,6 +25,12 @@ public struct FrameDecoder: Sendable {
     public let supportedVersions: ClosedRange<UInt16>
     /// The bytes received so far of a large payload (see ``gatherThreshold``).
     private var partialPayload: ByteBuffer?
+    /// Server side: which frames the connection's admission phase lets in (nil: all, within `limits`).
+    public let admission: ConnectionAdmission?
+    /// Server side: the budget large partial payloads are reserved from (nil: unbounded).
+    public let budget: PartialFrameBudget?
+    /// Bytes of `budget` this decoder holds for the payload it is gathering.
+    private var reservedBytes = 0
 
     /// Payloads at least this long are gathered into one buffer allocated for their size (NIO
     /// rounds it up to a power of two) as their bytes arrive, instead of staying in the caller's buffer until complete. In a pipeline
@@ -34,14 +40,39 @@ public struct FrameDecoder: Sendable {
     public static let gatherThreshold = 64 * 1024
 
     /// Creates a decoder.
-    public init(limits: FrameLimits = FrameLimits(), supportedVersions: ClosedRange<UInt16> = 1...Frame.currentVersion) {
+    /// - Parameters:
+    ///   - limits: per-type payload limits.
+    ///   - supportedVersions: protocol versions accepted in headers.
+    ///   - admission: on a server connection, the phase that decides which frames may arrive yet;
+    ///     bytes arriving before authentication or after a refusal are discarded unread.
+    ///   - budget: on a server, the byte budget shared by every connection's partial payloads.
+    public init(
+        limits: FrameLimits = FrameLimits(), supportedVersions: ClosedRange<UInt16> = 1...Frame.currentVersion,
+        admission: ConnectionAdmission? = nil, budget: PartialFrameBudget? = nil
+    ) {
         self.limits = limits
         self.supportedVersions = supportedVersions
+        self.admission = admission
+        self.budget = budget
+    }
+
+    /// Returns what this decoder holds of the shared budget (a connection that ends, or a frame
+    /// that completes or fails).
+    public mutating func releaseBudget() {
+        if reservedBytes > 0 { budget?.release(reservedBytes) }
+        reservedBytes = 0
     }
 
     /// Decodes the next complete frame from `buffer`, consuming its bytes; nil when more bytes are
     /// needed.
     public mutating func next(from buffer: inout ByteBuffer) throws(WireError) -> Frame? {
+        if let admission, admission.phase == .closed || admission.phase == .unauthenticated {
+            // Nothing from a peer that is not (or no longer) admitted is kept.
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            partialPayload = nil
+            releaseBudget()
+            return nil
+        }
         switch state {
         case .failed(let error):
             throw error
@@ -69,6 +100,12 @@ public struct FrameDecoder: Sendable {
                     return Frame(type: header.type, payload: payload, flags: header.flags, version: header.version)
                 }
                 guard length >= Self.gatherThreshold else { return nil }
+                if let budget {
+                    guard budget.reserve(length) else {
+                        return try fail(.busy(header.type, length: header.payloadLength, budget: budget.capacity))
+                    }
+                    reservedBytes = length
+                }
                 partialPayload = ByteBufferAllocator().buffer(capacity: length)
                 return try next(from: &buffer)
             }
@@ -81,6 +118,7 @@ public struct FrameDecoder: Sendable {
                 return nil
             }
             state = .awaitingHeader
+            releaseBudget()
             return Frame(type: header.type, payload: gathered, flags: header.flags, version: header.version)
         }
     }
@@ -123,11 +161,16 @@ public struct FrameDecoder: Sendable {
         guard length <= limits[type] else {
             return try fail(.frameTooLarge(type, length: length, limit: limits[type]))
         }
+        if let admission, admission.accepts(type) == false {
+            return try fail(.notYetAdmitted(type, phase: admission.phase))
+        }
         return FrameHeader(version: version, type: type, flags: flags, payloadLength: length)
     }
 
     private mutating func fail<T>(_ error: WireError) throws(WireError) -> T {
         state = .failed(error)
+        partialPayload = nil
+        releaseBudget()
         throw error
     }
 }
@@ -139,8 +182,12 @@ public struct FrameByteDecoder: ByteToMessageDecoder {
     private var machine: FrameDecoder
 
     /// Creates the pipeline decoder.
-    public init(limits: FrameLimits = FrameLimits()) {
-        machine = FrameDecoder(limits: limits)
+    public init(limits: FrameLimits = FrameLimits(), admission: ConnectionAdmission? = nil, budget: PartialFrameBudget? = nil) {
+        machine = FrameDecoder(limits: limits, admission: admission, budget: budget)
+    }
+
+    public mutating func decoderRemoved(context: ChannelHandlerContext) {
+        machine.releaseBudget()
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {

@@ -41,10 +41,21 @@ extension WireError {
         public static let malformedPayload = "wire.malformed_payload"
         public static let unexpectedFrame = "wire.unexpected_frame"
         public static let idleTimeout = "wire.idle_timeout"
+        /// The server's budget for partially received large frames is in use; retry shortly.
+        public static let busy = "wire.busy"
         // Authentication and policy.
         public static let notInPolicy = "auth.not_in_policy"
         public static let badIdentity = "auth.bad_identity"
         public static let nameMismatch = "auth.name_mismatch"
+        /// An adopted policy no longer names the participant: its sessions end, it is refused.
+        public static let removedFromPolicy = "auth.removed_from_policy"
+        /// The peer did not complete `hello` and its attestation within the handshake timeout.
+        public static let helloTimeout = "auth.hello_timeout"
+        // Sessions.
+        /// A newer connection with the same identity took over this one's session.
+        public static let sessionReplaced = "session.replaced"
+        /// The identity (or the server) has too many connections that have not finished `hello`.
+        public static let tooManyConnections = "session.too_many_connections"
         // Per-update checks.
         public static let wrongDimension = "update.wrong_dimension"
         public static let nonFinite = "update.non_finite"
@@ -99,6 +110,30 @@ extension WireError {
             code: Code.frameTooLarge,
             message: "\(type) frame announces \(length) payload bytes, over the limit of \(limit); "
                 + "raise the policy's frame limit if the model really is this large",
+            closesConnection: true
+        )
+    }
+
+    static func busy(_ type: FrameType, length: UInt32, budget: Int) -> WireError {
+        WireError(
+            code: Code.busy,
+            message: "\(type) frame of \(length) payload bytes does not fit the server's budget of \(budget) bytes "
+                + "for frames still arriving on all connections; send it again shortly",
+            closesConnection: true
+        )
+    }
+
+    static func notYetAdmitted(_ type: FrameType, phase: ConnectionAdmission.Phase) -> WireError {
+        let expected =
+            switch phase {
+            case .awaitingHello: "hello"
+            case .awaitingAttestation: "attestation"
+            default: "nothing"
+            }
+        return WireError(
+            code: Code.unexpectedFrame,
+            message: "a \(type) frame arrived where only \(expected) is accepted; "
+                + "a session starts with hello, then the data-quality attestation",
             closesConnection: true
         )
     }
