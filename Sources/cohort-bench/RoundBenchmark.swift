@@ -216,7 +216,18 @@ struct BenchConsortium {
     let schemaPath: String
     let names: [String]
 
-    static func create(directory: String, participants: Int, parameters: Int, rounds: Int) throws -> BenchConsortium {
+    /// The policy's `limits.max_update_bytes`.
+    var maxUpdateBytes: Int { max(64 << 20, parameters * 4 + (1 << 16)) }
+    /// The largest update frame payload the coordinator accepts (see `FrameLimits`).
+    var maxUpdateFrameBytes: Int { maxUpdateBytes + (1 << 20) }
+
+    /// - Parameters:
+    ///   - minParticipants: the quorum; every participant by default.
+    ///   - deadlineSeconds: the round deadline; one no healthy round meets by default.
+    static func create(
+        directory: String, participants: Int, parameters: Int, rounds: Int, minParticipants: Int? = nil,
+        deadlineSeconds: Double = 120
+    ) throws -> BenchConsortium {
         let ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
         let coordinator = try ca.issue(
             role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator", hosts: ["localhost", "127.0.0.1"])
@@ -258,8 +269,8 @@ struct BenchConsortium {
               epsilon_max: 1e9
             rounds:
               count: \(rounds)
-              min_participants: \(participants)
-              deadline_seconds: 120
+              min_participants: \(minParticipants ?? participants)
+              deadline_seconds: \(deadlineSeconds)
             model:
               version: bench-v1
               schema: \(schemaPath)
@@ -299,25 +310,13 @@ struct BenchConsortium {
         ]
         if !withNoise { coordinatorArguments.append("--no-noise") }
         let coordinator = try Child(executable: Child.executable, arguments: coordinatorArguments, log: directory + "/coordinator-\(tag).log")
-        var port: Int?
-        let giveUp = Date().addingTimeInterval(60)
-        while port == nil {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8) { port = Int(text) }
-            guard port != nil else {
-                guard coordinator.process.isRunning, Date() < giveUp else {
-                    coordinator.process.terminate()
-                    throw BenchError("the coordinator did not start listening: \(coordinator.logTail())")
-                }
-                Thread.sleep(forTimeInterval: 0.01)
-                continue
-            }
-        }
+        let port = try coordinator.waitForPort(file: portFile)
         var children: [Child] = []
         for name in names {
             children.append(try Child(
                 executable: Child.participantExecutable,
                 arguments: [
-                    "--identity", directory + "/" + name, "--name", name, "--port", String(port!),
+                    "--identity", directory + "/" + name, "--name", name, "--port", String(port),
                     "--parameters", String(parameters), "--data", directory + "/" + name + "/data.csv", "--schema", schemaPath,
                     "--clipping-bound", String(Self.clippingBound),
                 ],
@@ -381,6 +380,19 @@ struct Child {
             throw BenchError(
                 "\(participantExecutable) is missing: build it with the benchmark, "
                     + "`swift build -c release --product cohort-bench-participant`")
+        }
+    }
+
+    /// Waits (up to 60 s) for a coordinator child to write the port it listens on to `file`.
+    func waitForPort(file: String) throws -> Int {
+        let giveUp = Date().addingTimeInterval(60)
+        while true {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let port = Int(text) { return port }
+            guard process.isRunning, Date() < giveUp else {
+                process.terminate()
+                throw BenchError("the coordinator did not start listening: \(logTail())")
+            }
+            Thread.sleep(forTimeInterval: 0.01)
         }
     }
 

@@ -21,6 +21,9 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
     @Option var parameters: Int
     @Option var participants: Int
     @Option var rounds: Int
+    /// Contributors every round must have; `participants` by default (the flood benchmark's
+    /// attacker is connected but never contributes).
+    @Option var contributors: Int?
     @Flag var noNoise = false
 
     func run() async throws {
@@ -53,7 +56,7 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
             let start = clock.now
             let outcome = try await coordinator.runRound()
             let elapsed = start.duration(to: clock.now)
-            guard case .closed(_, let contributors, _, _) = outcome, contributors.count == participants else {
+            guard case .closed(_, let contributed, _, _) = outcome, contributed.count >= (contributors ?? participants) else {
                 await coordinator.stop(reason: "benchmark aborted")
                 throw BenchError("a round did not close with every participant: \(outcome)")
             }

@@ -109,6 +109,9 @@ func withServer<Result: Sendable>(
     handler: @escaping @Sendable (FrameConnection) async throws -> Void,
     _ body: (FrameServer) async throws -> Result
 ) async throws -> Result {
+    // These tests exercise TLS and framing, not the Cohort session protocol (tested with the coordinator).
+    var configuration = configuration
+    configuration.requiresSessionAdmission = false
     let server = try await FrameServer.bind(
         configuration: configuration,
         tls: try pki.factory(pki.coordinator).makeServerConfiguration(),

@@ -32,6 +32,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     private let authenticated: EventLoopPromise<PeerIdentity>
     /// Server side: advanced past authentication here, closed on refusal.
     private let admission: ConnectionAdmission?
+    /// Server side without a hello protocol: an authenticated peer has a session at once.
+    private let admitsAtOnce: Bool
     private var logger: Logger
     private var state = State.handshaking
     private var handshakeTimer: Scheduled<Void>?
@@ -43,9 +45,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         handshakeTimeout: TimeAmount,
         authenticated: EventLoopPromise<PeerIdentity>,
         admission: ConnectionAdmission? = nil,
+        admitsAtOnce: Bool = false,
         logger: Logger
     ) {
         self.admission = admission
+        self.admitsAtOnce = admitsAtOnce
         self.side = side
         self.tlsHandler = tlsHandler
         self.allowList = allowList
@@ -138,8 +142,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         }
         state = .authenticated(identity)
         logger.info("peer authenticated")
-        admission?.advance(to: .awaitingHello)
-        if let admission { startHelloTimer(context: context, admission: admission) }
+        if let admission {
+            admission.advance(to: admitsAtOnce ? .session : .awaitingHello)
+            if !admitsAtOnce { startHelloTimer(context: context, admission: admission) }
+        }
         authenticated.succeed(identity)
     }
 

@@ -25,6 +25,11 @@ public struct FrameServerConfiguration: Sendable {
     /// after a network blip, and one spare); more are refused with `session.too_many_connections`
     /// as soon as they are authenticated. Default 3.
     public var maxConnectionsPerIdentity: Int
+    /// Whether a peer starts in ``ConnectionAdmission/Phase/awaitingHello`` and must be admitted
+    /// by the application (`hello`, then the attestation) before it may send other frames, within
+    /// the handshake timeout. Default true; false gives every authenticated peer a session at once
+    /// (for protocols without a hello, such as the transport's own tests).
+    public var requiresSessionAdmission = true
 
     /// Creates a configuration.
     public init(
@@ -152,6 +157,7 @@ public final class FrameServer: Sendable {
                 handshakeTimeout: configuration.handshakeTimeout,
                 authenticated: authenticated,
                 admission: admission,
+                admitsAtOnce: !configuration.requiresSessionAdmission,
                 logger: logger
             )
         )
