@@ -42,7 +42,7 @@ let package = Package(
             dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
-        .target(name: "CohortModel", dependencies: ["CohortPrivacy"]),
+        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto"]),
         // The consortium policy: YAML, validated in one place.
         .target(
             name: "CohortPolicy",
@@ -167,7 +167,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
-        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel"]),
+        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto"]),
         .testTarget(
             name: "CohortCoordinatorTests",
             dependencies: [

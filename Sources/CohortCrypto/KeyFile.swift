@@ -15,9 +15,11 @@ public enum KeyFile {
         case ed25519Public = "ed25519-public"
         case x25519Secret = "x25519-secret"
         case x25519Public = "x25519-public"
+        /// A participant's key for ``KeyedPRF``, which decides each record's holdout membership.
+        case holdoutSecret = "holdout-prf-secret"
 
         /// Whether this kind must be kept private (mode 0600).
-        public var isSecret: Bool { self == .ed25519Secret || self == .x25519Secret }
+        public var isSecret: Bool { self == .ed25519Secret || self == .x25519Secret || self == .holdoutSecret }
 
         var length: Int {
             switch self {
@@ -25,6 +27,7 @@ public enum KeyFile {
             case .ed25519Public: Ed25519.publicKeyLength
             case .x25519Secret: SealedBox.secretKeyLength
             case .x25519Public: SealedBox.publicKeyLength
+            case .holdoutSecret: KeyedPRF.keyLength
             }
         }
     }

@@ -1,3 +1,5 @@
+import CohortCrypto
+
 /// Row indices of a train/test split.
 public struct TrainTestSplit: Sendable, Equatable {
     /// Training rows, ascending.
@@ -30,6 +32,43 @@ public enum DataSplit {
             train += rows[testCount...]
         }
         return TrainTestSplit(train: train.sorted(), test: test.sorted())
+    }
+
+    /// Holdout membership decided per record: record i is held out when PRF(record i's cells) < f,
+    /// an independent Bernoulli(f) draw for each record under a key only its silo holds.
+    ///
+    /// Unlike a shuffle of the whole file, adding or removing one record changes the membership
+    /// of that record only, so the training set of neighbouring files differs by at most the one
+    /// record the privacy guarantee is about (docs/PRIVACY.md, "Holdout"). Identical records share
+    /// their fate, which a record-level guarantee does not mind. The class balance of the two sets
+    /// is only as even as chance makes it.
+    /// - Parameters:
+    ///   - records: the raw cells of each record (nil = missing), as read from the file.
+    ///   - prf: the silo's keyed PRF.
+    ///   - testFraction: f, in (0, 1).
+    public static func keyedHoldout(records: [[String?]], prf: KeyedPRF, testFraction: Double) throws(ModelError) -> TrainTestSplit {
+        guard testFraction.isFinite, testFraction > 0, testFraction < 1 else {
+            throw ModelError(code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
+        }
+        var train: [Int] = []
+        var test: [Int] = []
+        for (index, record) in records.enumerated() {
+            if prf.unitInterval(canonicalBytes(of: record)) < testFraction { test.append(index) } else { train.append(index) }
+        }
+        return TrainTestSplit(train: train, test: test)
+    }
+
+    /// An unambiguous encoding of a record's cells: per cell, 0xFFFFFFFF for a missing one, else
+    /// its UTF-8 length (32 bits, little-endian) and bytes.
+    static func canonicalBytes(of record: [String?]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for cell in record {
+            let utf8 = cell.map { Array($0.utf8) }
+            let length = UInt32(clamping: utf8?.count ?? Int(UInt32.max))
+            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+            if let utf8 { bytes += utf8 }
+        }
+        return bytes
     }
 
     /// A non-IID split of `rows` into `silos` parts with Dirichlet label skew (the scheme of
