@@ -31,6 +31,13 @@ Workload (the same as `cohort-bench round --participants 8 --parameters 1000000 
     num_sampled_clients=participants) -- clip every update on the server, Gaussian noise on the
     aggregate.
 
+Transport: TLS by default (--transport tls), as Cohort always runs: the parent generates a
+throw-away CA and a server certificate for 127.0.0.1 (ECDSA P-256, with the `cryptography`
+package flwr depends on) and hands them to start_server(certificates=...); every client verifies
+the server with root_certificates=the CA. Flower's legacy gRPC transport authenticates only the
+server (Cohort also authenticates every client and seals each update to the coordinator's key on
+top of TLS). --transport insecure measures plain gRPC, for comparison only.
+
 What is measured, per mode:
   * round_seconds: for each of the --rounds timed rounds, time.perf_counter() from entry into the
     strategy's configure_fit (the server's start of the round, before it serialises the model and
@@ -92,6 +99,52 @@ def peak_rss_bytes():
     except OSError:
         pass
     return None
+
+
+def make_tls_files(workdir):
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost, as PEM files in workdir."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
+
+    def name(common):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("flower-bench-ca")).issuer_name(name("flower-bench-ca"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {}
+    for label, data in [("ca", ca.public_bytes(serialization.Encoding.PEM)),
+                        ("cert", cert.public_bytes(serialization.Encoding.PEM)),
+                        ("key", key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))]:
+        paths[label] = os.path.join(workdir, f"tls-{label}.pem")
+        with open(paths[label], "wb") as out:
+            out.write(data)
+        os.chmod(paths[label], 0o600)
+    return paths
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def write_json(path, value):
@@ -172,11 +225,15 @@ def run_server(args):
     server.set_max_workers(n)
 
     total_rounds = args.warmup_rounds + args.rounds
+    certificates = None
+    if args.tls_ca:
+        certificates = (read_bytes(args.tls_ca), read_bytes(args.tls_cert), read_bytes(args.tls_key))
     flwr.server.start_server(
         server_address=f"{HOST}:{args.port}",
         server=server,
         config=ServerConfig(num_rounds=total_rounds),
         grpc_max_message_length=GRPC_MAX_MESSAGE_LENGTH,
+        certificates=certificates,
     )
     # start_server has sent every client its disconnect and stopped the gRPC server.
     peak = peak_rss_bytes()
@@ -228,7 +285,8 @@ def run_client(args):
         server_address=f"{HOST}:{args.port}",
         client=client.to_client(),
         grpc_max_message_length=GRPC_MAX_MESSAGE_LENGTH,
-        insecure=True,
+        insecure=not args.tls_ca,
+        root_certificates=read_bytes(args.tls_ca) if args.tls_ca else None,
         max_retries=20,
         max_wait_time=60.0,
     )
@@ -292,6 +350,12 @@ def run_mode(args, mode, deadline, children, workdir):
     env = dict(os.environ, FLWR_TELEMETRY_ENABLED="0", PYTHONUNBUFFERED="1")
     script = os.path.abspath(__file__)
     common = ["--parameters", str(args.parameters), "--participants", str(args.participants)]
+    if args.transport == "tls":
+        tls = make_tls_files(workdir)
+        common += ["--tls-ca", tls["ca"]]
+        server_tls = ["--tls-cert", tls["cert"], "--tls-key", tls["key"]]
+    else:
+        server_tls = []
     port = free_loopback_port()
     server_result = os.path.join(workdir, f"server-{mode}.json")
     ready_file = os.path.join(workdir, f"server-{mode}.ready")
@@ -299,7 +363,7 @@ def run_mode(args, mode, deadline, children, workdir):
         [sys.executable, script, "--role", "server", "--mode", mode, "--port", str(port),
          "--rounds", str(args.rounds), "--warmup-rounds", str(args.warmup_rounds),
          "--result-file", server_result, "--ready-file", ready_file,
-         "--connect-timeout", str(max(1.0, min(120.0, remaining())))] + common, env)
+         "--connect-timeout", str(max(1.0, min(120.0, remaining())))] + common + server_tls, env)
 
     while not os.path.exists(ready_file):
         if server.poll() is not None:
@@ -377,6 +441,7 @@ def run_parent(args):
 
     modes = {"no-dp": ["no_dp"], "dp": ["dp"], "both": ["no_dp", "dp"]}[args.mode]
     result = {"reference": "flower", "flwr_version": version, "api": "legacy start_server/start_client (grpc-bidi)",
+              "transport": "TLS (server-authenticated gRPC, certificates generated per run)" if args.transport == "tls" else "insecure gRPC",
               "participants": args.participants, "parameters": args.parameters, "rounds": args.rounds,
               "warmup_rounds": args.warmup_rounds,
               "round_scope": "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
@@ -406,6 +471,8 @@ def main():
     parser.add_argument("--warmup-rounds", type=int, default=0, help="untimed rounds before the timed ones")
     parser.add_argument("--mode", choices=["no-dp", "dp", "both"], default="both")
     parser.add_argument("--timeout", type=float, default=600.0, help="overall seconds for the whole run")
+    parser.add_argument("--transport", choices=["tls", "insecure"], default="tls",
+                        help="gRPC over TLS with generated certificates (default, as Cohort) or plain")
     # Internal: how the parent starts its children.
     parser.add_argument("--role", choices=["parent", "server", "client"], default="parent", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -413,6 +480,9 @@ def main():
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", help=argparse.SUPPRESS)
     parser.add_argument("--connect-timeout", type=float, default=120.0, help=argparse.SUPPRESS)
+    parser.add_argument("--tls-ca", help=argparse.SUPPRESS)
+    parser.add_argument("--tls-cert", help=argparse.SUPPRESS)
+    parser.add_argument("--tls-key", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.role == "server":

@@ -1,7 +1,7 @@
 import CohortBenchSupport
 import Foundation
 
-/// A Flower 1.42 gRPC round on this machine, measured in the same run as ours by
+/// A Flower 1.42 round over gRPC with TLS on this machine, measured in the same run as ours by
 /// `Scripts/reference/flower_round.py` (same workload: separate client processes on 127.0.0.1,
 /// synthetic updates of the same size, FedAvg, server-side DP with fixed clipping for the noised
 /// mode). Ratios against it are robust to the machine's load in a way fixed figures are not.
