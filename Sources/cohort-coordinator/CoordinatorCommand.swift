@@ -129,6 +129,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw ExitCode(3)
             }
             logger.info("operator API listening", metadata: ["cohort.api_port": "\(api?.port ?? 0)"])
+            if await coordinator.policyInForce.api == nil {
+                logger.warning("the policy in force has no `api` section, so it lists no operators or auditors: every API request is refused")
+            }
             if let apiPortFile { try String(api?.port ?? 0).write(toFile: apiPortFile, atomically: true, encoding: .utf8) }
         }
         // SIGTERM / SIGINT: abort the current round cleanly (it stays charged if updates arrived).
