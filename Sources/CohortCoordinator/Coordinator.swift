@@ -205,8 +205,9 @@ public actor Coordinator {
         metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         let fileLoaded = configuration.policy
         // The ledger key cannot change while a ledger exists (PolicyChange), so the file's is the one in force.
-        let ledgerKey = try Ed25519.KeyPair(
-            secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
+        let ledgerKey = try Self.startupCheck("coordinator.ledger_key") {
+            try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
+        }
         let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
         var existing: LedgerWriter?
         if DurableFile.exists(ledgerPath) {
@@ -230,24 +231,31 @@ public actor Coordinator {
         } catch {
             throw CoordinatorError(code: error.code, message: "coordinator.private_key / coordinator.certificate: \(error.message)")
         }
-        sealingKey = try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
+        sealingKey = try Self.startupCheck("coordinator.sealing_key") {
+            try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
+        }
         var keys: [String: [UInt8]] = [:]
-        for participant in policy.participants {
-            keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
+        for (index, participant) in policy.participants.enumerated() {
+            keys[participant.name] = try Self.startupCheck("participants[\(index)].signing_key") {
+                try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
+            }
         }
         signingKeys = keys
-        let loadedSchema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
+        let loadedSchema = try Self.startupCheck("model.schema") { try FeatureSchema.load(path: loaded.resolve(policy.model.schema)) }
         schema = loadedSchema
-        schemaDigest = try loadedSchema.digest()
+        schemaDigest = try Self.startupCheck("model.schema") { try loadedSchema.digest() }
         let modelDimension = configuration.modelDimension ?? (loadedSchema.encodedDimension + 1)
         dimension = modelDimension
-        let roundGrid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
+        let roundGrid = try Self.startupCheck("privacy.grid_inflation") {
+            try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
+        }
         grid = roundGrid
         // Fails early (before any round, and before a new ledger exists) when σ on this grid is
         // outside the sampler's range.
-        _ = try roundGrid.noise(
-            noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension
-        )
+        _ = try Self.startupCheck("privacy.noise_multiplier") {
+            try roundGrid.noise(
+                noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension)
+        }
         try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
         try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
         let writer = try existing ?? LedgerWriter.create(
@@ -286,6 +294,22 @@ public actor Coordinator {
         // hold more plaintext.
         plaintextPool = PlaintextPool(
             byteCount: UpdatePlaintext.headerLength + modelDimension * 4, limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
+    }
+
+    /// Runs one start-up check, naming the policy field it concerns in the error it throws; the
+    /// underlying error's stable code is kept.
+    static func startupCheck<T>(_ field: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CryptoError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
+        } catch let error as ModelError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
+        } catch let error as PrivacyError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message); the policy cannot start, fix it")
+        } catch let error as StorageError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
+        }
     }
 
     /// The policy the ledger says is in force: the file's when their digests agree; else, when the

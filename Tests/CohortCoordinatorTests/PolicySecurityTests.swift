@@ -236,7 +236,12 @@ import Testing
         let capture = LogCapture()
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
         #expect(original.contains("noise_multiplier: 1e+300"))
-        #expect(throws: (any Error).self) { _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator")) }
+        do {
+            _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+            Issue.record("σ 1e300 started")
+        } catch let error as CoordinatorError {
+            #expect(error.message.hasPrefix("privacy.noise_multiplier: "), "\(error)")
+        }
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
 
         // A schema path that is a directory: refused by the loader and by the coordinator itself.
@@ -248,8 +253,11 @@ import Testing
         try directorySchema.write(toFile: files.policyPath, atomically: true, encoding: .utf8)
         #expect(throws: PolicyError.self) { _ = try PolicyLoader.load(path: files.policyPath) }
         let unchecked = PolicyLoader.Loaded(policy: try PolicyLoader.parse(directorySchema), sha256: String(repeating: "0", count: 64), baseDirectory: files.directory)
-        #expect(throws: (any Error).self) {
+        do {
             _ = try Coordinator(configuration: CoordinatorConfiguration(policy: unchecked, stateDirectory: files.stateDirectory), logger: capture.logger("c"))
+            Issue.record("a schema directory was accepted")
+        } catch let error as CoordinatorError {
+            #expect(error.message.hasPrefix("model.schema: "), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
 
@@ -257,7 +265,12 @@ import Testing
         let corrected = original.replacingOccurrences(of: "noise_multiplier: 1e+300", with: "noise_multiplier: 2.0")
         try corrected.write(toFile: files.policyPath, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: files.coordinatorIdentity.x25519SecretKey)
-        #expect(throws: (any Error).self) { _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator")) }
+        do {
+            _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+            Issue.record("a sealing key with mode 0644 was accepted")
+        } catch let error as CoordinatorError {
+            #expect(error.code == "crypto.key_permissions" && error.message.hasPrefix("coordinator.sealing_key: "), "\(error)")
+        }
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: files.coordinatorIdentity.x25519SecretKey)
 
