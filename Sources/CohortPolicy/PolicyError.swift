@@ -17,11 +17,11 @@ public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "policy field `\(field)`: \(message) [\(code)]" }
 
     /// `text` as it may appear in an error message: forbidden characters (`PrintableText`) escaped
-    /// as `\u{…}`, and at most 80 characters, so an echoed value can never forge a log line.
-    public static func shown(_ text: String) -> String {
+    /// as `\u{…}`, and at most `limit` characters, so an echoed value can never forge a log line.
+    public static func shown(_ text: String, limit: Int = 80) -> String {
         var out = ""
         for (index, scalar) in text.unicodeScalars.enumerated() {
-            guard index < 80 else { return out + "…" }
+            guard index < limit else { return out + "…" }
             out += PrintableText.isForbidden(scalar) ? "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" : String(scalar)
         }
         return out

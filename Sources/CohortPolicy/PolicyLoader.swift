@@ -64,7 +64,10 @@ public enum PolicyLoader {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw PolicyError(code: "policy.syntax", field: "", message: "not valid YAML: \(error)")
+            // The parser's first line gives line, column and problem; the lines after it quote the
+            // file, which may hold control characters, so they are left out and the rest escaped.
+            let summary = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            throw PolicyError(code: "policy.syntax", field: "", message: "not valid YAML: \(PolicyError.shown(summary, limit: 500))")
         }
         var fields = try YAMLFields(root, path: "")
         let version = try fields.int("version")

@@ -38,6 +38,8 @@ import Testing
         #expect(shown.contains("changed: api (absent) → x"))
         #expect(shown.contains("privacy.epsilon_max 8.0 → 10.0"))
         #expect(shown.contains("participants[3].signing_key (absent) → sha256:"))
+        let report = LedgerHTMLReport.render(entries: result.entries, title: "t")
+        #expect(report.contains("privacy.epsilon_max: 8.0 → 10.0"))
     }
 
     @Test("an adoption entry without `changes` (an older ledger) decodes and verifies")

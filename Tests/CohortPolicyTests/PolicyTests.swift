@@ -191,6 +191,17 @@ func mutate(_ old: String, _ new: String?) -> String {
         }
     }
 
+    @Test func aSyntaxErrorNeverEchoesControlCharacters() {
+        do {
+            _ = try PolicyLoader.parse("version: 1\nname: [x\n\u{1B}[2K\u{7}forged: y\n")
+            Issue.record("accepted broken YAML")
+        } catch {
+            #expect(error.code == "policy.syntax", "\(error)")
+            #expect(!error.description.unicodeScalars.contains { PrintableText.isForbidden($0) }, "\(error)")
+            #expect(error.message.contains("3:1"), "\(error)")  // line:column
+        }
+    }
+
     @Test func invalidUTF8IsRefusedWithFileAndLine() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
