@@ -238,7 +238,9 @@ public final class AlertDispatcher: Sendable {
             let host = components.host, !host.isEmpty
         else {
             throw AlertConfigurationError(
-                code: "alerts.bad_webhook", message: "--alert-webhook must be an http:// or https:// URL with a host, got \(url.prefix(200))")
+                code: "alerts.bad_webhook",
+                // The value is not echoed: a webhook URL often carries a token.
+                message: "--alert-webhook must be an http:// or https:// URL with a host, e.g. https://alerts.example/hook")
         }
         let secure = scheme == "https"
         var tls: TLSConfiguration?

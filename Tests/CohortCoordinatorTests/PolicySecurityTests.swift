@@ -316,10 +316,11 @@ import Testing
         #expect(withAlerts.stderr.contains("governance.alerts.command") && withAlerts.stderr.contains("--alert-command"))
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
         try original.write(toFile: files.policyPath, atomically: true, encoding: .utf8)
-        for flags in [["--alert-command", "/bin/sh", "--alert-argument=-c", "--alert-argument", "touch pwned"], ["--alert-command", "notify"], ["--alert-webhook", "file:///etc/passwd"]] {
+        for flags in [["--alert-command", "/bin/sh", "--alert-argument=-c", "--alert-argument", "touch pwned"], ["--alert-command", "notify"], ["--alert-webhook", "ftp://alerts.example/hook?token=s3cret"]] {
             let run = try await BuiltProduct.run(binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--rounds", "1"] + flags)
             #expect(run.status == 2, "\(flags): \(run.stderr)")
             #expect(run.stderr.contains("alerts.bad_"), "\(run.stderr)")
+            #expect(!run.stderr.contains("s3cret"))
             #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
         }
     }
