@@ -97,11 +97,12 @@ struct DemoCommand: AsyncParsableCommand {
         let plan = try PrivacyCalculator.chargedNoiseMultiplier(
             targetEpsilon: targetEpsilon, delta: setup.plan.delta, samplingRate: setup.plan.samplingRate, rounds: setup.plan.rounds)
         let policyPath = work + "/policy.yaml"
-        // Governance: every gate at its default except the promotion threshold, and an alert
-        // hook that appends each alert to alerts.jsonl.
+        // Governance: every gate at its default except the promotion threshold. The alert hook,
+        // which appends each alert to alerts.jsonl, is the coordinator host's configuration
+        // (--alert-command / --alert-argument below), not the policy's.
         let alertsPath = work + "/alerts.jsonl"
         let hookPath = work + "/alert-hook.sh"
-        try "#!/bin/sh\n# Receives one governance alert as JSON on stdin.\ncat >> '\(alertsPath)'\necho >> '\(alertsPath)'\n"
+        try "#!/bin/sh\n# Receives one governance alert as JSON on stdin; appends it to the file named by $1.\ncat >> \"$1\"\necho >> \"$1\"\n"
             .write(toFile: hookPath, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: hookPath)
         let governance = """
@@ -115,8 +116,6 @@ struct DemoCommand: AsyncParsableCommand {
                 min_per_class: 5
               evaluation:
                 min_\(setup.metric): \(setup.promotionThreshold)
-              alerts:
-                command: \(hookPath)
 
             """
         try DemoPolicy.yaml(
@@ -131,7 +130,8 @@ struct DemoCommand: AsyncParsableCommand {
         let apiPortFile = work + "/api.port"
         var processes = DemoProcesses()
         defer { processes.terminateAll() }
-        try processes.start(binaries.coordinator, ["--policy", policyPath, "--state", state, "--port", "0", "--port-file", portFile, "--api-port-file", apiPortFile, "--quorum-wait", "30"], log: work + "/coordinator.log")
+        try processes.start(binaries.coordinator, ["--policy", policyPath, "--state", state, "--port", "0", "--port-file", portFile, "--api-port-file", apiPortFile, "--quorum-wait", "30",
+            "--alert-command", hookPath, "--alert-argument", alertsPath], log: work + "/coordinator.log")
         let port = try await waitForPort(portFile, coordinator: processes)
         for silo in setup.silos {
             try processes.start(binaries.participant, [

@@ -185,7 +185,7 @@ public struct ControlError: Error, Sendable, Codable, Equatable, CustomStringCon
 }
 
 /// An alert the coordinator raises on a gate failure or an anomaly; the alert hook (a command
-/// or a webhook from the policy) receives it as JSON. Carries names and figures, never updates or keys.
+/// or a webhook the coordinator host configured) receives it as JSON. Carries names and figures, never updates or keys.
 public struct GovernanceAlert: Sendable, Codable, Equatable {
     /// `gate_failed` or `anomaly`.
     public var kind: String

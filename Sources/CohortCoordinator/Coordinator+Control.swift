@@ -46,22 +46,48 @@ extension Coordinator {
                 code: "control.forbidden",
                 message: "\(principal) may not \(action.rawValue): that needs a certificate with the role \(allowed)",
                 status: 403)
-        }        // With an `api` section, the policy also names who holds each role.
-        if let api = configuration.policy.policy.api {
-            let listed = principal.role == .operator ? api.operators : api.auditors
-            guard listed.contains(principal.name) else {
-                let field = principal.role == .operator ? "api.operators" : "api.auditors"
-                logger.warning("control action refused", metadata: [
-                    "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
-                    "cohort.reason": "\(principal.name) is not listed in \(field)",
-                ])
-                throw ControlError(
-                    code: "control.not_listed",
-                    message: "\(principal) may not \(action.rawValue): the policy's \(field) does not list \(principal.name)",
-                    status: 403)
-            }
+        }
+        // The policy in force names who holds each role; without an `api` section it names no
+        // one. This one rule holds for a policy adopted live and after a restart alike, so an
+        // adoption that drops the section never opens the API to every certificate of the CA.
+        let api = configuration.policy.policy.api
+        let listed = principal.role == .operator ? api?.operators ?? [] : api?.auditors ?? []
+        guard listed.contains(principal.name) else {
+            let field = principal.role == .operator ? "api.operators" : "api.auditors"
+            let why = api == nil ? "the policy in force has no `api` section, so it lists no one" : "\(principal.name) is not listed in \(field)"
+            logger.warning("control action refused", metadata: [
+                "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)", "cohort.reason": "\(why)",
+            ])
+            throw ControlError(
+                code: "control.not_listed",
+                message: api == nil
+                    ? "\(principal) may not \(action.rawValue): the policy in force has no `api` section, so it lists no "
+                        + "operators or auditors and no one may use the operator API (docs/POLICY.md)"
+                    : "\(principal) may not \(action.rawValue): the policy's \(field) does not list \(principal.name)",
+                status: 403)
         }
     }
+
+    /// Checks an operator's free-text reason before it reaches logs, the ledger or status: at most
+    /// `PrintableText.maxReasonLength` characters, printable (no control, line-separator or format
+    /// characters, which could forge or hide a log line). Refused, not trimmed, so nothing the
+    /// operator wrote is silently lost.
+    static func checkReason(_ reason: String) throws(ControlError) {
+        if let found = PrintableText.firstForbidden(in: reason) {
+            throw ControlError(
+                code: "control.invalid_reason",
+                message: "the reason contains the control or invisible character \(PrintableText.describe(found)); "
+                    + "write it on one line with printable characters", status: 400)
+        }
+        guard reason.count <= PrintableText.maxReasonLength else {
+            throw ControlError(
+                code: "control.invalid_reason",
+                message: "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed", status: 400)
+        }
+    }
+
+    /// The policy in force: the one the ledger names (the start-up file, or one adopted since).
+    public var policyInForce: Policy { configuration.policy.policy }
 
     /// The budget as the ledger records it, with the projection for one more round.
     public func budgetStatus() -> BudgetStatus {
@@ -134,13 +160,14 @@ extension Coordinator {
     /// Aborts the collecting round (it stays charged if updates arrived) and drops queued rounds.
     public func abortRound(reason: String, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .abortRound)
+        try Self.checkReason(reason)
         let dropped = queuedRounds
         queuedRounds = 0
         guard round != nil || dropped > 0 else {
             throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", status: 409)
         }
         if round != nil {
-            let text = reason.isEmpty ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason.prefix(200))"
+            let text = reason.isEmpty ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason)"
             abortRequest = text
         }
         logger.notice("abort requested", metadata: ["cohort.principal": "\(principal)", "cohort.dropped_rounds": "\(dropped)"])
@@ -151,7 +178,8 @@ extension Coordinator {
     public func suspend(participant name: String, reason: String, by principal: ControlPrincipal) throws(ControlError) -> ParticipantStatus {
         try authorize(principal, .suspendParticipant)
         try requireKnown(name)
-        let why = "suspended by \(principal.name)" + (reason.isEmpty ? "" : ": \(reason.prefix(200))")
+        try Self.checkReason(reason)
+        let why = "suspended by \(principal.name)" + (reason.isEmpty ? "" : ": \(reason)")
         try setSuspension(name, why)
         logger.notice("participant suspended", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
         return participantStatuses().first { $0.name == name }!
@@ -190,7 +218,8 @@ extension Coordinator {
         } catch {
             throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", status: 400)
         }
-        let changed = try checkPolicyChange(from: current.policy, to: proposed)
+        let summary = try checkPolicyChange(from: current.policy, to: proposed)
+        let changed = summary.changedFields
         let bytes = Array(yaml.utf8)
         let digest = SHA256.hexDigest(bytes)
         let adopted = PolicyLoader.Loaded(policy: proposed, sha256: digest, baseDirectory: current.baseDirectory)
@@ -217,7 +246,8 @@ extension Coordinator {
             try DurableFile.createDirectory(configuration.stateDirectory + "/policies", mode: 0o700)
             try DurableFile.writeAtomically(bytes, to: Self.adoptedPolicyPath(stateDirectory: configuration.stateDirectory, sha256: digest), mode: 0o600)
             entry = try ledger.append(PolicyAdoptedPayload(
-                policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name))
+                policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name,
+                changes: summary.changes.map { PolicyAdoptedPayload.FieldChange(field: $0.field, old: $0.old, new: $0.new) }))
         } catch {
             throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", status: 500)
         }
@@ -240,7 +270,7 @@ extension Coordinator {
         guard configuration.policy.policy.participants.contains(where: { $0.name == name }) else {
             throw ControlError(
                 code: "control.unknown_participant",
-                message: "no participant named `\(name.prefix(64))` in the policy; see `cohort participants list`", status: 404)
+                message: "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`", status: 404)
         }
     }
 
@@ -293,10 +323,10 @@ extension Coordinator {
 
 extension Coordinator {
     /// The rules of `PolicyChange` (fields frozen while running, the cap never below what is
-    /// spent) as a control error; returns the changed field paths.
-    func checkPolicyChange(from current: Policy, to proposed: Policy) throws(ControlError) -> [String] {
+    /// spent) as a control error; returns what changes.
+    func checkPolicyChange(from current: Policy, to proposed: Policy) throws(ControlError) -> PolicyChange.Summary {
         do {
-            return try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon).changedFields
+            return try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon)
         } catch {
             throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", status: 409)
         }

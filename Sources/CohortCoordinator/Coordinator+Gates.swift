@@ -136,16 +136,14 @@ extension Coordinator {
         }
     }
 
-    /// Logs the alert and hands it to the configured hook, off the actor.
+    /// Logs the alert and hands it to the hook the host configured (never one the policy names),
+    /// off the actor.
     func raiseAlert(kind: String, round: Int, gate: String, reason: String, participants: [String]) {
         let alert = GovernanceAlert(
             kind: kind, round: round, gate: gate, reason: reason, participants: participants,
             timeMillis: Int64(Date().timeIntervalSince1970 * 1000), consortium: configuration.policy.policy.name)
         logger.warning("governance alert", metadata: ["cohort.alert": "\(kind)", "cohort.round": "\(round)", "cohort.gate": "\(gate)"])
         guard let sink = configuration.alertSink else { return }
-        let loaded = configuration.policy
-        var targets = loaded.policy.governance.alerts
-        targets.command = targets.command.map { loaded.resolve($0) }
-        Task.detached { sink(alert, targets) }
+        Task.detached { sink(alert) }
     }
 }

@@ -34,10 +34,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Where metrics go (e.g. a `PrometheusMetricsFactory`); nil uses the process-wide
     /// `MetricsSystem.factory`, which is a no-op unless the process bootstrapped one.
     public var metricsFactory: (any MetricsFactory)?
-    /// Receives every alert (gate failure, anomaly) with the alert targets of the policy in force
-    /// (`governance.alerts`, the command resolved against the policy's directory); the executable
-    /// delivers it there. Called off the actor; must not block.
-    public var alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)?
+    /// Receives every alert (gate failure, anomaly). Where alerts go is configuration of the
+    /// host (`cohort-coordinator --alert-command` / `--alert-webhook`), never of the policy, which
+    /// the operator API can replace. Called off the actor; must not block.
+    public var alertSink: (@Sendable (GovernanceAlert) -> Void)?
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
@@ -77,6 +77,9 @@ public actor Coordinator {
     let logger: Logger
     let ledger: LedgerWriter
     let sealingKey: SealedBox.KeyPair
+    /// The coordinator's TLS identity from the policy (its private key checked for mode 0600),
+    /// loaded at start-up, before any ledger is created; serve with `tls.makeServerConfiguration()`.
+    public nonisolated let tls: TLSConfigurationFactory
     var signingKeys: [String: [UInt8]]
     let schema: FeatureSchema
     /// `schema.digest()`, which the data-quality gate compares attestations with.
@@ -201,53 +204,77 @@ public actor Coordinator {
     }
 
     /// Opens (or creates) the ledger, verifies it, and restores the model from the last checkpoint.
+    ///
+    /// Every start-up check of the policy in force — keys (and their 0600 mode), the TLS
+    /// identity, the schema, the grid and the noise sampler's range — runs before a new ledger's
+    /// genesis entry is written: a policy that cannot run must leave no ledger behind, or the
+    /// corrected policy would then be refused as a different policy than the ledger's.
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws {
         LargeAllocations.returnLargeBuffersToTheSystem()
         self.logger = logger
         metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         let fileLoaded = configuration.policy
         // The ledger key cannot change while a ledger exists (PolicyChange), so the file's is the one in force.
-        let ledgerKey = try Ed25519.KeyPair(
-            secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
-        try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
-        try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
+        let ledgerKey = try Self.startupCheck("coordinator.ledger_key") {
+            try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
+        }
         let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
-        let writer: LedgerWriter
+        var existing: LedgerWriter?
         if DurableFile.exists(ledgerPath) {
             let report = try LedgerWriter.recover(stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
             if report.truncatedAt != nil { logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"]) }
-            writer = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
-        } else {
-            writer = try LedgerWriter.create(
-                stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
-                genesis: GenesisPayload(
-                    ledgerPublicKey: ledgerKey.publicKey, policySHA256: fileLoaded.sha256,
-                    epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta
-                )
-            )
+            existing = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
         }
         var effective = configuration
-        effective.policy = try Self.policyInForce(ledger: writer, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
+        if let existing {
+            effective.policy = try Self.policyInForce(ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
+        }
         self.configuration = effective
         let loaded = effective.policy
         let policy = loaded.policy
-        sealingKey = try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
+        // coordinator.* cannot change while a ledger exists, so the TLS identity is the file's too.
+        do {
+            tls = try TLSConfigurationFactory(
+                caCertificatePath: loaded.resolve(policy.coordinator.caCertificate),
+                certificatePath: loaded.resolve(policy.coordinator.certificate),
+                privateKeyPath: loaded.resolve(policy.coordinator.privateKey))
+        } catch {
+            throw CoordinatorError(code: error.code, message: "coordinator.private_key / coordinator.certificate: \(error.message)")
+        }
+        sealingKey = try Self.startupCheck("coordinator.sealing_key") {
+            try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
+        }
         var keys: [String: [UInt8]] = [:]
-        for participant in policy.participants {
-            keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
+        for (index, participant) in policy.participants.enumerated() {
+            keys[participant.name] = try Self.startupCheck("participants[\(index)].signing_key") {
+                try KeyFile.readPublic(kind: .ed25519Public, from: loaded.resolve(participant.signingKey))
+            }
         }
         signingKeys = keys
         membership = LiveMembership(Set(policy.participants.map(\.name)))
-        let loadedSchema = try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
+        let loadedSchema = try Self.startupCheck("model.schema") { try FeatureSchema.load(path: loaded.resolve(policy.model.schema)) }
         schema = loadedSchema
-        schemaDigest = try loadedSchema.digest()
+        schemaDigest = try Self.startupCheck("model.schema") { try loadedSchema.digest() }
         let modelDimension = configuration.modelDimension ?? (loadedSchema.encodedDimension + 1)
         dimension = modelDimension
-        let roundGrid = try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
+        let roundGrid = try Self.startupCheck("privacy.grid_inflation") {
+            try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
+        }
         grid = roundGrid
-        // Fails early (before any round) when σ on this grid is outside the sampler's range.
-        _ = try roundGrid.noise(
-            noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension
+        // Fails early (before any round, and before a new ledger exists) when σ on this grid is
+        // outside the sampler's range.
+        _ = try Self.startupCheck("privacy.noise_multiplier") {
+            try roundGrid.noise(
+                noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension)
+        }
+        try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
+        try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
+        let writer = try existing ?? LedgerWriter.create(
+            stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
+            genesis: GenesisPayload(
+                ledgerPublicKey: ledgerKey.publicKey, policySHA256: fileLoaded.sha256,
+                epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta
+            )
         )
         if configuration.benchmarkSkipsNoise {
             logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
@@ -280,6 +307,22 @@ public actor Coordinator {
             byteCount: UpdatePlaintext.headerLength + modelDimension * 4, limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
     }
 
+    /// Runs one start-up check, naming the policy field it concerns in the error it throws; the
+    /// underlying error's stable code is kept.
+    static func startupCheck<T>(_ field: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CryptoError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
+        } catch let error as ModelError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
+        } catch let error as PrivacyError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message); the policy cannot start, fix it")
+        } catch let error as StorageError {
+            throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
+        }
+    }
+
     /// The policy the ledger says is in force: the file's when their digests agree; else, when the
     /// file is an earlier policy of this ledger (e.g. the one it was created with), the one an
     /// operator adopted since through the control API (kept in `policies/<sha256>.yaml`). Any
@@ -304,7 +347,7 @@ public actor Coordinator {
                 message: "\(stored) does not hash to the policy in force (\(inForce)); restore it from backup")
         }
         let adopted = PolicyLoader.Loaded(
-            policy: try PolicyLoader.parse(String(decoding: bytes, as: UTF8.self)), sha256: inForce, baseDirectory: file.baseDirectory)
+            policy: try PolicyLoader.parse(PolicyLoader.text(of: bytes, file: stored)), sha256: inForce, baseDirectory: file.baseDirectory)
         try PolicyLoader.checkFilesExist(adopted)
         logger.notice("using the adopted policy in force", metadata: ["cohort.policy": "\(stored)", "cohort.policy_file_ignored": "\(file.sha256)"])
         return adopted

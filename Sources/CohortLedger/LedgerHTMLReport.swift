@@ -118,10 +118,15 @@ public enum LedgerHTMLReport {
             html += "</table>\n"
         }
         if !policies.isEmpty {
-            html += "<h2>Policy changes</h2>\n<table><tr><th>seq</th><th>time</th><th>ε<sub>max</sub></th><th>operator</th><th>policy SHA-256</th></tr>\n"
+            html += "<h2>Policy changes</h2>\n<table><tr><th>seq</th><th>time</th><th>ε<sub>max</sub></th><th>operator</th><th>policy SHA-256</th><th>changed fields</th></tr>\n"
             for (entry, policy) in policies {
                 html += "<tr><td class=\"n\">\(entry.seq)</td><td>\(entry.time)</td><td>\(LedgerRendering.format(policy.oldEpsilonMax)) → \(LedgerRendering.format(policy.newEpsilonMax))</td>"
-                html += "<td>\(escape(policy.operatorName))</td><td class=\"mono\">\(escape(policy.policySHA256))</td></tr>\n"
+                // Entries written before `changes` existed show a dash: not recorded, not "nothing".
+                let changes = policy.changes.map { list in
+                    list.map { "\(escape($0.field)): \(escape($0.old.display)) → \(escape($0.new.display))" }.joined(separator: "<br>")
+                } ?? "—"
+                html += "<td>\(escape(policy.operatorName))</td><td class=\"mono\">\(escape(policy.policySHA256))</td>"
+                html += "<td class=\"mono\">\(changes)</td></tr>\n"
             }
             html += "</table>\n"
         }

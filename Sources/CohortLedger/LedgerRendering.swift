@@ -24,6 +24,9 @@ public enum LedgerRendering {
             detail = "ε_max \(format(p.epsilonMax)) at δ \(format(p.delta)), policy \(p.policySHA256.prefix(12))…"
         case .policyAdopted(let p)?:
             detail = "ε_max \(format(p.oldEpsilonMax)) → \(format(p.newEpsilonMax)) by \(p.operatorName)"
+                + (p.changes.map { changes in
+                    "; changed: " + (changes.isEmpty ? "nothing" : changes.map { "\($0.field) \($0.old.display) → \($0.new.display)" }.joined(separator: ", "))
+                } ?? "")
         case .roundOpened(let p)?:
             detail = "\(p.participantsSampled) of \(p.participantsEligible) participants, \(p.mechanism)"
         case .roundCharged(let p)?:

@@ -11,39 +11,60 @@ import Synchronization
 import Glibc
 #endif
 
-/// Delivers each alert to the targets the coordinator passes with it (those of the policy in
-/// force), keeping one `AlertDispatcher` per distinct pair of targets, so an adopted policy's new
-/// alert command or webhook takes effect with the next alert.
-public final class AlertRouter: Sendable {
-    private struct Route: Sendable {
-        let command: String?
-        let webhookURL: String?
-        let dispatcher: AlertDispatcher
-    }
+/// The host's alert command: an absolute path to an executable and its arguments, run directly
+/// (no shell) with the alert JSON on its standard input. Set with `cohort-coordinator
+/// --alert-command PATH --alert-argument ARG …`; never read from the policy, which the operator
+/// API can replace.
+public struct AlertCommand: Sendable, Equatable {
+    /// Absolute path of a regular, executable file.
+    public let executable: String
+    /// The argv after the executable's name, passed as they are (no word splitting, no expansion).
+    public let arguments: [String]
 
-    private let route = Mutex<Route?>(nil)
-    private let logger: Logger
+    /// Program names that would run the alert JSON on their standard input as a program when
+    /// started without a script (or could be told to run a string): the alert carries text that
+    /// others wrote (the consortium name, gate reasons), so they may not be the alert command.
+    /// Version suffixes are ignored (`python3.12` is `python`).
+    public static let interpreters: Set<String> = [
+        "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "csh", "tcsh", "fish", "busybox", "toybox", "env",
+        "python", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
+        "xargs", "sudo", "su", "doas", "nohup", "timeout", "nice", "setsid", "stdbuf", "eval", "exec", "expect", "guile", "R", "Rscript",
+        "osascript", "pwsh", "powershell",
+    ]
 
-    public init(logger: Logger) {
-        self.logger = logger
-    }
-
-    /// For `CoordinatorConfiguration.alertSink`.
-    public var sink: @Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void {
-        { [self] alert, targets in deliver(alert, to: targets) }
-    }
-
-    public func deliver(_ alert: GovernanceAlert, to targets: Policy.Governance.Alerts) {
-        guard targets.command != nil || targets.webhookURL != nil else { return }
-        let dispatcher = route.withLock { current -> AlertDispatcher in
-            if let current, current.command == targets.command, current.webhookURL == targets.webhookURL {
-                return current.dispatcher
-            }
-            let made = AlertDispatcher(command: targets.command, webhookURL: targets.webhookURL, logger: logger)
-            current = Route(command: targets.command, webhookURL: targets.webhookURL, dispatcher: made)
-            return made
+    /// Validates the command: `executable` must be absolute, a regular file this process may
+    /// execute, and not a command interpreter (write a script with a `#!` line instead, and name
+    /// the script).
+    public init(executable: String, arguments: [String] = []) throws(AlertConfigurationError) {
+        func refuse(_ message: String) -> AlertConfigurationError {
+            AlertConfigurationError(code: "alerts.bad_command", message: "--alert-command \(executable.prefix(200)): \(message)")
         }
-        dispatcher.send(alert)
+        guard executable.hasPrefix("/") else { throw refuse("must be an absolute path, e.g. /usr/local/bin/notify") }
+        guard !executable.utf8.contains(0), !arguments.contains(where: { $0.utf8.contains(0) }) else {
+            throw refuse("the path and the arguments may not contain NUL bytes")
+        }
+        var info = stat()
+        guard stat(executable, &info) == 0 else { throw refuse("does not exist or cannot be inspected (\(String(cString: strerror(errno))))") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw refuse("is not a regular file") }
+        guard access(executable, X_OK) == 0 else { throw refuse("is not executable by this user; chmod u+x it") }
+        let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath().path
+        for path in [executable, resolved] {
+            let name = Self.programName(path)
+            guard !Self.interpreters.contains(name) else {
+                throw refuse(
+                    "is the command interpreter `\(name)`, which would run the alert text as a program; write a script "
+                        + "(with a #! line) that reads the alert JSON from its standard input, and name the script")
+            }
+        }
+        self.executable = executable
+        self.arguments = arguments
+    }
+
+    /// The file name without a version suffix: `/usr/bin/python3.12` → `python`.
+    static func programName(_ path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let trimmed = base.reversed().drop { $0.isNumber || $0 == "." || $0 == "-" }
+        return trimmed.isEmpty ? base : String(trimmed.reversed())
     }
 }
 
@@ -54,7 +75,7 @@ public final class AlertRouter: Sendable {
 /// `send` returns at once: deliveries run in their own tasks, at most `maxInFlight` at a time
 /// (more are dropped with a warning), so a slow hook never blocks the coordinator.
 public final class AlertDispatcher: Sendable {
-    private let command: String?
+    private let command: AlertCommand?
     private let webhook: Webhook?
     private let logger: Logger
     private let timeout: Duration
@@ -68,15 +89,15 @@ public final class AlertDispatcher: Sendable {
     }
 
     /// - Parameters:
-    ///   - command: an executable (no shell, no arguments) run with the alert JSON on stdin; nil for none.
-    ///   - webhookURL: `http://…` or `https://…`; nil for none.
+    ///   - command: the host's executable and arguments (no shell) run with the alert JSON on stdin; nil for none.
+    ///   - webhookURL: the host's `http://…` or `https://…` URL; nil for none.
     ///   - timeout: per delivery; default 10 s.
     ///   - logger: delivery outcomes (kind, round, gate, exit status / HTTP status).
     ///
     /// A webhook URL that is not http(s) is logged as an error and ignored; check it beforehand
     /// with ``validateWebhookURL(_:)`` to refuse it at start-up instead.
-    public init(command: String?, webhookURL: String?, timeout: Duration = .seconds(10), logger: Logger) {
-        self.command = command.flatMap { $0.isEmpty ? nil : $0 }
+    public init(command: AlertCommand?, webhookURL: String?, timeout: Duration = .seconds(10), logger: Logger) {
+        self.command = command
         var webhook: Webhook?
         if let webhookURL, !webhookURL.isEmpty {
             do {
@@ -140,11 +161,11 @@ public final class AlertDispatcher: Sendable {
         }
     }
 
-    private func run(_ command: String, input: [UInt8], logger: Logger) async {
+    private func run(_ command: AlertCommand, input: [UInt8], logger: Logger) async {
         let process = Process()
-        // The policy's `governance.alerts.command` names an executable; no shell is involved.
-        process.executableURL = URL(fileURLWithPath: command)
-        process.arguments = []
+        // The host's argv, run directly: no shell, and the alert (text others wrote) only on stdin.
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
         let stdin = Pipe()
         process.standardInput = stdin
         process.standardOutput = FileHandle.nullDevice
@@ -216,7 +237,10 @@ public final class AlertDispatcher: Sendable {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = components.host, !host.isEmpty
         else {
-            throw AlertConfigurationError(message: "the alert webhook must be an http:// or https:// URL, got \(url.prefix(200))")
+            throw AlertConfigurationError(
+                code: "alerts.bad_webhook",
+                // The value is not echoed: a webhook URL often carries a token.
+                message: "--alert-webhook must be an http:// or https:// URL with a host, e.g. https://alerts.example/hook")
         }
         let secure = scheme == "https"
         var tls: TLSConfiguration?
@@ -237,7 +261,14 @@ public final class AlertDispatcher: Sendable {
 
 /// The alert hook's settings are unusable.
 public struct AlertConfigurationError: Error, Sendable, CustomStringConvertible {
-    public var code: String { "alerts.bad_webhook" }
+    /// `alerts.bad_command` or `alerts.bad_webhook`.
+    public var code: String
+    /// What was wrong and what to do.
     public var message: String
     public var description: String { "\(message) [\(code)]" }
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
 }

@@ -41,8 +41,6 @@ extension Policy {
         public var risk: Risk
         /// The post-aggregate evaluation thresholds that gate promotion.
         public var evaluation: Evaluation
-        /// Where alerts about failed gates are sent.
-        public var alerts: Alerts
 
         /// - Parameters:
         ///   - approvedModelVersions: the versions rounds may run for (the loader's default is `[model.version]`).
@@ -50,27 +48,24 @@ extension Policy {
         ///   - anomaly: the anomaly screen's settings.
         ///   - risk: the risk score's weights and cap.
         ///   - evaluation: the evaluation thresholds.
-        ///   - alerts: alert destinations.
         public init(
             approvedModelVersions: [String],
             dataQuality: DataQuality = DataQuality(),
             anomaly: Anomaly = Anomaly(),
             risk: Risk = Risk(),
-            evaluation: Evaluation = Evaluation(),
-            alerts: Alerts = Alerts()
+            evaluation: Evaluation = Evaluation()
         ) {
             self.approvedModelVersions = approvedModelVersions
             self.dataQuality = dataQuality
             self.anomaly = anomaly
             self.risk = risk
             self.evaluation = evaluation
-            self.alerts = alerts
         }
 
         enum CodingKeys: String, CodingKey {
             case approvedModelVersions = "approved_model_versions"
             case dataQuality = "data_quality"
-            case anomaly, risk, evaluation, alerts
+            case anomaly, risk, evaluation
         }
 
         /// Thresholds a participant's data-quality attestation must meet to be eligible for a round.
@@ -292,27 +287,6 @@ extension Policy {
                 if let minF1 { result.append(("f1", minF1)) }
                 if let minROCAUC { result.append(("roc_auc", minROCAUC)) }
                 return result
-            }
-        }
-
-        /// Where alerts about failed gates go. Both are optional; with neither, alerts are only logged.
-        public struct Alerts: Sendable, Equatable, Codable {
-            /// An executable run with the alert JSON on its standard input (no shell is involved).
-            public var command: String?
-            /// An `http://` or `https://` URL the alert JSON is POSTed to.
-            public var webhookURL: String?
-
-            /// - Parameters:
-            ///   - command: executable path run with the alert on stdin, or nil.
-            ///   - webhookURL: `http(s)://` URL POSTed the alert, or nil.
-            public init(command: String? = nil, webhookURL: String? = nil) {
-                self.command = command
-                self.webhookURL = webhookURL
-            }
-
-            enum CodingKeys: String, CodingKey {
-                case command
-                case webhookURL = "webhook_url"
             }
         }
     }

@@ -16,6 +16,17 @@ public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "policy field `\(field)`: \(message) [\(code)]" }
 
+    /// `text` as it may appear in an error message: forbidden characters (`PrintableText`) escaped
+    /// as `\u{…}`, and at most `limit` characters, so an echoed value can never forge a log line.
+    public static func shown(_ text: String, limit: Int = 80) -> String {
+        var out = ""
+        for (index, scalar) in text.unicodeScalars.enumerated() {
+            guard index < limit else { return out + "…" }
+            out += PrintableText.isForbidden(scalar) ? "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" : String(scalar)
+        }
+        return out
+    }
+
     static func invalid(_ field: String, _ message: String) -> PolicyError {
         PolicyError(code: "policy.invalid_field", field: field, message: message)
     }

@@ -33,7 +33,7 @@ extension PolicyLoader {
         let actionText = try anomalyFields.string("action", default: defaultAnomaly.action.rawValue)
         guard let action = Policy.Governance.AnomalyAction(rawValue: actionText) else {
             throw PolicyError.invalid(
-                anomalyFields.fieldPath("action"), "must be `discard_round` or `flag_only`, got `\(actionText)`"
+                anomalyFields.fieldPath("action"), "must be `discard_round` or `flag_only`, got `\(PolicyError.shown(actionText))`"
             )
         }
         let anomaly = Policy.Governance.Anomaly(
@@ -51,7 +51,7 @@ extension PolicyLoader {
         let metricText = try riskFields.string("metric", default: defaultRisk.metric.rawValue)
         guard let metric = Policy.Governance.RiskMetric(rawValue: metricText) else {
             let allowed = Policy.Governance.RiskMetric.allCases.map { "`\($0.rawValue)`" }.joined(separator: ", ")
-            throw PolicyError.invalid(riskFields.fieldPath("metric"), "must be one of \(allowed), got `\(metricText)`")
+            throw PolicyError.invalid(riskFields.fieldPath("metric"), "must be one of \(allowed), got `\(PolicyError.shown(metricText))`")
         }
         let risk = Policy.Governance.Risk(
             modelBiasWeight: try riskFields.double("model_bias_weight", default: defaultRisk.modelBiasWeight),
@@ -74,17 +74,23 @@ extension PolicyLoader {
         )
         try evaluationFields.rejectUnknownKeys()
 
-        var alertFields = try section.section("alerts", optional: true)
-        let alerts = Policy.Governance.Alerts(
-            command: try alertFields.optionalString("command"),
-            webhookURL: try alertFields.optionalString("webhook_url")
-        )
-        try alertFields.rejectUnknownKeys()
+        // Alert delivery is host configuration: a policy can be replaced through the operator API,
+        // so a policy that chose what the coordinator host executes, or where it connects, would
+        // let an operator run commands on that host (or reach its internal network).
+        if let alertFields = try section.optionalSection("alerts") {
+            let keys = alertFields.keyNames
+            let key = ["command", "webhook_url"].first(where: keys.contains) ?? keys.first
+            throw PolicyError(
+                code: "policy.host_setting", field: key.map(alertFields.fieldPath) ?? alertFields.path,
+                message: "alert delivery is configured on the coordinator host, not in the policy (the policy can be "
+                    + "changed through the operator API); remove `governance.alerts` and start cohort-coordinator with "
+                    + "`--alert-command PATH` (and `--alert-argument ARG`, repeatable) and/or `--alert-webhook URL`")
+        }
         try section.rejectUnknownKeys()
 
         return Policy.Governance(
             approvedModelVersions: approved, dataQuality: quality, anomaly: anomaly, risk: risk,
-            evaluation: evaluation, alerts: alerts
+            evaluation: evaluation
         )
     }
 
@@ -95,7 +101,7 @@ extension PolicyLoader {
         // Port 0 (any free port, for tests and demos) never collides.
         guard api.listen != policy.coordinator.listen || api.listen.hasSuffix(":0") else {
             throw PolicyError.invalid(
-                "api.listen", "must differ from coordinator.listen (`\(policy.coordinator.listen)`), got `\(api.listen)`"
+                "api.listen", "must differ from coordinator.listen (`\(policy.coordinator.listen)`), got `\(PolicyError.shown(api.listen))`"
             )
         }
         for (field, names) in [("api.operators", api.operators), ("api.auditors", api.auditors)] {
@@ -104,7 +110,7 @@ extension PolicyLoader {
                 guard isValidName(name) else {
                     throw PolicyError.invalid(
                         "\(field)[\(index)]",
-                        "must be a certificate name of 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(name)`"
+                        "must be a certificate name of 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(name))`"
                     )
                 }
                 guard seen.insert(name).inserted else {
@@ -183,54 +189,11 @@ extension PolicyLoader {
                 "must lie in 1…\(policy.participants.count) (the number of participants), got \(e.minParticipants)"
             )
         }
-
-        if let command = g.alerts.command, command.isEmpty || command.utf8.contains(0) {
-            throw PolicyError.invalid("governance.alerts.command", "must be the path of an executable, got `\(command)`")
-        }
-        if let url = g.alerts.webhookURL, !isHTTPURL(url) {
-            throw PolicyError.invalid(
-                "governance.alerts.webhook_url",
-                "must be an http:// or https:// URL with a host and no spaces, e.g. https://alerts.example/hook, got `\(url)`"
-            )
-        }
     }
 
     static func checkUnitInterval(_ value: Double, field: String) throws(PolicyError) {
         guard value >= 0, value <= 1 else {
             throw PolicyError.invalid(field, "must lie in [0, 1], got \(value)")
         }
-    }
-
-    /// Whether `text` is an `http://` or `https://` URL with a non-empty host, a numeric port if
-    /// one is given, and no whitespace or control characters.
-    static func isHTTPURL(_ text: String) -> Bool {
-        let lower = text.lowercased()
-        let rest: Substring
-        if lower.hasPrefix("http://") {
-            rest = text.dropFirst(7)
-        } else if lower.hasPrefix("https://") {
-            rest = text.dropFirst(8)
-        } else {
-            return false
-        }
-        guard !text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return false }
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let hostPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
-        var host = hostPort
-        if hostPort.hasPrefix("[") {
-            // An IPv6 literal, optionally followed by :PORT.
-            guard let close = hostPort.firstIndex(of: "]") else { return false }
-            host = hostPort[...close]
-            let after = hostPort[hostPort.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":"), let port = Int(after.dropFirst()), (0...65_535).contains(port) else { return false }
-            }
-            return host.count > 2
-        }
-        if let colon = hostPort.lastIndex(of: ":") {
-            host = hostPort[..<colon]
-            guard let port = Int(hostPort[hostPort.index(after: colon)...]), (0...65_535).contains(port) else { return false }
-        }
-        return !host.isEmpty
     }
 }

@@ -32,10 +32,30 @@ public enum PolicyLoader {
         } catch {
             throw PolicyError(code: "policy.unreadable", field: "", message: "cannot read policy file: \(error.message)")
         }
-        let policy = try parse(String(decoding: bytes, as: UTF8.self))
+        let policy = try parse(try text(of: bytes, file: path))
         let loaded = Loaded(policy: policy, sha256: SHA256.hexDigest(bytes), baseDirectory: DurableFile.parentDirectory(of: path))
         try checkFilesExist(loaded)
         return loaded
+    }
+
+    /// `bytes` as text, refusing what is not UTF-8 (replacing it silently would make the policy
+    /// in force differ from the bytes the ledger's digest names) with the file, line and byte.
+    public static func text(of bytes: [UInt8], file: String) throws(PolicyError) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        // Find the first bad sequence: its offset is the bytes of the valid scalars before it.
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        decoding: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput, .error: break decoding
+            }
+        }
+        let line = bytes[..<offset].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        throw PolicyError(
+            code: "policy.invalid_utf8", field: "",
+            message: "\(file) line \(line) (byte \(offset + 1)) is not valid UTF-8; save the file as UTF-8")
     }
 
     /// Parses and validates policy text (no file checks).
@@ -44,7 +64,10 @@ public enum PolicyLoader {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw PolicyError(code: "policy.syntax", field: "", message: "not valid YAML: \(error)")
+            // The parser's first line gives line, column and problem; the lines after it quote the
+            // file, which may hold control characters, so they are left out and the rest escaped.
+            let summary = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            throw PolicyError(code: "policy.syntax", field: "", message: "not valid YAML: \(PolicyError.shown(summary, limit: 500))")
         }
         var fields = try YAMLFields(root, path: "")
         let version = try fields.int("version")
@@ -72,7 +95,7 @@ public enum PolicyLoader {
         var privacyFields = try fields.section("privacy")
         let unitText = try privacyFields.string("unit")
         guard let unit = Policy.PrivacyUnit(rawValue: unitText) else {
-            throw PolicyError.invalid("privacy.unit", "must be `record` or `participant`, got `\(unitText)`")
+            throw PolicyError.invalid("privacy.unit", "must be `record` or `participant`, got `\(PolicyError.shown(unitText))`")
         }
         let privacy = Policy.Privacy(
             unit: unit,
@@ -128,6 +151,19 @@ public enum PolicyLoader {
 
     /// Range and consistency checks, each naming its field.
     public static func validate(_ policy: Policy) throws(PolicyError) {
+        // Names reach logs, the ledger and alerts: one safe charset (docs/POLICY.md).
+        guard isValidName(policy.name) else {
+            throw PolicyError.invalid("name", "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(policy.name))`")
+        }
+        guard isValidName(policy.model.version) else {
+            throw PolicyError.invalid(
+                "model.version", "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(policy.model.version))`")
+        }
+        for (index, version) in policy.governance.approvedModelVersions.enumerated() where !isValidName(version) {
+            throw PolicyError.invalid(
+                "governance.approved_model_versions[\(index)]",
+                "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(version))`")
+        }
         try checkHostPort(policy.coordinator.listen, field: "coordinator.listen")
         guard !policy.participants.isEmpty else {
             throw PolicyError.invalid("participants", "must name at least one participant")
@@ -137,7 +173,7 @@ public enum PolicyLoader {
             guard isValidName(participant.name) else {
                 throw PolicyError.invalid(
                     "participants[\(index)].name",
-                    "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(participant.name)`"
+                    "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(participant.name))`"
                 )
             }
             guard seen.insert(participant.name).inserted else {
@@ -182,7 +218,7 @@ public enum PolicyLoader {
         }
         let m = policy.model
         guard m.kind == "logistic_regression" else {
-            throw PolicyError.invalid("model.kind", "must be `logistic_regression` (the built-in model), got `\(m.kind)`")
+            throw PolicyError.invalid("model.kind", "must be `logistic_regression` (the built-in model), got `\(PolicyError.shown(m.kind))`")
         }
         guard m.serverLearningRate > 0 else {
             throw PolicyError.invalid("model.server_learning_rate", "must be > 0, got \(m.serverLearningRate)")
@@ -220,11 +256,18 @@ public enum PolicyLoader {
         for (index, participant) in loaded.policy.participants.enumerated() {
             files.append(("participants[\(index)].signing_key", participant.signingKey))
         }
-        for (field, path) in files where !DurableFile.exists(loaded.resolve(path)) {
-            throw PolicyError(
-                code: "policy.missing_file", field: field,
-                message: "file `\(loaded.resolve(path))` does not exist; create it (e.g. with `cohort certs issue`) or fix the path"
-            )
+        for (field, path) in files {
+            let resolved = loaded.resolve(path)
+            guard DurableFile.exists(resolved) else {
+                throw PolicyError(
+                    code: "policy.missing_file", field: field,
+                    message: "file `\(resolved)` does not exist; create it (e.g. with `cohort certs issue`) or fix the path"
+                )
+            }
+            guard !DurableFile.isDirectory(resolved) else {
+                throw PolicyError(
+                    code: "policy.not_a_file", field: field, message: "`\(resolved)` is a directory; name the file inside it")
+            }
         }
     }
 
@@ -232,7 +275,7 @@ public enum PolicyLoader {
         guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
             let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
         else {
-            throw PolicyError.invalid(field, "must be HOST:PORT with a port in 0…65535, got `\(text)`")
+            throw PolicyError.invalid(field, "must be HOST:PORT with a port in 0…65535, got `\(PolicyError.shown(text))`")
         }
     }
 

@@ -20,6 +20,26 @@ struct YAMLFields {
 
     func fieldPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+    /// The keys present in this mapping, in file order.
+    var keyNames: [String] { mapping.map { $0.key.scalar?.string ?? "\($0.key)" } }
+
+    /// Longest string any policy field may hold, in UTF-8 bytes (paths included).
+    static let maxStringBytes = 4096
+
+    /// Refuses text a log line, a ledger rendering or an alert could be forged or hidden with:
+    /// every policy string is printable (`PrintableText`) and at most `maxStringBytes` long. The
+    /// value itself is not echoed: it is what is wrong.
+    static func checkText(_ value: String, field: String) throws(PolicyError) {
+        if let found = PrintableText.firstForbidden(in: value) {
+            throw PolicyError.invalid(
+                field, "contains the control or invisible character \(PrintableText.describe(found)); "
+                    + "policy text must be printable: remove it")
+        }
+        guard value.utf8.count <= maxStringBytes else {
+            throw PolicyError.invalid(field, "is \(value.utf8.count) bytes long; at most \(maxStringBytes) are allowed")
+        }
+    }
+
     private mutating func node(_ key: String) -> Node? {
         readKeys.insert(key)
         return mapping[Node(key)]
@@ -39,6 +59,7 @@ struct YAMLFields {
         }
         let value = try scalar(node, key, expected: "a string")
         guard !value.isEmpty else { throw PolicyError.invalid(fieldPath(key), "must not be empty") }
+        try Self.checkText(value, field: fieldPath(key))
         return value
     }
 
@@ -49,7 +70,7 @@ struct YAMLFields {
         }
         let text = try scalar(node, key, expected: "a number")
         guard let value = Double(text), value.isFinite else {
-            throw PolicyError.invalid(fieldPath(key), "must be a finite number, got `\(text)`")
+            throw PolicyError.invalid(fieldPath(key), "must be a finite number, got `\(PolicyError.shown(text))`")
         }
         return value
     }
@@ -61,7 +82,7 @@ struct YAMLFields {
         }
         let text = try scalar(node, key, expected: "a whole number")
         guard let value = Int(text) else {
-            throw PolicyError.invalid(fieldPath(key), "must be a whole number, got `\(text)`")
+            throw PolicyError.invalid(fieldPath(key), "must be a whole number, got `\(PolicyError.shown(text))`")
         }
         return value
     }
@@ -91,7 +112,7 @@ struct YAMLFields {
         switch text {
         case "true", "True", "TRUE": return true
         case "false", "False", "FALSE": return false
-        default: throw PolicyError.invalid(fieldPath(key), "must be true or false, got `\(text)`")
+        default: throw PolicyError.invalid(fieldPath(key), "must be true or false, got `\(PolicyError.shown(text))`")
         }
     }
 
@@ -108,6 +129,7 @@ struct YAMLFields {
                 throw PolicyError.invalid(path, "must be a string, got a \(element.mapping != nil ? "mapping" : "list")")
             }
             guard !scalar.string.isEmpty else { throw PolicyError.invalid(path, "must not be empty") }
+            try Self.checkText(scalar.string, field: path)
             values.append(scalar.string)
         }
         return values
@@ -144,7 +166,7 @@ struct YAMLFields {
             if !readKeys.contains(name) {
                 let known = readKeys.sorted().joined(separator: ", ")
                 throw PolicyError(
-                    code: "policy.unknown_field", field: fieldPath(name),
+                    code: "policy.unknown_field", field: fieldPath(PolicyError.shown(name)),
                     message: "is not a known field here; known fields: \(known)"
                 )
             }

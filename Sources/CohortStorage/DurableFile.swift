@@ -89,6 +89,12 @@ public enum DurableFile {
         return stat(path, &info) == 0
     }
 
+    /// Whether `path` is a directory (following symbolic links).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// Creates `path` and missing parents with `mode`; succeeds if it already exists.
     public static func createDirectory(_ path: String, mode: mode_t = 0o755) throws(StorageError) {
         var prefix = path.hasPrefix("/") ? "/" : ""

@@ -40,6 +40,20 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Write the operator API's bound port to this file once listening.")
     var apiPortFile: String?
 
+    @Option(help: ArgumentHelp(
+        "Run this executable (an absolute path; no shell) for each governance alert, with the alert JSON on its standard input.",
+        valueName: "path"))
+    var alertCommand: String?
+
+    @Option(help: ArgumentHelp("An argument for --alert-command, passed as is (repeat for more).", valueName: "arg"))
+    var alertArgument: [String] = []
+
+    @Option(help: ArgumentHelp("POST each governance alert's JSON to this http:// or https:// URL.", valueName: "url"))
+    var alertWebhook: String?
+
+    @Option(help: "Seconds each alert delivery may take before it is abandoned.")
+    var alertTimeout: Double = 10
+
     @Flag(help: "Start no rounds on launch: run the rounds operators request (`cohort round start`) until SIGTERM/SIGINT.")
     var serve = false
 
@@ -48,6 +62,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--api-listen must be HOST:PORT, e.g. 127.0.0.1:7444, got \(apiListen)")
         }
         if serve && rounds != nil { throw ValidationError("--rounds and --serve exclude each other") }
+        if !alertArgument.isEmpty && alertCommand == nil { throw ValidationError("--alert-argument needs --alert-command") }
+        guard alertTimeout > 0, alertTimeout <= 600 else { throw ValidationError("--alert-timeout must lie in (0, 600] seconds, got \(alertTimeout)") }
+    }
+
+    /// The host's alert hook from the flags, validated; throws `AlertConfigurationError`.
+    func alertDispatcher(logger: Logger) throws(AlertConfigurationError) -> AlertDispatcher? {
+        let command = try alertCommand.map { path throws(AlertConfigurationError) in try AlertCommand(executable: path, arguments: alertArgument) }
+        if let alertWebhook { try AlertDispatcher.validateWebhookURL(alertWebhook) }
+        guard command != nil || alertWebhook != nil else { return nil }
+        return AlertDispatcher(command: command, webhookURL: alertWebhook, timeout: .milliseconds(Int64(alertTimeout * 1000)), logger: logger)
     }
 
     func run() async throws {
@@ -61,36 +85,35 @@ struct CoordinatorCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let settings = OperatorSettings.resolve(apiListenOption: apiListen, policy: loaded.policy)
-        if apiPortFile != nil && settings.apiListen == nil {
-            FileHandle.standardError.write(Data("error: --api-port-file needs the operator API: give --api-listen or an `api` section in the policy\n".utf8))
+        let alerts: AlertDispatcher?
+        do {
+            alerts = try alertDispatcher(logger: Logger(label: "cohort.alerts"))
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)
         }
         // Metrics go to a registry of our own, exposed on the API's /metrics.
         let registry = PrometheusCollectorRegistry()
         var configuration = CoordinatorConfiguration(policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait)
         configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
-        if let webhook = settings.alertWebhook {
-            do {
-                try AlertDispatcher.validateWebhookURL(webhook)
-            } catch {
-                FileHandle.standardError.write(Data("error: governance.alerts.webhook_url: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
-        }
-        configuration.alertSink = AlertRouter(logger: Logger(label: "cohort.alerts")).sink
+        configuration.alertSink = alerts?.sink
         let coordinator: Coordinator
         do {
+            // Every start-up check (keys and their modes, the TLS identity, schema, noise range)
+            // runs here, before a new ledger is created.
             coordinator = try Coordinator(configuration: configuration, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("error: cannot start the coordinator: \(error)\n".utf8))
             throw ExitCode(3)
         }
-        let c = loaded.policy.coordinator
-        let tls = try TLSConfigurationFactory(
-            caCertificatePEM: String(contentsOfFile: loaded.resolve(c.caCertificate), encoding: .utf8),
-            certificatePEM: String(contentsOfFile: loaded.resolve(c.certificate), encoding: .utf8),
-            privateKeyPEM: String(contentsOfFile: loaded.resolve(c.privateKey), encoding: .utf8))
+        // The policy in force (possibly one adopted since the ledger began) decides the API.
+        let settings = OperatorSettings.resolve(apiListenOption: apiListen, policyInForce: await coordinator.policyInForce)
+        if apiPortFile != nil && settings.apiListen == nil {
+            await coordinator.stop(reason: "--api-port-file without an operator API")
+            FileHandle.standardError.write(Data("error: --api-port-file needs the operator API: give --api-listen or an `api` section in the policy\n".utf8))
+            throw ExitCode(2)
+        }
+        let tls = coordinator.tls
         let bound = try await coordinator.start(tls: tls.makeServerConfiguration())
         logger.info("listening", metadata: ["cohort.port": "\(bound)"])
         if let portFile { try String(bound).write(toFile: portFile, atomically: true, encoding: .utf8) }
@@ -106,6 +129,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 throw ExitCode(3)
             }
             logger.info("operator API listening", metadata: ["cohort.api_port": "\(api?.port ?? 0)"])
+            if await coordinator.policyInForce.api == nil {
+                logger.warning("the policy in force has no `api` section, so it lists no operators or auditors: every API request is refused")
+            }
             if let apiPortFile { try String(api?.port ?? 0).write(toFile: apiPortFile, atomically: true, encoding: .utf8) }
         }
         // SIGTERM / SIGINT: abort the current round cleanly (it stays charged if updates arrived).

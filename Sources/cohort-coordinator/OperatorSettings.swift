@@ -2,22 +2,19 @@ import CohortPolicy
 
 /// Where the operator API listens and where governance alerts go: the one place that decides them.
 ///
-/// Today they come from the command line only. When the policy gains `api.listen` and
-/// `governance.alerts`, resolve them here (command-line options override the policy).
+/// The API follows the policy in force (the one the ledger names, which may be an adopted one);
+/// the alert hook is host configuration only (command-line flags), never the policy: the policy
+/// can be replaced through the operator API, and must not choose what this host executes or
+/// where it connects.
 struct OperatorSettings: Equatable {
     /// `HOST:PORT` for the operator API; nil leaves the API off.
     var apiListen: String?
-    /// Shell command receiving each alert's JSON on stdin; nil for none.
-    var alertCommand: String?
-    /// http(s) URL each alert's JSON is POSTed to; nil for none.
-    var alertWebhook: String?
 
-    /// `--api-listen` overrides the policy's `api.listen`; the alert targets are the policy's
-    /// (the coordinator passes those of the policy in force with each alert).
-    static func resolve(apiListenOption: String?, policy: Policy) -> OperatorSettings {
-        OperatorSettings(
-            apiListen: apiListenOption ?? policy.api?.listen,
-            alertCommand: policy.governance.alerts.command, alertWebhook: policy.governance.alerts.webhookURL)
+    /// `--api-listen` overrides `api.listen` of the policy in force. The API is served when either
+    /// is given; who may use it is always the policy in force's `api` lists (none without an
+    /// `api` section), checked by `Coordinator.authorize` for live adoptions and restarts alike.
+    static func resolve(apiListenOption: String?, policyInForce policy: Policy) -> OperatorSettings {
+        OperatorSettings(apiListen: apiListenOption ?? policy.api?.listen)
     }
 
     /// Splits `HOST:PORT` (`[::1]:7444` for IPv6); nil when malformed.

@@ -108,7 +108,7 @@ import Testing
     }
 
     @Test func policyApiSectionNamesWhoHoldsEachRole() async throws {
-        let consortium = try await Consortium(extraYAML: """
+        let consortium = try await Consortium(apiYAML: """
             api:
               listen: 127.0.0.1:0
               operators: [ops-alice]
@@ -132,7 +132,7 @@ import Testing
 
     @Test func budgetGateRecordsTheProjectionAndAlerts() async throws {
         let alerts = AlertBox()
-        let consortium = try await Consortium(epsilonMax: 0.5, alertSink: { alert, _ in alerts.add(alert) })
+        let consortium = try await Consortium(epsilonMax: 0.5, alertSink: { alert in alerts.add(alert) })
         let outcome = try await consortium.coordinator.runRound()
         guard case .refused(1, "budget", let reason) = outcome else {
             Issue.record("not refused by the budget gate: \(outcome)")

@@ -71,9 +71,11 @@ struct ConsortiumFiles: Sendable {
     ///   - unit: `record` or `participant`.
     ///   - roundsCount: the policy's `rounds.count`.
     ///   - extraYAML: further top-level sections (e.g. `governance:`), appended verbatim.
+    ///   - apiYAML: the `api` section (default: `defaultAPI`); nil for none.
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
-         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "") throws {
+         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
+         apiYAML: String? = Self.defaultAPI) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -125,10 +127,20 @@ struct ConsortiumFiles: Sendable {
               max_update_bytes: \(maxUpdateBytes)
 
             """
-        yaml += extraYAML
+        yaml += (apiYAML ?? "") + extraYAML
         policyPath = directory + "/policy.yaml"
         try yaml.write(toFile: policyPath, atomically: true, encoding: .utf8)
     }
+
+    /// The operators and auditors the tests act as: without an `api` section no one may use the
+    /// control actions.
+    static let defaultAPI = """
+        api:
+          listen: 127.0.0.1:0
+          operators: [ops-alice, alice]
+          auditors: [audit-bob, audrey]
+
+        """
 
     var stateDirectory: String { directory + "/state" }
 
@@ -141,7 +153,7 @@ struct ConsortiumFiles: Sendable {
     /// A coordinator over these files, in this process, on any free port.
     func makeCoordinator(
         stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger,
-        alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)? = nil
+        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil
     ) throws -> Coordinator {
         var configuration = CoordinatorConfiguration(
             policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
@@ -171,11 +183,11 @@ final class Consortium: @unchecked Sendable {
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         alertSink: (@Sendable (GovernanceAlert, Policy.Governance.Alerts) -> Void)? = nil) async throws {
+         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil) async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
-            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML)
+            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML)
         coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())

@@ -301,7 +301,7 @@ struct AlertDispatcherTests {
         let capture = LogCapture()
         let hook = try script("cat > '\(file)'")
         defer { try? FileManager.default.removeItem(atPath: hook) }
-        let dispatcher = AlertDispatcher(command: hook, webhookURL: nil, logger: capture.logger("cohort.alerts"))
+        let dispatcher = AlertDispatcher(command: try AlertCommand(executable: hook), webhookURL: nil, logger: capture.logger("cohort.alerts"))
         await dispatcher.deliver(alert)
         let written = try String(contentsOfFile: file, encoding: .utf8)
         let decoded = try APIJSON.decoder().decode(GovernanceAlert.self, from: Data(written.utf8))
@@ -320,19 +320,22 @@ struct AlertDispatcherTests {
         let sleeper = try script("exec sleep 30")
         let exit3 = try script("exit 3")
         defer { for path in [sleeper, exit3] { try? FileManager.default.removeItem(atPath: path) } }
-        let slow = AlertDispatcher(command: sleeper, webhookURL: "http://127.0.0.1:1/hook?token=secret", timeout: .milliseconds(300), logger: capture.logger("cohort.alerts"))
+        let slow = AlertDispatcher(command: try AlertCommand(executable: sleeper), webhookURL: "http://127.0.0.1:1/hook?token=secret", timeout: .milliseconds(300), logger: capture.logger("cohort.alerts"))
         await slow.deliver(alert)
         // The 300 ms limit ended the 30 s command (asserted through the log, not a clock: the
         // suite shares two cores with other tests' processes).
         #expect(capture.text.contains("timed out"))
         #expect(capture.text.contains("alert webhook unreachable"))
         #expect(!capture.text.contains("secret"))  // the URL's query is never logged
-        let failing = AlertDispatcher(command: exit3, webhookURL: nil, logger: capture.logger("cohort.alerts"))
+        let failing = AlertDispatcher(command: try AlertCommand(executable: exit3), webhookURL: nil, logger: capture.logger("cohort.alerts"))
         await failing.deliver(alert)
         #expect(capture.text.contains("cohort.exit_status=3"))
         #expect(throws: AlertConfigurationError.self) { try AlertDispatcher.validateWebhookURL("ftp://example.org/") }
-        // A command that does not exist is logged, not fatal.
-        await AlertDispatcher(command: "/nonexistent/hook", webhookURL: nil, logger: capture.logger("cohort.alerts")).deliver(alert)
+        // A command removed after start-up is logged, not fatal.
+        let removed = try script("exit 0")
+        let gone = try AlertCommand(executable: removed)
+        try FileManager.default.removeItem(atPath: removed)
+        await AlertDispatcher(command: gone, webhookURL: nil, logger: capture.logger("cohort.alerts")).deliver(alert)
         #expect(capture.text.contains("alert command could not start"))
     }
 }

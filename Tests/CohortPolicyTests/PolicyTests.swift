@@ -161,4 +161,91 @@ func mutate(_ old: String, _ new: String?) -> String {
         #expect(loaded.resolve("/abs") == "/abs")
         #expect(throws: PolicyError.self) { try PolicyLoader.load(path: directory.path + "/missing.yaml") }
     }
+
+    /// Text that reaches logs, the ledger and alerts: names in [A-Za-z0-9._-]{1,64}; every other
+    /// string printable and at most 4,096 bytes. The error names the field and never echoes a
+    /// control character.
+    @Test(arguments: [
+        (mutate("name: wdbc", "name: '$(touch pwned)'"), "name"),
+        (mutate("name: wdbc", "name: \"wdbc\\nINFO forged log line\""), "name"),
+        (mutate("name: wdbc", "name: \"wdbc\\e[2K\""), "name"),
+        (mutate("name: wdbc", "name: \"wdbc\\u202Esnoitarepo\""), "name"),
+        (mutate("name: wdbc", "name: " + String(repeating: "a", count: 65)), "name"),
+        (mutate("name: wdbc", "name: 'wdbc hospitals'"), "name"),
+        (mutate("- name: hospital-b", "- name: \"hospital-b\\a\""), "participants[1].name"),
+        (mutate("version: lr-v1", "version: 'lr-v1; rm -rf /'"), "model.version"),
+        (mutate("signing_key: certs/hospital-a", "signing_key: \"certs/a\\tb.pub\""), "participants[0].signing_key"),
+        (mutate("schema:", "schema: " + String(repeating: "s", count: 4097)), "model.schema"),
+        (mutate("listen:", "listen: \"127.0.0.1:7443\\r\""), "coordinator.listen"),
+        (validPolicy + "\ngovernance:\n  approved_model_versions: ['$(id)']", "governance.approved_model_versions[0]"),
+        (validPolicy + "\napi:\n  operators: [\"ops\\u2028alice\"]", "api.operators[0]"),
+    ])
+    func textFieldsHaveACharsetAndALength(text: String, field: String) {
+        do {
+            _ = try PolicyLoader.parse(text)
+            Issue.record("accepted a policy with a bad `\(field)`")
+        } catch {
+            #expect(error.field == field && error.code == "policy.invalid_field", "\(error)")
+            #expect(!error.description.unicodeScalars.contains { PrintableText.isForbidden($0) }, "\(error)")
+            #expect(error.description.count < 600)
+        }
+    }
+
+    @Test func aSyntaxErrorNeverEchoesControlCharacters() {
+        do {
+            _ = try PolicyLoader.parse("version: 1\nname: [x\n\u{1B}[2K\u{7}forged: y\n")
+            Issue.record("accepted broken YAML")
+        } catch {
+            #expect(error.code == "policy.syntax", "\(error)")
+            #expect(!error.description.unicodeScalars.contains { PrintableText.isForbidden($0) }, "\(error)")
+            #expect(error.message.contains("3:1"), "\(error)")  // line:column
+        }
+    }
+
+    @Test func invalidUTF8IsRefusedWithFileAndLine() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("policy.yaml").path
+        // Line 2 holds a Latin-1 "é" (0xE9), which is not UTF-8.
+        var bytes = Array("version: 1\nname: caf".utf8) + [0xE9] + Array("\n".utf8)
+        bytes += Array(validPolicy.split(separator: "\n").dropFirst(2).joined(separator: "\n").utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try PolicyLoader.load(path: path)
+            Issue.record("invalid UTF-8 accepted")
+        } catch {
+            #expect(error.code == "policy.invalid_utf8", "\(error)")
+            #expect(error.message.contains(path) && error.message.contains("line 2") && error.message.contains("byte 21"), "\(error)")
+        }
+        // A truncated multi-byte character at the very end is refused too, on its line.
+        #expect(throws: PolicyError.self) { try PolicyLoader.text(of: Array("a\nb\n".utf8) + [0xC3], file: "p.yaml") }
+        do {
+            _ = try PolicyLoader.text(of: Array("a\nb\n".utf8) + [0xC3], file: "p.yaml")
+        } catch {
+            #expect(error.message.contains("p.yaml line 3"))
+        }
+        #expect(try PolicyLoader.text(of: Array("café".utf8), file: "p.yaml") == "café")
+    }
+
+    @Test func aDirectoryWhereAFileIsNamedIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for file in ["certs/ca.pem", "certs/coordinator.pem", "certs/coordinator.key.pem", "certs/coordinator.x25519.key",
+                     "certs/coordinator.ed25519.key", "certs/hospital-a.ed25519.pub",
+                     "certs/hospital-b.ed25519.pub", "certs/hospital-c.ed25519.pub"] {
+            let url = directory.appendingPathComponent(file)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data().write(to: url)
+        }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("schemas/wdbc.json"), withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("policy.yaml").path
+        try validPolicy.write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try PolicyLoader.load(path: path)
+            Issue.record("a directory accepted as the schema")
+        } catch {
+            #expect(error.code == "policy.not_a_file" && error.field == "model.schema", "\(error)")
+        }
+    }
 }

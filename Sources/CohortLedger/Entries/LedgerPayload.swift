@@ -76,12 +76,73 @@ public struct PolicyAdoptedPayload: LedgerPayload {
     public var newEpsilonMax: Double
     /// Who adopted it (operator certificate subject).
     public var operatorName: String
+    /// Every policy field the adoption changed, sorted by path; nil in entries written before
+    /// this member existed (they verify as before: the member is optional).
+    public var changes: [FieldChange]?
 
-    public init(policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, operatorName: String) {
+    /// One changed policy field: its dotted path and its value before and after.
+    public struct FieldChange: Sendable, Equatable {
+        /// Dotted path, e.g. `privacy.epsilon_max` or `participants[2].name`.
+        public var field: String
+        public var old: Value
+        public var new: Value
+
+        /// - Parameters:
+        ///   - field: dotted path.
+        ///   - old: the value before.
+        ///   - new: the value after.
+        public init(field: String, old: Value, new: Value) {
+            self.field = field
+            self.old = old
+            self.new = new
+        }
+
+        /// Builds the record of a change from its values as text (nil = absent); a value longer
+        /// than `Value.maxInlineBytes` is recorded by its SHA-256, so an entry stays small.
+        public init(field: String, old: String?, new: String?) {
+            self.init(field: field, old: Value(old), new: Value(new))
+        }
+    }
+
+    /// A field's value as recorded.
+    public enum Value: Sendable, Equatable {
+        /// The field was absent (an optional field or section not given).
+        case absent
+        /// The value as text.
+        case text(String)
+        /// SHA-256 (hex) of the UTF-8 text of a value too long to record inline.
+        case sha256(String)
+
+        /// Longest value recorded as text, in UTF-8 bytes.
+        public static let maxInlineBytes = 128
+
+        /// `text` recorded inline, or by digest when longer than `maxInlineBytes`; nil = absent.
+        public init(_ text: String?) {
+            guard let text else {
+                self = .absent
+                return
+            }
+            self = text.utf8.count <= Self.maxInlineBytes ? .text(text) : .sha256(SHA256.hexDigest(Array(text.utf8)))
+        }
+
+        /// For display: the text, `(absent)`, or `sha256:<first 12 digits>…`.
+        public var display: String {
+            switch self {
+            case .absent: "(absent)"
+            case .text(let text): text
+            case .sha256(let digest): "sha256:\(digest.prefix(12))…"
+            }
+        }
+    }
+
+    public init(
+        policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, operatorName: String, changes: [FieldChange]? = nil
+    ) {
         self.policySHA256 = policySHA256
         self.oldEpsilonMax = oldEpsilonMax
         self.newEpsilonMax = newEpsilonMax
         self.operatorName = operatorName
+        self.changes = changes
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -90,15 +151,55 @@ public struct PolicyAdoptedPayload: LedgerPayload {
         oldEpsilonMax = try f.positiveDouble("old_epsilon_max")
         newEpsilonMax = try f.positiveDouble("new_epsilon_max")
         operatorName = try f.nonEmptyString("operator")
+        guard let list = f.members["changes"] else {
+            changes = nil
+            return
+        }
+        guard let elements = list.arrayValue else { throw f.fail("changes", "an array of changed fields") }
+        var decoded: [FieldChange] = []
+        for (index, element) in elements.enumerated() {
+            guard let members = element.objectValue, let field = members["field"]?.stringValue, !field.isEmpty else {
+                throw f.fail("changes[\(index)]", "an object with a non-empty string `field`")
+            }
+            decoded.append(FieldChange(
+                field: field, old: try Self.value(members, "old", f, at: "changes[\(index)]"),
+                new: try Self.value(members, "new", f, at: "changes[\(index)]")))
+        }
+        changes = decoded
+    }
+
+    /// `side` (`old` or `new`) of one change: `"<side>": string | null`, or `"<side>_sha256": hex`.
+    private static func value(_ members: [String: JSONValue], _ side: String, _ f: PayloadFields, at path: String) throws(LedgerError) -> Value {
+        switch (members[side], members[side + "_sha256"]) {
+        case (.string(let text)?, nil): return .text(text)
+        case (.null?, nil): return .absent
+        case (nil, .string(let digest)?) where PayloadFields.isSHA256Hex(digest): return .sha256(digest)
+        default:
+            throw f.fail("\(path).\(side)", "a string or null, or `\(side)_sha256` a SHA-256 digest in its place")
+        }
     }
 
     public var data: JSONValue {
-        [
+        var members: [String: JSONValue] = [
             "policy_sha256": .string(policySHA256),
             "old_epsilon_max": .number(oldEpsilonMax),
             "new_epsilon_max": .number(newEpsilonMax),
             "operator": .string(operatorName),
         ]
+        if let changes {
+            members["changes"] = .array(changes.map { change in
+                var object: [String: JSONValue] = ["field": .string(change.field)]
+                for (side, value) in [("old", change.old), ("new", change.new)] {
+                    switch value {
+                    case .absent: object[side] = .null
+                    case .text(let text): object[side] = .string(text)
+                    case .sha256(let digest): object[side + "_sha256"] = .string(digest)
+                    }
+                }
+                return .object(object)
+            })
+        }
+        return .object(members)
     }
 }
 
