@@ -98,7 +98,9 @@ struct FloodBenchmark: ParsableCommand {
             executable: Child.executable,
             arguments: [
                 "round-coordinator", "--policy", consortium.policyPath, "--state", consortium.directory + "/state-\(tag)",
-                "--port-file", portFile, "--parameters", String(parameters), "--participants", String(honest),
+                // Under the flood the attacker's newest connection holds a session: rounds start
+                // once it and every honest participant are in (it is invited and never answers).
+                "--port-file", portFile, "--parameters", String(parameters), "--participants", String(honest + (flood ? 1 : 0)),
                 "--contributors", String(honest), "--rounds", String(rounds),
             ],
             log: consortium.directory + "/coordinator-\(tag).log")
