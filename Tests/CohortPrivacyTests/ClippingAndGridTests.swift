@@ -118,7 +118,7 @@ import Testing
         #expect(abs(grid.step - 2e-5) < 1e-18)
         #expect(abs(grid.sensitivity(clippingBound: 2, dimension: 10_000) - 2.002) < 1e-12)
         for value in [-1.23456, 0.0, 3.999999, 1e-7] {
-            #expect(abs(grid.dequantize(grid.quantize(value)) - value) <= grid.step / 2 + 1e-15)
+            #expect(abs(grid.dequantize(try grid.quantize(value)) - value) <= grid.step / 2 + 1e-15)
         }
         let noise = try grid.noise(noiseMultiplier: 1.1, clippingBound: 2, dimension: 10_000)
         #expect(abs(noise.sigma - 1.1 * 2.002 / 2e-5) / noise.sigma < 1e-6)
