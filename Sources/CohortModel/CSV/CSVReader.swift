@@ -10,7 +10,7 @@
 ///
 /// Rejected, each with the file, line and column: a quote inside an unquoted field, a character
 /// other than a separator after a closing quote, an unterminated quoted field, a record whose
-/// field count differs from the header's, duplicate or empty header names, invalid UTF-8.
+/// field count differs from the header's, duplicate or empty header names, invalid UTF-8, a NUL byte.
 public enum CSVReader {
     /// Parses `text`; `source` names it in errors.
     public static func parse(text: String, source: String) throws(ModelError) -> CSVTable {
@@ -184,6 +184,14 @@ public enum CSVReader {
 
         func decode(_ content: some Collection<UInt8>, column: Int) throws(ModelError) -> String? {
             if content.isEmpty { return nil }
+            // A NUL would end the cell early for C-string number parsing (`20<NUL>57` read as 20).
+            guard !content.contains(0) else {
+                throw ModelError(
+                    code: "csv.nul_byte",
+                    message: "the field contains a NUL byte; CSV data files are text: remove it or re-export the file as UTF-8 text",
+                    location: FileLocation(file: source, line: line, column: column)
+                )
+            }
             guard let text = String(validating: content, as: UTF8.self) else {
                 throw ModelError(
                     code: "csv.invalid_utf8",
