@@ -126,3 +126,19 @@ import Testing
         #expect(throws: PrivacyError.self) { try FixedPointGrid(clippingBound: 1, dimension: 0) }
     }
 }
+
+/// The grid refuses what it cannot represent instead of trapping.
+@Suite struct GridRangeTests {
+    @Test func quantizeRefusesNonFiniteAndOutOfRangeValues() throws {
+        let grid = try FixedPointGrid(step: 0.5)
+        #expect(try grid.quantize(0) == 0)
+        #expect(try grid.quantize(1) == 2)
+        // The largest accepted magnitude, 2^62 steps, and just beyond it.
+        #expect(try grid.quantize(0x1p61) == 1 << 62)
+        #expect(try grid.quantize(-0x1p61) == -(1 << 62))
+        for value in [Double.nan, .infinity, -.infinity, 0x1p61.nextUp, 1e19, -1e19, 0x1p62, .greatestFiniteMagnitude] {
+            let error = #expect(throws: PrivacyError.self) { _ = try grid.quantize(value) }
+            #expect(error?.code == "privacy.grid_out_of_range")
+        }
+    }
+}
