@@ -35,7 +35,8 @@ import Testing
                 return Array(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
                     .replacingOccurrences(of: "\"overall_missing_rate\":0", with: "\"overall_missing_rate\":1e400").utf8)
             case .missingRateAboveOne: object["overall_missing_rate"] = 1.5
-            case .hugeSchemaName: object["schema_name"] = String(repeating: "x", count: 256 << 10)
+            // 200 KiB: inside the 256 KiB attestation frame limit, so the attestation's own bound refuses it.
+            case .hugeSchemaName: object["schema_name"] = String(repeating: "x", count: 200 << 10)
             case .controlCharacterInName: object["schema_name"] = "wdbc\u{1B}[2J"
             case .notJSON: return Array("{not json".utf8)
             case .wrongType: object["rows"] = "many"
@@ -45,7 +46,8 @@ import Testing
 
         var code: String {
             switch self {
-            case .notJSON, .wrongType: "wire.malformed_payload"
+            // 1e400 is not a JSON number a decoder can represent: the document is malformed.
+            case .notJSON, .wrongType, .missingRateNaN: "wire.malformed_payload"
             default: "attestation.invalid"
             }
         }
