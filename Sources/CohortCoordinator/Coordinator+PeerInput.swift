@@ -129,7 +129,8 @@ extension Coordinator {
         let base = grid.sensitivity(clippingBound: privacy.clippingBound, dimension: dimension)
         let budget = DiscreteGaussian.maximumSigma * grid.step / privacy.noiseMultiplier - base
         let records = (budget / (0x1p-23 * privacy.clippingBound)).rounded(.down)
-        guard records.isFinite, records > 0 else { return 0 }
+        guard !records.isNaN, records > 0 else { return 0 }
+        // Also covers +∞ (a policy whose noise leaves room for any count).
         return records >= Double(Int.max / 2) ? Int.max / 2 : Int(records)
     }
 

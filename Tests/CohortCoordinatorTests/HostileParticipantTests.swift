@@ -70,6 +70,29 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
+    /// Attested rows within the bound (10^9) but more than the round's noise can cover (σ = 60:
+    /// σ·(C + γ√d + 2^-23·N·C)/γ > 2^25 grid steps): that participant sits the round out, and
+    /// the round opens (no `DiscreteGaussian` out of range) and closes for the others.
+    @Test func rowsBeyondTheNoiseRangeSitTheRoundOutInsteadOfStoppingIt() async throws {
+        let consortium = try await Consortium(minParticipants: 2, noiseMultiplier: 60)
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        var object = try consortium.attestationObject("hospital-c")
+        object["rows"] = DataQualityAttestation.maximumRows
+        let json = Array(try JSONSerialization.data(withJSONObject: object))
+        let large = Task {
+            try await consortium.scripted("hospital-c", attestation: json) { session in
+                // Never invited: wait for the coordinator's goodbye.
+                _ = try? await session.next(.bye)
+            }
+        }
+        try await consortium.waitForConnected(3)
+        try await expectRoundClosesAndLedgerVerifies(consortium, contributors: ["hospital-a", "hospital-b"])
+        #expect(consortium.capture.text.contains("attested records exceed what the round's noise can cover"))
+        await consortium.shutdown()
+        _ = try? await large.value
+        for task in honest { _ = try await task.value }
+    }
+
     /// A record-unit update whose norm exceeds C × attested records (a coordinate of 1e17, or
     /// just above the bound) is refused before it reaches the sum; the round closes, charged once.
     @Test(arguments: [Float(1e17), Float(3e38)])
