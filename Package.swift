@@ -129,6 +129,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The fuzz loop over the wire decoders and peer-input validators, shared by
+        // `cohort-bench fuzz` and its short CI run (CohortFuzzTests).
+        .target(
+            name: "CohortFuzz",
+            dependencies: ["CohortModel", "CohortPrivacy", "CohortTransport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(
             name: "CohortBenchSupport",
             dependencies: ["CohortTransport", .product(name: "Logging", package: "swift-log")]
@@ -145,6 +151,7 @@ let package = Package(
             name: "cohort-bench",
             dependencies: [
                 "CohortBenchSupport",
+                "CohortFuzz",
                 .product(name: "Crypto", package: "swift-crypto"),
                 "CohortPrivacy",
                 "CohortCrypto",
@@ -188,6 +195,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
+        .testTarget(name: "CohortFuzzTests", dependencies: ["CohortFuzz"]),
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]

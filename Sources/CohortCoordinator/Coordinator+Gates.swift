@@ -43,10 +43,22 @@ extension Coordinator {
                 kind: "gate_failed", round: number, gate: screened.quality.outcome.gate, reason: screened.quality.outcome.reason,
                 participants: screened.quality.reasons.keys.sorted())
         }
-        let quorum = QuorumGate.evaluate(eligible: screened.quality.eligible, minimum: policy.rounds.minParticipants)
+        // Ineligible participants are told why (`participant.ineligible`) instead of waiting.
+        await notifyIneligible(screened.quality.reasons)
+        // Record unit: attested records so many that the round's noise would leave the sampler's
+        // range sit the round out, largest first, so no attestation can stop a round from opening.
+        let (eligible, tooLarge) = limitRecordsForNoise(screened.quality.eligible)
+        if !tooLarge.isEmpty {
+            logger.warning("participants left out: their attested records exceed what the round's noise can cover", metadata: [
+                "cohort.round": "\(number)", "cohort.participants": "\(tooLarge.joined(separator: ","))",
+            ])
+            raiseAlert(kind: "gate_failed", round: number, gate: screened.quality.outcome.gate,
+                       reason: "attested records over the noise range (at most \(maximumRoundRecords()) per round); left out", participants: tooLarge)
+        }
+        let quorum = QuorumGate.evaluate(eligible: eligible, minimum: policy.rounds.minParticipants)
         decisions.append(quorum)
         guard quorum.passed else { return .refused(try refuse(number, failed: quorum, decisions: decisions, projected: projected)) }
-        return .passed(eligible: screened.quality.eligible, decisions: decisions)
+        return .passed(eligible: eligible, decisions: decisions)
     }
 
     /// Connected participants, less the suspended ones, less those whose attestation fails the policy.

@@ -463,8 +463,14 @@ public actor Coordinator {
             try await connection.outbound.send(Welcome(
                 coordinatorSealingKey: sealingKey.publicKey, sessionNonce: nonce, model: ModelSpec(dimension: UInt32(dimension))))
             guard let attestationFrame = try await frames.next() else { return }
-            let attestationPayload = try attestationFrame.decode(Attestation.self)
-            let attestation = try JSONDecoder().decode(DataQualityAttestation.self, from: Data(attestationPayload.json))
+            let attestation: DataQualityAttestation
+            switch readAttestation(attestationFrame) {
+            case .success(let valid): attestation = valid
+            case .failure(let error):
+                log.notice("attestation refused", metadata: ["cohort.code": "\(error.code)"])
+                try await connection.outbound.send(error: error)
+                return
+            }
             connection.admission.advance(to: .session)
             guard let id = await register(name: name, session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation)) else {
                 try await connection.outbound.send(error: WireError(
@@ -474,10 +480,19 @@ public actor Coordinator {
             }
             sessionID = id
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
-            while let frame = try await frames.next() {
+            receiving: while let frame = try await frames.next() {
                 switch frame.type {
                 case .update:
-                    let update = try frame.decode(ReceivedUpdate.self)
+                    let update: ReceivedUpdate
+                    do {
+                        update = try frame.decode(ReceivedUpdate.self)
+                    } catch {
+                        // Framing is intact but the payload is not an update: say so and close.
+                        log.notice("update refused", metadata: ["cohort.code": "\(error.code)"])
+                        metrics.updateRefused(code: error.code)
+                        try await connection.outbound.send(error: WireError(code: error.code, message: error.message, closesConnection: true))
+                        break receiving
+                    }
                     let reply = await receive(update, from: name)
                     switch reply {
                     case .success(let ack): try await connection.outbound.send(ack)
@@ -487,12 +502,17 @@ public actor Coordinator {
                         try await connection.outbound.send(error: error)
                     }
                 case .evaluationResult:
-                    let result = try frame.decode(EvaluationResult.self)
-                    if let accumulator = try? JSONDecoder().decode(MetricsAccumulator.self, from: Data(result.json)) {
-                        await receiveEvaluation(accumulator, round: Int(result.round), from: name)
-                    } else {
+                    let result: EvaluationResult
+                    do {
+                        result = try frame.decode(EvaluationResult.self)
+                    } catch {
                         try await connection.outbound.send(error: WireError(
-                            code: WireError.Code.malformedPayload, message: "the evaluation result is not a metrics accumulator", closesConnection: false))
+                            code: WireError.Code.evaluationInvalid, message: error.message, closesConnection: false))
+                        continue
+                    }
+                    if let refusal = await acceptEvaluation(result, from: name) {
+                        log.notice("evaluation refused", metadata: ["cohort.code": "\(refusal.code)"])
+                        try await connection.outbound.send(error: refusal)
                     }
                 case .bye:
                     if let sessionID { await unregister(name: name, id: sessionID) }
@@ -593,7 +613,8 @@ public actor Coordinator {
                 message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
         }
         do {
-            let norm = try active.aggregator.accumulate(prepared, participant: name, round: UInt64(active.number))
+            let norm = try active.aggregator.accumulate(
+                prepared, participant: name, round: UInt64(active.number), maximumNorm: updateNormBound(for: name, in: active))
             metrics.updateNorm(norm)
         } catch {
             return recordRefusal(name, WireError(code: error.code, message: error.message, closesConnection: false))
@@ -616,6 +637,8 @@ public actor Coordinator {
     func recordRefusal<Success>(_ name: String, _ error: WireError) -> Result<Success, WireError> {
         if let active = round, active.machine.state == .collecting, active.invited.contains(name) {
             active.checks.refuse(name, code: error.code)
+            // The sender is dropped from the round: collection no longer waits for it.
+            active.answered.insert(name)
         }
         return .failure(error)
     }
@@ -643,13 +666,9 @@ public actor Coordinator {
         while Date() < until && active.evaluations.count < active.evaluationsAsked.filter({ sessions[$0] != nil }).count {
             try await Task.sleep(for: .milliseconds(1))
         }
-        var merged = MetricsAccumulator()
-        var byParticipant: [String: [String: Double]] = [:]
-        for (name, accumulator) in active.evaluations.sorted(by: { $0.key < $1.key }) {
-            try merged.merge(accumulator)
-            byParticipant[name] = Self.summary(accumulator.metrics())
-        }
-        return (active.evaluations.isEmpty ? [:] : Self.summary(merged.metrics()), byParticipant)
+        // Each evaluation was validated on arrival; one that still cannot be merged is left out.
+        let (merged, byParticipant) = mergeEvaluations(active)
+        return (byParticipant.isEmpty ? [:] : Self.summary(merged.metrics()), byParticipant)
     }
 
     static func summary(_ metrics: BinaryClassificationMetrics) -> [String: Double] {
@@ -683,7 +702,7 @@ public actor Coordinator {
         while true {
             try Task.checkCancellation()
             if queuedRounds > 0 && !paused && !runningQueue {
-                _ = try await drainQueue(progress: progress)
+                try await drainQueueSurvivingRoundErrors(progress: progress)
             } else {
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -737,13 +756,16 @@ public actor Coordinator {
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples its own records (record unit).
         let invited: [String]
         let denominator: Double
+        // Checked sum of the attested records (each bounded where decoded; the pre-round gates
+        // left out whoever would push the noise out of range): never derived back from a Double.
+        let roundRecords = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
         switch policy.privacy.unit {
         case .participant:
             invited = eligible.filter { _ in SecureRandom.unitDouble() < policy.privacy.samplingRate }
             denominator = policy.privacy.samplingRate * Double(eligible.count)
         case .record:
             invited = eligible
-            denominator = policy.privacy.samplingRate * Double(eligible.reduce(0) { $0 + (sessions[$1]?.records ?? 0) })
+            denominator = policy.privacy.samplingRate * Double(roundRecords)
         }
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
@@ -751,7 +773,7 @@ public actor Coordinator {
             aggregator: StreamingAggregator(
                 dimension: dimension, clippingBound: policy.privacy.unit == .participant ? policy.privacy.clippingBound : nil, reference: previousUpdate)
         )
-        active.sensitivity = roundSensitivity(records: policy.privacy.unit == .record ? Int(denominator / policy.privacy.samplingRate) : 0)
+        active.sensitivity = roundSensitivity(records: roundRecords)
         active.noise = try DiscreteGaussian(sigma: policy.privacy.noiseMultiplier * active.sensitivity / grid.step)
         active.eligible = Set(eligible)
         for name in invited {
@@ -845,7 +867,7 @@ public actor Coordinator {
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
                 let noise = await takeNoise(active.noise!)
-                active.noisedMean = active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
+                active.noisedMean = try active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)

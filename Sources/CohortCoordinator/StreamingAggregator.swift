@@ -82,10 +82,25 @@ public final class StreamingAggregator {
 
     /// Adds an update prepared by ``preparer`` (whose buffer the caller still holds) to the sum.
     /// - Returns: the pre-clip norm.
+    ///
+    /// - Parameter maximumNorm: when given (the record unit: C × the sender's attested records ×
+    ///   (1 + 1e-6)), an update whose pre-clip norm is not finite or exceeds it is refused with
+    ///   `update.norm_out_of_range` before anything is added, so the sum stays bounded and its
+    ///   quantisation cannot fail after the round is charged.
     @discardableResult
-    public func accumulate(_ prepared: PreparedUpdate, participant: String, round: UInt64) throws(UpdateRejection) -> Double {
+    public func accumulate(
+        _ prepared: PreparedUpdate, participant: String, round: UInt64, maximumNorm: Double? = nil
+    ) throws(UpdateRejection) -> Double {
         try checkNotDuplicate(participant, round: round)
         precondition(prepared.values.count == dimension, "an update prepared for another dimension")
+        guard prepared.norm.isFinite, prepared.norm <= (maximumNorm ?? .greatestFiniteMagnitude) else {
+            throw UpdateRejection(
+                code: "update.norm_out_of_range",
+                message: "the update's L2 norm \(prepared.norm.isFinite ? String(prepared.norm) : "(not finite)") exceeds the bound "
+                    + "\(maximumNorm ?? .greatestFiniteMagnitude) its sender's attested records allow (clipping bound × records); "
+                    + "send the sum of per-record gradients each clipped to the round's clipping bound"
+            )
+        }
         let values = prepared.values
         sum.withUnsafeMutableBufferPointer { total in
             for index in 0..<dimension { total[index] += Double(values[index]) }
@@ -98,11 +113,18 @@ public final class StreamingAggregator {
 
     /// Quantises the sum to `grid`, adds `noise` (integers, one per coordinate, in grid units),
     /// maps back and divides by `denominator` (the expected cohort size, never the realised count).
-    public func noisedMean(grid: FixedPointGrid, noise: [Int64], denominator: Double) -> [Float] {
+    ///
+    /// Throws `privacy.grid_out_of_range` instead of trapping when a coordinate of the sum (or
+    /// the sum plus its noise) does not fit the grid; the coordinator's norm bound on every
+    /// accepted update keeps that from happening.
+    public func noisedMean(grid: FixedPointGrid, noise: [Int64], denominator: Double) throws(PrivacyError) -> [Float] {
         precondition(noise.count == dimension && denominator > 0)
         var result = [Float](repeating: 0, count: dimension)
         for index in 0..<dimension {
-            let noised = grid.quantize(sum[index]) &+ noise[index]
+            let (noised, overflow) = try grid.quantize(sum[index]).addingReportingOverflow(noise[index])
+            guard !overflow else {
+                throw PrivacyError(code: "privacy.grid_out_of_range", message: "coordinate \(index) of the noised sum overflows the grid")
+            }
             result[index] = Float(grid.dequantize(noised) / denominator)
         }
         return result

@@ -40,18 +40,23 @@ public enum RiskScore {
     /// P is the pooled distribution of all participants; participants with no records carry no
     /// weight; 0 when nobody has records.
     public static func dataBias(labelCounts: [String: LabelCounts]) -> Double {
-        let counts = labelCounts.values.filter { $0.positive >= 0 && $0.negative >= 0 && $0.positive + $0.negative > 0 }
-        let total = counts.reduce(0) { $0 + $1.positive + $1.negative }
-        guard total > 0 else { return 0 }
-        let pooledPositive = counts.reduce(0) { $0 + $1.positive }
-        let pooled = [Double(pooledPositive) / Double(total), Double(total - pooledPositive) / Double(total)]
+        // Attested counts are a peer's numbers: all arithmetic on them is in Double (exact up to
+        // 2^53, never trapping), so even counts the attestation bounds would refuse cannot overflow.
+        let counts = labelCounts.values
+            .filter { $0.positive >= 0 && $0.negative >= 0 && (Double($0.positive) + Double($0.negative)) > 0 }
+            .map { (positive: Double($0.positive), negative: Double($0.negative)) }
+        let total = counts.reduce(0.0) { $0 + $1.positive + $1.negative }
+        guard total > 0, total.isFinite else { return 0 }
+        let pooledPositive = counts.reduce(0.0) { $0 + $1.positive }
+        let pooledNegative = counts.reduce(0.0) { $0 + $1.negative }
+        let pooled = [pooledPositive / total, pooledNegative / total]
         var weighted = 0.0
         for count in counts {
-            let rows = Double(count.positive + count.negative)
-            let distribution = [Double(count.positive) / rows, Double(count.negative) / rows]
+            let rows = count.positive + count.negative
+            let distribution = [count.positive / rows, count.negative / rows]
             weighted += rows * RobustStatistics.jensenShannonDivergence(distribution, pooled)
         }
-        return weighted / Double(total)
+        return weighted / total
     }
 
     /// R3: flaggedOrClipped / contributors, 0 when there are no contributors.

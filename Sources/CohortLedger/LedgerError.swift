@@ -42,6 +42,8 @@ public struct LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
         public static let budgetExceeded = Code(rawValue: "ledger.budget_exceeded")
         /// The final line has no trailing newline (a write interrupted by a crash).
         public static let tornTail = Code(rawValue: "ledger.torn_tail")
+        /// A line is longer than the reader's limit (8 MiB): the file is not a ledger.
+        public static let lineTooLong = Code(rawValue: "ledger.line_too_long")
         /// The file holds no entries.
         public static let empty = Code(rawValue: "ledger.empty")
         /// The file system is full; nothing was written.

@@ -56,11 +56,78 @@ public enum LedgerVerifier {
     ///   - keepEntries: return the parsed entries too (memory grows with the file).
     /// - Throws: `LedgerError` for the first failing line; `ledger.torn_tail` when every complete
     ///   line holds but the last line is incomplete (see `LedgerWriter.recover`).
+    ///
+    /// The file is read streaming, a batch of lines at a time (at most two batches in memory), with
+    /// a maximum line length of `LedgerLineReader.maximumLineBytes` (8 MiB): a file that is not a
+    /// ledger (`/dev/zero`, one huge line) fails with `ledger.line_too_long` naming the file, the
+    /// line and the limit, after reading at most that much.
     public static func verify(
         file path: String, publicKey: [UInt8], signatures: SignatureCheck = .everyEntry, keepEntries: Bool = false
     ) throws(LedgerError) -> Result {
-        let bytes = try readLedger(path)
-        return try verify(bytes: bytes, publicKey: publicKey, signatures: signatures, keepEntries: keepEntries)
+        do throws(LedgerError) {
+            let (result, torn) = try verifyStreaming(file: path, publicKey: publicKey, verifyAll: signatures == .everyEntry, keepEntries: keepEntries)
+            if let torn {
+                throw LedgerError(
+                    code: .tornTail,
+                    message: "the last line (\(torn.length) bytes at offset \(torn.offset)) has no trailing newline: a write was interrupted; "
+                        + "the \(result.state.entryCount) complete entries before it verify. Run recovery (LedgerWriter.recover) to truncate it",
+                    line: result.state.entryCount + 1
+                )
+            }
+            return result
+        } catch {
+            // As `verifyPrefix`: with `.lastEntryOnly`, the lines up to the failing one are checked
+            // again with every signature, so the error names the same first failing entry.
+            guard signatures == .lastEntryOnly, error.code != .tornTail, error.code != .lineTooLong,
+                  let failing = error.line, failing >= 1 else { throw error }
+            _ = try verifyStreaming(file: path, publicKey: publicKey, verifyAll: true, keepEntries: false, lineLimit: failing)
+            throw error
+        }
+    }
+
+    /// The streaming pass of ``verify(file:publicKey:signatures:keepEntries:)``: batches of lines
+    /// checked on all cores, applied in file order. With `verifyAll` false only the last complete
+    /// line's signature is checked: a batch is checked only once the next one has been read, so
+    /// the last line is known. `lineLimit` stops after that many lines (and reports no torn tail).
+    static func verifyStreaming(
+        file path: String, publicKey: [UInt8], verifyAll: Bool, keepEntries: Bool, lineLimit: Int? = nil, chunkSize: Int = chunkSize
+    ) throws(LedgerError) -> (Result, tornTail: TornTail?) {
+        var reader = try LedgerLineReader(path: path)
+        defer { reader.closeFile() }
+        var checker = LedgerChecker(publicKey: publicKey)
+        var entries: [LedgerEntry] = []
+        func next(_ reader: inout LedgerLineReader) throws(LedgerError) -> LedgerLineReader.Batch? {
+            let left = lineLimit.map { $0 - reader.linesDelivered } ?? chunkSize
+            guard left > 0 else { return nil }
+            return try reader.nextBatch(maxLines: min(chunkSize, left))
+        }
+        var current = try next(&reader)
+        guard current != nil else {
+            let torn = reader.tornTail
+            throw LedgerError(
+                code: torn == nil ? .empty : .tornTail,
+                message: torn == nil
+                    ? "the ledger holds no entries; it must start with a genesis entry"
+                    : "the ledger's only line is incomplete (no trailing newline): the genesis write was interrupted; recreate the ledger",
+                line: 1
+            )
+        }
+        while let batch = current {
+            let following = try next(&reader)
+            let lastIndex = following == nil ? batch.firstIndex + batch.ranges.count - 1 : -1
+            let checked = checkLines(
+                bytes: batch.bytes, ranges: batch.ranges, indices: 0..<batch.ranges.count, publicKey: publicKey, keepData: keepEntries,
+                lineOffset: batch.firstIndex, verifySignature: { verifyAll || batch.firstIndex + $0 == lastIndex }
+            )
+            for (offset, outcome) in checked.enumerated() {
+                let line = try outcome.get()
+                try checker.apply(line, number: batch.firstIndex + offset + 1)
+                if keepEntries { entries.append(line.entry) }
+            }
+            current = following
+        }
+        let torn = lineLimit == nil ? reader.tornTail.map { TornTail(offset: $0.offset, length: $0.length) } : nil
+        return (Result(state: checker.state, entries: entries), torn)
     }
 
     /// Verifies ledger content held in memory.
@@ -169,7 +236,7 @@ public enum LedgerVerifier {
 
     /// Runs the per-line checks for `indices` on all cores.
     static func checkLines(
-        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], keepData: Bool = true,
+        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], keepData: Bool = true, lineOffset: Int = 0,
         verifySignature: (Int) -> Bool
     ) -> [Swift.Result<CheckedLine, LedgerError>] {
         let count = indices.count
@@ -185,7 +252,7 @@ public enum LedgerVerifier {
                     for position in from..<to {
                         let index = indices.lowerBound + position
                         let outcome = checkLine(
-                            shared.input, range: ranges[index], number: index + 1, publicKey: publicKey,
+                            shared.input, range: ranges[index], number: lineOffset + index + 1, publicKey: publicKey,
                             verifySignature: wantSignature[position], keepData: keepData
                         )
                         (shared.output.baseAddress! + position).initialize(to: outcome)
@@ -264,15 +331,15 @@ public enum LedgerVerifier {
         return message
     }
 
+    /// The whole ledger file, read streaming with the line-length limit of `LedgerLineReader`
+    /// (a file that is not a ledger fails with `ledger.line_too_long` instead of filling memory).
     static func readLedger(_ path: String) throws(LedgerError) -> [UInt8] {
-        do {
-            return try DurableFile.read(path)
-        } catch {
-            throw LedgerError(
-                code: error.code == "storage.not_found" ? .notFound : .io,
-                message: "cannot read the ledger: \(error.message)"
-            )
-        }
+        var reader = try LedgerLineReader(path: path)
+        defer { reader.closeFile() }
+        var bytes: [UInt8] = []
+        while let batch = try reader.nextBatch(maxLines: chunkSize) { bytes += batch.bytes }
+        // A final line without its newline is part of the file; the caller reports it.
+        return bytes + reader.pendingTail
     }
 }
 

@@ -65,6 +65,11 @@ public struct Participant: Sendable {
                 message: "--label \(label) does not match the schema's label column `\(schema.label.column)`; use the consortium's schema")
         }
         let prepared = try schema.prepare(csvPath: configuration.dataPath)
+        // No records: nothing to train or attest; say so here instead of joining to sit out every round.
+        guard prepared.dataset.count > 0 else {
+            throw ParticipantError(code: "participant.no_records",
+                message: "\(configuration.dataPath) holds a header but no records; a participant needs at least one record to train")
+        }
         // A local holdout, never trained on, answers the coordinator's evaluation requests.
         // Its metrics leave the silo in aggregate form only, and are not covered by the DP guarantee.
         let labels = (0..<prepared.dataset.count).map { prepared.dataset.isPositive($0) }
@@ -155,7 +160,12 @@ public struct Participant: Sendable {
                     let error = try frame.decode(WireError.self)
                     summary.refusals.append(error.code)
                     logger.notice("coordinator refused", metadata: ["cohort.code": "\(error.code)", "cohort.message": "\(error.message)"])
-                    if error.closesConnection { return summary }
+                    // Ineligibility, a refused attestation or any error that ends the connection
+                    // is final: waiting would never lead to a round.
+                    if error.code == WireError.Code.participantIneligible || error.code == WireError.Code.attestationInvalid
+                        || error.closesConnection {
+                        throw ParticipantError(code: error.code, message: "the coordinator refused this participant: \(error.message)")
+                    }
                 case .bye:
                     return summary
                 default:
@@ -170,5 +180,9 @@ public struct Participant: Sendable {
 public struct ParticipantError: Error, Sendable, CustomStringConvertible {
     public let code: String
     public let message: String
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
     public var description: String { "\(message) [\(code)]" }
 }

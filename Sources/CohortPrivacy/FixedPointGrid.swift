@@ -37,10 +37,27 @@ public struct FixedPointGrid: Sendable, Hashable, Codable {
         try DiscreteGaussian(sigma: noiseMultiplier * sensitivity(clippingBound: clippingBound, dimension: dimension) / step)
     }
 
+    /// The largest magnitude, in grid steps, that ``quantize(_:)`` accepts: 2^62, so that adding
+    /// a noise sample (at most 2^62 in magnitude for any σ the sampler allows) cannot overflow.
+    public static let maximumSteps: Double = 0x1p62
+
     /// Rounds `value` to the nearest grid point, as an integer count of steps.
+    ///
+    /// Never traps: a value that is not finite, or whose step count lies outside
+    /// ±``maximumSteps``, is refused with `privacy.grid_out_of_range` (refusing rather than
+    /// clamping: a clamp would move the value by an unbounded amount, which the sensitivity
+    /// bound C + γ√d does not cover).
     @inline(__always)
-    public func quantize(_ value: Double) -> Int64 {
-        Int64((value / step).rounded(.toNearestOrEven))
+    public func quantize(_ value: Double) throws(PrivacyError) -> Int64 {
+        let steps = (value / step).rounded(.toNearestOrEven)
+        guard steps.isFinite, abs(steps) <= Self.maximumSteps else {
+            throw PrivacyError(
+                code: "privacy.grid_out_of_range",
+                message: "a value of magnitude \(value.isFinite ? String(abs(value)) : "non-finite") is not representable on the grid "
+                    + "(step \(step), at most 2^62 steps); the aggregate must be bounded before it is quantised"
+            )
+        }
+        return Int64(steps)
     }
 
     /// The value of an integer count of steps.

@@ -10,7 +10,8 @@ struct CohortBench: AsyncParsableCommand {
         // round-coordinator is the coordinator process of `round`, hidden from help; its
         // participants are the separate cohort-bench-participant executable.
         subcommands: [
-            CoreBenchmarks.self, RoundBenchmark.self, FloodBenchmark.self, LedgerBenchmarks.self, RoundCoordinatorCommand.self,
+            CoreBenchmarks.self, RoundBenchmark.self, FloodBenchmark.self, LedgerBenchmarks.self, FuzzCommand.self,
+            RoundCoordinatorCommand.self,
         ],
         defaultSubcommand: CoreBenchmarks.self
     )

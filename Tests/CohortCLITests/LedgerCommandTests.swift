@@ -74,4 +74,19 @@ import Testing
         #expect(text.stdout.hasPrefix("FAILED: "))
         #expect(text.stdout.contains("line 21"))
     }
+
+    /// A file that is not a ledger fails fast with the line-length limit instead of being read whole.
+    @Test func devZeroFailsFastWithTheLineLimit() throws {
+        let files = try Files()
+        defer { files.remove() }
+        let cohort = try BuiltBinary("cohort")
+        let started = Date()
+        let result = try cohort.run(["ledger", "verify", "--ledger", "/dev/zero", "--public-key", files.publicKey, "--json"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        let object = try json(result.stdout)
+        #expect(object["code"] as? String == "ledger.line_too_long")
+        #expect(object["line"] as? Int == 1)
+        #expect((object["message"] as? String)?.contains("/dev/zero: line 1 is longer than the limit of 8388608 bytes") == true)
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
 }

@@ -1,5 +1,6 @@
 import CohortCoordinator
 import CohortLedger
+import CohortParticipant
 import CohortTransport
 import Foundation
 import Testing
@@ -339,7 +340,15 @@ import Testing
         #expect(quality.data["passed"] == .bool(false))
         #expect(quality.data["reason"]?.stringValue?.contains("hospital-c") == true)
         await consortium.shutdown()
-        for task in tasks { _ = try await task.value }
+        for task in tasks.prefix(2) { _ = try await task.value }
+        // The ineligible participant was told why (`participant.ineligible`, the gate's reason) and stopped.
+        let result = await tasks[2].result
+        guard case .failure(let failure) = result, let error = failure as? ParticipantError else {
+            Issue.record("hospital-c did not stop on its ineligibility: \(result)")
+            return
+        }
+        #expect(error.code == "participant.ineligible")
+        #expect(error.message.contains("189 records, the policy requires at least 190"))
     }
 }
 
@@ -348,7 +357,9 @@ enum Poison: String, CaseIterable, Sendable, CustomStringConvertible {
     var description: String { rawValue }
     var transform: @Sendable (UInt64, [Float]) -> [Float] {
         switch self {
-        case .scaled: { _, values in values.map { $0 * 25 } }
+        // A factor the record-unit norm bound (C × attested records) still admits, so the anomaly
+        // screen is what catches it; a ×25 update is refused before the sum (`update.norm_out_of_range`).
+        case .scaled: { _, values in values.map { $0 * 6 } }
         case .signFlipped: { _, values in values.map { -$0 } }
         }
     }

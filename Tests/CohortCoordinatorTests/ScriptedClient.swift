@@ -4,6 +4,7 @@ import CohortTransport
 import Foundation
 import Logging
 import NIOCore
+import Testing
 
 /// A participant under the test's control: it joins like an honest one (hello, attestation),
 /// then lets the test send whatever frames it wants and read the replies.
@@ -40,24 +41,35 @@ struct ScriptedSession {
 }
 
 extension Consortium {
-    /// Connects as `name` and runs `body` inside the joined session.
-    func scripted<T: Sendable>(_ name: String, _ body: @Sendable (inout ScriptedSession) async throws -> T) async throws -> T {
-        try await files.scripted(name, port: port, logger: capture.logger("cohort.scripted"), body)
+    /// Connects as `name` and runs `body` inside the joined session. `attestation`, when given,
+    /// replaces the honest attestation JSON (a hostile participant); the session then starts
+    /// right after it was sent, whatever the coordinator answers.
+    func scripted<T: Sendable>(
+        _ name: String, attestation: [UInt8]? = nil, _ body: @Sendable (inout ScriptedSession) async throws -> T
+    ) async throws -> T {
+        try await files.scripted(name, port: port, logger: capture.logger("cohort.scripted"), attestation: attestation, body)
+    }
+
+    /// `name`'s honest attestation as a JSON object, for a test to alter before sending.
+    func attestationObject(_ name: String) throws -> [String: Any] {
+        let schema = try FeatureSchema.load(path: schemaPath)
+        let attestation = try schema.prepare(csvPath: identity(name).directory + "/data.csv").attestation
+        return try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(attestation)) as? [String: Any])
     }
 }
 
 extension ConsortiumFiles {
     /// Connects as `name` to the coordinator on `port` and runs `body` inside the joined session.
     func scripted<T: Sendable>(
-        _ name: String, port: Int, logger: Logger, _ body: @Sendable (inout ScriptedSession) async throws -> T
+        _ name: String, port: Int, logger: Logger, attestation: [UInt8]? = nil,
+        _ body: @Sendable (inout ScriptedSession) async throws -> T
     ) async throws -> T {
         let identity = identity(name)
         let tls = try TLSConfigurationFactory(identity: identity)
         let connection = try await FrameClient.connect(
             host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost", logger: logger)
         let schema = try FeatureSchema.load(path: schemaPath)
-        let attestation = try schema.prepare(csvPath: identity.directory + "/data.csv").attestation
-        let attestationJSON = Array(try JSONEncoder().encode(attestation))
+        let attestationJSON = try attestation ?? Array(JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
         return try await connection.executeThenClose { connection in
             var frames = connection.inbound.makeAsyncIterator()
             try await connection.outbound.send(Hello(participantName: name))

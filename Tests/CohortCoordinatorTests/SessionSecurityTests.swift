@@ -77,10 +77,11 @@ import Testing
         let original = try String(contentsOfFile: consortium.policyPath, encoding: .utf8)
         let started = ContinuousClock.now
         _ = try await consortium.coordinator.adoptPolicy(yaml: try Self.policy(consortium, without: "hospital-c"), by: Self.operatorPrincipal)
-        // The removed participant's session ends at once, with the reason.
-        let summary = try await removed.value
+        // The removed participant's session ends at once, with the reason, and the participant stops.
+        let ended = await removed.result
         #expect(ContinuousClock.now - started < .seconds(1))
-        #expect(summary.refusals.contains(WireError.Code.removedFromPolicy))
+        #expect(throws: ParticipantError.self) { _ = try ended.get() }
+        if case .failure(let error as ParticipantError) = ended { #expect(error.code == WireError.Code.removedFromPolicy) }
         #expect(await consortium.coordinator.connectedParticipants == ["hospital-a", "hospital-b"])
         let statuses = await consortium.coordinator.participantStatuses()
         #expect(!statuses.contains { $0.name == "hospital-c" })

@@ -73,8 +73,8 @@ import CohortTransport
         try aggregator.add(sealed: sealed(round: 1, values: [3, 4]), participant: "b", round: 1, sealingKey: key)
         let grid = try FixedPointGrid(step: 0.5)
         // Zero noise: the mean over the *expected* cohort (4), not the realised count (2).
-        #expect(aggregator.noisedMean(grid: grid, noise: [0, 0], denominator: 4) == [1, 1.5])
+        #expect(try aggregator.noisedMean(grid: grid, noise: [0, 0], denominator: 4) == [1, 1.5])
         // One grid step of noise on each coordinate.
-        #expect(aggregator.noisedMean(grid: grid, noise: [2, -2], denominator: 4) == [1.25, 1.25])
+        #expect(try aggregator.noisedMean(grid: grid, noise: [2, -2], denominator: 4) == [1.25, 1.25])
     }
 }

@@ -97,3 +97,18 @@ let strictEvaluation = Policy.Governance.Evaluation(
         #expect(RiskScore.dataBias(labelCounts: [:]) == 0)
     }
 }
+
+/// Attested label counts are a peer's numbers: the data-bias term never traps on them.
+@Suite struct RiskScoreOverflowTests {
+    @Test func hugeLabelCountsGiveAFiniteDataBias() {
+        let huge = 1 << 62
+        let bias = RiskScore.dataBias(labelCounts: [
+            "a": LabelCounts(positive: huge, negative: huge), "b": LabelCounts(positive: huge, negative: 0),
+            "c": LabelCounts(positive: Int.max, negative: Int.max),
+        ])
+        #expect(bias.isFinite)
+        #expect(bias >= 0 && bias <= 1)
+        // Negative counts carry no weight; equal distributions have no bias.
+        #expect(RiskScore.dataBias(labelCounts: ["a": LabelCounts(positive: -5, negative: 3), "b": LabelCounts(positive: huge, negative: huge)]) == 0)
+    }
+}

@@ -99,3 +99,19 @@ import Testing
         #expect(credit.header.first == "Status")
     }
 }
+
+/// Bytes that are not text in a cell are refused with the file, line and field.
+@Suite struct CSVTextTests {
+    @Test func nulByteInACellIsRefusedWithItsLocation() {
+        let bytes = Array("a,b\n1,2\n20".utf8) + [0] + Array("57,3\n".utf8)
+        let error = expectModelError("csv.nul_byte") { _ = try CSVReader.parse(bytes, source: "nul.csv") }
+        #expect(error?.location == FileLocation(file: "nul.csv", line: 3, column: 1))
+        #expect(error?.description.hasPrefix("nul.csv:3:1") == true)
+    }
+
+    @Test func invalidUTF8InACellIsRefusedWithItsLocation() {
+        let bytes = Array("a,b\n1,2\n3,".utf8) + [0xC3, 0x28] + Array("\n".utf8)
+        let error = expectModelError("csv.invalid_utf8") { _ = try CSVReader.parse(bytes, source: "bad.csv") }
+        #expect(error?.location == FileLocation(file: "bad.csv", line: 3, column: 2))
+    }
+}

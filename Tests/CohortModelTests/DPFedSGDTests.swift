@@ -40,7 +40,7 @@ import Testing
                 for j in 0..<dimension { total[j] += Double(sum[j]) }
             }
             let released = noised
-                ? total.map { Float(grid.dequantize(grid.quantize($0) + gaussian.next())) }
+                ? try total.map { Float(grid.dequantize(try grid.quantize($0) + gaussian.next())) }
                 : total.map { Float($0) }
             try optimizer.applyNoisedGradientSum(released, expectedBatchSize: plan.samplingRate * Double(totalRecords), to: &model)
         }

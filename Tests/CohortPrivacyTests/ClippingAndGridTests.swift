@@ -118,11 +118,27 @@ import Testing
         #expect(abs(grid.step - 2e-5) < 1e-18)
         #expect(abs(grid.sensitivity(clippingBound: 2, dimension: 10_000) - 2.002) < 1e-12)
         for value in [-1.23456, 0.0, 3.999999, 1e-7] {
-            #expect(abs(grid.dequantize(grid.quantize(value)) - value) <= grid.step / 2 + 1e-15)
+            #expect(abs(grid.dequantize(try grid.quantize(value)) - value) <= grid.step / 2 + 1e-15)
         }
         let noise = try grid.noise(noiseMultiplier: 1.1, clippingBound: 2, dimension: 10_000)
         #expect(abs(noise.sigma - 1.1 * 2.002 / 2e-5) / noise.sigma < 1e-6)
         #expect(throws: PrivacyError.self) { try FixedPointGrid(step: 0) }
         #expect(throws: PrivacyError.self) { try FixedPointGrid(clippingBound: 1, dimension: 0) }
+    }
+}
+
+/// The grid refuses what it cannot represent instead of trapping.
+@Suite struct GridRangeTests {
+    @Test func quantizeRefusesNonFiniteAndOutOfRangeValues() throws {
+        let grid = try FixedPointGrid(step: 0.5)
+        #expect(try grid.quantize(0) == 0)
+        #expect(try grid.quantize(1) == 2)
+        // The largest accepted magnitude, 2^62 steps, and just beyond it.
+        #expect(try grid.quantize(0x1p61) == 1 << 62)
+        #expect(try grid.quantize(-0x1p61) == -(1 << 62))
+        for value in [Double.nan, .infinity, -.infinity, 0x1p61.nextUp, 1e19, -1e19, 0x1p62, .greatestFiniteMagnitude] {
+            let error = #expect(throws: PrivacyError.self) { _ = try grid.quantize(value) }
+            #expect(error?.code == "privacy.grid_out_of_range")
+        }
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An RFC 4180 CSV parser.
 ///
 /// Accepted: fields separated by commas; records ended by CRLF, LF or end of file; fields
@@ -10,7 +16,7 @@
 ///
 /// Rejected, each with the file, line and column: a quote inside an unquoted field, a character
 /// other than a separator after a closing quote, an unterminated quoted field, a record whose
-/// field count differs from the header's, duplicate or empty header names, invalid UTF-8.
+/// field count differs from the header's, duplicate or empty header names, invalid UTF-8, a NUL byte.
 public enum CSVReader {
     /// Parses `text`; `source` names it in errors.
     public static func parse(text: String, source: String) throws(ModelError) -> CSVTable {
@@ -20,7 +26,20 @@ public enum CSVReader {
     /// Parses UTF-8 `bytes`; `source` names them in errors.
     public static func parse(_ bytes: [UInt8], source: String) throws(ModelError) -> CSVTable {
         var parser = Parser(bytes: bytes, source: source)
-        guard let (headerCells, headerLine) = try parser.nextRecord() else {
+        let header = try validateHeader(parser.nextRecord(), source: source)
+        var rows: [[String?]] = []
+        var lines: [Int] = []
+        while let (cells, line) = try parser.nextRecord() {
+            try checkFieldCount(cells, header: header, line: line, source: source)
+            rows.append(cells)
+            lines.append(line)
+        }
+        return CSVTable(source: source, header: header, rows: rows, lineNumbers: lines)
+    }
+
+    /// The header names of the first record: present, non-empty and distinct.
+    static func validateHeader(_ record: ([String?], Int)?, source: String) throws(ModelError) -> [String] {
+        guard let (headerCells, headerLine) = record else {
             throw ModelError(
                 code: "csv.empty_file",
                 message: "the file has no header row; a CSV data file starts with one line of column names",
@@ -46,21 +65,26 @@ public enum CSVReader {
             }
             header.append(name)
         }
-        var rows: [[String?]] = []
-        var lines: [Int] = []
-        while let (cells, line) = try parser.nextRecord() {
-            guard cells.count == header.count else {
-                throw ModelError(
-                    code: "csv.field_count_mismatch",
-                    message: "the record has \(cells.count) fields but the header has \(header.count); "
-                        + "check for an unquoted comma or a missing separator on that line",
-                    location: FileLocation(file: source, line: line)
-                )
-            }
-            rows.append(cells)
-            lines.append(line)
+        return header
+    }
+
+    static func checkFieldCount(_ cells: [String?], header: [String], line: Int, source: String) throws(ModelError) {
+        guard cells.count == header.count else {
+            throw ModelError(
+                code: "csv.field_count_mismatch",
+                message: "the record has \(cells.count) fields but the header has \(header.count); "
+                    + "check for an unquoted comma or a missing separator on that line",
+                location: FileLocation(file: source, line: line)
+            )
         }
-        return CSVTable(source: source, header: header, rows: rows, lineNumbers: lines)
+    }
+
+    /// Parses one block of complete records (a piece of a file cut at a record boundary).
+    static func records(in block: [UInt8], source: String, firstLine: Int, skipBOM: Bool) throws(ModelError) -> (records: [([String?], Int)], nextLine: Int) {
+        var parser = Parser(bytes: block, source: source, line: firstLine, skipBOM: skipBOM)
+        var records: [([String?], Int)] = []
+        while let record = try parser.nextRecord() { records.append(record) }
+        return (records, parser.line)
     }
 
     /// A byte-level state machine over the whole input.
@@ -75,10 +99,11 @@ public enum CSVReader {
         static let cr = UInt8(ascii: "\r")
         static let lf = UInt8(ascii: "\n")
 
-        init(bytes: [UInt8], source: String) {
+        init(bytes: [UInt8], source: String, line: Int = 1, skipBOM: Bool = true) {
             self.bytes = bytes
             self.source = source
-            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+            self.line = line
+            if skipBOM && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
         }
 
         /// The next non-empty record and the line it starts on, or nil at end of input.
@@ -184,6 +209,14 @@ public enum CSVReader {
 
         func decode(_ content: some Collection<UInt8>, column: Int) throws(ModelError) -> String? {
             if content.isEmpty { return nil }
+            // A NUL would end the cell early for C-string number parsing (`20<NUL>57` read as 20).
+            guard !content.contains(0) else {
+                throw ModelError(
+                    code: "csv.nul_byte",
+                    message: "the field contains a NUL byte; CSV data files are text: remove it or re-export the file as UTF-8 text",
+                    location: FileLocation(file: source, line: line, column: column)
+                )
+            }
             guard let text = String(validating: content, as: UTF8.self) else {
                 throw ModelError(
                     code: "csv.invalid_utf8",
@@ -192,6 +225,146 @@ public enum CSVReader {
                 )
             }
             return text
+        }
+    }
+}
+
+/// Reads a CSV file record by record, streaming: the file is read 1 MiB at a time and cut at
+/// record boundaries (a newline outside quotes), so memory holds one block of records, never the
+/// file. A record (a line, or a quoted field spanning lines) longer than ``maximumRecordBytes``
+/// is refused (`csv.record_too_long`, with the file and the line it starts on). The records and
+/// errors are those of ``CSVReader/parse(_:source:)``.
+public struct CSVStream {
+    /// The longest record accepted: 1 MiB (docs/MODEL.md).
+    public static let maximumRecordBytes = 1 << 20
+    static let readSize = 1 << 20
+
+    /// The file's path, as given.
+    public let source: String
+    /// The header's column names.
+    public private(set) var header: [String] = []
+    let maximumRecordBytes: Int
+    private var descriptor: Int32
+    /// Read and not yet parsed.
+    private var buffer: [UInt8] = []
+    /// How far `buffer` was scanned for record boundaries, and whether that point is inside quotes.
+    private var scanned = 0
+    private var inQuotes = false
+    /// The end (after its newline) of the last complete record in `buffer`; 0 when none.
+    private var boundary = 0
+    private var atEnd = false
+    private var firstBlock = true
+    /// The line on which `buffer` starts.
+    private var nextLine = 1
+    private var queue: [([String?], Int)] = []
+    private var queueIndex = 0
+
+    /// Opens `path` and reads its header.
+    public init(path: String, maximumRecordBytes: Int = CSVStream.maximumRecordBytes) throws(ModelError) {
+        source = path
+        self.maximumRecordBytes = maximumRecordBytes
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ModelError(code: "csv.unreadable_file", message: "cannot read the CSV file: \(String(cString: strerror(errno)))",
+                             location: FileLocation(file: path, line: 0))
+        }
+        do {
+            header = try CSVReader.validateHeader(nextRecord(), source: path)
+        } catch {
+            closeFile()
+            throw error
+        }
+    }
+
+    /// Closes the file (also done at the end of the records or on an error).
+    public mutating func closeFile() {
+        if descriptor >= 0 { _ = close(descriptor) }
+        descriptor = -1
+    }
+
+    /// The next record and the line it starts on; nil after the last. Each record has one cell per header column.
+    public mutating func next() throws(ModelError) -> (cells: [String?], line: Int)? {
+        guard let (cells, line) = try nextRecord() else { return nil }
+        try CSVReader.checkFieldCount(cells, header: header, line: line, source: source)
+        return (cells, line)
+    }
+
+    private mutating func nextRecord() throws(ModelError) -> ([String?], Int)? {
+        do {
+            while queueIndex >= queue.count {
+                queue.removeAll(keepingCapacity: true)
+                queueIndex = 0
+                let block: [UInt8]
+                if boundary > 0 {
+                    block = Array(buffer[..<boundary])
+                    buffer.removeFirst(boundary)
+                    scanned -= boundary
+                    boundary = 0
+                } else if atEnd {
+                    guard !buffer.isEmpty else {
+                        closeFile()
+                        return nil
+                    }
+                    block = buffer
+                    buffer = []
+                    scanned = 0
+                } else {
+                    try fill()
+                    continue
+                }
+                let parsed = try CSVReader.records(in: block, source: source, firstLine: nextLine, skipBOM: firstBlock)
+                firstBlock = false
+                queue = parsed.records
+                nextLine = parsed.nextLine
+            }
+        } catch {
+            closeFile()
+            throw error
+        }
+        defer { queueIndex += 1 }
+        return queue[queueIndex]
+    }
+
+    /// Reads once and finds the last record boundary; refuses a record over the limit.
+    private mutating func fill() throws(ModelError) {
+        guard descriptor >= 0 else {
+            atEnd = true
+            return
+        }
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: Self.readSize))
+        var count = 0
+        var failure: Int32 = 0
+        let descriptor = descriptor
+        buffer.withUnsafeMutableBufferPointer { bytes in
+            while true {
+                let result = read(descriptor, bytes.baseAddress! + old, Self.readSize)
+                if result < 0 && errno == EINTR { continue }
+                if result < 0 { failure = errno } else { count = result }
+                break
+            }
+        }
+        buffer.removeLast(Self.readSize - count)
+        if failure != 0 {
+            throw ModelError(code: "csv.unreadable_file", message: "cannot read the CSV file: \(String(cString: strerror(failure)))",
+                             location: FileLocation(file: source, line: nextLine))
+        }
+        if count == 0 { atEnd = true }
+        for index in scanned..<buffer.count {
+            let byte = buffer[index]
+            if byte == 0x22 {
+                inQuotes.toggle()
+            } else if byte == 0x0A && !inQuotes {
+                boundary = index + 1
+            }
+        }
+        scanned = buffer.count
+        if buffer.count - boundary > maximumRecordBytes {
+            throw ModelError(
+                code: "csv.record_too_long",
+                message: "a record (line) is longer than the limit of \(maximumRecordBytes) bytes; "
+                    + "this is not tabular data the schema describes, or a quote is never closed",
+                location: FileLocation(file: source, line: nextLine))
         }
     }
 }

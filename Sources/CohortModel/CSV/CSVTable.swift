@@ -45,16 +45,17 @@ public struct CSVTable: Sendable, Equatable {
         )
     }
 
-    /// Reads and parses the CSV file at `path` (see `CSVReader`).
+    /// Reads and parses the CSV file at `path` (see `CSVReader`), streaming (`CSVStream`): the
+    /// file's bytes are never held whole, only the table.
     public static func read(path: String) throws(ModelError) -> CSVTable {
-        let bytes: [UInt8]
-        do {
-            bytes = try DurableFile.read(path)
-        } catch {
-            throw ModelError(code: "csv.unreadable_file", message: "cannot read the CSV file: \(error.message)",
-                             location: FileLocation(file: path, line: 0))
+        var stream = try CSVStream(path: path)
+        var rows: [[String?]] = []
+        var lines: [Int] = []
+        while let (cells, line) = try stream.next() {
+            rows.append(cells)
+            lines.append(line)
         }
-        return try CSVReader.parse(bytes, source: path)
+        return CSVTable(source: path, header: stream.header, rows: rows, lineNumbers: lines)
     }
 
     /// Writes the table to `path` atomically (temporary file, fsync, rename) as RFC 4180 CSV.

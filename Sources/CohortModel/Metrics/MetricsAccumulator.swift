@@ -1,3 +1,5 @@
+import Foundation
+
 /// Mergeable evaluation state for federated evaluation: each participant evaluates the global
 /// model on its own held-out records and sends this accumulator; the coordinator merges them and
 /// reads the metrics.
@@ -77,15 +79,101 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         logLossSum = try container.decode(Double.self, forKey: .logLossSum)
         positiveHistogram = try container.decode([Int].self, forKey: .positiveHistogram)
         negativeHistogram = try container.decode([Int].self, forKey: .negativeHistogram)
-        // A peer's accumulator is untrusted input: check its shape before any arithmetic.
-        guard layout.logitBound > 0, layout.logitBound <= 1e3, layout.binsPerUnit > 0, layout.binsPerUnit <= 1 << 12,
-              positiveHistogram.count == layout.binCount, negativeHistogram.count == layout.binCount,
-              (positiveHistogram + negativeHistogram).allSatisfy({ $0 >= 0 }),
-              logLossSum.isFinite, logLossSum >= 0
-        else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "inconsistent metrics accumulator"))
+        // A peer's accumulator is untrusted input: check its shape and counts before any arithmetic.
+        do {
+            try checkConsistency()
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
         }
+    }
+
+    /// The most records one accumulator may count: 10^9, the most rows a participant may attest
+    /// (`DataQualityAttestation.maximumRows`).
+    public static let maximumCount = 1_000_000_000
+    /// The most records merged accumulators may count: 2^52, so every total and ratio is exact.
+    public static let maximumMergedCount = 1 << 52
+
+    /// The checks every decoded accumulator passes: a sane layout (bound in (0, 1000], 1…4096
+    /// bins per unit), histograms of the layout's bin count, every count in
+    /// 0…``maximumCount``, confusion counts that agree with the histograms (TP + FN = Σ positive
+    /// bins, FP + TN = Σ negative bins) with a total of at most ``maximumCount``, and a finite,
+    /// non-negative log-loss sum.
+    /// - Throws: `evaluation.invalid`, naming what is wrong.
+    public func checkConsistency() throws(ModelError) {
+        func invalid(_ problem: String) -> ModelError {
+            ModelError(code: "evaluation.invalid",
+                       message: "evaluation result: \(problem); send the accumulator cohort-participant computes on its holdout")
+        }
+        guard layout.logitBound.isFinite, layout.logitBound > 0, layout.logitBound <= 1e3,
+              layout.binsPerUnit > 0, layout.binsPerUnit <= 1 << 12
+        else { throw invalid("histogram layout (logit_bound in (0, 1000], bins_per_unit in 1...4096) is out of range") }
+        guard logitThreshold.isFinite else { throw invalid("logit_threshold is not finite") }
+        guard positiveHistogram.count == layout.binCount, negativeHistogram.count == layout.binCount else {
+            throw invalid("histograms have \(positiveHistogram.count) and \(negativeHistogram.count) bins; the layout has \(layout.binCount)")
+        }
+        let limit = Self.maximumCount
+        var positives = 0
+        var negatives = 0
+        for bin in positiveHistogram.indices {
+            let positive = positiveHistogram[bin]
+            let negative = negativeHistogram[bin]
+            guard positive >= 0, negative >= 0, positive <= limit, negative <= limit else {
+                throw invalid("histogram bin \(bin) holds a count outside 0...\(limit)")
+            }
+            // Each term ≤ 10^9 and the running totals stay ≤ 10^9 (checked below), so no overflow.
+            positives += positive
+            negatives += negative
+            guard positives <= limit, negatives <= limit else { throw invalid("histograms count more than \(limit) records") }
+        }
+        let counts = [confusion.truePositives, confusion.falsePositives, confusion.trueNegatives, confusion.falseNegatives]
+        guard counts.allSatisfy({ $0 >= 0 && $0 <= limit }) else { throw invalid("a confusion count is outside 0...\(limit)") }
+        guard confusion.truePositives + confusion.falseNegatives == positives,
+              confusion.falsePositives + confusion.trueNegatives == negatives
+        else {
+            throw invalid("confusion counts (\(confusion.truePositives + confusion.falseNegatives) positive, "
+                + "\(confusion.falsePositives + confusion.trueNegatives) negative) disagree with the histograms (\(positives), \(negatives))")
+        }
+        guard positives + negatives <= limit else { throw invalid("counts more than \(limit) records") }
+        guard logLossSum.isFinite, logLossSum >= 0 else { throw invalid("log_loss_sum is not a finite non-negative number") }
+    }
+
+    /// Validates a peer's accumulator against what the coordinator expects, beyond
+    /// ``checkConsistency()`` (which decoding already ran): the same histogram layout and
+    /// threshold as `expected`, and at most `maximumCount` records (the participant's attested
+    /// holdout bound, when the caller knows it).
+    /// - Throws: `evaluation.invalid`.
+    public func validate(against expected: MetricsAccumulator, maximumCount: Int? = nil) throws(ModelError) {
+        try checkConsistency()
+        guard layout == expected.layout, logitThreshold == expected.logitThreshold else {
+            throw ModelError(
+                code: "evaluation.invalid",
+                message: "evaluation result uses histogram layout (logit_bound \(layout.logitBound), bins_per_unit \(layout.binsPerUnit), "
+                    + "threshold \(logitThreshold)); the coordinator expects (\(expected.layout.logitBound), \(expected.layout.binsPerUnit), "
+                    + "\(expected.logitThreshold)); use the consortium's evaluation settings")
+        }
+        if let maximumCount, confusion.total > maximumCount {
+            throw ModelError(
+                code: "evaluation.invalid",
+                message: "evaluation result counts \(confusion.total) records, more than the \(maximumCount) the participant attested")
+        }
+    }
+
+    /// Decodes a peer's JSON accumulator and validates it against `expected`.
+    /// - Throws: `evaluation.invalid` (also for JSON that is not an accumulator).
+    public static func decodeValidated(
+        json: [UInt8], expected: MetricsAccumulator, maximumCount: Int? = nil
+    ) throws(ModelError) -> MetricsAccumulator {
+        let decoded: MetricsAccumulator
+        do {
+            decoded = try JSONDecoder().decode(MetricsAccumulator.self, from: Data(json))
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is ModelError {
+            throw context.underlyingError as! ModelError
+        } catch {
+            throw ModelError(code: "evaluation.invalid",
+                             message: "the evaluation result (\(json.count) bytes) is not a JSON metrics accumulator")
+        }
+        try decoded.validate(against: expected, maximumCount: maximumCount)
+        return decoded
     }
 
     /// Records one prediction.
@@ -104,12 +192,37 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
                     + "all participants must use the policy's evaluation settings"
             )
         }
-        confusion.merge(other.confusion)
-        logLossSum += other.logLossSum
-        for bin in positiveHistogram.indices {
-            positiveHistogram[bin] += other.positiveHistogram[bin]
-            negativeHistogram[bin] += other.negativeHistogram[bin]
+        // Checked arithmetic into copies: a merge that would overflow (or pass
+        // ``maximumMergedCount``) throws `model.metrics_overflow` and leaves this accumulator unchanged.
+        let overflow = ModelError(
+            code: "model.metrics_overflow",
+            message: "merging this evaluation result would count more than \(Self.maximumMergedCount) records; it is left out")
+        func add(_ a: Int, _ b: Int) throws(ModelError) -> Int {
+            let (sum, overflowed) = a.addingReportingOverflow(b)
+            guard !overflowed, sum >= 0, sum <= Self.maximumMergedCount else { throw overflow }
+            return sum
         }
+        guard other.positiveHistogram.count == positiveHistogram.count, other.negativeHistogram.count == negativeHistogram.count else {
+            throw ModelError(code: "model.incompatible_metrics", message: "cannot merge evaluation results with a different number of histogram bins")
+        }
+        let mergedConfusion = ConfusionCounts(
+            truePositives: try add(confusion.truePositives, other.confusion.truePositives),
+            falsePositives: try add(confusion.falsePositives, other.confusion.falsePositives),
+            trueNegatives: try add(confusion.trueNegatives, other.confusion.trueNegatives),
+            falseNegatives: try add(confusion.falseNegatives, other.confusion.falseNegatives))
+        _ = try add(mergedConfusion.truePositives + mergedConfusion.falseNegatives, mergedConfusion.falsePositives + mergedConfusion.trueNegatives)
+        var positive = positiveHistogram
+        var negative = negativeHistogram
+        for bin in positive.indices {
+            positive[bin] = try add(positive[bin], other.positiveHistogram[bin])
+            negative[bin] = try add(negative[bin], other.negativeHistogram[bin])
+        }
+        let loss = logLossSum + other.logLossSum
+        guard loss.isFinite else { throw overflow }
+        confusion = mergedConfusion
+        logLossSum = loss
+        positiveHistogram = positive
+        negativeHistogram = negative
     }
 
     /// ROC AUC from the histograms (scores in one bin count as tied); `nil` if a class is absent.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A participant's statement about its local data, checked by the coordinator's pre-round gate.
 ///
 /// It carries counts only — never a value from a record. The counts are exact and not noised:
@@ -69,6 +71,132 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         case labelCounts = "label_counts"
     }
 
+    /// Decodes and validates (``validate()``): an attestation is a peer's claim, so every number
+    /// and string is range-checked where it is decoded. A failed check is a
+    /// `DecodingError.dataCorrupted` whose underlying error is the ``ModelError``
+    /// (`attestation.invalid`) naming the field; ``decodeValidated(json:)`` returns that error directly.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        schemaName = try container.decode(String.self, forKey: .schemaName)
+        schemaDigest = try container.decode(String.self, forKey: .schemaDigest)
+        rows = try container.decode(Int.self, forKey: .rows)
+        columnsMatched = try container.decode(Int.self, forKey: .columnsMatched)
+        extraColumns = try container.decode([String].self, forKey: .extraColumns)
+        columns = try container.decode([ColumnQuality].self, forKey: .columns)
+        overallMissingRate = try container.decode(Double.self, forKey: .overallMissingRate)
+        outOfRangeCount = try container.decode(Int.self, forKey: .outOfRangeCount)
+        unknownCategoryCount = try container.decode(Int.self, forKey: .unknownCategoryCount)
+        labelCounts = try container.decode(LabelCounts.self, forKey: .labelCounts)
+        do {
+            try validate()
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
+        }
+    }
+
+    /// Decodes an attestation a peer sent as JSON and validates it.
+    ///
+    /// - Throws: `attestation.malformed` when the bytes are not an attestation object (bad JSON, a
+    ///   missing field, a wrong type); `attestation.invalid` when a value is outside its bound
+    ///   (``validate()``). The message names the field, never a value beyond its length.
+    public static func decodeValidated(json: [UInt8]) throws(ModelError) -> DataQualityAttestation {
+        do {
+            return try JSONDecoder().decode(DataQualityAttestation.self, from: Data(json))
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is ModelError {
+            throw context.underlyingError as! ModelError
+        } catch {
+            throw ModelError(
+                code: "attestation.malformed",
+                message: "the data-quality attestation (\(json.count) bytes) is not a JSON attestation object: \(Self.describe(error)); "
+                    + "send the attestation cohort-participant produces"
+            )
+        }
+    }
+
+    /// Where a decoding error happened, without quoting the input.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "field `\(PeerText.sanitized(key.stringValue, maxLength: 64))` is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "field `\(context.codingPath.map { PeerText.sanitized($0.stringValue, maxLength: 64) }.joined(separator: "."))` has the wrong type"
+        default: "not valid JSON"
+        }
+    }
+
+    // MARK: Bounds (docs/GOVERNANCE.md, "Attestation bounds")
+
+    /// The most records one participant may attest: 10^9.
+    public static let maximumRows = 1_000_000_000
+    /// The most schema columns (and extra header columns) an attestation may list: 4,096.
+    public static let maximumColumns = 4_096
+    /// The longest schema name, digest or column name, in UTF-8 bytes: 256.
+    public static let maximumNameLength = 256
+    /// Schema digests are lowercase hexadecimal, at most 128 characters.
+    public static let maximumDigestLength = 128
+
+    /// Checks every field against its bound: version 1; `rows` in 0…``maximumRows``; label counts
+    /// non-negative and summing to at most `rows`; per-column counts in 0…rows; missing rates
+    /// finite and in [0, 1]; out-of-range and unknown-category totals in 0…rows × columns; at most
+    /// ``maximumColumns`` columns; names at most ``maximumNameLength`` bytes without control
+    /// characters; the digest lowercase hexadecimal.
+    /// - Throws: `attestation.invalid`, naming the field and its bound.
+    public func validate() throws(ModelError) {
+        func invalid(_ field: String, _ problem: String) -> ModelError {
+            ModelError(code: "attestation.invalid",
+                       message: "attestation field `\(field)` \(problem); send the attestation cohort-participant computes from the data")
+        }
+        func checkName(_ text: String, _ field: String) throws(ModelError) {
+            guard text.utf8.count <= Self.maximumNameLength else {
+                throw invalid(field, "is \(text.utf8.count) bytes long, over the limit of \(Self.maximumNameLength)")
+            }
+            guard !text.unicodeScalars.contains(where: PeerText.isControl) else {
+                throw invalid(field, "contains a control character")
+            }
+        }
+        func checkCount(_ value: Int, _ field: String, max: Int) throws(ModelError) {
+            guard value >= 0, value <= max else { throw invalid(field, "is \(value), outside 0...\(max)") }
+        }
+        func checkRate(_ value: Double, _ field: String) throws(ModelError) {
+            guard value.isFinite, value >= 0, value <= 1 else { throw invalid(field, "is \(value), outside [0, 1]") }
+        }
+        guard version == Self.currentVersion else {
+            throw invalid("version", "is \(version); this coordinator reads version \(Self.currentVersion)")
+        }
+        try checkName(schemaName, "schema_name")
+        guard !schemaDigest.isEmpty, schemaDigest.utf8.count <= Self.maximumDigestLength,
+              schemaDigest.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else {
+            throw invalid("schema_digest", "is not 1 to \(Self.maximumDigestLength) lowercase hexadecimal characters")
+        }
+        try checkCount(rows, "rows", max: Self.maximumRows)
+        guard columns.count <= Self.maximumColumns else {
+            throw invalid("columns", "lists \(columns.count) columns, over the limit of \(Self.maximumColumns)")
+        }
+        guard extraColumns.count <= Self.maximumColumns else {
+            throw invalid("extra_columns", "lists \(extraColumns.count) names, over the limit of \(Self.maximumColumns)")
+        }
+        try checkCount(columnsMatched, "columns_matched", max: Self.maximumColumns)
+        for (index, name) in extraColumns.enumerated() { try checkName(name, "extra_columns[\(index)]") }
+        for (index, column) in columns.enumerated() {
+            try checkName(column.name, "columns[\(index)].name")
+            try checkCount(column.missing, "columns[\(index)].missing", max: rows)
+            try checkRate(column.missingRate, "columns[\(index)].missing_rate")
+            try checkCount(column.outOfRange, "columns[\(index)].out_of_range", max: rows)
+            try checkCount(column.unknownCategory, "columns[\(index)].unknown_category", max: rows)
+        }
+        try checkRate(overallMissingRate, "overall_missing_rate")
+        // rows ≤ 10^9 and columns ≤ 4,096: the product fits easily.
+        let cellBound = rows * max(columns.count, 1)
+        try checkCount(outOfRangeCount, "out_of_range_count", max: cellBound)
+        try checkCount(unknownCategoryCount, "unknown_category_count", max: cellBound)
+        try checkCount(labelCounts.positive, "label_counts.positive", max: rows)
+        try checkCount(labelCounts.negative, "label_counts.negative", max: rows)
+        guard labelCounts.positive + labelCounts.negative <= rows else {
+            throw invalid("label_counts", "sum to \(labelCounts.positive + labelCounts.negative), more than the \(rows) rows attested")
+        }
+    }
+
     /// The quality figures of the column named `name`, if it is a schema column.
     public func column(_ name: String) -> ColumnQuality? {
         columns.first { $0.name == name }
@@ -78,7 +206,8 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
     public func violations(of requirements: DataQualityRequirements) -> [String] {
         var reasons: [String] = []
         if let digest = requirements.schemaDigest, digest != schemaDigest {
-            reasons.append("the data was checked against schema digest \(schemaDigest), the policy requires \(digest)")
+            reasons.append("the data was checked against schema digest \(PeerText.sanitized(schemaDigest, maxLength: 80)), "
+                + "the policy requires \(digest) (a schema mismatch: use the consortium's schema file)")
         }
         if rows < requirements.minimumRows {
             reasons.append("\(rows) records, the policy requires at least \(requirements.minimumRows)")
@@ -86,8 +215,14 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         if overallMissingRate > requirements.maximumMissingRate {
             reasons.append("overall missing rate \(overallMissingRate) exceeds \(requirements.maximumMissingRate)")
         }
-        for column in columns where column.missingRate > requirements.maximumColumnMissingRate {
-            reasons.append("column '\(column.name)' missing rate \(column.missingRate) exceeds \(requirements.maximumColumnMissingRate)")
+        // Names are the participant's: each is length-capped and escaped, and at most 8 are listed.
+        let tooSparse = columns.filter { $0.missingRate > requirements.maximumColumnMissingRate }
+        for column in tooSparse.prefix(8) {
+            reasons.append("column '\(PeerText.sanitized(column.name, maxLength: 64))' missing rate \(column.missingRate) "
+                + "exceeds \(requirements.maximumColumnMissingRate)")
+        }
+        if tooSparse.count > 8 {
+            reasons.append("\(tooSparse.count - 8) more column(s) exceed missing rate \(requirements.maximumColumnMissingRate)")
         }
         if labelCounts.positive < requirements.minimumPerClass || labelCounts.negative < requirements.minimumPerClass {
             reasons.append("a class has fewer than \(requirements.minimumPerClass) records")

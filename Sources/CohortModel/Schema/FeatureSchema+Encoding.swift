@@ -7,9 +7,15 @@ public struct PreparedData: Sendable {
 }
 
 extension FeatureSchema {
-    /// Reads the CSV file at `path`, validates it against the schema and encodes it.
+    /// Reads the CSV file at `path`, validates it against the schema and encodes it, streaming
+    /// (`CSVStream`): each record is encoded as it is read, so memory holds the encoded matrix
+    /// (4 bytes per encoded value), never the file or a table of its cells.
     public func prepare(csvPath path: String) throws(ModelError) -> PreparedData {
-        try prepare(CSVTable.read(path: path))
+        var stream = try CSVStream(path: path)
+        defer { stream.closeFile() }
+        return try prepare(source: path, header: stream.header, expectedRows: nil) { () throws(ModelError) -> ([String?], Int)? in
+            try stream.next().map { ($0.cells, $0.line) }
+        }
     }
 
     /// Validates `table` against the schema and encodes it.
@@ -23,9 +29,26 @@ extension FeatureSchema {
     /// feature cells are imputed and counted. Surrounding spaces in cells are ignored; extra
     /// columns are ignored and listed (by name) in the attestation.
     public func prepare(_ table: CSVTable) throws(ModelError) -> PreparedData {
+        var index = 0
+        return try prepare(source: table.source, header: table.header, expectedRows: table.rows.count) { () throws(ModelError) -> ([String?], Int)? in
+            guard index < table.rows.count else { return nil }
+            defer { index += 1 }
+            return (table.rows[index], table.lineNumbers[index])
+        }
+    }
+
+    /// The encoding of ``prepare(_:)`` over records delivered one at a time by `nextRecord`
+    /// (cells and the line they start on), from a table or a stream.
+    func prepare(
+        source: String, header: [String], expectedRows: Int?, nextRecord: () throws(ModelError) -> ([String?], Int)?
+    ) throws(ModelError) -> PreparedData {
         try validate()
-        let headerLocation = FileLocation(file: table.source, line: 1)
-        let absent = columnNames.filter { table.columnIndex(named: $0) == nil }
+        func columnIndex(named name: String) -> Int? { header.firstIndex(of: name) }
+        func location(line: Int, column: Int) -> FileLocation {
+            FileLocation(file: source, line: line, column: column + 1, columnName: header[column])
+        }
+        let headerLocation = FileLocation(file: source, line: 1)
+        let absent = columnNames.filter { columnIndex(named: $0) == nil }
         guard absent.isEmpty else {
             throw ModelError(
                 code: "schema.missing_column",
@@ -34,28 +57,34 @@ extension FeatureSchema {
                 location: headerLocation
             )
         }
-        let labelColumn = table.columnIndex(named: label.column)!
-        let numericColumns = numeric.map { table.columnIndex(named: $0.name)! }
-        let categoricalColumns = categorical.map { table.columnIndex(named: $0.name)! }
+        let labelColumn = columnIndex(named: label.column)!
+        let numericColumns = numeric.map { columnIndex(named: $0.name)! }
+        let categoricalColumns = categorical.map { columnIndex(named: $0.name)! }
         let schemaColumns = Set(columnNames)
 
         let dimension = encodedDimension
-        var matrix = [Float](repeating: 0, count: table.rows.count * dimension)
-        var labels = [Float](repeating: 0, count: table.rows.count)
+        var matrix: [Float] = []
+        var labels: [Float] = []
+        matrix.reserveCapacity((expectedRows ?? 0) * dimension)
+        labels.reserveCapacity(expectedRows ?? 0)
         var numericMissing = [Int](repeating: 0, count: numeric.count)
         var numericOutOfRange = [Int](repeating: 0, count: numeric.count)
         var categoricalMissing = [Int](repeating: 0, count: categorical.count)
         var categoricalUnknown = [Int](repeating: 0, count: categorical.count)
         var positives = 0
 
-        for (row, cells) in table.rows.enumerated() {
+        var row = 0
+        while let (cells, line) = try nextRecord() {
+            defer { row += 1 }
+            matrix.append(contentsOf: repeatElement(0, count: dimension))
+            labels.append(0)
             // Label: never imputed — a record without a trustworthy class cannot be trained on.
             guard let rawLabel = cells[labelColumn].map(Self.trimmed), !rawLabel.isEmpty else {
                 throw ModelError(
                     code: "data.missing_label",
                     message: "the label cell is empty; every record needs '\(label.positiveClass)' or '\(label.negativeClass)' "
                         + "in column '\(label.column)' — remove the record or fill in its class",
-                    location: table.location(row: row, column: labelColumn)
+                    location: location(line: line, column: labelColumn)
                 )
             }
             if rawLabel == label.positiveClass {
@@ -66,7 +95,7 @@ extension FeatureSchema {
                     code: "data.unknown_label",
                     message: "the label is neither '\(label.positiveClass)' nor '\(label.negativeClass)' (compared exactly, "
                         + "case-sensitive); correct the cell or the schema's label classes",
-                    location: table.location(row: row, column: labelColumn)
+                    location: location(line: line, column: labelColumn)
                 )
             }
             let base = row * dimension
@@ -79,7 +108,7 @@ extension FeatureSchema {
                             code: "data.non_numeric_value",
                             message: "numeric feature '\(feature.name)' holds a value that is not a finite decimal number; "
                                 + "write a number such as 12.5, or leave the cell empty for a missing value",
-                            location: table.location(row: row, column: column)
+                            location: location(line: line, column: column)
                         )
                     }
                     value = parsed
@@ -92,7 +121,7 @@ extension FeatureSchema {
                                 message: "numeric feature '\(feature.name)' is outside its valid range "
                                     + "[\(range.min.map { "\($0)" } ?? "-∞"), \(range.max.map { "\($0)" } ?? "∞")]; "
                                     + "correct the value, or set out_of_range to clamp or impute in the schema",
-                                location: table.location(row: row, column: column)
+                                location: location(line: line, column: column)
                             )
                         case .clamp: value = range.clamp(value)
                         case .impute: value = feature.imputation.value
@@ -119,7 +148,7 @@ extension FeatureSchema {
                                 message: "categorical feature '\(feature.name)' holds a value outside its categories "
                                     + "\(feature.categories) (compared exactly, case-sensitive); correct the value, "
                                     + "add the category to the schema, or set unknown_category to impute",
-                                location: table.location(row: row, column: column)
+                                location: location(line: line, column: column)
                             )
                         }
                     }
@@ -137,7 +166,7 @@ extension FeatureSchema {
             }
         }
 
-        let rows = table.rows.count
+        let rows = row
         func rate(_ count: Int) -> Double { rows == 0 ? 0 : Double(count) / Double(rows) }
         // The label column is never missing here: an empty label fails the load above.
         var columns = [ColumnQuality(name: label.column, missing: 0, missingRate: 0)]
@@ -160,7 +189,7 @@ extension FeatureSchema {
             schemaDigest: try digest(),
             rows: rows,
             columnsMatched: columnNames.count,
-            extraColumns: table.header.filter { !schemaColumns.contains($0) },
+            extraColumns: header.filter { !schemaColumns.contains($0) },
             columns: columns,
             overallMissingRate: cells == 0 ? 0 : Double(totalMissing) / Double(cells),
             outOfRangeCount: numericOutOfRange.reduce(0, +),

@@ -64,6 +64,18 @@ extension WireError {
         public static let badSignature = "update.bad_signature"
         public static let sealOpenFailed = "update.seal_open_failed"
         public static let wrongRound = "update.wrong_round"
+        /// A record-unit update whose L2 norm is not finite or exceeds C × the sender's attested
+        /// records × (1 + 1e-6): refused before anything is added to the sum.
+        public static let normOutOfRange = "update.norm_out_of_range"
+        // Peer statements, checked where they are decoded.
+        /// A data-quality attestation with a value outside its documented bound (the connection closes).
+        public static let attestationInvalid = "attestation.invalid"
+        /// An evaluation result that is inconsistent, has another histogram layout, or counts more
+        /// records than attested; that participant's evaluation is left out of the round.
+        public static let evaluationInvalid = "evaluation.invalid"
+        /// The participant's attestation fails the policy's data-quality gate (the message gives
+        /// the gate's reasons); it takes part in no round until it joins with eligible data.
+        public static let participantIneligible = "participant.ineligible"
         // Rounds.
         public static let deadlinePassed = "round.deadline_passed"
         public static let roundNotOpen = "round.not_open"
