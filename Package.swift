@@ -173,7 +173,11 @@ let package = Package(
             dependencies: ["CohortPrivacy", "CohortCrypto"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"]),
+        .testTarget(
+            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"],
+            // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto"]),
         .testTarget(
             name: "CohortCoordinatorTests",

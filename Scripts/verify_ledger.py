@@ -11,10 +11,12 @@ Needs Python 3 (run with 3.11) and `cryptography` (pip install cryptography); no
 
 Checked: strict JSON and RFC 8785 canonical form, the envelope, sequence, hash chain, time order,
 genesis (first and only once, key, accountant), every Ed25519 signature, the cap in force, and for
-each round.charged: delta, sensitivity >= C + gamma*sqrt(d), and round_epsilon, cumulative_epsilon
-and cumulative_order recomputed with the charged discrete-Gaussian accountant
-(discrete-gaussian-charge/v1) to 1e-9 relative, cumulative epsilon non-decreasing and within the cap.
-Not checked (a sketch): the per-kind field rules of the other kinds and the round life cycle (step 8).
+each round.charged: delta, sensitivity >= C + gamma*sqrt(d), the frozen plan of its round.opened
+(when there is one), and round_epsilon, cumulative_epsilon and cumulative_order recomputed with the
+entry's charge_method (absent: mtz-add-zhu-wang-remove-v1) to 1e-9 relative, cumulative epsilon
+non-decreasing and within the cap; a round.refused's projection when it records q and sigma; the
+metric names and ranges of round.closed and evaluation.recorded.
+Not checked (a sketch): the other per-kind field rules and the round life cycle (step 8).
 """
 import base64, hashlib, json, math, re, sys
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,8 +32,34 @@ def log_sum_exp(terms):
 def log_binomial(n, k):
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
-def charge_curve(q, sigma):
-    """Per-round charged RDP at each of ORDERS: max(add, remove); a/(2 sigma^2) when q = 1."""
+V1, V2 = "mtz-add-zhu-wang-remove-v1", "mtz-integer-add-symmetric-v2"
+PLAN_FIELDS = ("unit", "sampling_rate", "noise_multiplier", "clipping_bound", "grid_step", "sensitivity", "dimension", "delta")
+RATIOS = {"accuracy", "precision", "recall", "f1", "roc_auc"}
+
+def log_expm1(x):
+    return x + math.log1p(-math.exp(-x)) if x > 1 else math.log(math.expm1(x))
+
+def charge_curve(q, sigma, method=V1):
+    if method == V2:
+        return charge_curve_v2(q, sigma)
+    return charge_curve_v1(q, sigma)
+
+def charge_curve_v2(q, sigma):
+    """mtz-integer-add-symmetric-v2: the add term alone, log1p of the non-negative excess A - 1."""
+    s2 = 2 * math.nextafter(sigma * sigma, 0)   # sigma^2 rounded down, as the charge takes it
+    if q == 1:
+        return [a / s2 for a in ORDERS]
+    log_q, log_1mq = math.log(q), math.log1p(-q)
+    curve = []
+    for a in ORDERS:
+        # Mironov, Talwar & Zhang 2019, Sec. 3.2: A - 1 = sum_{i>=2} C(a,i) q^i (1-q)^(a-i) expm1((i^2-i)/(2 sigma^2))
+        excess = log_sum_exp([log_binomial(a, i) + i * log_q + (a - i) * log_1mq + log_expm1((i * i - i) / s2)
+                              for i in range(2, a + 1)])
+        curve.append((excess + math.log1p(math.exp(-excess)) if excess > 0 else math.log1p(math.exp(excess))) / (a - 1))
+    return curve
+
+def charge_curve_v1(q, sigma):
+    """mtz-add-zhu-wang-remove-v1: max(add, remove) per order; a/(2 sigma^2) when q = 1."""
     s2 = 2 * sigma * sigma
     if q == 1:
         return [a / s2 for a in ORDERS]
@@ -41,7 +69,7 @@ def charge_curve(q, sigma):
         # add: Mironov, Talwar & Zhang 2019, Sec. 3.2 (A_alpha at integer alpha)
         add = log_sum_exp([log_binomial(a, i) + i * log_q + (a - i) * log_1mq + (i * i - i) / s2
                            for i in range(a + 1)])
-        # remove: Zhu & Wang 2019, Thm. 6, with eps(l) = l / (2 sigma^2)
+        # remove: Zhu & Wang 2019, Thm. 5 (general upper bound), with eps(l) = l / (2 sigma^2)
         remove = log_sum_exp(
             [(a - 1) * log_1mq + math.log(a * q - q + 1),
              log_binomial(a, 2) + 2 * log_q + (a - 2) * log_1mq + 2 / s2]
@@ -113,6 +141,7 @@ def verify(ledger_path, key_path):
     if not lines: raise Failure("ledger.torn_tail: line 1: incomplete" if tail else "ledger.empty: no entries")
     prev, last_time, cap, delta = "0" * 64, "", None, None
     rdp, rdp_cache, last_recorded, charges, worst = [0.0] * len(ORDERS), {}, 0.0, 0, 0.0
+    plans = {}                                      # round -> the plan its round.opened froze
     for number, line in enumerate(lines, start=1):
         seq = None
         def fail(code, what):
@@ -150,14 +179,29 @@ def verify(ledger_path, key_path):
             elif kind == "policy.adopted":
                 if d["old_epsilon_max"] != cap: fail("ledger.bad_entry", "old_epsilon_max is not the cap in force")
                 cap = d["new_epsilon_max"]
+            elif kind == "round.opened" and "plan" in d:
+                p = d["plan"]
+                if p["charge_method"] not in (V1, V2): fail("ledger.bad_entry", f"plan.charge_method {p['charge_method']!r}")
+                if p["unit"] == "participant" and p["records"] != 0: fail("ledger.bad_entry", "plan.records must be 0 for the participant unit")
+                if p["delta"] != delta: fail("ledger.plan_mismatch", "plan.delta differs from the genesis delta")
+                floor = p["clipping_bound"] + p["grid_step"] * math.sqrt(p["dimension"])
+                if p["unit"] == "record": floor += 2.0 ** -23 * p["records"] * p["clipping_bound"]
+                if p["sensitivity"] < floor * (1 - 1e-12): fail("ledger.sensitivity_mismatch", "plan.sensitivity below its floor")
+                plans[d["round"]] = p
             elif kind == "round.charged":
                 q, sigma = d["sampling_rate"], d["noise_multiplier"]
+                method = d.get("charge_method", V1)
+                if method not in (V1, V2): fail("ledger.bad_entry", f"unknown charge_method {method!r}")
                 if d["delta"] != delta: fail("ledger.bad_entry", "delta differs from the genesis delta")
                 if not (0 < q <= 1 and sigma > 0): fail("ledger.bad_entry", "need q in (0, 1] and sigma > 0")
                 if d["sensitivity"] < (d["clipping_bound"] + d["grid_step"] * math.sqrt(d["dimension"])) * (1 - 1e-12):
                     fail("ledger.sensitivity_mismatch", "sensitivity below C + gamma*sqrt(d)")
-                if (q, sigma) not in rdp_cache: rdp_cache[(q, sigma)] = charge_curve(q, sigma)
-                curve = rdp_cache[(q, sigma)]
+                plan = plans.get(d["round"])
+                if plan is not None:
+                    differing = [f for f in PLAN_FIELDS if d[f] != plan[f]] + (["charge_method"] if method != plan["charge_method"] else [])
+                    if differing: fail("ledger.plan_mismatch", "differs from its plan in " + ", ".join(differing))
+                if (q, sigma, method) not in rdp_cache: rdp_cache[(q, sigma, method)] = charge_curve(q, sigma, method)
+                curve = rdp_cache[(q, sigma, method)]
                 total = [a + b for a, b in zip(rdp, curve)]
                 round_eps = epsilon(ORDERS, curve, delta)[0]
                 cumulative, order = epsilon(ORDERS, total, delta)
@@ -172,6 +216,17 @@ def verify(ledger_path, key_path):
                     if recorded != recomputed: worst = max(worst, abs(recorded - recomputed) / max(abs(recorded), abs(recomputed)))
                 rdp, last_recorded, charges = total, d["cumulative_epsilon"], charges + 1
                 last_charge = (cumulative, order, d["cumulative_epsilon"], d["cumulative_order"])
+            elif kind == "round.refused" and ("sampling_rate" in d or "noise_multiplier" in d or "charge_method" in d):
+                method = d["charge_method"]
+                if method not in (V1, V2): fail("ledger.bad_entry", f"unknown charge_method {method!r}")
+                projected = epsilon(ORDERS, [a + b for a, b in zip(rdp, charge_curve(d["sampling_rate"], d["noise_multiplier"], method))], delta)[0]
+                if not close(d["projected_epsilon"], projected): fail("ledger.epsilon_mismatch", f"projected_epsilon {d['projected_epsilon']} vs recomputed {projected}")
+            if kind in ("round.closed", "evaluation.recorded"):
+                groups = [d["metrics"]] if kind == "round.closed" else [d["aggregate"]] + list(d["participants"].values())
+                for metrics in groups:
+                    for name, value in metrics.items():
+                        ok = (0 <= value <= 1) if name in RATIOS else (name == "count" and value >= 0 and value == int(value))
+                        if not ok: fail("ledger.bad_entry", f"{kind}: metric {name} = {value} is not a known metric in range")
         except (KeyError, TypeError) as error:
             fail("ledger.bad_entry", f"{kind}: missing or mistyped field {error}")
         prev, last_time = hashlib.sha256(line).hexdigest(), entry["time"]

@@ -9,7 +9,7 @@ Per round, at each integer order a of dp_accounting's default grid:
              (Mironov, Talwar, Zhang 2019, Sec. 3.2; exact for the discrete Gaussian at integer a)
     remove = log( (1-q)^(a-1)(a q - q + 1) + C(a,2) q^2 (1-q)^(a-2) e^{eps(2)}
                   + 3 sum_{l=3}^{a} C(a,l) (1-q)^(a-l) q^l e^{(l-1) eps(l)} ) / (a-1),
-             eps(l) = l / (2 sigma^2)   (Zhu & Wang 2019, Thm. 6)
+             eps(l) = l / (2 sigma^2)   (Zhu & Wang 2019, Thm. 5, the general upper bound)
 T rounds add T times the curve; epsilon = min_a [ rdp + log1p(-1/a) - log(delta a)/(a-1) ]
 (Canonne, Kamath, Steinke 2020, Prop. 12).
 Usage: make_charge_reference.py OUT.csv

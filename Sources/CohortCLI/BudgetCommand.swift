@@ -7,11 +7,25 @@ struct BudgetCommand: ParsableCommand {
         commandName: "budget",
         abstract: "Compute ε for a training plan, or plan the noise for a target ε.",
         discussion: """
-            Values equal those of Google's dp_accounting 0.6.0 RdpAccountant (default RDP orders) \
-            for the continuous Gaussian; the coordinator's ledger records what it actually charged.
+            --mechanism discrete (the default) is exactly what the coordinator charges new rounds: \
+            the discrete-Gaussian charge mtz-integer-add-symmetric-v2 at the integer RDP orders \
+            (docs/PRIVACY.md, "The charge"). --mechanism continuous is the continuous-Gaussian \
+            reference, equal to Google's dp_accounting 0.6.0 RdpAccountant (default orders, \
+            fractional ones included) to 1e-6 relative.
             """,
         subcommands: [Epsilon.self, Plan.self, Status.self]
     )
+
+    /// Which accountant a budget question is answered with.
+    enum Mechanism: String, ExpressibleByArgument, CaseIterable {
+        /// The coordinator's charge for new rounds (`ChargeMethod.current`, integer orders).
+        case discrete
+        /// The continuous-Gaussian reference (`RDPAccountant`, dp_accounting's default orders).
+        case continuous
+
+        /// The charge method the answer uses, if any.
+        var chargeMethod: String? { self == .discrete ? ChargeMethod.current.rawValue : nil }
+    }
 
     struct Epsilon: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,13 +40,22 @@ struct BudgetCommand: ParsableCommand {
         var rounds: Int
         @Option(parsing: .unconditional, help: "δ, in (0, 1).")
         var delta: Double
-        @Flag(help: "Print one JSON object: {\"epsilon\", \"delta\", \"order\"}.")
+        @Option(help: "discrete (what the coordinator charges, the default) or continuous (the dp_accounting reference).")
+        var mechanism: Mechanism = .discrete
+        @Flag(help: "Print one JSON object: {\"epsilon\", \"delta\", \"order\", \"mechanism\", \"charge_method\"}.")
         var json = false
 
         struct Output: Encodable {
             let epsilon: Double
             let delta: Double
             let order: Double
+            let mechanism: String
+            let chargeMethod: String?
+
+            enum CodingKeys: String, CodingKey {
+                case epsilon, delta, order, mechanism
+                case chargeMethod = "charge_method"
+            }
         }
 
         func run() throws {
@@ -40,15 +63,21 @@ struct BudgetCommand: ParsableCommand {
                 let result: EpsilonResult
                 do throws(PrivacyError) {
                     let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
-                    result = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: rounds, delta: delta)
+                    switch self.mechanism {
+                    case .discrete: result = try PrivacyCalculator.chargedEpsilon(mechanism: mechanism, rounds: rounds, delta: delta)
+                    case .continuous: result = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: rounds, delta: delta)
+                    }
                 } catch {
                     throw CommandFailure(code: error.code, message: error.message)
                 }
                 if json {
-                    try CLIOutput.printJSON(Output(epsilon: result.epsilon, delta: delta, order: result.order))
+                    try CLIOutput.printJSON(Output(
+                        epsilon: result.epsilon, delta: delta, order: result.order, mechanism: mechanism.rawValue,
+                        chargeMethod: mechanism.chargeMethod))
                 } else {
                     print("ε = \(result.epsilon) at δ = \(delta) after \(rounds) rounds "
-                        + "(q = \(samplingRate), σ = \(noiseMultiplier)); optimal RDP order \(result.order)")
+                        + "(q = \(samplingRate), σ = \(noiseMultiplier)); optimal RDP order \(result.order); "
+                        + (mechanism.chargeMethod.map { "discrete Gaussian, charge method \($0)" } ?? "continuous Gaussian reference"))
                 }
             }
         }
@@ -67,16 +96,21 @@ struct BudgetCommand: ParsableCommand {
         var samplingRate: Double
         @Option(parsing: .unconditional, help: "Number of rounds T, ≥ 1.")
         var rounds: Int
-        @Flag(help: "Print one JSON object: {\"noise_multiplier\", \"epsilon\"}.")
+        @Option(help: "discrete (what the coordinator charges, the default) or continuous (the dp_accounting reference).")
+        var mechanism: Mechanism = .discrete
+        @Flag(help: "Print one JSON object: {\"noise_multiplier\", \"epsilon\", \"mechanism\", \"charge_method\"}.")
         var json = false
 
         struct Output: Encodable {
             let noiseMultiplier: Double
             let epsilon: Double
+            let mechanism: String
+            let chargeMethod: String?
 
             enum CodingKeys: String, CodingKey {
                 case noiseMultiplier = "noise_multiplier"
-                case epsilon
+                case epsilon, mechanism
+                case chargeMethod = "charge_method"
             }
         }
 
@@ -84,17 +118,25 @@ struct BudgetCommand: ParsableCommand {
             try reportingFailures(json: json) {
                 let plan: NoisePlan
                 do throws(PrivacyError) {
-                    plan = try PrivacyCalculator.noiseMultiplier(
-                        targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds
-                    )
+                    switch mechanism {
+                    case .discrete:
+                        plan = try PrivacyCalculator.chargedNoiseMultiplier(
+                            targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds)
+                    case .continuous:
+                        plan = try PrivacyCalculator.noiseMultiplier(
+                            targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds)
+                    }
                 } catch {
                     throw CommandFailure(code: error.code, message: error.message)
                 }
                 if json {
-                    try CLIOutput.printJSON(Output(noiseMultiplier: plan.noiseMultiplier, epsilon: plan.epsilon))
+                    try CLIOutput.printJSON(Output(
+                        noiseMultiplier: plan.noiseMultiplier, epsilon: plan.epsilon, mechanism: mechanism.rawValue,
+                        chargeMethod: mechanism.chargeMethod))
                 } else {
                     print("σ = \(plan.noiseMultiplier) keeps ε = \(plan.epsilon) ≤ \(targetEpsilon) at δ = \(delta) "
-                        + "over \(rounds) rounds with q = \(samplingRate)")
+                        + "over \(rounds) rounds with q = \(samplingRate); "
+                        + (mechanism.chargeMethod.map { "discrete Gaussian, charge method \($0)" } ?? "continuous Gaussian reference"))
                 }
             }
         }

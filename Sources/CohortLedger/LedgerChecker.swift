@@ -48,7 +48,7 @@ struct LedgerChecker: Sendable {
     private(set) var state = LedgerState()
     /// Per-round RDP curve of each mechanism seen, and its one-round ε at the ledger's δ:
     /// composing the same (q, σ) again is a vector add.
-    private var rdpCache: [SubsampledGaussian: (rdp: [Double], delta: Double, roundEpsilon: Double)] = [:]
+    private var rdpCache: [ChargedMechanism: (rdp: [Double], delta: Double, roundEpsilon: Double)] = [:]
     private var roundStatus: [Int: RoundStatus] = [:]
     private var lastRecordedCumulative = 0.0
     /// The round whose evaluation gate promoted its model, until that round closes.
@@ -58,6 +58,8 @@ struct LedgerChecker: Sendable {
         var opened = false
         var charged = false
         var finished = false
+        /// The plan its `round.opened` froze, if any.
+        var plan: RoundPlanRecord? = nil
     }
 
     init(publicKey: [UInt8]) {
@@ -162,7 +164,8 @@ struct LedgerChecker: Sendable {
             if let unfinished = state.unfinishedRound {
                 throw fail(.roundOrder, "round \(opened.round) opened while round \(unfinished) is neither closed nor aborted")
             }
-            roundStatus[opened.round] = RoundStatus(opened: true)
+            if let plan = opened.plan { try checkPlan(plan, fail) }
+            roundStatus[opened.round] = RoundStatus(opened: true, plan: opened.plan)
             state.unfinishedRound = opened.round
             state.unfinishedRoundCharged = false
         case .roundCharged(let charge):
@@ -186,6 +189,7 @@ struct LedgerChecker: Sendable {
             roundStatus[aborted.round]!.finished = true
             state.unfinishedRound = nil
         case .roundRefused(let refused):
+            try checkRefusal(refused, fail)
             if roundStatus[refused.round] == nil { roundStatus[refused.round] = RoundStatus(finished: true) }
         case .gateDecision(let decision):
             // The evaluation gate's pass is the promotion of that round's model to approved.
@@ -214,27 +218,34 @@ struct LedgerChecker: Sendable {
         guard charge.sensitivity >= minimumSensitivity * (1 - 1e-12) else {
             throw fail(.sensitivityMismatch, "sensitivity \(charge.sensitivity) is below C + γ√d = \(minimumSensitivity) for C \(charge.clippingBound), γ \(charge.gridStep), d \(charge.dimension)")
         }
+        if let plan = status.plan { try checkChargeMatchesPlan(charge, plan, fail) }
         let mechanism: SubsampledGaussian
         do {
             mechanism = try SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier)
         } catch {
             throw fail(.badEntry, error.message)
         }
+        let method = charge.effectiveChargeMethod
+        let charged = ChargedMechanism(mechanism: mechanism, method: method)
         let orders = DiscreteGaussianCharge.orders
         let perRound: [Double]
         let roundEpsilon: Double
-        if let cached = rdpCache[mechanism], cached.delta == charge.delta {
+        if let cached = rdpCache[charged], cached.delta == charge.delta {
             (perRound, roundEpsilon) = (cached.rdp, cached.roundEpsilon)
         } else {
-            perRound = DiscreteGaussianCharge.rdp(of: mechanism)
+            do {
+                perRound = try DiscreteGaussianCharge.rdp(of: mechanism, method: method)
+            } catch {
+                throw fail(.epsilonMismatch, "the \(method.rawValue) charge cannot be recomputed: \(error.message)")
+            }
             roundEpsilon = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: charge.delta).epsilon
-            rdpCache[mechanism] = (perRound, charge.delta, roundEpsilon)
+            rdpCache[charged] = (perRound, charge.delta, roundEpsilon)
         }
         var total = state.rdp
         for index in total.indices { total[index] += perRound[index] }
         let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: charge.delta)
         guard Self.close(charge.roundEpsilon, roundEpsilon) else {
-            throw fail(.epsilonMismatch, "round_epsilon \(charge.roundEpsilon) differs from the recomputed \(roundEpsilon) (q \(charge.samplingRate), σ \(charge.noiseMultiplier), δ \(charge.delta))")
+            throw fail(.epsilonMismatch, "round_epsilon \(charge.roundEpsilon) differs from the recomputed \(roundEpsilon) (q \(charge.samplingRate), σ \(charge.noiseMultiplier), δ \(charge.delta), charge method \(method.rawValue))")
         }
         guard Self.close(charge.cumulativeEpsilon, cumulative.epsilon) else {
             throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the recomputed \(cumulative.epsilon) over \(state.roundsCharged + 1) charges")
@@ -249,6 +260,8 @@ struct LedgerChecker: Sendable {
         guard charge.cumulativeEpsilon >= lastRecordedCumulative else {
             throw fail(.epsilonDecreased, "cumulative_epsilon \(charge.cumulativeEpsilon) is below the previous charge's \(lastRecordedCumulative)")
         }
+        // The recorded value is compared with the cap exactly (no tolerance), and so is the
+        // recomputed one.
         guard max(charge.cumulativeEpsilon, cumulative.epsilon) <= state.epsilonMax else {
             throw fail(.budgetExceeded, "cumulative ε \(max(charge.cumulativeEpsilon, cumulative.epsilon)) exceeds epsilon_max \(state.epsilonMax) in force")
         }
@@ -259,7 +272,59 @@ struct LedgerChecker: Sendable {
         state.cumulativeOrder = cumulative.order
         state.roundsCharged += 1
         state.chargesByMechanism[mechanism, default: 0] += 1
+        state.chargesByMethod[charged, default: 0] += 1
         state.unfinishedRoundCharged = true
+    }
+
+    /// A plan frozen in `round.opened`: at the ledger's δ, with a sensitivity no smaller than
+    /// C + γ√d (+ 2^-23·N·C in the record unit), and a mechanism whose charge can be computed.
+    private func checkPlan(_ plan: RoundPlanRecord, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+        guard plan.delta == state.delta else {
+            throw fail(.planMismatch, "plan.delta \(plan.delta) differs from the ledger's δ \(state.delta)")
+        }
+        guard plan.sensitivity >= plan.minimumSensitivity * (1 - 1e-12) else {
+            throw fail(.sensitivityMismatch, "plan.sensitivity \(plan.sensitivity) is below \(plan.minimumSensitivity) "
+                + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
+        }
+    }
+
+    /// A charge must carry exactly the parameters its round's plan froze.
+    private func checkChargeMatchesPlan(
+        _ charge: RoundChargedPayload, _ plan: RoundPlanRecord, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) {
+        var differences: [String] = []
+        func compare<T: Equatable>(_ name: String, _ charged: T, _ planned: T) {
+            if charged != planned { differences.append("\(name) \(charged) (plan: \(planned))") }
+        }
+        compare("unit", charge.unit.rawValue, plan.unit.rawValue)
+        compare("sampling_rate", charge.samplingRate, plan.samplingRate)
+        compare("noise_multiplier", charge.noiseMultiplier, plan.noiseMultiplier)
+        compare("clipping_bound", charge.clippingBound, plan.clippingBound)
+        compare("grid_step", charge.gridStep, plan.gridStep)
+        compare("sensitivity", charge.sensitivity, plan.sensitivity)
+        compare("dimension", charge.dimension, plan.dimension)
+        compare("delta", charge.delta, plan.delta)
+        compare("charge_method", charge.effectiveChargeMethod.rawValue, plan.chargeMethod.rawValue)
+        guard differences.isEmpty else {
+            throw fail(.planMismatch, "round \(charge.round) was charged with parameters other than its round.opened plan: " + differences.joined(separator: ", "))
+        }
+    }
+
+    /// A refusal that states the (q, σ, method) it projected with must state the projection
+    /// recomputed from the ledger history, to 1e-9 relative.
+    private func checkRefusal(_ refused: RoundRefusedPayload, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+        guard let q = refused.samplingRate, let sigma = refused.noiseMultiplier, let method = refused.chargeMethod else { return }
+        let projected: ProjectedCharge
+        do {
+            projected = try state.projectedCharge(
+                mechanism: try SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma), delta: state.delta, method: method)
+        } catch {
+            throw fail(.badEntry, "round.refused: \(error.message)")
+        }
+        guard Self.close(refused.projectedEpsilon, projected.cumulativeEpsilon) else {
+            throw fail(.epsilonMismatch, "projected_epsilon \(refused.projectedEpsilon) differs from the recomputed \(projected.cumulativeEpsilon) "
+                + "(q \(q), σ \(sigma), \(method.rawValue), after \(state.roundsCharged) charges)")
+        }
     }
 
     static func close(_ a: Double, _ b: Double) -> Bool {

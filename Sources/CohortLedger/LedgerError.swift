@@ -38,6 +38,9 @@ public struct LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
         public static let roundOrder = Code(rawValue: "ledger.round_order")
         /// The recorded sensitivity is below C + γ√d.
         public static let sensitivityMismatch = Code(rawValue: "ledger.sensitivity_mismatch")
+        /// A `round.charged` entry differs from the plan its `round.opened` froze, or a plan is
+        /// not at the ledger's δ.
+        public static let planMismatch = Code(rawValue: "ledger.plan_mismatch")
         /// Cumulative ε exceeds epsilon_max, or decreased.
         public static let budgetExceeded = Code(rawValue: "ledger.budget_exceeded")
         /// The final line has no trailing newline (a write interrupted by a crash).

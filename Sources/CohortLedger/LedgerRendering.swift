@@ -29,10 +29,12 @@ public enum LedgerRendering {
                 } ?? "")
         case .roundOpened(let p)?:
             detail = "\(p.participantsSampled) of \(p.participantsEligible) participants, \(p.mechanism)"
+                + (p.plan.map { ", plan: \($0.unit.rawValue)-level, q \(format($0.samplingRate)), σ \(format($0.noiseMultiplier)), \($0.chargeMethod.rawValue)" } ?? "")
         case .roundCharged(let p)?:
             roundEpsilon = p.roundEpsilon
             cumulative = p.cumulativeEpsilon
-            detail = "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), \(p.contributors.count) contributors"
+            detail = "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), \(p.contributors.count) contributors, "
+                + (p.chargeMethod?.rawValue ?? "\(p.effectiveChargeMethod.rawValue) (unnamed)")
         case .roundClosed(let p)?:
             detail = "model \(p.modelSHA256.prefix(12))…"
         case .roundRefused(let p)?:

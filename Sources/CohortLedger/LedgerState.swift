@@ -31,8 +31,10 @@ public struct LedgerState: Sendable, Equatable {
     public internal(set) var cumulativeOrder: Double? = nil
     /// Accumulated charged RDP at each of `DiscreteGaussianCharge.orders`, summed charge by charge.
     public internal(set) var rdp: [Double] = Array(repeating: 0, count: DiscreteGaussianCharge.orders.count)
-    /// How many rounds were charged with each mechanism.
+    /// How many rounds were charged with each mechanism (all charge methods together).
     public internal(set) var chargesByMechanism: [SubsampledGaussian: Int] = [:]
+    /// How many rounds were charged with each mechanism and charge method.
+    public internal(set) var chargesByMethod: [ChargedMechanism: Int] = [:]
     /// The last round that released a model, and that model's SHA-256.
     public internal(set) var lastClosedRound: Int? = nil
     public internal(set) var lastModelSHA256: String? = nil
@@ -58,22 +60,60 @@ public struct LedgerState: Sendable, Equatable {
     /// exact sum the verifier recomputes.
     public var accountant: ChargeAccountant {
         var accountant = ChargeAccountant()
-        for (mechanism, rounds) in chargesByMechanism.sorted(by: { ($0.key.samplingRate, $0.key.noiseMultiplier) < ($1.key.samplingRate, $1.key.noiseMultiplier) }) {
-            accountant.compose(mechanism, rounds: rounds)
+        let sorted = chargesByMethod.sorted {
+            ($0.key.mechanism.samplingRate, $0.key.mechanism.noiseMultiplier, $0.key.method.rawValue)
+                < ($1.key.mechanism.samplingRate, $1.key.mechanism.noiseMultiplier, $1.key.method.rawValue)
+        }
+        for (charged, rounds) in sorted {
+            // Every curve here was computed once already, when its charge was verified.
+            try? accountant.compose(charged.mechanism, rounds: rounds, method: charged.method)
         }
         return accountant
     }
 
-    /// The values a `round.charged` entry for `mechanism` would carry next: this round's ε and the
-    /// cumulative ε and order at `delta`, computed exactly as the verifier will recompute them.
-    public func projectedCharge(mechanism: SubsampledGaussian, delta: Double) -> ProjectedCharge {
+    /// The values a `round.charged` entry for `mechanism` charged with `method` would carry next:
+    /// this round's ε and the cumulative ε and order at `delta`, computed exactly as the verifier
+    /// will recompute them.
+    /// - Throws: `privacy.invalid_charge` when the round's curve cannot be computed.
+    public func projectedCharge(mechanism: SubsampledGaussian, delta: Double, method: ChargeMethod) throws(PrivacyError) -> ProjectedCharge {
+        guard delta.isFinite, delta > 0, delta < 1 else {
+            throw PrivacyError(code: "privacy.invalid_delta", message: "δ must lie in (0, 1), got \(delta)")
+        }
         let orders = DiscreteGaussianCharge.orders
-        let perRound = DiscreteGaussianCharge.rdp(of: mechanism)
+        let perRound = try DiscreteGaussianCharge.rdp(of: mechanism, method: method)
         var total = rdp
         for index in total.indices { total[index] += perRound[index] }
         let roundResult = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: delta)
         let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: delta)
         return ProjectedCharge(roundEpsilon: roundResult.epsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order)
+    }
+
+    /// The charge of a planned round (its mechanism, method and δ), as the verifier will
+    /// recompute it: the budget gate's projection and the ε values of its `round.charged` entry.
+    public func projectedCharge(plan: RoundPlanRecord) throws(PrivacyError) -> ProjectedCharge {
+        try projectedCharge(mechanism: try plan.mechanism(), delta: plan.delta, method: plan.chargeMethod)
+    }
+
+    /// `projectedCharge(mechanism:delta:method:)` with `ChargeMethod.current`. A charge that
+    /// cannot be computed projects ε = +∞ (fail closed: the budget gate refuses the round, and
+    /// the writer refuses a charge that is not a finite number).
+    public func projectedCharge(mechanism: SubsampledGaussian, delta: Double) -> ProjectedCharge {
+        do {
+            return try projectedCharge(mechanism: mechanism, delta: delta, method: .current)
+        } catch {
+            return ProjectedCharge(roundEpsilon: .infinity, cumulativeEpsilon: .infinity, cumulativeOrder: DiscreteGaussianCharge.orders[0])
+        }
+    }
+}
+
+/// A mechanism and the method its rounds were charged with.
+public struct ChargedMechanism: Sendable, Hashable {
+    public let mechanism: SubsampledGaussian
+    public let method: ChargeMethod
+
+    public init(mechanism: SubsampledGaussian, method: ChargeMethod) {
+        self.mechanism = mechanism
+        self.method = method
     }
 }
 

@@ -13,9 +13,12 @@ import Darwin
 /// form; a well-formed envelope; `seq` contiguous from 0; `prev` equal to the SHA-256 of the
 /// previous line; `time` non-decreasing; a genesis first whose key equals the given key; a valid
 /// Ed25519 signature (every line, or the last one: see `SignatureCheck`); typed `data` for known kinds; round order (no release without a charge);
-/// and, for every `round.charged`, an independent recomputation of the round and cumulative ε
-/// from the recorded (q, σ, δ), compared at 1e-9 relative, never decreasing and never above the
-/// cap in force. The first failure is thrown, naming its 1-based line and seq.
+/// metric names and ranges; a `round.opened` plan at the ledger's δ, and every `round.charged`
+/// equal to its round's plan; for every `round.charged`, an independent recomputation of the round
+/// and cumulative ε from the recorded (q, σ, δ) with the entry's charge method (absent: v1),
+/// compared at 1e-9 relative, never decreasing and never above the cap in force (compared
+/// exactly); and a `round.refused`'s projection when it records its (q, σ, method). The first
+/// failure is thrown, naming its 1-based line and seq (docs/LEDGER.md §6).
 ///
 /// Per-line work (parsing, canonical check, hashing, signatures, typed decoding of `data`) runs
 /// on all cores in chunks; the sequential checks follow chunk by chunk in file order, so the first

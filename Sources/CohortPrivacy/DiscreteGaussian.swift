@@ -418,7 +418,9 @@ public struct DiscreteGaussian: Sendable, Hashable {
                     + "choose a coarser or finer fixed-point grid"
             )
         }
-        let variance = sigma * sigma
+        // fl(σ·σ) may lie half an ulp below σ²; its successor does not, so the rational rounded
+        // up from it is never below the requested σ² and float rounding never favours the charge.
+        let variance = (sigma * sigma).nextUp
         // Largest power-of-two denominator (≤ 2^50) keeping the numerator below 2^50, so that
         // 2·num·den·t² ≤ 2^101 and the sampler's products fit in 128 bits.
         var exponent = 50

@@ -26,14 +26,32 @@ public enum PrivacyCalculator {
         }
     }
 
+    /// ε after `rounds` rounds of `mechanism` as the coordinator charges them: the discrete
+    /// Gaussian charge of `DiscreteGaussianCharge` under `method` (integer orders only; both
+    /// neighbouring directions), converted with Canonne, Kamath & Steinke 2020, Prop. 12.
+    public static func chargedEpsilon(
+        mechanism: SubsampledGaussian, rounds: Int, delta: Double, method: ChargeMethod = .current
+    ) throws(PrivacyError) -> EpsilonResult {
+        try validate(rounds: rounds, delta: delta)
+        var accountant = ChargeAccountant()
+        try accountant.compose(mechanism, rounds: rounds, method: method)
+        return accountant.epsilon(delta: delta)
+    }
+
     /// Like `noiseMultiplier`, but for what the coordinator actually charges: the discrete
-    /// Gaussian charge of `DiscreteGaussianCharge` (integer orders, both neighbouring directions).
+    /// Gaussian charge of `DiscreteGaussianCharge` under `method` (integer orders, both
+    /// neighbouring directions). A σ whose charge cannot be computed counts as not enough noise.
     public static func chargedNoiseMultiplier(
-        targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double = 1e-6
+        targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double = 1e-6,
+        method: ChargeMethod = .current
     ) throws(PrivacyError) -> NoisePlan {
         try plan(targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance) {
             var accountant = ChargeAccountant()
-            accountant.compose($0, rounds: rounds)
+            do {
+                try accountant.compose($0, rounds: rounds, method: method)
+            } catch {
+                return .infinity
+            }
             return accountant.epsilon(delta: delta).epsilon
         }
     }

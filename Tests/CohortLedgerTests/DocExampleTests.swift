@@ -22,13 +22,14 @@ struct DocExampleTests {
             ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "example policy\n"), epsilonMax: 8, delta: 1e-5
         )
         let writer = try LedgerWriter.create(stateDirectory: directory, signingKey: key, genesis: genesis, clock: clock)
-        try writer.append(RoundOpenedPayload(round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "discrete-gaussian"))
-        let mechanism = try SubsampledGaussian(samplingRate: 0.02, noiseMultiplier: 1.1)
-        let projected = writer.state.projectedCharge(mechanism: mechanism, delta: 1e-5)
+        // Record unit, N = 1,000 attested records: Δ = C + γ√d + 2^-23·N·C.
+        let plan = RoundPlanRecord(
+            unit: .record, samplingRate: 0.02, noiseMultiplier: 1.1, clippingBound: 1, gridStep: 0.0001,
+            sensitivity: 1.001 + 0x1p-23 * 1000, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
+        try writer.append(RoundOpenedPayload(round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
+        let projected = try writer.state.projectedCharge(plan: plan)
         try writer.append(RoundChargedPayload(
-            round: 1, unit: .record, samplingRate: 0.02, noiseMultiplier: 1.1, clippingBound: 1, sensitivity: 1.001, gridStep: 0.0001,
-            dimension: 100, delta: 1e-5, roundEpsilon: projected.roundEpsilon, cumulativeEpsilon: projected.cumulativeEpsilon,
-            cumulativeOrder: projected.cumulativeOrder, contributors: ["hospital-a", "hospital-b"],
+            round: 1, plan: plan, projected: projected, contributors: ["hospital-a", "hospital-b"],
             updateDigests: ["hospital-a": SHA256.hexDigest(utf8: "update a"), "hospital-b": SHA256.hexDigest(utf8: "update b")]
         ))
         return writer
@@ -59,12 +60,12 @@ struct DocExampleTests {
 
     static let documentedHashes = [
         "c866af190276e998aed3525cc2755a12d557dd7ba11170c678d061dd46f2f85b",
-        "8aa100ef6d3a20ace2ed64430a5e30d9b6a016b7d3591fe05a40462180e163e0",
-        "d2c502616d28cdfc161362befdaffd5636729e4679db8d54117581a6b504357c",
+        "ab6f76be68847a13cabbbe2fe44fd7163ddfad2fbf038bfc006481bf829340cf",
+        "994814dae316da13920edcdfb6b254d6613b03ff12845fbd6aaf2df68c6a79a8",
     ]
     static let documentedSignatures = [
         "RVFhviI9OrnlN3Y9kLBm/GV7c5AJ7QfgcvG+DmsT3+92t5jYt7VylyF73aYTBcmmpAvYS8Gp/cfUtPTDqf7vDg==",
-        "ilu2zQbplniG3AltoYYc6YxMFK/MIN/px78Q/Ka6AiJ60MhhiJZCoOYJ7as3YRV7BwcyDOcdGLukcYanEnUMAQ==",
-        "7k9tccKe8UAsuR52HVlChdeSoMc65ciO/v2iCjtWHHPu3gCofy736h4sjBfI2DtB9sNS3vs1ZaUXyzEg7cCzCQ==",
+        "a2et8ZCEZfnoRsNpVHQg5P3MVTCv7cFFOAN2PfNNT+DrYbQVlUI8IEUvniUouwRLmhrlpdp50RJuzb2RF9JHCg==",
+        "i+Gx7J8EK/CBLirHK5Z7QO7Ppasf75YlSL2oqAvCx008ZEjz9IVL/8Cl8F1IqN2j86cAjmdtcnwZJn0FdaIsBg==",
     ]
 }

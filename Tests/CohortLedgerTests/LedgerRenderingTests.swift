@@ -36,7 +36,7 @@ struct LedgerRenderingTests {
         #expect(rows.count == entries.count + 1)
         #expect(rows[0] == "seq,time,kind,round,round_epsilon,cumulative_epsilon,data")
         #expect(rows[4].hasPrefix("3,2026-11-29T14:00:"))
-        #expect(rows[4].contains(",\"{\"\"clipping_bound\"\":1,"))
+        #expect(rows[4].contains(",\"{\"\"charge_method\"\":\"\"mtz-integer-add-symmetric-v2\"\",\"\"clipping_bound\"\":1,"))
 
         let json = try JSONParser.parse(LedgerRendering.json(entries))
         let array = try #require(json.arrayValue)

@@ -12,7 +12,7 @@ struct LedgerRoundTripTests {
         let key = Fixtures.testKey()
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 3)
         try writer.append(RoundRefusedPayload(round: 4, gate: "budget", reason: "projected ε above the cap", projectedEpsilon: 9.5, epsilonMax: 8))
-        try writer.append(EvaluationRecordedPayload(round: 3, participants: ["bank-a": ["accuracy": 0.91]], aggregate: ["accuracy": 0.9, "auc": 0.95]))
+        try writer.append(EvaluationRecordedPayload(round: 3, participants: ["bank-a": ["accuracy": 0.91]], aggregate: ["accuracy": 0.9, "roc_auc": 0.95]))
         let written = writer.state
 
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)

@@ -77,7 +77,7 @@ enum Fixtures {
         try writer.append(charge(round: round, state: writer.state, q: q, sigma: sigma))
         try writer.append(RoundClosedPayload(
             round: round, modelSHA256: SHA256.hexDigest(utf8: "model \(round)"), checkpoint: "checkpoints/round-\(round).safetensors",
-            metrics: ["update_norm": 0.75, "risk_score": 0.1]
+            metrics: ["count": 120, "accuracy": 0.925, "roc_auc": 0.95]
         ))
     }
 

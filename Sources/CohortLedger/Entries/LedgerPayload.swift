@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortPrivacy
 
 /// The typed `data` of one entry kind.
 ///
@@ -214,12 +215,16 @@ public struct RoundOpenedPayload: LedgerPayload {
     public var participantsEligible: Int
     /// Noise mechanism, e.g. `discrete-gaussian`.
     public var mechanism: String
+    /// The round's frozen plan (`data.plan`), which its charge must match; nil in ledgers written
+    /// before plans were recorded.
+    public var plan: RoundPlanRecord?
 
-    public init(round: Int, participantsSampled: Int, participantsEligible: Int, mechanism: String) {
+    public init(round: Int, participantsSampled: Int, participantsEligible: Int, mechanism: String, plan: RoundPlanRecord? = nil) {
         self.round = round
         self.participantsSampled = participantsSampled
         self.participantsEligible = participantsEligible
         self.mechanism = mechanism
+        self.plan = plan
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -228,15 +233,18 @@ public struct RoundOpenedPayload: LedgerPayload {
         participantsSampled = try f.int("participants_sampled")
         participantsEligible = try f.int("participants_eligible")
         mechanism = try f.nonEmptyString("mechanism")
+        plan = f.has("plan") ? try RoundPlanRecord(data: try f.value("plan"), kind: Self.kind) : nil
     }
 
     public var data: JSONValue {
-        [
+        var members: [String: JSONValue] = [
             "round": .integer(round),
             "participants_sampled": .integer(participantsSampled),
             "participants_eligible": .integer(participantsEligible),
             "mechanism": .string(mechanism),
         ]
+        if let plan { members["plan"] = plan.json }
+        return .object(members)
     }
 }
 
@@ -279,10 +287,17 @@ public struct RoundChargedPayload: LedgerPayload {
     public var contributors: [String]
     /// SHA-256 (hex) of each contributor's signed update, by name.
     public var updateDigests: [String: String]
+    /// The recorded `charge_method`; nil when the entry names none (ledgers written before the
+    /// field existed), which means `ChargeMethod.unnamed` (the v1 method).
+    public var chargeMethod: ChargeMethod?
+    /// The method the entry's ε values are recomputed with.
+    public var effectiveChargeMethod: ChargeMethod { chargeMethod ?? .unnamed }
 
     public init(round: Int, unit: PrivacyUnit, samplingRate: Double, noiseMultiplier: Double, clippingBound: Double,
                 sensitivity: Double, gridStep: Double, dimension: Int, delta: Double, roundEpsilon: Double,
-                cumulativeEpsilon: Double, cumulativeOrder: Double, contributors: [String], updateDigests: [String: String]) {
+                cumulativeEpsilon: Double, cumulativeOrder: Double, contributors: [String], updateDigests: [String: String],
+                chargeMethod: ChargeMethod? = .current) {
+        self.chargeMethod = chargeMethod
         self.round = round
         self.unit = unit
         self.samplingRate = samplingRate
@@ -325,6 +340,7 @@ public struct RoundChargedPayload: LedgerPayload {
             digests[name] = digest
         }
         updateDigests = digests
+        chargeMethod = f.has("charge_method") ? try f.chargeMethod("charge_method") : nil
         // Every contributor's update is identified, and nothing else is: the digests are how a
         // participant proves which of its updates was used.
         guard Set(contributors).count == contributors.count, Set(contributors) == Set(digests.keys) else {
@@ -333,7 +349,7 @@ public struct RoundChargedPayload: LedgerPayload {
     }
 
     public var data: JSONValue {
-        [
+        var members: [String: JSONValue] = [
             "round": .integer(round),
             "unit": .string(unit.rawValue),
             "sampling_rate": .number(samplingRate),
@@ -349,6 +365,19 @@ public struct RoundChargedPayload: LedgerPayload {
             "contributors": .array(contributors.map { .string($0) }),
             "update_digests": .object(updateDigests.mapValues { .string($0) }),
         ]
+        if let chargeMethod { members["charge_method"] = .string(chargeMethod.rawValue) }
+        return .object(members)
+    }
+
+    /// The charge of a planned round: every parameter from `plan`, the ε values from `projected`
+    /// (`LedgerState.projectedCharge(plan:)` just before writing).
+    public init(round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String], updateDigests: [String: String]) {
+        self.init(
+            round: round, unit: plan.unit, samplingRate: plan.samplingRate, noiseMultiplier: plan.noiseMultiplier,
+            clippingBound: plan.clippingBound, sensitivity: plan.sensitivity, gridStep: plan.gridStep, dimension: plan.dimension,
+            delta: plan.delta, roundEpsilon: projected.roundEpsilon, cumulativeEpsilon: projected.cumulativeEpsilon,
+            cumulativeOrder: projected.cumulativeOrder, contributors: contributors, updateDigests: updateDigests,
+            chargeMethod: plan.chargeMethod)
     }
 }
 
@@ -360,7 +389,8 @@ public struct RoundClosedPayload: LedgerPayload {
     public var modelSHA256: String
     /// The checkpoint's path relative to the state directory.
     public var checkpoint: String
-    /// Post-aggregate metrics (numbers), e.g. the update norm or the risk score.
+    /// The aggregate federated-evaluation metrics of the released model (`LedgerMetric`: count,
+    /// accuracy, precision, recall, f1, roc_auc).
     public var metrics: [String: Double]
 
     public init(round: Int, modelSHA256: String, checkpoint: String, metrics: [String: Double]) {
@@ -376,6 +406,7 @@ public struct RoundClosedPayload: LedgerPayload {
         modelSHA256 = try f.sha256Hex("model_sha256")
         checkpoint = try f.string("checkpoint")
         metrics = try f.numberMap("metrics")
+        try LedgerMetric.validate(metrics, field: "metrics", kind: Self.kind)
     }
 
     public var data: JSONValue {
@@ -394,13 +425,23 @@ public struct RoundRefusedPayload: LedgerPayload {
     public var projectedEpsilon: Double
     /// The cap in force.
     public var epsilonMax: Double
+    /// The sampling rate q the projection used; nil in ledgers written before it was recorded.
+    public var samplingRate: Double?
+    /// The noise multiplier σ the projection used; nil in ledgers written before it was recorded.
+    public var noiseMultiplier: Double?
+    /// The charge method the projection used; present exactly when q and σ are.
+    public var chargeMethod: ChargeMethod?
 
-    public init(round: Int, gate: String, reason: String, projectedEpsilon: Double, epsilonMax: Double) {
+    public init(round: Int, gate: String, reason: String, projectedEpsilon: Double, epsilonMax: Double,
+                samplingRate: Double? = nil, noiseMultiplier: Double? = nil, chargeMethod: ChargeMethod? = nil) {
         self.round = round
         self.gate = gate
         self.reason = reason
         self.projectedEpsilon = projectedEpsilon
         self.epsilonMax = epsilonMax
+        self.samplingRate = samplingRate
+        self.noiseMultiplier = noiseMultiplier
+        self.chargeMethod = chargeMethod ?? (samplingRate != nil || noiseMultiplier != nil ? .current : nil)
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -410,11 +451,32 @@ public struct RoundRefusedPayload: LedgerPayload {
         reason = try f.string("reason")
         projectedEpsilon = try f.nonNegativeDouble("projected_epsilon")
         epsilonMax = try f.positiveDouble("epsilon_max")
+        let present = [f.has("sampling_rate"), f.has("noise_multiplier"), f.has("charge_method")]
+        guard present.allSatisfy({ $0 }) || present.allSatisfy({ !$0 }) else {
+            throw f.fail("sampling_rate", "present together with data.noise_multiplier and data.charge_method, or all three absent")
+        }
+        if present[0] {
+            let q = try f.positiveDouble("sampling_rate")
+            guard q <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
+            samplingRate = q
+            noiseMultiplier = try f.positiveDouble("noise_multiplier")
+            chargeMethod = try f.chargeMethod("charge_method")
+        } else {
+            samplingRate = nil
+            noiseMultiplier = nil
+            chargeMethod = nil
+        }
     }
 
     public var data: JSONValue {
-        ["round": .integer(round), "gate": .string(gate), "reason": .string(reason),
-         "projected_epsilon": .number(projectedEpsilon), "epsilon_max": .number(epsilonMax)]
+        var members: [String: JSONValue] = [
+            "round": .integer(round), "gate": .string(gate), "reason": .string(reason),
+            "projected_epsilon": .number(projectedEpsilon), "epsilon_max": .number(epsilonMax),
+        ]
+        if let samplingRate { members["sampling_rate"] = .number(samplingRate) }
+        if let noiseMultiplier { members["noise_multiplier"] = .number(noiseMultiplier) }
+        if let chargeMethod { members["charge_method"] = .string(chargeMethod.rawValue) }
+        return .object(members)
     }
 }
 
@@ -479,7 +541,7 @@ public struct GateDecisionPayload: LedgerPayload {
 public struct EvaluationRecordedPayload: LedgerPayload {
     public static let kind = "evaluation.recorded"
     public var round: Int
-    /// Metrics (accuracy, precision, recall, f1, auc, …) by participant name.
+    /// Metrics (`LedgerMetric`: count, accuracy, precision, recall, f1, roc_auc) by participant name.
     public var participants: [String: [String: Double]]
     /// The aggregate metrics.
     public var aggregate: [String: Double]
@@ -501,10 +563,12 @@ public struct EvaluationRecordedPayload: LedgerPayload {
                 guard let number = number.doubleValue else { throw f.fail("participants.\(name).\(metric)", "a number") }
                 metrics[metric] = number
             }
+            try LedgerMetric.validate(metrics, field: "participants.\(name)", kind: Self.kind)
             participants[name] = metrics
         }
         self.participants = participants
         aggregate = try f.numberMap("aggregate")
+        try LedgerMetric.validate(aggregate, field: "aggregate", kind: Self.kind)
     }
 
     public var data: JSONValue {

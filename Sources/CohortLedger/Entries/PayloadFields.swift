@@ -1,25 +1,42 @@
+import CohortPrivacy
+
 /// Typed access to the members of an entry's `data` object, with the field path in every error.
 ///
 /// Errors are `ledger.bad_entry` without a location; the verifier adds the line and seq.
 struct PayloadFields {
     let kind: String
     let members: [String: JSONValue]
+    /// The path of this object below `data`, e.g. `plan.` for `data.plan`.
+    let prefix: String
 
-    init(kind: String, data: JSONValue) throws(LedgerError) {
+    init(kind: String, data: JSONValue, prefix: String = "") throws(LedgerError) {
         guard case .object(let members) = data else {
-            throw LedgerError(code: .badEntry, message: "\(kind): data must be a JSON object")
+            throw LedgerError(code: .badEntry, message: "\(kind): data\(prefix.isEmpty ? "" : "." + prefix.dropLast()) must be a JSON object")
         }
         self.kind = kind
         self.members = members
+        self.prefix = prefix
     }
 
     func fail(_ field: String, _ expectation: String) -> LedgerError {
-        LedgerError(code: .badEntry, message: "\(kind): data.\(field) must be \(expectation)")
+        LedgerError(code: .badEntry, message: "\(kind): data.\(prefix)\(field) must be \(expectation)")
     }
 
     func value(_ field: String) throws(LedgerError) -> JSONValue {
-        guard let value = members[field] else { throw LedgerError(code: .badEntry, message: "\(kind): data.\(field) is missing") }
+        guard let value = members[field] else { throw LedgerError(code: .badEntry, message: "\(kind): data.\(prefix)\(field) is missing") }
         return value
+    }
+
+    /// Whether `field` is present (optional members).
+    func has(_ field: String) -> Bool { members[field] != nil }
+
+    /// A recorded charge method (`charge_method`).
+    func chargeMethod(_ field: String) throws(LedgerError) -> ChargeMethod {
+        let raw = try string(field)
+        guard let method = ChargeMethod(rawValue: raw) else {
+            throw fail(field, "one of " + ChargeMethod.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + ", got \"\(raw)\"")
+        }
+        return method
     }
 
     func string(_ field: String) throws(LedgerError) -> String {
