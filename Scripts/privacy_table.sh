@@ -46,7 +46,7 @@ for dataset in $datasets; do
         json=$("$cohort" demo --dataset "$dataset" --target-epsilon "$epsilon" --json --workdir "$dir")
         echo "$json" > "$work/$dataset-eps$epsilon.json"
         row=$(echo "$json" | jq -r --arg m "$metric" --arg e "$epsilon" \
-            '"| \(.dataset) | \($e) | \(.noise_multiplier * 10000 | round / 10000) | \(.rounds) | \(.epsilon * 1000 | round / 1000) | \(if .ledger_verified then "yes" else "NO" end) | \(.federated[$m] * 1000 | round / 1000) |"')
+            '"| \(.dataset) | \($e) | \(.noise_multiplier * 10000 | round / 10000) | \(.rounds) | \(.epsilon) | \(if .ledger_verified then "yes" else "NO" end) | \(.federated[$m] * 1000 | round / 1000) |"')
         rows+="$row"$'\n'
         central=$(echo "$json" | jq -r --arg m "$metric" '.centralised_reference[$m] * 1000 | round / 1000')
     done
@@ -55,10 +55,10 @@ for dataset in $datasets; do
     json=$("$cohort" demo --dataset "$dataset" --non-private --json --workdir "$dir")
     echo "$json" > "$work/$dataset-non-private.json"
     row=$(echo "$json" | jq -r --arg m "$metric" \
-        '"| \(.dataset) | ∞ (federated, NOT PRIVATE: no clipping, no noise) | 0 | \(.rounds) | — | — | \(.federated[$m] * 1000 | round / 1000) |"')
+        '"| \(.dataset) | ∞ (federated, NOT PRIVATE: no clipping, no noise) | none | \(.rounds) | — | — | \(.federated[$m] * 1000 | round / 1000) |"')
     rows+="$row"$'\n'
     [ -z "$central" ] && central=$(echo "$json" | jq -r --arg m "$metric" '.centralised_reference[$m] * 1000 | round / 1000')
-    rows+="| $dataset | ∞ (centralised, NOT PRIVATE) | 0 | — | — | — | $central |"$'\n'
+    rows+="| $dataset | ∞ (centralised, NOT PRIVATE) | none | — | — | — | $central |"$'\n'
 done
 
 echo "| data set | target ε (δ = 1e-5) | σ | rounds run | ledger ε | ledger verifies | held-out metric (WDBC accuracy, credit ROC AUC) |"
