@@ -91,8 +91,8 @@ extension Coordinator {
         let observations = aggregator.preClipNorms.keys.sorted().map { name in
             UpdateObservation(
                 participant: name, preClipNorm: aggregator.preClipNorms[name]!,
-                expectedContributions: policy.privacy.unit == .record
-                    ? policy.privacy.samplingRate * Double(active.records[name] ?? 0) : 1,
+                expectedContributions: active.plan.unit == .record
+                    ? active.plan.samplingRate * Double(active.records[name] ?? 0) : 1,
                 cosineToPreviousUpdate: aggregator.cosines[name], clipped: aggregator.clipped.contains(name))
         }
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy.governance.anomaly)

@@ -105,10 +105,9 @@ extension Coordinator {
     /// its sampled records' gradients, each clipped to C, over at most the records it attested:
     /// the norm is at most C × records × (1 + ``updateNormMargin``).
     func updateNormBound(for name: String, in active: ActiveRound) -> Double? {
-        let privacy = configuration.policy.policy.privacy
-        guard privacy.unit == .record else { return nil }
+        guard active.plan.unit == .record else { return nil }
         let records = active.records[name] ?? 0
-        return privacy.clippingBound * Double(records) * (1 + Self.updateNormMargin)
+        return active.plan.clippingBound * Double(records) * (1 + Self.updateNormMargin)
     }
 
     /// The records `names` attested, summed with checked arithmetic (saturating at `Int.max`,
@@ -126,8 +125,13 @@ extension Coordinator {
     /// Gaussian sampler's range: σ·(C + γ√d + 2^-23·N·C)/γ ≤ `DiscreteGaussian.maximumSigma`.
     func maximumRoundRecords() -> Int {
         let privacy = configuration.policy.policy.privacy
+        // The grid and margin `RoundPlan` will use for this policy; a margin of 1% stays clear of
+        // the plan's rounding up.
+        guard let grid = try? FixedPointGrid(clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
+        else { return 0 }
         let base = grid.sensitivity(clippingBound: privacy.clippingBound, dimension: dimension)
-        let budget = DiscreteGaussian.maximumSigma * grid.step / privacy.noiseMultiplier - base
+            + RoundPlan.sensitivityMargin * privacy.clippingBound
+        let budget = DiscreteGaussian.maximumSigma * grid.step / privacy.noiseMultiplier / 1.01 - base
         let records = (budget / (0x1p-23 * privacy.clippingBound)).rounded(.down)
         guard !records.isNaN, records > 0 else { return 0 }
         // Also covers +∞ (a policy whose noise leaves room for any count).

@@ -209,7 +209,8 @@ final class Consortium: @unchecked Sendable {
 
     /// Waits until `count` participants are connected and attested.
     func waitForConnected(_ count: Int) async throws {
-        for _ in 0..<500 {
+        // A liveness bound (30 s), generous for a loaded shared machine.
+        for _ in 0..<1500 {
             if await coordinator.connectedParticipants.count >= count { return }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -79,7 +79,9 @@ import Testing
         _ = try await consortium.coordinator.adoptPolicy(yaml: try Self.policy(consortium, without: "hospital-c"), by: Self.operatorPrincipal)
         // The removed participant's session ends at once, with the reason, and the participant stops.
         let ended = await removed.result
-        #expect(ContinuousClock.now - started < .seconds(1))
+        // A liveness bound, not a speed target: the close is pushed by the adoption, never
+        // waited for at a timeout (the idle timeout here is 300 s).
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(throws: ParticipantError.self) { _ = try ended.get() }
         if case .failure(let error as ParticipantError) = ended { #expect(error.code == WireError.Code.removedFromPolicy) }
         #expect(await consortium.coordinator.connectedParticipants == ["hospital-a", "hospital-b"])
@@ -187,7 +189,7 @@ import Testing
         let started = ContinuousClock.now
         let error = try await Self.rawConnection(consortium, as: "hospital-a") { try await Self.firstError($0) }
         #expect(error?.code == WireError.Code.helloTimeout)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(30))  // liveness, not speed
         await consortium.shutdown()
     }
 }
