@@ -95,6 +95,8 @@ public actor Coordinator {
     private var modelDigestCache: [UInt8]?
     var optimizer: ServerOptimizer
     var sessions: [String: Session] = [:]
+    /// Whether the δ guidance warning was logged (once per run).
+    var deltaGuidanceWarned = false
     /// The last session id handed out (ids tell a replaced session from its successor).
     var nextSessionID: UInt64 = 0
     /// Who the participant port admits: the participants of the policy in force.
@@ -226,6 +228,7 @@ public actor Coordinator {
             effective.policy = try Self.policyInForce(ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
         }
         self.configuration = effective
+        Self.warnAboutGuaranteeTradingOptions(effective.policy.policy, logger: logger)
         let loaded = effective.policy
         let policy = loaded.policy
         // coordinator.* cannot change while a ledger exists, so the TLS identity is the file's too.
@@ -759,6 +762,12 @@ public actor Coordinator {
         let trainingRows = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
         let plan = try RoundPlan(
             privacy: policy.privacy, dimension: dimension, eligibleParticipants: eligible.count, trainingRows: trainingRows)
+        if plan.deltaExceedsGuidance && !deltaGuidanceWarned {
+            deltaGuidanceWarned = true
+            logger.warning("privacy.delta is above 1/(10·N) for the records this round protects; lower it", metadata: [
+                "cohort.delta": "\(plan.record.delta)", "cohort.records": "\(plan.record.records)",
+            ])
+        }
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples
         // its own records (record unit).
         let invited: [String]

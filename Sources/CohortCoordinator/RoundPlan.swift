@@ -9,6 +9,10 @@ import CohortPrivacy
 ///
 /// Its ``record`` goes into `round.opened`; the verifier requires `round.charged` to repeat it.
 struct RoundPlan: Sendable {
+    /// δ is at most 1/(10·N) for the N records it protects by convention: a larger δ allows a
+    /// failure probability comparable to one record's share of the data.
+    var deltaExceedsGuidance: Bool { unit == .record && record.records > 0 && record.delta > 1 / (10 * Double(record.records)) }
+
     /// The values the ledger records.
     let record: RoundPlanRecord
     /// The fixed-point grid of this round (step from this round's C).
