@@ -450,11 +450,19 @@ public actor Coordinator {
         do {
             var frames = connection.inbound.makeAsyncIterator()
             guard let helloFrame = try await frames.next() else { return }
-            let hello = try helloFrame.decode(Hello.self)
+            let hello: Hello
+            do {
+                hello = try helloFrame.decode(Hello.self)
+            } catch {
+                log.notice("hello refused", metadata: ["cohort.code": "\(error.code)"])
+                try await connection.outbound.send(error: WireError(code: error.code, message: error.message, closesConnection: true))
+                return
+            }
             guard hello.participantName == name else {
                 try await connection.outbound.send(error: WireError(
                     code: WireError.Code.nameMismatch,
-                    message: "hello names `\(hello.participantName)` but the certificate names `\(name)`", closesConnection: true))
+                    message: "hello names `\(PeerText.sanitized(hello.participantName, maxLength: 64))` but the certificate names `\(name)`",
+                    closesConnection: true))
                 return
             }
             connection.admission.advance(to: .awaitingAttestation)
@@ -580,7 +588,8 @@ public actor Coordinator {
     func admit(_ update: ReceivedUpdate, from name: String) -> Result<Admission, WireError> {
         guard update.participantName == name else {
             return recordRefusal(name, WireError(code: WireError.Code.badSignature,
-                message: "update names `\(update.participantName)` but was sent by `\(name)`", closesConnection: false))
+                message: "update names `\(PeerText.sanitized(update.participantName, maxLength: 64))` but was sent by `\(name)`",
+                closesConnection: false))
         }
         guard let active = round, active.machine.state == .collecting else {
             return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))

@@ -160,6 +160,25 @@ import Testing
         await consortium.shutdown()
     }
 
+    @Test func aMalformedOrMisnamedHelloGetsAnErrorFrame() async throws {
+        let consortium = try await Consortium()
+        let malformed = try await Self.rawConnection(consortium, as: "hospital-a") { connection -> WireError? in
+            var payload = ByteBuffer()
+            payload.writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3])
+            try await connection.outbound.send(Frame(type: .hello, payload: payload))
+            return try await Self.firstError(connection)
+        }
+        #expect(malformed?.code == WireError.Code.malformedPayload)
+        let misnamed = try await Self.rawConnection(consortium, as: "hospital-a") { connection -> WireError? in
+            try await connection.outbound.send(Hello(participantName: "hospital-b\u{1B}[2J\nforged line"))
+            return try await Self.firstError(connection)
+        }
+        #expect(misnamed?.code == WireError.Code.nameMismatch)
+        // The peer's text is escaped before it is echoed: no control character comes back.
+        #expect(misnamed.map { $0.message.unicodeScalars.contains { $0.properties.generalCategory == .control } } == false)
+        await consortium.shutdown()
+    }
+
     @Test func anIdentityMayHoldThreeConnectionsAndTheFourthIsRefused() async throws {
         let consortium = try await Consortium(handshakeTimeoutSeconds: 30)
         let release = AsyncStream<Void>.makeStream()
