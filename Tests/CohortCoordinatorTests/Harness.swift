@@ -214,7 +214,10 @@ final class Consortium: @unchecked Sendable {
             if await coordinator.connectedParticipants.count >= count { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw HarnessError(message: "only \(await coordinator.connectedParticipants.count) of \(count) participants connected")
+        let notices = capture.text.split(separator: "\n").filter { !$0.hasPrefix("trace") && !$0.hasPrefix("debug") }.suffix(12)
+        throw HarnessError(
+            message: "only \(await coordinator.connectedParticipants.count) of \(count) participants connected; last log lines:\n"
+                + notices.joined(separator: "\n"))
     }
 
     func ledgerEntries() throws -> [LedgerEntry] {
