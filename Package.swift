@@ -108,6 +108,8 @@ let package = Package(
                 "CohortModel",
                 "CohortCoordinator",
                 "CohortOperatorAPI",
+                "CohortParticipant",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -8,8 +8,14 @@ cohort-participant runs it once per round with these environment variables:
                        local_learning_rate, batch_size, round
   COHORT_OUTPUT        where to write update.safetensors with one float32 tensor `update` [d]
 
-Record unit (DP-FedSGD): Poisson-sample records with rate q (from the OS CSPRNG), clip each
-record's gradient to L2 norm C, and return the sum. Participant unit (DP-FedAvg): E local epochs
+Record unit (DP-FedSGD): Poisson-sample the records with rate q, each independently, from the
+OS CSPRNG, with an inclusion probability of exactly floor(q * 2**53) / 2**53 <= q (53 random bits
+compared with an integer threshold: `random() < q` can include a record with probability above
+q); clip each record's gradient, computed in float64, to L2 norm C / (1 + 1e-9), the margin that
+keeps the true norm <= C despite the rounding of the computed norm (the Swift participant's
+`RecordLevelTraining.normErrorMargin`); and return the float64 sum rounded once to float32.
+The records in COHORT_DATA are the participant's training split only; its holdout is never
+given to the trainer. Participant unit (DP-FedAvg): E local epochs
 of minibatch SGD, return the model delta. The model is logistic regression, like Cohort's
 built-in one; replace `gradients` with your own model's per-example gradients.
 
@@ -17,6 +23,7 @@ Usage: cohort-participant ... --trainer "python3 Examples/python-trainer/train.p
 Requires: pip install numpy safetensors
 """
 import json
+import math
 import os
 import secrets
 
@@ -31,14 +38,34 @@ def gradients(params, features, labels):
     return np.hstack([features * residual[:, None], residual[:, None]])
 
 
+# The relative margin under C that each clipped gradient keeps (RecordLevelTraining.normErrorMargin).
+NORM_ERROR_MARGIN = 1e-9
+
+
+def poisson_sample(n, q):
+    """Indices of a Poisson sample of n records: each included independently with probability
+    floor(q * 2**53) / 2**53, never above q, from the OS CSPRNG."""
+    if not (0.0 < q <= 1.0):
+        raise ValueError(f"sampling rate q must lie in (0, 1], got {q}")
+    threshold = math.floor(q * 2**53)  # exact: q * 2**53 is a float64 product by a power of two
+    return np.array([i for i in range(n) if secrets.randbits(53) < threshold], dtype=np.int64)
+
+
+def clip_rows(grads, clip):
+    """Scales each row of grads (float64) to L2 norm <= clip / (1 + 1e-9)."""
+    if not (math.isfinite(clip) and clip > 0):
+        raise ValueError(f"clipping bound C must be finite and > 0, got {clip}")
+    target = clip / (1.0 + NORM_ERROR_MARGIN)
+    norms = np.sqrt(np.sum(grads * grads, axis=1))
+    factors = np.where(norms > target, target / np.where(norms > 0, norms, 1.0), 1.0)
+    return grads * factors[:, None]
+
+
 def record_unit(params, features, labels, q, clip):
-    rng = secrets.SystemRandom()
-    chosen = np.array([rng.random() < q for _ in range(len(labels))], dtype=bool)
-    if not chosen.any():
+    chosen = poisson_sample(len(labels), q)
+    if chosen.size == 0:
         return np.zeros_like(params)
-    grads = gradients(params, features[chosen], labels[chosen])
-    norms = np.linalg.norm(grads, axis=1)
-    grads *= np.minimum(1.0, clip / np.maximum(norms, 1e-12))[:, None]
+    grads = clip_rows(gradients(params, features[chosen], labels[chosen]), clip)
     return grads.sum(axis=0)
 
 

@@ -35,6 +35,11 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON summary at the end instead of the progress display.")
     var json = false
 
+    @Flag(help: ArgumentHelp(
+        "NOT PRIVATE: run the same federated training without clipping or noise, in process, as a baseline.",
+        discussion: "Same data split, silos, participant holdouts, rounds and sampling rate as the DP demo; no coordinator, no ledger, no privacy guarantee. Only this demo flag can ask for it."))
+    var nonPrivate = false
+
     struct Setup {
         let csv: String
         let schema: String
@@ -91,6 +96,14 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let test = prepared.dataset.subset(split.test)
         say("data: \(split.train.count) training records split non-IID across \(setup.silos.count) silos \(silos.map(\.count)); \(split.test.count) held-out test records")
+
+        if nonPrivate {
+            try runNonPrivate(
+                setup: setup, identities: identities, schemaPath: schemaPath, work: work, test: test,
+                reference: try centralisedReference(schema: schema, training: prepared.dataset.subset(split.train), test: test),
+                featureCount: schema.encodedDimension)
+            return
+        }
 
         // 3. Policy: σ planned so the charged ε after the plan's rounds stays within the target;
         //    one extra round is scheduled to show the budget gate refusing it.
@@ -181,11 +194,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         // 6. Reference: the same model trained centrally, without privacy, on the same training split.
-        var central = LogisticRegression(featureCount: schema.encodedDimension)
-        var generator = SeededGenerator(seed: 1)
-        try LocalTraining.train(&central, on: prepared.dataset.subset(split.train),
-                                configuration: LocalTrainingConfiguration(epochs: 200, batchSize: 32, learningRate: 0.1), using: &generator)
-        let reference = try central.evaluate(test)
+        let reference = try centralisedReference(schema: schema, training: prepared.dataset.subset(split.train), test: test)
 
         // 7. The auditor's check of the ledger.
         let publicKey = try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
@@ -223,6 +232,15 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func say(_ line: String) { if !json { print(line) } }
+
+    /// The same model trained centrally, without privacy, on the demo's whole training split.
+    func centralisedReference(schema: FeatureSchema, training: EncodedDataset, test: EncodedDataset) throws -> BinaryClassificationMetrics {
+        var central = LogisticRegression(featureCount: schema.encodedDimension)
+        var generator = SeededGenerator(seed: 1)
+        try LocalTraining.train(&central, on: training,
+                                configuration: LocalTrainingConfiguration(epochs: 200, batchSize: 32, learningRate: 0.1), using: &generator)
+        return try central.evaluate(test)
+    }
 
     /// Reads the coordinator's status and metrics through the control API, as the auditor would
     /// with `cohort round status` or curl, and prints what a reader needs to try it.

@@ -20,13 +20,17 @@ public struct ParticipantConfiguration: Sendable {
     public var trainerCommand: String?
     /// Fraction of local records kept out of training for federated evaluation. Default 0.2.
     public var holdoutFraction: Double
+    /// The secret key file of the holdout PRF (`KeyFile` kind `.holdoutSecret`, mode 0600); nil
+    /// means `identity.holdoutKey` (`<identity directory>/<name>.holdout.key`). Created from the
+    /// CSPRNG when absent, then reused, so the split stays the same across runs.
+    public var holdoutKeyPath: String?
     /// TESTS ONLY: rewrites the update before it is sealed (e.g. scales or flips it), so tests
     /// can play a poisoned silo against the anomaly gate. SPI, with no command-line option.
     @_spi(CohortTesting) public var updateTransform: (@Sendable (_ round: UInt64, _ values: [Float]) -> [Float])?
 
     public init(
         host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
-        trainerCommand: String? = nil, holdoutFraction: Double = 0.2
+        trainerCommand: String? = nil, holdoutFraction: Double = 0.2, holdoutKeyPath: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -36,8 +40,48 @@ public struct ParticipantConfiguration: Sendable {
         self.expectedLabel = expectedLabel
         self.trainerCommand = trainerCommand
         self.holdoutFraction = holdoutFraction
+        self.holdoutKeyPath = holdoutKeyPath
+    }
+
+    /// The holdout key file in use: ``holdoutKeyPath`` or the identity's default.
+    public var resolvedHoldoutKeyPath: String { holdoutKeyPath ?? identity.holdoutKey }
+}
+
+/// A participant's local data, validated, encoded and split into training records and a local
+/// holdout that is never trained on.
+public struct LocalData: Sendable {
+    /// The attestation sent to the coordinator; its `trainingRows` is `train.count`.
+    public let attestation: DataQualityAttestation
+    /// The training split: the only records record-level training samples from.
+    public let train: EncodedDataset
+    /// The local holdout: what the participant evaluates candidate models on.
+    public let holdout: EncodedDataset
+    /// Row indices (0-based, in file order, header excluded) of both parts.
+    public let split: TrainTestSplit
+}
+
+/// The silo-local secret key of the holdout PRF (`KeyedPRF`).
+public enum HoldoutKey {
+    /// Reads the key at `path`, or creates it from the CSPRNG (mode 0600) when no file is there
+    /// and logs that it did (the path, never the key).
+    /// - Throws: `crypto.key_permissions` when group or others may access the file,
+    ///   `crypto.key_format` / `crypto.key_kind` for a file that is not a holdout key, with the
+    ///   path and what to do; never the key's bytes.
+    public static func loadOrCreate(path: String, logger: Logger) throws -> KeyedPRF {
+        do {
+            if !FileManager.default.fileExists(atPath: path) {
+                let key = KeyedPRF.generateKey()
+                try KeyFile.writeSecret(key, kind: .holdoutSecret, to: path)
+                logger.notice("created a new holdout key; it decides which local records are held out of training — keep it with this participant's identity",
+                              metadata: ["cohort.holdout_key": "\(path)"])
+            }
+            return try KeyedPRF(key: KeyFile.readSecret(kind: .holdoutSecret, from: path))
+        } catch let error as CryptoError {
+            throw ParticipantError(code: error.code, message: "holdout key: \(error.message)")
+        }
     }
 }
+
 
 /// A silo: loads and validates its data, joins the coordinator, trains on invitation, and sends
 /// sealed, signed updates. Raw records never leave this process.
@@ -56,15 +100,20 @@ public struct Participant: Sendable {
         public var refusals: [String] = []
     }
 
-    /// Joins and serves until the coordinator says goodbye or closes.
-    public func run() async throws -> Summary {
-        LargeAllocations.returnLargeBuffersToTheSystem()
+    /// Loads, validates and encodes the local CSV and splits it: each record is held out when
+    /// the keyed PRF of its raw cells is below ``ParticipantConfiguration/holdoutFraction``
+    /// (`FeatureSchema.prepare(csvPath:keyedHoldout:testFraction:)`), under the key at
+    /// ``ParticipantConfiguration/resolvedHoldoutKeyPath`` (created on first use). Adding or
+    /// removing one record of the file changes the membership of that record only.
+    public static func loadLocalData(configuration: ParticipantConfiguration, logger: Logger) throws -> LocalData {
         let schema = try FeatureSchema.load(path: configuration.schemaPath)
         if let label = configuration.expectedLabel, label != schema.label.column {
             throw ParticipantError(code: "participant.label_mismatch",
                 message: "--label \(label) does not match the schema's label column `\(schema.label.column)`; use the consortium's schema")
         }
-        let prepared = try schema.prepare(csvPath: configuration.dataPath)
+        let prf = try HoldoutKey.loadOrCreate(path: configuration.resolvedHoldoutKeyPath, logger: logger)
+        let (prepared, split) = try schema.prepare(
+            csvPath: configuration.dataPath, keyedHoldout: prf, testFraction: configuration.holdoutFraction)
         // No records: nothing to train or attest; say so here instead of joining to sit out every round.
         guard prepared.dataset.count > 0 else {
             throw ParticipantError(code: "participant.no_records",
@@ -72,10 +121,21 @@ public struct Participant: Sendable {
         }
         // A local holdout, never trained on, answers the coordinator's evaluation requests.
         // Its metrics leave the silo in aggregate form only, and are not covered by the DP guarantee.
-        let labels = (0..<prepared.dataset.count).map { prepared.dataset.isPositive($0) }
-        let split = try DataSplit.stratifiedTrainTest(labels: labels, testFraction: configuration.holdoutFraction, seed: 0xC0_4047)
-        let data = prepared.dataset.subset(split.train)
-        let holdout = prepared.dataset.subset(split.test)
+        return LocalData(
+            attestation: prepared.attestation, train: prepared.dataset.subset(split.train),
+            holdout: prepared.dataset.subset(split.test), split: split)
+    }
+
+    /// Joins and serves until the coordinator says goodbye or closes.
+    public func run() async throws -> Summary {
+        LargeAllocations.returnLargeBuffersToTheSystem()
+        let local = try Self.loadLocalData(configuration: configuration, logger: logger)
+        let data = local.train
+        let holdout = local.holdout
+        logger.info("local data split", metadata: [
+            "cohort.records": "\(local.split.train.count + local.split.test.count)", "cohort.training_records": "\(data.count)",
+            "cohort.holdout_records": "\(holdout.count)",
+        ])
         let signingKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: configuration.identity.ed25519SecretKey))
         var trainer: ExternalTrainer?
         if let command = configuration.trainerCommand {
@@ -102,7 +162,7 @@ public struct Participant: Sendable {
                     message: "the coordinator's model has \(welcome.model.dimension) parameters, this data encodes to \(data.dimension + 1); check that both use the same schema")
             }
             let encoder = JSONEncoder()
-            try await outbound.send(Attestation(json: Array(try encoder.encode(prepared.attestation))))
+            try await outbound.send(Attestation(json: Array(try encoder.encode(local.attestation))))
             var sampler = PoissonSampler()
             var heldModel = HeldModel()
             while let frame = try await frames.next() {

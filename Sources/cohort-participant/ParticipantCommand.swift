@@ -33,6 +33,12 @@ struct ParticipantCommand: AsyncParsableCommand {
     @Option(help: "An external trainer command exchanging safetensors files (see Examples/python-trainer).")
     var trainer: String?
 
+    @Option(help: ArgumentHelp(
+        "The secret key file deciding which local records are held out of training (created, mode 0600, when absent).",
+        discussion: "Default: <identity>/<name>.holdout.key. Keep it with the participant's state: a new key re-deals the holdout.",
+        valueName: "path"))
+    var holdoutKey: String?
+
     func validate() throws {
         guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil else {
             throw ValidationError("--coordinator must be HOST:PORT, got `\(coordinator)`")
@@ -48,7 +54,7 @@ struct ParticipantCommand: AsyncParsableCommand {
         let configuration = ParticipantConfiguration(
             host: String(coordinator[..<colon]), port: Int(coordinator[coordinator.index(after: colon)...])!,
             identity: IdentityFiles(directory: identity, name: participantName),
-            dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer
+            dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer, holdoutKeyPath: holdoutKey
         )
         do {
             let summary = try await Participant(configuration: configuration, logger: logger).run()

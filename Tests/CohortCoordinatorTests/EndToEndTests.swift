@@ -33,7 +33,23 @@ import Testing
         #expect(kinds == ["genesis", "round.opened", "round.charged", "evaluation.recorded", "round.closed"])
         let closed = try #require(consortium.ledgerEntries().last)
         #expect((closed.data["metrics"]?["accuracy"]?.doubleValue ?? 0) > 0.5)
-        #expect(closed.data["metrics"]?["count"]?.doubleValue == 114)
+        // Each participant evaluated on exactly its keyed holdout (the records its key puts
+        // aside, about a fifth), which Participant.loadLocalData reproduces from the same key file.
+        var holdouts: [String: Int] = [:]
+        for name in ["hospital-a", "hospital-b", "hospital-c"] {
+            let identity = consortium.identity(name)
+            holdouts[name] = try Participant.loadLocalData(
+                configuration: ParticipantConfiguration(
+                    host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: identity.directory + "/data.csv",
+                    schemaPath: consortium.schemaPath),
+                logger: consortium.capture.logger("test")).holdout.count
+        }
+        let recorded = try #require(try consortium.ledgerEntries().first { $0.kind == "evaluation.recorded" })
+        for (name, count) in holdouts {
+            #expect(recorded.data["participants"]?[name]?["count"]?.doubleValue == Double(count), "\(name)")
+        }
+        #expect(closed.data["metrics"]?["count"]?.doubleValue == Double(holdouts.values.reduce(0, +)))
+        #expect(abs(holdouts.values.reduce(0, +) - 114) < 40)
         let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
         #expect(verified.state.lastClosedRound == 1)
         #expect(FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))

@@ -32,6 +32,13 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
     public var unknownCategoryCount: Int
     /// Records per class.
     public var labelCounts: LabelCounts
+    /// Records in the participant's training split (`training_rows`), the rest of `rows` being its
+    /// local holdout, which is never trained on. The coordinator takes it as the participant's
+    /// share of the public record count N that the record unit divides by (q·N) and states its
+    /// guarantee for (zero-out neighbours, docs/PRIVACY.md). `nil` when the participant did not
+    /// say (participants before this field); the coordinator then falls back to `rows`.
+    /// In 0…`rows` when present.
+    public var trainingRows: Int?
 
     public init(
         version: Int = DataQualityAttestation.currentVersion,
@@ -44,7 +51,8 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         overallMissingRate: Double,
         outOfRangeCount: Int,
         unknownCategoryCount: Int,
-        labelCounts: LabelCounts
+        labelCounts: LabelCounts,
+        trainingRows: Int? = nil
     ) {
         self.version = version
         self.schemaName = schemaName
@@ -57,6 +65,7 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         self.outOfRangeCount = outOfRangeCount
         self.unknownCategoryCount = unknownCategoryCount
         self.labelCounts = labelCounts
+        self.trainingRows = trainingRows
     }
 
     enum CodingKeys: String, CodingKey {
@@ -69,6 +78,7 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         case outOfRangeCount = "out_of_range_count"
         case unknownCategoryCount = "unknown_category_count"
         case labelCounts = "label_counts"
+        case trainingRows = "training_rows"
     }
 
     /// Decodes and validates (``validate()``): an attestation is a peer's claim, so every number
@@ -88,6 +98,7 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         outOfRangeCount = try container.decode(Int.self, forKey: .outOfRangeCount)
         unknownCategoryCount = try container.decode(Int.self, forKey: .unknownCategoryCount)
         labelCounts = try container.decode(LabelCounts.self, forKey: .labelCounts)
+        trainingRows = try container.decodeIfPresent(Int.self, forKey: .trainingRows)
         do {
             try validate()
         } catch {
@@ -139,7 +150,7 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
     /// non-negative and summing to at most `rows`; per-column counts in 0…rows; missing rates
     /// finite and in [0, 1]; out-of-range and unknown-category totals in 0…rows × columns; at most
     /// ``maximumColumns`` columns; names at most ``maximumNameLength`` bytes without control
-    /// characters; the digest lowercase hexadecimal.
+    /// characters; the digest lowercase hexadecimal; `training_rows`, when present, in 0…rows.
     /// - Throws: `attestation.invalid`, naming the field and its bound.
     public func validate() throws(ModelError) {
         func invalid(_ field: String, _ problem: String) -> ModelError {
@@ -195,6 +206,7 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         guard labelCounts.positive + labelCounts.negative <= rows else {
             throw invalid("label_counts", "sum to \(labelCounts.positive + labelCounts.negative), more than the \(rows) rows attested")
         }
+        if let trainingRows { try checkCount(trainingRows, "training_rows", max: rows) }
     }
 
     /// The quality figures of the column named `name`, if it is a schema column.

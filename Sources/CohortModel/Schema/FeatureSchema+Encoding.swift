@@ -1,3 +1,5 @@
+import CohortCrypto
+
 /// Encoded records with the attestation of the file they came from.
 public struct PreparedData: Sendable {
     /// The records, encoded as the schema says.
@@ -16,6 +18,36 @@ extension FeatureSchema {
         return try prepare(source: path, header: stream.header, expectedRows: nil) { () throws(ModelError) -> ([String?], Int)? in
             try stream.next().map { ($0.cells, $0.line) }
         }
+    }
+
+    /// ``prepare(csvPath:)`` with each record's holdout membership decided as it is read, from
+    /// its raw cells (every cell of the record as it appears in the file, extra columns included)
+    /// and the silo's secret key: record i is held out when PRF(cells of record i) < f
+    /// (``DataSplit/isHeldOut(_:prf:testFraction:)``). The decision reads that record only, so the
+    /// split of a file and of the same file with one record added or removed differ in that
+    /// record alone (docs/PRIVACY.md, "Holdout"). The raw cells are dropped after the decision;
+    /// only the encoded matrix and one index per record are kept.
+    ///
+    /// The attestation's `training_rows` is the size of the training part.
+    /// - Throws: `data.invalid_split` unless f ∈ (0, 1), then every error of ``prepare(csvPath:)``.
+    public func prepare(
+        csvPath path: String, keyedHoldout prf: KeyedPRF, testFraction: Double
+    ) throws(ModelError) -> (data: PreparedData, split: TrainTestSplit) {
+        try DataSplit.checkTestFraction(testFraction)
+        var stream = try CSVStream(path: path)
+        defer { stream.closeFile() }
+        var train: [Int] = []
+        var test: [Int] = []
+        var index = 0
+        let prepared = try prepare(source: path, header: stream.header, expectedRows: nil) { () throws(ModelError) -> ([String?], Int)? in
+            guard let record = try stream.next() else { return nil }
+            if DataSplit.isHeldOut(record.cells, prf: prf, testFraction: testFraction) { test.append(index) } else { train.append(index) }
+            index += 1
+            return (record.cells, record.line)
+        }
+        var attestation = prepared.attestation
+        attestation.trainingRows = train.count
+        return (PreparedData(dataset: prepared.dataset, attestation: attestation), TrainTestSplit(train: train, test: test))
     }
 
     /// Validates `table` against the schema and encodes it.

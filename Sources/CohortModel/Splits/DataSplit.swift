@@ -47,15 +47,28 @@ public enum DataSplit {
     ///   - prf: the silo's keyed PRF.
     ///   - testFraction: f, in (0, 1).
     public static func keyedHoldout(records: [[String?]], prf: KeyedPRF, testFraction: Double) throws(ModelError) -> TrainTestSplit {
-        guard testFraction.isFinite, testFraction > 0, testFraction < 1 else {
-            throw ModelError(code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
-        }
+        try checkTestFraction(testFraction)
         var train: [Int] = []
         var test: [Int] = []
         for (index, record) in records.enumerated() {
-            if prf.unitInterval(canonicalBytes(of: record)) < testFraction { test.append(index) } else { train.append(index) }
+            if isHeldOut(record, prf: prf, testFraction: testFraction) { test.append(index) } else { train.append(index) }
         }
         return TrainTestSplit(train: train, test: test)
+    }
+
+    /// Whether the record with these raw cells is held out: PRF(canonical bytes of the cells) < f.
+    /// The decision of ``keyedHoldout(records:prf:testFraction:)`` for one record, for callers
+    /// that stream records (`FeatureSchema.prepare(csvPath:keyedHoldout:testFraction:)`).
+    /// `testFraction` is not checked here; callers check it once.
+    public static func isHeldOut(_ record: [String?], prf: KeyedPRF, testFraction: Double) -> Bool {
+        prf.unitInterval(canonicalBytes(of: record)) < testFraction
+    }
+
+    /// Throws `data.invalid_split` unless `testFraction` lies in (0, 1).
+    static func checkTestFraction(_ testFraction: Double) throws(ModelError) {
+        guard testFraction.isFinite, testFraction > 0, testFraction < 1 else {
+            throw ModelError(code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
+        }
     }
 
     /// An unambiguous encoding of a record's cells: per cell, 0xFFFFFFFF for a missing one, else

@@ -9,6 +9,7 @@
 /// <dir>/<name>.ed25519.pub     its public half
 /// <dir>/<name>.x25519.key      coordinator only: X25519 key updates are sealed to, 0600
 /// <dir>/<name>.x25519.pub      its public half
+/// <dir>/<name>.holdout.key     participant only: the holdout PRF key, 0600, created on first run
 /// ```
 public struct IdentityFiles: Sendable, Hashable {
     /// The identity directory.
@@ -36,6 +37,9 @@ public struct IdentityFiles: Sendable, Hashable {
     public var x25519SecretKey: String { path("\(name).x25519.key") }
     /// The X25519 public key (coordinator).
     public var x25519PublicKey: String { path("\(name).x25519.pub") }
+    /// The participant's holdout PRF key (`<name>.holdout.key`, mode 0600), created on the
+    /// participant's first run; it decides which local records are held out of training.
+    public var holdoutKey: String { path("\(name).holdout.key") }
 
     private func path(_ file: String) -> String {
         directory.hasSuffix("/") ? directory + file : directory + "/" + file
