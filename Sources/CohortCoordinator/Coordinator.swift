@@ -133,8 +133,11 @@ public actor Coordinator {
         let sessionNonce: [UInt8]
         /// The data-quality attestation the participant sent when it joined.
         let attestation: DataQualityAttestation
-        /// The records the participant attested.
-        var records: Int { attestation.rows }
+        /// The participant's training rows: its share of the public N (zero-out adjacency). A
+        /// participant that does not report them (older versions) counts all its rows.
+        var trainingRows: Int { attestation.trainingRows ?? attestation.rows }
+        /// The holdout rows its evaluations may count at most.
+        var holdoutRows: Int { attestation.rows - (attestation.trainingRows ?? 0) }
         /// ``ModelDigest`` of the last model sent to this participant in full (an evaluation
         /// request or a full invitation): an invitation to train that model refers to it.
         var heldModelDigest: [UInt8]?
@@ -184,7 +187,7 @@ public actor Coordinator {
         /// Per-update check results, ledgered as the `update_checks` gate decision.
         var checks = UpdateChecksRecord()
         var checksRecorded = false
-        /// Records and label counts each invited participant attested, fixed at invitation.
+        /// Training rows and label counts each invited participant attested, fixed at invitation.
         var records: [String: Int] = [:]
         var labelCounts: [String: LabelCounts] = [:]
         /// The noised mean, applied to the model only once the anomaly gate passes.
@@ -792,7 +795,7 @@ public actor Coordinator {
         )
         active.eligible = Set(eligible)
         for name in invited {
-            active.records[name] = sessions[name]?.records
+            active.records[name] = sessions[name]?.trainingRows
             active.labelCounts[name] = sessions[name]?.attestation.labelCounts
         }
         _ = try active.machine.handle(.gatesPassed)
