@@ -30,8 +30,11 @@ public enum Measure {
     /// runtime's code, shared by every process that maps them, and counted in `VmHWM`.
     public static func residentFileBytes() -> Int? { statusBytes("RssFile") }
 
-    private static func statusBytes(_ field: String) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    /// Another process's resident set size now (`VmRSS`), in bytes; nil once it has exited.
+    public static func residentBytes(ofProcess pid: Int32) -> Int? { statusBytes("VmRSS", of: "\(pid)") }
+
+    private static func statusBytes(_ field: String, of process: String = "self") -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             // "VmHWM:     12345 kB"
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

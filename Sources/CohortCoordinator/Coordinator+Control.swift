@@ -106,13 +106,13 @@ extension Coordinator {
         configuration.policy.policy.participants.map { participant in
             ParticipantStatus(
                 name: participant.name, connected: sessions[participant.name] != nil, suspended: suspended[participant.name] != nil,
-                suspensionReason: suspended[participant.name], records: sessions[participant.name]?.records,
+                suspensionReason: suspended[participant.name], records: sessions[participant.name]?.attestation.rows,
                 flaggedRounds: flaggedRounds[participant.name] ?? [])
         }
             + connectedNonMembers().map { name in
                 ParticipantStatus(
                     name: name, connected: true, suspended: suspended[name] != nil, suspensionReason: suspended[name],
-                    records: sessions[name]?.records, flaggedRounds: flaggedRounds[name] ?? [], inPolicy: false)
+                    records: sessions[name]?.attestation.rows, flaggedRounds: flaggedRounds[name] ?? [], inPolicy: false)
             }
     }
 
@@ -254,6 +254,7 @@ extension Coordinator {
         signingKeys = keys
         configuration.policy = adopted
         applyMembership()
+        Self.warnAboutGuaranteeTradingOptions(proposed, logger: logger)
         logger.notice("policy adopted", metadata: [
             "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
             "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)", "cohort.changed": "\(changed.joined(separator: ","))",

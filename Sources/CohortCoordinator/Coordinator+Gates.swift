@@ -37,14 +37,17 @@ extension Coordinator {
         decisions.append(screened.suspension.outcome)
         decisions.append(screened.quality.outcome)
         if !screened.quality.outcome.passed {
-            // Participants that fail data quality sit the round out; the quorum gate decides whether it runs.
+            // Participants that fail on public facts (or, with exclude_on_record_statistics, on
+            // record statistics) sit the round out; the quorum gate decides whether it runs.
+            // Record-statistics shortfalls alone are recorded and alerted only.
             metrics.gateFailed(screened.quality.outcome.gate)
             raiseAlert(
                 kind: "gate_failed", round: number, gate: screened.quality.outcome.gate, reason: screened.quality.outcome.reason,
                 participants: screened.quality.reasons.keys.sorted())
         }
         // Ineligible participants are told why (`participant.ineligible`) instead of waiting.
-        await notifyIneligible(screened.quality.reasons)
+        let stillEligible = Set(screened.quality.eligible)
+        await notifyIneligible(screened.quality.reasons.filter { !stillEligible.contains($0.key) })
         // Record unit: attested records so many that the round's noise would leave the sampler's
         // range sit the round out, largest first, so no attestation can stop a round from opening.
         let (eligible, tooLarge) = limitRecordsForNoise(screened.quality.eligible)
@@ -91,8 +94,8 @@ extension Coordinator {
         let observations = aggregator.preClipNorms.keys.sorted().map { name in
             UpdateObservation(
                 participant: name, preClipNorm: aggregator.preClipNorms[name]!,
-                expectedContributions: policy.privacy.unit == .record
-                    ? policy.privacy.samplingRate * Double(active.records[name] ?? 0) : 1,
+                expectedContributions: active.plan.unit == .record
+                    ? active.plan.samplingRate * Double(active.records[name] ?? 0) : 1,
                 cosineToPreviousUpdate: aggregator.cosines[name], clipped: aggregator.clipped.contains(name))
         }
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy.governance.anomaly)

@@ -68,7 +68,7 @@ extension Coordinator {
     /// - Returns: nil when it was recorded (or arrived for no round awaiting evaluations); the
     ///   `evaluation.invalid` error frame otherwise (the participant's evaluation is then left out).
     func acceptEvaluation(_ result: EvaluationResult, from name: String) -> WireError? {
-        let bound = sessions[name].map { min($0.records, MetricsAccumulator.maximumCount) }
+        let bound = sessions[name].map { min($0.holdoutRows, MetricsAccumulator.maximumCount) }
         let accumulator: MetricsAccumulator
         do {
             accumulator = try MetricsAccumulator.decodeValidated(json: result.json, expected: MetricsAccumulator(), maximumCount: bound)
@@ -102,21 +102,21 @@ extension Coordinator {
 
     /// The largest pre-clip L2 norm `name`'s update may have in `active`, or nil when the
     /// coordinator clips it (participant unit). In the record unit a participant sends the sum of
-    /// its sampled records' gradients, each clipped to C, over at most the records it attested:
-    /// the norm is at most C × records × (1 + ``updateNormMargin``).
+    /// its sampled records' gradients, each clipped to C, over at most the training rows it
+    /// attested: the norm is at most C × rows × (1 + ``updateNormMargin``).
     func updateNormBound(for name: String, in active: ActiveRound) -> Double? {
-        let privacy = configuration.policy.policy.privacy
-        guard privacy.unit == .record else { return nil }
+        guard active.plan.unit == .record else { return nil }
         let records = active.records[name] ?? 0
-        return privacy.clippingBound * Double(records) * (1 + Self.updateNormMargin)
+        return active.plan.clippingBound * Double(records) * (1 + Self.updateNormMargin)
     }
 
-    /// The records `names` attested, summed with checked arithmetic (saturating at `Int.max`,
-    /// which the bounds on each attestation make unreachable).
+    /// The training rows `names` attested (the public N of a record-unit round), summed with
+    /// checked arithmetic (saturating at `Int.max`, which the bounds on each attestation make
+    /// unreachable).
     func attestedRecords(of names: [String]) -> Int {
         var total = 0
         for name in names {
-            let (sum, overflow) = total.addingReportingOverflow(max(0, sessions[name]?.records ?? 0))
+            let (sum, overflow) = total.addingReportingOverflow(max(0, sessions[name]?.trainingRows ?? 0))
             total = overflow ? .max : sum
         }
         return total
@@ -126,8 +126,13 @@ extension Coordinator {
     /// Gaussian sampler's range: σ·(C + γ√d + 2^-23·N·C)/γ ≤ `DiscreteGaussian.maximumSigma`.
     func maximumRoundRecords() -> Int {
         let privacy = configuration.policy.policy.privacy
+        // The grid and margin `RoundPlan` will use for this policy; a margin of 1% stays clear of
+        // the plan's rounding up.
+        guard let grid = try? FixedPointGrid(clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
+        else { return 0 }
         let base = grid.sensitivity(clippingBound: privacy.clippingBound, dimension: dimension)
-        let budget = DiscreteGaussian.maximumSigma * grid.step / privacy.noiseMultiplier - base
+            + RoundPlan.sensitivityMargin * privacy.clippingBound
+        let budget = DiscreteGaussian.maximumSigma * grid.step / privacy.noiseMultiplier / 1.01 - base
         let records = (budget / (0x1p-23 * privacy.clippingBound)).rounded(.down)
         guard !records.isNaN, records > 0 else { return 0 }
         // Also covers +∞ (a policy whose noise leaves room for any count).
@@ -142,9 +147,9 @@ extension Coordinator {
         let limit = maximumRoundRecords()
         var total = attestedRecords(of: eligible)
         var excluded: [String] = []
-        let bySize = eligible.sorted { (sessions[$0]?.records ?? 0, $1) > (sessions[$1]?.records ?? 0, $0) }
+        let bySize = eligible.sorted { (sessions[$0]?.trainingRows ?? 0, $1) > (sessions[$1]?.trainingRows ?? 0, $0) }
         for name in bySize where total > limit {
-            total -= max(0, sessions[name]?.records ?? 0)
+            total -= max(0, sessions[name]?.trainingRows ?? 0)
             excluded.append(name)
         }
         let left = Set(excluded)

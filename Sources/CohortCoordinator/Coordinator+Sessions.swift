@@ -1,3 +1,5 @@
+import CohortPolicy
+import Logging
 import CohortTransport
 import Synchronization
 
@@ -90,5 +92,17 @@ extension Coordinator {
     /// closed on adoption, so this is normally empty; status shows it so an operator can see it.
     func connectedNonMembers() -> [String] {
         sessions.keys.filter { !membership.contains($0) }.sorted()
+    }
+}
+
+extension Coordinator {
+    /// Logs a warning for every option of `policy` that trades the privacy guarantee away.
+    static func warnAboutGuaranteeTradingOptions(_ policy: Policy, logger: Logger) {
+        for option in policy.guaranteeTradingOptions {
+            logger.warning("this policy option trades the differential-privacy guarantee away", metadata: [
+                "cohort.field": "\(option.field)", "cohort.why": "\(option.why)",
+                "cohort.see": "docs/PRIVACY.md, Eligibility",
+            ])
+        }
     }
 }

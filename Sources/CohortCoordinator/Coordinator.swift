@@ -95,6 +95,8 @@ public actor Coordinator {
     private var modelDigestCache: [UInt8]?
     var optimizer: ServerOptimizer
     var sessions: [String: Session] = [:]
+    /// Whether the δ guidance warning was logged (once per run).
+    var deltaGuidanceWarned = false
     /// The last session id handed out (ids tell a replaced session from its successor).
     var nextSessionID: UInt64 = 0
     /// Who the participant port admits: the participants of the policy in force.
@@ -131,8 +133,11 @@ public actor Coordinator {
         let sessionNonce: [UInt8]
         /// The data-quality attestation the participant sent when it joined.
         let attestation: DataQualityAttestation
-        /// The records the participant attested.
-        var records: Int { attestation.rows }
+        /// The participant's training rows: its share of the public N (zero-out adjacency). A
+        /// participant that does not report them (older versions) counts all its rows.
+        var trainingRows: Int { attestation.trainingRows ?? attestation.rows }
+        /// The holdout rows its evaluations may count at most.
+        var holdoutRows: Int { attestation.rows - (attestation.trainingRows ?? 0) }
         /// ``ModelDigest`` of the last model sent to this participant in full (an evaluation
         /// request or a full invitation): an invitation to train that model refers to it.
         var heldModelDigest: [UInt8]?
@@ -164,12 +169,8 @@ public actor Coordinator {
         let number: Int
         let nonce: [UInt8]
         let invited: Set<String>
-        /// The expected cohort size, fixed when the round opens (never the realised count).
-        let denominator: Double
-        /// The L2 sensitivity the round is charged and noised for (see `roundSensitivity`).
-        var sensitivity = 0.0
-        /// The integer noise distribution on the grid: σ·sensitivity/γ.
-        var noise: DiscreteGaussian?
+        /// Everything the mechanism depends on, frozen when the round opened.
+        let plan: RoundPlan
         var machine = RoundStateMachine()
         let aggregator: StreamingAggregator
         var digests: [String: String] = [:]
@@ -186,7 +187,7 @@ public actor Coordinator {
         /// Per-update check results, ledgered as the `update_checks` gate decision.
         var checks = UpdateChecksRecord()
         var checksRecorded = false
-        /// Records and label counts each invited participant attested, fixed at invitation.
+        /// Training rows and label counts each invited participant attested, fixed at invitation.
         var records: [String: Int] = [:]
         var labelCounts: [String: LabelCounts] = [:]
         /// The noised mean, applied to the model only once the anomaly gate passes.
@@ -194,9 +195,9 @@ public actor Coordinator {
         /// Whether the released model passed the promotion gates (risk, evaluation).
         var promoted = false
         let openedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
-        init(number: Int, nonce: [UInt8], invited: Set<String>, denominator: Double, aggregator: StreamingAggregator) {
+        init(number: Int, nonce: [UInt8], invited: Set<String>, plan: RoundPlan, aggregator: StreamingAggregator) {
             self.number = number
-            self.denominator = denominator
+            self.plan = plan
             self.nonce = nonce
             self.invited = invited
             self.aggregator = aggregator
@@ -230,6 +231,7 @@ public actor Coordinator {
             effective.policy = try Self.policyInForce(ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
         }
         self.configuration = effective
+        Self.warnAboutGuaranteeTradingOptions(effective.policy.policy, logger: logger)
         let loaded = effective.policy
         let policy = loaded.policy
         // coordinator.* cannot change while a ledger exists, so the TLS identity is the file's too.
@@ -451,11 +453,19 @@ public actor Coordinator {
         do {
             var frames = connection.inbound.makeAsyncIterator()
             guard let helloFrame = try await frames.next() else { return }
-            let hello = try helloFrame.decode(Hello.self)
+            let hello: Hello
+            do {
+                hello = try helloFrame.decode(Hello.self)
+            } catch {
+                log.notice("hello refused", metadata: ["cohort.code": "\(error.code)"])
+                try await connection.outbound.send(error: WireError(code: error.code, message: error.message, closesConnection: true))
+                return
+            }
             guard hello.participantName == name else {
                 try await connection.outbound.send(error: WireError(
                     code: WireError.Code.nameMismatch,
-                    message: "hello names `\(hello.participantName)` but the certificate names `\(name)`", closesConnection: true))
+                    message: "hello names `\(PeerText.sanitized(hello.participantName, maxLength: 64))` but the certificate names `\(name)`",
+                    closesConnection: true))
                 return
             }
             connection.admission.advance(to: .awaitingAttestation)
@@ -581,7 +591,8 @@ public actor Coordinator {
     func admit(_ update: ReceivedUpdate, from name: String) -> Result<Admission, WireError> {
         guard update.participantName == name else {
             return recordRefusal(name, WireError(code: WireError.Code.badSignature,
-                message: "update names `\(update.participantName)` but was sent by `\(name)`", closesConnection: false))
+                message: "update names `\(PeerText.sanitized(update.participantName, maxLength: 64))` but was sent by `\(name)`",
+                closesConnection: false))
         }
         guard let active = round, active.machine.state == .collecting else {
             return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
@@ -742,9 +753,13 @@ public actor Coordinator {
             try Self.abortUnfinishedRound(in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written", logger: logger)
         }
         let number = ledger.state.nextRound
+        // `policy` is the policy in force as this round opens: the plan below freezes it, and an
+        // adoption from here on applies to the next round.
         let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
-        // The budget projection uses the ledger's own history and arithmetic.
-        let projected = ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta).cumulativeEpsilon
+        // The budget projection uses the ledger's own history and arithmetic, with the charge
+        // method the plan will record.
+        let projected = try ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta, method: .current)
+            .cumulativeEpsilon
         let eligible: [String]
         let preRoundDecisions: [GateOutcome]
         switch try await preRoundGates(round: number, projected: projected) {
@@ -753,46 +768,51 @@ public actor Coordinator {
             eligible = names
             preRoundDecisions = decisions
         }
-        // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples its own records (record unit).
+        // Checked sum of the attested training rows (each bounded where decoded; the pre-round
+        // gates left out whoever would push the noise out of range): the public N, never derived
+        // back from a Double.
+        let trainingRows = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
+        let plan = try RoundPlan(
+            privacy: policy.privacy, dimension: dimension, eligibleParticipants: eligible.count, trainingRows: trainingRows)
+        if plan.deltaExceedsGuidance && !deltaGuidanceWarned {
+            deltaGuidanceWarned = true
+            logger.warning("privacy.delta is above 1/(10·N) for the records this round protects; lower it", metadata: [
+                "cohort.delta": "\(plan.record.delta)", "cohort.records": "\(plan.record.records)",
+            ])
+        }
+        // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples
+        // its own records (record unit).
         let invited: [String]
-        let denominator: Double
-        // Checked sum of the attested records (each bounded where decoded; the pre-round gates
-        // left out whoever would push the noise out of range): never derived back from a Double.
-        let roundRecords = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
-        switch policy.privacy.unit {
-        case .participant:
-            invited = eligible.filter { _ in SecureRandom.unitDouble() < policy.privacy.samplingRate }
-            denominator = policy.privacy.samplingRate * Double(eligible.count)
-        case .record:
-            invited = eligible
-            denominator = policy.privacy.samplingRate * Double(roundRecords)
+        switch plan.unit {
+        case .participant: invited = eligible.filter { _ in SecureRandom.bernoulli(plan.samplingRate) }
+        case .record: invited = eligible
         }
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
-            number: number, nonce: nonce, invited: Set(invited), denominator: max(denominator, 1e-9),
+            number: number, nonce: nonce, invited: Set(invited), plan: plan,
             aggregator: StreamingAggregator(
-                dimension: dimension, clippingBound: policy.privacy.unit == .participant ? policy.privacy.clippingBound : nil, reference: previousUpdate)
+                dimension: dimension, clippingBound: plan.unit == .participant ? plan.clippingBound : nil, reference: previousUpdate)
         )
-        active.sensitivity = roundSensitivity(records: roundRecords)
-        active.noise = try DiscreteGaussian(sigma: policy.privacy.noiseMultiplier * active.sensitivity / grid.step)
         active.eligible = Set(eligible)
         for name in invited {
-            active.records[name] = sessions[name]?.records
+            active.records[name] = sessions[name]?.trainingRows
             active.labelCounts[name] = sessions[name]?.attestation.labelCounts
         }
         _ = try active.machine.handle(.gatesPassed)
         // The gate decisions and the opening become durable together, before any invitation.
         _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
-            RoundOpenedPayload(round: number, participantsSampled: invited.count, participantsEligible: eligible.count, mechanism: "poisson-subsampled-discrete-gaussian")
+            RoundOpenedPayload(
+                round: number, participantsSampled: invited.count, participantsEligible: eligible.count,
+                mechanism: "poisson-subsampled-discrete-gaussian", plan: plan.record)
         ])
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
         round = active
-        if let distribution = active.noise, pendingNoise?.distribution != distribution {
-            pendingNoise = (distribution, drawNoise(distribution))
+        if pendingNoise?.distribution != plan.noise {
+            pendingNoise = (plan.noise, drawNoise(plan.noise))
         }
         let parameters = TrainingParameters(
-            unit: policy.privacy.unit.rawValue, samplingRate: policy.privacy.samplingRate, clippingBound: policy.privacy.clippingBound,
+            unit: plan.unit.rawValue, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
             localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize
         )
         let deadline = Date().addingTimeInterval(policy.rounds.deadlineSeconds)
@@ -866,8 +886,8 @@ public actor Coordinator {
                 chargeWritten = true
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
-                let noise = await takeNoise(active.noise!)
-                active.noisedMean = try active.aggregator.noisedMean(grid: grid, noise: noise, denominator: active.denominator)
+                let noise = await takeNoise(active.plan.noise)
+                active.noisedMean = try active.aggregator.noisedMean(grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
@@ -876,7 +896,7 @@ public actor Coordinator {
                     action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
-                try applyUpdate(active.noisedMean!)
+                try applyUpdate(active.noisedMean!, unit: active.plan.unit)
                 // The checkpoint is written (encoded, hashed, fsynced) while participants evaluate
                 // the candidate; the close below waits for it, so nothing is released before it is durable.
                 let checkpoint = writeCheckpoint(active)
@@ -967,29 +987,21 @@ public actor Coordinator {
 
     /// Writes and fsyncs the round's charge. Only after this returns may the noised aggregate exist.
     func writeCharge(_ active: ActiveRound) throws -> Double {
-        let policy = configuration.policy.policy
-        let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
-        // The values the verifier will recompute, from the ledger's own state: the ledger is the
-        // only record of what has been spent.
-        let charge = ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta)
+        // The round's frozen plan, never the policy in force: what is charged is what was sampled
+        // and drawn. The values are those the verifier recomputes from the ledger's own state.
+        let charge = try ledger.state.projectedCharge(plan: active.plan.record)
         // The per-update decisions and the charge become durable together (one fsync).
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
         _ = try ledger.appendAll([checks.payload(round: active.number), RoundChargedPayload(
-            round: active.number, unit: policy.privacy.unit == .record ? .record : .participant,
-            samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier,
-            clippingBound: policy.privacy.clippingBound,
-            sensitivity: active.sensitivity,
-            gridStep: grid.step, dimension: dimension, delta: policy.privacy.delta,
-            roundEpsilon: charge.roundEpsilon, cumulativeEpsilon: charge.cumulativeEpsilon, cumulativeOrder: charge.cumulativeOrder,
-            contributors: active.machine.contributors.sorted(), updateDigests: active.digests
-        )])
+            round: active.number, plan: active.plan.record, projected: charge,
+            contributors: active.machine.contributors.sorted(), updateDigests: active.digests)])
         active.checksRecorded = true
         return charge.roundEpsilon
     }
 
-    func applyUpdate(_ mean: [Float]) throws {
-        switch configuration.policy.policy.privacy.unit {
+    func applyUpdate(_ mean: [Float], unit: PrivacyUnit) throws {
+        switch unit {
         case .record:
             // The noised sum over the expected batch is a gradient estimate: descend along it.
             try optimizer.applyNoisedGradientSum(mean, expectedBatchSize: 1, to: &model)
@@ -1030,14 +1042,6 @@ public actor Coordinator {
         }
     }
 
-    /// The L2 sensitivity of the quantised sum: C + γ√d for the grid (docs/PRIVACY.md), plus,
-    /// in the record unit, the float32 rounding of each participant's sum of clipped gradients:
-    /// each coordinate moves by at most 2^-24 of its value, so the two neighbouring sums move by at
-    /// most 2^-23·N·C in L2 over N records.
-    func roundSensitivity(records: Int) -> Double {
-        let bound = configuration.policy.policy.privacy.clippingBound
-        return grid.sensitivity(clippingBound: bound, dimension: dimension) + 0x1p-23 * Double(records) * bound
-    }
 
     /// Draws one noise vector off the actor, so it is ready while updates arrive.
     func drawNoise(_ distribution: DiscreteGaussian) -> Task<[Int64], Never> {

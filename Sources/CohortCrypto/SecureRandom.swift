@@ -35,4 +35,13 @@ public enum SecureRandom {
     public static func unitDouble() -> Double {
         Double(uint64() >> 11) * 0x1.0p-53
     }
+
+    /// True with probability ⌊p·2⁵³⌋/2⁵³: never above p, below it by less than 2⁻⁵³. Poisson
+    /// sampling for privacy amplification needs a rate of at most the q that is charged, which
+    /// `unitDouble() < p` (probability ⌈p·2⁵³⌉/2⁵³) does not give.
+    public static func bernoulli(_ p: Double) -> Bool {
+        guard p > 0 else { return false }
+        guard p < 1 else { return true }
+        return uint64() >> 11 < UInt64((p * 0x1p53).rounded(.down))
+    }
 }

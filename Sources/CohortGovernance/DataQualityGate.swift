@@ -3,7 +3,13 @@ import CohortModel
 import CohortPolicy
 
 /// Pre-round: each participant's data-quality attestation is checked against
-/// `governance.data_quality`; participants that fail, or sent no attestation, are ineligible.
+/// `governance.data_quality`.
+///
+/// Only public facts decide eligibility by default: the schema digest and the row count (public
+/// under zero-out adjacency). Shortfalls in record statistics (missing rates, records per class)
+/// fail the gate, are recorded and alerted, but leave the participant eligible, unless the policy
+/// sets `exclude_on_record_statistics`, which trades the privacy guarantee away
+/// (docs/PRIVACY.md, "Eligibility"). A participant that sent no attestation is ineligible.
 public enum DataQualityGate {
     /// The gate's outcome and who may be sampled.
     public struct Result: Sendable, Equatable {
@@ -57,6 +63,11 @@ public enum DataQualityGate {
                 continue
             }
             let violations = attestation.violations(of: requirements)
+            // The same thresholds on public facts only: schema digest and row count.
+            let publicRequirements = DataQualityRequirements(
+                schemaDigest: requirements.schemaDigest, minimumRows: requirements.minimumRows, maximumMissingRate: 1,
+                maximumColumnMissingRate: 1, minimumPerClass: 0)
+            let excluding = policy.excludeOnRecordStatistics ? violations : attestation.violations(of: publicRequirements)
             let worstColumn = attestation.columns.map(\.missingRate).max() ?? 0
             perParticipant[name] = [
                 "attested": true,
@@ -67,11 +78,11 @@ public enum DataQualityGate {
                 "negative": .integer(attestation.labelCounts.negative),
                 "schema_match": .bool(attestation.schemaDigest == schemaDigest),
                 "passed": .bool(violations.isEmpty),
+                "eligible": .bool(excluding.isEmpty),
                 "reasons": .array(violations.map { .string($0) }),
             ]
-            if violations.isEmpty {
-                eligible.append(name)
-            } else {
+            if excluding.isEmpty { eligible.append(name) }
+            if !violations.isEmpty {
                 failedAttested.append(name)
                 reasons[name] = violations
             }
@@ -96,6 +107,7 @@ public enum DataQualityGate {
                 "max_column_missing_rate": GateJSON.number(policy.maxColumnMissingRate),
                 "min_per_class": .integer(policy.minPerClass),
                 "require_schema_match": .bool(policy.requireSchemaMatch),
+                "exclude_on_record_statistics": .bool(policy.excludeOnRecordStatistics),
             ],
             "schema_digest": .string(schemaDigest),
         ]

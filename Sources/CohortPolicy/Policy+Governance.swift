@@ -80,6 +80,13 @@ extension Policy {
             public var minPerClass: Int
             /// Whether the attested schema digest must equal the policy schema's. Default true.
             public var requireSchemaMatch: Bool
+            /// TRADES THE PRIVACY GUARANTEE AWAY when true: a participant whose attested record
+            /// statistics (missing rates, records per class) miss the thresholds is excluded from
+            /// rounds. Those statistics are un-noised and one record can move them, so exclusion
+            /// would let one record change the released model by a whole silo's contribution.
+            /// Default false: such shortfalls are recorded and alerted, and only public facts
+            /// (schema digest, row count) decide eligibility. docs/PRIVACY.md, "Eligibility".
+            public var excludeOnRecordStatistics: Bool
 
             /// - Parameters:
             ///   - minRows: fewest records (≥ 1).
@@ -92,8 +99,10 @@ extension Policy {
                 maxMissingRate: Double = 1,
                 maxColumnMissingRate: Double = 1,
                 minPerClass: Int = 0,
-                requireSchemaMatch: Bool = true
+                requireSchemaMatch: Bool = true,
+                excludeOnRecordStatistics: Bool = false
             ) {
+                self.excludeOnRecordStatistics = excludeOnRecordStatistics
                 self.minRows = minRows
                 self.maxMissingRate = maxMissingRate
                 self.maxColumnMissingRate = maxColumnMissingRate
@@ -107,6 +116,7 @@ extension Policy {
                 case maxColumnMissingRate = "max_column_missing_rate"
                 case minPerClass = "min_per_class"
                 case requireSchemaMatch = "require_schema_match"
+                case excludeOnRecordStatistics = "exclude_on_record_statistics"
             }
         }
 
@@ -289,5 +299,29 @@ extension Policy {
                 return result
             }
         }
+    }
+}
+
+extension Policy {
+    /// Options in force that trade the privacy guarantee away, each with its field path and why:
+    /// they let un-noised record statistics decide who takes part or what is released, so one
+    /// record can change the released model by more than the charged sensitivity
+    /// (docs/PRIVACY.md, "Eligibility"). The coordinator warns about each at start and on adoption.
+    public var guaranteeTradingOptions: [(field: String, why: String)] { Self.guaranteeTrading(governance) }
+
+    /// ``guaranteeTradingOptions`` of a policy with `governance`.
+    public static func guaranteeTrading(_ governance: Governance) -> [(field: String, why: String)] {
+        var options: [(field: String, why: String)] = []
+        if governance.dataQuality.excludeOnRecordStatistics {
+            options.append(("governance.data_quality.exclude_on_record_statistics",
+                "excludes silos on un-noised missing rates and class counts"))
+        }
+        if governance.anomaly.suspendFlagged {
+            options.append(("governance.anomaly.suspend_flagged", "suspends silos on un-noised update norms and directions"))
+        }
+        if governance.anomaly.action == .discardRound {
+            options.append(("governance.anomaly.action", "discard_round withholds a release on un-noised update statistics"))
+        }
+        return options
     }
 }

@@ -24,7 +24,8 @@ extension PolicyLoader {
             maxMissingRate: try qualityFields.double("max_missing_rate", default: 1),
             maxColumnMissingRate: try qualityFields.double("max_column_missing_rate", default: 1),
             minPerClass: try qualityFields.int("min_per_class", default: 0),
-            requireSchemaMatch: try qualityFields.bool("require_schema_match", default: true)
+            requireSchemaMatch: try qualityFields.bool("require_schema_match", default: true),
+            excludeOnRecordStatistics: try qualityFields.bool("exclude_on_record_statistics", default: false)
         )
         try qualityFields.rejectUnknownKeys()
 

@@ -107,7 +107,7 @@ struct FloodBenchmark: ParsableCommand {
         let port = try coordinator.waitForPort(file: portFile)
         let sampler = RSSSampler(pid: coordinator.process.processIdentifier)
         var result = ModeResult()
-        result.idleBytes = RSSSampler.residentBytes(pid: coordinator.process.processIdentifier) ?? 0
+        result.idleBytes = Measure.residentBytes(ofProcess: coordinator.process.processIdentifier) ?? 0
         var attack: Flood?
         if flood {
             let running = try Flood(consortium: consortium, attacker: attackerName, port: port, connections: connections)
@@ -115,7 +115,7 @@ struct FloodBenchmark: ParsableCommand {
             attack = running
             // Whatever the flood left the coordinator holding, before any round.
             Thread.sleep(forTimeInterval: 0.5)
-            result.afterFloodBytes = RSSSampler.residentBytes(pid: coordinator.process.processIdentifier) ?? 0
+            result.afterFloodBytes = Measure.residentBytes(ofProcess: coordinator.process.processIdentifier) ?? 0
         }
         let children = try consortium.names.dropLast().map { name in
             try Child(
@@ -151,7 +151,7 @@ final class RSSSampler: @unchecked Sendable {
 
     private func loop(pid: Int32) {
         while true {
-            let bytes = Self.residentBytes(pid: pid) ?? 0
+            let bytes = Measure.residentBytes(ofProcess: pid) ?? 0
             lock.lock()
             peak = max(peak, bytes)
             let more = running
@@ -166,16 +166,6 @@ final class RSSSampler: @unchecked Sendable {
         defer { lock.unlock() }
         running = false
         return peak
-    }
-
-    /// VmRSS of `pid` in bytes, nil when the process is gone.
-    static func residentBytes(pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
-        }
-        return nil
     }
 }
 

@@ -49,6 +49,11 @@ import Testing
             #expect(recorded.data["participants"]?[name]?["count"]?.doubleValue == Double(count), "\(name)")
         }
         #expect(closed.data["metrics"]?["count"]?.doubleValue == Double(holdouts.values.reduce(0, +)))
+        // The public N of the round is the participants' training rows: the file's rows less
+        // their holdouts (569 WDBC records in all), never the holdout rows too.
+        let opened = try #require(try consortium.ledgerEntries().first { $0.kind == "round.opened" })
+        let plan = try #require(try RoundOpenedPayload(data: opened.data).plan)
+        #expect(plan.records == 569 - holdouts.values.reduce(0, +))
         #expect(abs(holdouts.values.reduce(0, +) - 114) < 40)
         let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
         #expect(verified.state.lastClosedRound == 1)

@@ -209,11 +209,15 @@ final class Consortium: @unchecked Sendable {
 
     /// Waits until `count` participants are connected and attested.
     func waitForConnected(_ count: Int) async throws {
-        for _ in 0..<500 {
+        // A liveness bound (30 s), generous for a loaded shared machine.
+        for _ in 0..<1500 {
             if await coordinator.connectedParticipants.count >= count { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw HarnessError(message: "only \(await coordinator.connectedParticipants.count) of \(count) participants connected")
+        let notices = capture.text.split(separator: "\n").filter { !$0.hasPrefix("trace") && !$0.hasPrefix("debug") }.suffix(12)
+        throw HarnessError(
+            message: "only \(await coordinator.connectedParticipants.count) of \(count) participants connected; last log lines:\n"
+                + notices.joined(separator: "\n"))
     }
 
     func ledgerEntries() throws -> [LedgerEntry] {

@@ -79,7 +79,9 @@ import Testing
         _ = try await consortium.coordinator.adoptPolicy(yaml: try Self.policy(consortium, without: "hospital-c"), by: Self.operatorPrincipal)
         // The removed participant's session ends at once, with the reason, and the participant stops.
         let ended = await removed.result
-        #expect(ContinuousClock.now - started < .seconds(1))
+        // A liveness bound, not a speed target: the close is pushed by the adoption, never
+        // waited for at a timeout (the idle timeout here is 300 s).
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(throws: ParticipantError.self) { _ = try ended.get() }
         if case .failure(let error as ParticipantError) = ended { #expect(error.code == WireError.Code.removedFromPolicy) }
         #expect(await consortium.coordinator.connectedParticipants == ["hospital-a", "hospital-b"])
@@ -158,6 +160,25 @@ import Testing
         await consortium.shutdown()
     }
 
+    @Test func aMalformedOrMisnamedHelloGetsAnErrorFrame() async throws {
+        let consortium = try await Consortium()
+        let malformed = try await Self.rawConnection(consortium, as: "hospital-a") { connection -> WireError? in
+            var payload = ByteBuffer()
+            payload.writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3])
+            try await connection.outbound.send(Frame(type: .hello, payload: payload))
+            return try await Self.firstError(connection)
+        }
+        #expect(malformed?.code == WireError.Code.malformedPayload)
+        let misnamed = try await Self.rawConnection(consortium, as: "hospital-a") { connection -> WireError? in
+            try await connection.outbound.send(Hello(participantName: "hospital-b\u{1B}[2J\nforged line"))
+            return try await Self.firstError(connection)
+        }
+        #expect(misnamed?.code == WireError.Code.nameMismatch)
+        // The peer's text is escaped before it is echoed: no control character comes back.
+        #expect(misnamed.map { $0.message.unicodeScalars.contains { $0.properties.generalCategory == .control } } == false)
+        await consortium.shutdown()
+    }
+
     @Test func anIdentityMayHoldThreeConnectionsAndTheFourthIsRefused() async throws {
         let consortium = try await Consortium(handshakeTimeoutSeconds: 30)
         let release = AsyncStream<Void>.makeStream()
@@ -187,7 +208,7 @@ import Testing
         let started = ContinuousClock.now
         let error = try await Self.rawConnection(consortium, as: "hospital-a") { try await Self.firstError($0) }
         #expect(error?.code == WireError.Code.helloTimeout)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(30))  // liveness, not speed
         await consortium.shutdown()
     }
 }

@@ -73,7 +73,11 @@ func attestation(
         )
         #expect(!result.outcome.passed)
         #expect(result.outcome.gate == "data_quality")
-        #expect(result.eligible == ["good"])
+        // Only public facts (schema digest, row count) exclude: shortfalls in un-noised record
+        // statistics fail the gate and are recorded, but leave the participant eligible.
+        #expect(result.eligible == ["gappy", "good", "one-class"])
+        #expect((result.outcome.inputs["participants"] ?? .null)["gappy"]?["eligible"] == JSONValue.bool(true))
+        #expect((result.outcome.inputs["participants"] ?? .null)["small"]?["eligible"] == JSONValue.bool(false))
         #expect(result.reasons["silent"] == ["no data-quality attestation"])
         #expect(result.reasons["small"]?.first?.contains("at least 50") == true)
         #expect(result.reasons["gappy"]?.count == 2)
@@ -90,6 +94,25 @@ func attestation(
         for name in ["small", "gappy", "other-schema", "one-class", "silent"] {
             #expect(result.outcome.reason.contains(name))
         }
+    }
+
+    @Test func excludingOnRecordStatisticsIsAnOptionThatIsNamedAsTradingTheGuaranteeAway() {
+        var policy = Policy.Governance.DataQuality(minRows: 50, maxMissingRate: 0.2, maxColumnMissingRate: 0.5, minPerClass: 5)
+        policy.excludeOnRecordStatistics = true
+        let result = DataQualityGate.evaluate(
+            attestations: [
+                "good": attestation(), "gappy": attestation(missing: 0.3, columnMissing: [0.1, 0.6]),
+                "one-class": attestation(positive: 2, negative: 98),
+            ],
+            schemaDigest: "digest-a", policy: policy)
+        #expect(result.eligible == ["good"])
+        var governance = Policy.Governance(approvedModelVersions: ["v1"])
+        #expect(Policy.guaranteeTrading(governance).isEmpty)
+        governance.dataQuality = policy
+        governance.anomaly.suspendFlagged = true
+        #expect(Policy.guaranteeTrading(governance).map(\.field) == [
+            "governance.data_quality.exclude_on_record_statistics", "governance.anomaly.suspend_flagged",
+        ])
     }
 
     @Test func missingAttestationMakesIneligibleButDoesNotFailTheGate() {

@@ -1,0 +1,91 @@
+import CohortCoordinator
+import CohortLedger
+import CohortTransport
+import Foundation
+import Testing
+
+/// A round's mechanism is frozen when it opens: a policy adopted while it collects changes
+/// nothing about how it is sampled, noised or charged, and applies from the next round.
+@Suite(.serialized) struct FrozenPlanTests {
+    static let operatorPrincipal = try! PeerIdentity(role: .operator, name: "ops-alice")
+
+    @Test func anAdoptionWhileARoundCollectsAppliesFromTheNextRound() async throws {
+        let consortium = try await Consortium(
+            names: ["hospital-a", "hospital-b"], minParticipants: 2, samplingRate: 0.2, noiseMultiplier: 2.0)
+        let invited = AsyncStream<Void>.makeStream()
+        // One release stream per participant (an AsyncStream has a single consumer).
+        let releases = (0..<2).map { _ in AsyncStream<Void>.makeStream() }
+        // Two participants that answer round 1 only once the test lets them, then train honestly.
+        let scripted = zip(["hospital-a", "hospital-b"], releases).map { name, release in
+            Task {
+                try await consortium.scripted(name) { session -> Int in
+                    var rounds = 0
+                    while let frame = try await session.frames.next() {
+                        switch frame.type {
+                        case .roundInvite:
+                            let invite = try frame.decode(RoundInvite.self)
+                            if invite.round == 1 {
+                                invited.continuation.yield()
+                                for await _ in release.stream {}
+                            }
+                            let dimension = Int(session.welcome.model.dimension)
+                            try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
+                            rounds += 1
+                        case .bye: return rounds
+                        default: continue
+                        }
+                    }
+                    return rounds
+                }
+            }
+        }
+        try await consortium.waitForConnected(2)
+        let first = Task { try await consortium.coordinator.runRound() }
+        var seen = 0
+        for await _ in invited.stream {
+            seen += 1
+            if seen == 2 { break }
+        }
+        // Round 1 is collecting: raise σ and lower q.
+        let text = try String(contentsOfFile: consortium.policyPath, encoding: .utf8)
+        let adopted = text.replacingOccurrences(of: "noise_multiplier: 2.0", with: "noise_multiplier: 4.0")
+            .replacingOccurrences(of: "sampling_rate: 0.2", with: "sampling_rate: 0.1")
+        #expect(adopted != text)
+        _ = try await consortium.coordinator.adoptPolicy(yaml: adopted, by: Self.operatorPrincipal)
+        for release in releases { release.continuation.finish() }
+        guard case .closed = try await first.value else {
+            Issue.record("round 1 did not close")
+            await consortium.shutdown()
+            return
+        }
+        guard case .closed = try await consortium.coordinator.runRound() else {
+            Issue.record("round 2 did not close")
+            await consortium.shutdown()
+            return
+        }
+        let entries = try consortium.ledgerEntries()
+        func payload<P: LedgerPayload>(_ type: P.Type, round: Int) throws -> P {
+            let entry = try #require(entries.first { $0.kind == P.kind && $0.data["round"]?.doubleValue == Double(round) })
+            return try P(data: entry.data)
+        }
+        // Round 1: opened, noised and charged with the plan it opened with.
+        let opened1 = try #require(try payload(RoundOpenedPayload.self, round: 1).plan)
+        let charged1 = try payload(RoundChargedPayload.self, round: 1)
+        #expect(opened1.noiseMultiplier == 2.0 && opened1.samplingRate == 0.2)
+        #expect(charged1.noiseMultiplier == 2.0 && charged1.samplingRate == 0.2)
+        #expect(charged1.sensitivity == opened1.sensitivity && charged1.gridStep == opened1.gridStep)
+        // The plan's Δ covers C + γ√d + 2^-23·N·C with the explicit margin, N the public rows.
+        #expect(opened1.sensitivity > opened1.minimumSensitivity)
+        #expect(opened1.records > 0)
+        // Round 2: the adopted values.
+        let opened2 = try #require(try payload(RoundOpenedPayload.self, round: 2).plan)
+        let charged2 = try payload(RoundChargedPayload.self, round: 2)
+        #expect(opened2.noiseMultiplier == 4.0 && opened2.samplingRate == 0.1)
+        #expect(charged2.noiseMultiplier == 4.0 && charged2.samplingRate == 0.1)
+        let verified = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+        #expect(verified.state.lastClosedRound == 2)
+        await consortium.shutdown()
+        for task in scripted { #expect(try await task.value == 2) }
+    }
+}
