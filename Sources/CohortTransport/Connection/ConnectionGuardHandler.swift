@@ -149,11 +149,14 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         authenticated.succeed(identity)
     }
 
-    /// A server-side peer must reach a session (hello and attestation accepted) within the
-    /// handshake timeout too: an authenticated socket that never says hello holds a connection
-    /// slot of its identity and is closed.
+    /// A server-side peer must reach a session (hello and attestation accepted) within three
+    /// handshake timeouts of authenticating: an authenticated socket that never says hello holds a
+    /// connection slot of its identity and is closed. Three, so a loaded coordinator that is slow
+    /// to read an honest hello does not close it.
+    private var helloTimeout: TimeAmount { .nanoseconds(handshakeTimeout.nanoseconds * 3) }
+
     private func startHelloTimer(context: ChannelHandlerContext, admission: ConnectionAdmission) {
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [self] in
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: helloTimeout) { [self] in
             guard case .authenticated = state, admission.phase != .session else { return }
             logger.warning("closing connection: no hello within the handshake timeout", metadata: [
                 "cohort.error_code": "\(WireError.Code.helloTimeout)"
@@ -162,7 +165,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
             admission.close()
             sendErrorAndClose(context: context, WireError(
                 code: WireError.Code.helloTimeout,
-                message: "no hello and attestation within \(handshakeTimeout.nanoseconds / 1_000_000) ms of the TLS handshake",
+                message: "no hello and attestation within \(helloTimeout.nanoseconds / 1_000_000) ms of the TLS handshake",
                 closesConnection: true))
         }
     }

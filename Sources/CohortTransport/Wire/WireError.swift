@@ -49,7 +49,7 @@ extension WireError {
         public static let nameMismatch = "auth.name_mismatch"
         /// An adopted policy no longer names the participant: its sessions end, it is refused.
         public static let removedFromPolicy = "auth.removed_from_policy"
-        /// The peer did not complete `hello` and its attestation within the handshake timeout.
+        /// The peer did not complete `hello` and its attestation within three handshake timeouts.
         public static let helloTimeout = "auth.hello_timeout"
         // Sessions.
         /// A newer connection with the same identity took over this one's session.
