@@ -27,7 +27,7 @@ public struct FrameServerConfiguration: Sendable {
     public var maxConnectionsPerIdentity: Int
     /// Whether a peer starts in ``ConnectionAdmission/Phase/awaitingHello`` and must be admitted
     /// by the application (`hello`, then the attestation) before it may send other frames, within
-    /// the handshake timeout. Default true; false gives every authenticated peer a session at once
+    /// three handshake timeouts. Default true; false gives every authenticated peer a session at once
     /// (for protocols without a hello, such as the transport's own tests).
     public var requiresSessionAdmission = true
 
