@@ -12,6 +12,8 @@ import Logging
 import NIOSSL
 
 extension Coordinator {
+    /// The round being driven: its frozen plan, its state machine and everything collected
+    /// for it. Belongs to the coordinator actor.
     final class ActiveRound {
         let number: Int
         let nonce: [UInt8]
@@ -19,7 +21,7 @@ extension Coordinator {
         /// Everything the mechanism depends on, frozen when the round opened.
         let plan: RoundPlan
         var machine = RoundStateMachine()
-        let aggregator: StreamingAggregator
+        let aggregator: any RoundAggregation
         var digests: [String: String] = [:]
         var answered: Set<String> = []
         /// Participants that passed the round's pre-round gates (not suspended, not excluded).
@@ -41,13 +43,22 @@ extension Coordinator {
         var noisedMean: [Float]?
         /// Whether the released model passed the promotion gates (risk, evaluation).
         var promoted = false
+        /// Why an operator (or `stop`) asked this round to end. Kept on the round itself, so an
+        /// abort that arrives while it aggregates or evaluates ends this round and never a later
+        /// one; the driver acts on it at its next step.
+        private(set) var abortReason: String?
         let openedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
-        init(number: Int, nonce: [UInt8], invited: Set<String>, plan: RoundPlan, aggregator: StreamingAggregator) {
+        init(number: Int, nonce: [UInt8], invited: Set<String>, plan: RoundPlan, aggregator: any RoundAggregation) {
             self.number = number
             self.plan = plan
             self.nonce = nonce
             self.invited = invited
             self.aggregator = aggregator
+        }
+
+        /// Asks the round to end; the first reason given stands.
+        func requestAbort(reason: String) {
+            if abortReason == nil { abortReason = reason }
         }
     }
 }

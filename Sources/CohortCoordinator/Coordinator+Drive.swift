@@ -21,18 +21,29 @@ extension Coordinator {
         let modelBefore = model
         let optimizerBefore = optimizer
         do {
-            return try await drive(active, event: event)
+            return try await drive(active, event: event, modelBefore: modelBefore, optimizerBefore: optimizerBefore)
         } catch {
             throw endFailedRound(active, error: error, modelBefore: modelBefore, optimizerBefore: optimizerBefore)
         }
     }
 
-    func drive(_ active: ActiveRound, event: RoundStateMachine.Event) async throws -> RoundOutcome {
+    /// Performs every action the round's state machine returns until it returns none (closed)
+    /// or an abort, feeding back each step's event. An abort asked for while a step ran
+    /// (``ActiveRound/requestAbort(reason:)``) is handed to the machine before the next step,
+    /// so it ends this round, before any release, with the charge the machine says it keeps.
+    func drive(
+        _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: LogisticRegression, optimizerBefore: ServerOptimizer
+    ) async throws -> RoundOutcome {
         let policy = configuration.policy.policy
         var action = try active.machine.handle(event)
         var roundEpsilon = 0.0
         var chargeWritten = false
+        // Whether the noised aggregate was applied to the in-memory model (and a checkpoint written).
+        var candidateApplied = false
         while true {
+            if let reason = active.abortReason, action != .none, !action.isAbort {
+                action = try active.machine.handle(.abort(reason: reason))
+            }
             switch action {
             case .writeCharge:
                 roundEpsilon = try writeCharge(active)
@@ -50,6 +61,7 @@ extension Coordinator {
                     continue
                 }
                 try applyUpdate(active.noisedMean!, unit: active.plan.unit)
+                candidateApplied = true
                 // The checkpoint is written (encoded, hashed, fsynced) while participants evaluate
                 // the candidate; the close below waits for it, so nothing is released before it is durable.
                 let checkpoint = writeCheckpoint(active)
@@ -58,7 +70,7 @@ extension Coordinator {
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
                     if case .success = await checkpoint.result {
-                        try? FileManager.default.removeItem(atPath: Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number))
+                        try? FileManager.default.removeItem(atPath: stateDirectory.checkpointPath(round: active.number))
                     }
                     throw error
                 }
@@ -70,6 +82,13 @@ extension Coordinator {
                 lastClosedMetrics = active.closingMetrics
                 action = try active.machine.handle(.closeDurable)
             case .abort(let reason, let charged):
+                if candidateApplied {
+                    // Aborted after the candidate was built, before its release: the model goes
+                    // back to the last released one and the candidate's checkpoint goes away.
+                    model = modelBefore
+                    optimizer = optimizerBefore
+                    try? FileManager.default.removeItem(atPath: stateDirectory.checkpointPath(round: active.number))
+                }
                 if charged && !chargeWritten && !active.machine.contributors.isEmpty {
                     roundEpsilon = try writeCharge(active)
                 }

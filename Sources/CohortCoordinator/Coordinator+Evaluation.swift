@@ -20,13 +20,16 @@ extension Coordinator {
         let request = Frame(EvaluateRequest(round: UInt64(active.number), modelDigest: candidateDigest, model: model.parameters))
         // Only participants still eligible for this round see the candidate: suspended, excluded
         // and removed ones receive no model and their self-reported counts never reach the gate.
-        active.evaluationsAsked = Set(sessions.keys.filter { name in
-            active.eligible.contains(name) && membership.contains(name) && suspended[name] == nil
+        active.evaluationsAsked = Set(gateway.sessions.keys.filter { name in
+            active.eligible.contains(name) && gateway.membership.contains(name) && suspended[name] == nil
         })
-        for name in active.evaluationsAsked.sorted() { _ = await send(request, to: name, holding: candidateDigest) }
-        let until = Date().addingTimeInterval(timeout)
-        while Date() < until && active.evaluations.count < active.evaluationsAsked.filter({ sessions[$0] != nil }).count {
-            try await Task.sleep(for: .milliseconds(1))
+        let until = clock.deadline(afterSeconds: timeout)
+        await deliver(active.evaluationsAsked.sorted().map { ($0, request) }, holding: candidateDigest, deadline: until)
+        // Until every asked participant still connected answered, the timeout, or an abort of
+        // this round; each result, departure and abort wakes this wait.
+        _ = try await wait(until: until) {
+            active.abortReason != nil
+                || active.evaluationsAsked.allSatisfy { active.evaluations[$0] != nil || gateway.sessions[$0] == nil }
         }
         // Each evaluation was validated on arrival; one that still cannot be merged is left out.
         let (merged, byParticipant) = mergeEvaluations(active)

@@ -28,12 +28,11 @@ extension Coordinator {
         decisions.append(budget)
         guard budget.passed else { return .refused(try refuse(number, failed: budget, decisions: decisions, projected: projected)) }
         // Wait (up to the quorum wait) for enough eligible participants to be connected.
-        let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
-        var screened = screenParticipants()
-        while screened.quality.eligible.count < policy.rounds.minParticipants && Date() < waitUntil {
-            try await Task.sleep(for: .milliseconds(20))
-            screened = screenParticipants()
+        // Every join, departure and suspension wakes this wait.
+        _ = try await wait(until: clock.deadline(afterSeconds: configuration.quorumWaitSeconds)) {
+            screenParticipants().quality.eligible.count >= policy.rounds.minParticipants
         }
+        let screened = screenParticipants()
         decisions.append(screened.suspension.outcome)
         decisions.append(screened.quality.outcome)
         if !screened.quality.outcome.passed {
@@ -66,9 +65,9 @@ extension Coordinator {
 
     /// Connected participants, less the suspended ones, less those whose attestation fails the policy.
     func screenParticipants() -> (suspension: SuspensionGate.Result, quality: DataQualityGate.Result) {
-        let suspension = SuspensionGate.evaluate(connected: sessions.keys.sorted(), suspended: Set(suspended.keys))
+        let suspension = SuspensionGate.evaluate(connected: gateway.sessions.keys.sorted(), suspended: Set(suspended.keys))
         var attestations: [String: DataQualityAttestation?] = [:]
-        for name in suspension.remaining { attestations[name] = sessions[name]?.attestation }
+        for name in suspension.remaining { attestations[name] = gateway.sessions[name]?.attestation }
         let quality = DataQualityGate.evaluate(
             attestations: attestations, schemaDigest: schemaDigest, policy: configuration.policy.policy.governance.dataQuality)
         return (suspension, quality)
@@ -125,6 +124,8 @@ extension Coordinator {
     func promotionGates(_ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double) async throws {
         let governance = configuration.policy.policy.governance
         let evaluation = try await federatedEvaluation(active, timeout: evaluationTimeout)
+        // Aborted while it evaluated: no promotion decision is recorded for a round that releases nothing.
+        guard active.abortReason == nil else { return }
         active.closingMetrics = evaluation.aggregate
         var contributorsLabels: [String: LabelCounts] = [:]
         for name in active.aggregator.preClipNorms.keys { contributorsLabels[name] = active.labelCounts[name] }

@@ -47,11 +47,14 @@ extension Coordinator {
         } catch {
             return Task { throw error }
         }
-        let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: active.number)
-        return Task.detached {
-            let bytes = try checkpoint.safetensors().encoded()
-            try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
-            return BulkSHA256.hexDigest(bytes)
+        let path = stateDirectory.checkpointPath(round: active.number)
+        // Encoding, hashing and fsyncing block: on the file queue, off the actor and the cooperative pool.
+        return Task {
+            try await BlockingIO.run {
+                let bytes = try checkpoint.safetensors().encoded()
+                try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
+                return BulkSHA256.hexDigest(bytes)
+            }
         }
     }
 
@@ -60,13 +63,13 @@ extension Coordinator {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
         }
         _ = try ledger.append(RoundClosedPayload(
-            round: active.number, modelSHA256: checkpointSHA256, checkpoint: Self.checkpointName(round: active.number),
+            round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
             metrics: active.closingMetrics))
-        let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
-        for name in active.invited {
-            guard let writer = sessions[name]?.writer else { continue }
-            Task { try? await writer.send(result) }
-        }
+        // Sent while the next round starts: the result is news, not a step of the round.
+        let result = Frame(RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8)))
+        let results = active.invited.sorted().map { (name: $0, frame: result) }
+        let deadline = clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds)
+        Task { await deliver(results, deadline: deadline) }
     }
 
 

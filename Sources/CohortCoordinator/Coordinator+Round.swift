@@ -14,11 +14,16 @@ import NIOSSL
 extension Coordinator {
     /// Runs one round through every state, writing the ledger at each durable step.
     public func runRound() async throws -> RoundOutcome {
+        driving += 1
+        defer {
+            driving -= 1
+            signalChange()
+        }
         let policy = configuration.policy.policy
         // An earlier round whose abort could not be written (its storage failure also hit the
         // abort entry) is still open in the ledger, which accepts no new round until it ends.
         if round == nil {
-            try Self.abortUnfinishedRound(in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written", logger: logger)
+            try StateDirectory.abortUnfinishedRound(in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written", logger: logger)
         }
         let number = ledger.state.nextRound
         // `policy` is the policy in force as this round opens: the plan below freezes it, and an
@@ -58,15 +63,18 @@ extension Coordinator {
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
             number: number, nonce: nonce, invited: Set(invited), plan: plan,
-            aggregator: StreamingAggregator(
-                dimension: dimension, clippingBound: plan.unit == .participant ? plan.clippingBound : nil, reference: previousUpdate)
+            aggregator: AggregationRule(plan: plan).makeAggregation(dimension: dimension, reference: previousUpdate)
         )
         active.eligible = Set(eligible)
         for name in invited {
-            active.records[name] = sessions[name]?.trainingRows
-            active.labelCounts[name] = sessions[name]?.attestation.labelCounts
+            active.records[name] = gateway.sessions[name]?.trainingRows
+            active.labelCounts[name] = gateway.sessions[name]?.attestation.labelCounts
         }
-        _ = try active.machine.handle(.gatesPassed)
+        // The machine's verdict is acted on: it must call for invitations, nothing else.
+        let opening = try active.machine.handle(.gatesPassed)
+        guard opening == .sendInvitations else {
+            throw CoordinatorError(code: "coordinator.internal", message: "round \(number) opened with the action \(opening)")
+        }
         // The gate decisions and the opening become durable together, before any invitation.
         _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
             RoundOpenedPayload(
@@ -83,12 +91,14 @@ extension Coordinator {
             unit: plan.unit.rawValue, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
             localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize
         )
-        let deadline = Date().addingTimeInterval(policy.rounds.deadlineSeconds)
+        // The deadline participants are told (wall time, on the wire) and the one the coordinator
+        // keeps (on its clock) are the same span from now.
+        let deadline = clock.deadline(afterSeconds: policy.rounds.deadlineSeconds)
+        let deadlineMillis = UInt64(Date().addingTimeInterval(policy.rounds.deadlineSeconds).timeIntervalSince1970 * 1000)
         // Encoded once per form and shared: every participant gets the same bytes, and a frame per
         // participant would copy the whole global model each time. A participant holding the
         // model (the candidate it evaluated last round) gets it by reference.
         let modelDigest = currentModelDigest()
-        let deadlineMillis = UInt64(deadline.timeIntervalSince1970 * 1000)
         let trainingParameters = parameters.encoded()
         func inviteFrame(carrying globalModel: [Float]) -> Frame {
             Frame(RoundInvite(
@@ -97,29 +107,33 @@ extension Coordinator {
         }
         let referenceFrame = inviteFrame(carrying: [])
         var fullFrame: Frame?
-        _ = try active.machine.handle(.invitationsSent)
-        for name in invited {
-            guard let session = sessions[name] else { continue }
-            let frame: Frame
+        var invitations: [(name: String, frame: Frame)] = []
+        for name in invited.sorted() {
+            guard let session = gateway.sessions[name] else { continue }
             if session.heldModelDigest == modelDigest {
-                frame = referenceFrame
+                invitations.append((name, referenceFrame))
             } else {
-                frame = fullFrame ?? inviteFrame(carrying: model.parameters)
+                let frame = fullFrame ?? inviteFrame(carrying: model.parameters)
                 fullFrame = frame
-            }
-            if !(await send(frame, to: name, holding: modelDigest)) {
-                logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"])
+                invitations.append((name, frame))
             }
         }
-        // Collect until every invited participant answered or left, or the deadline passed.
-        while Date() < deadline {
-            if let reason = abortRequest {
-                abortRequest = nil
-                return try await finish(active, event: .abort(reason: reason))
-            }
-            let pending = active.invited.subtracting(active.answered).filter { sessions[$0] != nil }
-            if pending.isEmpty || active.machine.state != .collecting { break }
-            try await Task.sleep(for: .milliseconds(1))
+        // Collecting starts before the first invitation leaves: an update may come back at once.
+        let collecting = try active.machine.handle(.invitationsSent)
+        guard collecting == .none else {
+            throw CoordinatorError(code: "coordinator.internal", message: "round \(number) began collecting with the action \(collecting)")
+        }
+        // All at once, each by the round deadline: a participant that stops reading is cut off
+        // then and holds up no one else.
+        await deliver(invitations, holding: modelDigest, deadline: deadline)
+        // Collect until every invited participant answered or left, the deadline passed, or the
+        // round was asked to end; every update, departure and abort wakes this wait.
+        _ = try await wait(until: deadline) {
+            active.abortReason != nil || active.machine.state != .collecting
+                || active.invited.subtracting(active.answered).allSatisfy { gateway.sessions[$0] == nil }
+        }
+        if let reason = active.abortReason, active.machine.state == .collecting {
+            return try await finish(active, event: .abort(reason: reason))
         }
         guard active.machine.state == .collecting else {
             return .aborted(round: number, reason: "round ended early", charged: active.machine.charged)

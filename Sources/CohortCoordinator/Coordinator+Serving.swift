@@ -29,7 +29,7 @@ extension Coordinator {
                 partialFrameBudget: Self.partialFrameBudget(limits: limits, participants: policy.participants.count)
             ),
             tls: tls,
-            allowList: membership.allowList,
+            allowList: gateway.membership.allowList,
             logger: logger
         )
         self.server = server
@@ -58,16 +58,29 @@ extension Coordinator {
     }
 
     /// Closes the listener. A round in progress is aborted (and stays charged if updates arrived).
+    ///
+    /// A round whose driver is running is ended by that driver, at its next step (the abort is
+    /// the round's own, so it can never reach a later round); this waits until it has.
     public func stop(reason: String = "training finished") async {
         if let active = round, active.machine.state != .closed {
-            _ = try? await finish(active, event: .abort(reason: reason))
+            if driving > 0 {
+                active.requestAbort(reason: reason)
+                signalChange()
+                _ = try? await wait(until: nil) { round !== active }
+            } else {
+                _ = try? await finish(active, event: .abort(reason: reason))
+            }
         }
-        // Say goodbye so participants end cleanly instead of seeing a dropped connection.
-        for (_, session) in sessions {
-            try? await session.writer.send(Bye(reason: reason))
-            session.writer.finish()
-        }
-        sessions.removeAll()
+        // Say goodbye so participants end cleanly instead of seeing a dropped connection; one
+        // that stopped reading is not waited for beyond the handshake timeout.
+        let bye = Frame(Bye(reason: reason))
+        let writers = gateway.sessions.values.map(\.writer)
+        await deliver(
+            gateway.sessions.keys.sorted().map { ($0, bye) },
+            deadline: clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds))
+        for writer in writers { writer.finish() }
+        gateway.sessions.removeAll()
+        signalChange()
         await server?.close()
         server = nil
     }

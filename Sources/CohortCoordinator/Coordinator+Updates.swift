@@ -103,11 +103,16 @@ extension Coordinator {
         } catch {
             return recordRefusal(name, WireError(code: error.code, message: error.message, closesConnection: false))
         }
+        // The machine counts the contributor (collecting was checked above, with no suspension
+        // since, so it cannot refuse); its verdict for an accepted update is to carry on.
+        guard (try? active.machine.handle(.updateAccepted(participant: name))) == RoundStateMachine.Action.none else {
+            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+        }
         let digest = SHA256.hexDigest(update.signature + sealedDigest)
         active.digests[name] = digest
         active.answered.insert(name)
-        _ = try? active.machine.handle(.updateAccepted(participant: name))
         active.checks.accept(name)
+        signalChange()
         return .success(UpdateAck(round: update.round, updateDigest: Hex.decode(digest) ?? []))
     }
 
@@ -123,6 +128,7 @@ extension Coordinator {
             active.checks.refuse(name, code: error.code)
             // The sender is dropped from the round: collection no longer waits for it.
             active.answered.insert(name)
+            signalChange()
         }
         return .failure(error)
     }
@@ -132,5 +138,6 @@ extension Coordinator {
             active.evaluationsAsked.contains(name)
         else { return }
         active.evaluations[name] = accumulator
+        signalChange()
     }
 }

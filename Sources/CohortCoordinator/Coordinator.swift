@@ -36,25 +36,28 @@ public actor Coordinator {
     /// ``ModelDigest`` of `model`, computed on first use after each change.
     private var modelDigestCache: [UInt8]?
     var optimizer: ServerOptimizer
-    var sessions: [String: Session] = [:]
+    /// Participants' sessions, membership and fan-out.
+    var gateway: ParticipantGateway
+    typealias Session = ParticipantGateway.Session
     /// Whether the δ guidance warning was logged (once per run).
     var deltaGuidanceWarned = false
-    /// The last session id handed out (ids tell a replaced session from its successor).
-    var nextSessionID: UInt64 = 0
-    /// Who the participant port admits: the participants of the policy in force.
-    let membership: LiveMembership
     var round: ActiveRound?
+    /// Rounds being driven now (`runRound` in progress); `stop` lets a driver end its round.
+    var driving = 0
     var server: FrameServer?
     /// Noise for the next round, drawn while the current one collects updates.
     var pendingNoise: (distribution: DiscreteGaussian, draw: Task<[Int64], Never>)?
     /// Suspended participants and why (persisted in `suspended.json`).
     var suspended: [String: String] = [:]
-    /// Rounds requested (by an operator or `runRounds`) and not yet started.
-    var queuedRounds = 0
+    /// Rounds requested by `runRounds` for this run and not yet started (not persisted).
+    var localQueuedRounds = 0
+    /// Rounds operators requested and not yet started, persisted in `queue.json` so that they
+    /// survive a restart.
+    var operatorQueuedRounds = 0
+    /// Every round requested and not yet started.
+    var queuedRounds: Int { localQueuedRounds + operatorQueuedRounds }
     /// An operator paused: no new round starts.
     var paused = false
-    /// Set by an operator's abort; the collecting round ends at its next check.
-    var abortRequest: String?
     /// Whether a loop is running queued rounds.
     var runningQueue = false
     var lastRound: RoundSummary?
@@ -67,37 +70,17 @@ public actor Coordinator {
     let metrics: CoordinatorMetrics
     /// Plaintext buffers for updates opened in their connection's task, off this actor.
     let plaintextPool: PlaintextPool
+    /// Where the ledger, checkpoints, adopted policies, suspensions and the round queue live.
+    let stateDirectory: StateDirectory
+    /// Every deadline and wait is measured on this clock.
+    let clock: CoordinatorClock
+    /// Tasks waiting for a change or a deadline.
+    var waiters = ChangeWaiters()
+    /// The actor runs on a serial queue of its own, so its blocking fsyncs stay off the cooperative pool.
+    nonisolated let executor = CoordinatorExecutor()
 
-    struct Session {
-        /// Assigned by `register`.
-        var id: UInt64 = 0
-        let writer: FrameWriter
-        let sessionNonce: [UInt8]
-        /// The data-quality attestation the participant sent when it joined.
-        let attestation: DataQualityAttestation
-        /// The participant's training rows: its share of the public N (zero-out adjacency). A
-        /// participant that does not report them (older versions) counts all its rows.
-        var trainingRows: Int { attestation.trainingRows ?? attestation.rows }
-        /// The holdout rows its evaluations may count at most.
-        var holdoutRows: Int { attestation.rows - (attestation.trainingRows ?? 0) }
-        /// ``ModelDigest`` of the last model sent to this participant in full (an evaluation
-        /// request or a full invitation): an invitation to train that model refers to it.
-        var heldModelDigest: [UInt8]?
-    }
-
-    /// Sends `frame`, which carries the model `digest` names (in full or by reference), to
-    /// `name`, and records what that participant now holds; false when it could not be sent.
-    func send(_ frame: Frame, to name: String, holding digest: [UInt8]) async -> Bool {
-        guard let writer = sessions[name]?.writer else { return false }
-        do {
-            try await writer.send(frame)
-            sessions[name]?.heldModelDigest = digest
-            return true
-        } catch {
-            sessions[name]?.heldModelDigest = nil
-            return false
-        }
-    }
+    /// The actor's executor (see ``CoordinatorExecutor``).
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// ``ModelDigest`` of the current global model.
     func currentModelDigest() -> [UInt8] {
@@ -131,7 +114,7 @@ public actor Coordinator {
         }
         var effective = configuration
         if let existing {
-            effective.policy = try Self.policyInForce(ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
+            effective.policy = try StateDirectory.policyInForce(ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
         }
         self.configuration = effective
         Self.warnAboutGuaranteeTradingOptions(effective.policy.policy, logger: logger)
@@ -156,7 +139,7 @@ public actor Coordinator {
             }
         }
         signingKeys = keys
-        membership = LiveMembership(Set(policy.participants.map(\.name)))
+        gateway = ParticipantGateway(members: Set(policy.participants.map(\.name)))
         let loadedSchema = try Self.startupCheck("model.schema") { try FeatureSchema.load(path: loaded.resolve(policy.model.schema)) }
         schema = loadedSchema
         schemaDigest = try Self.startupCheck("model.schema") { try loadedSchema.digest() }
@@ -172,8 +155,10 @@ public actor Coordinator {
             try roundGrid.noise(
                 noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension)
         }
-        try DurableFile.createDirectory(configuration.stateDirectory, mode: 0o700)
-        try DurableFile.createDirectory(configuration.stateDirectory + "/checkpoints", mode: 0o700)
+        let directory = StateDirectory(configuration.stateDirectory)
+        stateDirectory = directory
+        clock = configuration.clock
+        try directory.create()
         let writer = try existing ?? LedgerWriter.create(
             stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
             genesis: GenesisPayload(
@@ -186,11 +171,11 @@ public actor Coordinator {
         }
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
-        try Self.abortUnfinishedRound(in: writer, reason: "the coordinator stopped during the round and restarted", logger: logger)
+        try StateDirectory.abortUnfinishedRound(in: writer, reason: "the coordinator stopped during the round and restarted", logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
         var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
-            let path = Self.checkpointPath(stateDirectory: configuration.stateDirectory, round: last)
+            let path = directory.checkpointPath(round: last)
             let bytes = try DurableFile.read(path)
             guard SHA256.hexDigest(bytes) == digest else {
                 throw CoordinatorError(
@@ -205,7 +190,13 @@ public actor Coordinator {
         optimizer = restoredOptimizer
         model = restoredModel
         ledger = writer
-        suspended = try Self.loadSuspensions(stateDirectory: configuration.stateDirectory)
+        suspended = try directory.loadSuspensions()
+        // Rounds operators queued before a stop or crash run when serving resumes.
+        let restoredQueue = try directory.loadQueuedRounds()
+        operatorQueuedRounds = restoredQueue
+        if restoredQueue > 0 {
+            logger.notice("operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue)"])
+        }
         // As many updates are opened at once as there are cores to open them; more would only
         // hold more plaintext.
         plaintextPool = PlaintextPool(
@@ -235,5 +226,5 @@ public actor Coordinator {
     public var globalModel: [Float] { model.parameters }
 
     /// Names of participants connected and attested.
-    public var connectedParticipants: [String] { sessions.keys.sorted() }
+    public var connectedParticipants: [String] { gateway.sessions.keys.sorted() }
 }

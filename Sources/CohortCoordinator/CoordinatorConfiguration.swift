@@ -38,6 +38,14 @@ public struct CoordinatorConfiguration: Sendable {
     /// host (`cohort-coordinator --alert-command` / `--alert-webhook`), never of the policy, which
     /// the operator API can replace. Called off the actor; must not block.
     public var alertSink: (@Sendable (GovernanceAlert) -> Void)?
+    /// The clock of every deadline and wait (quorum wait, round deadline, evaluation timeout,
+    /// delivery to each participant). `ContinuousClock` by default; tests inject a manual clock.
+    public var clock: CoordinatorClock = .continuous
+    /// At most this many seconds for a frame to be taken by a participant's connection (a
+    /// participant that stops reading is cut off then, with `session.send_timeout`); nil (the
+    /// default) bounds each send by the deadline of its phase only (the round deadline for an
+    /// invitation, the evaluation timeout for an evaluation request).
+    public var peerSendTimeoutSeconds: Double?
 
     public init(
         policy: PolicyLoader.Loaded, stateDirectory: String, portOverride: Int? = nil, quorumWaitSeconds: Double = 60,
