@@ -126,7 +126,7 @@ struct ParticipantGateway {
             }
             let first = await race.next() ?? false
             if first == nil {
-                delivery.writer.close(with: WireError(
+                delivery.writer.closeNow(with: WireError(
                     code: sendTimeoutCode,
                     message: "a \(delivery.frame.type) frame for \(delivery.name) could not be sent before its deadline: "
                         + "the connection stopped reading; reconnect and read what the coordinator sends",
@@ -223,8 +223,14 @@ extension Coordinator {
                 ])
             }
             // Only the session the frame went to holds (or lost) the model; a newer one holds nothing yet.
-            guard let digest, gateway.sessions[name]?.id == id else { continue }
-            gateway.sessions[name]?.heldModelDigest = delivered.contains(name) ? digest : nil
+            guard gateway.sessions[name]?.id == id else { continue }
+            if !delivered.contains(name) {
+                // Its connection failed or was cut off: the session is over now, not when its
+                // handler notices, so no wait counts on it.
+                unregister(name: name, id: id)
+                continue
+            }
+            if let digest { gateway.sessions[name]?.heldModelDigest = digest }
         }
         return delivered
     }
