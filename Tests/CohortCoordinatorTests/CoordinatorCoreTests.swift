@@ -49,7 +49,9 @@ import Testing
     @Test(.timeLimit(.minutes(2)))
     func abortDuringEvaluationAbortsThatRoundNotTheNext() async throws {
         let names = ["hospital-a", "hospital-b"]
-        let consortium = try await Consortium(names: names, minParticipants: 2)
+        // The coordinator's deadlines run on a manual clock that never moves: the evaluation
+        // timeout cannot end round 1 before the abort arrives, however loaded the machine.
+        let consortium = try await Consortium(names: names, minParticipants: 2, clock: CoordinatorClock(ManualClock()))
         let (evaluating, evaluatingSink) = AsyncStream<String>.makeStream()
         let peers = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in

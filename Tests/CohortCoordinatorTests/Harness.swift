@@ -153,12 +153,13 @@ struct ConsortiumFiles: Sendable {
     /// A coordinator over these files, in this process, on any free port.
     func makeCoordinator(
         stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger,
-        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil
+        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil, clock: CoordinatorClock? = nil
     ) throws -> Coordinator {
         var configuration = CoordinatorConfiguration(
             policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
             quorumWaitSeconds: quorumWaitSeconds)
         configuration.alertSink = alertSink
+        if let clock { configuration.clock = clock }
         return try Coordinator(configuration: configuration, logger: logger)
     }
 }
@@ -183,12 +184,13 @@ final class Consortium: @unchecked Sendable {
     init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil) async throws {
+         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil,
+         clock: CoordinatorClock? = nil) async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
             handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML)
-        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink)
+        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())
     }
