@@ -106,7 +106,9 @@ struct ParticipantGateway {
 
     /// Sends one frame unless `deadline` passes first; then closes the connection, which also
     /// ends the stuck write.
-    static func deliver(_ delivery: Delivery, deadline: CoordinatorClock.Instant, clock: CoordinatorClock) async -> Bool {
+    static func deliver(
+        _ delivery: Delivery, deadline: CoordinatorClock.Instant, clock: CoordinatorClock
+    ) async -> Bool {
         await withTaskGroup(of: Bool?.self) { race in
             race.addTask {
                 do {
@@ -128,7 +130,8 @@ struct ParticipantGateway {
             if first == nil {
                 delivery.writer.closeNow(with: WireError(
                     code: sendTimeoutCode,
-                    message: "a \(delivery.frame.type) frame for \(delivery.name) could not be sent before its deadline: "
+                    message: "a \(delivery.frame.type) frame for \(delivery.name) could not be sent "
+                        + "before its deadline: "
                         + "the connection stopped reading; reconnect and read what the coordinator sends",
                     closesConnection: true))
             }
@@ -218,9 +221,9 @@ extension Coordinator {
         let delivered = await ParticipantGateway.fanOut(deliveries, deadline: deadline, clock: clock)
         for (name, id) in sessionIDs.sorted(by: { $0.key < $1.key }) {
             if !delivered.contains(name) {
-                logger.notice("frame not delivered", metadata: [
-                    "cohort.participant": "\(name)", "cohort.frame": "\(frames.first { $0.name == name }?.frame.type.description ?? "")",
-                ])
+                let type = frames.first { $0.name == name }.map { "\($0.frame.type)" } ?? ""
+                logger.notice(
+                    "frame not delivered", metadata: ["cohort.participant": "\(name)", "cohort.frame": "\(type)"])
             }
             // Only the session the frame went to holds (or lost) the model; a newer one holds nothing yet.
             guard gateway.sessions[name]?.id == id else { continue }

@@ -115,7 +115,8 @@ struct StateDirectory: Sendable {
             throw CoordinatorError(
                 code: "coordinator.queue_unreadable",
                 message: "\(queuePath) has version \(file.version); this coordinator reads version "
-                    + "\(QueueFile.currentVersion): run the coordinator that wrote it, or delete the file to drop the queued rounds")
+                    + "\(QueueFile.currentVersion): run the coordinator that wrote it, "
+                    + "or delete the file to drop the queued rounds")
         }
         guard (0...QueueFile.maximumRounds).contains(file.queuedRounds) else {
             throw CoordinatorError(
