@@ -229,8 +229,9 @@ extension Coordinator {
             guard gateway.sessions[name]?.id == id else { continue }
             if !delivered.contains(name) {
                 // Its connection failed or was cut off: the session is over now, not when its
-                // handler notices, so no wait counts on it.
-                unregister(name: name, id: id)
+                // handler notices, so no wait counts on it. (A cancelled fan-out, e.g. on SIGTERM,
+                // says nothing about the peer: its session stays for `stop` to say goodbye.)
+                if !Task.isCancelled { unregister(name: name, id: id) }
                 continue
             }
             if let digest { gateway.sessions[name]?.heldModelDigest = digest }
