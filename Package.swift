@@ -42,7 +42,7 @@ let package = Package(
             dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
-        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto"]),
+        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto", "CohortStorage"]),
         // The consortium policy: YAML, validated in one place.
         .target(
             name: "CohortPolicy",
@@ -70,17 +70,33 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel", "CohortGovernance",
+                "CohortAPITypes", "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortStorage",
+                "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // The operator and auditor API: HTTPS with mutual TLS over the coordinator's control
-        // surface, Prometheus metrics, the alert hook and the client the CLI uses.
+        // What the operator API sends and receives (status, budget, rounds, errors) and its JSON
+        // conventions: Foundation only, shared by the coordinator, the API server and the CLI.
+        .target(name: "CohortAPITypes"),
+        // The client of the operator API (HTTPS with mutual TLS) the `cohort` CLI uses; no server code.
+        .target(
+            name: "CohortAPIClient",
+            dependencies: [
+                "CohortAPITypes", "CohortTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The operator and auditor API server: HTTPS with mutual TLS over the coordinator's control
+        // surface, Prometheus metrics and the alert hook. The only place HTTP statuses are chosen.
         .target(
             name: "CohortOperatorAPI",
             dependencies: [
-                "CohortCoordinator", "CohortTransport", "CohortPolicy",
+                "CohortAPITypes", "CohortAPIClient", "CohortCoordinator", "CohortTransport", "CohortPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -95,19 +111,21 @@ let package = Package(
         .target(
             name: "CohortParticipant",
             dependencies: [
-                "CohortCrypto", "CohortModel", "CohortTransport",
+                "CohortCrypto", "CohortModel", "CohortStorage", "CohortTransport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "CohortCLI",
             dependencies: [
+                "CohortAPIClient",
+                "CohortAPITypes",
+                "CohortCrypto",
                 "CohortPrivacy",
                 "CohortLedger",
+                "CohortStorage",
                 "CohortTransport",
                 "CohortModel",
-                "CohortCoordinator",
-                "CohortOperatorAPI",
                 "CohortParticipant",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -144,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "cohort-bench-participant",
             dependencies: [
-                "CohortBenchSupport", "CohortParticipant", "CohortTransport",
+                "CohortBenchSupport", "CohortCrypto", "CohortModel", "CohortTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -169,7 +187,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto"]),
+        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto", "CohortStorage"]),
         .testTarget(
             name: "CohortPrivacyTests",
             dependencies: ["CohortPrivacy", "CohortCrypto"],
@@ -180,16 +198,15 @@ let package = Package(
             // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto"]),
+        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto", "CohortPrivacy"]),
         .testTarget(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
-                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI",
+                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -200,9 +217,21 @@ let package = Package(
             dependencies: ["CohortGovernance", "CohortPolicy", "CohortModel", "CohortLedger"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
-        .testTarget(name: "CohortFuzzTests", dependencies: ["CohortFuzz"]),
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
+        .testTarget(
+            name: "CohortTransportTests",
+            dependencies: [
+                "CohortCrypto", "CohortTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .testTarget(name: "CohortFuzzTests", dependencies: ["CohortFuzz", "CohortTransport"]),
+        // Runs the built `cohort` binary; links only what the tests read (ledgers, keys).
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

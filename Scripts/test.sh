@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/bootstrap.sh
+# Package.swift declares exactly what each target imports, and the CLI does not link the coordinator.
+Scripts/check_imports.sh
 # Test helpers only, never the product's runtime: numpy + safetensors (the Python trainer example
 # and safetensors interoperability). Tests that need them skip with a message when absent.
 if command -v python3 >/dev/null && ! python3 -c "import numpy, safetensors" 2>/dev/null; then

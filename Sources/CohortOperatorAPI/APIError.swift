@@ -1,26 +1,12 @@
-import CohortCoordinator
+import CohortAPITypes
 
-/// An error that reaches the wire: a stable code, a message that says what was wrong and what to
-/// do, and the HTTP status. The body is `{"error":{"code":"…","message":"…"}}`.
-public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable code, e.g. `api.not_found`, `control.forbidden`.
-    public var code: String
-    public var message: String
-    /// The HTTP status code.
-    public var status: Int
-
-    public init(code: String, message: String, status: Int) {
-        self.code = code
-        self.message = message
-        self.status = status
-    }
-
+// The errors the operator API answers with, and the HTTP status of every coordinator refusal:
+// statuses are decided here and nowhere else.
+extension APIError {
     /// The coordinator's refusal, with its own code and status.
     public init(_ error: ControlError) {
         self.init(code: error.code, message: error.message, status: error.status)
     }
-
-    public var description: String { "\(message) [\(code)]" }
 
     static func notFound(_ path: String) -> APIError {
         APIError(code: "api.not_found", message: "no route \(path.prefix(200)); see docs/openapi.yaml", status: 404)
@@ -45,18 +31,4 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     static let internalError = APIError(
         code: "api.internal", message: "the request failed inside the coordinator; see its log", status: 500)
-}
-
-/// The JSON error body.
-struct APIErrorBody: Codable, Sendable {
-    struct Detail: Codable, Sendable {
-        var code: String
-        var message: String
-    }
-
-    var error: Detail
-
-    init(_ error: APIError) {
-        self.error = Detail(code: error.code, message: error.message)
-    }
 }

@@ -128,7 +128,6 @@ public struct Participant: Sendable {
 
     /// Joins and serves until the coordinator says goodbye or closes.
     public func run() async throws -> Summary {
-        LargeAllocations.returnLargeBuffersToTheSystem()
         let local = try Self.loadLocalData(configuration: configuration, logger: logger)
         let data = local.train
         let holdout = local.holdout

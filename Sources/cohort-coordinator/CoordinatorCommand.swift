@@ -75,6 +75,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Process-wide settings belong to the executable: an alert command that exits without
+        // reading must not kill the coordinator (SIGPIPE), and model-sized buffers are returned.
+        ProcessSetup.forServer()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "cohort.coordinator")
         logger.logLevel = .info

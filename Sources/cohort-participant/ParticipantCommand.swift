@@ -46,6 +46,8 @@ struct ParticipantCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Process-wide settings belong to the executable, not to the Participant library.
+        ProcessSetup.forServer()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "cohort.participant")
         logger.logLevel = .info

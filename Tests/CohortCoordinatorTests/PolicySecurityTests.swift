@@ -11,6 +11,10 @@ import Testing
 /// checked, an absent `api` section lists no one live and after a restart, and every start-up
 /// check runs before a ledger exists.
 @Suite(.serialized) struct PolicySecurityTests {
+    /// The alert tests run hook commands in this process: as `cohort-coordinator` does at start,
+    /// a hook that exits without reading must not kill it (AlertDispatcher's documented requirement).
+    init() { ProcessSetup.ignoreBrokenPipes() }
+
     static let operatorPrincipal = try! PeerIdentity(role: .operator, name: "ops-alice")
     static let auditorPrincipal = try! PeerIdentity(role: .auditor, name: "audit-bob")
 

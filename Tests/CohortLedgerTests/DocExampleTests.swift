@@ -4,6 +4,8 @@ import Testing
 @testable import CohortLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The worked example of docs/LEDGER.md, regenerated and compared byte for byte, so the document

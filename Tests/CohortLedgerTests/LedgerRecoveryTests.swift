@@ -3,6 +3,8 @@ import Testing
 @testable import CohortLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @Suite("Ledger recovery and storage failures", .serialized)
