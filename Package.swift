@@ -32,21 +32,25 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        .target(name: "CohortStorage"),
-        .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortStorage"]),
-        .target(name: "CohortPrivacy", dependencies: ["CohortCrypto"]),
+        // The one error protocol (a stable `area.reason` code, a message, a category); no dependencies.
+        .target(name: "CohortErrors"),
+        .target(name: "CohortStorage", dependencies: ["CohortErrors"]),
+        .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortErrors", "CohortStorage"]),
+        .target(name: "CohortPrivacy", dependencies: ["CohortCrypto", "CohortErrors"]),
         // The budget ledger: hash-chained, signed JSON Lines. No networking, so auditors can read it alone.
         // swift-crypto (not networking) only for SHA-256 of every line with the CPU's SHA instructions.
         .target(
             name: "CohortLedger",
-            dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "CohortCrypto", "CohortErrors", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
-        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto", "CohortStorage"]),
+        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto", "CohortErrors", "CohortStorage"]),
         // The consortium policy: YAML, validated in one place.
         .target(
             name: "CohortPolicy",
-            dependencies: ["CohortCrypto", "CohortStorage", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CohortCrypto", "CohortErrors", "CohortStorage", .product(name: "Yams", package: "Yams")]
         ),
         // Governance gates (data quality, anomaly screen, risk score, evaluation, policy changes):
         // pure, deterministic decisions recorded in the ledger. No networking.
@@ -56,6 +60,7 @@ let package = Package(
             name: "CohortTransport",
             dependencies: [
                 "CohortCrypto",
+                "CohortErrors",
                 "CohortStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -70,7 +75,7 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortAPITypes", "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortStorage",
+                "CohortAPITypes", "CohortErrors", "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortStorage",
                 "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -79,12 +84,12 @@ let package = Package(
         ),
         // What the operator API sends and receives (status, budget, rounds, errors) and its JSON
         // conventions: Foundation only, shared by the coordinator, the API server and the CLI.
-        .target(name: "CohortAPITypes"),
+        .target(name: "CohortAPITypes", dependencies: ["CohortErrors"]),
         // The client of the operator API (HTTPS with mutual TLS) the `cohort` CLI uses; no server code.
         .target(
             name: "CohortAPIClient",
             dependencies: [
-                "CohortAPITypes", "CohortTransport",
+                "CohortAPITypes", "CohortErrors", "CohortTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,7 +101,7 @@ let package = Package(
         .target(
             name: "CohortOperatorAPI",
             dependencies: [
-                "CohortAPITypes", "CohortAPIClient", "CohortCoordinator", "CohortTransport", "CohortPolicy",
+                "CohortAPITypes", "CohortAPIClient", "CohortCoordinator", "CohortErrors", "CohortTransport", "CohortPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,7 +116,7 @@ let package = Package(
         .target(
             name: "CohortParticipant",
             dependencies: [
-                "CohortCrypto", "CohortModel", "CohortStorage", "CohortTransport",
+                "CohortCrypto", "CohortErrors", "CohortModel", "CohortStorage", "CohortTransport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -121,6 +126,7 @@ let package = Package(
                 "CohortAPIClient",
                 "CohortAPITypes",
                 "CohortCrypto",
+                "CohortErrors",
                 "CohortPrivacy",
                 "CohortLedger",
                 "CohortStorage",
@@ -187,6 +193,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // docs/ERRORS.md against the codes in Sources/ (read in place through #filePath).
+        .testTarget(name: "CohortErrorsTests", dependencies: ["CohortErrors"]),
         .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto", "CohortStorage"]),
         .testTarget(
             name: "CohortPrivacyTests",
@@ -203,7 +211,8 @@ let package = Package(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
-                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortStorage",
+                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortAPITypes", "CohortErrors",
+                "CohortStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

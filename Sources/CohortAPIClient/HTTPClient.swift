@@ -1,3 +1,4 @@
+import CohortErrors
 import CohortTransport
 import NIOCore
 import NIOHTTP1
@@ -130,4 +131,10 @@ package enum HTTPExchange {
     package static func isIPAddress(_ name: String) -> Bool {
         (try? SocketAddress(ipAddress: name, port: 0)) != nil
     }
+}
+
+extension HTTPClientError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .unavailable }
 }

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// What operators and auditors see and send through the control API. Plain `Codable` values;
 /// the HTTP layer encodes them with snake_case keys.
 
@@ -165,19 +167,23 @@ public struct PolicyAdoption: Sendable, Codable, Equatable {
     }
 }
 
-/// A refused or failed control action, with a stable code and the HTTP status it maps to.
-public struct ControlError: Error, Sendable, Codable, Equatable, CustomStringConvertible {
+/// A refused or failed control action, with a stable code and what kind of refusal it is (the
+/// operator API maps the kind to an HTTP status; the coordinator knows nothing of HTTP).
+public struct ControlError: CohortError, Codable, Equatable {
     /// Stable code, e.g. `control.forbidden`, `control.unknown_participant`, `policy.epsilon_below_spent`.
     public var code: String
     public var message: String
-    /// 400 invalid input, 403 role not allowed, 404 unknown name, 409 conflicts with the state, 500 failure.
-    public var status: Int
+    /// Invalid input, a role not allowed, an unknown name, a conflict with the state, or a failure.
+    public var category: CohortErrorCategory
 
-    public init(code: String, message: String, status: Int) {
+    public init(code: String, message: String, category: CohortErrorCategory) {
         self.code = code
         self.message = message
-        self.status = status
+        self.category = category
     }
+
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
 
     public var description: String { "\(message) [\(code)]" }
 }

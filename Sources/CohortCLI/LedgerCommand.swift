@@ -22,7 +22,7 @@ public struct LedgerCommand: ParsableCommand {
     public init() {}
 
     /// Exit status for an input that could not be read at all.
-    static let inputError = ExitCode(2)
+    static let inputError = CLIExit.inputError
 
     /// Writes a line to standard error (with write(2): the C `stderr` global is not concurrency-safe in Swift 6).
     static func printError(_ text: String) {

@@ -1,11 +1,29 @@
 import CohortAPITypes
+import CohortErrors
 
-// The errors the operator API answers with, and the HTTP status of every coordinator refusal:
-// statuses are decided here and nowhere else.
+// The errors the operator API answers with, and the HTTP status of every Cohort error: statuses
+// are decided here and nowhere else (the coordinator reports a category, never a status).
 extension APIError {
-    /// The coordinator's refusal, with its own code and status.
-    public init(_ error: ControlError) {
-        self.init(code: error.code, message: error.message, status: error.status)
+    /// The HTTP answer to a Cohort error (a coordinator refusal, an invalid policy, …): its own
+    /// code and message, and the status of its category.
+    public init(_ error: some CohortError) {
+        if let error = error as? APIError {
+            self = error
+            return
+        }
+        self.init(code: error.errorCode, message: error.errorMessage, status: Self.status(for: error.category))
+    }
+
+    /// The HTTP status of each error category.
+    public static func status(for category: CohortErrorCategory) -> Int {
+        switch category {
+        case .invalidInput: 400
+        case .forbidden: 403
+        case .notFound: 404
+        case .conflict: 409
+        case .unavailable: 503
+        case .internalFailure: 500
+        }
     }
 
     static func notFound(_ path: String) -> APIError {

@@ -1,5 +1,6 @@
 import CohortAPIClient
 import CohortAPITypes
+import CohortErrors
 import CohortPolicy
 import Foundation
 import Logging
@@ -272,4 +273,10 @@ public struct AlertConfigurationError: Error, Sendable, CustomStringConvertible 
         self.code = code
         self.message = message
     }
+}
+
+extension AlertConfigurationError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

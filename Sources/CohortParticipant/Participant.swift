@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortErrors
 import CohortModel
 import CohortTransport
 import Foundation
@@ -244,4 +245,10 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(message) [\(code)]" }
+}
+
+extension ParticipantError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

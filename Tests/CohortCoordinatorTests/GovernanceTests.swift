@@ -76,7 +76,7 @@ import Testing
             _ = try await coordinator.abortRound(reason: "", by: Self.auditorPrincipal)
             Issue.record("an auditor aborted")
         } catch {
-            #expect(error.code == "control.forbidden" && error.status == 403)
+            #expect(error.code == "control.forbidden" && error.category == .forbidden)
             #expect(error.message.contains("auditor audit-bob"))
         }
         #expect(consortium.capture.text.contains("control action refused"))

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// An error that can travel on the wire: a stable code, a human-readable message, and whether the
 /// sender closes the connection after reporting it.
 ///
@@ -166,4 +168,21 @@ extension WireError {
             closesConnection: true
         )
     }
+}
+
+extension WireError {
+    /// The error frame for any Cohort error: its stable code and its message. The one place an
+    /// error becomes a wire error frame.
+    /// - Parameters:
+    ///   - error: what went wrong.
+    ///   - closesConnection: whether the sender closes the connection after the frame.
+    public init(_ error: some CohortError, closesConnection: Bool) {
+        self.init(code: error.errorCode, message: error.errorMessage, closesConnection: closesConnection)
+    }
+}
+
+extension WireError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }
