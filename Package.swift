@@ -138,6 +138,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Shared test support (temporary directories, a test CA, log capture, child processes, the
+        // in-process coordinator harness, Python requirements); linked by test targets only.
+        .target(
+            name: "CohortTesting",
+            dependencies: [
+                "CohortCoordinator", "CohortCrypto", "CohortLedger", "CohortModel", "CohortParticipant", "CohortPolicy",
+                "CohortTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
         .executableTarget(
             name: "cohort-coordinator",
@@ -200,24 +211,24 @@ let package = Package(
         ),
         // docs/ERRORS.md against the codes in Sources/ (read in place through #filePath).
         .testTarget(name: "CohortErrorsTests", dependencies: ["CohortErrors"]),
-        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto", "CohortStorage"]),
+        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto", "CohortStorage", "CohortTesting"]),
         .testTarget(
             name: "CohortPrivacyTests",
             dependencies: ["CohortPrivacy", "CohortCrypto"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"],
+            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy", "CohortTesting"],
             // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto", "CohortPrivacy"]),
+        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto", "CohortPrivacy", "CohortTesting"]),
         .testTarget(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
                 "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortAPITypes", "CohortErrors",
-                "CohortStorage",
+                "CohortStorage", "CohortTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -234,7 +245,7 @@ let package = Package(
         .testTarget(
             name: "CohortTransportTests",
             dependencies: [
-                "CohortCrypto", "CohortTransport",
+                "CohortCrypto", "CohortTesting", "CohortTransport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

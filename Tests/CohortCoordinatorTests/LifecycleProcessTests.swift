@@ -1,4 +1,5 @@
 import CohortLedger
+import CohortTesting
 import Foundation
 import Testing
 #if canImport(Glibc)

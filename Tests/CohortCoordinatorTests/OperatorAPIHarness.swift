@@ -4,6 +4,7 @@ import CohortLedger
 import CohortOperatorAPI
 import CohortParticipant
 import CohortPolicy
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import CohortAPIClient
 import CohortCoordinator
 import CohortOperatorAPI
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging

@@ -2,6 +2,7 @@ import CohortCoordinator
 import CohortLedger
 import CohortOperatorAPI
 import CohortPolicy
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing

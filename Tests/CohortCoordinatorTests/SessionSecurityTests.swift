@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortLedger
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import NIOCore

@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortTesting
 import Testing
 import CohortPrivacy
 import Synchronization
@@ -9,21 +10,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A fresh directory under /tmp, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/cohort-ledger-test-XXXXXX".utf8CString)
-        guard let pointer = mkdtemp(&template) else { throw LedgerError(code: .io, message: "mkdtemp failed") }
-        path = String(cString: pointer)
-    }
-
+extension TemporaryDirectory {
+    /// Where a ledger in this directory (as a state directory) lives.
     var ledgerPath: String { path + "/ledger.jsonl" }
-
-    func remove() {
-        _ = system("rm -rf '\(path)'")
-    }
 }
 
 /// A clock that advances 1.5 s per reading from 2026-11-29T14:00:00.000Z.
