@@ -47,6 +47,6 @@ extension APIError {
     static let requestTimeout = APIError(
         code: "api.request_timeout", message: "the request was not received in full within the time allowed", status: 408)
 
-    static let internalError = APIError(
+    static let internalFailure = APIError(
         code: "api.internal", message: "the request failed inside the coordinator; see its log", status: 500)
 }

@@ -20,7 +20,7 @@ struct APIResponse: Sendable {
         do {
             return APIResponse(status: status, contentType: "application/json", body: try APIJSON.encode(value))
         } catch {
-            return .error(.internalError)
+            return .error(.internalFailure)
         }
     }
 
