@@ -178,7 +178,7 @@ public struct Participant: Sendable {
                 throw ParticipantError(
                     code: "participant.gave_up",
                     message: "no session with the coordinator at \(configuration.host):\(configuration.port) after "
-                        + "\(configuration.reconnect.maximumAttempts) attempts (last: \(reason)); check that it runs and "
+                        + "\(failures) failed connection attempts (last: \(reason)); check that it runs and "
                         + "that this participant's certificate is accepted, then start the participant again")
             }
             logger.notice("no session with the coordinator; reconnecting", metadata: [

@@ -15,8 +15,8 @@ public struct ReconnectPolicy: Sendable, Equatable {
     public var maximumDelay: Duration
     /// Growth per consecutive failure (≥ 1).
     public var multiplier: Double
-    /// Consecutive failed attempts after which the participant gives up (`participant.gave_up`);
-    /// 0 never reconnects (a lost connection ends the run, as before reconnection existed).
+    /// Reconnection attempts after consecutive failures before the participant gives up
+    /// (`participant.gave_up`); 0 never reconnects (a lost connection ends the run).
     public var maximumAttempts: Int
 
     /// - Parameters:

@@ -42,7 +42,7 @@ struct ParticipantCommand: AsyncParsableCommand {
     var holdoutKey: String?
 
     @Option(help: ArgumentHelp(
-        "Consecutive failed connections before giving up (exit 2, participant.gave_up); 0 never reconnects.",
+        "Reconnection attempts after consecutive failures before giving up (exit 2, participant.gave_up); 0 never reconnects.",
         discussion: "After a lost or refused connection the participant waits a jittered, exponentially growing "
             + "delay (from --reconnect-initial-delay, capped at --reconnect-max-delay) and joins again.",
         valueName: "count"))
