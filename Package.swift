@@ -43,7 +43,8 @@ let package = Package(
         .target(
             name: "CohortLedger",
             dependencies: [
-                "CohortCrypto", "CohortErrors", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto"),
+                "CohortCrypto", "CohortErrors", "CohortPrivacy", "CohortStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
@@ -76,8 +77,8 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortAPITypes", "CohortErrors", "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortStorage",
-                "CohortTransport", "CohortModel", "CohortGovernance",
+                "CohortAPITypes", "CohortErrors", "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger",
+                "CohortStorage", "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -102,7 +103,8 @@ let package = Package(
         .target(
             name: "CohortOperatorAPI",
             dependencies: [
-                "CohortAPITypes", "CohortAPIClient", "CohortCoordinator", "CohortErrors", "CohortTransport", "CohortPolicy",
+                "CohortAPITypes", "CohortAPIClient", "CohortCoordinator", "CohortErrors", "CohortTransport",
+                "CohortPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -222,12 +224,14 @@ let package = Package(
             // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto", "CohortPrivacy", "CohortTesting"]),
+        .testTarget(
+            name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto", "CohortPrivacy", "CohortTesting"]),
         .testTarget(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
-                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortAPITypes", "CohortErrors",
+                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortAPITypes",
+                "CohortErrors",
                 "CohortStorage", "CohortTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

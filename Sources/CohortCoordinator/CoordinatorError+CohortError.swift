@@ -12,6 +12,8 @@ extension CoordinatorError: CohortError {
 
 extension RoundStateMachine.InvalidTransition: CohortError {
     public var errorCode: String { "coordinator.invalid_transition" }
-    public var errorMessage: String { description + "; this is a bug in the coordinator, please report it with the log" }
+    public var errorMessage: String {
+        description + "; this is a bug in the coordinator, please report it with the log"
+    }
     public var category: CohortErrorCategory { .internalFailure }
 }

@@ -161,7 +161,8 @@ public struct Participant: Sendable {
             let end: SessionEnd
             do {
                 end = try await session(
-                    tls: tls, local: local, signingKey: signingKey, trainer: trainer, summary: &summary, welcomed: &welcomed)
+                    tls: tls, local: local, signingKey: signingKey, trainer: trainer, summary: &summary,
+                    welcomed: &welcomed)
             } catch let error as ParticipantError {
                 // A refusal by the coordinator or a local failure: final, reconnecting cannot help.
                 if stop.isRequested { break }
@@ -172,9 +173,12 @@ public struct Participant: Sendable {
                 guard configuration.reconnect.maximumAttempts > 0 else { throw error }
                 end = .lost("\(error)")
             }
-            guard case .lost(let reason) = end, configuration.reconnect.maximumAttempts > 0, !stop.isRequested else { break }
+            guard case .lost(let reason) = end, configuration.reconnect.maximumAttempts > 0, !stop.isRequested else {
+                break
+            }
             failures = welcomed ? 1 : failures + 1
-            guard let delay = configuration.reconnect.delay(afterFailures: failures, unitRandom: Double.random(in: 0...1)) else {
+            let unitRandom = Double.random(in: 0...1)
+            guard let delay = configuration.reconnect.delay(afterFailures: failures, unitRandom: unitRandom) else {
                 throw ParticipantError(
                     code: "participant.gave_up",
                     message: "no session with the coordinator at \(configuration.host):\(configuration.port) after "
@@ -216,7 +220,9 @@ public struct Participant: Sendable {
             defer { _ = stop.attach(nil) }
             var frames = connection.inbound.makeAsyncIterator()
             try await outbound.send(Hello(participantName: name))
-            guard let welcomeFrame = try await frames.next() else { return .lost("the coordinator closed the connection before welcome") }
+            guard let welcomeFrame = try await frames.next() else {
+                return .lost("the coordinator closed the connection before welcome")
+            }
             let welcome = try welcomeFrame.decode(Welcome.self)
             welcomed = true
             guard Int(welcome.model.dimension) == data.dimension + 1 else {

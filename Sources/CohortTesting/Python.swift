@@ -22,12 +22,15 @@ public enum Python {
             try process.run()
             process.waitUntilExit()
         } catch {
-            throw Missing(description: "this test needs python3 on PATH (\(error)); install Python 3 and run Scripts/test.sh")
+            throw Missing(
+                description: "this test needs python3 on PATH (\(error)); install Python 3 and run Scripts/test.sh")
         }
         guard process.terminationStatus == 0 else {
             throw Missing(
-                description: "this test needs the Python modules \(modules.joined(separator: ", ")), which python3 cannot import; "
-                    + "run Scripts/test.sh (it installs them) or `python3 -m pip install \(modules.joined(separator: " "))`")
+                description:
+                    "this test needs the Python modules \(modules.joined(separator: ", ")), which python3 cannot import; "
+                    + "run Scripts/test.sh (it installs them) or `python3 -m pip install \(modules.joined(separator: " "))`"
+            )
         }
     }
 }

@@ -8,7 +8,8 @@ public final class TemporaryDirectory: Sendable {
 
     /// Creates `<tmp>/cohort-<prefix>-<UUID>`.
     public init(prefix: String = "test") throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-\(prefix)-\(UUID().uuidString)").path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("cohort-\(prefix)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

@@ -42,7 +42,8 @@ struct ParticipantCommand: AsyncParsableCommand {
     var holdoutKey: String?
 
     @Option(help: ArgumentHelp(
-        "Reconnection attempts after consecutive failures before giving up (exit 2, participant.gave_up); 0 never reconnects.",
+        "Reconnection attempts after consecutive failures before giving up (exit 2, participant.gave_up); "
+            + "0 never reconnects.",
         discussion: "After a lost or refused connection the participant waits a jittered, exponentially growing "
             + "delay (from --reconnect-initial-delay, capped at --reconnect-max-delay) and joins again.",
         valueName: "count"))
@@ -55,7 +56,9 @@ struct ParticipantCommand: AsyncParsableCommand {
     var reconnectMaxDelay = 30.0
 
     func validate() throws {
-        guard reconnectAttempts >= 0 else { throw ValidationError("--reconnect-attempts must be ≥ 0, got \(reconnectAttempts)") }
+        guard reconnectAttempts >= 0 else {
+            throw ValidationError("--reconnect-attempts must be ≥ 0, got \(reconnectAttempts)")
+        }
         guard reconnectInitialDelay.isFinite, reconnectInitialDelay > 0, reconnectInitialDelay <= 3_600 else {
             throw ValidationError("--reconnect-initial-delay must be in (0, 3600] seconds, got \(reconnectInitialDelay)")
         }
@@ -82,11 +85,12 @@ struct ParticipantCommand: AsyncParsableCommand {
             dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer, holdoutKeyPath: holdoutKey
         )
         configuration.reconnect = ReconnectPolicy(
-            initialDelay: .milliseconds(Int64(reconnectInitialDelay * 1000)), maximumDelay: .milliseconds(Int64(reconnectMaxDelay * 1000)),
-            maximumAttempts: reconnectAttempts)
+            initialDelay: .milliseconds(Int64(reconnectInitialDelay * 1000)),
+            maximumDelay: .milliseconds(Int64(reconnectMaxDelay * 1000)), maximumAttempts: reconnectAttempts)
         // SIGTERM / SIGINT: leave gracefully (the update in training is not sent, the coordinator
         // is told goodbye and drops this participant from the round), exit 0.
-        let service = ParticipantService(participant: Participant(configuration: configuration, logger: logger), logger: logger)
+        let participant = Participant(configuration: configuration, logger: logger)
+        let service = ParticipantService(participant: participant, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
@@ -117,6 +121,7 @@ struct ParticipantService: Service {
             participant.stop.request(reason: "the participant was stopped by its host")
         }
         let stopped = participant.stop.isRequested
-        logger.info(stopped ? "stopped by signal" : "finished", metadata: ["cohort.rounds": "\(summary.roundsContributed.count)"])
+        logger.info(
+            stopped ? "stopped by signal" : "finished", metadata: ["cohort.rounds": "\(summary.roundsContributed.count)"])
     }
 }

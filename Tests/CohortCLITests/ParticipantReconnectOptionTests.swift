@@ -29,19 +29,28 @@ import Testing
     }
 
     @Test func aParticipantThatCannotConnectRetriesThenGivesUp() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-reconnect-\(UUID().uuidString)").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-reconnect-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let cohort = try BuiltBinary("cohort")
         let ca = try cohort.run(["certs", "init", "--out", work + "/ca"])
         try #require(ca.status == 0, "\(ca.stderr)")
-        let issued = try cohort.run(["certs", "issue", "--ca", work + "/ca", "--role", "participant", "--name", "silo", "--out", work + "/silo"])
+        let issued = try cohort.run([
+            "certs", "issue", "--ca", work + "/ca", "--role", "participant", "--name", "silo", "--out", work + "/silo",
+        ])
         try #require(issued.status == 0, "\(issued.stderr)")
         // Port 1 on 127.0.0.1: nothing listens, every attempt is refused at once.
-        let result = try BuiltBinary("cohort-participant").run(Self.arguments(identity: work + "/silo", [
-            "--reconnect-attempts", "3", "--reconnect-initial-delay", "0.05", "--reconnect-max-delay", "0.1",
-        ]))
+        let result = try BuiltBinary("cohort-participant").run(
+            Self.arguments(
+                identity: work + "/silo",
+                [
+                    "--reconnect-attempts", "3", "--reconnect-initial-delay", "0.05", "--reconnect-max-delay", "0.1",
+                ]))
         #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("[participant.gave_up]") || result.stderr.contains("participant.gave_up"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("[participant.gave_up]") || result.stderr.contains("participant.gave_up"),
+            "\(result.stderr)")
         // The first attempt and three reconnections.
         #expect(result.stderr.contains("after 4 failed connection attempts"), "\(result.stderr)")
         // It retried between the attempts, each logged with its attempt number.

@@ -2,6 +2,7 @@ import CohortLedger
 import CohortTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -36,13 +37,18 @@ import Darwin
     ) async throws -> (ChildProcess, Int) {
         let portFile = files.directory + "/coordinator.port"
         try? FileManager.default.removeItem(atPath: portFile)
-        let process = try ChildProcess(try builtExecutable("cohort-coordinator"), [
-            "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "\(port)", "--port-file", portFile,
-            "--quorum-wait", "20",
-        ] + extra, log: log)
+        let process = try ChildProcess(
+            try builtExecutable("cohort-coordinator"),
+            [
+                "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "\(port)", "--port-file",
+                portFile,
+                "--quorum-wait", "20",
+            ] + extra, log: log)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let bound = Int(text) { return (process, bound) }
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let bound = Int(text) {
+                return (process, bound)
+            }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -51,12 +57,16 @@ import Darwin
         throw HarnessError(message: "the coordinator did not start listening:\n\(process.log)")
     }
 
-    static func startParticipants(_ files: ConsortiumFiles, port: Int, tag: String, extra: [String] = []) throws -> [ChildProcess] {
+    static func startParticipants(
+        _ files: ConsortiumFiles, port: Int, tag: String, extra: [String] = []
+    ) throws -> [ChildProcess] {
         try files.participants.map { identity in
-            try ChildProcess(try builtExecutable("cohort-participant"), [
-                "--coordinator", "127.0.0.1:\(port)", "--identity", identity.directory,
-                "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
-            ] + extra, log: files.directory + "/\(identity.name)-\(tag).log")
+            try ChildProcess(
+                try builtExecutable("cohort-participant"),
+                [
+                    "--coordinator", "127.0.0.1:\(port)", "--identity", identity.directory,
+                    "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
+                ] + extra, log: files.directory + "/\(identity.name)-\(tag).log")
         }
     }
 
@@ -73,8 +83,10 @@ import Darwin
         // one in progress is still collecting or aggregating.
         let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 20, epsilonMax: 100, roundsCount: 1_000)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
-        let (coordinator, port) = try await Self.startCoordinator(files, port: 0, log: files.directory + "/coordinator.log")
-        let participants = try Self.startParticipants(files, port: port, tag: "term", extra: ["--reconnect-attempts", "0"])
+        let (coordinator, port) = try await Self.startCoordinator(
+            files, port: 0, log: files.directory + "/coordinator.log")
+        let participants = try Self.startParticipants(
+            files, port: port, tag: "term", extra: ["--reconnect-attempts", "0"])
         // Wait for a round to be open (a charge written is better still, but not needed).
         try await Self.waitForLedger(files, "a second round opened") { $0.count(where: { $0 == "round.opened" }) >= 2 }
         coordinator.signal(SIGTERM)
@@ -87,10 +99,13 @@ import Darwin
             #expect(ended == .exited(0), "participant: \(ended)\n\(participant.log)")
         }
         let kinds = Self.ledgerKinds(files)
-        #expect(kinds.last == "round.aborted" || kinds.last == "round.closed" || kinds.last == "round.refused", "\(kinds.suffix(4))")
+        #expect(
+            kinds.last == "round.aborted" || kinds.last == "round.closed" || kinds.last == "round.refused",
+            "\(kinds.suffix(4))")
         try Self.expectSoundLedger(files, "after SIGTERM")
         // The ledger lock was released: the state directory opens again at once.
-        let (again, _) = try await Self.startCoordinator(files, port: 0, log: files.directory + "/coordinator-again.log")
+        let (again, _) = try await Self.startCoordinator(
+            files, port: 0, log: files.directory + "/coordinator-again.log")
         again.signal(SIGTERM)
         #expect(try await again.waitForExit(timeout: .seconds(30)) == .exited(0), "restart:\n\(again.log)")
     }
@@ -107,7 +122,9 @@ import Darwin
         // Joined: the coordinator logs each participant's session.
         let joinDeadline = ContinuousClock.now + .seconds(60)
         while coordinator.log.components(separatedBy: "participant joined").count - 1 < participants.count {
-            guard ContinuousClock.now < joinDeadline else { throw HarnessError(message: "participants never joined:\n\(coordinator.log)") }
+            guard ContinuousClock.now < joinDeadline else {
+                throw HarnessError(message: "participants never joined:\n\(coordinator.log)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         participants[0].signal(SIGTERM)
@@ -152,7 +169,8 @@ import Darwin
         #expect(status == .exited(0), "restarted coordinator: \(status)\n\(second.log)")
         let kinds = Self.ledgerKinds(files)
         let closedAfterRestart = kinds.count(where: { $0 == "round.closed" }) - closedBeforeRestart
-        #expect(closedAfterRestart == remaining, "rounds closed after the restart: \(closedAfterRestart)\n\(second.log)")
+        #expect(
+            closedAfterRestart == remaining, "rounds closed after the restart: \(closedAfterRestart)\n\(second.log)")
         // The same processes took part: each reconnected (logged) and ended on the goodbye.
         for participant in participants {
             let ended = try await participant.waitForExit(timeout: .seconds(30))

@@ -3,7 +3,8 @@ import Testing
 
 /// The participant's reconnection backoff: exponential, jittered within [b/2, b], capped, bounded.
 struct ReconnectPolicyTests {
-    let policy = ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(2), multiplier: 2, maximumAttempts: 8)
+    let policy = ReconnectPolicy(
+        initialDelay: .milliseconds(100), maximumDelay: .seconds(2), multiplier: 2, maximumAttempts: 8)
 
     @Test func delaysGrowExponentiallyWithinTheirJitterBandAndStopAtTheCap() throws {
         let expectedBounds: [Duration] = [
@@ -28,7 +29,8 @@ struct ReconnectPolicyTests {
     }
 
     @Test func hugeAttemptCountsAndOddRandomsStayWithinTheCap() throws {
-        let patient = ReconnectPolicy(initialDelay: .milliseconds(250), maximumDelay: .seconds(30), maximumAttempts: .max)
+        let patient = ReconnectPolicy(
+            initialDelay: .milliseconds(250), maximumDelay: .seconds(30), maximumAttempts: .max)
         for random in [-1.0, 2.0, .nan, .infinity] {
             let delay = try #require(patient.delay(afterFailures: 1_000_000, unitRandom: random))
             #expect(delay <= .seconds(30) && delay >= .seconds(15), "\(random): \(delay)")

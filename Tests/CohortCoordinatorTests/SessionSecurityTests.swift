@@ -201,7 +201,8 @@ import Testing
         #expect(error.code == WireError.Code.protocolVersionUnsupported)
         #expect(error.closesConnection)
         #expect(error.message.contains("version \(version)"), "names the peer's version: \(error.message)")
-        #expect(error.message.contains("version \(Frame.currentVersion)"), "names the coordinator's version: \(error.message)")
+        #expect(
+            error.message.contains("version \(Frame.currentVersion)"), "names the coordinator's version: \(error.message)")
         #expect(refused.1, "the connection closes after the error frame")
         #expect(await !consortium.coordinator.connectedParticipants.contains("hospital-a"))
         // The same identity with the supported version is admitted.

@@ -24,7 +24,9 @@ import Testing
         let families = catalog.filter { $0.hasSuffix("<status>") }.map { String($0.dropLast("<status>".count)) }
         let missing = used.keys.filter { !catalog.contains($0) }.sorted()
         let places = missing.map { "\($0) (\(used[$0] ?? "?"))" }.joined(separator: ", ")
-        #expect(missing.isEmpty, "codes used in Sources/ but missing from docs/ERRORS.md (add each with meaning and remedy): \(places)")
+        #expect(
+            missing.isEmpty,
+            "codes used in Sources/ but missing from docs/ERRORS.md (add each with meaning and remedy): \(places)")
 
         let sources = try Self.allSourceText()
         let unused = catalog.filter { code in
@@ -59,7 +61,8 @@ import Testing
     static func codesInSources() throws -> [String: String] {
         let literal = #""([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)""#
         let positions = try Regex(
-            #"(?:\bcode:\s*|rawValue:\s*|\bcode\s*==\s*|errorCode: String \{\s*|\brefuse\(|error_code":\s*|\bdefault:\s*)"# + literal)
+            #"(?:\bcode:\s*|rawValue:\s*|\bcode\s*==\s*|errorCode: String \{\s*|\brefuse\(|error_code":\s*|\bdefault:\s*)"#
+                + literal)
         let ternary = try Regex(#"\bcode\s*=\s*[^"\n]*\?\s*"# + literal + #"\s*:\s*"# + literal)
         let codeBlock = try Regex(#"\b(?:enum|struct)\s+Code\b"#)
         let staticLet = try Regex(#"static let \w+\s*=\s*"# + literal)

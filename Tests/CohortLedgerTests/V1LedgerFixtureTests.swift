@@ -17,7 +17,9 @@ struct V1LedgerFixtureTests {
     /// Regenerates the fixture when COHORT_WRITE_V1_FIXTURE is set (only meaningful with the code
     /// that predates `charge_method`; kept to document how the file was made). A tool, not a check:
     /// reported as skipped with this reason otherwise.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["COHORT_WRITE_V1_FIXTURE"] != nil, "regenerates the v1 fixture on request"))
+    @Test(
+        .enabled(
+            if: ProcessInfo.processInfo.environment["COHORT_WRITE_V1_FIXTURE"] != nil, "regenerates the v1 fixture on request"))
     func writeFixtureOnRequest() throws {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }

@@ -98,7 +98,9 @@ extension WireError {
     }
 
     static func versionUnsupported(_ version: UInt16, supported: ClosedRange<UInt16>) -> WireError {
-        let ours = supported.count == 1 ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound)…\(supported.upperBound)"
+        let ours =
+            supported.count == 1
+            ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound)…\(supported.upperBound)"
         return WireError(
             code: Code.protocolVersionUnsupported,
             message: "the peer's hello asks for protocol version \(version); this coordinator speaks protocol \(ours); "
