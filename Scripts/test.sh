@@ -4,12 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/bootstrap.sh
+# Package.swift declares exactly what each target imports, and the CLI does not link the coordinator.
+Scripts/check_imports.sh
 # Test helpers only, never the product's runtime: numpy + safetensors (the Python trainer example
-# and safetensors interoperability). Tests that need them skip with a message when absent.
-if command -v python3 >/dev/null && ! python3 -c "import numpy, safetensors" 2>/dev/null; then
-    python3 -m pip install -q numpy safetensors 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages numpy safetensors 2>/dev/null \
-        || echo "test.sh: could not install numpy/safetensors; the tests that need them will be skipped" >&2
+# and safetensors interoperability) and cryptography (Scripts/verify_ledger.py). The tests that
+# need them fail with what to install when they are missing, so install them or stop here.
+python_modules=(numpy safetensors cryptography)
+command -v python3 >/dev/null || { echo "test.sh: python3 is required (Python reference tests); install Python 3" >&2; exit 1; }
+if ! python3 -c "import numpy, safetensors, cryptography" 2>/dev/null; then
+    python3 -m pip install -q "${python_modules[@]}" \
+        || python3 -m pip install -q --break-system-packages "${python_modules[@]}" \
+        || { echo "test.sh: could not install ${python_modules[*]} with pip; install them and run again" >&2; exit 1; }
+    python3 -c "import numpy, safetensors, cryptography" \
+        || { echo "test.sh: python3 still cannot import ${python_modules[*]} after pip install" >&2; exit 1; }
 fi
 swift build --build-tests
 swift test --skip-build "$@"

@@ -2,7 +2,7 @@ import ArgumentParser
 import CohortCrypto
 import CohortLedger
 import CohortModel
-import CohortOperatorAPI
+import CohortAPIClient
 import CohortPrivacy
 import CohortStorage
 import CohortTransport

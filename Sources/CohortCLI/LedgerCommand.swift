@@ -22,12 +22,12 @@ public struct LedgerCommand: ParsableCommand {
     public init() {}
 
     /// Exit status for an input that could not be read at all.
-    static let inputError = ExitCode(2)
+    static let inputError = CLIExit.inputError
 
     /// Writes a line to standard error (with write(2): the C `stderr` global is not concurrency-safe in Swift 6).
     static func printError(_ text: String) {
         let bytes = Array((text + "\n").utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeBytes { SystemCall.write(2, $0.baseAddress, $0.count) }
     }
 
     static func readEntries(_ path: String) throws -> LedgerReader.Contents {

@@ -45,7 +45,7 @@ extension Coordinator {
             throw ControlError(
                 code: "control.forbidden",
                 message: "\(principal) may not \(action.rawValue): that needs a certificate with the role \(allowed)",
-                status: 403)
+                category: .forbidden)
         }
         // The policy in force names who holds each role; without an `api` section it names no
         // one. This one rule holds for a policy adopted live and after a restart alike, so an
@@ -64,7 +64,7 @@ extension Coordinator {
                     ? "\(principal) may not \(action.rawValue): the policy in force has no `api` section, so it lists no "
                         + "operators or auditors and no one may use the operator API (docs/POLICY.md)"
                     : "\(principal) may not \(action.rawValue): the policy's \(field) does not list \(principal.name)",
-                status: 403)
+                category: .forbidden)
         }
     }
 
@@ -77,12 +77,12 @@ extension Coordinator {
             throw ControlError(
                 code: "control.invalid_reason",
                 message: "the reason contains the control or invisible character \(PrintableText.describe(found)); "
-                    + "write it on one line with printable characters", status: 400)
+                    + "write it on one line with printable characters", category: .invalidInput)
         }
         guard reason.count <= PrintableText.maxReasonLength else {
             throw ControlError(
                 code: "control.invalid_reason",
-                message: "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed", status: 400)
+                message: "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed", category: .invalidInput)
         }
     }
 
@@ -134,7 +134,7 @@ extension Coordinator {
     public func requestRounds(_ count: Int, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .startRounds)
         guard (1...10_000).contains(count) else {
-            throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", status: 400)
+            throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", category: .invalidInput)
         }
         // Durable before it is acknowledged: the rounds survive a restart of the coordinator.
         do {
@@ -173,7 +173,7 @@ extension Coordinator {
         try Self.checkReason(reason)
         let dropped = queuedRounds
         guard round != nil || dropped > 0 else {
-            throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", status: 409)
+            throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", category: .conflict)
         }
         if operatorQueuedRounds > 0 {
             do {
@@ -222,7 +222,7 @@ extension Coordinator {
         do {
             return try DurableFile.read(stateDirectory.ledgerPath)
         } catch {
-            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", status: 500)
+            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", category: .internalFailure)
         }
     }
 
@@ -237,7 +237,7 @@ extension Coordinator {
         do {
             proposed = try PolicyLoader.parse(yaml)
         } catch {
-            throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", status: 400)
+            throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", category: .invalidInput)
         }
         let summary = try checkPolicyChange(from: current.policy, to: proposed)
         let changed = summary.changedFields
@@ -247,7 +247,7 @@ extension Coordinator {
         do {
             try PolicyLoader.checkFilesExist(adopted)
         } catch {
-            throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", status: 400)
+            throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", category: .invalidInput)
         }
         // Every signing key must load before anything is recorded: a participant whose key cannot
         // be read would have every update refused.
@@ -258,7 +258,7 @@ extension Coordinator {
             } catch {
                 throw ControlError(
                     code: "policy.unreadable_key",
-                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted", status: 400)
+                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted", category: .invalidInput)
             }
         }
         let oldCap = ledger.state.epsilonMax
@@ -270,7 +270,7 @@ extension Coordinator {
                 policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name,
                 changes: summary.changes.map { PolicyAdoptedPayload.FieldChange(field: $0.field, old: $0.old, new: $0.new) }))
         } catch {
-            throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", status: 500)
+            throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", category: .internalFailure)
         }
         signingKeys = keys
         configuration.policy = adopted
@@ -288,7 +288,7 @@ extension Coordinator {
         guard configuration.policy.policy.participants.contains(where: { $0.name == name }) else {
             throw ControlError(
                 code: "control.unknown_participant",
-                message: "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`", status: 404)
+                message: "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`", category: .notFound)
         }
     }
 
@@ -301,7 +301,7 @@ extension Coordinator {
         do {
             try stateDirectory.writeSuspensions(updated)
         } catch {
-            throw ControlError(code: "control.storage", message: "cannot record the suspension: \(error)", status: 500)
+            throw ControlError(code: "control.storage", message: "cannot record the suspension: \(error)", category: .internalFailure)
         }
         suspended = updated
         signalChange()
@@ -329,7 +329,7 @@ extension Coordinator {
         do {
             return try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon)
         } catch {
-            throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", status: 409)
+            throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", category: .conflict)
         }
     }
 }

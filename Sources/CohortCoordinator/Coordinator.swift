@@ -97,7 +97,6 @@ public actor Coordinator {
     /// genesis entry is written: a policy that cannot run must leave no ledger behind, or the
     /// corrected policy would then be refused as a different policy than the ledger's.
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws {
-        LargeAllocations.returnLargeBuffersToTheSystem()
         self.logger = logger
         metrics = CoordinatorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         let fileLoaded = configuration.policy

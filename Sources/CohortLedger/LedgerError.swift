@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// A ledger failure: a verification finding, a storage problem or a misuse.
 ///
 /// `code` is stable (scripts and the wire match on it); `message` says what was wrong, where,
@@ -86,5 +88,18 @@ public struct LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
         if let line { location += "line \(line)" }
         if let seq { location += location.isEmpty ? "seq \(seq)" : " (seq \(seq))" }
         return location.isEmpty ? "\(code): \(message)" : "\(code): \(location): \(message)"
+    }
+}
+
+extension LedgerError: CohortError {
+    public var errorCode: String { code.rawValue }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory {
+        switch code {
+        case .io, .storageFull, .locked, .writerPoisoned: .internalFailure
+        case .notFound: .notFound
+        case .alreadyExists: .conflict
+        default: .invalidInput
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CohortAPITypes
 import CohortCoordinator
 import CohortTransport
 import Foundation
@@ -25,7 +26,7 @@ struct OperatorAPIRouter: Sendable {
             return .error(APIError(error))
         } catch {
             logger.error("request failed", metadata: ["cohort.principal": "\(principal)", "cohort.error": "\(error)"])
-            return .error(.internalError)
+            return .error(.internalFailure)
         }
     }
 

@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortErrors
 import CohortModel
 import CohortTransport
 import Foundation
@@ -27,6 +28,11 @@ public struct ParticipantConfiguration: Sendable {
     /// TESTS ONLY: rewrites the update before it is sealed (e.g. scales or flips it), so tests
     /// can play a poisoned silo against the anomaly gate. SPI, with no command-line option.
     @_spi(CohortTesting) public var updateTransform: (@Sendable (_ round: UInt64, _ values: [Float]) -> [Float])?
+    /// Reconnection after a lost or refused connection. Default ``ReconnectPolicy/never`` (the run
+    /// ends with the connection); `cohort-participant` reconnects by default.
+    public var reconnect: ReconnectPolicy = .never
+    /// The clock reconnection delays are measured on (tests inject their own).
+    public var clock: any Clock<Duration> = ContinuousClock()
 
     public init(
         host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
@@ -88,6 +94,8 @@ public enum HoldoutKey {
 public struct Participant: Sendable {
     public let configuration: ParticipantConfiguration
     let logger: Logger
+    /// Stops the run from another task (SIGTERM in `cohort-participant`); see ``ParticipantStop``.
+    public let stop = ParticipantStop()
 
     public init(configuration: ParticipantConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -126,9 +134,10 @@ public struct Participant: Sendable {
             holdout: prepared.dataset.subset(split.test), split: split)
     }
 
-    /// Joins and serves until the coordinator says goodbye or closes.
+    /// Joins and serves until the coordinator says goodbye, ``stop`` is requested, or the
+    /// connection ends — with ``ParticipantConfiguration/reconnect``, until reconnecting gives up
+    /// (`participant.gave_up`).
     public func run() async throws -> Summary {
-        LargeAllocations.returnLargeBuffersToTheSystem()
         let local = try Self.loadLocalData(configuration: configuration, logger: logger)
         let data = local.train
         let holdout = local.holdout
@@ -145,18 +154,77 @@ public struct Participant: Sendable {
         }
         defer { if let trainer { try? FileManager.default.removeItem(atPath: trainer.workDirectory) } }
         let tls = try TLSConfigurationFactory(identity: configuration.identity)
+        var summary = Summary()
+        var failures = 0
+        while !stop.isRequested {
+            var welcomed = false
+            let end: SessionEnd
+            do {
+                end = try await session(
+                    tls: tls, local: local, signingKey: signingKey, trainer: trainer, summary: &summary,
+                    welcomed: &welcomed)
+            } catch let error as ParticipantError {
+                // A refusal by the coordinator or a local failure: final, reconnecting cannot help.
+                if stop.isRequested { break }
+                throw error
+            } catch {
+                // The connection failed (refused, reset, TLS): a coordinator restarting, or gone.
+                if stop.isRequested { break }
+                guard configuration.reconnect.maximumAttempts > 0 else { throw error }
+                end = .lost("\(error)")
+            }
+            guard case .lost(let reason) = end, configuration.reconnect.maximumAttempts > 0, !stop.isRequested else {
+                break
+            }
+            failures = welcomed ? 1 : failures + 1
+            let unitRandom = Double.random(in: 0...1)
+            guard let delay = configuration.reconnect.delay(afterFailures: failures, unitRandom: unitRandom) else {
+                throw ParticipantError(
+                    code: "participant.gave_up",
+                    message: "no session with the coordinator at \(configuration.host):\(configuration.port) after "
+                        + "\(failures) failed connection attempts (last: \(reason)); check that it runs and "
+                        + "that this participant's certificate is accepted, then start the participant again")
+            }
+            logger.notice("no session with the coordinator; reconnecting", metadata: [
+                "cohort.reason": "\(reason)", "cohort.attempt": "\(failures)", "cohort.delay": "\(delay)",
+            ])
+            guard await stop.wait(delay, on: configuration.clock) else { break }
+        }
+        return summary
+    }
+
+    /// How one session ended.
+    enum SessionEnd {
+        /// The coordinator said goodbye, or this participant was stopped.
+        case finished
+        /// The connection closed without a goodbye (a coordinator that crashed or restarted).
+        case lost(String)
+    }
+
+    /// One connection: hello, attestation, then rounds until the coordinator says goodbye or the
+    /// connection ends. `welcomed` is set once the coordinator answered the hello.
+    private func session(
+        tls: TLSConfigurationFactory, local: LocalData, signingKey: Ed25519.KeyPair, trainer: ExternalTrainer?,
+        summary: inout Summary, welcomed: inout Bool
+    ) async throws -> SessionEnd {
+        let data = local.train
+        let holdout = local.holdout
         let connection = try await FrameClient.connect(
             host: configuration.host, port: configuration.port, tls: tls.makeClientConfiguration(),
             serverHostname: configuration.host == "127.0.0.1" ? "localhost" : configuration.host, logger: logger
         )
         let name = configuration.identity.name
         return try await connection.executeThenClose { connection in
-            var summary = Summary()
             let outbound = connection.outbound
+            guard stop.attach(outbound) else { return .finished }
+            defer { _ = stop.attach(nil) }
             var frames = connection.inbound.makeAsyncIterator()
             try await outbound.send(Hello(participantName: name))
-            guard let welcomeFrame = try await frames.next() else { return summary }
+            guard let welcomeFrame = try await frames.next() else {
+                return .lost("the coordinator closed the connection before welcome")
+            }
             let welcome = try welcomeFrame.decode(Welcome.self)
+            welcomed = true
             guard Int(welcome.model.dimension) == data.dimension + 1 else {
                 throw ParticipantError(code: "participant.schema_mismatch",
                     message: "the coordinator's model has \(welcome.model.dimension) parameters, this data encodes to \(data.dimension + 1); check that both use the same schema")
@@ -202,6 +270,8 @@ public struct Participant: Sendable {
                                 to: welcome.coordinatorSealingKey, signingKey: signingKey)
                         }
                     }()
+                    // Stopped while training: the update is not sent (the goodbye already was).
+                    if stop.isRequested { return .finished }
                     try await outbound.send(frame)
                     summary.roundsContributed.append(Int(invite.round))
                 case .evaluateRequest:
@@ -227,12 +297,12 @@ public struct Participant: Sendable {
                         throw ParticipantError(code: error.code, message: "the coordinator refused this participant: \(error.message)")
                     }
                 case .bye:
-                    return summary
+                    return .finished
                 default:
                     continue
                 }
             }
-            return summary
+            return stop.isRequested ? .finished : .lost("the coordinator closed the connection")
         }
     }
 }
@@ -245,4 +315,10 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(message) [\(code)]" }
+}
+
+extension ParticipantError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

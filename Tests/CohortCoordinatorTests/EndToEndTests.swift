@@ -3,6 +3,7 @@ import CohortCrypto
 import CohortLedger
 import CohortModel
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import NIOCore
@@ -262,19 +263,10 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
-    static var pythonTrainerAvailable: Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import numpy, safetensors"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
-
-    /// A silo training with the Python example trainer takes part like the others.
-    @Test(.enabled(if: pythonTrainerAvailable, "needs python3 with numpy and safetensors (Scripts/test.sh installs them)"))
-    func externalPythonTrainerContributes() async throws {
+    /// A silo training with the Python example trainer takes part like the others. Needs numpy
+    /// and safetensors (Scripts/test.sh installs them); fails with what to install when missing.
+    @Test func externalPythonTrainerContributes() async throws {
+        try Python.require(["numpy", "safetensors"])
         let consortium = try await Consortium()
         let command = "python3 " + ConsortiumFiles.repositoryRoot + "/Examples/python-trainer/train.py"
         let tasks = [

@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortLedger
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing
@@ -76,7 +77,7 @@ import Testing
             _ = try await coordinator.abortRound(reason: "", by: Self.auditorPrincipal)
             Issue.record("an auditor aborted")
         } catch {
-            #expect(error.code == "control.forbidden" && error.status == 403)
+            #expect(error.code == "control.forbidden" && error.category == .forbidden)
             #expect(error.message.contains("auditor audit-bob"))
         }
         #expect(consortium.capture.text.contains("control action refused"))

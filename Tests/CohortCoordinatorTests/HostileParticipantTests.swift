@@ -3,6 +3,7 @@ import CohortCrypto
 import CohortLedger
 import CohortModel
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing

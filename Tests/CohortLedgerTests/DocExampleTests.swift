@@ -1,9 +1,12 @@
 import CohortCrypto
 import CohortPrivacy
+import CohortTesting
 import Testing
 @testable import CohortLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The worked example of docs/LEDGER.md, regenerated and compared byte for byte, so the document
