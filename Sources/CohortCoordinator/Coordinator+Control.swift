@@ -140,7 +140,7 @@ extension Coordinator {
         do {
             try stateDirectory.writeQueuedRounds(operatorQueuedRounds + count)
         } catch {
-            throw ControlError(code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued", status: 500)
+            throw ControlError(code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued", category: .internalFailure)
         }
         operatorQueuedRounds += count
         signalChange()
@@ -179,7 +179,7 @@ extension Coordinator {
             do {
                 try stateDirectory.writeQueuedRounds(0)
             } catch {
-                throw ControlError(code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted", status: 500)
+                throw ControlError(code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted", category: .internalFailure)
             }
         }
         operatorQueuedRounds = 0

@@ -65,10 +65,6 @@ struct ParticipantGateway {
         membership = LiveMembership(members)
     }
 
-    /// The code of the error frame a participant gets when a frame for it could not be handed
-    /// to its connection before the deadline (it stopped reading); its connection is then closed.
-    static let sendTimeoutCode = "session.send_timeout"
-
     /// Frames in flight at once during a fan-out. Frames are shared, not copied, so the bound
     /// limits tasks and channel buffers, not model copies.
     static let fanOutLimit = 16
@@ -82,7 +78,7 @@ struct ParticipantGateway {
 
     /// Hands each delivery's frame to its connection, at most `limit` at once, each bounded by
     /// `deadline`. A connection that does not take its frame in time (its peer stopped reading
-    /// and the channel's buffers are full) is closed with ``sendTimeoutCode``, which ends its
+    /// and the channel's buffers are full) is closed with `session.send_timeout`, which ends its
     /// session; the others are not held up. Returns the names whose frame was taken in time.
     static func fanOut(
         _ deliveries: [Delivery], deadline: CoordinatorClock.Instant, clock: CoordinatorClock, limit: Int = fanOutLimit
@@ -129,7 +125,7 @@ struct ParticipantGateway {
             let first = await race.next() ?? false
             if first == nil {
                 delivery.writer.closeNow(with: WireError(
-                    code: sendTimeoutCode,
+                    code: "session.send_timeout",
                     message: "a \(delivery.frame.type) frame for \(delivery.name) could not be sent "
                         + "before its deadline: "
                         + "the connection stopped reading; reconnect and read what the coordinator sends",

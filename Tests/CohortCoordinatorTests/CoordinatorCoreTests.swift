@@ -1,3 +1,4 @@
+import CohortTesting
 import CohortCoordinator
 import CohortLedger
 import CohortModel

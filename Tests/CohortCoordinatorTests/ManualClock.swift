@@ -1,3 +1,4 @@
+import CohortTesting
 import Synchronization
 
 /// A clock that moves only when the test advances it: a coordinator deadline of an hour passes

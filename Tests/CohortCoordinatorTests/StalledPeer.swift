@@ -1,3 +1,4 @@
+import CohortTesting
 import CohortCrypto
 import CohortModel
 import CohortTransport
