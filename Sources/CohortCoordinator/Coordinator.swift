@@ -184,6 +184,8 @@ public actor Coordinator {
         var closingMetrics: [String: Double] = [:]
         /// SHA-256 (hex) of the checkpoint file of the released model, once it is durable.
         var checkpointSHA256: String?
+        /// SHA-256 (hex) of the round's line in the evaluation store, once it is durable.
+        var evaluationSHA256: String?
         /// Per-update check results, ledgered as the `update_checks` gate decision.
         var checks = UpdateChecksRecord()
         var checksRecorded = false
@@ -283,7 +285,8 @@ public actor Coordinator {
         }
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
-        try Self.abortUnfinishedRound(in: writer, reason: "the coordinator stopped during the round and restarted", logger: logger)
+        try Self.abortUnfinishedRound(
+            in: writer, reason: "the coordinator stopped during the round and restarted", stateDirectory: configuration.stateDirectory, logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
         var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
@@ -358,10 +361,10 @@ public actor Coordinator {
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
     /// a crash interrupted, or one whose abort could not be written when a storage failure ended
     /// it. `charged` is what the ledger says: a charge that became durable stays charged.
-    static func abortUnfinishedRound(in writer: LedgerWriter, reason: String, logger: Logger) throws {
-        guard let unfinished = writer.state.unfinishedRound else { return }
-        _ = try writer.append(RoundAbortedPayload(round: unfinished, reason: reason, charged: writer.state.unfinishedRoundCharged))
-        logger.notice("unfinished round aborted", metadata: ["cohort.round": "\(unfinished)", "cohort.reason": "\(reason)"])
+    static func abortUnfinishedRound(in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger) throws {
+        guard let payload = try unfinishedAbortPayload(writer.state, reason: reason, stateDirectory: stateDirectory) else { return }
+        _ = try writer.append(payload)
+        logger.notice("unfinished round aborted", metadata: ["cohort.round": "\(payload.round)", "cohort.reason": "\(reason)"])
     }
 
     static func checkpointPath(stateDirectory: String, round: Int) -> String {
@@ -626,7 +629,8 @@ public actor Coordinator {
         do {
             let norm = try active.aggregator.accumulate(
                 prepared, participant: name, round: UInt64(active.number), maximumNorm: updateNormBound(for: name, in: active))
-            metrics.updateNorm(norm)
+            // Participant unit: one participant's norm is not published, not even to /metrics.
+            if active.plan.unit == .record { metrics.updateNorm(norm) }
         } catch {
             return recordRefusal(name, WireError(code: error.code, message: error.message, closesConnection: false))
         }
@@ -750,7 +754,9 @@ public actor Coordinator {
         // An earlier round whose abort could not be written (its storage failure also hit the
         // abort entry) is still open in the ledger, which accepts no new round until it ends.
         if round == nil {
-            try Self.abortUnfinishedRound(in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written", logger: logger)
+            try Self.abortUnfinishedRound(
+                in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written",
+                stateDirectory: configuration.stateDirectory, logger: logger)
         }
         let number = ledger.state.nextRound
         // `policy` is the policy in force as this round opens: the plan below freezes it, and an
@@ -801,9 +807,8 @@ public actor Coordinator {
         _ = try active.machine.handle(.gatesPassed)
         // The gate decisions and the opening become durable together, before any invitation.
         _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
-            RoundOpenedPayload(
-                round: number, participantsSampled: invited.count, participantsEligible: eligible.count,
-                mechanism: "poisson-subsampled-discrete-gaussian", plan: plan.record)
+            openedPayload(
+                round: number, invited: invited, eligible: eligible.count, plan: plan, mechanism: "poisson-subsampled-discrete-gaussian")
         ])
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
@@ -840,7 +845,8 @@ public actor Coordinator {
                 fullFrame = frame
             }
             if !(await send(frame, to: name, holding: modelDigest)) {
-                logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(name)"])
+                // Participant unit: the log does not say who was sampled.
+                logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(plan.unit == .record ? name : "(sampled)")"])
             }
         }
         // Collect until every invited participant answered or left, or the deadline passed.
@@ -892,7 +898,7 @@ public actor Coordinator {
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
                 if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
-                    _ = try ledger.append(anomaly.outcome.payload(round: active.number))
+                    _ = try ledger.append(disclosed(anomaly.outcome, unit: active.plan.unit).payload(round: active.number))
                     action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
@@ -901,7 +907,8 @@ public actor Coordinator {
                 // the candidate; the close below waits for it, so nothing is released before it is durable.
                 let checkpoint = writeCheckpoint(active)
                 do {
-                    try await promotionGates(active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10))
+                    try await promotionGates(
+                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10), checkpoint: checkpoint)
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
                     if case .success = await checkpoint.result {
@@ -921,10 +928,10 @@ public actor Coordinator {
                     roundEpsilon = try writeCharge(active)
                 }
                 if !active.checksRecorded && active.machine.state != .open {
-                    _ = try? ledger.append(active.checks.outcome.payload(round: active.number))
+                    _ = try? ledger.append(disclosed(active.checks.outcome, unit: active.plan.unit).payload(round: active.number))
                     active.checksRecorded = true
                 }
-                _ = try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))
+                _ = try? ledger.append(abortedPayload(active, reason: reason, charged: charged))
                 logger.notice("round aborted", metadata: ["cohort.round": "\(active.number)", "cohort.reason": "\(reason)"])
                 round = nil
                 return .aborted(round: active.number, reason: reason, charged: charged)
@@ -962,7 +969,7 @@ public actor Coordinator {
         let charged = ledger.state.unfinishedRound == active.number && ledger.state.unfinishedRoundCharged
         var recorded = false
         if ledger.state.unfinishedRound == active.number {
-            recorded = (try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))) != nil
+            recorded = (try? ledger.append(abortedPayload(active, reason: reason, charged: charged))) != nil
         }
         logger.error("round failed", metadata: [
             "cohort.round": "\(active.number)", "cohort.code": "\(code)", "cohort.charged": "\(charged)", "cohort.abort_recorded": "\(recorded)",
@@ -993,9 +1000,9 @@ public actor Coordinator {
         // The per-update decisions and the charge become durable together (one fsync).
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
-        _ = try ledger.appendAll([checks.payload(round: active.number), RoundChargedPayload(
-            round: active.number, plan: active.plan.record, projected: charge,
-            contributors: active.machine.contributors.sorted(), updateDigests: active.digests)])
+        _ = try ledger.appendAll([
+            disclosed(checks, unit: active.plan.unit).payload(round: active.number), chargedPayload(active, projected: charge),
+        ])
         active.checksRecorded = true
         return charge.roundEpsilon
     }
@@ -1032,9 +1039,13 @@ public actor Coordinator {
         guard let checkpointSHA256 = active.checkpointSHA256 else {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
         }
+        guard let evaluationSHA256 = active.evaluationSHA256 else {
+            throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
+        }
+        let counts = sampleCounts(active)
         _ = try ledger.append(RoundClosedPayload(
             round: active.number, modelSHA256: checkpointSHA256, checkpoint: Self.checkpointName(round: active.number),
-            metrics: active.closingMetrics))
+            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled, contributorsCount: counts.contributors))
         let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
         for name in active.invited {
             guard let writer = sessions[name]?.writer else { continue }

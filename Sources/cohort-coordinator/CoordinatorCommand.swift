@@ -164,6 +164,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         await api?.close()
         await coordinator.stop()
-        for outcome in outcomes { logger.info("round", metadata: ["cohort.outcome": "\(outcome)"]) }
+        // Contributors are counted, not named: in the participant unit their names are the
+        // secret Poisson sample (docs/PRIVACY.md).
+        for outcome in outcomes {
+            let text: String
+            switch outcome {
+            case .closed(let round, let contributors, let roundEpsilon, let cumulativeEpsilon):
+                text = "closed(round: \(round), contributors: \(contributors.count), roundEpsilon: \(roundEpsilon), "
+                    + "cumulativeEpsilon: \(cumulativeEpsilon))"
+            default:
+                text = "\(outcome)"
+            }
+            logger.info("round", metadata: ["cohort.outcome": "\(text)"])
+        }
     }
 }
