@@ -15,10 +15,16 @@ public enum LedgerDisclosure {
         GateOutcome(gate: outcome.gate, passed: outcome.passed, reason: reason, inputs: outcome.inputs.filter { keeping.contains($0.key) })
     }
 
-    /// The evaluation gate's ledger form: the decision, the thresholds and how many participants
-    /// evaluated; no metric.
+    /// The evaluation gate's inputs the ledger keeps: the thresholds, how many participants
+    /// evaluated, and the promotion (with the decisions it combined and the model version).
+    public static let evaluationInputs: Set<String> = [
+        "thresholds", "participants_evaluated", "promoted", "anomaly_passed", "risk_passed", "model_version",
+    ]
+
+    /// The evaluation gate's ledger form: the decision, the thresholds, how many participants
+    /// evaluated and the promotion; no metric.
     public static func evaluation(_ outcome: GateOutcome) -> GateOutcome {
-        withheld(outcome, keeping: ["thresholds", "participants_evaluated"], reason: outcome.passed
+        withheld(outcome, keeping: Self.evaluationInputs, reason: outcome.passed
             ? "the federated evaluation meets every threshold (exact metrics in the coordinator's evaluation store)"
             : "the federated evaluation is below the policy (exact metrics in the coordinator's evaluation store)")
     }

@@ -145,7 +145,13 @@ import Testing
         let projected = try #require(budget.data["inputs"]?["projected_epsilon"]?.doubleValue)
         #expect(projected > 0.5)
         #expect(reason.contains(String(projected.description.prefix(6))))
-        #expect(try consortium.ledgerEntries().last?.kind == "round.refused")
+        // The refusal records the q, σ and charge method it projected with, and the verifier
+        // recomputes the projection from them.
+        let refused = try #require(try consortium.ledgerEntries().last)
+        #expect(refused.kind == "round.refused")
+        #expect(refused.data["sampling_rate"]?.doubleValue != nil && refused.data["noise_multiplier"]?.doubleValue != nil)
+        #expect(refused.data["charge_method"]?.stringValue == "mtz-integer-add-symmetric-v2")
+        _ = try verifiedState(consortium)
         for _ in 0..<100 where alerts.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         #expect(alerts.all.first?.gate == "budget" && alerts.all.first?.kind == "gate_failed")
         await consortium.shutdown()

@@ -62,4 +62,61 @@ import Testing
             }
         }
     }
+
+    /// A wider opt-in grid for WDBC at ε = 3 (COHORT_TUNE=2): clipping bound, rounds, sampling
+    /// rate and momentum, each cell over the same five seeds.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["COHORT_TUNE"] == "2"))
+    func wdbcGrid() throws {
+        let directory = try TemporaryDirectory()
+        let seeds: [UInt64] = [1, 2, 3, 4, 5]
+        let data = try seeds.map { try Self.demoSilos(Datasets.wdbcTable, Datasets.wdbcSchema, count: 3, keySeed: $0, directory: directory) }
+        for (clip, rounds, q, momentum, lr) in [
+            (1.0, 50, 0.2, 0.5, 0.5), (0.5, 50, 0.2, 0.5, 1.0), (2.0, 50, 0.2, 0.5, 0.25), (1.0, 100, 0.2, 0.5, 0.5),
+            (1.0, 100, 0.1, 0.5, 0.5), (1.0, 50, 0.4, 0.5, 0.5), (1.0, 50, 0.2, 0.9, 0.1), (1.0, 200, 0.1, 0.5, 0.25),
+        ] {
+            let plan = DPFedSGDPlan(samplingRate: q, clippingBound: clip, rounds: rounds, serverLearningRate: lr,
+                                    serverMomentum: momentum, targetEpsilon: 3, delta: 1e-5)
+            var values: [Double] = []
+            for (index, seed) in seeds.enumerated() {
+                values.append(try DPFedSGDTests.simulate(plan, silos: data[index].silos, test: data[index].test, seed: 5000 + seed).metrics.accuracy)
+            }
+            print("GRID C=\(clip) T=\(rounds) q=\(q) μ=\(momentum) lr=\(lr) mean=\(values.reduce(0, +) / 5) min=\(values.min()!) "
+                + "values=\(values.map { ($0 * 1000).rounded() / 1000 })")
+        }
+    }
+
+    /// Opt-in (COHORT_TUNE=3): where the gap to the in-process figures comes from (the demo's split
+    /// against `Experiments`' split, with and without the participants' holdouts), and the
+    /// sampling rate over ten seeds at ε = 1 and 3.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["COHORT_TUNE"] == "3"))
+    func wdbcSplitAndSamplingRate() throws {
+        let directory = try TemporaryDirectory()
+        let seeds: [UInt64] = Array(1...10)
+        let demo = try seeds.map { try Self.demoSilos(Datasets.wdbcTable, Datasets.wdbcSchema, count: 3, keySeed: $0, directory: directory) }
+        let (fullSilos, fullTest) = try Experiments.silos(Datasets.wdbcTable, Datasets.wdbcSchema, count: 3, directory: directory)
+        func run(_ plan: DPFedSGDPlan, _ silos: (Int) -> ([EncodedDataset], EncodedDataset)) throws -> String {
+            var values: [Double] = []
+            for (index, seed) in seeds.enumerated() {
+                let (s, t) = silos(index)
+                values.append(try DPFedSGDTests.simulate(plan, silos: s, test: t, seed: 5000 + seed).metrics.accuracy)
+            }
+            return "mean=\(values.reduce(0, +) / Double(values.count)) min=\(values.min()!) values=\(values.map { ($0 * 1000).rounded() / 1000 })"
+        }
+        var plan = DPFedSGDPlan.wdbcDemo
+        print("SPLIT demo split, keyed holdouts (the demo): " + (try run(plan) { (demo[$0].silos, demo[$0].test) }))
+        print("SPLIT Experiments split, no holdouts (DPFedSGDTests): " + (try run(plan) { _ in (fullSilos, fullTest) }))
+        let prepared = try Datasets.wdbcSchema.prepare(Datasets.wdbcTable)
+        let labels = (0..<prepared.dataset.count).map { prepared.dataset.isPositive($0) }
+        let split = try DataSplit.stratifiedTrainTest(labels: labels, testFraction: 0.2, seed: 2026)
+        let parts = try DataSplit.dirichletLabelSkew(labels: labels, rows: split.train, silos: 3, concentration: 1.0, minimumPerClass: 5, seed: 7)
+        let whole = parts.map { prepared.dataset.subset($0) }
+        print("SPLIT demo split, no holdouts: " + (try run(plan) { _ in (whole, prepared.dataset.subset(split.test)) }))
+        for epsilon in [1.0, 3.0] {
+            for q in [0.2, 0.3, 0.4] {
+                plan.targetEpsilon = epsilon
+                plan.samplingRate = q
+                print("QSWEEP ε=\(epsilon) q=\(q) σ=\(try plan.noisePlan().noiseMultiplier) " + (try run(plan) { (demo[$0].silos, demo[$0].test) }))
+            }
+        }
+    }
 }
