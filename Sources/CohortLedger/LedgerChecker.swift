@@ -324,16 +324,16 @@ struct LedgerChecker: Sendable {
         }
     }
 
-    /// A planned round opens only after its pre-round gates passed: a passing `budget` and
-    /// `quorum` decision for the round, and no failed refusal gate, since the previous round
-    /// ended. Returns the budget decision's projected ε, which the round's charge must equal.
+    /// A planned round opens only after its pre-round gates passed: a passing `budget` decision
+    /// for the round and no failed refusal gate (`model_version`, `budget`, `quorum`) recorded
+    /// for it before. Returns the budget decision's projected ε, which the round's charge must equal.
     private func checkPreRoundDecisions(round: Int, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) -> Double {
         let decisions = preRoundDecisions[round] ?? [:]
         for gate in decisions.keys.sorted() where Self.refusalGates.contains(gate) && decisions[gate]?.passed == false {
             throw fail(.roundOrder, "round \(round) opened after its \(gate) gate failed; a failed refusal gate must be followed by round.refused")
         }
-        for gate in ["budget", "quorum"] where decisions[gate] == nil {
-            throw fail(.roundOrder, "round \(round) opened without a passing \(gate) gate decision before it; a planned round opens only after its pre-round gates")
+        guard decisions["budget"] != nil else {
+            throw fail(.roundOrder, "round \(round) opened without a passing budget gate decision before it; a planned round opens only after its pre-round gates")
         }
         guard let projected = decisions["budget"]?.projected else {
             throw fail(.roundOrder, "the budget gate decision before round \(round) states no inputs.projected_epsilon")

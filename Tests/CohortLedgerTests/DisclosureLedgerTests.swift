@@ -160,7 +160,7 @@ struct DisclosureLedgerTests {
         return Fixtures.forge(records, key: key)
     }
 
-    @Test("a planned round opens only after passing budget and quorum decisions, and is charged the budget projection")
+    @Test("a planned round opens only after a passing budget decision and no failed refusal gate, and is charged the budget projection")
     func preRoundGateRule() throws {
         let passing = ChargeMethodLedgerTests.preRoundGates(round: 1, projected: 0)
         #expect(Self.verify(try Self.plannedRound(passing)) == nil)
