@@ -85,3 +85,44 @@ import Testing
         for task in tasks { _ = try await task.value }
     }
 }
+
+/// A participant-unit round left open by a crash is aborted at the next start with its sample's
+/// counts, read from the sample store the coordinator wrote before the ledger entries.
+@Suite(.serialized) struct ParticipantUnitRestartTests {
+    @Test func roundLeftOpenIsAbortedWithItsCountsAtRestart() async throws {
+        let files = try ConsortiumFiles(unit: "participant", samplingRate: 0.9, noiseMultiplier: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let capture = LogCapture()
+        // The first coordinator creates the ledger; it holds the ledger's lock until deallocated.
+        do {
+            let first = try files.makeCoordinator(logger: capture.logger("first"))
+            await first.stop()
+        }
+        // What a crash after the opening leaves: the sample's store line, the budget decision and
+        // round.opened with its commitment, and nothing after.
+        let key = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: files.coordinatorIdentity.ed25519SecretKey))
+        let writer = try LedgerWriter.open(stateDirectory: files.stateDirectory, signingKey: key)
+        let plan = RoundPlanRecord(
+            unit: .participant, samplingRate: 0.9, noiseMultiplier: 2, clippingBound: 1, gridStep: 1e-4, sensitivity: 1.01, dimension: 31,
+            records: 0, delta: 1e-5)
+        let projected = try writer.state.projectedCharge(plan: plan)
+        let commitment = try ParticipantSampleStore.append(
+            ParticipantSampleCommitment(round: 1, set: .sampled, participants: ["hospital-a", "hospital-c"]),
+            stateDirectory: files.stateDirectory)
+        try writer.append(GateDecisionPayload(
+            round: 1, gate: "budget", passed: true, reason: "within", inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        try writer.append(RoundOpenedPayload(
+            round: 1, participantsSampled: nil, participantsEligible: 3, mechanism: "m", plan: plan, sampleCommitment: commitment))
+        writer.close()
+        do {
+            let restarted = try files.makeCoordinator(logger: capture.logger("restarted"))
+            await restarted.stop()
+        }
+        let ledger = LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)
+        let aborted = try #require(try LedgerReader.read(file: ledger).entries.last)
+        #expect(aborted.kind == "round.aborted")
+        #expect(aborted.data["participants_sampled"]?.intValue == 2 && aborted.data["contributors_count"]?.intValue == 0)
+        #expect(aborted.data["charged"] == .bool(false))
+        _ = try LedgerVerifier.verify(file: ledger, publicKey: files.ledgerPublicKey())
+    }
+}
