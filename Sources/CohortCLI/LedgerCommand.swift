@@ -53,7 +53,9 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "The ledger file (ledger.jsonl).")
         var ledger: String
 
-        @Option(name: .long, help: "The coordinator's evaluation store (<state>/evaluations.jsonl), for operators: list each round's exact metrics after the table.")
+        @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's evaluation store (<state>/evaluations.jsonl): list each round's exact metrics.",
+            discussion: "For operators: the store holds exact holdout metrics, which the ledger only commits to."))
         var evaluations: String?
 
         public init() {}
@@ -65,8 +67,10 @@ public struct LedgerCommand: ParsableCommand {
                 // Exact holdout metrics: un-protected data for the coordinator's operators only.
                 print("\nevaluations (\(evaluations); operators only, not part of the ledger):")
                 for line in try EvaluationStore.read(path: evaluations) {
-                    let metrics = line.record.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }
-                    print("round \(line.record.round) · model \(line.record.modelSHA256.prefix(12))… · \(line.record.participants) participants · "
+                    let metrics = line.record.metrics.sorted { $0.key < $1.key }
+                        .map { "\($0.key) \(String(format: "%.4f", $0.value))" }
+                    print("round \(line.record.round) · model \(line.record.modelSHA256.prefix(12))… · "
+                        + "\(line.record.participants) participants · "
                         + (metrics.isEmpty ? "not evaluated" : metrics.joined(separator: ", ")))
                 }
             }
@@ -103,8 +107,8 @@ public struct LedgerCommand: ParsableCommand {
         var json = false
 
         @Option(name: .long, help: ArgumentHelp(
-            "The coordinator's evaluation store (<state>/evaluations.jsonl): also check every evaluation_sha256 against it.",
-            discussion: "Optional: the store holds exact holdout metrics and is shown to operators only; a ledger verifies without it."))
+            "The coordinator's evaluation store (<state>/evaluations.jsonl): also check every evaluation_sha256.",
+            discussion: "Optional: the store holds exact holdout metrics, for operators only; a ledger verifies without it."))
         var evaluations: String?
 
         public init() {}
@@ -119,10 +123,13 @@ public struct LedgerCommand: ParsableCommand {
             }
             do {
                 let result = try LedgerVerifier.verify(
-                    file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly, keepEntries: evaluations != nil
+                    file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly,
+                    keepEntries: evaluations != nil
                 )
                 let state = result.state
-                let store = try evaluations.map { path throws(LedgerError) in try EvaluationStore.check(path: path, against: result.entries) }
+                let store = try evaluations.map { path throws(LedgerError) in
+                    try EvaluationStore.check(path: path, against: result.entries)
+                }
                 if json {
                     let object: JSONValue = [
                         "ok": true, "entries": .integer(state.entryCount), "rounds_charged": .integer(state.roundsCharged),
@@ -140,7 +147,8 @@ public struct LedgerCommand: ParsableCommand {
                     line += signatures == .last ? ", signatures: last entry (covers all through the chain)" : ", signatures: every entry"
                     if let store {
                         line += "; evaluation store: \(store.commitmentsChecked) commitments match"
-                            + (store.unreferencedLines > 0 ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
+                            + (store.unreferencedLines > 0
+                                ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
                     }
                     if !state.unknownKinds.isEmpty {
                         line += "; unknown kinds (chain and signature checked only): "

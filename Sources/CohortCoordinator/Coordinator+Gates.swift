@@ -79,8 +79,9 @@ extension Coordinator {
         let policy = configuration.policy.policy
         _ = try ledger.appendAll(decisions.map { $0.payload(round: number) } + [
             RoundRefusedPayload(
-                round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected, epsilonMax: policy.privacy.epsilonMax,
-                samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier, chargeMethod: .current)
+                round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
+                epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
+                noiseMultiplier: policy.privacy.noiseMultiplier, chargeMethod: .current)
         ])
         logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(failed.gate)", "cohort.reason": "\(failed.reason)"])
         raiseAlert(kind: "gate_failed", round: number, gate: failed.gate, reason: failed.reason, participants: [])
@@ -118,9 +119,11 @@ extension Coordinator {
         let shown = active.plan.unit == .record ? (flagged, result.outcome.reason)
             : ([], disclosed(result.outcome, unit: active.plan.unit).reason)
         logger.warning("anomalous updates", metadata: [
-            "cohort.round": "\(active.number)", "cohort.flagged": "\(shown.0.joined(separator: ","))", "cohort.reason": "\(shown.1)",
+            "cohort.round": "\(active.number)", "cohort.flagged": "\(shown.0.joined(separator: ","))",
+            "cohort.reason": "\(shown.1)",
         ])
-        raiseAlert(kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: shown.1, participants: shown.0)
+        raiseAlert(
+            kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: shown.1, participants: shown.0)
         return result
     }
 
@@ -128,7 +131,8 @@ extension Coordinator {
     /// decisions (and the evaluation) are ledgered together; the model version is promoted to
     /// approved only when both gates pass.
     func promotionGates(
-        _ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double, checkpoint: Task<String, any Error>
+        _ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double,
+        checkpoint: Task<String, any Error>
     ) async throws {
         let governance = configuration.policy.policy.governance
         let evaluation = try await federatedEvaluation(active, timeout: evaluationTimeout)
@@ -148,13 +152,15 @@ extension Coordinator {
         // The exact metrics go to the coordinator's evaluation store, for the released model's
         // checkpoint; the ledger commits to the store's line.
         let evaluationSHA256 = try storeEvaluation(
-            active, modelSHA256: try await checkpoint.value, aggregate: evaluation.aggregate, participants: evaluation.byParticipant.count)
+            active, modelSHA256: try await checkpoint.value, aggregate: evaluation.aggregate,
+            participants: evaluation.byParticipant.count)
         active.evaluationSHA256 = evaluationSHA256
         let unit = active.plan.unit
         var payloads: [any LedgerPayload] = [disclosed(anomaly.outcome, unit: unit).payload(round: active.number)]
         if !evaluation.byParticipant.isEmpty {
             payloads.append(EvaluationRecordedPayload(
-                round: active.number, evaluationSHA256: evaluationSHA256, participantsEvaluated: evaluation.byParticipant.count))
+                round: active.number, evaluationSHA256: evaluationSHA256,
+                participantsEvaluated: evaluation.byParticipant.count))
         }
         payloads.append(disclosed(risk.outcome, unit: unit).payload(round: active.number))
         payloads.append(disclosed(evaluated, unit: unit).payload(round: active.number))

@@ -286,7 +286,8 @@ public actor Coordinator {
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
         try Self.abortUnfinishedRound(
-            in: writer, reason: "the coordinator stopped during the round and restarted", stateDirectory: configuration.stateDirectory, logger: logger)
+            in: writer, reason: "the coordinator stopped during the round and restarted",
+            stateDirectory: configuration.stateDirectory, logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
         var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
@@ -361,10 +362,16 @@ public actor Coordinator {
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
     /// a crash interrupted, or one whose abort could not be written when a storage failure ended
     /// it. `charged` is what the ledger says: a charge that became durable stays charged.
-    static func abortUnfinishedRound(in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger) throws {
-        guard let payload = try unfinishedAbortPayload(writer.state, reason: reason, stateDirectory: stateDirectory) else { return }
+    static func abortUnfinishedRound(
+        in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger
+    ) throws {
+        guard let payload = try unfinishedAbortPayload(writer.state, reason: reason, stateDirectory: stateDirectory) else {
+            return
+        }
         _ = try writer.append(payload)
-        logger.notice("unfinished round aborted", metadata: ["cohort.round": "\(payload.round)", "cohort.reason": "\(reason)"])
+        logger.notice("unfinished round aborted", metadata: [
+            "cohort.round": "\(payload.round)", "cohort.reason": "\(reason)",
+        ])
     }
 
     static func checkpointPath(stateDirectory: String, round: Int) -> String {
@@ -808,7 +815,8 @@ public actor Coordinator {
         // The gate decisions and the opening become durable together, before any invitation.
         _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
             openedPayload(
-                round: number, invited: invited, eligible: eligible.count, plan: plan, mechanism: "poisson-subsampled-discrete-gaussian")
+                round: number, invited: invited, eligible: eligible.count, plan: plan,
+                mechanism: "poisson-subsampled-discrete-gaussian")
         ])
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
@@ -846,7 +854,9 @@ public actor Coordinator {
             }
             if !(await send(frame, to: name, holding: modelDigest)) {
                 // Participant unit: the log does not say who was sampled.
-                logger.notice("invitation not delivered", metadata: ["cohort.participant": "\(plan.unit == .record ? name : "(sampled)")"])
+                logger.notice("invitation not delivered", metadata: [
+                    "cohort.participant": "\(plan.unit == .record ? name : "(sampled)")",
+                ])
             }
         }
         // Collect until every invited participant answered or left, or the deadline passed.
@@ -898,7 +908,8 @@ public actor Coordinator {
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
                 if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
-                    _ = try ledger.append(disclosed(anomaly.outcome, unit: active.plan.unit).payload(round: active.number))
+                    let disclosedAnomaly = disclosed(anomaly.outcome, unit: active.plan.unit)
+                    _ = try ledger.append(disclosedAnomaly.payload(round: active.number))
                     action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
@@ -908,7 +919,8 @@ public actor Coordinator {
                 let checkpoint = writeCheckpoint(active)
                 do {
                     try await promotionGates(
-                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10), checkpoint: checkpoint)
+                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10),
+                        checkpoint: checkpoint)
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
                     if case .success = await checkpoint.result {
@@ -928,7 +940,8 @@ public actor Coordinator {
                     roundEpsilon = try writeCharge(active)
                 }
                 if !active.checksRecorded && active.machine.state != .open {
-                    _ = try? ledger.append(disclosed(active.checks.outcome, unit: active.plan.unit).payload(round: active.number))
+                    let checks = disclosed(active.checks.outcome, unit: active.plan.unit)
+                    _ = try? ledger.append(checks.payload(round: active.number))
                     active.checksRecorded = true
                 }
                 _ = try? ledger.append(abortedPayload(active, reason: reason, charged: charged))
@@ -1001,7 +1014,8 @@ public actor Coordinator {
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
         _ = try ledger.appendAll([
-            disclosed(checks, unit: active.plan.unit).payload(round: active.number), chargedPayload(active, projected: charge),
+            disclosed(checks, unit: active.plan.unit).payload(round: active.number),
+            chargedPayload(active, projected: charge),
         ])
         active.checksRecorded = true
         return charge.roundEpsilon
@@ -1040,12 +1054,14 @@ public actor Coordinator {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
         }
         guard let evaluationSHA256 = active.evaluationSHA256 else {
-            throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
+            throw CoordinatorError(
+                code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
         }
         let counts = sampleCounts(active)
         _ = try ledger.append(RoundClosedPayload(
             round: active.number, modelSHA256: checkpointSHA256, checkpoint: Self.checkpointName(round: active.number),
-            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled, contributorsCount: counts.contributors))
+            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled,
+            contributorsCount: counts.contributors))
         let result = RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8))
         for name in active.invited {
             guard let writer = sessions[name]?.writer else { continue }

@@ -16,15 +16,20 @@ import Foundation
 ///   carries the SHA-256 of the round's line.
 extension Coordinator {
     /// The `round.opened` entry of a round that sampled `invited` out of `eligible`.
-    func openedPayload(round: Int, invited: [String], eligible: Int, plan: RoundPlan, mechanism: String) throws -> RoundOpenedPayload {
+    func openedPayload(
+        round: Int, invited: [String], eligible: Int, plan: RoundPlan, mechanism: String
+    ) throws -> RoundOpenedPayload {
         guard plan.unit == .participant else {
             return RoundOpenedPayload(
-                round: round, participantsSampled: invited.count, participantsEligible: eligible, mechanism: mechanism, plan: plan.record)
+                round: round, participantsSampled: invited.count, participantsEligible: eligible, mechanism: mechanism,
+                plan: plan.record)
         }
         let commitment = try ParticipantSampleStore.append(
-            ParticipantSampleCommitment(round: round, set: .sampled, participants: invited), stateDirectory: configuration.stateDirectory)
+            ParticipantSampleCommitment(round: round, set: .sampled, participants: invited),
+            stateDirectory: configuration.stateDirectory)
         return RoundOpenedPayload(
-            round: round, participantsSampled: nil, participantsEligible: eligible, mechanism: mechanism, plan: plan.record,
+            round: round, participantsSampled: nil, participantsEligible: eligible, mechanism: mechanism,
+            plan: plan.record,
             sampleCommitment: commitment)
     }
 
@@ -37,7 +42,8 @@ extension Coordinator {
                 updateDigests: active.digests)
         }
         let commitment = try ParticipantSampleStore.append(
-            ParticipantSampleCommitment(round: active.number, set: .contributors, participants: contributors, updateDigests: active.digests),
+            ParticipantSampleCommitment(
+                round: active.number, set: .contributors, participants: contributors, updateDigests: active.digests),
             stateDirectory: configuration.stateDirectory)
         return RoundChargedPayload(
             round: active.number, plan: active.plan.record, projected: projected, contributors: [], updateDigests: [:],
@@ -55,13 +61,16 @@ extension Coordinator {
     func abortedPayload(_ active: ActiveRound, reason: String, charged: Bool) -> RoundAbortedPayload {
         let counts = sampleCounts(active)
         return RoundAbortedPayload(
-            round: active.number, reason: reason, charged: charged, participantsSampled: counts.sampled, contributorsCount: counts.contributors)
+            round: active.number, reason: reason, charged: charged, participantsSampled: counts.sampled,
+            contributorsCount: counts.contributors)
     }
 
     /// The `round.aborted` entry for a round left open in the ledger (by a crash or a failed
     /// abort): a participant-unit round that committed to its sample gets its counts from the
     /// sample store, where they were written before the ledger entries that commit to them.
-    static func unfinishedAbortPayload(_ state: LedgerState, reason: String, stateDirectory: String) throws -> RoundAbortedPayload? {
+    static func unfinishedAbortPayload(
+        _ state: LedgerState, reason: String, stateDirectory: String
+    ) throws -> RoundAbortedPayload? {
         guard let round = state.unfinishedRound else { return nil }
         guard state.unfinishedRoundSampleCommitted else {
             return RoundAbortedPayload(round: round, reason: reason, charged: state.unfinishedRoundCharged)
@@ -74,17 +83,22 @@ extension Coordinator {
                 message: "round \(round) committed to its participant sample but \(path) has no sampled set for it; "
                     + "restore the file from a backup (the ledger cannot record the round's end without its counts)")
         }
-        let contributors = state.unfinishedRoundCharged ? stored.last(where: { $0.set == .contributors })?.participants.count ?? 0 : 0
+        let contributors =
+            state.unfinishedRoundCharged ? stored.last(where: { $0.set == .contributors })?.participants.count ?? 0 : 0
         return RoundAbortedPayload(
-            round: round, reason: reason, charged: state.unfinishedRoundCharged, participantsSampled: sampled.participants.count,
+            round: round, reason: reason, charged: state.unfinishedRoundCharged,
+            participantsSampled: sampled.participants.count,
             contributorsCount: contributors)
     }
 
     /// Writes the round's evaluation to the coordinator's evaluation store and returns the
     /// commitment for the ledger (`evaluation_sha256`).
-    func storeEvaluation(_ active: ActiveRound, modelSHA256: String, aggregate: [String: Double], participants: Int) throws -> String {
+    func storeEvaluation(
+        _ active: ActiveRound, modelSHA256: String, aggregate: [String: Double], participants: Int
+    ) throws -> String {
         try EvaluationStore.append(
-            EvaluationRecord(round: active.number, modelSHA256: modelSHA256, metrics: aggregate, participants: participants),
+            EvaluationRecord(
+                round: active.number, modelSHA256: modelSHA256, metrics: aggregate, participants: participants),
             stateDirectory: configuration.stateDirectory)
     }
 
@@ -94,7 +108,8 @@ extension Coordinator {
         case GateName.evaluation.rawValue: return LedgerDisclosure.evaluation(outcome)
         case GateName.risk.rawValue: return LedgerDisclosure.risk(outcome, unit: unit)
         case GateName.anomaly.rawValue where unit == .participant: return LedgerDisclosure.anomalyWithoutSample(outcome)
-        case GateName.updateChecks.rawValue where unit == .participant: return LedgerDisclosure.updateChecksWithoutSample(outcome)
+        case GateName.updateChecks.rawValue where unit == .participant:
+            return LedgerDisclosure.updateChecksWithoutSample(outcome)
         default: return outcome
         }
     }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CohortCrypto
 import CohortStorage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One line of the coordinator's evaluation store: the exact federated evaluation of one
 /// round's model on the participants' holdouts.
@@ -46,12 +47,16 @@ public struct EvaluationRecord: Sendable, Equatable {
     /// Decodes one store line (without its line feed); `path` and `number` locate errors.
     public init(line: [UInt8], path: String, number: Int) throws(LedgerError) {
         func fail(_ what: String) -> LedgerError {
-            LedgerError(code: .badStore, message: "\(path) line \(number): \(what); the evaluation store holds one "
-                + "{\"round\", \"model_sha256\", \"metrics\", \"participants\"} object per line", line: number)
+            LedgerError(
+                code: .badStore,
+                message: "\(path) line \(number): \(what); the evaluation store holds one "
+                    + "{\"round\", \"model_sha256\", \"metrics\", \"participants\"} object per line", line: number)
         }
         let value: JSONValue
         do { value = try JSONParser.parse(line) } catch { throw fail("not JSON (\(error))") }
-        guard case .object(let members) = value, Set(members.keys) == ["round", "model_sha256", "metrics", "participants"] else {
+        guard case .object(let members) = value,
+            Set(members.keys) == ["round", "model_sha256", "metrics", "participants"]
+        else {
             throw fail("not an object with exactly the members round, model_sha256, metrics and participants")
         }
         guard let round = members["round"]?.intValue, round >= 1 else { throw fail("round must be an integer ≥ 1") }
@@ -105,12 +110,14 @@ public enum EvaluationStore {
         }
         guard !bytes.isEmpty else { return [] }
         guard bytes.last == 0x0A else {
-            throw LedgerError(code: .badStore, message: "\(path): the last line has no line feed (an interrupted append)")
+            throw LedgerError(
+                code: .badStore, message: "\(path): the last line has no line feed (an interrupted append)")
         }
         var result: [(record: EvaluationRecord, sha256: String)] = []
         for (index, line) in bytes.dropLast().split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
             let lineBytes = Array(line)
-            result.append((try EvaluationRecord(line: lineBytes, path: path, number: index + 1), SHA256.hexDigest(lineBytes)))
+            result.append(
+                (try EvaluationRecord(line: lineBytes, path: path, number: index + 1), SHA256.hexDigest(lineBytes)))
         }
         return result
     }
@@ -136,7 +143,9 @@ public enum EvaluationStore {
         var checked = 0
         for (index, entry) in entries.enumerated() {
             let record: LedgerRecord
-            do { record = try entry.record() } catch { throw LedgerError(code: error.code, message: error.message, line: index + 1, seq: entry.seq) }
+            do { record = try entry.record() } catch {
+                throw LedgerError(code: error.code, message: error.message, line: index + 1, seq: entry.seq)
+            }
             let commitment: String
             let round: Int
             var model: String?
@@ -152,20 +161,28 @@ public enum EvaluationStore {
                 continue
             }
             func fail(_ what: String) -> LedgerError {
-                LedgerError(code: .commitmentMismatch, message: "\(entry.kind) of round \(round): \(what) (\(path))",
-                            line: index + 1, seq: entry.seq)
+                LedgerError(
+                    code: .commitmentMismatch, message: "\(entry.kind) of round \(round): \(what) (\(path))",
+                    line: index + 1, seq: entry.seq)
             }
             guard let stored = byHash[commitment] else {
-                throw fail("no line of the evaluation store has the SHA-256 \(commitment): the store was altered, truncated or is another coordinator's")
+                throw fail(
+                    "no line of the evaluation store has the SHA-256 \(commitment): "
+                        + "the store was altered, truncated or is another coordinator's"
+                )
             }
             guard stored.round == round else { throw fail("the committed line is for round \(stored.round)") }
-            if let model, stored.modelSHA256 != model { throw fail("the committed line is for model \(stored.modelSHA256), not \(model)") }
+            if let model, stored.modelSHA256 != model {
+                throw fail("the committed line is for model \(stored.modelSHA256), not \(model)")
+            }
             if let participants, stored.participants != participants {
-                throw fail("the committed line merged \(stored.participants) evaluations, the entry says \(participants)")
+                throw fail(
+                    "the committed line merged \(stored.participants) evaluations, the entry says \(participants)")
             }
             referenced.insert(commitment)
             checked += 1
         }
-        return CheckResult(commitmentsChecked: checked, unreferencedLines: Set(byHash.keys).subtracting(referenced).count)
+        return CheckResult(
+            commitmentsChecked: checked, unreferencedLines: Set(byHash.keys).subtracting(referenced).count)
     }
 }

@@ -247,7 +247,8 @@ struct LedgerChecker: Sendable {
         }
         if let plan = status.plan { try checkChargeMatchesPlan(charge, plan, fail) }
         if status.sampleCommitted && charge.contributorsCommitment == nil {
-            throw fail(.badEntry, "round \(charge.round) committed to its participant sample in round.opened, so its charge must "
+            throw fail(.badEntry, "round \(charge.round) committed to its participant sample in round.opened, so its charge "
+                + "must "
                 + "carry contributors_commitment instead of naming the contributors")
         }
         let mechanism: SubsampledGaussian
@@ -298,7 +299,8 @@ struct LedgerChecker: Sendable {
         }
         // The charge is the projection the budget gate passed: what was judged is what was spent.
         if let projected = status.budgetProjection, !Self.close(charge.cumulativeEpsilon, projected) {
-            throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the projected_epsilon \(projected) "
+            throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the projected_epsilon "
+                + "\(projected) "
                 + "of the budget gate decision round \(charge.round) opened on")
         }
         roundStatus[charge.round]!.charged = true
@@ -327,13 +329,17 @@ struct LedgerChecker: Sendable {
     /// A planned round opens only after its pre-round gates passed: a passing `budget` decision
     /// for the round and no failed refusal gate (`model_version`, `budget`, `quorum`) recorded
     /// for it before. Returns the budget decision's projected ε, which the round's charge must equal.
-    private func checkPreRoundDecisions(round: Int, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) -> Double {
+    private func checkPreRoundDecisions(
+        round: Int, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) -> Double {
         let decisions = preRoundDecisions[round] ?? [:]
         for gate in decisions.keys.sorted() where Self.refusalGates.contains(gate) && decisions[gate]?.passed == false {
-            throw fail(.roundOrder, "round \(round) opened after its \(gate) gate failed; a failed refusal gate must be followed by round.refused")
+            throw fail(.roundOrder, "round \(round) opened after its \(gate) gate failed; "
+                + "a failed refusal gate must be followed by round.refused")
         }
         guard decisions["budget"] != nil else {
-            throw fail(.roundOrder, "round \(round) opened without a passing budget gate decision before it; a planned round opens only after its pre-round gates")
+            throw fail(.roundOrder, "round \(round) opened without a passing budget gate decision before it; "
+                + "a planned round opens only after its pre-round gates")
         }
         guard let projected = decisions["budget"]?.projected else {
             throw fail(.roundOrder, "the budget gate decision before round \(round) states no inputs.projected_epsilon")
@@ -348,8 +354,10 @@ struct LedgerChecker: Sendable {
     ) throws(LedgerError) {
         guard committed != recorded else { return }
         throw fail(.badEntry, committed
-            ? "round \(round) committed to its participant sample, so its end must record participants_sampled and contributors_count"
-            : "round \(round) did not commit to a participant sample; participants_sampled and contributors_count belong to rounds that did")
+            ? "round \(round) committed to its participant sample, so its end must record participants_sampled "
+                + "and contributors_count"
+            : "round \(round) did not commit to a participant sample; participants_sampled and contributors_count "
+                + "belong to rounds that did")
     }
 
     /// A charge must carry exactly the parameters its round's plan froze.

@@ -44,7 +44,9 @@ public enum LedgerHTMLReport {
             case .roundClosed(let p):
                 touch(p.round)
                 rounds[p.round]!.status = "closed"
-                if let sampled = p.participantsSampled { rounds[p.round]!.participants = "\(sampled) (\(p.contributorsCount ?? 0) contributed)" }
+                if let sampled = p.participantsSampled {
+                    rounds[p.round]!.participants = "\(sampled) (\(p.contributorsCount ?? 0) contributed)"
+                }
                 rounds[p.round]!.model = p.modelSHA256
             case .roundAborted(let p):
                 touch(p.round)

@@ -29,14 +29,16 @@ public enum LedgerRendering {
                 } ?? "")
         case .roundOpened(let p)?:
             detail = (p.participantsSampled.map { "\($0) of \(p.participantsEligible) participants" }
-                ?? "sample of \(p.participantsEligible) participants committed to (\(p.sampleCommitment?.prefix(12) ?? "")…)")
+                ?? "sample of \(p.participantsEligible) participants committed to "
+                    + "(\(p.sampleCommitment?.prefix(12) ?? "")…)")
                 + ", \(p.mechanism)"
                 + (p.plan.map { ", plan: \($0.unit.rawValue)-level, q \(format($0.samplingRate)), σ \(format($0.noiseMultiplier)), \($0.chargeMethod.rawValue)" } ?? "")
         case .roundCharged(let p)?:
             roundEpsilon = p.roundEpsilon
             cumulative = p.cumulativeEpsilon
             detail = "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), "
-                + (p.contributorsCommitment.map { "contributors committed to (\($0.prefix(12))…), " } ?? "\(p.contributors.count) contributors, ")
+                + (p.contributorsCommitment.map { "contributors committed to (\($0.prefix(12))…), " }
+                    ?? "\(p.contributors.count) contributors, ")
                 + (p.chargeMethod?.rawValue ?? "\(p.effectiveChargeMethod.rawValue) (unnamed)")
         case .roundClosed(let p)?:
             detail = "model \(p.modelSHA256.prefix(12))…"
@@ -50,8 +52,9 @@ public enum LedgerRendering {
         case .gateDecision(let p)?:
             detail = "gate \(p.gate): \(p.passed ? "pass" : "FAIL")\(p.reason.isEmpty ? "" : " — \(p.reason)")"
         case .evaluationRecorded(let p)?:
-            detail = p.evaluationSHA256.map { "\(p.participantsEvaluated ?? 0) participants evaluated; metrics in the evaluation store (\($0.prefix(12))…)" }
-                ?? p.aggregate.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))" }.joined(separator: ", ")
+            detail = p.evaluationSHA256.map {
+                "\(p.participantsEvaluated ?? 0) participants evaluated; metrics in the evaluation store (\($0.prefix(12))…)"
+            } ?? p.aggregate.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))" }.joined(separator: ", ")
         case .unknown(let kind, _)?:
             detail = "(unknown kind \(kind))"
         case nil:

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CohortCrypto
 import CohortStorage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Participant unit: a hiding commitment to a set of participant names (the round's Poisson
 /// sample, or the contributors among it), which the ledger records instead of the names.
@@ -33,10 +34,15 @@ public struct ParticipantSampleCommitment: Sendable, Equatable {
 
     /// A commitment to `participants` under a fresh salt.
     public init(round: Int, set: SetName, participants: some Sequence<String>, updateDigests: [String: String] = [:]) {
-        self.init(round: round, set: set, salt: SecureRandom.bytes(32), participants: participants, updateDigests: updateDigests)
+        self.init(
+            round: round, set: set, salt: SecureRandom.bytes(32), participants: participants,
+            updateDigests: updateDigests)
     }
 
-    public init(round: Int, set: SetName, salt: [UInt8], participants: some Sequence<String>, updateDigests: [String: String] = [:]) {
+    public init(
+        round: Int, set: SetName, salt: [UInt8], participants: some Sequence<String>,
+        updateDigests: [String: String] = [:]
+    ) {
         self.round = round
         self.set = set
         self.salt = salt
@@ -75,9 +81,9 @@ public struct ParticipantSampleCommitment: Sendable, Equatable {
         let value: JSONValue
         do { value = try JSONParser.parse(line) } catch { throw fail("not JSON (\(error))") }
         guard let round = value["round"]?.intValue, round >= 1,
-              let set = value["set"]?.stringValue.flatMap(SetName.init(rawValue:)),
-              let saltHex = value["salt"]?.stringValue, let salt = Hex.decode(saltHex), salt.count == 32,
-              let names = value["participants"]?.arrayValue, let recorded = value["commitment"]?.stringValue
+            let set = value["set"]?.stringValue.flatMap(SetName.init(rawValue:)),
+            let saltHex = value["salt"]?.stringValue, let salt = Hex.decode(saltHex), salt.count == 32,
+            let names = value["participants"]?.arrayValue, let recorded = value["commitment"]?.stringValue
         else { throw fail("not a sample commitment (round, set, salt of 32 bytes in hex, participants, commitment)") }
         var participants: [String] = []
         for name in names {
@@ -91,8 +97,10 @@ public struct ParticipantSampleCommitment: Sendable, Equatable {
         }
         self.init(round: round, set: set, salt: salt, participants: participants, updateDigests: digests)
         guard commitment == recorded else {
-            throw LedgerError(code: .commitmentMismatch, message: "\(path) line \(number): the salt and names give \(commitment), "
-                + "the line records \(recorded)", line: number)
+            throw LedgerError(
+                code: .commitmentMismatch,
+                message: "\(path) line \(number): the salt and names give \(commitment), "
+                    + "the line records \(recorded)", line: number)
         }
     }
 }
@@ -111,7 +119,9 @@ public enum ParticipantSampleStore {
 
     /// Appends `commitment` durably and returns the commitment string for the ledger.
     @discardableResult
-    public static func append(_ commitment: ParticipantSampleCommitment, stateDirectory: String) throws(StorageError) -> String {
+    public static func append(
+        _ commitment: ParticipantSampleCommitment, stateDirectory: String
+    ) throws(StorageError) -> String {
         try DurableFile.appendLine(commitment.line, to: path(stateDirectory: stateDirectory), mode: mode)
         return commitment.commitment
     }
@@ -124,7 +134,8 @@ public enum ParticipantSampleStore {
         }
         guard !bytes.isEmpty else { return [] }
         guard bytes.last == 0x0A else {
-            throw LedgerError(code: .badStore, message: "\(path): the last line has no line feed (an interrupted append)")
+            throw LedgerError(
+                code: .badStore, message: "\(path): the last line has no line feed (an interrupted append)")
         }
         var result: [ParticipantSampleCommitment] = []
         for (index, line) in bytes.dropLast().split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {

@@ -96,23 +96,31 @@ import Testing
         let key = Ed25519.KeyPair.generate()
         let writer = try LedgerWriter.create(
             stateDirectory: directory, signingKey: key,
-            genesis: GenesisPayload(ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "p"), epsilonMax: 8, delta: 1e-5))
+            genesis: GenesisPayload(
+                ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "p"), epsilonMax: 8, delta: 1e-5))
         let plan = RoundPlanRecord(
-            unit: .record, samplingRate: 0.2, noiseMultiplier: 2.41, clippingBound: 1, gridStep: 1e-4, sensitivity: 1.01, dimension: 31,
-            records: 400, delta: 1e-5)
+            unit: .record, samplingRate: 0.2, noiseMultiplier: 2.41, clippingBound: 1, gridStep: 1e-4,
+            sensitivity: 1.01, dimension: 31, records: 400, delta: 1e-5)
         let projected = try writer.state.projectedCharge(plan: plan)
         try writer.append(GateDecisionPayload(
-            round: 1, gate: "budget", passed: true, reason: "within", inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
-        try writer.append(RoundOpenedPayload(round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "m", plan: plan))
+            round: 1, gate: "budget", passed: true, reason: "within",
+            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        try writer.append(RoundOpenedPayload(
+            round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "m", plan: plan))
         try writer.append(RoundChargedPayload(
-            round: 1, plan: plan, projected: projected, contributors: ["a"], updateDigests: ["a": SHA256.hexDigest(utf8: "u")]))
+            round: 1, plan: plan, projected: projected, contributors: ["a"],
+            updateDigests: ["a": SHA256.hexDigest(utf8: "u")]))
         let model = SHA256.hexDigest(utf8: "model")
         let commitment = try EvaluationStore.append(
-            EvaluationRecord(round: 1, modelSHA256: model, metrics: ["accuracy": 0.9, "count": 40], participants: 2), stateDirectory: directory)
-        try writer.append(RoundClosedPayload(round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: commitment))
+            EvaluationRecord(round: 1, modelSHA256: model, metrics: ["accuracy": 0.9, "count": 40], participants: 2),
+            stateDirectory: directory)
+        try writer.append(RoundClosedPayload(
+            round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: commitment))
         let keyPath = directory + "/ledger.pub"
         try KeyFile.writePublic(key.publicKey, kind: .ed25519Public, to: keyPath)
-        return (LedgerWriter.ledgerPath(stateDirectory: directory), keyPath, EvaluationStore.path(stateDirectory: directory))
+        return (
+            LedgerWriter.ledgerPath(stateDirectory: directory), keyPath, EvaluationStore.path(stateDirectory: directory)
+        )
     }
 
     @Test func evaluationStoreIsCheckedWhenGivenAndNeverRequired() throws {
@@ -130,11 +138,16 @@ import Testing
         // An altered store no longer matches the ledger's commitment: named, exit 1.
         let text = try String(contentsOfFile: store, encoding: .utf8).replacingOccurrences(of: "0.9", with: "0.95")
         try text.write(toFile: store, atomically: false, encoding: .utf8)
-        let altered = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store])
+        let altered = try cohort.run([
+            "ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store,
+        ])
         #expect(altered.status == 1)
-        #expect(altered.stdout.contains("ledger.commitment_mismatch") && altered.stdout.contains("line 5"), "\(altered.stdout)")
+        #expect(altered.stdout.contains("ledger.commitment_mismatch"), "\(altered.stdout)")
+        #expect(altered.stdout.contains("line 5"), "\(altered.stdout)")
         // A missing store is an input error (exit 2) naming the file.
-        let missing = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store + ".missing"])
+        let missing = try cohort.run([
+            "ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store + ".missing",
+        ])
         #expect(missing.status == 2 && missing.stderr.contains("evaluations.jsonl.missing"), "\(missing.stderr)")
     }
 }

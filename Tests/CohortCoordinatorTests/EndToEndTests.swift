@@ -70,7 +70,8 @@ import Testing
         #expect(plan.records == 569 - holdouts.values.reduce(0, +))
         #expect(abs(holdouts.values.reduce(0, +) - 114) < 40)
         let verified = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey(), keepEntries: true)
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey(),
+            keepEntries: true)
         #expect(verified.state.lastClosedRound == 1)
         #expect(try EvaluationStore.check(path: storePath, against: verified.entries).commitmentsChecked == 2)
         #expect(FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))

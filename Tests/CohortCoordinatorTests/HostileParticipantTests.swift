@@ -201,7 +201,8 @@ import Testing
         let recorded = try #require(try consortium.ledgerEntries().first { $0.kind == "evaluation.recorded" })
         // Two evaluations merged; the honest participants' metrics are in the evaluation store.
         #expect(recorded.data["participants_evaluated"]?.intValue == 2)
-        let stored = try #require(try EvaluationStore.read(path: EvaluationStore.path(stateDirectory: consortium.stateDirectory)).last)
+        let storePath = EvaluationStore.path(stateDirectory: consortium.stateDirectory)
+        let stored = try #require(try EvaluationStore.read(path: storePath).last)
         #expect(stored.record.participants == 2 && recorded.data["evaluation_sha256"]?.stringValue == stored.sha256)
         await consortium.shutdown()
         for task in honest { _ = try await task.value }

@@ -20,7 +20,8 @@ import Testing
         let entries = try consortium.ledgerEntries()
         // Every round entry, and the gate decisions made over the sampled updates, name no one.
         let sampleGates: Set<String> = ["update_checks", "anomaly", "risk", "evaluation"]
-        for entry in entries where entry.kind.hasPrefix("round.") || entry.kind == "evaluation.recorded"
+        for entry in entries
+        where entry.kind.hasPrefix("round.") || entry.kind == "evaluation.recorded"
             || (entry.kind == "gate.decision" && sampleGates.contains(entry.data["gate"]?.stringValue ?? ""))
         {
             let line = String(decoding: entry.canonicalLine, as: UTF8.self)
@@ -34,21 +35,27 @@ import Testing
         var closedOrAborted = 0
         for (index, outcome) in outcomes.enumerated() {
             let round = index + 1
-            let opened = try #require(entries.first { $0.kind == "round.opened" && $0.data["round"]?.intValue == round })
+            let opened = try #require(
+                entries.first { $0.kind == "round.opened" && $0.data["round"]?.intValue == round })
             let sampled = try #require(stored.first { $0.round == round && $0.set == .sampled })
             #expect(opened.data["sample_commitment"]?.stringValue == sampled.commitment)
-            #expect(opened.data["sample_commitment"]?.stringValue
-                == ParticipantSampleCommitment.commitment(salt: sampled.salt, participants: sampled.participants))
+            #expect(
+                opened.data["sample_commitment"]?.stringValue
+                    == ParticipantSampleCommitment.commitment(salt: sampled.salt, participants: sampled.participants))
             #expect(opened.data["participants_sampled"] == nil)
             #expect(Set(sampled.participants).isSubset(of: Set(names)))
-            if let charged = entries.first(where: { $0.kind == "round.charged" && $0.data["round"]?.intValue == round }) {
+            if let charged = entries.first(where: { $0.kind == "round.charged" && $0.data["round"]?.intValue == round })
+            {
                 let contributors = try #require(stored.first { $0.round == round && $0.set == .contributors })
                 #expect(charged.data["contributors_commitment"]?.stringValue == contributors.commitment)
                 #expect(Set(contributors.participants).isSubset(of: Set(sampled.participants)))
                 #expect(Set(contributors.updateDigests.keys) == Set(contributors.participants))
             }
             // The counts appear only in the round's end.
-            let end = try #require(entries.first { ($0.kind == "round.closed" || $0.kind == "round.aborted") && $0.data["round"]?.intValue == round })
+            let end = try #require(
+                entries.first {
+                    ($0.kind == "round.closed" || $0.kind == "round.aborted") && $0.data["round"]?.intValue == round
+                })
             #expect(end.data["participants_sampled"]?.intValue == sampled.participants.count)
             if case .closed(_, let contributors, _, _) = outcome {
                 #expect(end.kind == "round.closed")
@@ -58,14 +65,17 @@ import Testing
         }
         #expect(closedOrAborted == 2)
         _ = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
         await consortium.shutdown()
         for task in tasks { _ = try? await task.value }
     }
 
     @Test func recordUnitStillNamesItsContributors() async throws {
         let consortium = try await Consortium()
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         guard case .closed = try await consortium.coordinator.runRound() else {
             Issue.record("round did not close")
@@ -100,19 +110,25 @@ import Testing
         }
         // What a crash after the opening leaves: the sample's store line, the budget decision and
         // round.opened with its commitment, and nothing after.
-        let key = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: files.coordinatorIdentity.ed25519SecretKey))
+        let key = try Ed25519.KeyPair(
+            secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: files.coordinatorIdentity.ed25519SecretKey))
         let writer = try LedgerWriter.open(stateDirectory: files.stateDirectory, signingKey: key)
         let plan = RoundPlanRecord(
-            unit: .participant, samplingRate: 0.9, noiseMultiplier: 2, clippingBound: 1, gridStep: 1e-4, sensitivity: 1.01, dimension: 31,
+            unit: .participant, samplingRate: 0.9, noiseMultiplier: 2, clippingBound: 1, gridStep: 1e-4,
+            sensitivity: 1.01, dimension: 31,
             records: 0, delta: 1e-5)
         let projected = try writer.state.projectedCharge(plan: plan)
         let commitment = try ParticipantSampleStore.append(
             ParticipantSampleCommitment(round: 1, set: .sampled, participants: ["hospital-a", "hospital-c"]),
             stateDirectory: files.stateDirectory)
-        try writer.append(GateDecisionPayload(
-            round: 1, gate: "budget", passed: true, reason: "within", inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
-        try writer.append(RoundOpenedPayload(
-            round: 1, participantsSampled: nil, participantsEligible: 3, mechanism: "m", plan: plan, sampleCommitment: commitment))
+        try writer.append(
+            GateDecisionPayload(
+                round: 1, gate: "budget", passed: true, reason: "within",
+                inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 1, participantsSampled: nil, participantsEligible: 3, mechanism: "m", plan: plan,
+                sampleCommitment: commitment))
         writer.close()
         do {
             let restarted = try files.makeCoordinator(logger: capture.logger("restarted"))
@@ -121,7 +137,8 @@ import Testing
         let ledger = LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)
         let aborted = try #require(try LedgerReader.read(file: ledger).entries.last)
         #expect(aborted.kind == "round.aborted")
-        #expect(aborted.data["participants_sampled"]?.intValue == 2 && aborted.data["contributors_count"]?.intValue == 0)
+        #expect(
+            aborted.data["participants_sampled"]?.intValue == 2 && aborted.data["contributors_count"]?.intValue == 0)
         #expect(aborted.data["charged"] == .bool(false))
         _ = try LedgerVerifier.verify(file: ledger, publicKey: files.ledgerPublicKey())
     }

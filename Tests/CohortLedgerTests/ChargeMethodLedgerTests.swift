@@ -126,8 +126,11 @@ struct ChargeMethodLedgerTests {
     /// and quorum.
     static func preRoundGates(round: Int, projected: Double) -> [GateDecisionPayload] {
         [
-            GateDecisionPayload(round: round, gate: "budget", passed: true, reason: "within the cap", inputs: ["projected_epsilon": .number(projected)]),
-            GateDecisionPayload(round: round, gate: "quorum", passed: true, reason: "3 eligible", inputs: ["eligible_count": 3]),
+            GateDecisionPayload(
+                round: round, gate: "budget", passed: true, reason: "within the cap",
+                inputs: ["projected_epsilon": .number(projected)]),
+            GateDecisionPayload(
+                round: round, gate: "quorum", passed: true, reason: "3 eligible", inputs: ["eligible_count": 3]),
         ]
     }
 
@@ -144,7 +147,9 @@ struct ChargeMethodLedgerTests {
         for round in 1...rounds {
             let plan = plan()
             let projected = try writer.state.projectedCharge(plan: plan)
-            for decision in preRoundGates(round: round, projected: projected.cumulativeEpsilon) { try writer.append(decision) }
+            for decision in preRoundGates(round: round, projected: projected.cumulativeEpsilon) {
+                try writer.append(decision)
+            }
             try writer.append(RoundOpenedPayload(round: round, participantsSampled: 3, participantsEligible: 3, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
             try writer.append(RoundChargedPayload(round: round, plan: plan, projected: projected, contributors: ["bank-a"], updateDigests: ["bank-a": SHA256.hexDigest(utf8: "u\(round)")]))
             try writer.append(RoundClosedPayload(round: round, modelSHA256: SHA256.hexDigest(utf8: "m\(round)"), checkpoint: "c\(round)", metrics: metrics))

@@ -12,7 +12,9 @@ import Glibc
 struct DocExampleTests {
     static func exampleLedger(in directory: String) throws -> LedgerWriter {
         let key = Fixtures.testKey()
-        let times = ["2026-11-29T14:00:00.000Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:09:30.500Z"]
+        let times = [
+            "2026-11-29T14:00:00.000Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:09:30.500Z",
+        ]
             .map { LedgerTime($0)! }
         let counter = TestClock()
         let clock: @Sendable () -> LedgerTime = {

@@ -245,7 +245,8 @@ public struct RoundOpenedPayload: LedgerPayload {
                 throw f.fail("sample_commitment", "absent unless the round's plan has unit \"participant\"")
             }
             guard !f.has("participants_sampled") else {
-                throw f.fail("participants_sampled", "absent when data.sample_commitment is present (the count is recorded when the round ends)")
+                throw f.fail(
+                    "participants_sampled", "absent when data.sample_commitment is present (the count is recorded when the round ends)")
             }
             sampleCommitment = try f.sha256Hex("sample_commitment")
             participantsSampled = nil
@@ -360,10 +361,12 @@ public struct RoundChargedPayload: LedgerPayload {
         if f.has("contributors_commitment") {
             // Participant unit: the contributors are committed to, never named.
             guard unit == .participant else {
-                throw f.fail("contributors_commitment", "absent unless unit is \"participant\" (the record unit lists its contributors)")
+                throw f.fail(
+                    "contributors_commitment", "absent unless unit is \"participant\" (the record unit lists its contributors)")
             }
             guard !f.has("contributors"), !f.has("update_digests") else {
-                throw f.fail("contributors", "absent when data.contributors_commitment is present (so is data.update_digests)")
+                throw f.fail(
+                    "contributors", "absent when data.contributors_commitment is present (so is data.update_digests)")
             }
             contributorsCommitment = try f.sha256Hex("contributors_commitment")
             contributors = []
@@ -414,8 +417,10 @@ public struct RoundChargedPayload: LedgerPayload {
 
     /// The charge of a planned round: every parameter from `plan`, the ε values from `projected`
     /// (`LedgerState.projectedCharge(plan:)` just before writing).
-    public init(round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String], updateDigests: [String: String],
-                contributorsCommitment: String? = nil) {
+    public init(
+        round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String], updateDigests: [String: String],
+        contributorsCommitment: String? = nil
+    ) {
         self.init(
             round: round, unit: plan.unit, samplingRate: plan.samplingRate, noiseMultiplier: plan.noiseMultiplier,
             clippingBound: plan.clippingBound, sensitivity: plan.sensitivity, gridStep: plan.gridStep, dimension: plan.dimension,
@@ -472,7 +477,8 @@ public struct RoundClosedPayload: LedgerPayload {
         modelSHA256 = try f.sha256Hex("model_sha256")
         checkpoint = try f.string("checkpoint")
         guard f.has("metrics") != f.has("evaluation_sha256") else {
-            throw f.fail("evaluation_sha256", "present (new entries) or replaced by data.metrics (older entries), not both or neither")
+            throw f.fail(
+                "evaluation_sha256", "present (new entries) or replaced by data.metrics (older entries), not both or neither")
         }
         if f.has("metrics") {
             metrics = try f.numberMap("metrics")
@@ -488,7 +494,11 @@ public struct RoundClosedPayload: LedgerPayload {
         var members: [String: JSONValue] = [
             "round": .integer(round), "model_sha256": .string(modelSHA256), "checkpoint": .string(checkpoint),
         ]
-        if let evaluationSHA256 { members["evaluation_sha256"] = .string(evaluationSHA256) } else { members["metrics"] = metrics.json }
+        if let evaluationSHA256 {
+            members["evaluation_sha256"] = .string(evaluationSHA256)
+        } else {
+            members["metrics"] = metrics.json
+        }
         SampleCounts.encode(participantsSampled, contributorsCount, into: &members)
         return .object(members)
     }
@@ -504,7 +514,9 @@ enum SampleCounts {
         guard f.has("participants_sampled") else { return (nil, nil) }
         let sampled = try f.int("participants_sampled")
         let contributors = try f.int("contributors_count")
-        guard contributors <= sampled else { throw f.fail("contributors_count", "at most data.participants_sampled (\(sampled))") }
+        guard contributors <= sampled else {
+            throw f.fail("contributors_count", "at most data.participants_sampled (\(sampled))")
+        }
         return (sampled, contributors)
     }
 
@@ -593,7 +605,9 @@ public struct RoundAbortedPayload: LedgerPayload {
     /// Participant unit with a committed sample: how many updates had been accepted.
     public var contributorsCount: Int?
 
-    public init(round: Int, reason: String, charged: Bool, participantsSampled: Int? = nil, contributorsCount: Int? = nil) {
+    public init(
+        round: Int, reason: String, charged: Bool, participantsSampled: Int? = nil, contributorsCount: Int? = nil
+    ) {
         self.round = round
         self.reason = reason
         self.charged = charged
@@ -610,7 +624,9 @@ public struct RoundAbortedPayload: LedgerPayload {
     }
 
     public var data: JSONValue {
-        var members: [String: JSONValue] = ["round": .integer(round), "reason": .string(reason), "charged": .bool(charged)]
+        var members: [String: JSONValue] = [
+            "round": .integer(round), "reason": .string(reason), "charged": .bool(charged),
+        ]
         SampleCounts.encode(participantsSampled, contributorsCount, into: &members)
         return .object(members)
     }
@@ -715,7 +731,10 @@ public struct EvaluationRecordedPayload: LedgerPayload {
             return ["round": .integer(round), "evaluation_sha256": .string(evaluationSHA256),
                     "participants_evaluated": .integer(participantsEvaluated ?? 0)]
         }
-        return ["round": .integer(round), "participants": .object(participants.mapValues { $0.json }), "aggregate": aggregate.json]
+        return [
+            "round": .integer(round), "participants": .object(participants.mapValues { $0.json }),
+            "aggregate": aggregate.json,
+        ]
     }
 }
 
