@@ -220,7 +220,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy", "CohortTesting"],
+            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy", "CohortStorage", "CohortTesting"],
             // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
             exclude: ["Fixtures"]
         ),

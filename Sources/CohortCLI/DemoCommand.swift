@@ -221,6 +221,15 @@ struct DemoCommand: AsyncParsableCommand {
                 print("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0)
                       + String(format: " %.3f", a).padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %.3f", b))
             }
+            // The participants' own holdouts, as operators see them: the coordinator's evaluation
+            // store (exact metrics of un-protected holdout data; the ledger only commits to them).
+            let store = EvaluationStore.path(stateDirectory: state)
+            if let holdout = try? EvaluationStore.read(path: store).last?.record, !holdout.metrics.isEmpty {
+                print("participants' holdouts (\(holdout.participants) participants, "
+                    + String(format: "%.0f records): accuracy %.3f · ROC AUC %.3f", holdout.metrics["count"] ?? 0,
+                             holdout.metrics["accuracy"] ?? .nan, holdout.metrics["roc_auc"] ?? .nan)
+                    + "; exact, from the evaluation store \(store), for operators only")
+            }
             print(String(format: "privacy: ε = %.3f at δ = %g (cap %.1f), charged for the discrete Gaussian as implemented", final.epsilon, setup.plan.delta, targetEpsilon))
             print("ledger: \(verified.entryCount) entries in \(state)/ledger.jsonl; chain, signatures and every ε verified")
             print("governance: " + gates.keys.sorted().map { "\($0) \(gates[$0]!["passed"]!)✓/\(gates[$0]!["failed"]!)✗" }.joined(separator: ", "))

@@ -33,6 +33,8 @@ extension Coordinator {
         var closingMetrics: [String: Double] = [:]
         /// SHA-256 (hex) of the checkpoint file of the released model, once it is durable.
         var checkpointSHA256: String?
+        /// SHA-256 (hex) of the round's line in the evaluation store, once it is durable.
+        var evaluationSHA256: String?
         /// Per-update check results, ledgered as the `update_checks` gate decision.
         var checks = UpdateChecksRecord()
         var checksRecorded = false

@@ -56,7 +56,8 @@ extension Coordinator {
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
                 if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
-                    _ = try ledger.append(anomaly.outcome.payload(round: active.number))
+                    let disclosedAnomaly = disclosed(anomaly.outcome, unit: active.plan.unit)
+                    _ = try ledger.append(disclosedAnomaly.payload(round: active.number))
                     action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
@@ -66,7 +67,9 @@ extension Coordinator {
                 // the candidate; the close below waits for it, so nothing is released before it is durable.
                 let checkpoint = writeCheckpoint(active)
                 do {
-                    try await promotionGates(active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10))
+                    try await promotionGates(
+                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10),
+                        checkpoint: checkpoint)
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
                     if case .success = await checkpoint.result {
@@ -93,10 +96,11 @@ extension Coordinator {
                     roundEpsilon = try writeCharge(active)
                 }
                 if !active.checksRecorded && active.machine.state != .open {
-                    _ = try? ledger.append(active.checks.outcome.payload(round: active.number))
+                    let checks = disclosed(active.checks.outcome, unit: active.plan.unit)
+                    _ = try? ledger.append(checks.payload(round: active.number))
                     active.checksRecorded = true
                 }
-                _ = try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))
+                _ = try? ledger.append(abortedPayload(active, reason: reason, charged: charged))
                 logger.notice("round aborted", metadata: ["cohort.round": "\(active.number)", "cohort.reason": "\(reason)"])
                 round = nil
                 return .aborted(round: active.number, reason: reason, charged: charged)
@@ -134,7 +138,7 @@ extension Coordinator {
         let charged = ledger.state.unfinishedRound == active.number && ledger.state.unfinishedRoundCharged
         var recorded = false
         if ledger.state.unfinishedRound == active.number {
-            recorded = (try? ledger.append(RoundAbortedPayload(round: active.number, reason: reason, charged: charged))) != nil
+            recorded = (try? ledger.append(abortedPayload(active, reason: reason, charged: charged))) != nil
         }
         logger.error("round failed", metadata: [
             "cohort.round": "\(active.number)", "cohort.code": "\(code)", "cohort.charged": "\(charged)", "cohort.abort_recorded": "\(recorded)",

@@ -77,7 +77,10 @@ extension Coordinator {
     func refuse(_ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double) throws -> RoundOutcome {
         let policy = configuration.policy.policy
         _ = try ledger.appendAll(decisions.map { $0.payload(round: number) } + [
-            RoundRefusedPayload(round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected, epsilonMax: policy.privacy.epsilonMax)
+            RoundRefusedPayload(
+                round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
+                epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
+                noiseMultiplier: policy.privacy.noiseMultiplier, chargeMethod: .current)
         ])
         logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(failed.gate)", "cohort.reason": "\(failed.reason)"])
         raiseAlert(kind: "gate_failed", round: number, gate: failed.gate, reason: failed.reason, participants: [])
@@ -111,17 +114,25 @@ extension Coordinator {
                 }
             }
         }
+        // Participant unit: neither the log nor the alert names the sampled or states a norm.
+        let shown = active.plan.unit == .record ? (flagged, result.outcome.reason)
+            : ([], disclosed(result.outcome, unit: active.plan.unit).reason)
         logger.warning("anomalous updates", metadata: [
-            "cohort.round": "\(active.number)", "cohort.flagged": "\(flagged.joined(separator: ","))", "cohort.reason": "\(result.outcome.reason)",
+            "cohort.round": "\(active.number)", "cohort.flagged": "\(shown.0.joined(separator: ","))",
+            "cohort.reason": "\(shown.1)",
         ])
-        raiseAlert(kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: result.outcome.reason, participants: flagged)
+        raiseAlert(
+            kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: shown.1, participants: shown.0)
         return result
     }
 
     /// After the model is updated: federated evaluation, risk score and evaluation gate. Their
     /// decisions (and the evaluation) are ledgered together; the model version is promoted to
     /// approved only when both gates pass.
-    func promotionGates(_ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double) async throws {
+    func promotionGates(
+        _ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double,
+        checkpoint: Task<String, any Error>
+    ) async throws {
         let governance = configuration.policy.policy.governance
         let evaluation = try await federatedEvaluation(active, timeout: evaluationTimeout)
         // Aborted while it evaluated: no promotion decision is recorded for a round that releases nothing.
@@ -139,12 +150,21 @@ extension Coordinator {
         evaluated.inputs["anomaly_passed"] = .bool(anomaly.outcome.passed)
         evaluated.inputs["risk_passed"] = .bool(risk.outcome.passed)
         evaluated.inputs["model_version"] = .string(configuration.policy.policy.model.version)
-        var payloads: [any LedgerPayload] = [anomaly.outcome.payload(round: active.number)]
+        // The exact metrics go to the coordinator's evaluation store, for the released model's
+        // checkpoint; the ledger commits to the store's line.
+        let evaluationSHA256 = try storeEvaluation(
+            active, modelSHA256: try await checkpoint.value, aggregate: evaluation.aggregate,
+            participants: evaluation.byParticipant.count)
+        active.evaluationSHA256 = evaluationSHA256
+        let unit = active.plan.unit
+        var payloads: [any LedgerPayload] = [disclosed(anomaly.outcome, unit: unit).payload(round: active.number)]
         if !evaluation.byParticipant.isEmpty {
-            payloads.append(EvaluationRecordedPayload(round: active.number, participants: evaluation.byParticipant, aggregate: evaluation.aggregate))
+            payloads.append(EvaluationRecordedPayload(
+                round: active.number, evaluationSHA256: evaluationSHA256,
+                participantsEvaluated: evaluation.byParticipant.count))
         }
-        payloads.append(risk.outcome.payload(round: active.number))
-        payloads.append(evaluated.payload(round: active.number))
+        payloads.append(disclosed(risk.outcome, unit: unit).payload(round: active.number))
+        payloads.append(disclosed(evaluated, unit: unit).payload(round: active.number))
         _ = try ledger.appendAll(payloads)
         for failed in [risk.outcome, evaluated] where !failed.passed {
             metrics.gateFailed(failed.gate)

@@ -20,9 +20,10 @@ extension Coordinator {
         // The per-update decisions and the charge become durable together (one fsync).
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
-        _ = try ledger.appendAll([checks.payload(round: active.number), RoundChargedPayload(
-            round: active.number, plan: active.plan.record, projected: charge,
-            contributors: active.machine.contributors.sorted(), updateDigests: active.digests)])
+        _ = try ledger.appendAll([
+            disclosed(checks, unit: active.plan.unit).payload(round: active.number),
+            chargedPayload(active, projected: charge),
+        ])
         active.checksRecorded = true
         return charge.roundEpsilon
     }
@@ -62,9 +63,15 @@ extension Coordinator {
         guard let checkpointSHA256 = active.checkpointSHA256 else {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
         }
+        guard let evaluationSHA256 = active.evaluationSHA256 else {
+            throw CoordinatorError(
+                code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
+        }
+        let counts = sampleCounts(active)
         _ = try ledger.append(RoundClosedPayload(
             round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
-            metrics: active.closingMetrics))
+            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled,
+            contributorsCount: counts.contributors))
         // Sent while the next round starts: the result is news, not a step of the round.
         let result = Frame(RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8)))
         let results = active.invited.sorted().map { (name: $0, frame: result) }

@@ -23,7 +23,9 @@ extension Coordinator {
         // An earlier round whose abort could not be written (its storage failure also hit the
         // abort entry) is still open in the ledger, which accepts no new round until it ends.
         if round == nil {
-            try StateDirectory.abortUnfinishedRound(in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written", logger: logger)
+            try StateDirectory.abortUnfinishedRound(
+                in: ledger, reason: "ended earlier by a failure (e.g. a full disk) when its abort could not be written",
+                stateDirectory: configuration.stateDirectory, logger: logger)
         }
         let number = ledger.state.nextRound
         // `policy` is the policy in force as this round opens: the plan below freezes it, and an
@@ -77,9 +79,9 @@ extension Coordinator {
         }
         // The gate decisions and the opening become durable together, before any invitation.
         _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
-            RoundOpenedPayload(
-                round: number, participantsSampled: invited.count, participantsEligible: eligible.count,
-                mechanism: "poisson-subsampled-discrete-gaussian", plan: plan.record)
+            openedPayload(
+                round: number, invited: invited, eligible: eligible.count, plan: plan,
+                mechanism: "poisson-subsampled-discrete-gaussian")
         ])
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.

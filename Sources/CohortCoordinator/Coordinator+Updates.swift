@@ -99,7 +99,8 @@ extension Coordinator {
         do {
             let norm = try active.aggregator.accumulate(
                 prepared, participant: name, round: UInt64(active.number), maximumNorm: updateNormBound(for: name, in: active))
-            metrics.updateNorm(norm)
+            // Participant unit: one participant's norm is not published, not even to /metrics.
+            if active.plan.unit == .record { metrics.updateNorm(norm) }
         } catch {
             return recordRefusal(name, WireError(code: error.code, message: error.message, closesConnection: false))
         }

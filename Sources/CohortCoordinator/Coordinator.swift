@@ -170,7 +170,9 @@ public actor Coordinator {
         }
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
-        try StateDirectory.abortUnfinishedRound(in: writer, reason: "the coordinator stopped during the round and restarted", logger: logger)
+        try StateDirectory.abortUnfinishedRound(
+            in: writer, reason: "the coordinator stopped during the round and restarted",
+            stateDirectory: configuration.stateDirectory, logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
         var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {

@@ -218,8 +218,10 @@ extension Coordinator {
         for (name, id) in sessionIDs.sorted(by: { $0.key < $1.key }) {
             if !delivered.contains(name) {
                 let type = frames.first { $0.name == name }.map { "\($0.frame.type)" } ?? ""
+                // Participant unit: the log does not say who was sampled.
+                let shown = round?.plan.unit == .participant ? "(sampled)" : name
                 logger.notice(
-                    "frame not delivered", metadata: ["cohort.participant": "\(name)", "cohort.frame": "\(type)"])
+                    "frame not delivered", metadata: ["cohort.participant": "\(shown)", "cohort.frame": "\(type)"])
             }
             // Only the session the frame went to holds (or lost) the model; a newer one holds nothing yet.
             guard gateway.sessions[name]?.id == id else { continue }

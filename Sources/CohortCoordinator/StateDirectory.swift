@@ -170,9 +170,15 @@ struct StateDirectory: Sendable {
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
     /// a crash interrupted, or one whose abort could not be written when a storage failure ended
     /// it. `charged` is what the ledger says: a charge that became durable stays charged.
-    static func abortUnfinishedRound(in writer: LedgerWriter, reason: String, logger: Logger) throws {
-        guard let unfinished = writer.state.unfinishedRound else { return }
-        _ = try writer.append(RoundAbortedPayload(round: unfinished, reason: reason, charged: writer.state.unfinishedRoundCharged))
-        logger.notice("unfinished round aborted", metadata: ["cohort.round": "\(unfinished)", "cohort.reason": "\(reason)"])
+    static func abortUnfinishedRound(
+        in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger
+    ) throws {
+        guard let payload = try Coordinator.unfinishedAbortPayload(
+            writer.state, reason: reason, stateDirectory: stateDirectory)
+        else { return }
+        _ = try writer.append(payload)
+        logger.notice("unfinished round aborted", metadata: [
+            "cohort.round": "\(payload.round)", "cohort.reason": "\(reason)",
+        ])
     }
 }

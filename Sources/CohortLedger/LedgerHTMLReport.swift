@@ -35,7 +35,8 @@ public enum LedgerHTMLReport {
             case .roundOpened(let p):
                 touch(p.round)
                 rounds[p.round]!.opened = entry.time.description
-                rounds[p.round]!.participants = "\(p.participantsSampled)/\(p.participantsEligible)"
+                rounds[p.round]!.participants = p.participantsSampled.map { "\($0)/\(p.participantsEligible)" }
+                    ?? "committed/\(p.participantsEligible)"
             case .roundCharged(let p):
                 touch(p.round)
                 rounds[p.round]!.charge = p
@@ -43,6 +44,9 @@ public enum LedgerHTMLReport {
             case .roundClosed(let p):
                 touch(p.round)
                 rounds[p.round]!.status = "closed"
+                if let sampled = p.participantsSampled {
+                    rounds[p.round]!.participants = "\(sampled) (\(p.contributorsCount ?? 0) contributed)"
+                }
                 rounds[p.round]!.model = p.modelSHA256
             case .roundAborted(let p):
                 touch(p.round)

@@ -61,6 +61,18 @@ struct CoordinatorService: Service {
         }
         await api?.close()
         await coordinator.shutdown()
-        for outcome in outcomes { logger.info("round", metadata: ["cohort.outcome": "\(outcome)"]) }
+        // Contributors are counted, not named: in the participant unit their names are the
+        // secret Poisson sample (docs/PRIVACY.md).
+        for outcome in outcomes {
+            let text: String
+            switch outcome {
+            case .closed(let round, let contributors, let roundEpsilon, let cumulativeEpsilon):
+                text = "closed(round: \(round), contributors: \(contributors.count), roundEpsilon: \(roundEpsilon), "
+                    + "cumulativeEpsilon: \(cumulativeEpsilon))"
+            default:
+                text = "\(outcome)"
+            }
+            logger.info("round", metadata: ["cohort.outcome": "\(text)"])
+        }
     }
 }

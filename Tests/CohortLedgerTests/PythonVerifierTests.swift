@@ -70,7 +70,7 @@ struct PythonVerifierTests {
     }
 
     @Test func planMismatchFails() throws {
-        let (bytes, line) = try ChargeMethodLedgerTests.planned(editing: 4) { data in
+        let (bytes, line) = try ChargeMethodLedgerTests.planned(editing: ChargeMethodLedgerTests.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             plan["noise_multiplier"] = .number(2.5)
             data["plan"] = .object(plan)
