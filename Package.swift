@@ -56,6 +56,7 @@ let package = Package(
             name: "CohortTransport",
             dependencies: [
                 "CohortCrypto",
+                "CohortModel",
                 "CohortStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -157,14 +157,14 @@ public struct Participant: Sendable {
             try await outbound.send(Hello(participantName: name))
             guard let welcomeFrame = try await frames.next() else { return summary }
             let welcome = try welcomeFrame.decode(Welcome.self)
-            guard Int(welcome.model.dimension) == data.dimension + 1 else {
-                throw ParticipantError(code: "participant.schema_mismatch",
-                    message: "the coordinator's model has \(welcome.model.dimension) parameters, this data encodes to \(data.dimension + 1); check that both use the same schema")
-            }
+            // The model's size is checked against this data once the first invitation names the
+            // architecture (an MLP's d is not the feature count + 1).
             let encoder = JSONEncoder()
             try await outbound.send(Attestation(json: Array(try encoder.encode(local.attestation))))
             var sampler = PoissonSampler()
             var heldModel = HeldModel()
+            // The model the coordinator trains, from the latest invitation; nil until one arrives.
+            var architecture: ModelArchitecture?
             while let frame = try await frames.next() {
                 let type = frame.type
                 switch type {
@@ -173,23 +173,31 @@ public struct Participant: Sendable {
                     let invite = try (consume frame).decode(RoundInvite.self)
                     let parameters = try TrainingParameters.decode(invite.trainingParameters)
                     let globalModel = try heldModel.model(for: invite)
-                    let model = try LogisticRegression(parameters: globalModel)
+                    let roundArchitecture = parameters.model ?? .logisticRegression
+                    try Self.checkModelSize(
+                        roundArchitecture, featureCount: data.dimension, coordinatorDimension: Int(welcome.model.dimension))
+                    architecture = roundArchitecture
                     let values: [Float]
                     if let trainer {
                         values = try await trainer.train(round: invite.round, globalModel: globalModel, parameters: parameters)
-                    } else if parameters.unit == "record" {
-                        values = try RecordLevelTraining.clippedGradientSum(
-                            model: model, data: data, samplingRate: parameters.samplingRate,
-                            clippingBound: parameters.clippingBound, sampler: &sampler)
                     } else {
-                        // Participant unit: the coordinator clips the whole delta, so the
-                        // minibatch order needs no secure randomness.
-                        var generator = SystemRandomNumberGenerator()
-                        values = try LocalTraining.modelDelta(
-                            from: model, on: data,
-                            configuration: LocalTrainingConfiguration(
-                                epochs: parameters.localEpochs, batchSize: parameters.batchSize, learningRate: parameters.localLearningRate),
-                            using: &generator)
+                        let model = try BuiltInModel(
+                            architecture: roundArchitecture, featureCount: data.dimension, parameters: globalModel)
+                        if parameters.unit == "record" {
+                            values = try model.clippedGradientSum(
+                                data: data, samplingRate: parameters.samplingRate,
+                                clippingBound: parameters.clippingBound, sampler: &sampler)
+                        } else {
+                            // Participant unit: the coordinator clips the whole delta, so the
+                            // minibatch order needs no secure randomness.
+                            var generator = SystemRandomNumberGenerator()
+                            values = try model.modelDelta(
+                                on: data,
+                                configuration: LocalTrainingConfiguration(
+                                    epochs: parameters.localEpochs, batchSize: parameters.batchSize,
+                                    learningRate: parameters.localLearningRate),
+                                using: &generator)
+                        }
                     }
                     // Sealed straight into the frame's buffer; the values and plaintext are
                     // released before the frame goes out.
@@ -208,11 +216,20 @@ public struct Participant: Sendable {
                     // The candidate is usually the next round's global model, which the
                     // invitation then names instead of carrying. It replaces the held one, in place.
                     let request = try heldModel.hold(evaluateRequestIn: frame)
-                    let model = try LogisticRegression(parameters: request.model)
-                    var accumulator = MetricsAccumulator()
-                    for (index, logit) in try model.logits(holdout).enumerated() {
-                        accumulator.add(logit: logit, isPositive: holdout.isPositive(index))
+                    // The candidate is evaluated as the model it is: reading an MLP's vector as a
+                    // logistic regression would report a meaningless accuracy to the gate.
+                    guard let architecture else {
+                        logger.notice("evaluation request before any invitation named the model; not evaluated",
+                                      metadata: ["cohort.round": "\(request.round)"])
+                        continue
                     }
+                    guard architecture.isBuiltIn else {
+                        logger.notice("the model is external and this participant's trainer has no evaluate hook; not evaluated",
+                                      metadata: ["cohort.round": "\(request.round)"])
+                        continue
+                    }
+                    let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
+                    let accumulator = try model.accumulator(holdout)
                     try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .updateAck, .roundResult:
                     continue
@@ -233,6 +250,21 @@ public struct Participant: Sendable {
                 }
             }
             return summary
+        }
+    }
+}
+
+extension Participant {
+    /// Checks that the coordinator's model size d matches `architecture` on this data's
+    /// `featureCount` encoded features (a different schema or model would otherwise train garbage).
+    /// - Throws: `participant.schema_mismatch` with both sizes.
+    static func checkModelSize(_ architecture: ModelArchitecture, featureCount: Int, coordinatorDimension: Int) throws {
+        let expected = try architecture.layout(featureCount: featureCount).parameterCount
+        guard expected == coordinatorDimension else {
+            throw ParticipantError(
+                code: "participant.schema_mismatch",
+                message: "the coordinator's model has \(coordinatorDimension) parameters; a \(architecture.kind) model on this data "
+                    + "(\(featureCount) encoded features) has \(expected); check that both use the same schema and model")
         }
     }
 }
