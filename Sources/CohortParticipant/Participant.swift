@@ -16,8 +16,12 @@ public struct ParticipantConfiguration: Sendable {
     public var schemaPath: String
     /// The label column the operator expects; checked against the schema's when given.
     public var expectedLabel: String?
-    /// An external trainer command (see `ExternalTrainer`); nil trains the built-in logistic regression.
+    /// An external trainer command (see `ExternalTrainer`); nil trains the policy's built-in model.
     public var trainerCommand: String?
+    /// Whether the trainer implements the evaluate hook (`COHORT_TASK=evaluate`, docs/TRAINER.md):
+    /// then it scores the holdout for every evaluation request. Without it, a built-in model is
+    /// evaluated by the participant itself and an external model is not evaluated.
+    public var trainerEvaluates: Bool = false
     /// Fraction of local records kept out of training for federated evaluation. Default 0.2.
     public var holdoutFraction: Double
     /// The secret key file of the holdout PRF (`KeyFile` kind `.holdoutSecret`, mode 0600); nil
@@ -140,8 +144,8 @@ public struct Participant: Sendable {
         var trainer: ExternalTrainer?
         if let command = configuration.trainerCommand {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-trainer-\(UUID().uuidString)").path
-            trainer = ExternalTrainer(command: command, workDirectory: work)
-            try trainer?.prepare(data: data)
+            trainer = ExternalTrainer(command: command, workDirectory: work, evaluates: configuration.trainerEvaluates)
+            try trainer?.prepare(data: data, holdout: holdout)
         }
         defer { if let trainer { try? FileManager.default.removeItem(atPath: trainer.workDirectory) } }
         let tls = try TLSConfigurationFactory(identity: configuration.identity)
@@ -165,6 +169,7 @@ public struct Participant: Sendable {
             var heldModel = HeldModel()
             // The model the coordinator trains, from the latest invitation; nil until one arrives.
             var architecture: ModelArchitecture?
+            var trainerChecks = TrainerChecks()
             while let frame = try await frames.next() {
                 let type = frame.type
                 switch type {
@@ -179,7 +184,20 @@ public struct Participant: Sendable {
                     architecture = roundArchitecture
                     let values: [Float]
                     if let trainer {
-                        values = try await trainer.train(round: invite.round, globalModel: globalModel, parameters: parameters)
+                        let layout = try roundArchitecture.layout(featureCount: data.dimension)
+                        let output = try await trainer.train(
+                            round: invite.round, globalModel: globalModel, layout: layout, architecture: roundArchitecture,
+                            parameters: parameters)
+                        if parameters.unit == "record" {
+                            if let batchSize = output.batchSize {
+                                try trainerChecks.check(
+                                    update: output.values, batchSize: batchSize, records: data.count,
+                                    samplingRate: parameters.samplingRate, clippingBound: parameters.clippingBound)
+                            } else {
+                                logger.warning("the trainer speaks contract 1 and reports no batch size: its sampling and clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)")
+                            }
+                        }
+                        values = output.values
                     } else {
                         let model = try BuiltInModel(
                             architecture: roundArchitecture, featureCount: data.dimension, parameters: globalModel)
@@ -223,13 +241,20 @@ public struct Participant: Sendable {
                                       metadata: ["cohort.round": "\(request.round)"])
                         continue
                     }
-                    guard architecture.isBuiltIn else {
+                    var accumulator = MetricsAccumulator()
+                    if let trainer, trainer.evaluates {
+                        let logits = try await trainer.evaluate(
+                            round: request.round, candidate: request.model,
+                            layout: try architecture.layout(featureCount: holdout.dimension), holdoutCount: holdout.count)
+                        for (index, z) in logits.enumerated() { accumulator.add(logit: z, isPositive: holdout.isPositive(index)) }
+                    } else if architecture.isBuiltIn {
+                        let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
+                        accumulator = try model.accumulator(holdout)
+                    } else {
                         logger.notice("the model is external and this participant's trainer has no evaluate hook; not evaluated",
                                       metadata: ["cohort.round": "\(request.round)"])
                         continue
                     }
-                    let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
-                    let accumulator = try model.accumulator(holdout)
                     try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .updateAck, .roundResult:
                     continue

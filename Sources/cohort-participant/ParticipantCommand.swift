@@ -30,8 +30,11 @@ struct ParticipantCommand: AsyncParsableCommand {
     @Option(help: "The label column; must match the schema's.")
     var label: String?
 
-    @Option(help: "An external trainer command exchanging safetensors files (see Examples/python-trainer).")
+    @Option(help: "An external trainer command exchanging safetensors files (trainer contract 2, docs/TRAINER.md).")
     var trainer: String?
+
+    @Flag(help: "The trainer implements the evaluate hook (COHORT_TASK=evaluate) and scores the holdout itself.")
+    var trainerEvaluates = false
 
     @Option(help: ArgumentHelp(
         "The secret key file deciding which local records are held out of training (created, mode 0600, when absent).",
@@ -40,6 +43,9 @@ struct ParticipantCommand: AsyncParsableCommand {
     var holdoutKey: String?
 
     func validate() throws {
+        if trainerEvaluates && trainer == nil {
+            throw ValidationError("--trainer-evaluates needs --trainer: it says the trainer command has an evaluate hook")
+        }
         guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil else {
             throw ValidationError("--coordinator must be HOST:PORT, got `\(coordinator)`")
         }
@@ -51,11 +57,12 @@ struct ParticipantCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let colon = coordinator.lastIndex(of: ":")!
         let participantName = name ?? URL(fileURLWithPath: identity).lastPathComponent
-        let configuration = ParticipantConfiguration(
+        var configuration = ParticipantConfiguration(
             host: String(coordinator[..<colon]), port: Int(coordinator[coordinator.index(after: colon)...])!,
             identity: IdentityFiles(directory: identity, name: participantName),
             dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer, holdoutKeyPath: holdoutKey
         )
+        configuration.trainerEvaluates = trainerEvaluates
         do {
             let summary = try await Participant(configuration: configuration, logger: logger).run()
             logger.info("finished", metadata: ["cohort.rounds": "\(summary.roundsContributed.count)"])
