@@ -111,3 +111,19 @@ import Testing
         #expect(empty?.code == "participant.trainer_norm")
     }
 }
+
+/// A participant whose data encodes to another model size than the coordinator's refuses the
+/// round, naming both sizes (an MLP's d is not F + 1, so the check waits for the invitation).
+@Suite struct ParticipantModelSizeTests {
+    @Test func mismatchedModelSizeIsRefused() throws {
+        try Participant.checkModelSize(.mlp(hidden: [16], activation: .tanh, seed: 1), featureCount: 30, coordinatorDimension: 513)
+        try Participant.checkModelSize(.logisticRegression, featureCount: 30, coordinatorDimension: 31)
+        do {
+            try Participant.checkModelSize(.mlp(hidden: [16], activation: .tanh, seed: 1), featureCount: 29, coordinatorDimension: 513)
+            Issue.record("accepted a model of another size")
+        } catch let error as ParticipantError {
+            #expect(error.code == "participant.schema_mismatch")
+            #expect(error.message.contains("513") && error.message.contains("497"), "\(error)")
+        }
+    }
+}
