@@ -117,7 +117,8 @@ struct DemoCommand: AsyncParsableCommand {
         if nonPrivate {
             guard model == .logistic else {
                 throw CommandFailure(code: "demo.unsupported",
-                                     message: "--non-private runs logistic regression only; drop --model mlp or --non-private")
+                                     message: "--non-private runs logistic regression only; drop --model mlp or "
+                                         + "--non-private")
             }
             try runNonPrivate(
                 setup: setup, identities: identities, schemaPath: schemaPath, work: work, test: test,

@@ -25,7 +25,8 @@ public enum EvaluationGate {
             // Never approve what nobody measured (min_participants 0 included): an external model
             // is evaluated only by trainers with an evaluate hook (docs/TRAINER.md).
             failures.append("no participant evaluated the model (a built-in model is evaluated by every participant; "
-                + "an external one only by trainers with an evaluate hook, docs/TRAINER.md), so nothing shows it meets the policy")
+                + "an external one only by trainers with an evaluate hook, docs/TRAINER.md), so nothing shows "
+                + "it meets the policy")
         } else if byParticipant.count < policy.minParticipants {
             failures.append("\(byParticipant.count) participant(s) evaluated, min_participants is \(policy.minParticipants)")
         }

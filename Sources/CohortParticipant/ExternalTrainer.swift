@@ -62,10 +62,11 @@ public struct ExternalTrainer: Sendable {
     }
 
     static func dataFile(_ data: EncodedDataset) throws -> SafetensorsFile {
-        SafetensorsFile(tensors: [
-            ("features", try Tensor(shape: [data.count, data.dimension], values: data.features)),
-            ("labels", try Tensor(shape: [data.count], values: data.labels)),
-        ], metadata: ["format": "cohort-trainer-data-v1"])
+        SafetensorsFile(
+            tensors: [
+                ("features", try Tensor(shape: [data.count, data.dimension], values: data.features)),
+                ("labels", try Tensor(shape: [data.count], values: data.labels)),
+            ], metadata: ["format": "cohort-trainer-data-v1"])
     }
 
     /// Runs the trainer for one round and returns its checked update.
@@ -74,11 +75,13 @@ public struct ExternalTrainer: Sendable {
     ///   or invalid `cohort.batch_size`), `participant.trainer_contract` (a v1 answer for a model
     ///   contract 1 cannot describe).
     public func train(
-        round: UInt64, globalModel: [Float], layout: ModelLayout, architecture: ModelArchitecture, parameters: TrainingParameters
+        round: UInt64, globalModel: [Float], layout: ModelLayout, architecture: ModelArchitecture,
+        parameters: TrainingParameters
     ) async throws -> Output {
         let outputPath = workDirectory + "/update.safetensors"
         let modelPath = workDirectory + "/model.safetensors"
-        try layout.safetensors(globalModel, metadata: ["cohort.contract": String(Self.contractVersion)]).write(path: modelPath)
+        try layout.safetensors(globalModel, metadata: ["cohort.contract": String(Self.contractVersion)]).write(
+            path: modelPath)
         // Contract 1's input, for logistic-regression trainers not yet migrated.
         let globalPath = workDirectory + "/global.safetensors"
         try SafetensorsFile(tensors: [("parameters", Tensor(vector: globalModel))]).write(path: globalPath)
@@ -86,18 +89,26 @@ public struct ExternalTrainer: Sendable {
         var json = try JSONSerialization.jsonObject(with: Data(parameters.encoded())) as? [String: Any] ?? [:]
         json["round"] = round
         json["contract"] = Self.contractVersion
-        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: URL(fileURLWithPath: parametersPath))
-        try await run(task: "train", round: round, output: outputPath, extra: [
-            "COHORT_MODEL": modelPath, "COHORT_GLOBAL_MODEL": globalPath, "COHORT_PARAMETERS": parametersPath,
-        ])
+        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(
+            to: URL(fileURLWithPath: parametersPath))
+        try await run(
+            task: "train", round: round, output: outputPath,
+            extra: [
+                "COHORT_MODEL": modelPath, "COHORT_GLOBAL_MODEL": globalPath, "COHORT_PARAMETERS": parametersPath,
+            ])
         let output: SafetensorsFile
         do {
             output = try SafetensorsFile.read(path: outputPath)
         } catch {
-            throw ParticipantError(code: "participant.trainer_output",
-                message: "the trainer did not write a readable \(outputPath): \(error); it must write the model's tensors (docs/TRAINER.md)")
+            throw ParticipantError(
+                code: "participant.trainer_output",
+                message:
+                    "the trainer did not write a readable \(outputPath): \(error); it must write the model's "
+                    + "tensors (docs/TRAINER.md)"
+            )
         }
-        return try Self.check(output: output, layout: layout, architecture: architecture, unit: parameters.unit, path: outputPath)
+        return try Self.check(
+            output: output, layout: layout, architecture: architecture, unit: parameters.unit, path: outputPath)
     }
 
     /// Checks a training answer: contract 2 tensors by name and shape, or a contract 1 `update`
@@ -105,22 +116,31 @@ public struct ExternalTrainer: Sendable {
     static func check(
         output: SafetensorsFile, layout: ModelLayout, architecture: ModelArchitecture, unit: String, path: String
     ) throws -> Output {
-        let isVersion1 = output.tensors.count == 1 && output.tensors[0].name == "update" && layout.range(of: "update") == nil
+        let isVersion1 =
+            output.tensors.count == 1 && output.tensors[0].name == "update" && layout.range(of: "update") == nil
         if isVersion1 {
             guard architecture == .logisticRegression else {
-                throw ParticipantError(code: "participant.trainer_contract",
-                    message: "the trainer wrote one tensor `update` (trainer contract 1, logistic regression only); the policy's model is "
-                        + "\(architecture.kind) with tensors \(layout.tensors.map { "`\($0.name)` \($0.shape)" }.joined(separator: ", ")). "
-                        + "Migrate to contract 2 (docs/TRAINER.md, \"Migrating from contract 1\"): read COHORT_MODEL and write those tensors"
+                let tensors = layout.tensors.map { "`\($0.name)` \($0.shape)" }.joined(separator: ", ")
+                throw ParticipantError(
+                    code: "participant.trainer_contract",
+                    message:
+                        "the trainer wrote one tensor `update` (trainer contract 1, logistic regression only); "
+                        + "the policy's model is \(architecture.kind) with tensors \(tensors). "
+                        + "Migrate to contract 2 (docs/TRAINER.md, \"Migrating from contract 1\"): read "
+                        + "COHORT_MODEL and write those tensors"
                         + (unit == "record" ? " with metadata cohort.batch_size" : ""))
             }
             let values = output.tensors[0].tensor.values
             guard values.count == layout.parameterCount else {
-                throw ParticipantError(code: "participant.trainer_output",
-                    message: "\(path) must hold a tensor `update` with \(layout.parameterCount) values (the model's size)")
+                throw ParticipantError(
+                    code: "participant.trainer_output",
+                    message:
+                        "\(path) must hold a tensor `update` with \(layout.parameterCount) values (the model's size)")
             }
             guard values.allSatisfy(\.isFinite) else {
-                throw ParticipantError(code: "participant.trainer_output", message: "the trainer's update contains NaN or infinite values; nothing was sent")
+                throw ParticipantError(
+                    code: "participant.trainer_output",
+                    message: "the trainer's update contains NaN or infinite values; nothing was sent")
             }
             return Output(values: values, batchSize: nil, contract: 1)
         }
@@ -133,8 +153,11 @@ public struct ExternalTrainer: Sendable {
         var batchSize: Int?
         if unit == "record" {
             guard let text = output.metadata["cohort.batch_size"], let size = Int(text), size >= 0 else {
-                throw ParticipantError(code: "participant.trainer_output",
-                    message: "\(path) needs metadata cohort.batch_size: the number of records the trainer's Poisson sample took "
+                throw ParticipantError(
+                    code: "participant.trainer_output",
+                    message:
+                        "\(path) needs metadata cohort.batch_size: the number of records the trainer's Poisson "
+                        + "sample took "
                         + "this round (a whole number ≥ 0, as a string); nothing was sent")
             }
             batchSize = size
@@ -146,26 +169,39 @@ public struct ExternalTrainer: Sendable {
     /// logit per holdout record.
     /// - Throws: `participant.trainer_failed`, or `participant.trainer_output` when `scores` is
     ///   missing, not [holdoutCount], or not finite.
-    public func evaluate(round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int) async throws -> [Double] {
+    public func evaluate(round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int) async throws
+        -> [Double]
+    {
         let modelPath = workDirectory + "/candidate.safetensors"
         let outputPath = workDirectory + "/scores.safetensors"
-        try layout.safetensors(candidate, metadata: ["cohort.contract": String(Self.contractVersion)]).write(path: modelPath)
-        try await run(task: "evaluate", round: round, output: outputPath, extra: [
-            "COHORT_MODEL": modelPath, "COHORT_HOLDOUT": workDirectory + "/holdout.safetensors",
-        ])
+        try layout.safetensors(candidate, metadata: ["cohort.contract": String(Self.contractVersion)]).write(
+            path: modelPath)
+        try await run(
+            task: "evaluate", round: round, output: outputPath,
+            extra: [
+                "COHORT_MODEL": modelPath, "COHORT_HOLDOUT": workDirectory + "/holdout.safetensors",
+            ])
         let output: SafetensorsFile
         do {
             output = try SafetensorsFile.read(path: outputPath)
         } catch {
-            throw ParticipantError(code: "participant.trainer_output",
-                message: "the trainer's evaluate hook did not write a readable \(outputPath): \(error); it must write a tensor `scores`")
+            throw ParticipantError(
+                code: "participant.trainer_output",
+                message:
+                    "the trainer's evaluate hook did not write a readable \(outputPath): \(error); it must "
+                    + "write a tensor `scores`"
+            )
         }
         guard let scores = output.tensor(named: "scores"), scores.shape == [holdoutCount] else {
-            throw ParticipantError(code: "participant.trainer_output",
-                message: "\(outputPath) must hold a tensor `scores` of shape [\(holdoutCount)]: one logit per holdout record")
+            throw ParticipantError(
+                code: "participant.trainer_output",
+                message:
+                    "\(outputPath) must hold a tensor `scores` of shape [\(holdoutCount)]: one logit per holdout record"
+            )
         }
         guard scores.values.allSatisfy(\.isFinite) else {
-            throw ParticipantError(code: "participant.trainer_output", message: "the trainer's `scores` contain NaN or infinity")
+            throw ParticipantError(
+                code: "participant.trainer_output", message: "the trainer's `scores` contain NaN or infinity")
         }
         return scores.values.map(Double.init)
     }
@@ -188,7 +224,8 @@ public struct ExternalTrainer: Sendable {
             do { try process.run() } catch { continuation.resume(throwing: error) }
         }
         guard status == 0 else {
-            throw ParticipantError(code: "participant.trainer_failed",
+            throw ParticipantError(
+                code: "participant.trainer_failed",
                 message: "the trainer command (task \(task)) exited with status \(status) in round \(round); "
                     + "run it by hand with the COHORT_* files in \(workDirectory) to see why")
         }

@@ -194,7 +194,10 @@ public struct Participant: Sendable {
                                     update: output.values, batchSize: batchSize, records: data.count,
                                     samplingRate: parameters.samplingRate, clippingBound: parameters.clippingBound)
                             } else {
-                                logger.warning("the trainer speaks contract 1 and reports no batch size: its sampling and clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)")
+                                logger.warning("""
+                                    the trainer speaks contract 1 and reports no batch size: its sampling and \
+                                    clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)
+                                    """)
                             }
                         }
                         values = output.values
@@ -251,8 +254,9 @@ public struct Participant: Sendable {
                         let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
                         accumulator = try model.accumulator(holdout)
                     } else {
-                        logger.notice("the model is external and this participant's trainer has no evaluate hook; not evaluated",
-                                      metadata: ["cohort.round": "\(request.round)"])
+                        logger.notice(
+                            "the model is external and this participant's trainer has no evaluate hook; not evaluated",
+                            metadata: ["cohort.round": "\(request.round)"])
                         continue
                     }
                     try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
@@ -288,8 +292,10 @@ extension Participant {
         guard expected == coordinatorDimension else {
             throw ParticipantError(
                 code: "participant.schema_mismatch",
-                message: "the coordinator's model has \(coordinatorDimension) parameters; a \(architecture.kind) model on this data "
-                    + "(\(featureCount) encoded features) has \(expected); check that both use the same schema and model")
+                message: "the coordinator's model has \(coordinatorDimension) parameters; a "
+                    + "\(architecture.kind) model on this data "
+                    + "(\(featureCount) encoded features) has \(expected); check that both use the same schema "
+                    + "and model")
         }
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a participant can check of its external trainer's record-level answer before sealing it.
@@ -36,20 +36,32 @@ public struct TrainerChecks: Sendable {
     ///   bound on seeing a batch this large (this round, or in total over the session) under
     ///   Binomial(n, q) is below ``falseAlarmBound``; `participant.trainer_norm` when
     ///   ‖update‖ > C × batch (plus float32 rounding).
-    public mutating func check(update: [Float], batchSize: Int, records: Int, samplingRate: Double, clippingBound: Double) throws {
+    public mutating func check(
+        update: [Float], batchSize: Int, records: Int, samplingRate: Double, clippingBound: Double
+    ) throws {
         guard batchSize >= 0, batchSize <= records else {
-            throw ParticipantError(code: "participant.trainer_batch_size",
-                message: "the trainer reported a batch of \(batchSize) records from \(records); a Poisson sample lies in 0…\(records). Nothing was sent")
+            throw ParticipantError(
+                code: "participant.trainer_batch_size",
+                message:
+                    "the trainer reported a batch of \(batchSize) records from \(records); a Poisson sample "
+                    + "lies in 0…\(records). Nothing was sent"
+            )
         }
         let expected = Double(records) * samplingRate
         let roundTail = Self.upperTailBound(observed: Double(batchSize), mean: expected)
         let totalTail = Self.upperTailBound(observed: Double(reportedTotal + batchSize), mean: expectedTotal + expected)
         guard roundTail >= Self.falseAlarmBound, totalTail >= Self.falseAlarmBound else {
-            throw ParticipantError(code: "participant.trainer_batch_size",
-                message: "the trainer's batch sizes are implausible for Poisson sampling at q = \(samplingRate): \(batchSize) this round "
+            throw ParticipantError(
+                code: "participant.trainer_batch_size",
+                message:
+                    "the trainer's batch sizes are implausible for Poisson sampling at q = \(samplingRate): "
+                    + "\(batchSize) this round "
                     + "(expected \(Self.rounded(expected))), \(reportedTotal + batchSize) over \(rounds + 1) rounds "
-                    + "(expected \(Self.rounded(expectedTotal + expected))); a trainer sampling above q spends more privacy than "
-                    + "the ledger charges. Fix its sampling (docs/PRIVACY.md, \"What an external trainer must guarantee\"). Nothing was sent")
+                    + "(expected \(Self.rounded(expectedTotal + expected))); a trainer sampling above q spends "
+                    + "more privacy than "
+                    + "the ledger charges. Fix its sampling (docs/PRIVACY.md, \"What an external trainer must "
+                    + "guarantee\"). Nothing was sent"
+            )
         }
         var squared = 0.0
         for value in update { squared += Double(value) * Double(value) }
@@ -57,8 +69,11 @@ public struct TrainerChecks: Sendable {
         // The sum of b vectors each ≤ C is ≤ b·C; float32 storage adds at most ½ ulp per coordinate.
         let allowed = clippingBound * Double(batchSize) * (1 + 1e-6) + 0x1p-24 * norm
         guard norm <= allowed else {
-            throw ParticipantError(code: "participant.trainer_norm",
-                message: "the trainer's update has L2 norm \(Self.rounded(norm)), more than C × batch = \(clippingBound) × \(batchSize); "
+            throw ParticipantError(
+                code: "participant.trainer_norm",
+                message:
+                    "the trainer's update has L2 norm \(Self.rounded(norm)), more than C × batch = "
+                    + "\(clippingBound) × \(batchSize); "
                     + "it does not clip each record to C. Nothing was sent")
         }
         expectedTotal += expected

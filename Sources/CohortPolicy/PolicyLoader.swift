@@ -297,7 +297,8 @@ public enum PolicyLoader {
     static func checkModelKindFields(kind: String, hidden: [Int]?, activation: String?, seed: Int?, hasTensors: Bool) throws(PolicyError) {
         guard modelKinds.contains(kind) else {
             throw PolicyError.invalid(
-                "model.kind", "must be `logistic_regression` or `mlp` (built in) or `external` (your trainer), got `\(PolicyError.shown(kind))`")
+                "model.kind", "must be `logistic_regression` or `mlp` (built in) or `external` (your trainer), "
+                    + "got `\(PolicyError.shown(kind))`")
         }
         if kind != "mlp" {
             for (field, present) in [("hidden", hidden != nil), ("activation", activation != nil), ("seed", seed != nil)] where present {
@@ -310,16 +311,19 @@ public enum PolicyLoader {
             }
             guard seed != nil else {
                 throw PolicyError(code: "policy.missing_field", field: "model.seed",
-                                  message: "is required for kind `mlp`: the initialisation seed, recorded in the policy so the starting model is fixed")
+                                  message: "is required for kind `mlp`: the initialisation seed, recorded in "
+                                      + "the policy so the starting model is fixed")
             }
         }
         if kind == "external" {
             guard hasTensors else {
                 throw PolicyError(code: "policy.missing_field", field: "model.tensors",
-                                  message: "is required for kind `external`: a list of {name, shape}, e.g. - {name: layers.0.weight, shape: [16, 30]}")
+                                  message: "is required for kind `external`: a list of {name, shape}, e.g. - "
+                                      + "{name: layers.0.weight, shape: [16, 30]}")
             }
         } else if hasTensors {
-            throw PolicyError.invalid("model.tensors", "applies to kind `external` only; built-in models have fixed tensors")
+            throw PolicyError.invalid("model.tensors", "applies to kind `external` only; built-in models have "
+                + "fixed tensors")
         }
     }
 
@@ -330,13 +334,15 @@ public enum PolicyLoader {
             seed: m.seed, hasTensors: !m.tensors.isEmpty)
         if m.kind == "mlp" {
             guard !m.hidden.isEmpty, m.hidden.count <= 8 else {
-                throw PolicyError.invalid("model.hidden", "must list 1…8 hidden layer widths, e.g. [16], got \(m.hidden.count)")
+                throw PolicyError.invalid("model.hidden", "must list 1…8 hidden layer widths, e.g. [16], got "
+                    + "\(m.hidden.count)")
             }
             for (index, width) in m.hidden.enumerated() where !(1...4096).contains(width) {
                 throw PolicyError.invalid("model.hidden[\(index)]", "must lie in 1…4096, got \(width)")
             }
             guard ["relu", "tanh"].contains(m.activation) else {
-                throw PolicyError.invalid("model.activation", "must be `relu` or `tanh`, got `\(PolicyError.shown(m.activation))`")
+                throw PolicyError.invalid("model.activation", "must be `relu` or `tanh`, got "
+                    + "`\(PolicyError.shown(m.activation))`")
             }
             if let seed = m.seed, seed < 0 {
                 throw PolicyError.invalid("model.seed", "must be a whole number ≥ 0, got \(seed)")
@@ -348,18 +354,21 @@ public enum PolicyLoader {
             guard isValidTensorName(tensor.name) else {
                 throw PolicyError.invalid(
                     "model.tensors[\(index)].name",
-                    "must be 1–128 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(tensor.name))`")
+                    "must be 1–128 characters from A–Z, a–z, 0–9, '.', '_' and '-', got "
+                        + "`\(PolicyError.shown(tensor.name))`")
             }
             guard names.insert(tensor.name).inserted else {
                 throw PolicyError.invalid("model.tensors[\(index)].name", "`\(tensor.name)` is listed twice")
             }
             guard tensor.shape.count <= 8 else {
-                throw PolicyError.invalid("model.tensors[\(index)].shape", "must have at most 8 dimensions, got \(tensor.shape.count)")
+                throw PolicyError.invalid("model.tensors[\(index)].shape", "must have at most 8 dimensions, got "
+                    + "\(tensor.shape.count)")
             }
             var count = 1
             for (axis, size) in tensor.shape.enumerated() {
                 guard size >= 1, size <= 1 << 28 else {
-                    throw PolicyError.invalid("model.tensors[\(index)].shape[\(axis)]", "must lie in 1…268435456, got \(size)")
+                    throw PolicyError.invalid("model.tensors[\(index)].shape[\(axis)]", "must lie in "
+                        + "1…268435456, got \(size)")
                 }
                 let (product, overflow) = count.multipliedReportingOverflow(by: size)
                 guard !overflow, product <= 1 << 28 else {

@@ -44,7 +44,8 @@ struct ParticipantCommand: AsyncParsableCommand {
 
     func validate() throws {
         if trainerEvaluates && trainer == nil {
-            throw ValidationError("--trainer-evaluates needs --trainer: it says the trainer command has an evaluate hook")
+            throw ValidationError("--trainer-evaluates needs --trainer: it says the trainer command has an "
+                + "evaluate hook")
         }
         guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil else {
             throw ValidationError("--coordinator must be HOST:PORT, got `\(coordinator)`")

@@ -5,7 +5,8 @@ import Testing
 /// with no Python; the policy names the MLP and its seed, the ledger's d is the MLP's.
 @Suite struct DemoMLPTests {
     @Test func mlpDemoRunsAndItsLedgerVerifies() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-mlp-\(UUID().uuidString)").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-mlp-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let result = try BuiltBinary("cohort").run([
             "demo", "--dataset", "wdbc", "--model", "mlp", "--init-seed", "4", "--json", "--workdir", work,
@@ -29,7 +30,9 @@ import Testing
     }
 
     @Test func nonPrivateBaselineRefusesTheMLPClearly() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-mlp-np-\(UUID().uuidString)").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-demo-mlp-np-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let result = try BuiltBinary("cohort").run([
             "demo", "--dataset", "wdbc", "--model", "mlp", "--non-private", "--workdir", work,

@@ -70,31 +70,43 @@ import Testing
         let opened = try #require(entries.first { $0.kind == "round.opened" })
         #expect(try RoundOpenedPayload(data: opened.data).plan?.dimension == 129)
         let genesis = try GenesisPayload(data: try #require(entries.first).data)
-        #expect(genesis.initialModelSHA256 == SHA256.hexDigest(try Array(Data(contentsOf: URL(fileURLWithPath: initial)))))
+        #expect(
+            genesis.initialModelSHA256 == SHA256.hexDigest(try Array(Data(contentsOf: URL(fileURLWithPath: initial)))))
 
         // The gate's accuracy is the MLP's on the participants' holdouts: recompute it in Swift
         // from the released checkpoint, read with the policy's tensor names as a tanh MLP.
-        let checkpoint = try ModelCheckpoint(safetensors: SafetensorsFile.read(
-            path: consortium.stateDirectory + "/checkpoints/round-\(String(format: "%06d", round)).safetensors"))
-        #expect(checkpoint.layout?.tensors.map(\.name) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"])
+        let checkpoint = try ModelCheckpoint(
+            safetensors: SafetensorsFile.read(
+                path: consortium.stateDirectory + "/checkpoints/round-\(String(format: "%06d", round)).safetensors"))
+        #expect(
+            checkpoint.layout?.tensors.map(\.name) == [
+                "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+            ])
         let mlp = try BuiltInModel(
-            architecture: .mlp(hidden: [4], activation: .tanh, seed: 0), featureCount: 30, parameters: checkpoint.model.parameters)
+            architecture: .mlp(hidden: [4], activation: .tanh, seed: 0), featureCount: 30,
+            parameters: checkpoint.model.parameters)
         var merged = MetricsAccumulator()
         for name in names {
             let identity = consortium.identity(name)
             let holdout = try Participant.loadLocalData(
                 configuration: ParticipantConfiguration(
-                    host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: identity.directory + "/data.csv",
+                    host: "127.0.0.1", port: consortium.port, identity: identity,
+                    dataPath: identity.directory + "/data.csv",
                     schemaPath: consortium.schemaPath),
-                logger: consortium.capture.logger("test")).holdout
+                logger: consortium.capture.logger("test")
+            ).holdout
             try merged.merge(try mlp.accumulator(holdout))
         }
-        let gate = try #require(entries.first { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "evaluation" })
+        let gate = try #require(
+            entries.first { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "evaluation" })
         let gateAccuracy = try #require(gate.data["inputs"]?["aggregate"]?["accuracy"]?.doubleValue)
-        #expect(abs(gateAccuracy - merged.metrics().accuracy) < 1e-9, "gate \(gateAccuracy), MLP \(merged.metrics().accuracy)")
+        #expect(
+            abs(gateAccuracy - merged.metrics().accuracy) < 1e-9,
+            "gate \(gateAccuracy), MLP \(merged.metrics().accuracy)")
         #expect(gate.data["inputs"]?["participants_evaluated"]?.intValue == 3)
         let verified = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
         #expect(verified.state.lastClosedRound == 1)
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }

@@ -34,24 +34,32 @@ import Testing
         let layout = try architecture.layout(featureCount: data.dimension)
         // Scaled up so most records are clipped.
         let global = try architecture.initialParameters(featureCount: data.dimension).map { $0 * 3 }
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-py-mlp-\(UUID().uuidString)").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-py-mlp-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let trainer = ExternalTrainer(command: "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/\(script)'", workDirectory: work)
+        let trainer = ExternalTrainer(
+            command: "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/\(script)'", workDirectory: work)
         try trainer.prepare(data: data)
-        let swiftModel = try MultilayerPerceptron(featureCount: data.dimension, hidden: [4], activation: .tanh, parameters: global)
+        let swiftModel = try MultilayerPerceptron(
+            featureCount: data.dimension, hidden: [4], activation: .tanh, parameters: global)
         for clip in [0.1, 1.0] {
             let parameters = TrainingParameters(
-                unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1, batchSize: 32,
+                unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1,
+                batchSize: 32,
                 model: .external(layout))
-            let output = try await trainer.train(round: 1, globalModel: global, layout: layout, architecture: .external(layout), parameters: parameters)
+            let output = try await trainer.train(
+                round: 1, globalModel: global, layout: layout, architecture: .external(layout), parameters: parameters)
             #expect(output.contract == 2 && output.batchSize == data.count)
             let swift = try RecordLevelTraining.clippedGradientSum(
                 model: swiftModel, data: data, indices: Array(0..<data.count), clippingBound: clip)
             for (index, (p, s)) in zip(output.values, swift).enumerated() {
-                #expect(abs(p - s) <= 1e-4 * max(1, abs(s)), "\(script), C = \(clip), parameter \(index): python \(p), swift \(s)")
+                #expect(
+                    abs(p - s) <= 1e-4 * max(1, abs(s)),
+                    "\(script), C = \(clip), parameter \(index): python \(p), swift \(s)")
             }
             var checks = TrainerChecks()
-            try checks.check(update: output.values, batchSize: data.count, records: data.count, samplingRate: 1, clippingBound: clip)
+            try checks.check(
+                update: output.values, batchSize: data.count, records: data.count, samplingRate: 1, clippingBound: clip)
         }
     }
 
@@ -63,12 +71,16 @@ import Testing
         try await agree(script: "numpy_mlp_trainer.py")
     }
 
-    @Test(.enabled(
-        if: torchAvailable || torchRequired,
-        "NOT RUN: PyTorch (python package `torch`) is not installed; `pip install './python[torch]'` runs it, COHORT_REQUIRE_TORCH=1 makes its absence a failure"))
+    @Test(
+        .enabled(
+            if: torchAvailable || torchRequired,
+            "NOT RUN: python package `torch` missing (pip install './python[torch]'); COHORT_REQUIRE_TORCH=1 fails"
+        ))
     func torchTrainerMatchesTheSwiftMLP() async throws {
         guard Self.torchAvailable else {
-            Issue.record("COHORT_REQUIRE_TORCH=1 but python3 cannot import `torch` (with numpy and safetensors): pip install './python[torch]'")
+            let message = "COHORT_REQUIRE_TORCH=1 but python3 cannot import `torch` (with numpy and safetensors): "
+                + "pip install './python[torch]'"
+            Issue.record(Comment(rawValue: message))
             return
         }
         try await agree(script: "torch_trainer.py")

@@ -1,5 +1,6 @@
 import CohortCrypto
 import Testing
+
 @testable import CohortLedger
 
 /// The genesis entry's optional `initial_model_sha256`: absent unless the policy names an initial
@@ -31,11 +32,13 @@ import Testing
         let writer = try LedgerWriter.create(
             stateDirectory: directory.path, signingKey: key,
             genesis: GenesisPayload(
-                ledgerPublicKey: key.publicKey, policySHA256: Fixtures.policyDigest, epsilonMax: 8, delta: Fixtures.delta,
+                ledgerPublicKey: key.publicKey, policySHA256: Fixtures.policyDigest, epsilonMax: 8,
+                delta: Fixtures.delta,
                 initialModelSHA256: String(repeating: "0f", count: 32)))
         try Fixtures.writeRound(1, to: writer)
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
         #expect(result.state.lastClosedRound == 1)
-        #expect(try GenesisPayload(data: result.entries[0].data).initialModelSHA256 == String(repeating: "0f", count: 32))
+        #expect(
+            try GenesisPayload(data: result.entries[0].data).initialModelSHA256 == String(repeating: "0f", count: 32))
     }
 }

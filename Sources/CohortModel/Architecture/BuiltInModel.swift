@@ -14,15 +14,20 @@ public enum BuiltInModel: Sendable, Equatable {
                 throw ModelError(
                     code: "model.dimension_mismatch",
                     message: "a logistic regression on \(featureCount) features has \(featureCount + 1) parameters, "
-                        + "the vector \(parameters.count); participants and coordinator must use the same schema and model")
+                        + "the vector \(parameters.count); participants and coordinator must use the same "
+                        + "schema and model"
+                )
             }
             self = .logisticRegression(try LogisticRegression(parameters: parameters))
         case .mlp(let hidden, let activation, _):
-            self = .mlp(try MultilayerPerceptron(featureCount: featureCount, hidden: hidden, activation: activation, parameters: parameters))
+            self = .mlp(
+                try MultilayerPerceptron(
+                    featureCount: featureCount, hidden: hidden, activation: activation, parameters: parameters))
         case .external:
             throw ModelError(
                 code: "model.not_built_in",
-                message: "model.kind is `external`: Cohort has no built-in model for it; run the participant with a trainer "
+                message:
+                    "model.kind is `external`: Cohort has no built-in model for it; run the participant with a trainer "
                     + "(--trainer, docs/TRAINER.md) that trains it and answers evaluation requests")
         }
     }
@@ -46,7 +51,9 @@ public enum BuiltInModel: Sendable, Equatable {
     /// The evaluation accumulator of the model on `data` (what a participant sends for its holdout).
     public func accumulator(_ data: EncodedDataset) throws(ModelError) -> MetricsAccumulator {
         var accumulator = MetricsAccumulator()
-        for (index, z) in try logits(data).enumerated() { accumulator.add(logit: z, isPositive: data.isPositive(index)) }
+        for (index, z) in try logits(data).enumerated() {
+            accumulator.add(logit: z, isPositive: data.isPositive(index))
+        }
         return accumulator
     }
 
@@ -75,7 +82,8 @@ public enum BuiltInModel: Sendable, Equatable {
 
     /// DP-FedAvg's participant step: local SGD from this model; returns the delta.
     public func modelDelta(
-        on data: EncodedDataset, configuration: LocalTrainingConfiguration, using generator: inout some RandomNumberGenerator
+        on data: EncodedDataset, configuration: LocalTrainingConfiguration,
+        using generator: inout some RandomNumberGenerator
     ) throws(ModelError) -> [Float] {
         switch self {
         case .logisticRegression(let model):
@@ -107,7 +115,9 @@ extension MultilayerPerceptron {
     public func meanLogLoss(_ data: EncodedDataset) throws(ModelError) -> Double {
         let logits = try logits(data)
         guard !logits.isEmpty else { return 0 }
-        return logits.enumerated().reduce(0) { $0 + LogisticRegression.logLoss(logit: $1.element, label: Double(data.labels[$1.offset])) }
+        return logits.enumerated().reduce(0) {
+            $0 + LogisticRegression.logLoss(logit: $1.element, label: Double(data.labels[$1.offset]))
+        }
             / Double(logits.count)
     }
 
@@ -143,7 +153,9 @@ extension RecordLevelTraining {
     ) throws(ModelError) -> [Float] {
         try model.checkDimension(data)
         guard clippingBound.isFinite, clippingBound > 0 else {
-            throw ModelError(code: "model.invalid_clipping_bound", message: "the clipping bound C must be finite and > 0, got \(clippingBound)")
+            throw ModelError(
+                code: "model.invalid_clipping_bound",
+                message: "the clipping bound C must be finite and > 0, got \(clippingBound)")
         }
         let target = clippingBound / (1 + normErrorMargin)
         var sum = [Double](repeating: 0, count: model.parameters.count)

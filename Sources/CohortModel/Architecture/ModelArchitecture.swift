@@ -70,16 +70,21 @@ public enum ModelArchitecture: Sendable, Equatable, Hashable, Codable {
             else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .hidden, in: container,
-                    debugDescription: "hidden must list 1…\(MultilayerPerceptron.maximumLayers) widths in 1…\(MultilayerPerceptron.maximumWidth)")
+                    debugDescription:
+                        "hidden must list 1…\(MultilayerPerceptron.maximumLayers) widths in "
+                        + "1…\(MultilayerPerceptron.maximumWidth)"
+                )
             }
             self = .mlp(
-                hidden: hidden, activation: try container.decode(MultilayerPerceptron.Activation.self, forKey: .activation),
+                hidden: hidden,
+                activation: try container.decode(MultilayerPerceptron.Activation.self, forKey: .activation),
                 seed: try container.decode(UInt64.self, forKey: .seed))
         case "external":
             self = .external(try ModelLayout(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
-                forKey: .kind, in: container, debugDescription: "unknown model kind; expected logistic_regression, mlp or external")
+                forKey: .kind, in: container,
+                debugDescription: "unknown model kind; expected logistic_regression, mlp or external")
         }
     }
 

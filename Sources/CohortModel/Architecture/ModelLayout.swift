@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// One named float32 tensor of a model: its name and its shape.
@@ -108,7 +108,9 @@ public struct ModelLayout: Sendable, Equatable, Hashable, Codable {
 
     /// Logistic regression on F encoded features: `weight` [1, F], `bias` [1] (d = F + 1).
     public static func logisticRegression(featureCount: Int) throws(ModelError) -> ModelLayout {
-        try ModelLayout(tensors: [TensorSpec(name: "weight", shape: [1, featureCount]), TensorSpec(name: "bias", shape: [1])])
+        try ModelLayout(tensors: [
+            TensorSpec(name: "weight", shape: [1, featureCount]), TensorSpec(name: "bias", shape: [1]),
+        ])
     }
 
     /// A multilayer perceptron F → hidden[0] → … → 1: for layer i, `layers.i.weight`
@@ -127,8 +129,9 @@ public struct ModelLayout: Sendable, Equatable, Hashable, Codable {
     /// - Throws: `model.dimension_mismatch` when `flat` is not ``parameterCount`` long.
     public func safetensors(_ flat: [Float], metadata: [String: String] = [:]) throws(ModelError) -> SafetensorsFile {
         guard flat.count == parameterCount else {
-            throw ModelError(code: "model.dimension_mismatch",
-                             message: "the parameter vector has \(flat.count) values; the layout has \(parameterCount)")
+            throw ModelError(
+                code: "model.dimension_mismatch",
+                message: "the parameter vector has \(flat.count) values; the layout has \(parameterCount)")
         }
         var named: [(name: String, tensor: Tensor)] = []
         for (index, spec) in tensors.enumerated() {
@@ -145,7 +148,9 @@ public struct ModelLayout: Sendable, Equatable, Hashable, Codable {
     ///   - ignoring: names of extra tensors that may be present and are skipped (e.g. `velocity`).
     /// - Throws: `model.tensor_missing`, `model.tensor_unexpected`, `model.tensor_shape` or
     ///   `model.non_finite_parameters`, each naming the tensor and the expected shape.
-    public func flatten(_ file: SafetensorsFile, source: String, ignoring: Set<String> = []) throws(ModelError) -> [Float] {
+    public func flatten(_ file: SafetensorsFile, source: String, ignoring: Set<String> = []) throws(ModelError)
+        -> [Float]
+    {
         let expected = Set(tensors.map(\.name))
         if let extra = file.tensors.first(where: { !expected.contains($0.name) && !ignoring.contains($0.name) }) {
             throw ModelError(
@@ -156,16 +161,21 @@ public struct ModelLayout: Sendable, Equatable, Hashable, Codable {
         var flat = [Float](repeating: 0, count: parameterCount)
         for (index, spec) in tensors.enumerated() {
             guard let tensor = file.tensor(named: spec.name) else {
-                throw ModelError(code: "model.tensor_missing",
-                                 message: "\(source) has no tensor `\(spec.name)`; the model needs `\(spec.name)` of shape \(spec.shape)")
+                throw ModelError(
+                    code: "model.tensor_missing",
+                    message:
+                        "\(source) has no tensor `\(spec.name)`; the model needs `\(spec.name)` of shape \(spec.shape)")
             }
             guard tensor.shape == spec.shape else {
-                throw ModelError(code: "model.tensor_shape",
-                                 message: "\(source): tensor `\(spec.name)` has shape \(tensor.shape); the model needs \(spec.shape)")
+                throw ModelError(
+                    code: "model.tensor_shape",
+                    message: "\(source): tensor `\(spec.name)` has shape \(tensor.shape); the model needs \(spec.shape)"
+                )
             }
             guard tensor.values.allSatisfy(\.isFinite) else {
-                throw ModelError(code: "model.non_finite_parameters",
-                                 message: "\(source): tensor `\(spec.name)` contains NaN or infinity")
+                throw ModelError(
+                    code: "model.non_finite_parameters",
+                    message: "\(source): tensor `\(spec.name)` contains NaN or infinity")
             }
             flat.replaceSubrange(range(ofTensorAt: index), with: tensor.values)
         }
@@ -188,14 +198,17 @@ public struct ModelLayout: Sendable, Equatable, Hashable, Codable {
         do {
             self = try JSONDecoder().decode(ModelLayout.self, from: Data(json.utf8))
         } catch {
-            throw ModelError(code: "model.invalid_layout",
-                             message: "the model layout is not valid JSON of the form {\"tensors\": [{\"name\", \"shape\"}, …]}")
+            throw ModelError(
+                code: "model.invalid_layout",
+                message: "the model layout is not valid JSON of the form {\"tensors\": [{\"name\", \"shape\"}, …]}")
         }
     }
 
     static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 128 && name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-        }
+        !name.isEmpty && name.utf8.count <= 128
+            && name.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E
+                    || c == 0x5F || c == 0x2D
+            }
     }
 }

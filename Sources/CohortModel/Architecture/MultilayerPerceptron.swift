@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A binary-classification multilayer perceptron F → h₁ → … → h_k → 1 with one activation for
@@ -47,18 +47,26 @@ public struct MultilayerPerceptron: Sendable, Equatable {
         else {
             throw ModelError(
                 code: "model.invalid_layout",
-                message: "an MLP needs ≥ 1 feature and 1…\(Self.maximumLayers) hidden widths in 1…\(Self.maximumWidth), got \(hidden)")
+                message:
+                    "an MLP needs ≥ 1 feature and 1…\(Self.maximumLayers) hidden widths in "
+                    + "1…\(Self.maximumWidth), got \(hidden)"
+            )
         }
         let layout = try ModelLayout.mlp(featureCount: featureCount, hidden: hidden)
         guard parameters.count == layout.parameterCount else {
             throw ModelError(
                 code: "model.dimension_mismatch",
-                message: "an MLP \(featureCount)→\(hidden.map(String.init).joined(separator: "→"))→1 has \(layout.parameterCount) "
-                    + "parameters, the vector \(parameters.count); participants and coordinator must use the same schema and model")
+                message:
+                    "an MLP \(featureCount)→\(hidden.map(String.init).joined(separator: "→"))→1 has "
+                    + "\(layout.parameterCount) "
+                    + "parameters, the vector \(parameters.count); participants and coordinator must use the "
+                    + "same schema and model"
+            )
         }
         guard parameters.allSatisfy(\.isFinite) else {
-            throw ModelError(code: "model.non_finite_parameters",
-                             message: "the model parameters contain NaN or infinity; restart from the last good checkpoint")
+            throw ModelError(
+                code: "model.non_finite_parameters",
+                message: "the model parameters contain NaN or infinity; restart from the last good checkpoint")
         }
         self.featureCount = featureCount
         self.hidden = hidden
@@ -83,7 +91,8 @@ public struct MultilayerPerceptron: Sendable, Equatable {
             let fanIn = Double(widths[layer])
             let fanOut = Double(widths[layer + 1])
             let isOutput = layer == widths.count - 2
-            let limit = (activation == .relu && !isOutput) ? (6 / fanIn).squareRoot() : (6 / (fanIn + fanOut)).squareRoot()
+            let limit =
+                (activation == .relu && !isOutput) ? (6 / fanIn).squareRoot() : (6 / (fanIn + fanOut)).squareRoot()
             for index in layout.range(ofTensorAt: 2 * layer) {
                 let unit = Double(generator.next() >> 11) * 0x1p-53
                 flat[index] = Float((2 * unit - 1) * limit)
@@ -179,7 +188,8 @@ public struct MultilayerPerceptron: Sendable, Equatable {
 
     /// A model with the same architecture and `parameters`.
     public func replacing(parameters: [Float]) throws(ModelError) -> MultilayerPerceptron {
-        try MultilayerPerceptron(featureCount: featureCount, hidden: hidden, activation: activation, parameters: parameters)
+        try MultilayerPerceptron(
+            featureCount: featureCount, hidden: hidden, activation: activation, parameters: parameters)
     }
 }
 

@@ -79,14 +79,16 @@ public struct ModelCheckpoint: Sendable, Equatable {
         }
         guard file.metadata["cohort.format"] == Self.format else { throw invalid("metadata cohort.format is not '\(Self.format)'") }
         guard let version = file.metadata["cohort.version"].flatMap({ Int($0) }), (1...Self.currentVersion).contains(version) else {
-            throw invalid("unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this build reads 1…\(Self.currentVersion)")
+            throw invalid("unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this "
+                + "build reads 1…\(Self.currentVersion)")
         }
         guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else { throw invalid("cohort.round is missing") }
         guard let digest = file.metadata["cohort.schema_digest"] else { throw invalid("cohort.schema_digest is missing") }
         var layout: ModelLayout? = nil
         let model: LogisticRegression
         if version >= 2 {
-            guard let json = file.metadata["cohort.layout"] else { throw invalid("a version 2 checkpoint needs cohort.layout") }
+            guard let json = file.metadata["cohort.layout"] else { throw invalid("a version 2 checkpoint needs "
+                + "cohort.layout") }
             let decoded = try ModelLayout(json: json)
             model = try LogisticRegression(parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
             layout = decoded
