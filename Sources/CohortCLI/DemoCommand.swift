@@ -115,14 +115,11 @@ struct DemoCommand: AsyncParsableCommand {
         say("data: \(split.train.count) training records split non-IID across \(setup.silos.count) silos \(silos.map(\.count)); \(split.test.count) held-out test records")
 
         if nonPrivate {
-            guard model == .logistic else {
-                throw CommandFailure(code: "demo.unsupported",
-                                     message: "--non-private runs logistic regression only; drop --model mlp or "
-                                         + "--non-private")
-            }
             try runNonPrivate(
                 setup: setup, identities: identities, schemaPath: schemaPath, work: work, test: test,
-                reference: try centralisedReference(schema: schema, training: prepared.dataset.subset(split.train), test: test),
+                reference: try centralisedReference(
+                    schema: schema, training: prepared.dataset.subset(split.train), test: test,
+                    architecture: setup.architecture),
                 featureCount: schema.encodedDimension)
             return
         }

@@ -29,16 +29,19 @@ import Testing
         #expect(ledger.contains("\"dimension\":513"))
     }
 
-    @Test func nonPrivateBaselineRefusesTheMLPClearly() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "cohort-demo-mlp-np-\(UUID().uuidString)"
-        ).path
+    @Test func nonPrivateBaselineTrainsTheMLPToo() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-mlp-np-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let result = try BuiltBinary("cohort").run([
-            "demo", "--dataset", "wdbc", "--model", "mlp", "--non-private", "--workdir", work,
+            "demo", "--dataset", "wdbc", "--model", "mlp", "--non-private", "--json", "--workdir", work,
             "--data-directory", DemoNonPrivateTests.repositoryRoot + "/Data",
         ])
-        #expect(result.status != 0)
-        #expect((result.stderr + result.stdout).contains("--non-private runs logistic regression only"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("NOT PRIVATE"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(summary["model"] as? String == "mlp")
+        #expect(summary["private"] as? Bool == false)
+        let accuracy = try #require((summary["federated"] as? [String: Any])?["accuracy"] as? Double)
+        #expect(accuracy > 0.9, "non-private federated MLP accuracy \(accuracy)")
     }
 }

@@ -80,6 +80,20 @@ public enum BuiltInModel: Sendable, Equatable {
         }
     }
 
+    /// The UNCLIPPED sum of the per-record log-loss gradients over `indices` — for non-private
+    /// baselines only (`cohort demo --non-private`); a private round uses
+    /// ``clippedGradientSum(data:samplingRate:clippingBound:sampler:)``.
+    public func gradientSum(data: EncodedDataset, indices: [Int]) throws(ModelError) -> [Float] {
+        // A bound no finite gradient reaches: the clipping factor is 1 for every record.
+        let unbounded = Double.greatestFiniteMagnitude
+        switch self {
+        case .logisticRegression(let model):
+            return try RecordLevelTraining.clippedGradientSum(model: model, data: data, indices: indices, clippingBound: unbounded)
+        case .mlp(let model):
+            return try RecordLevelTraining.clippedGradientSum(model: model, data: data, indices: indices, clippingBound: unbounded)
+        }
+    }
+
     /// DP-FedAvg's participant step: local SGD from this model; returns the delta.
     public func modelDelta(
         on data: EncodedDataset, configuration: LocalTrainingConfiguration,
