@@ -63,6 +63,7 @@ let package = Package(
             dependencies: [
                 "CohortCrypto",
                 "CohortErrors",
+                "CohortModel",
                 "CohortStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

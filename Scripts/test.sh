@@ -7,7 +7,8 @@ Scripts/bootstrap.sh
 # Package.swift declares exactly what each target imports, and the CLI does not link the coordinator.
 Scripts/check_imports.sh
 # Test helpers only, never the product's runtime: numpy + safetensors (the Python trainer example
-# and safetensors interoperability) and cryptography (Scripts/verify_ledger.py). The tests that
+# and safetensors interoperability, python/) and cryptography (Scripts/verify_ledger.py). PyTorch is
+# optional: its agreement test reports NOT RUN without torch and fails under COHORT_REQUIRE_TORCH=1. The tests that
 # need them fail with what to install when they are missing, so install them or stop here.
 python_modules=(numpy safetensors cryptography)
 command -v python3 >/dev/null || { echo "test.sh: python3 is required (Python reference tests); install Python 3" >&2; exit 1; }

@@ -44,7 +44,9 @@ extension Coordinator {
     func writeCheckpoint(_ active: ActiveRound) -> Task<String, any Error> {
         let checkpoint: ModelCheckpoint
         do {
-            checkpoint = ModelCheckpoint(round: active.number, model: model, optimizer: optimizer, schemaDigest: try schema.digest())
+            checkpoint = ModelCheckpoint(
+                round: active.number, model: model, optimizer: optimizer, schemaDigest: try schema.digest(),
+                layout: modelStart.layout)
         } catch {
             return Task { throw error }
         }

@@ -91,7 +91,8 @@ extension Coordinator {
         }
         let parameters = TrainingParameters(
             unit: plan.unit.rawValue, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
-            localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize
+            localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize,
+            model: modelStart.architecture
         )
         // The deadline participants are told (wall time, on the wire) and the one the coordinator
         // keeps (on its clock) are the same span from now.

@@ -29,6 +29,8 @@ public actor Coordinator {
     /// The previous released global update (in the space updates live in), for direction screening.
     var previousUpdate: [Float]?
     let dimension: Int
+    /// The policy's model: architecture, tensor layout (d = its parameter count) and start.
+    let modelStart: ModelStart
     let grid: FixedPointGrid
     var model: LogisticRegression {
         didSet { modelDigestCache = nil }
@@ -142,7 +144,12 @@ public actor Coordinator {
         let loadedSchema = try Self.startupCheck("model.schema") { try FeatureSchema.load(path: loaded.resolve(policy.model.schema)) }
         schema = loadedSchema
         schemaDigest = try Self.startupCheck("model.schema") { try loadedSchema.digest() }
-        let modelDimension = configuration.modelDimension ?? (loadedSchema.encodedDimension + 1)
+        let start = try Self.startupCheck("model") {
+            try configuration.modelDimension.map { try ModelStart(benchmarkDimension: $0) }
+                ?? ModelStart(policy: fileLoaded, featureCount: loadedSchema.encodedDimension)
+        }
+        modelStart = start
+        let modelDimension = start.layout.parameterCount
         dimension = modelDimension
         let roundGrid = try Self.startupCheck("privacy.grid_inflation") {
             try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
@@ -162,7 +169,8 @@ public actor Coordinator {
             stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
             genesis: GenesisPayload(
                 ledgerPublicKey: ledgerKey.publicKey, policySHA256: fileLoaded.sha256,
-                epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta
+                epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta,
+                initialModelSHA256: start.initialModelSHA256
             )
         )
         if configuration.benchmarkSkipsNoise {
@@ -174,7 +182,7 @@ public actor Coordinator {
             in: writer, reason: "the coordinator stopped during the round and restarted",
             stateDirectory: configuration.stateDirectory, logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
-        var restoredModel = LogisticRegression(featureCount: modelDimension - 1)
+        var restoredModel = try LogisticRegression(parameters: start.parameters)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
             let path = directory.checkpointPath(round: last)
             let bytes = try DurableFile.read(path)

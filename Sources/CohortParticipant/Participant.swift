@@ -17,8 +17,12 @@ public struct ParticipantConfiguration: Sendable {
     public var schemaPath: String
     /// The label column the operator expects; checked against the schema's when given.
     public var expectedLabel: String?
-    /// An external trainer command (see `ExternalTrainer`); nil trains the built-in logistic regression.
+    /// An external trainer command (see `ExternalTrainer`); nil trains the policy's built-in model.
     public var trainerCommand: String?
+    /// Whether the trainer implements the evaluate hook (`COHORT_TASK=evaluate`, docs/TRAINER.md):
+    /// then it scores the holdout for every evaluation request. Without it, a built-in model is
+    /// evaluated by the participant itself and an external model is not evaluated.
+    public var trainerEvaluates: Bool = false
     /// Fraction of local records kept out of training for federated evaluation. Default 0.2.
     public var holdoutFraction: Double
     /// The secret key file of the holdout PRF (`KeyFile` kind `.holdoutSecret`, mode 0600); nil
@@ -149,8 +153,8 @@ public struct Participant: Sendable {
         var trainer: ExternalTrainer?
         if let command = configuration.trainerCommand {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-trainer-\(UUID().uuidString)").path
-            trainer = ExternalTrainer(command: command, workDirectory: work)
-            try trainer?.prepare(data: data)
+            trainer = ExternalTrainer(command: command, workDirectory: work, evaluates: configuration.trainerEvaluates)
+            try trainer?.prepare(data: data, holdout: holdout)
         }
         defer { if let trainer { try? FileManager.default.removeItem(atPath: trainer.workDirectory) } }
         let tls = try TLSConfigurationFactory(identity: configuration.identity)
@@ -225,14 +229,15 @@ public struct Participant: Sendable {
             }
             let welcome = try welcomeFrame.decode(Welcome.self)
             welcomed = true
-            guard Int(welcome.model.dimension) == data.dimension + 1 else {
-                throw ParticipantError(code: "participant.schema_mismatch",
-                    message: "the coordinator's model has \(welcome.model.dimension) parameters, this data encodes to \(data.dimension + 1); check that both use the same schema")
-            }
+            // The model's size is checked against this data once the first invitation names the
+            // architecture (an MLP's d is not the feature count + 1).
             let encoder = JSONEncoder()
             try await outbound.send(Attestation(json: Array(try encoder.encode(local.attestation))))
             var sampler = PoissonSampler()
             var heldModel = HeldModel()
+            // The model the coordinator trains, from the latest invitation; nil until one arrives.
+            var architecture: ModelArchitecture?
+            var trainerChecks = TrainerChecks()
             while let frame = try await frames.next() {
                 let type = frame.type
                 switch type {
@@ -241,23 +246,47 @@ public struct Participant: Sendable {
                     let invite = try (consume frame).decode(RoundInvite.self)
                     let parameters = try TrainingParameters.decode(invite.trainingParameters)
                     let globalModel = try heldModel.model(for: invite)
-                    let model = try LogisticRegression(parameters: globalModel)
+                    let roundArchitecture = parameters.model ?? .logisticRegression
+                    try Self.checkModelSize(
+                        roundArchitecture, featureCount: data.dimension, coordinatorDimension: Int(welcome.model.dimension))
+                    architecture = roundArchitecture
                     let values: [Float]
                     if let trainer {
-                        values = try await trainer.train(round: invite.round, globalModel: globalModel, parameters: parameters)
-                    } else if parameters.unit == "record" {
-                        values = try RecordLevelTraining.clippedGradientSum(
-                            model: model, data: data, samplingRate: parameters.samplingRate,
-                            clippingBound: parameters.clippingBound, sampler: &sampler)
+                        let layout = try roundArchitecture.layout(featureCount: data.dimension)
+                        let output = try await trainer.train(
+                            round: invite.round, globalModel: globalModel, layout: layout, architecture: roundArchitecture,
+                            parameters: parameters)
+                        if parameters.unit == "record" {
+                            if let batchSize = output.batchSize {
+                                try trainerChecks.check(
+                                    update: output.values, batchSize: batchSize, records: data.count,
+                                    samplingRate: parameters.samplingRate, clippingBound: parameters.clippingBound)
+                            } else {
+                                logger.warning("""
+                                    the trainer speaks contract 1 and reports no batch size: its sampling and \
+                                    clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)
+                                    """)
+                            }
+                        }
+                        values = output.values
                     } else {
-                        // Participant unit: the coordinator clips the whole delta, so the
-                        // minibatch order needs no secure randomness.
-                        var generator = SystemRandomNumberGenerator()
-                        values = try LocalTraining.modelDelta(
-                            from: model, on: data,
-                            configuration: LocalTrainingConfiguration(
-                                epochs: parameters.localEpochs, batchSize: parameters.batchSize, learningRate: parameters.localLearningRate),
-                            using: &generator)
+                        let model = try BuiltInModel(
+                            architecture: roundArchitecture, featureCount: data.dimension, parameters: globalModel)
+                        if parameters.unit == "record" {
+                            values = try model.clippedGradientSum(
+                                data: data, samplingRate: parameters.samplingRate,
+                                clippingBound: parameters.clippingBound, sampler: &sampler)
+                        } else {
+                            // Participant unit: the coordinator clips the whole delta, so the
+                            // minibatch order needs no secure randomness.
+                            var generator = SystemRandomNumberGenerator()
+                            values = try model.modelDelta(
+                                on: data,
+                                configuration: LocalTrainingConfiguration(
+                                    epochs: parameters.localEpochs, batchSize: parameters.batchSize,
+                                    learningRate: parameters.localLearningRate),
+                                using: &generator)
+                        }
                     }
                     // Sealed straight into the frame's buffer; the values and plaintext are
                     // released before the frame goes out.
@@ -278,10 +307,27 @@ public struct Participant: Sendable {
                     // The candidate is usually the next round's global model, which the
                     // invitation then names instead of carrying. It replaces the held one, in place.
                     let request = try heldModel.hold(evaluateRequestIn: frame)
-                    let model = try LogisticRegression(parameters: request.model)
+                    // The candidate is evaluated as the model it is: reading an MLP's vector as a
+                    // logistic regression would report a meaningless accuracy to the gate.
+                    guard let architecture else {
+                        logger.notice("evaluation request before any invitation named the model; not evaluated",
+                                      metadata: ["cohort.round": "\(request.round)"])
+                        continue
+                    }
                     var accumulator = MetricsAccumulator()
-                    for (index, logit) in try model.logits(holdout).enumerated() {
-                        accumulator.add(logit: logit, isPositive: holdout.isPositive(index))
+                    if let trainer, trainer.evaluates {
+                        let logits = try await trainer.evaluate(
+                            round: request.round, candidate: request.model,
+                            layout: try architecture.layout(featureCount: holdout.dimension), holdoutCount: holdout.count)
+                        for (index, z) in logits.enumerated() { accumulator.add(logit: z, isPositive: holdout.isPositive(index)) }
+                    } else if architecture.isBuiltIn {
+                        let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
+                        accumulator = try model.accumulator(holdout)
+                    } else {
+                        logger.notice(
+                            "the model is external and this participant's trainer has no evaluate hook; not evaluated",
+                            metadata: ["cohort.round": "\(request.round)"])
+                        continue
                     }
                     try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .updateAck, .roundResult:
@@ -303,6 +349,23 @@ public struct Participant: Sendable {
                 }
             }
             return stop.isRequested ? .finished : .lost("the coordinator closed the connection")
+        }
+    }
+}
+
+extension Participant {
+    /// Checks that the coordinator's model size d matches `architecture` on this data's
+    /// `featureCount` encoded features (a different schema or model would otherwise train garbage).
+    /// - Throws: `participant.schema_mismatch` with both sizes.
+    static func checkModelSize(_ architecture: ModelArchitecture, featureCount: Int, coordinatorDimension: Int) throws {
+        let expected = try architecture.layout(featureCount: featureCount).parameterCount
+        guard expected == coordinatorDimension else {
+            throw ParticipantError(
+                code: "participant.schema_mismatch",
+                message: "the coordinator's model has \(coordinatorDimension) parameters; a "
+                    + "\(architecture.kind) model on this data "
+                    + "(\(featureCount) encoded features) has \(expected); check that both use the same schema "
+                    + "and model")
         }
     }
 }

@@ -33,7 +33,7 @@ public struct ConsortiumFiles: Sendable {
     public init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         apiYAML: String? = Self.defaultAPI) throws {
+         apiYAML: String? = Self.defaultAPI, modelYAML: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -81,7 +81,7 @@ public struct ConsortiumFiles: Sendable {
               version: lr-v1
               schema: \(schemaPath)
               server_learning_rate: 0.5
-            limits:
+            \(modelYAML.split(separator: "\n").map { "  " + $0 + "\n" }.joined())limits:
               max_update_bytes: \(maxUpdateBytes)
 
             """
@@ -143,11 +143,11 @@ public final class Consortium: @unchecked Sendable {
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
          apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil,
-         clock: CoordinatorClock? = nil) async throws {
+         clock: CoordinatorClock? = nil, modelYAML: String = "") async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
-            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML)
+            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML, modelYAML: modelYAML)
         coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())
@@ -158,12 +158,16 @@ public final class Consortium: @unchecked Sendable {
     public func identity(_ name: String) -> IdentityFiles { files.identity(name) }
 
     /// A participant process-in-a-task: honest unless `transform` rewrites its updates (a poisoned silo).
-    public func participant(_ name: String, trainer: String? = nil, transform: (@Sendable (UInt64, [Float]) -> [Float])? = nil) -> Participant {
+    public func participant(
+        _ name: String, trainer: String? = nil, trainerEvaluates: Bool = false,
+        transform: (@Sendable (UInt64, [Float]) -> [Float])? = nil
+    ) -> Participant {
         let identity = identity(name)
         var configuration = ParticipantConfiguration(
             host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath,
             trainerCommand: trainer)
         configuration.updateTransform = transform
+        configuration.trainerEvaluates = trainerEvaluates
         return Participant(configuration: configuration, logger: capture.logger("cohort.participant"))
     }
 

@@ -32,8 +32,11 @@ struct ParticipantCommand: AsyncParsableCommand {
     @Option(help: "The label column; must match the schema's.")
     var label: String?
 
-    @Option(help: "An external trainer command exchanging safetensors files (see Examples/python-trainer).")
+    @Option(help: "An external trainer command exchanging safetensors files (trainer contract 2, docs/TRAINER.md).")
     var trainer: String?
+
+    @Flag(help: "The trainer implements the evaluate hook (COHORT_TASK=evaluate) and scores the holdout itself.")
+    var trainerEvaluates = false
 
     @Option(help: ArgumentHelp(
         "The secret key file deciding which local records are held out of training (created, mode 0600, when absent).",
@@ -66,6 +69,10 @@ struct ParticipantCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--reconnect-max-delay must be in [--reconnect-initial-delay, 3600] seconds, got \(reconnectMaxDelay)")
         }
+        if trainerEvaluates && trainer == nil {
+            throw ValidationError("--trainer-evaluates needs --trainer: it says the trainer command has an "
+                + "evaluate hook")
+        }
         guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil else {
             throw ValidationError("--coordinator must be HOST:PORT, got `\(coordinator)`")
         }
@@ -87,6 +94,7 @@ struct ParticipantCommand: AsyncParsableCommand {
         configuration.reconnect = ReconnectPolicy(
             initialDelay: .milliseconds(Int64(reconnectInitialDelay * 1000)),
             maximumDelay: .milliseconds(Int64(reconnectMaxDelay * 1000)), maximumAttempts: reconnectAttempts)
+        configuration.trainerEvaluates = trainerEvaluates
         // SIGTERM / SIGINT: leave gracefully (the update in training is not sent, the coordinator
         // is told goodbye and drops this participant from the round), exit 0.
         let participant = Participant(configuration: configuration, logger: logger)

@@ -22,7 +22,10 @@ import Testing
         try trainer.prepare(data: data)
         for clip in [0.5, 1.0, 4.0] {
             let parameters = TrainingParameters(unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1, batchSize: 32)
-            let python = try await trainer.train(round: 1, globalModel: global, parameters: parameters)
+            let python = try await trainer.train(
+                round: 1, globalModel: global, layout: try .logisticRegression(featureCount: data.dimension),
+                architecture: .logisticRegression, parameters: parameters
+            ).values
             let swift = try RecordLevelTraining.clippedGradientSum(
                 model: try LogisticRegression(parameters: global), data: data, indices: Array(0..<data.count), clippingBound: clip)
             #expect(python.count == swift.count)

@@ -32,14 +32,18 @@ public struct GenesisPayload: LedgerPayload {
     public var delta: Double
     /// The accountant identifier (`ledgerAccountantIdentifier`).
     public var accountant: String
+    /// SHA-256 (hex) of the policy's `model.initial_model` safetensors file, when it names one
+    /// (member `initial_model_sha256`, absent otherwise): the policy digest covers only the path.
+    public var initialModelSHA256: String?
 
     public init(ledgerPublicKey: [UInt8], policySHA256: String, epsilonMax: Double, delta: Double,
-                accountant: String = ledgerAccountantIdentifier) {
+                accountant: String = ledgerAccountantIdentifier, initialModelSHA256: String? = nil) {
         self.ledgerPublicKey = ledgerPublicKey
         self.policySHA256 = policySHA256
         self.epsilonMax = epsilonMax
         self.delta = delta
         self.accountant = accountant
+        self.initialModelSHA256 = initialModelSHA256
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -53,16 +57,19 @@ public struct GenesisPayload: LedgerPayload {
         delta = try f.positiveDouble("delta")
         guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
         accountant = try f.nonEmptyString("accountant")
+        initialModelSHA256 = f.has("initial_model_sha256") ? try f.sha256Hex("initial_model_sha256") : nil
     }
 
     public var data: JSONValue {
-        [
+        var members: [String: JSONValue] = [
             "ledger_public_key": .string(Base64.encode(ledgerPublicKey)),
             "policy_sha256": .string(policySHA256),
             "epsilon_max": .number(epsilonMax),
             "delta": .number(delta),
             "accountant": .string(accountant),
         ]
+        if let initialModelSHA256 { members["initial_model_sha256"] = .string(initialModelSHA256) }
+        return .object(members)
     }
 }
 
