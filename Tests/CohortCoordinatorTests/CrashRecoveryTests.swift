@@ -14,8 +14,9 @@ import Glibc
 /// decreases nor passes epsilon_max, no round number is used twice, and no checkpoint exists for a
 /// round without an earlier durable charge (write-ahead spend).
 @Suite(.serialized) struct CrashRecoveryTests {
-    /// Kills land at a random point 50–800 ms after the coordinator listens: before the quorum is
-    /// there, while a round collects, and after charges and closes.
+    /// Kills land at a random point 50–800 ms after the quorum joined (every fourth restart: after
+    /// the coordinator listens, so before the quorum is there): while a round collects, and after
+    /// charges and closes.
     static let killWindowMilliseconds = 50...800
     static let minimumRestarts = 20
     /// More restarts are run while time allows, to reach kills in every phase of a round.
@@ -64,8 +65,18 @@ import Glibc
                     "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
                 ], log: files.directory + "/\(identity.name)-\(restart).log"))
             }
+            // The kill window starts when the quorum has joined, not when the port opened: on a
+            // loaded machine participants take seconds to load their data and join, and a window
+            // measured from the port file then ends before any round opens (no kill after a charge).
+            // Every fourth restart keeps the old start (the port file), so some kills land before the quorum.
+            let joinedBy = restart % 4 == 0 ? clock.now : clock.now + .seconds(30)
+            while clock.now < joinedBy && run.coordinator.isRunning
+                && run.coordinator.log.components(separatedBy: "participant joined").count - 1 < files.participants.count {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let joined = restart % 4 == 0 ? run.listeningSince : clock.now
             let delay = Int.random(in: Self.killWindowMilliseconds)
-            try await Task.sleep(until: run.listeningSince + .milliseconds(delay))
+            try await Task.sleep(until: joined + .milliseconds(delay))
             let exitedOnItsOwn = !run.coordinator.isRunning
             run.coordinator.signal(SIGKILL)
             for participant in participants { participant.signal(SIGKILL) }

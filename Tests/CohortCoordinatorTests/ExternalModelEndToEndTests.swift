@@ -98,13 +98,17 @@ import Testing
             ).holdout
             try merged.merge(try mlp.accumulator(holdout))
         }
-        let gate = try #require(
-            entries.first { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "evaluation" })
-        let gateAccuracy = try #require(gate.data["inputs"]?["aggregate"]?["accuracy"]?.doubleValue)
+        // The evaluation gate read the aggregate the coordinator keeps in its evaluation store
+        // (the ledger holds only its commitment): it is the MLP's accuracy, not an LR reading.
+        let stored = try EvaluationStore.read(path: EvaluationStore.path(stateDirectory: consortium.stateDirectory))
+        let evaluation = try #require(stored.first { $0.record.round == 1 })
+        let gateAccuracy = try #require(evaluation.record.metrics["accuracy"])
         #expect(
             abs(gateAccuracy - merged.metrics().accuracy) < 1e-9,
             "gate \(gateAccuracy), MLP \(merged.metrics().accuracy)")
-        #expect(gate.data["inputs"]?["participants_evaluated"]?.intValue == 3)
+        #expect(evaluation.record.participants == 3)
+        let recorded = try #require(entries.first { $0.kind == "evaluation.recorded" })
+        #expect(recorded.data["evaluation_sha256"]?.stringValue == evaluation.sha256)
         let verified = try LedgerVerifier.verify(
             file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
             publicKey: consortium.ledgerPublicKey())
