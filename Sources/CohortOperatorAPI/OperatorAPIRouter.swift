@@ -70,6 +70,14 @@ struct OperatorAPIRouter: Sendable {
                 throw APIError.badRequest("the body must be the policy as UTF-8 YAML (Content-Type: application/yaml)")
             }
             return .json(try await coordinator.adoptPolicy(yaml: yaml, by: principal))
+        case .model(let selector):
+            let selection: ModelExporter.Selection
+            switch selector {
+            case .approved: selection = .approved
+            case .round(let round): selection = .round(round)
+            }
+            let bytes = try await coordinator.exportModel(selection, by: principal)
+            return APIResponse(status: 200, contentType: "application/octet-stream", body: bytes)
         case .metrics:
             try await coordinator.authorize(principal, .readMetrics)
             return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
