@@ -38,11 +38,13 @@ struct RoundPace: Sendable, Equatable {
         return Double(last.openedAtMillis - first.openedAtMillis) / 1000 / Double(last.round - first.round)
     }
 
-    /// The duration of the last round whose successor was seen opening.
-    var lastRoundSeconds: (round: Int, seconds: Double)? {
+    /// The mean duration of the rounds between the last two openings seen (one round when the
+    /// watch saw every opening; more when rounds are shorter than the polling interval).
+    var lastRoundSeconds: (rounds: ClosedRange<Int>, seconds: Double)? {
         guard openings.count >= 2 else { return nil }
         let previous = openings[openings.count - 2], last = openings[openings.count - 1]
-        return (previous.round, Double(last.openedAtMillis - previous.openedAtMillis) / 1000 / Double(last.round - previous.round))
+        return (previous.round...(last.round - 1),
+                Double(last.openedAtMillis - previous.openedAtMillis) / 1000 / Double(last.round - previous.round))
     }
 
     /// Seconds the current round has been open, at `nowMillis` (this machine's clock).
@@ -68,7 +70,11 @@ struct RoundPace: Sendable, Equatable {
         if let currentRound, let opened = currentOpenedAtMillis {
             parts.append("round \(currentRound) open \(Self.format(Self.elapsedSeconds(openedAtMillis: opened, nowMillis: nowMillis)))")
         }
-        if let last = lastRoundSeconds { parts.append("round \(last.round) took \(Self.format(last.seconds))") }
+        if let last = lastRoundSeconds {
+            parts.append(last.rounds.count == 1
+                ? "round \(last.rounds.lowerBound) took \(Self.format(last.seconds))"
+                : "rounds \(last.rounds.lowerBound)–\(last.rounds.upperBound) took \(Self.format(last.seconds)) each")
+        }
         let left = queued + (currentRound == nil ? 0 : 1)
         if left > 0 {
             if let eta = etaSeconds(queued: queued, currentOpenedAtMillis: currentOpenedAtMillis, nowMillis: nowMillis),

@@ -18,7 +18,7 @@ import Testing
         // Round 5 opens at 12 s: 2 s per round.
         pace.observe(currentRound: 5, openedAtMillis: 12_000)
         #expect(pace.secondsPerRound == 2)
-        #expect(pace.lastRoundSeconds?.round == 4 && pace.lastRoundSeconds?.seconds == 2)
+        #expect(pace.lastRoundSeconds?.rounds == 4...4 && pace.lastRoundSeconds?.seconds == 2)
         // 0.5 s into round 5 with 5 queued: 1.5 s left of it plus 5 × 2 s.
         #expect(pace.etaSeconds(queued: 5, currentOpenedAtMillis: 12_000, nowMillis: 12_500) == 11.5)
         #expect(pace.describe(currentRound: 5, currentOpenedAtMillis: 12_000, queued: 5, nowMillis: 12_500)
@@ -26,12 +26,12 @@ import Testing
         // Polls missed rounds 6 and 7: round 8 opening at 20 s still gives the pace (10 s over 4 rounds).
         pace.observe(currentRound: 8, openedAtMillis: 20_000)
         #expect(pace.secondsPerRound == 2.5)
-        #expect(pace.lastRoundSeconds?.round == 5 && pace.lastRoundSeconds?.seconds == 8.0 / 3)
+        #expect(pace.lastRoundSeconds?.rounds == 5...7 && pace.lastRoundSeconds?.seconds == 8.0 / 3)
         // A round running longer than the pace counts as about to end, not as negative time.
         #expect(pace.etaSeconds(queued: 2, currentOpenedAtMillis: 20_000, nowMillis: 25_000) == 5)
         // Nothing running or queued: done.
         #expect(pace.etaSeconds(queued: 0, currentOpenedAtMillis: nil, nowMillis: 30_000) == 0)
-        #expect(pace.describe(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 30_000) == "round 5 took 2.67 s")
+        #expect(pace.describe(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 30_000) == "rounds 5–7 took 2.67 s each")
     }
 
     @Test func paceFollowsRecentRoundsAndIgnoresBackwardsOpenings() {
