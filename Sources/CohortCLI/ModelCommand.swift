@@ -58,6 +58,9 @@ public struct ModelCommand: ParsableCommand {
         @Option(name: .long, help: "The coordinator's ledger public key file, to verify the ledger against.")
         var publicKey: String?
 
+        @Option(name: .long, help: "The policy's model.kind, for a checkpoint that does not record it (default: from the checkpoint).")
+        var modelKind: String?
+
         @Flag(name: .long, help: "Print a JSON summary.")
         var json = false
 
@@ -100,7 +103,7 @@ public struct ModelCommand: ParsableCommand {
             do {
                 export = try ModelExporter.export(
                     stateDirectory: self.state, entries: contents.entries, latestApprovedRound: state.latestApprovedRound,
-                    schema: schemaValue, selection: which.selection
+                    schema: schemaValue, selection: which.selection, modelKind: modelKind
                 )
                 bytes = try export.safetensors().encoded()
             } catch {

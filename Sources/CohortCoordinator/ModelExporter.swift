@@ -24,10 +24,12 @@ public enum ModelExporter {
     ///   - entries: the ledger's entries (read, and verified when the caller can).
     ///   - latestApprovedRound: the latest approved round of the verified ledger state.
     ///   - schema: the feature schema of the run (the policy's `model.schema`).
+    ///   - modelKind: the policy's `model.kind`, when known (else read from the checkpoint).
     /// - Throws: `export.no_approved_model`, `export.unknown_round`, `export.checkpoint_missing`,
     ///   `export.checkpoint_mismatch`, `export.schema_mismatch`, checkpoint decoding errors.
     public static func export(
-        stateDirectory: String, entries: [LedgerEntry], latestApprovedRound: Int?, schema: FeatureSchema, selection: Selection
+        stateDirectory: String, entries: [LedgerEntry], latestApprovedRound: Int?, schema: FeatureSchema, selection: Selection,
+        modelKind: String? = nil
     ) throws(ModelError) -> ModelExport {
         var released: [Int: String] = [:]
         var promoted: Set<Int> = []
@@ -91,7 +93,9 @@ public enum ModelExporter {
             )
         }
         let file = try SafetensorsFile.decode(bytes, source: path)
-        return try ModelExport(checkpoint: file, checkpointSHA256: sha, approved: approved.contains(round), schema: schema)
+        return try ModelExport(
+            checkpoint: file, checkpointSHA256: sha, approved: approved.contains(round), schema: schema, modelKind: modelKind
+        )
     }
 
     static func describe(_ rounds: Dictionary<Int, String>.Keys) -> String {
@@ -116,7 +120,8 @@ extension Coordinator {
         do {
             let export = try ModelExporter.export(
                 stateDirectory: configuration.stateDirectory, entries: contents.entries,
-                latestApprovedRound: ledger.state.latestApprovedRound, schema: schema, selection: selection
+                latestApprovedRound: ledger.state.latestApprovedRound, schema: schema, selection: selection,
+                modelKind: configuration.policy.policy.model.kind
             )
             return try export.safetensors().encoded()
         } catch {

@@ -124,4 +124,34 @@ struct ModelExportTests {
             #expect(error.code == "export.unsupported_kind")
         }
     }
+
+    @Test func otherLayoutsTravelWithTheirKindAndLayout() throws {
+        let schema = try FeatureSchema.load(path: Repository.wdbcSchema)
+        let d = schema.encodedDimension
+        // A checkpoint in another layout (two named tensors of different shapes) that records its layout only.
+        let checkpoint = SafetensorsFile(
+            tensors: [
+                ("layers.0.weight", try Tensor(shape: [4, d], values: [Float](repeating: 0.1, count: 4 * d))),
+                ("layers.0.bias", Tensor(vector: [0, 0, 0, 0])),
+                ("velocity", Tensor(vector: [Float](repeating: 0, count: 4 * d + 4))),
+            ],
+            metadata: [
+                "cohort.format": "cohort.checkpoint", "cohort.version": "2", "cohort.round": "3",
+                "cohort.schema_digest": try schema.digest(), "cohort.layout": #"{"tensors":[]}"#,
+            ]
+        )
+        do {
+            _ = try ModelExport(checkpoint: checkpoint, checkpointSHA256: "00", approved: false, schema: schema)
+            Issue.record("a checkpoint without a kind was exported as some kind")
+        } catch {
+            #expect(error.code == "export.unknown_kind")
+        }
+        let export = try ModelExport(checkpoint: checkpoint, checkpointSHA256: "00", approved: false, schema: schema, modelKind: "mlp")
+        let file = try SafetensorsFile.decode(try export.safetensors().encoded())
+        #expect(file.tensors.map(\.name) == ["layers.0.weight", "layers.0.bias"])
+        #expect(file.metadata["cohort.model_kind"] == "mlp")
+        #expect(file.metadata["cohort.layout"] == #"{"tensors":[]}"#)
+        let loaded = try ModelExport(safetensors: file)
+        #expect(loaded.modelMetadata["cohort.layout"] == #"{"tensors":[]}"#)
+    }
 }

@@ -21,6 +21,7 @@ import Foundation
 /// | `cohort.schema_digest` | `FeatureSchema.digest()` of the schema below |
 /// | `cohort.schema` | the feature schema as JSON: column names, imputation values, scaling means and standard deviations, category lists, label classes |
 /// | `cohort.encoded_features` | JSON array of the encoded feature names, in vector order |
+/// | `cohort.layout` | when the checkpoint has one: its tensor layout, as the checkpoint records it |
 ///
 /// The schema is the encoding: numeric features in order, each missing cell replaced by its
 /// imputation value, then `(x − mean) / standard_deviation`, then one indicator per category
@@ -45,10 +46,15 @@ public struct ModelExport: Sendable {
     public var checkpointSHA256: String
     /// The feature schema the model's inputs follow.
     public var schema: FeatureSchema
+    /// Model-describing metadata carried over from the checkpoint (e.g. `cohort.layout`).
+    public var modelMetadata: [String: String]
+
+    /// Checkpoint metadata keys that describe the model and travel into an export.
+    public static let modelMetadataKeys: Set<String> = ["cohort.layout", "cohort.architecture"]
 
     public init(
         modelKind: String, tensors: [(name: String, tensor: Tensor)], round: Int, approved: Bool,
-        checkpointSHA256: String, schema: FeatureSchema
+        checkpointSHA256: String, schema: FeatureSchema, modelMetadata: [String: String] = [:]
     ) {
         self.modelKind = modelKind
         self.tensors = tensors
@@ -56,16 +62,20 @@ public struct ModelExport: Sendable {
         self.approved = approved
         self.checkpointSHA256 = checkpointSHA256
         self.schema = schema
+        self.modelMetadata = modelMetadata
     }
 
     /// The export of a checkpoint file's model.
     ///
     /// The model tensors are taken as the checkpoint names them (whatever the layout), without
-    /// the optimizer state; the kind is the checkpoint's `cohort.model_kind`, or
-    /// `logistic_regression` for checkpoints written before kinds were recorded.
-    /// - Throws: `export.schema_mismatch` when the checkpoint was trained on another schema.
+    /// the optimizer state; the kind is `modelKind` (the policy's `model.kind`) when given, else
+    /// the checkpoint's `cohort.model_kind`, else `logistic_regression` for a checkpoint with
+    /// logistic regression's layout (no `cohort.layout`). Layout metadata is carried over.
+    /// - Throws: `export.schema_mismatch` when the checkpoint was trained on another schema;
+    ///   `export.unknown_kind` when the kind cannot be known.
     public init(
-        checkpoint file: SafetensorsFile, checkpointSHA256: String, approved: Bool, schema: FeatureSchema
+        checkpoint file: SafetensorsFile, checkpointSHA256: String, approved: Bool, schema: FeatureSchema,
+        modelKind: String? = nil
     ) throws(ModelError) {
         let checkpoint = try ModelCheckpointHeader(file)
         let digest = try schema.digest()
@@ -77,10 +87,19 @@ public struct ModelExport: Sendable {
                     + "(the policy's model.schema)"
             )
         }
+        let layoutKind: String? = file.metadata["cohort.layout"] == nil ? "logistic_regression" : nil
+        guard let kind = modelKind ?? file.metadata["cohort.model_kind"] ?? layoutKind else {
+            throw ModelError(
+                code: "export.unknown_kind",
+                message: "the checkpoint of round \(checkpoint.round) does not name its model kind; "
+                    + "pass the policy's model.kind (--model-kind)"
+            )
+        }
         self.init(
-            modelKind: file.metadata["cohort.model_kind"] ?? "logistic_regression",
+            modelKind: kind,
             tensors: file.tensors.filter { !Self.optimizerTensorNames.contains($0.name) },
-            round: checkpoint.round, approved: approved, checkpointSHA256: checkpointSHA256, schema: schema
+            round: checkpoint.round, approved: approved, checkpointSHA256: checkpointSHA256, schema: schema,
+            modelMetadata: file.metadata.filter { Self.modelMetadataKeys.contains($0.key) }
         )
     }
 
@@ -96,7 +115,7 @@ public struct ModelExport: Sendable {
         }
         return SafetensorsFile(
             tensors: tensors,
-            metadata: [
+            metadata: modelMetadata.merging([
                 "cohort.format": Self.format,
                 "cohort.version": String(Self.currentVersion),
                 "cohort.model_kind": modelKind,
@@ -106,7 +125,7 @@ public struct ModelExport: Sendable {
                 "cohort.schema_digest": try schema.digest(),
                 "cohort.schema": schemaJSON,
                 "cohort.encoded_features": featuresJSON,
-            ]
+            ]) { _, ours in ours }
         )
     }
 
@@ -129,7 +148,10 @@ public struct ModelExport: Sendable {
         guard try schema.digest() == file.metadata["cohort.schema_digest"] else {
             throw invalid("the embedded schema does not match cohort.schema_digest")
         }
-        self.init(modelKind: kind, tensors: file.tensors, round: round, approved: approved, checkpointSHA256: sha, schema: schema)
+        self.init(
+            modelKind: kind, tensors: file.tensors, round: round, approved: approved, checkpointSHA256: sha, schema: schema,
+            modelMetadata: file.metadata.filter { Self.modelMetadataKeys.contains($0.key) }
+        )
     }
 
     /// The model, ready to score encoded records.
