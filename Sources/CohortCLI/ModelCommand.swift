@@ -26,8 +26,12 @@ public struct ModelCommand: ParsableCommand {
         var approved = false
 
         func validate() throws {
-            guard (round != nil) != approved else { throw ValidationError("pass exactly one of --round N and --approved") }
-            if let round, round < 1 { throw ValidationError("--round must be 1 or more (round 0 is the initial model)") }
+            guard (round != nil) != approved else {
+                throw ValidationError("pass exactly one of --round N and --approved")
+            }
+            if let round, round < 1 {
+                throw ValidationError("--round must be 1 or more (round 0 is the initial model)")
+            }
         }
 
         var selection: ModelExporter.Selection { round.map { .round($0) } ?? .approved }
@@ -36,7 +40,8 @@ public struct ModelCommand: ParsableCommand {
     /// `cohort model export --state DIR --schema FILE (--round N | --approved) --out FILE [--public-key FILE]`.
     public struct Export: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Write a released model from a coordinator's state directory as a safetensors file with its encoding.",
+            abstract:
+                "Write a released model from a coordinator's state directory as a safetensors file with its encoding.",
             discussion: """
                 The ledger is verified first: with --public-key against the coordinator's ledger key, otherwise against \\
                 the key its genesis entry names (consistency only). The checkpoint must have the SHA-256 the ledger recorded. \\
@@ -58,7 +63,9 @@ public struct ModelCommand: ParsableCommand {
         @Option(name: .long, help: "The coordinator's ledger public key file, to verify the ledger against.")
         var publicKey: String?
 
-        @Option(name: .long, help: "The policy's model.kind, for a checkpoint that does not record it (default: from the checkpoint).")
+        @Option(
+            name: .long,
+            help: "The policy's model.kind, for a checkpoint that does not record it (default: from the checkpoint).")
         var modelKind: String?
 
         @Flag(name: .long, help: "Print a JSON summary.")
@@ -86,7 +93,8 @@ public struct ModelCommand: ParsableCommand {
                 }
             } else {
                 guard case .genesis(let genesis)? = try? contents.entries.first?.record() else {
-                    LedgerCommand.printError("error: \(ledgerPath) does not start with a genesis entry; it is not a Cohort ledger")
+                    LedgerCommand.printError(
+                        "error: \(ledgerPath) does not start with a genesis entry; it is not a Cohort ledger")
                     throw ExitCode.failure
                 }
                 key = genesis.ledgerPublicKey
@@ -102,7 +110,8 @@ public struct ModelCommand: ParsableCommand {
             let bytes: [UInt8]
             do {
                 export = try ModelExporter.export(
-                    stateDirectory: self.state, entries: contents.entries, latestApprovedRound: state.latestApprovedRound,
+                    stateDirectory: self.state, entries: contents.entries,
+                    latestApprovedRound: state.latestApprovedRound,
                     schema: schemaValue, selection: which.selection, modelKind: modelKind
                 )
                 bytes = try export.safetensors().encoded()
@@ -120,18 +129,23 @@ public struct ModelCommand: ParsableCommand {
                 let object: JSONValue = [
                     "path": .string(out), "round": .integer(export.round), "approved": .bool(export.approved),
                     "model_kind": .string(export.modelKind), "checkpoint_sha256": .string(export.checkpointSHA256),
-                    "tensors": .object(Dictionary(uniqueKeysWithValues: export.tensors.map {
-                        ($0.name, JSONValue.array($0.tensor.shape.map { .integer($0) }))
-                    })),
+                    "tensors": .object(
+                        Dictionary(
+                            uniqueKeysWithValues: export.tensors.map {
+                                ($0.name, JSONValue.array($0.tensor.shape.map { .integer($0) }))
+                            })),
                     "ledger_key": .string(publicKey == nil ? "genesis" : "given"),
                 ]
                 print(object.canonicalString)
             } else {
                 let shapes = export.tensors.map { "\($0.name) \($0.tensor.shape)" }.joined(separator: ", ")
-                print("wrote \(out): round \(export.round) (\(export.approved ? "approved" : "NOT approved")), "
-                    + "\(export.modelKind) [\(shapes)], encoding of schema '\(export.schema.name)'")
+                print(
+                    "wrote \(out): round \(export.round) (\(export.approved ? "approved" : "NOT approved")), "
+                        + "\(export.modelKind) [\(shapes)], encoding of schema '\(export.schema.name)'")
                 if publicKey == nil {
-                    print("note: the ledger was checked against its own genesis key; pass --public-key to check it is the coordinator's")
+                    print(
+                        "note: the ledger was checked against its own genesis key; pass --public-key to check it is the coordinator's"
+                    )
                 }
             }
         }
@@ -140,8 +154,10 @@ public struct ModelCommand: ParsableCommand {
     /// `cohort model download (--round N | --approved) --out FILE`: the same file over the operator API.
     public struct Download: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Download a released model from the running coordinator (operators), as `model export` writes it.",
-            discussion: "Exit codes: 0 ok, 1 refused by the API (e.g. no approved model), 2 cannot write FILE, 3 forbidden, 4 API unreachable."
+            abstract:
+                "Download a released model from the running coordinator (operators), as `model export` writes it.",
+            discussion:
+                "Exit codes: 0 ok, 1 refused by the API (e.g. no approved model), 2 cannot write FILE, 3 forbidden, 4 API unreachable."
         )
 
         @OptionGroup var which: Selection
@@ -160,14 +176,18 @@ public struct ModelCommand: ParsableCommand {
                 do {
                     export = try ModelExport(safetensors: SafetensorsFile.decode(bytes, source: "the API's answer"))
                 } catch {
-                    throw CommandFailure(code: "cli.bad_model", message: "the coordinator sent a file that is not a model export: \(error)")
+                    throw CommandFailure(
+                        code: "cli.bad_model",
+                        message: "the coordinator sent a file that is not a model export: \(error)")
                 }
                 do {
                     try DurableFile.writeAtomically(bytes, to: out, mode: 0o644)
                 } catch {
                     throw CommandFailure(code: "cli.unwritable_file", message: "cannot write \(out): \(error)")
                 }
-                print("wrote \(out): round \(export.round) (\(export.approved ? "approved" : "NOT approved")), \(export.modelKind)")
+                print(
+                    "wrote \(out): round \(export.round) (\(export.approved ? "approved" : "NOT approved")), \(export.modelKind)"
+                )
             }
         }
     }

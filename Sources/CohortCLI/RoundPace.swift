@@ -42,9 +42,12 @@ struct RoundPace: Sendable, Equatable {
     /// watch saw every opening; more when rounds are shorter than the polling interval).
     var lastRoundSeconds: (rounds: ClosedRange<Int>, seconds: Double)? {
         guard openings.count >= 2 else { return nil }
-        let previous = openings[openings.count - 2], last = openings[openings.count - 1]
-        return (previous.round...(last.round - 1),
-                Double(last.openedAtMillis - previous.openedAtMillis) / 1000 / Double(last.round - previous.round))
+        let previous = openings[openings.count - 2]
+        let last = openings[openings.count - 1]
+        return (
+            previous.round...(last.round - 1),
+            Double(last.openedAtMillis - previous.openedAtMillis) / 1000 / Double(last.round - previous.round)
+        )
     }
 
     /// Seconds the current round has been open, at `nowMillis` (this machine's clock).
@@ -68,18 +71,24 @@ struct RoundPace: Sendable, Equatable {
     func describe(currentRound: Int?, currentOpenedAtMillis: Int64?, queued: Int, nowMillis: Int64) -> String {
         var parts: [String] = []
         if let currentRound, let opened = currentOpenedAtMillis {
-            parts.append("round \(currentRound) open \(Self.format(Self.elapsedSeconds(openedAtMillis: opened, nowMillis: nowMillis)))")
+            parts.append(
+                "round \(currentRound) open \(Self.format(Self.elapsedSeconds(openedAtMillis: opened, nowMillis: nowMillis)))"
+            )
         }
         if let last = lastRoundSeconds {
-            parts.append(last.rounds.count == 1
-                ? "round \(last.rounds.lowerBound) took \(Self.format(last.seconds))"
-                : "rounds \(last.rounds.lowerBound)–\(last.rounds.upperBound) took \(Self.format(last.seconds)) each")
+            parts.append(
+                last.rounds.count == 1
+                    ? "round \(last.rounds.lowerBound) took \(Self.format(last.seconds))"
+                    : "rounds \(last.rounds.lowerBound)–\(last.rounds.upperBound) took \(Self.format(last.seconds)) each"
+            )
         }
         let left = queued + (currentRound == nil ? 0 : 1)
         if left > 0 {
             if let eta = etaSeconds(queued: queued, currentOpenedAtMillis: currentOpenedAtMillis, nowMillis: nowMillis),
-               let pace = secondsPerRound {
-                parts.append("\(Self.format(pace))/round · ETA \(Self.format(eta)) (\(left) round\(left == 1 ? "" : "s") left)")
+                let pace = secondsPerRound
+            {
+                parts.append(
+                    "\(Self.format(pace))/round · ETA \(Self.format(eta)) (\(left) round\(left == 1 ? "" : "s") left)")
             } else {
                 parts.append("ETA after the next round opens (\(left) round\(left == 1 ? "" : "s") left)")
             }

@@ -28,7 +28,8 @@ public enum ModelExporter {
     /// - Throws: `export.no_approved_model`, `export.unknown_round`, `export.checkpoint_missing`,
     ///   `export.checkpoint_mismatch`, `export.schema_mismatch`, checkpoint decoding errors.
     public static func export(
-        stateDirectory: String, entries: [LedgerEntry], latestApprovedRound: Int?, schema: FeatureSchema, selection: Selection,
+        stateDirectory: String, entries: [LedgerEntry], latestApprovedRound: Int?, schema: FeatureSchema,
+        selection: Selection,
         modelKind: String? = nil
     ) throws(ModelError) -> ModelExport {
         var released: [Int: String] = [:]
@@ -57,7 +58,8 @@ public enum ModelExporter {
                 throw ModelError(
                     code: "export.no_approved_model",
                     message: "no round's model has been approved by the evaluation gate yet"
-                        + (released.isEmpty ? " (no round has released a model)" : "; released rounds: \(describe(released.keys))")
+                        + (released.isEmpty
+                            ? " (no round has released a model)" : "; released rounds: \(describe(released.keys))")
                         + ". Export one with --round N, knowing that it is not approved"
                 )
             }
@@ -69,14 +71,16 @@ public enum ModelExporter {
             throw ModelError(
                 code: "export.unknown_round",
                 message: "round \(round) released no model (the ledger has no round.closed entry for it); "
-                    + (released.isEmpty ? "no round has released a model yet" : "released rounds: \(describe(released.keys))")
+                    + (released.isEmpty
+                        ? "no round has released a model yet" : "released rounds: \(describe(released.keys))")
             )
         }
         let path = Coordinator.checkpointPath(stateDirectory: stateDirectory, round: round)
         guard DurableFile.exists(path) else {
             throw ModelError(
                 code: "export.checkpoint_missing",
-                message: "the checkpoint of round \(round) (\(path)) is missing; restore the state directory's checkpoints/ from backup"
+                message:
+                    "the checkpoint of round \(round) (\(path)) is missing; restore the state directory's checkpoints/ from backup"
             )
         }
         let bytes: [UInt8]
@@ -94,14 +98,16 @@ public enum ModelExporter {
         }
         let file = try SafetensorsFile.decode(bytes, source: path)
         return try ModelExport(
-            checkpoint: file, checkpointSHA256: sha, approved: approved.contains(round), schema: schema, modelKind: modelKind
+            checkpoint: file, checkpointSHA256: sha, approved: approved.contains(round), schema: schema,
+            modelKind: modelKind
         )
     }
 
     static func describe(_ rounds: Dictionary<Int, String>.Keys) -> String {
         let sorted = rounds.sorted()
         guard let first = sorted.first, let last = sorted.last else { return "none" }
-        return sorted.count == last - first + 1 ? (first == last ? "\(first)" : "\(first)–\(last)") : sorted.map(String.init).joined(separator: ", ")
+        return sorted.count == last - first + 1
+            ? (first == last ? "\(first)" : "\(first)–\(last)") : sorted.map(String.init).joined(separator: ", ")
     }
 }
 
@@ -109,13 +115,17 @@ extension Coordinator {
     /// The export of a released model, for download over the operator API.
     /// - Throws: `ControlError` with the exporter's code: 404 for a round or approval that does
     ///   not exist, 500 for a missing or damaged checkpoint.
-    public func exportModel(_ selection: ModelExporter.Selection, by principal: ControlPrincipal) throws(ControlError) -> [UInt8] {
+    public func exportModel(_ selection: ModelExporter.Selection, by principal: ControlPrincipal) throws(ControlError)
+        -> [UInt8]
+    {
         try authorize(principal, .readModel)
         let contents: LedgerReader.Contents
         do {
-            contents = try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory))
+            contents = try LedgerReader.read(
+                file: LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory))
         } catch {
-            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", status: 500)
+            throw ControlError(
+                code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", status: 500)
         }
         do {
             let export = try ModelExporter.export(
@@ -126,7 +136,8 @@ extension Coordinator {
             return try export.safetensors().encoded()
         } catch {
             let notFound: Set<String> = ["export.no_approved_model", "export.unknown_round"]
-            throw ControlError(code: error.code, message: error.message, status: notFound.contains(error.code) ? 404 : 500)
+            throw ControlError(
+                code: error.code, message: error.message, status: notFound.contains(error.code) ? 404 : 500)
         }
     }
 }

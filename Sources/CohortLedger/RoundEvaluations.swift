@@ -15,7 +15,10 @@ public struct RoundEvaluation: Sendable, Equatable {
     /// Participants that evaluated.
     public var participants: Int?
 
-    public init(round: Int, accuracy: Double? = nil, rocAUC: Double? = nil, loss: Double? = nil, count: Int? = nil, participants: Int? = nil) {
+    public init(
+        round: Int, accuracy: Double? = nil, rocAUC: Double? = nil, loss: Double? = nil, count: Int? = nil,
+        participants: Int? = nil
+    ) {
         self.round = round
         self.accuracy = accuracy
         self.rocAUC = rocAUC
@@ -38,7 +41,9 @@ public enum RoundEvaluations {
     ///   file and line of the first bad line, and what was wrong with it.
     public static func read(file path: String) throws(LedgerError) -> [RoundEvaluation] {
         guard DurableFile.exists(path) else {
-            throw LedgerError(code: .notFound, message: "\(path) does not exist; pass the coordinator's \(fileName) or leave --evaluations out")
+            throw LedgerError(
+                code: .notFound,
+                message: "\(path) does not exist; pass the coordinator's \(fileName) or leave --evaluations out")
         }
         let bytes: [UInt8]
         do {
@@ -71,11 +76,15 @@ public enum RoundEvaluations {
                 throw fail("not JSON (\(error))")
             }
             guard case .object = value else { throw fail("not a JSON object") }
-            guard let round = value["round"]?.intValue, round >= 1 else { throw fail("\"round\" must be an integer ≥ 1") }
+            guard let round = value["round"]?.intValue, round >= 1 else {
+                throw fail("\"round\" must be an integer ≥ 1")
+            }
             guard case .object(let metrics)? = value["metrics"] else { throw fail("\"metrics\" must be an object") }
             func ratio(_ name: String) throws(LedgerError) -> Double? {
                 guard let member = metrics[name] else { return nil }
-                guard let number = member.doubleValue, number >= 0, number <= 1 else { throw fail("metrics.\(name) must be a number in [0, 1]") }
+                guard let number = member.doubleValue, number >= 0, number <= 1 else {
+                    throw fail("metrics.\(name) must be a number in [0, 1]")
+                }
                 return number
             }
             func count(_ member: JSONValue?, _ field: String) throws(LedgerError) -> Int? {
@@ -87,7 +96,9 @@ public enum RoundEvaluations {
             evaluation.accuracy = try ratio("accuracy")
             evaluation.rocAUC = try ratio("roc_auc")
             if let member = metrics["loss"] {
-                guard let loss = member.doubleValue, loss.isFinite, loss >= 0 else { throw fail("metrics.loss must be a finite number ≥ 0") }
+                guard let loss = member.doubleValue, loss.isFinite, loss >= 0 else {
+                    throw fail("metrics.loss must be a finite number ≥ 0")
+                }
                 evaluation.loss = loss
             }
             evaluation.count = try count(metrics["count"], "metrics.count")
@@ -113,10 +124,11 @@ public enum RoundEvaluations {
         for round in Set(closed.keys).union(recorded.keys).sorted() {
             let metrics = closed[round].flatMap { $0.isEmpty ? nil : $0 } ?? recorded[round]?.aggregate ?? [:]
             guard metrics["accuracy"] != nil || metrics["roc_auc"] != nil || metrics["loss"] != nil else { continue }
-            result.append(RoundEvaluation(
-                round: round, accuracy: metrics["accuracy"], rocAUC: metrics["roc_auc"], loss: metrics["loss"],
-                count: metrics["count"].map { Int($0) }, participants: recorded[round]?.participants
-            ))
+            result.append(
+                RoundEvaluation(
+                    round: round, accuracy: metrics["accuracy"], rocAUC: metrics["roc_auc"], loss: metrics["loss"],
+                    count: metrics["count"].map { Int($0) }, participants: recorded[round]?.participants
+                ))
         }
         return result
     }

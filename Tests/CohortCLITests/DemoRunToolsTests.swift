@@ -18,12 +18,16 @@ import Testing
         let rounds: Int
 
         init() throws {
-            work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-tools-\(UUID().uuidString)").path
+            work =
+                FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-tools-\(UUID().uuidString)")
+                .path
             let result = try BuiltBinary("cohort").run([
-                "demo", "--dataset", "wdbc", "--json", "--workdir", work, "--data-directory", DemoRunToolsTests.repositoryRoot + "/Data",
+                "demo", "--dataset", "wdbc", "--json", "--workdir", work, "--data-directory",
+                DemoRunToolsTests.repositoryRoot + "/Data",
             ])
             try #require(result.status == 0, "the demo failed: \(result.stderr)")
-            let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let summary = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             rounds = try #require(summary["rounds"] as? Int)
             approved = try #require((summary["governance"] as? [String: Any])?["approved_rounds"] as? [Int])
         }
@@ -35,7 +39,9 @@ import Testing
     static func plots(_ html: String) -> [String: String] {
         var plots: [String: String] = [:]
         var rest = html[...]
-        while let start = rest.range(of: "<svg "), let end = rest.range(of: "</svg>", range: start.upperBound..<rest.endIndex) {
+        while let start = rest.range(of: "<svg "),
+            let end = rest.range(of: "</svg>", range: start.upperBound..<rest.endIndex)
+        {
             let svg = String(rest[start.lowerBound..<end.upperBound])
             if let name = svg.firstMatch(of: /data-plot="([a-z-]+)"/)?.1 { plots[String(name)] = svg }
             rest = rest[end.upperBound...]
@@ -46,7 +52,8 @@ import Testing
     /// The number of points of the polyline of `series` in `svg` (nil when there is none).
     static func points(_ svg: String, series: String) -> Int? {
         guard let match = svg.firstMatch(of: try! Regex("<polyline data-series=\"\(series)\" points=\"([^\"]*)\"")),
-              let list = match.output[1].substring else { return nil }
+            let list = match.output[1].substring
+        else { return nil }
         return list.split(separator: " ").count
     }
 
@@ -55,7 +62,9 @@ import Testing
         defer { run.remove() }
         let cohort = try BuiltBinary("cohort")
         let html = run.work + "/report.html"
-        let result = try cohort.run(["ledger", "report", "--ledger", run.ledger, "--html", html, "--public-key", run.publicKey])
+        let result = try cohort.run([
+            "ledger", "report", "--ledger", run.ledger, "--html", html, "--public-key", run.publicKey,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let page = try String(contentsOfFile: html, encoding: .utf8)
         let plots = Self.plots(page)
@@ -74,7 +83,8 @@ import Testing
         // The coordinator's evaluations.jsonl next to the ledger is found and preferred; loss is plotted.
         var lines = ""
         for round in 1...10 {
-            lines += "{\"round\":\(round),\"model_sha256\":\"\(String(repeating: "0", count: 64))\","
+            lines +=
+                "{\"round\":\(round),\"model_sha256\":\"\(String(repeating: "0", count: 64))\","
                 + "\"metrics\":{\"accuracy\":0.9,\"roc_auc\":0.95,\"count\":100,\"loss\":\(0.5 - Double(round) / 100)},\"participants\":3}\n"
         }
         try lines.write(toFile: run.state + "/evaluations.jsonl", atomically: true, encoding: .utf8)
@@ -86,14 +96,19 @@ import Testing
         #expect(Self.points(try #require(filePlots["epsilon"]), series: "epsilon") == run.rounds)
 
         // A bad line is named, and no report is written over the good one.
-        try (lines + "{\"round\":11,\"metrics\":{\"accuracy\":1.5}}\n").write(toFile: run.work + "/bad.jsonl", atomically: true, encoding: .utf8)
+        try (lines + "{\"round\":11,\"metrics\":{\"accuracy\":1.5}}\n").write(
+            toFile: run.work + "/bad.jsonl", atomically: true, encoding: .utf8)
         let before = try String(contentsOfFile: html, encoding: .utf8)
-        let bad = try cohort.run(["ledger", "report", "--ledger", run.ledger, "--html", html, "--evaluations", run.work + "/bad.jsonl"])
+        let bad = try cohort.run([
+            "ledger", "report", "--ledger", run.ledger, "--html", html, "--evaluations", run.work + "/bad.jsonl",
+        ])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("bad.jsonl line 11"), "\(bad.stderr)")
         #expect(bad.stderr.contains("metrics.accuracy must be a number in [0, 1]"), "\(bad.stderr)")
         #expect(try String(contentsOfFile: html, encoding: .utf8) == before)
-        let missing = try cohort.run(["ledger", "report", "--ledger", run.ledger, "--html", html, "--evaluations", run.work + "/absent.jsonl"])
+        let missing = try cohort.run([
+            "ledger", "report", "--ledger", run.ledger, "--html", html, "--evaluations", run.work + "/absent.jsonl",
+        ])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("absent.jsonl does not exist"), "\(missing.stderr)")
     }
@@ -105,7 +120,8 @@ import Testing
         let latest = try #require(run.approved.max())
         let out = run.work + "/approved.safetensors"
         let approved = try cohort.run([
-            "model", "export", "--state", run.state, "--schema", run.schema, "--approved", "--out", out, "--public-key", run.publicKey, "--json",
+            "model", "export", "--state", run.state, "--schema", run.schema, "--approved", "--out", out, "--public-key",
+            run.publicKey, "--json",
         ])
         #expect(approved.status == 0, "\(approved.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(approved.stdout.utf8)) as? [String: Any])
@@ -117,7 +133,8 @@ import Testing
         // A round the gates did not approve exports, marked as such.
         if let unapproved = (1...run.rounds).first(where: { !run.approved.contains($0) }) {
             let result = try cohort.run([
-                "model", "export", "--state", run.state, "--schema", run.schema, "--round", "\(unapproved)", "--out", run.work + "/r.safetensors", "--json",
+                "model", "export", "--state", run.state, "--schema", run.schema, "--round", "\(unapproved)", "--out",
+                run.work + "/r.safetensors", "--json",
             ])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("\"approved\":false"))
@@ -125,30 +142,44 @@ import Testing
 
         // Refusals: nothing is written for any of them.
         let refused = run.work + "/refused.safetensors"
-        func expectRefusal(_ arguments: [String], status: Int32, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        func expectRefusal(
+            _ arguments: [String], status: Int32, _ text: String, sourceLocation: SourceLocation = #_sourceLocation
+        ) throws {
             let result = try cohort.run(["model", "export", "--out", refused] + arguments)
             #expect(result.status == status, "\(result.stdout)\(result.stderr)", sourceLocation: sourceLocation)
             #expect(result.stderr.contains(text), "\(result.stderr)", sourceLocation: sourceLocation)
             #expect(!FileManager.default.fileExists(atPath: refused), sourceLocation: sourceLocation)
         }
-        try expectRefusal(["--state", run.state, "--schema", run.schema, "--round", "\(run.rounds + 5)"], status: 1, "export.unknown_round")
-        try expectRefusal(["--state", run.state, "--schema", run.schema, "--round", "1", "--approved"], status: 64, "exactly one of --round N and --approved")
-        try expectRefusal(["--state", run.state, "--schema", run.schema], status: 64, "exactly one of --round N and --approved")
-        try expectRefusal(["--state", run.state, "--schema", run.schema, "--round", "0"], status: 64, "--round must be 1 or more")
-        try expectRefusal(["--state", run.state, "--schema", Self.repositoryRoot + "/Data/schemas/credit.json", "--approved"],
-                          status: 1, "export.schema_mismatch")
-        try expectRefusal(["--state", run.state, "--schema", run.work + "/absent.json", "--approved"], status: 2, "schema")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema, "--round", "\(run.rounds + 5)"], status: 1,
+            "export.unknown_round")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema, "--round", "1", "--approved"], status: 64,
+            "exactly one of --round N and --approved")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema], status: 64, "exactly one of --round N and --approved")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema, "--round", "0"], status: 64, "--round must be 1 or more")
+        try expectRefusal(
+            ["--state", run.state, "--schema", Self.repositoryRoot + "/Data/schemas/credit.json", "--approved"],
+            status: 1, "export.schema_mismatch")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.work + "/absent.json", "--approved"], status: 2, "schema")
         // A checkpoint changed after the ledger recorded it.
         let checkpoint = run.state + String(format: "/checkpoints/round-%06d.safetensors", latest)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
         bytes[bytes.count - 1] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: checkpoint))
-        try expectRefusal(["--state", run.state, "--schema", run.schema, "--approved"], status: 1, "export.checkpoint_mismatch")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema, "--approved"], status: 1, "export.checkpoint_mismatch")
         try FileManager.default.removeItem(atPath: checkpoint)
-        try expectRefusal(["--state", run.state, "--schema", run.schema, "--approved"], status: 1, "export.checkpoint_missing")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema, "--approved"], status: 1, "export.checkpoint_missing")
         // A ledger that does not verify against the coordinator's key exports nothing.
         let otherKey = run.work + "/hospital-a/hospital-a.ed25519.pub"
-        try expectRefusal(["--state", run.state, "--schema", run.schema, "--round", "1", "--public-key", otherKey], status: 1, "does not verify")
+        try expectRefusal(
+            ["--state", run.state, "--schema", run.schema, "--round", "1", "--public-key", otherKey], status: 1,
+            "does not verify")
     }
 }
 

@@ -10,8 +10,9 @@ import Testing
         pace.observe(currentRound: 4, openedAtMillis: 10_000)
         #expect(pace.secondsPerRound == nil)
         #expect(pace.etaSeconds(queued: 6, currentOpenedAtMillis: 10_000, nowMillis: 11_000) == nil)
-        #expect(pace.describe(currentRound: 4, currentOpenedAtMillis: 10_000, queued: 6, nowMillis: 11_000)
-            == "round 4 open 1.00 s · ETA after the next round opens (7 rounds left)")
+        #expect(
+            pace.describe(currentRound: 4, currentOpenedAtMillis: 10_000, queued: 6, nowMillis: 11_000)
+                == "round 4 open 1.00 s · ETA after the next round opens (7 rounds left)")
         // The same round polled again changes nothing.
         pace.observe(currentRound: 4, openedAtMillis: 10_000)
         #expect(pace.openings.count == 1)
@@ -21,8 +22,9 @@ import Testing
         #expect(pace.lastRoundSeconds?.rounds == 4...4 && pace.lastRoundSeconds?.seconds == 2)
         // 0.5 s into round 5 with 5 queued: 1.5 s left of it plus 5 × 2 s.
         #expect(pace.etaSeconds(queued: 5, currentOpenedAtMillis: 12_000, nowMillis: 12_500) == 11.5)
-        #expect(pace.describe(currentRound: 5, currentOpenedAtMillis: 12_000, queued: 5, nowMillis: 12_500)
-            == "round 5 open 0.50 s · round 4 took 2.00 s · 2.00 s/round · ETA 12 s (6 rounds left)")
+        #expect(
+            pace.describe(currentRound: 5, currentOpenedAtMillis: 12_000, queued: 5, nowMillis: 12_500)
+                == "round 5 open 0.50 s · round 4 took 2.00 s · 2.00 s/round · ETA 12 s (6 rounds left)")
         // Polls missed rounds 6 and 7: round 8 opening at 20 s still gives the pace (10 s over 4 rounds).
         pace.observe(currentRound: 8, openedAtMillis: 20_000)
         #expect(pace.secondsPerRound == 2.5)
@@ -31,7 +33,9 @@ import Testing
         #expect(pace.etaSeconds(queued: 2, currentOpenedAtMillis: 20_000, nowMillis: 25_000) == 5)
         // Nothing running or queued: done.
         #expect(pace.etaSeconds(queued: 0, currentOpenedAtMillis: nil, nowMillis: 30_000) == 0)
-        #expect(pace.describe(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 30_000) == "rounds 5–7 took 2.67 s each")
+        #expect(
+            pace.describe(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 30_000)
+                == "rounds 5–7 took 2.67 s each")
     }
 
     @Test func paceFollowsRecentRoundsAndIgnoresBackwardsOpenings() {

@@ -10,7 +10,10 @@ import Testing
 @Suite(.serialized) struct OperatorAPIModelTests {
     private func errorCode(_ result: HTTPClientResult) -> String? {
         struct Body: Decodable {
-            struct Detail: Decodable { let code: String; let message: String }
+            struct Detail: Decodable {
+                let code: String
+                let message: String
+            }
             let error: Detail
         }
         return try? JSONDecoder().decode(Body.self, from: Data(result.body)).error.code

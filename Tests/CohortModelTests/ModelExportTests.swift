@@ -14,18 +14,22 @@ struct ModelExportTests {
         var model = LogisticRegression(featureCount: schema.encodedDimension)
         for _ in 0..<60 {
             let gradient = try model.lossAndGradient(data, l2: 1e-3).gradient
-            model = try LogisticRegression(parameters: zip(model.parameters, gradient).map { Float(Double($0) - 0.5 * $1) })
+            model = try LogisticRegression(
+                parameters: zip(model.parameters, gradient).map { Float(Double($0) - 0.5 * $1) })
         }
-        let optimizer = try ServerOptimizer(learningRate: 1, momentum: 0.5, weightDecay: 0,
-                                            velocity: [Float](repeating: 0.25, count: model.parameters.count))
-        return try ModelCheckpoint(round: round, model: model, optimizer: optimizer, schemaDigest: schema.digest()).safetensors()
+        let optimizer = try ServerOptimizer(
+            learningRate: 1, momentum: 0.5, weightDecay: 0,
+            velocity: [Float](repeating: 0.25, count: model.parameters.count))
+        return try ModelCheckpoint(round: round, model: model, optimizer: optimizer, schemaDigest: schema.digest())
+            .safetensors()
     }
 
     /// The fenced Python block between the export-snippet markers of docs/MODEL.md.
     static func documentedSnippet() throws -> String {
         let text = try String(contentsOfFile: Repository.path("docs/MODEL.md"), encoding: .utf8)
         let begin = try #require(text.range(of: "<!-- export-snippet:begin -->\n```python\n"))
-        let end = try #require(text.range(of: "```\n<!-- export-snippet:end -->", range: begin.upperBound..<text.endIndex))
+        let end = try #require(
+            text.range(of: "```\n<!-- export-snippet:end -->", range: begin.upperBound..<text.endIndex))
         return String(text[begin.upperBound..<end.lowerBound])
     }
 
@@ -44,20 +48,26 @@ struct ModelExportTests {
         process.waitUntilExit()
         let message = String(decoding: stderr, as: UTF8.self)
         if message.contains("No module named") {
-            Issue.record("the documented snippet needs python3 with numpy and safetensors; run Scripts/test.sh, which installs them: \(message)")
+            Issue.record(
+                "the documented snippet needs python3 with numpy and safetensors; run Scripts/test.sh, which installs them: \(message)"
+            )
         }
         #expect(process.terminationStatus == 0, "python3 failed: \(message)")
         return String(decoding: stdout, as: UTF8.self)
     }
 
-    @Test(arguments: [("wdbc", Repository.wdbcSchema, Repository.wdbcCSV), ("credit", Repository.creditSchema, Repository.creditCSV)])
+    @Test(arguments: [
+        ("wdbc", Repository.wdbcSchema, Repository.wdbcCSV), ("credit", Repository.creditSchema, Repository.creditCSV),
+    ])
     func exportedModelScoresTheShippedDataIdenticallyInSwiftAndInTheDocumentedPython(
         name: String, schemaPath: String, csv: String
     ) throws {
         let directory = try TemporaryDirectory()
         let schema = try FeatureSchema.load(path: schemaPath)
         let checkpoint = try Self.checkpoint(schema: schema, csv: csv, round: 7)
-        let export = try ModelExport(checkpoint: checkpoint, checkpointSHA256: String(repeating: "ab", count: 32), approved: true, schema: schema)
+        let export = try ModelExport(
+            checkpoint: checkpoint, checkpointSHA256: String(repeating: "ab", count: 32), approved: true, schema: schema
+        )
         let path = try directory.write("\(name).safetensors", bytes: try export.safetensors().encoded())
 
         // What a hospital receives: the file alone.
@@ -70,12 +80,15 @@ struct ModelExportTests {
         #expect(file.metadata["cohort.model_kind"] == "logistic_regression")
         let loaded = try ModelExport(safetensors: file, source: path)
         #expect(loaded.schema == schema)
-        let features = try JSONDecoder().decode([String].self, from: Data(try #require(file.metadata["cohort.encoded_features"]).utf8))
+        let features = try JSONDecoder().decode(
+            [String].self, from: Data(try #require(file.metadata["cohort.encoded_features"]).utf8))
         #expect(features == schema.encodedFeatureNames)
 
         let swift = try loaded.probabilities(try loaded.schema.prepare(csvPath: csv).dataset)
         let script = try directory.write("score.py", try Self.documentedSnippet())
-        let python = try Self.runPython(script: script, arguments: [path, csv]).split(separator: "\n").map { Double($0) }
+        let python = try Self.runPython(script: script, arguments: [path, csv]).split(separator: "\n").map {
+            Double($0)
+        }
         try #require(python.count == swift.count, "python scored \(python.count) rows, Swift \(swift.count)")
         var worst = 0.0
         for (index, value) in python.enumerated() {
@@ -106,7 +119,8 @@ struct ModelExportTests {
             #expect(error.message.contains("round-000002.safetensors"))
         }
         // An export whose embedded schema was edited after the fact.
-        var file = try ModelExport(checkpoint: checkpoint, checkpointSHA256: "00", approved: false, schema: wdbc).safetensors()
+        var file = try ModelExport(checkpoint: checkpoint, checkpointSHA256: "00", approved: false, schema: wdbc)
+            .safetensors()
         file.metadata["cohort.schema"] = String(decoding: try credit.canonicalJSON(), as: UTF8.self)
         do {
             _ = try ModelExport(safetensors: file)
@@ -146,7 +160,8 @@ struct ModelExportTests {
         } catch {
             #expect(error.code == "export.unknown_kind")
         }
-        let export = try ModelExport(checkpoint: checkpoint, checkpointSHA256: "00", approved: false, schema: schema, modelKind: "mlp")
+        let export = try ModelExport(
+            checkpoint: checkpoint, checkpointSHA256: "00", approved: false, schema: schema, modelKind: "mlp")
         let file = try SafetensorsFile.decode(try export.safetensors().encoded())
         #expect(file.tensors.map(\.name) == ["layers.0.weight", "layers.0.bias"])
         #expect(file.metadata["cohort.model_kind"] == "mlp")

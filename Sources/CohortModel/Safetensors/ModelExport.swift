@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A released model packaged for use outside Cohort: one safetensors file with the model's
@@ -135,21 +135,32 @@ public struct ModelExport: Sendable {
         func invalid(_ problem: String) -> ModelError {
             ModelError(code: "export.invalid_file", message: "\(source) is not a Cohort model export: \(problem)")
         }
-        guard file.metadata["cohort.format"] == Self.format else { throw invalid("metadata cohort.format is not '\(Self.format)'") }
+        guard file.metadata["cohort.format"] == Self.format else {
+            throw invalid("metadata cohort.format is not '\(Self.format)'")
+        }
         guard file.metadata["cohort.version"] == String(Self.currentVersion) else {
-            throw invalid("unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this build reads \(Self.currentVersion)")
+            throw invalid(
+                "unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this build reads \(Self.currentVersion)"
+            )
         }
         guard let kind = file.metadata["cohort.model_kind"] else { throw invalid("cohort.model_kind is missing") }
-        guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else { throw invalid("cohort.round is missing") }
-        guard let approved = file.metadata["cohort.approved"].flatMap({ Bool($0) }) else { throw invalid("cohort.approved is missing") }
-        guard let sha = file.metadata["cohort.checkpoint_sha256"] else { throw invalid("cohort.checkpoint_sha256 is missing") }
+        guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else {
+            throw invalid("cohort.round is missing")
+        }
+        guard let approved = file.metadata["cohort.approved"].flatMap({ Bool($0) }) else {
+            throw invalid("cohort.approved is missing")
+        }
+        guard let sha = file.metadata["cohort.checkpoint_sha256"] else {
+            throw invalid("cohort.checkpoint_sha256 is missing")
+        }
         guard let schemaText = file.metadata["cohort.schema"] else { throw invalid("cohort.schema is missing") }
         let schema = try FeatureSchema.decode(json: Array(schemaText.utf8), source: "\(source) (cohort.schema)")
         guard try schema.digest() == file.metadata["cohort.schema_digest"] else {
             throw invalid("the embedded schema does not match cohort.schema_digest")
         }
         self.init(
-            modelKind: kind, tensors: file.tensors, round: round, approved: approved, checkpointSHA256: sha, schema: schema,
+            modelKind: kind, tensors: file.tensors, round: round, approved: approved, checkpointSHA256: sha,
+            schema: schema,
             modelMetadata: file.metadata.filter { Self.modelMetadataKeys.contains($0.key) }
         )
     }
@@ -166,14 +177,16 @@ public struct ModelExport: Sendable {
             guard model.featureCount == schema.encodedDimension else {
                 throw ModelError(
                     code: "export.dimension_mismatch",
-                    message: "the weight has \(model.featureCount) values, the schema encodes \(schema.encodedDimension) features"
+                    message:
+                        "the weight has \(model.featureCount) values, the schema encodes \(schema.encodedDimension) features"
                 )
             }
             return model
         default:
             throw ModelError(
                 code: "export.unsupported_kind",
-                message: "this build cannot score a '\(modelKind)' model; use the tensors with your own implementation of that kind"
+                message:
+                    "this build cannot score a '\(modelKind)' model; use the tensors with your own implementation of that kind"
             )
         }
     }
@@ -184,7 +197,8 @@ public struct ModelExport: Sendable {
         guard data.dimension == model.inputDimension else {
             throw ModelError(
                 code: "export.dimension_mismatch",
-                message: "the records have \(data.dimension) encoded features, the model takes \(model.inputDimension); "
+                message:
+                    "the records have \(data.dimension) encoded features, the model takes \(model.inputDimension); "
                     + "encode them with the schema embedded in the export"
             )
         }
@@ -222,8 +236,12 @@ struct ModelCheckpointHeader {
         guard file.metadata["cohort.format"] == ModelCheckpoint.format else {
             throw invalid("metadata cohort.format is not '\(ModelCheckpoint.format)'")
         }
-        guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else { throw invalid("cohort.round is missing") }
-        guard let digest = file.metadata["cohort.schema_digest"] else { throw invalid("cohort.schema_digest is missing") }
+        guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else {
+            throw invalid("cohort.round is missing")
+        }
+        guard let digest = file.metadata["cohort.schema_digest"] else {
+            throw invalid("cohort.schema_digest is missing")
+        }
         self.round = round
         self.schemaDigest = digest
     }

@@ -39,7 +39,8 @@ public enum CertificateRequest {
             throw TransportError(code: "certs.invalid_name", message: "\"ca\" is reserved for the CA's own files")
         }
         guard hosts.isEmpty || role == .coordinator else {
-            throw TransportError(code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
+            throw TransportError(
+                code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
         }
         let files = IdentityFiles(directory: outDirectory, name: name)
         guard overwrite || !PEMFile.exists(files.privateKey) else {
@@ -72,7 +73,8 @@ public enum CertificateRequest {
             )
             csrPEM = try request.serializeAsPEM().pemString + "\n"
         } catch {
-            throw TransportError(code: "certs.build_failed", message: "cannot build the signing request for \(identity): \(error)")
+            throw TransportError(
+                code: "certs.build_failed", message: "cannot build the signing request for \(identity): \(error)")
         }
         try PEMFile.writeSecret(key.pemRepresentation, to: files.privateKey)
         try PEMFile.writePublic(csrPEM, to: files.certificateRequest)
@@ -124,7 +126,8 @@ extension CertificateAuthority {
             throw TransportError(code: "certs.invalid_name", message: "\"ca\" is reserved for the CA's own files")
         }
         guard hosts.isEmpty || role == .coordinator else {
-            throw TransportError(code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
+            throw TransportError(
+                code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
         }
         let request = try CertificateRequest.parse(pem, source: source)
         guard request.publicKey.isValidSignature(request.signature, for: request) else {
@@ -146,31 +149,39 @@ extension CertificateAuthority {
         guard units == [role.rawValue] else {
             throw TransportError(
                 code: "certs.role_mismatch",
-                message: "\(source) requests role \(units.isEmpty ? "(none)" : units.map { "\"\($0.prefix(40))\"" }.joined(separator: ", ")), "
+                message:
+                    "\(source) requests role \(units.isEmpty ? "(none)" : units.map { "\"\($0.prefix(40))\"" }.joined(separator: ", ")), "
                     + "not \(role.rawValue) as given with --role; refuse it, or sign with the role the consortium agreed for this party"
             )
         }
         guard names == [name] else {
             throw TransportError(
                 code: "certs.name_mismatch",
-                message: "\(source) requests name \(names.isEmpty ? "(none)" : names.map { "\"\($0.prefix(64))\"" }.joined(separator: ", ")), "
+                message:
+                    "\(source) requests name \(names.isEmpty ? "(none)" : names.map { "\"\($0.prefix(64))\"" }.joined(separator: ", ")), "
                     + "not \"\(name)\" as given with --name; refuse it, or ask the party to request the agreed name"
             )
         }
         if role == .coordinator {
             let requested: [GeneralName]
             do {
-                requested = Array(try request.attributes.extensionRequest?.extensions.subjectAlternativeNames ?? SubjectAlternativeNames())
+                requested = Array(
+                    try request.attributes.extensionRequest?.extensions.subjectAlternativeNames
+                        ?? SubjectAlternativeNames())
             } catch {
-                throw TransportError(code: "certs.bad_request", message: "the subject alternative names in \(source) do not parse: \(error)")
+                throw TransportError(
+                    code: "certs.bad_request",
+                    message: "the subject alternative names in \(source) do not parse: \(error)")
             }
             let agreed = try Self.subjectAlternativeNames(for: expected, hosts: hosts)
             let missing = Set(requested).subtracting(agreed)
-            let unrequested = Set(agreed).subtracting(requested).subtracting(try Self.subjectAlternativeNames(for: expected, hosts: []))
+            let unrequested = Set(agreed).subtracting(requested).subtracting(
+                try Self.subjectAlternativeNames(for: expected, hosts: []))
             guard missing.isEmpty, unrequested.isEmpty else {
                 throw TransportError(
                     code: "certs.host_mismatch",
-                    message: "\(source) requests host names \(Self.describe(requested)) but --host gives \(Self.describe(agreed)); "
+                    message:
+                        "\(source) requests host names \(Self.describe(requested)) but --host gives \(Self.describe(agreed)); "
                         + "pass exactly the hosts the coordinator requested, or ask for a new request"
                 )
             }
@@ -201,7 +212,9 @@ extension CertificateAuthority {
             case .dnsName(let dns): return dns
             case .ipAddress(let bytes):
                 let octets = Array(bytes.bytes)
-                return octets.count == 4 ? octets.map(String.init).joined(separator: ".") : octets.map { String($0, radix: 16) }.joined(separator: ":")
+                return octets.count == 4
+                    ? octets.map(String.init).joined(separator: ".")
+                    : octets.map { String($0, radix: 16) }.joined(separator: ":")
             default: return "\(name)"
             }
         }
@@ -240,7 +253,11 @@ public enum CertificateInstaller {
         let leaf = try CertificateAuthority.loadCertificate(certificatePath)
         let isAuthority: Bool
         do {
-            if case .isCertificateAuthority = try ca.extensions.basicConstraints { isAuthority = true } else { isAuthority = false }
+            if case .isCertificateAuthority = try ca.extensions.basicConstraints {
+                isAuthority = true
+            } else {
+                isAuthority = false
+            }
         } catch {
             isAuthority = false
         }
@@ -260,13 +277,15 @@ public enum CertificateInstaller {
         guard now >= leaf.notValidBefore else {
             throw TransportError(
                 code: "certs.not_yet_valid",
-                message: "\(certificatePath) is valid from \(leaf.notValidBefore) only; check this machine's clock (NTP)"
+                message:
+                    "\(certificatePath) is valid from \(leaf.notValidBefore) only; check this machine's clock (NTP)"
             )
         }
         guard now <= leaf.notValidAfter else {
             throw TransportError(
                 code: "certs.expired",
-                message: "\(certificatePath) expired at \(leaf.notValidAfter); send a new request with `cohort certs request --force`"
+                message:
+                    "\(certificatePath) expired at \(leaf.notValidAfter); send a new request with `cohort certs request --force`"
             )
         }
         let identity = try PeerIdentity(certificate: leaf)
@@ -282,12 +301,14 @@ public enum CertificateInstaller {
         do {
             key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
         } catch {
-            throw TransportError(code: "certs.bad_key", message: "\(files.privateKey) is not a P-256 private key in PEM")
+            throw TransportError(
+                code: "certs.bad_key", message: "\(files.privateKey) is not a P-256 private key in PEM")
         }
         guard Certificate.PublicKey(key.publicKey) == leaf.publicKey else {
             throw TransportError(
                 code: "certs.key_mismatch",
-                message: "\(certificatePath) certifies another key than \(files.privateKey); it was signed for a different "
+                message:
+                    "\(certificatePath) certifies another key than \(files.privateKey); it was signed for a different "
                     + "request (an older one, or another party's): install the certificate made from this directory's request"
             )
         }
