@@ -194,7 +194,7 @@ public enum LedgerHTMLReport {
         func x(_ index: Int) -> Double { left + (count == 1 ? plotWidth / 2 : plotWidth * Double(index) / Double(count - 1)) }
         func y(_ value: Double) -> Double { top + plotHeight * (1 - (yMax > 0 ? value / yMax : 0)) }
         func f(_ value: Double) -> String { CanonicalJSON.numberString((value * 10).rounded() / 10) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" data-plot=\"epsilon\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"cumulative epsilon per round\">\n"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" data-plot=\"epsilon\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"cumulative epsilon per round\">\n"
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"#fafbfd\" stroke=\"#ccd\"/>\n"
         for tick in 0...4 {
             let value = yMax * Double(tick) / 4
@@ -272,7 +272,16 @@ extension LedgerHTMLReport {
         let rounds = drawn.flatMap { $0.points.map(\.round) }
         let minRound = rounds.min()!, maxRound = rounds.max()!
         let values = drawn.flatMap { $0.points.map(\.value) }
-        let range = yRange ?? 0...max((values.max() ?? 1) * 1.1, 1e-9)
+        // Ratios zoom to the data (in steps of 0.05, never below 0) so a change from 0.95 to 0.97 is
+        // visible; other values start at 0.
+        let range: ClosedRange<Double>
+        if let yRange {
+            let lowest = values.min() ?? yRange.lowerBound
+            let lower = max(yRange.lowerBound, ((lowest - 0.02) * 20).rounded(.down) / 20)
+            range = lower < yRange.upperBound ? lower...yRange.upperBound : yRange
+        } else {
+            range = 0...max((values.max() ?? 1) * 1.1, 1e-9)
+        }
         let innerWidth = plotWidth - marginLeft - marginRight, innerHeight = plotHeight - marginTop - marginBottom
         func x(_ round: Int) -> Double {
             marginLeft + (maxRound == minRound ? innerWidth / 2 : innerWidth * Double(round - minRound) / Double(maxRound - minRound))
@@ -281,7 +290,7 @@ extension LedgerHTMLReport {
             let clamped = min(max(value, range.lowerBound), range.upperBound)
             return marginTop + innerHeight * (1 - (clamped - range.lowerBound) / (range.upperBound - range.lowerBound))
         }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" data-plot=\"\(id)\" width=\"\(Int(plotWidth))\" height=\"\(Int(plotHeight))\" "
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" data-plot=\"\(id)\" width=\"\(Int(plotWidth))\" height=\"\(Int(plotHeight))\" "
         svg += "viewBox=\"0 0 \(Int(plotWidth)) \(Int(plotHeight))\" role=\"img\" aria-label=\"\(escape(drawn.map(\.name).joined(separator: ", "))) per round\">\n"
         svg += "<rect x=\"\(f(marginLeft))\" y=\"\(f(marginTop))\" width=\"\(f(innerWidth))\" height=\"\(f(innerHeight))\" fill=\"#fafbfd\" stroke=\"#ccd\"/>\n"
         for tick in 0...4 {
@@ -304,9 +313,18 @@ extension LedgerHTMLReport {
             let legendY = marginTop + 14 + Double(index) * 18
             svg += "<line x1=\"\(f(plotWidth - marginRight + 12))\" x2=\"\(f(plotWidth - marginRight + 32))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(line.color)\" stroke-width=\"2\"/>"
             let last = line.points.last!
-            svg += "<text x=\"\(f(plotWidth - marginRight + 36))\" y=\"\(f(legendY))\" font-size=\"11\">\(escape(line.name)) \(LedgerRendering.format(last.value))</text>\n"
+            svg += "<text x=\"\(f(plotWidth - marginRight + 36))\" y=\"\(f(legendY))\" font-size=\"11\">"
+            svg += "\(escape(line.name)) \(short(last.value))</text>\n"
         }
         return svg + "</svg>\n"
+    }
+
+    /// A value with three significant decimals, for legends.
+    static func short(_ value: Double) -> String {
+        let magnitude = abs(value)
+        let digits = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 3
+        let scale = [1.0, 10, 100, 1000][digits]
+        return LedgerRendering.format((value * scale).rounded() / scale)
     }
 
     /// The x-axis labels: about five round numbers and the axis title.
@@ -331,7 +349,7 @@ extension LedgerHTMLReport {
         let slot = innerWidth / Double(maxRound - minRound + 1)
         func x(_ round: Int) -> Double { marginLeft + slot * (Double(round - minRound) + 0.5) }
         func y(_ value: Double) -> Double { marginTop + innerHeight * (1 - value / top) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" data-plot=\"contributors\" width=\"\(Int(plotWidth))\" height=\"\(Int(plotHeight))\" "
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" data-plot=\"contributors\" width=\"\(Int(plotWidth))\" height=\"\(Int(plotHeight))\" "
         svg += "viewBox=\"0 0 \(Int(plotWidth)) \(Int(plotHeight))\" role=\"img\" aria-label=\"contributors per round\">\n"
         svg += "<rect x=\"\(f(marginLeft))\" y=\"\(f(marginTop))\" width=\"\(f(innerWidth))\" height=\"\(f(innerHeight))\" fill=\"#fafbfd\" stroke=\"#ccd\"/>\n"
         let step = max(1, Int(top) / 4)
