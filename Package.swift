@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -32,21 +33,26 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        .target(name: "CohortStorage"),
-        .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortStorage"]),
-        .target(name: "CohortPrivacy", dependencies: ["CohortCrypto"]),
+        // The one error protocol (a stable `area.reason` code, a message, a category); no dependencies.
+        .target(name: "CohortErrors"),
+        .target(name: "CohortStorage", dependencies: ["CohortErrors"]),
+        .target(name: "CohortCrypto", dependencies: ["CSodium", "CohortErrors", "CohortStorage"]),
+        .target(name: "CohortPrivacy", dependencies: ["CohortCrypto", "CohortErrors"]),
         // The budget ledger: hash-chained, signed JSON Lines. No networking, so auditors can read it alone.
         // swift-crypto (not networking) only for SHA-256 of every line with the CPU's SHA instructions.
         .target(
             name: "CohortLedger",
-            dependencies: ["CohortCrypto", "CohortPrivacy", "CohortStorage", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "CohortCrypto", "CohortErrors", "CohortPrivacy", "CohortStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Tabular data, feature schemas, the built-in logistic regression and evaluation metrics.
-        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto"]),
+        .target(name: "CohortModel", dependencies: ["CohortPrivacy", "CohortCrypto", "CohortErrors", "CohortStorage"]),
         // The consortium policy: YAML, validated in one place.
         .target(
             name: "CohortPolicy",
-            dependencies: ["CohortCrypto", "CohortStorage", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CohortCrypto", "CohortErrors", "CohortStorage", .product(name: "Yams", package: "Yams")]
         ),
         // Governance gates (data quality, anomaly screen, risk score, evaluation, policy changes):
         // pure, deterministic decisions recorded in the ledger. No networking.
@@ -56,6 +62,8 @@ let package = Package(
             name: "CohortTransport",
             dependencies: [
                 "CohortCrypto",
+                "CohortErrors",
+                "CohortModel",
                 "CohortStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -70,17 +78,34 @@ let package = Package(
         .target(
             name: "CohortCoordinator",
             dependencies: [
-                "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger", "CohortTransport", "CohortModel", "CohortGovernance",
+                "CohortAPITypes", "CohortErrors", "CohortPrivacy", "CohortCrypto", "CohortPolicy", "CohortLedger",
+                "CohortStorage", "CohortTransport", "CohortModel", "CohortGovernance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // The operator and auditor API: HTTPS with mutual TLS over the coordinator's control
-        // surface, Prometheus metrics, the alert hook and the client the CLI uses.
+        // What the operator API sends and receives (status, budget, rounds, errors) and its JSON
+        // conventions: Foundation only, shared by the coordinator, the API server and the CLI.
+        .target(name: "CohortAPITypes", dependencies: ["CohortErrors"]),
+        // The client of the operator API (HTTPS with mutual TLS) the `cohort` CLI uses; no server code.
+        .target(
+            name: "CohortAPIClient",
+            dependencies: [
+                "CohortAPITypes", "CohortErrors", "CohortTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The operator and auditor API server: HTTPS with mutual TLS over the coordinator's control
+        // surface, Prometheus metrics and the alert hook. The only place HTTP statuses are chosen.
         .target(
             name: "CohortOperatorAPI",
             dependencies: [
-                "CohortCoordinator", "CohortTransport", "CohortPolicy",
+                "CohortAPITypes", "CohortAPIClient", "CohortCoordinator", "CohortErrors", "CohortTransport",
+                "CohortPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -95,22 +120,36 @@ let package = Package(
         .target(
             name: "CohortParticipant",
             dependencies: [
-                "CohortCrypto", "CohortModel", "CohortTransport",
+                "CohortCrypto", "CohortErrors", "CohortModel", "CohortStorage", "CohortTransport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "CohortCLI",
             dependencies: [
+                "CohortAPIClient",
+                "CohortAPITypes",
+                "CohortCrypto",
+                "CohortErrors",
                 "CohortPrivacy",
                 "CohortLedger",
+                "CohortStorage",
                 "CohortTransport",
                 "CohortModel",
-                "CohortCoordinator",
-                "CohortOperatorAPI",
                 "CohortParticipant",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Shared test support (temporary directories, a test CA, log capture, child processes, the
+        // in-process coordinator harness, Python requirements); linked by test targets only.
+        .target(
+            name: "CohortTesting",
+            dependencies: [
+                "CohortCoordinator", "CohortCrypto", "CohortLedger", "CohortModel", "CohortParticipant", "CohortPolicy",
+                "CohortTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(name: "cohort", dependencies: ["CohortCLI"]),
@@ -121,6 +160,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -129,6 +170,8 @@ let package = Package(
                 "CohortParticipant", "CohortTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The fuzz loop over the wire decoders and peer-input validators, shared by
@@ -144,7 +187,7 @@ let package = Package(
         .executableTarget(
             name: "cohort-bench-participant",
             dependencies: [
-                "CohortBenchSupport", "CohortParticipant", "CohortTransport",
+                "CohortBenchSupport", "CohortCrypto", "CohortModel", "CohortTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -169,27 +212,31 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto"]),
+        // docs/ERRORS.md against the codes in Sources/ (read in place through #filePath).
+        .testTarget(name: "CohortErrorsTests", dependencies: ["CohortErrors"]),
+        .testTarget(name: "CohortCryptoTests", dependencies: ["CohortCrypto", "CohortStorage", "CohortTesting"]),
         .testTarget(
             name: "CohortPrivacyTests",
             dependencies: ["CohortPrivacy", "CohortCrypto"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy"],
+            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy", "CohortStorage", "CohortTesting"],
             // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto"]),
+        .testTarget(
+            name: "CohortModelTests", dependencies: ["CohortModel", "CohortCrypto", "CohortPrivacy", "CohortTesting"]),
         .testTarget(
             name: "CohortCoordinatorTests",
             dependencies: [
                 "CohortCoordinator", "CohortCrypto", "CohortPrivacy", "CohortTransport", "CohortParticipant",
-                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI",
+                "CohortModel", "CohortPolicy", "CohortLedger", "CohortOperatorAPI", "CohortAPIClient", "CohortAPITypes",
+                "CohortErrors",
+                "CohortStorage", "CohortTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -200,8 +247,20 @@ let package = Package(
             dependencies: ["CohortGovernance", "CohortPolicy", "CohortModel", "CohortLedger"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "CohortTransportTests", dependencies: ["CohortTransport"]),
-        .testTarget(name: "CohortFuzzTests", dependencies: ["CohortFuzz"]),
+        .testTarget(
+            name: "CohortTransportTests",
+            dependencies: [
+                "CohortCrypto", "CohortTesting", "CohortTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .testTarget(name: "CohortFuzzTests", dependencies: ["CohortFuzz", "CohortTransport"]),
+        // Runs the built `cohort` binary; links only what the tests read (ledgers, keys).
         .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]

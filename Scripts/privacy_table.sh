@@ -1,34 +1,42 @@
 #!/usr/bin/env bash
 # Prints the privacy/utility table of docs/MODEL.md as Markdown: for each data set and each target
-# ε in {0.5, 1, 3, 8}, one real `cohort demo` run (coordinator and participant processes, record-level
-# DP-FedSGD, signed ledger) with its σ, rounds run, the ledger's ε and whether the ledger verified,
-# and the final held-out metric (WDBC: accuracy; credit: ROC AUC); then the NON-PRIVATE federated
-# baseline (`cohort demo --non-private`: same splits, rounds and q, no clipping, no noise) and the
-# centralised non-private reference the demo prints.
+# ε in {0.5, 1, 3, 8}, real `cohort demo` runs (coordinator and participant processes, record-level
+# DP-FedSGD, signed ledger) with σ, rounds run, the largest ledger ε, whether every ledger verified,
+# and the final held-out metric (WDBC: accuracy; credit: ROC AUC) as the mean and the minimum over
+# --runs independent runs (fresh noise, sampling and holdout keys each; every run is listed, none
+# is dropped); then the NON-PRIVATE federated baseline (`cohort demo --non-private`: same splits,
+# rounds and q, no clipping, no noise) and the centralised non-private reference the demo prints.
 #
-# Usage: Scripts/privacy_table.sh [--epsilons "0.5 1 3 8"] [--datasets "wdbc credit"] [--keep DIR]
-# Needs: the Swift toolchain, jq. Builds in release mode first. Takes several minutes per run.
+# Usage: Scripts/privacy_table.sh [--epsilons "0.5 1 3 8"] [--datasets "wdbc credit"] [--runs N]
+#                                 [--keep DIR] [--scratch-path DIR]
+# Needs: the Swift toolchain, jq. Builds in release mode first (in --scratch-path when given, e.g.
+# .build-release, so a debug build in .build is not disturbed). Takes a few seconds to minutes per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 epsilons="0.5 1 3 8"
 datasets="wdbc credit"
 keep=""
+runs=1
+scratch=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --epsilons) epsilons="$2"; shift 2 ;;
         --datasets) datasets="$2"; shift 2 ;;
         --keep) keep="$2"; shift 2 ;;
-        *) echo "error: unknown argument $1 (use --epsilons, --datasets, --keep) [privacy_table.usage]" >&2; exit 64 ;;
+        --runs) runs="$2"; shift 2 ;;
+        --scratch-path) scratch="$2"; shift 2 ;;
+        *) echo "error: unknown argument $1 (use --epsilons, --datasets, --runs, --keep, --scratch-path) [privacy_table.usage]" >&2; exit 64 ;;
     esac
 done
+case "$runs" in ''|*[!0-9]*|0) echo "error: --runs needs a whole number ≥ 1, got '$runs' [privacy_table.usage]" >&2; exit 64 ;; esac
 command -v jq >/dev/null || { echo "error: jq is needed to read the demo's JSON; apt-get install jq [privacy_table.no_jq]" >&2; exit 2; }
 
 Scripts/bootstrap.sh >&2
-swift build -c release --product cohort >&2
-swift build -c release --product cohort-coordinator >&2
-swift build -c release --product cohort-participant >&2
-cohort=.build/release/cohort
+build=(swift build -c release)
+[ -n "$scratch" ] && build+=(--scratch-path "$scratch")
+for product in cohort cohort-coordinator cohort-participant; do "${build[@]}" --product "$product" >&2; done
+cohort="${scratch:-.build}/release/cohort"
 
 if [ -n "$keep" ]; then mkdir -p "$keep"; work="$(cd "$keep" && pwd)"; else work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
 
@@ -41,26 +49,34 @@ for dataset in $datasets; do
     metric=$(metric_of "$dataset")
     central=""
     for epsilon in $epsilons; do
-        dir="$work/$dataset-eps$epsilon"
-        echo "running: $cohort demo --dataset $dataset --target-epsilon $epsilon --json --workdir $dir" >&2
-        json=$("$cohort" demo --dataset "$dataset" --target-epsilon "$epsilon" --json --workdir "$dir")
-        echo "$json" > "$work/$dataset-eps$epsilon.json"
-        row=$(echo "$json" | jq -r --arg m "$metric" --arg e "$epsilon" \
-            '"| \(.dataset) | \($e) | \(.noise_multiplier * 10000 | round / 10000) | \(.rounds) | \(.epsilon) | \(if .ledger_verified then "yes" else "NO" end) | \(.federated[$m] * 1000 | round / 1000) |"')
+        for run in $(seq 1 "$runs"); do
+            dir="$work/$dataset-eps$epsilon-run$run"
+            echo "running: $cohort demo --dataset $dataset --target-epsilon $epsilon --json --workdir $dir" >&2
+            "$cohort" demo --dataset "$dataset" --target-epsilon "$epsilon" --json --workdir "$dir" > "$dir.json"
+        done
+        # One row over the runs: σ and rounds (the same in every run), the largest ledger ε,
+        # whether every ledger verified, and the metric's mean, minimum and every value.
+        row=$(jq -s -r --arg m "$metric" --arg e "$epsilon" '
+            (map(.federated[$m]) ) as $v
+            | "| \(.[0].dataset) | \($e) | \(.[0].noise_multiplier * 10000 | round / 10000) | \(map(.rounds) | unique | map(tostring) | join("/")) "
+              + "| \(map(.epsilon) | max) | \(if all(.ledger_verified) then "yes" else "NO" end) "
+              + "| \(($v | add / length) * 1000 | round / 1000) | \(($v | min) * 1000 | round / 1000) "
+              + "| \($v | map(. * 1000 | round / 1000 | tostring) | join(", ")) |"' \
+            $(for run in $(seq 1 "$runs"); do echo "$work/$dataset-eps$epsilon-run$run.json"; done))
         rows+="$row"$'\n'
-        central=$(echo "$json" | jq -r --arg m "$metric" '.centralised_reference[$m] * 1000 | round / 1000')
+        central=$(jq -r --arg m "$metric" '.centralised_reference[$m] * 1000 | round / 1000' "$work/$dataset-eps$epsilon-run1.json")
     done
     dir="$work/$dataset-non-private"
     echo "running: $cohort demo --dataset $dataset --non-private --json --workdir $dir" >&2
     json=$("$cohort" demo --dataset "$dataset" --non-private --json --workdir "$dir")
     echo "$json" > "$work/$dataset-non-private.json"
     row=$(echo "$json" | jq -r --arg m "$metric" \
-        '"| \(.dataset) | ∞ (federated, NOT PRIVATE: no clipping, no noise) | none | \(.rounds) | — | — | \(.federated[$m] * 1000 | round / 1000) |"')
+        '"| \(.dataset) | ∞ (federated, NOT PRIVATE: no clipping, no noise) | none | \(.rounds) | — | — | \(.federated[$m] * 1000 | round / 1000) | — | (one run) |"')
     rows+="$row"$'\n'
     [ -z "$central" ] && central=$(echo "$json" | jq -r --arg m "$metric" '.centralised_reference[$m] * 1000 | round / 1000')
-    rows+="| $dataset | ∞ (centralised, NOT PRIVATE) | none | — | — | — | $central |"$'\n'
+    rows+="| $dataset | ∞ (centralised, NOT PRIVATE) | none | — | — | — | $central | — | (deterministic) |"$'\n'
 done
 
-echo "| data set | target ε (δ = 1e-5) | σ | rounds run | ledger ε | ledger verifies | held-out metric (WDBC accuracy, credit ROC AUC) |"
-echo "|---|---|---|---|---|---|---|"
+echo "| data set | target ε (δ = 1e-5) | σ | rounds run | largest ledger ε | ledgers verify | held-out metric, mean over $runs run(s) | minimum | every run |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf "%s" "$rows"

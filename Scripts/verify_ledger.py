@@ -14,8 +14,11 @@ genesis (first and only once, key, accountant), every Ed25519 signature, the cap
 each round.charged: delta, sensitivity >= C + gamma*sqrt(d), the frozen plan of its round.opened
 (when there is one), and round_epsilon, cumulative_epsilon and cumulative_order recomputed with the
 entry's charge_method (absent: mtz-add-zhu-wang-remove-v1) to 1e-9 relative, cumulative epsilon
-non-decreasing and within the cap; a round.refused's projection when it records q and sigma; the
-metric names and ranges of round.closed and evaluation.recorded.
+non-decreasing and within the cap, and equal to the projection of the passing budget decision a
+planned round.opened must follow (with no failed refusal gate before it); a
+round.refused's projection when it records q and sigma; the participant unit's commitments
+(sample_commitment, contributors_commitment, and the counts when the round ends); the metric names
+and ranges of round.closed and evaluation.recorded, or their evaluation_sha256 commitment.
 Not checked (a sketch): the other per-kind field rules and the round life cycle (step 8).
 """
 import base64, hashlib, json, math, re, sys
@@ -142,6 +145,10 @@ def verify(ledger_path, key_path):
     prev, last_time, cap, delta = "0" * 64, "", None, None
     rdp, rdp_cache, last_recorded, charges, worst = [0.0] * len(ORDERS), {}, 0.0, 0, 0.0
     plans = {}                                      # round -> the plan its round.opened froze
+    pre_round = {}                                  # round -> gate -> (passed, projected_epsilon) before it opened
+    projections = {}                                # planned round -> its budget decision's projected_epsilon
+    committed = set()                               # participant-unit rounds that committed to their sample
+    opened_rounds = set()
     for number, line in enumerate(lines, start=1):
         seq = None
         def fail(code, what):
@@ -188,6 +195,23 @@ def verify(ledger_path, key_path):
                 if p["unit"] == "record": floor += 2.0 ** -23 * p["records"] * p["clipping_bound"]
                 if p["sensitivity"] < floor * (1 - 1e-12): fail("ledger.sensitivity_mismatch", "plan.sensitivity below its floor")
                 plans[d["round"]] = p
+                # A planned round opens only after a passing budget decision, and no
+                # failed refusal gate, for that round; its charge must equal the budget projection.
+                gates = pre_round.pop(d["round"], {})
+                for gate in sorted(gates):
+                    if gate in ("model_version", "budget", "quorum") and not gates[gate][0]:
+                        fail("ledger.round_order", f"round {d['round']} opened after its {gate} gate failed")
+                if "budget" not in gates: fail("ledger.round_order", f"round {d['round']} opened without a passing budget gate decision")
+                if gates["budget"][1] is None: fail("ledger.round_order", "the budget decision states no projected_epsilon")
+                projections[d["round"]] = gates["budget"][1]
+                if "sample_commitment" in d:
+                    if p["unit"] != "participant" or "participants_sampled" in d or not HEX64.match(d["sample_commitment"]):
+                        fail("ledger.bad_entry", "sample_commitment: participant unit only, a SHA-256, without participants_sampled")
+                    committed.add(d["round"])
+            elif kind == "round.opened" and "participants_sampled" not in d:
+                fail("ledger.bad_entry", "round.opened: missing participants_sampled")
+            elif kind == "gate.decision" and d["round"] not in opened_rounds:
+                pre_round.setdefault(d["round"], {})[d["gate"]] = (d["passed"], d["inputs"].get("projected_epsilon"))
             elif kind == "round.charged":
                 q, sigma = d["sampling_rate"], d["noise_multiplier"]
                 method = d.get("charge_method", V1)
@@ -200,6 +224,17 @@ def verify(ledger_path, key_path):
                 if plan is not None:
                     differing = [f for f in PLAN_FIELDS if d[f] != plan[f]] + (["charge_method"] if method != plan["charge_method"] else [])
                     if differing: fail("ledger.plan_mismatch", "differs from its plan in " + ", ".join(differing))
+                if "contributors_commitment" in d:
+                    if d["unit"] != "participant" or "contributors" in d or "update_digests" in d or not HEX64.match(d["contributors_commitment"]):
+                        fail("ledger.bad_entry", "contributors_commitment: participant unit only, a SHA-256, without contributors and update_digests")
+                elif d["round"] in committed:
+                    fail("ledger.bad_entry", "a round that committed to its sample must commit to its contributors")
+                else:
+                    names = d["contributors"]
+                    if len(set(names)) != len(names) or set(names) != set(d["update_digests"]):
+                        fail("ledger.bad_entry", "one update digest per contributor")
+                if d["round"] in projections and not close(d["cumulative_epsilon"], projections[d["round"]]):
+                    fail("ledger.epsilon_mismatch", f"cumulative_epsilon {d['cumulative_epsilon']} differs from the budget projection {projections[d['round']]}")
                 if (q, sigma, method) not in rdp_cache: rdp_cache[(q, sigma, method)] = charge_curve(q, sigma, method)
                 curve = rdp_cache[(q, sigma, method)]
                 total = [a + b for a, b in zip(rdp, curve)]
@@ -221,7 +256,18 @@ def verify(ledger_path, key_path):
                 if method not in (V1, V2): fail("ledger.bad_entry", f"unknown charge_method {method!r}")
                 projected = epsilon(ORDERS, [a + b for a, b in zip(rdp, charge_curve(d["sampling_rate"], d["noise_multiplier"], method))], delta)[0]
                 if not close(d["projected_epsilon"], projected): fail("ledger.epsilon_mismatch", f"projected_epsilon {d['projected_epsilon']} vs recomputed {projected}")
-            if kind in ("round.closed", "evaluation.recorded"):
+            if kind in ("round.closed", "round.aborted"):
+                if ("participants_sampled" in d) != (d["round"] in committed) or ("participants_sampled" in d) != ("contributors_count" in d):
+                    fail("ledger.bad_entry", f"{kind}: participants_sampled and contributors_count exactly when the round committed to its sample")
+            if kind == "round.opened": opened_rounds.add(d["round"])
+            elif kind == "round.refused": pre_round.pop(d["round"], None)
+            if kind in ("round.closed", "evaluation.recorded") and "evaluation_sha256" in d:
+                # New entries commit to the coordinator's evaluation store; the metrics are not here.
+                if not HEX64.match(d["evaluation_sha256"]) or {"metrics", "aggregate", "participants"} & set(d):
+                    fail("ledger.bad_entry", f"{kind}: evaluation_sha256 is a SHA-256 and replaces the metrics")
+                if kind == "evaluation.recorded" and not (is_int(d["participants_evaluated"]) and d["participants_evaluated"] >= 0):
+                    fail("ledger.bad_entry", "evaluation.recorded: participants_evaluated must be an integer >= 0")
+            elif kind in ("round.closed", "evaluation.recorded"):
                 groups = [d["metrics"]] if kind == "round.closed" else [d["aggregate"]] + list(d["participants"].values())
                 for metrics in groups:
                     for name, value in metrics.items():

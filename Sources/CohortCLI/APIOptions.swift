@@ -1,6 +1,6 @@
 import ArgumentParser
-import CohortCoordinator
-import CohortOperatorAPI
+import CohortAPITypes
+import CohortAPIClient
 import CohortTransport
 import Foundation
 
@@ -27,10 +27,6 @@ struct APIOptions: ParsableArguments {
 
     static let defaultAPI = "https://127.0.0.1:7444"
 
-    static let apiRefused = ExitCode(1)
-    static let inputError = ExitCode(2)
-    static let forbidden = ExitCode(3)
-    static let unreachable = ExitCode(4)
 
     /// The resolved address, CA, certificate and key.
     func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) throws(CommandFailure) -> (url: String, ca: String, cert: String, key: String) {
@@ -65,11 +61,11 @@ struct APIOptions: ParsableArguments {
         do {
             try await body(try client())
         } catch let error as APIError {
-            try fail(code: error.code, message: error.message, status: error.status, exit: error.status == 403 ? Self.forbidden : Self.apiRefused)
+            try fail(code: error.code, message: error.message, status: error.status, exit: CLIExit.code(for: error))
         } catch let error as HTTPClientError {
-            try fail(code: error.code, message: error.message, status: nil, exit: Self.unreachable)
+            try fail(code: error.code, message: error.message, status: nil, exit: CLIExit.code(for: error))
         } catch let error as CommandFailure {
-            try fail(code: error.code, message: error.message, status: nil, exit: Self.inputError)
+            try fail(code: error.code, message: error.message, status: nil, exit: CLIExit.code(for: error))
         }
     }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CohortOperatorAPI
+import CohortAPIClient
 
 extension BudgetCommand {
     /// `cohort budget status`: the running coordinator's budget, over the API.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CohortErrors
 import Foundation
 
 /// Output helpers shared by the subcommands.
@@ -46,7 +47,13 @@ extension ParsableCommand {
                 try CLIOutput.printJSON(JSONFailure(error: failure.code, message: failure.message))
             }
             CLIOutput.printError("error: \(failure.message) [\(failure.code)]")
-            throw ExitCode(2)
+            throw CLIExit.code(for: failure)
         }
     }
+}
+
+extension CommandFailure: CohortError {
+    var errorCode: String { code }
+    var errorMessage: String { message }
+    var category: CohortErrorCategory { .invalidInput }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import CohortCrypto
 import CohortLedger
 import CohortModel
-import CohortOperatorAPI
+import CohortAPIClient
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
@@ -19,6 +19,17 @@ struct DemoCommand: AsyncParsableCommand {
     enum Dataset: String, ExpressibleByArgument, CaseIterable {
         case wdbc, credit
     }
+
+    /// The built-in model the demo trains.
+    enum ModelChoice: String, ExpressibleByArgument, CaseIterable {
+        case logistic, mlp
+    }
+
+    @Option(help: "logistic: logistic regression; mlp: a one-hidden-layer perceptron (16 tanh units), both built in.")
+    var model: ModelChoice = .logistic
+
+    @Option(help: "mlp only: the initialisation seed written into the policy (model.seed).")
+    var initSeed: UInt64 = 1
 
     @Option(help: "wdbc: 3 hospitals on Breast Cancer Wisconsin; credit: 4 banks on credit scoring.")
     var dataset: Dataset = .wdbc
@@ -45,21 +56,27 @@ struct DemoCommand: AsyncParsableCommand {
         let schema: String
         let silos: [String]
         let plan: DPFedSGDPlan
+        /// The policy's model (its `kind` and, for an MLP, hidden widths, activation and seed).
+        let architecture: ModelArchitecture
         let metric: String
         /// The evaluation gate's threshold on `metric` for promoting a model version to approved.
         let promotionThreshold: Double
     }
 
     var setup: Setup {
+        let architecture: ModelArchitecture = switch model {
+        case .logistic: .logisticRegression
+        case .mlp: .mlp(hidden: DPFedSGDPlan.mlpDemoHidden, activation: .tanh, seed: initSeed)
+        }
         switch dataset {
         case .wdbc:
             return Setup(csv: "breast_cancer_wdbc.csv", schema: "schemas/wdbc.json",
-                         silos: ["hospital-a", "hospital-b", "hospital-c"], plan: .wdbcDemo, metric: "accuracy",
-                         promotionThreshold: 0.9)
+                         silos: ["hospital-a", "hospital-b", "hospital-c"], plan: model == .mlp ? .wdbcMLPDemo : .wdbcDemo,
+                         architecture: architecture, metric: "accuracy", promotionThreshold: 0.9)
         case .credit:
             return Setup(csv: "credit_scoring.csv", schema: "schemas/credit.json",
-                         silos: ["bank-a", "bank-b", "bank-c", "bank-d"], plan: .creditDemo, metric: "roc_auc",
-                         promotionThreshold: 0.75)
+                         silos: ["bank-a", "bank-b", "bank-c", "bank-d"], plan: model == .mlp ? .creditMLPDemo : .creditDemo,
+                         architecture: architecture, metric: "roc_auc", promotionThreshold: 0.75)
         }
     }
 
@@ -100,7 +117,9 @@ struct DemoCommand: AsyncParsableCommand {
         if nonPrivate {
             try runNonPrivate(
                 setup: setup, identities: identities, schemaPath: schemaPath, work: work, test: test,
-                reference: try centralisedReference(schema: schema, training: prepared.dataset.subset(split.train), test: test),
+                reference: try centralisedReference(
+                    schema: schema, training: prepared.dataset.subset(split.train), test: test,
+                    architecture: setup.architecture),
                 featureCount: schema.encodedDimension)
             return
         }
@@ -133,7 +152,8 @@ struct DemoCommand: AsyncParsableCommand {
             """
         try DemoPolicy.yaml(
             name: "\(dataset.rawValue)-demo", coordinator: coordinatorIdentity, participants: setup.silos.map { identities[$0]! },
-            schema: schemaPath, plan: setup.plan, noiseMultiplier: plan.noiseMultiplier, epsilonMax: targetEpsilon, governance: governance
+            schema: schemaPath, plan: setup.plan, noiseMultiplier: plan.noiseMultiplier, epsilonMax: targetEpsilon, governance: governance,
+            architecture: setup.architecture
         ).write(toFile: policyPath, atomically: true, encoding: .utf8)
         say("policy: record-level DP, q = \(setup.plan.samplingRate), C = \(setup.plan.clippingBound), σ = \(format(plan.noiseMultiplier)), δ = \(setup.plan.delta), epsilon_max = \(targetEpsilon), \(setup.plan.rounds + 1) rounds scheduled")
 
@@ -163,8 +183,10 @@ struct DemoCommand: AsyncParsableCommand {
             for event in try watcher.poll() {
                 switch event {
                 case .closed(let round, let contributors, let epsilon, let checkpoint):
-                    let model = try ModelCheckpoint(safetensors: SafetensorsFile.read(path: checkpoint)).model
-                    let metrics = try model.evaluate(test)
+                    let saved = try ModelCheckpoint(safetensors: SafetensorsFile.read(path: checkpoint)).model
+                    let metrics = try BuiltInModel(
+                        architecture: setup.architecture, featureCount: test.dimension, parameters: saved.parameters
+                    ).evaluate(test)
                     last = DemoRound(round: round, contributors: contributors, epsilon: epsilon, metrics: metrics)
                     if round == 10 && !auditorLooked && !json {
                         auditorLooked = true
@@ -194,7 +216,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         // 6. Reference: the same model trained centrally, without privacy, on the same training split.
-        let reference = try centralisedReference(schema: schema, training: prepared.dataset.subset(split.train), test: test)
+        let reference = try centralisedReference(
+            schema: schema, training: prepared.dataset.subset(split.train), test: test, architecture: setup.architecture)
 
         // 7. The auditor's check of the ledger.
         let publicKey = try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
@@ -204,7 +227,8 @@ struct DemoCommand: AsyncParsableCommand {
         let gates = watcher.gateCounts.mapValues { ["passed": $0.passed, "failed": $0.failed] }
         let governanceSummary = DemoGovernance(gates: gates, approvedRounds: watcher.promoted.sorted(), alerts: alerts)
         let summary = DemoSummary(
-            dataset: dataset.rawValue, participants: setup.silos.count, rounds: final.round,
+            dataset: dataset.rawValue, model: setup.architecture.kind, parameters: try setup.architecture.layout(featureCount: test.dimension).parameterCount,
+            participants: setup.silos.count, rounds: final.round,
             epsilon: final.epsilon, epsilonMax: targetEpsilon, delta: setup.plan.delta, noiseMultiplier: plan.noiseMultiplier,
             federated: final.metrics, centralisedReference: reference, refusals: refusals,
             ledgerEntries: verified.entryCount, ledgerVerified: true, governance: governanceSummary, workdir: work
@@ -221,6 +245,15 @@ struct DemoCommand: AsyncParsableCommand {
                 print("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0)
                       + String(format: " %.3f", a).padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %.3f", b))
             }
+            // The participants' own holdouts, as operators see them: the coordinator's evaluation
+            // store (exact metrics of un-protected holdout data; the ledger only commits to them).
+            let store = EvaluationStore.path(stateDirectory: state)
+            if let holdout = try? EvaluationStore.read(path: store).last?.record, !holdout.metrics.isEmpty {
+                print("participants' holdouts (\(holdout.participants) participants, "
+                    + String(format: "%.0f records): accuracy %.3f · ROC AUC %.3f", holdout.metrics["count"] ?? 0,
+                             holdout.metrics["accuracy"] ?? .nan, holdout.metrics["roc_auc"] ?? .nan)
+                    + "; exact, from the evaluation store \(store), for operators only")
+            }
             print(String(format: "privacy: ε = %.3f at δ = %g (cap %.1f), charged for the discrete Gaussian as implemented", final.epsilon, setup.plan.delta, targetEpsilon))
             print("ledger: \(verified.entryCount) entries in \(state)/ledger.jsonl; chain, signatures and every ε verified")
             print("governance: " + gates.keys.sorted().map { "\($0) \(gates[$0]!["passed"]!)✓/\(gates[$0]!["failed"]!)✗" }.joined(separator: ", "))
@@ -234,9 +267,20 @@ struct DemoCommand: AsyncParsableCommand {
     func say(_ line: String) { if !json { print(line) } }
 
     /// The same model trained centrally, without privacy, on the demo's whole training split.
-    func centralisedReference(schema: FeatureSchema, training: EncodedDataset, test: EncodedDataset) throws -> BinaryClassificationMetrics {
-        var central = LogisticRegression(featureCount: schema.encodedDimension)
+    func centralisedReference(
+        schema: FeatureSchema, training: EncodedDataset, test: EncodedDataset, architecture: ModelArchitecture = .logisticRegression
+    ) throws -> BinaryClassificationMetrics {
         var generator = SeededGenerator(seed: 1)
+        if case .mlp(let hidden, let activation, let seed) = architecture {
+            var central = try MultilayerPerceptron(
+                featureCount: schema.encodedDimension, hidden: hidden, activation: activation,
+                parameters: try architecture.initialParameters(featureCount: schema.encodedDimension))
+            _ = seed
+            try LocalTraining.train(&central, on: training,
+                                    configuration: LocalTrainingConfiguration(epochs: 50, batchSize: 32, learningRate: 0.1), using: &generator)
+            return try central.evaluate(test)
+        }
+        var central = LogisticRegression(featureCount: schema.encodedDimension)
         try LocalTraining.train(&central, on: training,
                                 configuration: LocalTrainingConfiguration(epochs: 200, batchSize: 32, learningRate: 0.1), using: &generator)
         return try central.evaluate(test)

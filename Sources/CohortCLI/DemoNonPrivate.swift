@@ -20,25 +20,27 @@ struct NonPrivateSimulation {
     let plan: DPFedSGDPlan
     let silos: [EncodedDataset]
 
-    /// Trains from the zero model, as the coordinator starts.
-    func run(featureCount: Int, afterRound: (Int, LogisticRegression) throws -> Void) throws -> LogisticRegression {
-        var model = LogisticRegression(featureCount: featureCount)
+    /// Trains from the architecture's start (zeros, or the seeded MLP), as the coordinator starts.
+    func run(
+        architecture: ModelArchitecture, featureCount: Int, afterRound: (Int, BuiltInModel) throws -> Void
+    ) throws -> BuiltInModel {
+        let start = try architecture.initialParameters(featureCount: featureCount)
+        // The coordinator keeps every model's flat vector in a `LogisticRegression` container.
+        var parameters = try LogisticRegression(parameters: start)
+        var model = try BuiltInModel(architecture: architecture, featureCount: featureCount, parameters: start)
         var optimizer = try ServerOptimizer(learningRate: plan.serverLearningRate, momentum: plan.serverMomentum)
         var samplers = silos.map { _ in PoissonSampler() }
         let trainingRecords = silos.reduce(0) { $0 + $1.count }
         for round in 1...plan.rounds {
-            var total = [Double](repeating: 0, count: featureCount + 1)
+            var total = [Double](repeating: 0, count: start.count)
             for (index, silo) in silos.enumerated() {
-                for record in try samplers[index].sample(count: silo.count, rate: plan.samplingRate) {
-                    let row = silo.row(record)
-                    let residual = LogisticRegression.sigmoid(model.logit(row)) - Double(silo.labels[record])
-                    for (j, x) in row.enumerated() { total[j] += residual * Double(x) }
-                    total[featureCount] += residual
-                }
+                let sample = try samplers[index].sample(count: silo.count, rate: plan.samplingRate)
+                // Each silo sends a float32 sum, as a participant does.
+                for (j, value) in try model.gradientSum(data: silo, indices: sample).enumerated() { total[j] += Double(value) }
             }
-            // Each silo would send a float32 sum; the total is rounded once, as the coordinator's is.
             try optimizer.applyNoisedGradientSum(
-                total.map { Float($0) }, expectedBatchSize: plan.samplingRate * Double(trainingRecords), to: &model)
+                total.map { Float($0) }, expectedBatchSize: plan.samplingRate * Double(trainingRecords), to: &parameters)
+            model = try BuiltInModel(architecture: architecture, featureCount: featureCount, parameters: parameters.parameters)
             try afterRound(round, model)
         }
         return model
@@ -50,6 +52,8 @@ struct NonPrivateDemoSummary: Encodable {
     let warning = "NOT PRIVATE: no clipping, no noise, no privacy guarantee; a baseline for comparison only"
     let isPrivate = false
     let dataset: String
+    /// The model's kind (`logistic_regression` or `mlp`).
+    let model: String
     let participants: Int
     let rounds: Int
     let samplingRate: Double
@@ -59,7 +63,7 @@ struct NonPrivateDemoSummary: Encodable {
     let workdir: String
 
     enum CodingKeys: String, CodingKey {
-        case warning, dataset, participants, rounds, federated, workdir
+        case warning, dataset, model, participants, rounds, federated, workdir
         case isPrivate = "private"
         case samplingRate = "sampling_rate"
         case trainingRecords = "training_records"
@@ -96,7 +100,8 @@ extension DemoCommand {
         let trainingRecords = silos.reduce(0) { $0 + $1.count }
         say("NOT PRIVATE: \(setup.silos.count) silos, \(trainingRecords) training records (participant holdouts excluded), "
             + "q = \(setup.plan.samplingRate), \(setup.plan.rounds) rounds, no clipping, no noise")
-        let final = try NonPrivateSimulation(plan: setup.plan, silos: silos).run(featureCount: featureCount) { round, model in
+        let simulation = NonPrivateSimulation(plan: setup.plan, silos: silos)
+        let final = try simulation.run(architecture: setup.architecture, featureCount: featureCount) { round, model in
             guard !json, round % 10 == 0 || round == setup.plan.rounds else { return }
             let metrics = try model.evaluate(test)
             print(String(format: "round %3d · NOT PRIVATE · test accuracy %.3f · ROC AUC %.3f", round, metrics.accuracy, metrics.rocAUC ?? .nan))
@@ -104,7 +109,8 @@ extension DemoCommand {
         let metrics = try final.evaluate(test)
         if json {
             try CLIOutput.printJSON(NonPrivateDemoSummary(
-                dataset: dataset.rawValue, participants: setup.silos.count, rounds: setup.plan.rounds, samplingRate: setup.plan.samplingRate,
+                dataset: dataset.rawValue, model: setup.architecture.kind, participants: setup.silos.count,
+                rounds: setup.plan.rounds, samplingRate: setup.plan.samplingRate,
                 trainingRecords: trainingRecords, federated: metrics, centralisedReference: reference, workdir: work))
         } else {
             print("")

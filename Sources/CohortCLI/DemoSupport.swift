@@ -146,6 +146,10 @@ struct DemoGovernance: Encodable {
 
 struct DemoSummary: Encodable {
     let dataset: String
+    /// The policy's `model.kind`.
+    let model: String
+    /// The model's parameter count d (what the ledger's sensitivity covers).
+    let parameters: Int
     let participants: Int
     let rounds: Int
     let epsilon: Double
@@ -161,7 +165,7 @@ struct DemoSummary: Encodable {
     let workdir: String
 
     enum CodingKeys: String, CodingKey {
-        case dataset, participants, rounds, epsilon, delta, refusals, workdir, federated, governance
+        case dataset, model, parameters, participants, rounds, epsilon, delta, refusals, workdir, federated, governance
         case epsilonMax = "epsilon_max"
         case noiseMultiplier = "noise_multiplier"
         case centralisedReference = "centralised_reference"
@@ -174,7 +178,8 @@ struct DemoSummary: Encodable {
 enum DemoPolicy {
     static func yaml(
         name: String, coordinator: IdentityFiles, participants: [IdentityFiles], schema: String,
-        plan: DPFedSGDPlan, noiseMultiplier: Double, epsilonMax: Double, governance: String
+        plan: DPFedSGDPlan, noiseMultiplier: Double, epsilonMax: Double, governance: String,
+        architecture: ModelArchitecture = .logisticRegression
     ) -> String {
         var text = """
             version: 1
@@ -205,7 +210,21 @@ enum DemoPolicy {
               min_participants: \(participants.count - 1)
               deadline_seconds: 30
             model:
-              version: logistic-regression-v1
+
+            """
+        if case .mlp(let hidden, let activation, let seed) = architecture {
+            text += """
+                  kind: mlp
+                  hidden: [\(hidden.map(String.init).joined(separator: ", "))]
+                  activation: \(activation.rawValue)
+                  seed: \(seed)
+                  version: mlp-v1
+
+                """
+        } else {
+            text += "  version: logistic-regression-v1\n"
+        }
+        text += """
               schema: \(schema)
               server_learning_rate: \(plan.serverLearningRate)
               server_momentum: \(plan.serverMomentum)

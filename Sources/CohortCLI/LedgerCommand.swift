@@ -22,12 +22,12 @@ public struct LedgerCommand: ParsableCommand {
     public init() {}
 
     /// Exit status for an input that could not be read at all.
-    static let inputError = ExitCode(2)
+    static let inputError = CLIExit.inputError
 
     /// Writes a line to standard error (with write(2): the C `stderr` global is not concurrency-safe in Swift 6).
     static func printError(_ text: String) {
         let bytes = Array((text + "\n").utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeBytes { SystemCall.write(2, $0.baseAddress, $0.count) }
     }
 
     static func readEntries(_ path: String) throws -> LedgerReader.Contents {
@@ -53,11 +53,27 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "The ledger file (ledger.jsonl).")
         var ledger: String
 
+        @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's evaluation store (<state>/evaluations.jsonl): list each round's exact metrics.",
+            discussion: "For operators: the store holds exact holdout metrics, which the ledger only commits to."))
+        var evaluations: String?
+
         public init() {}
 
         public func run() throws {
             let contents = try LedgerCommand.readEntries(ledger)
             print(LedgerRendering.table(contents.entries), terminator: "")
+            if let evaluations {
+                // Exact holdout metrics: un-protected data for the coordinator's operators only.
+                print("\nevaluations (\(evaluations); operators only, not part of the ledger):")
+                for line in try EvaluationStore.read(path: evaluations) {
+                    let metrics = line.record.metrics.sorted { $0.key < $1.key }
+                        .map { "\($0.key) \(String(format: "%.4f", $0.value))" }
+                    print("round \(line.record.round) · model \(line.record.modelSHA256.prefix(12))… · "
+                        + "\(line.record.participants) participants · "
+                        + (metrics.isEmpty ? "not evaluated" : metrics.joined(separator: ", ")))
+                }
+            }
             LedgerCommand.reportProblems(contents.problems)
             if !contents.problems.isEmpty { throw ExitCode.failure }
         }
@@ -90,6 +106,11 @@ public struct LedgerCommand: ParsableCommand {
         @Flag(name: .long, help: "Print the result as one JSON object.")
         var json = false
 
+        @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's evaluation store (<state>/evaluations.jsonl): also check every evaluation_sha256.",
+            discussion: "Optional: the store holds exact holdout metrics, for operators only; a ledger verifies without it."))
+        var evaluations: String?
+
         public init() {}
 
         public func run() throws {
@@ -102,9 +123,13 @@ public struct LedgerCommand: ParsableCommand {
             }
             do {
                 let result = try LedgerVerifier.verify(
-                    file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly
+                    file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly,
+                    keepEntries: evaluations != nil
                 )
                 let state = result.state
+                let store = try evaluations.map { path throws(LedgerError) in
+                    try EvaluationStore.check(path: path, against: result.entries)
+                }
                 if json {
                     let object: JSONValue = [
                         "ok": true, "entries": .integer(state.entryCount), "rounds_charged": .integer(state.roundsCharged),
@@ -113,11 +138,18 @@ public struct LedgerCommand: ParsableCommand {
                         "signatures_checked": .string(signatures.rawValue),
                         "unknown_kinds": .object(state.unknownKinds.mapValues { .integer($0) }),
                     ]
-                    print(object.canonicalString)
+                    var members = object.objectValue ?? [:]
+                    if let store { members["evaluation_commitments_checked"] = .integer(store.commitmentsChecked) }
+                    print(JSONValue.object(members).canonicalString)
                 } else {
                     var line = "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
                         + "at δ \(state.delta) (cap \(state.epsilonMax)), last hash \(state.lastHash)"
                     line += signatures == .last ? ", signatures: last entry (covers all through the chain)" : ", signatures: every entry"
+                    if let store {
+                        line += "; evaluation store: \(store.commitmentsChecked) commitments match"
+                            + (store.unreferencedLines > 0
+                                ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
+                    }
                     if !state.unknownKinds.isEmpty {
                         line += "; unknown kinds (chain and signature checked only): "
                             + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")

@@ -1,9 +1,8 @@
 import ArgumentParser
-import CohortCoordinator
 import CohortCrypto
 import CohortLedger
 import CohortModel
-import CohortOperatorAPI
+import CohortAPIClient
 import CohortStorage
 
 /// `cohort model export|download`: a released model as one safetensors file with its encoding,
@@ -109,8 +108,9 @@ public struct ModelCommand: ParsableCommand {
             let export: ModelExport
             let bytes: [UInt8]
             do {
+                let scan = ReleasedModels.scan(contents.entries)
                 export = try ModelExporter.export(
-                    stateDirectory: self.state, entries: contents.entries,
+                    stateDirectory: self.state, released: scan.released, approvedRounds: scan.approved,
                     latestApprovedRound: state.latestApprovedRound,
                     schema: schemaValue, selection: which.selection, modelKind: modelKind
                 )

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CohortCoordinator
-import CohortOperatorAPI
+import CohortAPITypes
+import CohortAPIClient
 
 /// `cohort participants list|suspend|resume`.
 struct ParticipantsCommand: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CohortOperatorAPI
+import CohortAPIClient
 import Foundation
 
 /// `cohort policy adopt FILE`.

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CohortCoordinator
-import CohortOperatorAPI
+import CohortAPITypes
+import CohortAPIClient
 import Foundation
 
 #if canImport(Glibc)

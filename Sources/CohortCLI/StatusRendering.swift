@@ -1,4 +1,4 @@
-import CohortCoordinator
+import CohortAPITypes
 
 /// Human text for API values; pure, so tests can check it without a coordinator.
 enum StatusRendering {

@@ -47,7 +47,7 @@ extension Coordinator {
             throw ControlError(
                 code: "control.forbidden",
                 message: "\(principal) may not \(action.rawValue): that needs a certificate with the role \(allowed)",
-                status: 403)
+                category: .forbidden)
         }
         // The policy in force names who holds each role; without an `api` section it names no
         // one. This one rule holds for a policy adopted live and after a restart alike, so an
@@ -66,7 +66,7 @@ extension Coordinator {
                     ? "\(principal) may not \(action.rawValue): the policy in force has no `api` section, so it lists no "
                         + "operators or auditors and no one may use the operator API (docs/POLICY.md)"
                     : "\(principal) may not \(action.rawValue): the policy's \(field) does not list \(principal.name)",
-                status: 403)
+                category: .forbidden)
         }
     }
 
@@ -79,12 +79,12 @@ extension Coordinator {
             throw ControlError(
                 code: "control.invalid_reason",
                 message: "the reason contains the control or invisible character \(PrintableText.describe(found)); "
-                    + "write it on one line with printable characters", status: 400)
+                    + "write it on one line with printable characters", category: .invalidInput)
         }
         guard reason.count <= PrintableText.maxReasonLength else {
             throw ControlError(
                 code: "control.invalid_reason",
-                message: "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed", status: 400)
+                message: "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed", category: .invalidInput)
         }
     }
 
@@ -107,14 +107,14 @@ extension Coordinator {
     public func participantStatuses() -> [ParticipantStatus] {
         configuration.policy.policy.participants.map { participant in
             ParticipantStatus(
-                name: participant.name, connected: sessions[participant.name] != nil, suspended: suspended[participant.name] != nil,
-                suspensionReason: suspended[participant.name], records: sessions[participant.name]?.attestation.rows,
+                name: participant.name, connected: gateway.sessions[participant.name] != nil, suspended: suspended[participant.name] != nil,
+                suspensionReason: suspended[participant.name], records: gateway.sessions[participant.name]?.attestation.rows,
                 flaggedRounds: flaggedRounds[participant.name] ?? [])
         }
             + connectedNonMembers().map { name in
                 ParticipantStatus(
                     name: name, connected: true, suspended: suspended[name] != nil, suspensionReason: suspended[name],
-                    records: sessions[name]?.attestation.rows, flaggedRounds: flaggedRounds[name] ?? [], inPolicy: false)
+                    records: gateway.sessions[name]?.attestation.rows, flaggedRounds: flaggedRounds[name] ?? [], inPolicy: false)
             }
     }
 
@@ -136,9 +136,16 @@ extension Coordinator {
     public func requestRounds(_ count: Int, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .startRounds)
         guard (1...10_000).contains(count) else {
-            throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", status: 400)
+            throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", category: .invalidInput)
         }
-        queuedRounds += count
+        // Durable before it is acknowledged: the rounds survive a restart of the coordinator.
+        do {
+            try stateDirectory.writeQueuedRounds(operatorQueuedRounds + count)
+        } catch {
+            throw ControlError(code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued", category: .internalFailure)
+        }
+        operatorQueuedRounds += count
+        signalChange()
         logger.notice("rounds requested", metadata: ["cohort.principal": "\(principal)", "cohort.count": "\(count)"])
         return status()
     }
@@ -147,6 +154,7 @@ extension Coordinator {
     public func pause(by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .pause)
         paused = true
+        signalChange()
         logger.notice("paused", metadata: ["cohort.principal": "\(principal)"])
         return status()
     }
@@ -155,23 +163,36 @@ extension Coordinator {
     public func resume(by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .resume)
         paused = false
+        signalChange()
         logger.notice("resumed", metadata: ["cohort.principal": "\(principal)"])
         return status()
     }
 
-    /// Aborts the collecting round (it stays charged if updates arrived) and drops queued rounds.
+    /// Aborts the round in progress, whatever its step (it stays charged if updates arrived), and
+    /// drops the queued rounds.
     public func abortRound(reason: String, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .abortRound)
         try Self.checkReason(reason)
         let dropped = queuedRounds
-        queuedRounds = 0
         guard round != nil || dropped > 0 else {
-            throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", status: 409)
+            throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", category: .conflict)
         }
-        if round != nil {
-            let text = reason.isEmpty ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason)"
-            abortRequest = text
+        if operatorQueuedRounds > 0 {
+            do {
+                try stateDirectory.writeQueuedRounds(0)
+            } catch {
+                throw ControlError(code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted", category: .internalFailure)
+            }
         }
+        operatorQueuedRounds = 0
+        localQueuedRounds = 0
+        // The abort belongs to the round running now: its driver acts on it at its next step,
+        // whether it is collecting, aggregating or evaluating, and it can never reach a later round.
+        if let active = round {
+            active.requestAbort(reason: reason.isEmpty
+                ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason)")
+        }
+        signalChange()
         logger.notice("abort requested", metadata: ["cohort.principal": "\(principal)", "cohort.dropped_rounds": "\(dropped)"])
         return status()
     }
@@ -201,9 +222,9 @@ extension Coordinator {
     public func ledgerBytes(by principal: ControlPrincipal) throws(ControlError) -> [UInt8] {
         try authorize(principal, .readLedger)
         do {
-            return try DurableFile.read(LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory))
+            return try DurableFile.read(stateDirectory.ledgerPath)
         } catch {
-            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", status: 500)
+            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", category: .internalFailure)
         }
     }
 
@@ -218,7 +239,7 @@ extension Coordinator {
         do {
             proposed = try PolicyLoader.parse(yaml)
         } catch {
-            throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", status: 400)
+            throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", category: .invalidInput)
         }
         let summary = try checkPolicyChange(from: current.policy, to: proposed)
         let changed = summary.changedFields
@@ -228,7 +249,7 @@ extension Coordinator {
         do {
             try PolicyLoader.checkFilesExist(adopted)
         } catch {
-            throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", status: 400)
+            throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", category: .invalidInput)
         }
         // Every signing key must load before anything is recorded: a participant whose key cannot
         // be read would have every update refused.
@@ -239,19 +260,19 @@ extension Coordinator {
             } catch {
                 throw ControlError(
                     code: "policy.unreadable_key",
-                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted", status: 400)
+                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted", category: .invalidInput)
             }
         }
         let oldCap = ledger.state.epsilonMax
         let entry: LedgerEntry
         do {
-            try DurableFile.createDirectory(configuration.stateDirectory + "/policies", mode: 0o700)
-            try DurableFile.writeAtomically(bytes, to: Self.adoptedPolicyPath(stateDirectory: configuration.stateDirectory, sha256: digest), mode: 0o600)
+            try DurableFile.createDirectory(stateDirectory.policiesPath, mode: 0o700)
+            try DurableFile.writeAtomically(bytes, to: stateDirectory.adoptedPolicyPath(sha256: digest), mode: 0o600)
             entry = try ledger.append(PolicyAdoptedPayload(
                 policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name,
                 changes: summary.changes.map { PolicyAdoptedPayload.FieldChange(field: $0.field, old: $0.old, new: $0.new) }))
         } catch {
-            throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", status: 500)
+            throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", category: .internalFailure)
         }
         signingKeys = keys
         configuration.policy = adopted
@@ -265,48 +286,27 @@ extension Coordinator {
             policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, changedFields: changed, ledgerSeq: entry.seq)
     }
 
-    static func adoptedPolicyPath(stateDirectory: String, sha256: String) -> String {
-        stateDirectory + "/policies/" + sha256 + ".yaml"
-    }
-
     func requireKnown(_ name: String) throws(ControlError) {
         guard configuration.policy.policy.participants.contains(where: { $0.name == name }) else {
             throw ControlError(
                 code: "control.unknown_participant",
-                message: "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`", status: 404)
+                message: "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`", category: .notFound)
         }
     }
 
     // MARK: - Suspensions on disk
-
-    static func suspensionsPath(stateDirectory: String) -> String { stateDirectory + "/suspended.json" }
-
-    static func loadSuspensions(stateDirectory: String) throws -> [String: String] {
-        let path = suspensionsPath(stateDirectory: stateDirectory)
-        guard DurableFile.exists(path) else { return [:] }
-        let bytes = try DurableFile.read(path)
-        do {
-            return try JSONDecoder().decode([String: String].self, from: Data(bytes))
-        } catch {
-            throw CoordinatorError(
-                code: "coordinator.suspensions_unreadable",
-                message: "\(path) is not a JSON object of participant name to reason; fix or delete it (suspensions are then lifted)")
-        }
-    }
 
     /// Suspensions survive restarts: written with fsync before the change takes effect.
     func setSuspension(_ name: String, _ reason: String?) throws(ControlError) {
         var updated = suspended
         updated[name] = reason
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            let bytes = try Array(encoder.encode(updated))
-            try DurableFile.writeAtomically(bytes, to: Self.suspensionsPath(stateDirectory: configuration.stateDirectory), mode: 0o600)
+            try stateDirectory.writeSuspensions(updated)
         } catch {
-            throw ControlError(code: "control.storage", message: "cannot record the suspension: \(error)", status: 500)
+            throw ControlError(code: "control.storage", message: "cannot record the suspension: \(error)", category: .internalFailure)
         }
         suspended = updated
+        signalChange()
     }
 
     /// How a round outcome is shown in status.
@@ -331,7 +331,7 @@ extension Coordinator {
         do {
             return try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon)
         } catch {
-            throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", status: 409)
+            throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", category: .conflict)
         }
     }
 }

@@ -28,12 +28,11 @@ extension Coordinator {
         decisions.append(budget)
         guard budget.passed else { return .refused(try refuse(number, failed: budget, decisions: decisions, projected: projected)) }
         // Wait (up to the quorum wait) for enough eligible participants to be connected.
-        let waitUntil = Date().addingTimeInterval(configuration.quorumWaitSeconds)
-        var screened = screenParticipants()
-        while screened.quality.eligible.count < policy.rounds.minParticipants && Date() < waitUntil {
-            try await Task.sleep(for: .milliseconds(20))
-            screened = screenParticipants()
+        // Every join, departure and suspension wakes this wait.
+        _ = try await wait(until: clock.deadline(afterSeconds: configuration.quorumWaitSeconds)) {
+            screenParticipants().quality.eligible.count >= policy.rounds.minParticipants
         }
+        let screened = screenParticipants()
         decisions.append(screened.suspension.outcome)
         decisions.append(screened.quality.outcome)
         if !screened.quality.outcome.passed {
@@ -66,9 +65,9 @@ extension Coordinator {
 
     /// Connected participants, less the suspended ones, less those whose attestation fails the policy.
     func screenParticipants() -> (suspension: SuspensionGate.Result, quality: DataQualityGate.Result) {
-        let suspension = SuspensionGate.evaluate(connected: sessions.keys.sorted(), suspended: Set(suspended.keys))
+        let suspension = SuspensionGate.evaluate(connected: gateway.sessions.keys.sorted(), suspended: Set(suspended.keys))
         var attestations: [String: DataQualityAttestation?] = [:]
-        for name in suspension.remaining { attestations[name] = sessions[name]?.attestation }
+        for name in suspension.remaining { attestations[name] = gateway.sessions[name]?.attestation }
         let quality = DataQualityGate.evaluate(
             attestations: attestations, schemaDigest: schemaDigest, policy: configuration.policy.policy.governance.dataQuality)
         return (suspension, quality)
@@ -78,7 +77,10 @@ extension Coordinator {
     func refuse(_ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double) throws -> RoundOutcome {
         let policy = configuration.policy.policy
         _ = try ledger.appendAll(decisions.map { $0.payload(round: number) } + [
-            RoundRefusedPayload(round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected, epsilonMax: policy.privacy.epsilonMax)
+            RoundRefusedPayload(
+                round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
+                epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
+                noiseMultiplier: policy.privacy.noiseMultiplier, chargeMethod: .current)
         ])
         logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(failed.gate)", "cohort.reason": "\(failed.reason)"])
         raiseAlert(kind: "gate_failed", round: number, gate: failed.gate, reason: failed.reason, participants: [])
@@ -112,19 +114,29 @@ extension Coordinator {
                 }
             }
         }
+        // Participant unit: neither the log nor the alert names the sampled or states a norm.
+        let shown = active.plan.unit == .record ? (flagged, result.outcome.reason)
+            : ([], disclosed(result.outcome, unit: active.plan.unit).reason)
         logger.warning("anomalous updates", metadata: [
-            "cohort.round": "\(active.number)", "cohort.flagged": "\(flagged.joined(separator: ","))", "cohort.reason": "\(result.outcome.reason)",
+            "cohort.round": "\(active.number)", "cohort.flagged": "\(shown.0.joined(separator: ","))",
+            "cohort.reason": "\(shown.1)",
         ])
-        raiseAlert(kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: result.outcome.reason, participants: flagged)
+        raiseAlert(
+            kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: shown.1, participants: shown.0)
         return result
     }
 
     /// After the model is updated: federated evaluation, risk score and evaluation gate. Their
     /// decisions (and the evaluation) are ledgered together; the model version is promoted to
     /// approved only when both gates pass.
-    func promotionGates(_ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double) async throws {
+    func promotionGates(
+        _ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double,
+        checkpoint: Task<String, any Error>
+    ) async throws {
         let governance = configuration.policy.policy.governance
         let evaluation = try await federatedEvaluation(active, timeout: evaluationTimeout)
+        // Aborted while it evaluated: no promotion decision is recorded for a round that releases nothing.
+        guard active.abortReason == nil else { return }
         active.closingMetrics = evaluation.aggregate
         var contributorsLabels: [String: LabelCounts] = [:]
         for name in active.aggregator.preClipNorms.keys { contributorsLabels[name] = active.labelCounts[name] }
@@ -138,12 +150,21 @@ extension Coordinator {
         evaluated.inputs["anomaly_passed"] = .bool(anomaly.outcome.passed)
         evaluated.inputs["risk_passed"] = .bool(risk.outcome.passed)
         evaluated.inputs["model_version"] = .string(configuration.policy.policy.model.version)
-        var payloads: [any LedgerPayload] = [anomaly.outcome.payload(round: active.number)]
+        // The exact metrics go to the coordinator's evaluation store, for the released model's
+        // checkpoint; the ledger commits to the store's line.
+        let evaluationSHA256 = try storeEvaluation(
+            active, modelSHA256: try await checkpoint.value, aggregate: evaluation.aggregate,
+            participants: evaluation.byParticipant.count)
+        active.evaluationSHA256 = evaluationSHA256
+        let unit = active.plan.unit
+        var payloads: [any LedgerPayload] = [disclosed(anomaly.outcome, unit: unit).payload(round: active.number)]
         if !evaluation.byParticipant.isEmpty {
-            payloads.append(EvaluationRecordedPayload(round: active.number, participants: evaluation.byParticipant, aggregate: evaluation.aggregate))
+            payloads.append(EvaluationRecordedPayload(
+                round: active.number, evaluationSHA256: evaluationSHA256,
+                participantsEvaluated: evaluation.byParticipant.count))
         }
-        payloads.append(risk.outcome.payload(round: active.number))
-        payloads.append(evaluated.payload(round: active.number))
+        payloads.append(disclosed(risk.outcome, unit: unit).payload(round: active.number))
+        payloads.append(disclosed(evaluated, unit: unit).payload(round: active.number))
         _ = try ledger.appendAll(payloads)
         for failed in [risk.outcome, evaluated] where !failed.passed {
             metrics.gateFailed(failed.gate)

@@ -52,10 +52,9 @@ extension Coordinator {
     /// Tells every connected participant the data-quality gate just found ineligible why, after
     /// the gate's decision names it (the decision is ledgered with the round's opening or refusal).
     func notifyIneligible(_ reasons: [String: [String]]) async {
-        for (name, why) in reasons.sorted(by: { $0.key < $1.key }) {
-            guard let writer = sessions[name]?.writer else { continue }
-            try? await writer.send(error: Self.ineligible(why))
-        }
+        let notices = reasons.sorted(by: { $0.key < $1.key }).map { name, why in (name: name, frame: Frame(Self.ineligible(why))) }
+        guard !notices.isEmpty else { return }
+        await deliver(notices, deadline: clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds))
     }
 
     // MARK: Evaluation results
@@ -68,7 +67,7 @@ extension Coordinator {
     /// - Returns: nil when it was recorded (or arrived for no round awaiting evaluations); the
     ///   `evaluation.invalid` error frame otherwise (the participant's evaluation is then left out).
     func acceptEvaluation(_ result: EvaluationResult, from name: String) -> WireError? {
-        let bound = sessions[name].map { min($0.holdoutRows, MetricsAccumulator.maximumCount) }
+        let bound = gateway.sessions[name].map { min($0.holdoutRows, MetricsAccumulator.maximumCount) }
         let accumulator: MetricsAccumulator
         do {
             accumulator = try MetricsAccumulator.decodeValidated(json: result.json, expected: MetricsAccumulator(), maximumCount: bound)
@@ -116,7 +115,7 @@ extension Coordinator {
     func attestedRecords(of names: [String]) -> Int {
         var total = 0
         for name in names {
-            let (sum, overflow) = total.addingReportingOverflow(max(0, sessions[name]?.trainingRows ?? 0))
+            let (sum, overflow) = total.addingReportingOverflow(max(0, gateway.sessions[name]?.trainingRows ?? 0))
             total = overflow ? .max : sum
         }
         return total
@@ -147,9 +146,9 @@ extension Coordinator {
         let limit = maximumRoundRecords()
         var total = attestedRecords(of: eligible)
         var excluded: [String] = []
-        let bySize = eligible.sorted { (sessions[$0]?.trainingRows ?? 0, $1) > (sessions[$1]?.trainingRows ?? 0, $0) }
+        let bySize = eligible.sorted { (gateway.sessions[$0]?.trainingRows ?? 0, $1) > (gateway.sessions[$1]?.trainingRows ?? 0, $0) }
         for name in bySize where total > limit {
-            total -= max(0, sessions[name]?.trainingRows ?? 0)
+            total -= max(0, gateway.sessions[name]?.trainingRows ?? 0)
             excluded.append(name)
         }
         let left = Set(excluded)

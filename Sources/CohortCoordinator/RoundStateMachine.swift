@@ -47,6 +47,12 @@ public struct RoundStateMachine: Sendable, Equatable {
         /// (write it first if it is not yet).
         case abort(reason: String, charged: Bool)
         case none
+
+        /// Whether the action ends the round as aborted.
+        public var isAbort: Bool {
+            if case .abort = self { return true }
+            return false
+        }
     }
 
     /// A transition that is not allowed from the current state.

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// An error from the cryptographic layer. `code` is stable and safe to show on the wire; the
 /// message never contains key material or plaintext.
 public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -19,4 +21,10 @@ public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
             message: "\(what) must be \(expected) bytes, got \(got); check that the right file or field was given"
         )
     }
+}
+
+extension CryptoError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

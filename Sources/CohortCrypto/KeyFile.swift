@@ -1,6 +1,8 @@
 import CohortStorage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Key files: one line `cohort-key v1 <kind> <base64>`.

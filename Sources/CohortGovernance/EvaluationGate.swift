@@ -6,7 +6,8 @@ import CohortPolicy
 public enum EvaluationGate {
     /// Judges one round's evaluation.
     ///
-    /// Fails when fewer than `min_participants` participants evaluated, when a required aggregate
+    /// Fails when no participant evaluated (whatever `min_participants` says) or fewer than
+    /// `min_participants` did, when a required aggregate
     /// metric is missing, not finite or below its threshold, or when a participant's accuracy is
     /// below `per_participant_min_accuracy` (or missing while that is set).
     ///
@@ -20,7 +21,13 @@ public enum EvaluationGate {
         policy: Policy.Governance.Evaluation
     ) -> GateOutcome {
         var failures: [String] = []
-        if byParticipant.count < policy.minParticipants {
+        if byParticipant.isEmpty {
+            // Never approve what nobody measured (min_participants 0 included): an external model
+            // is evaluated only by trainers with an evaluate hook (docs/TRAINER.md).
+            failures.append("no participant evaluated the model (a built-in model is evaluated by every participant; "
+                + "an external one only by trainers with an evaluate hook, docs/TRAINER.md), so nothing shows "
+                + "it meets the policy")
+        } else if byParticipant.count < policy.minParticipants {
             failures.append("\(byParticipant.count) participant(s) evaluated, min_participants is \(policy.minParticipants)")
         }
         var thresholds: [String: JSONValue] = ["min_participants": .integer(policy.minParticipants)]

@@ -9,7 +9,12 @@ public enum PolicyChange {
     /// Fields that cannot change while the coordinator runs (every `coordinator.*` field as well).
     public static let immutableFields: [String] = [
         "privacy.unit", "privacy.delta", "privacy.grid_inflation", "model.kind", "model.schema",
+        "model.activation", "model.seed", "model.initial_model",
     ]
+
+    /// Fields whose every element is immutable: the model's shape (its tensors and hidden widths)
+    /// fixes d, the checkpoints and the ledger's sensitivity.
+    public static let immutablePrefixes: [String] = ["model.hidden", "model.tensors"]
 
     /// One changed field.
     public struct Change: Sendable, Equatable {
@@ -85,6 +90,7 @@ public enum PolicyChange {
     /// Whether `field` (a leaf path) may not change while running.
     public static func isImmutable(_ field: String) -> Bool {
         field == "coordinator" || field.hasPrefix("coordinator.") || immutableFields.contains(field)
+            || immutablePrefixes.contains { field == $0 || field.hasPrefix($0 + "[") }
     }
 
     /// Every leaf field that differs between the two policies, sorted by path.

@@ -60,7 +60,17 @@ struct LedgerChecker: Sendable {
         var finished = false
         /// The plan its `round.opened` froze, if any.
         var plan: RoundPlanRecord? = nil
+        /// Participant unit: its `round.opened` committed to the sample instead of naming it.
+        var sampleCommitted = false
+        /// The cumulative ε its passing budget decision projected (planned rounds).
+        var budgetProjection: Double? = nil
     }
+
+    /// Pre-round gate decisions recorded for a round that has not opened yet: gate → (passed,
+    /// the budget gate's `projected_epsilon`).
+    private var preRoundDecisions: [Int: [String: (passed: Bool, projected: Double?)]] = [:]
+    /// The gates whose failure refuses a round (docs/GOVERNANCE.md).
+    static let refusalGates: Swift.Set<String> = ["model_version", "budget", "quorum"]
 
     init(publicKey: [UInt8]) {
         self.publicKey = publicKey
@@ -164,16 +174,24 @@ struct LedgerChecker: Sendable {
             if let unfinished = state.unfinishedRound {
                 throw fail(.roundOrder, "round \(opened.round) opened while round \(unfinished) is neither closed nor aborted")
             }
-            if let plan = opened.plan { try checkPlan(plan, fail) }
-            roundStatus[opened.round] = RoundStatus(opened: true, plan: opened.plan)
+            var status = RoundStatus(opened: true, plan: opened.plan, sampleCommitted: opened.sampleCommitment != nil)
+            if let plan = opened.plan {
+                try checkPlan(plan, fail)
+                status.budgetProjection = try checkPreRoundDecisions(round: opened.round, fail)
+            }
+            preRoundDecisions[opened.round] = nil
+            roundStatus[opened.round] = status
             state.unfinishedRound = opened.round
             state.unfinishedRoundCharged = false
+            state.unfinishedRoundSampleCommitted = opened.sampleCommitment != nil
         case .roundCharged(let charge):
             try applyCharge(charge, fail)
         case .roundClosed(let closed):
             guard let status = roundStatus[closed.round], status.charged, !status.finished else {
                 throw fail(.roundOrder, "round \(closed.round) closed without an earlier round.charged entry, or after it ended; a model may only be released after its charge")
             }
+            try checkSampleCounts(round: closed.round, committed: status.sampleCommitted,
+                                  recorded: closed.participantsSampled != nil, fail)
             roundStatus[closed.round]!.finished = true
             state.lastClosedRound = closed.round
             state.lastModelSHA256 = closed.modelSHA256
@@ -186,12 +204,21 @@ struct LedgerChecker: Sendable {
             guard status.charged == aborted.charged else {
                 throw fail(.roundOrder, "round \(aborted.round) aborted with charged: \(aborted.charged), but the ledger \(status.charged ? "has" : "has no") charge for it")
             }
+            try checkSampleCounts(round: aborted.round, committed: status.sampleCommitted,
+                                  recorded: aborted.participantsSampled != nil, fail)
             roundStatus[aborted.round]!.finished = true
             state.unfinishedRound = nil
         case .roundRefused(let refused):
             try checkRefusal(refused, fail)
             if roundStatus[refused.round] == nil { roundStatus[refused.round] = RoundStatus(finished: true) }
+            preRoundDecisions[refused.round] = nil
         case .gateDecision(let decision):
+            // A decision recorded before its round opened is a pre-round decision, which a
+            // planned round.opened must follow.
+            if roundStatus[decision.round] == nil {
+                preRoundDecisions[decision.round, default: [:]][decision.gate] =
+                    (decision.passed, decision.inputs["projected_epsilon"]?.doubleValue)
+            }
             // The evaluation gate's pass is the promotion of that round's model to approved.
             // It takes effect when that round's model is released (closed).
             if decision.gate == "evaluation" && decision.passed && decision.inputs["promoted"] == .bool(true) {
@@ -219,6 +246,11 @@ struct LedgerChecker: Sendable {
             throw fail(.sensitivityMismatch, "sensitivity \(charge.sensitivity) is below C + γ√d = \(minimumSensitivity) for C \(charge.clippingBound), γ \(charge.gridStep), d \(charge.dimension)")
         }
         if let plan = status.plan { try checkChargeMatchesPlan(charge, plan, fail) }
+        if status.sampleCommitted && charge.contributorsCommitment == nil {
+            throw fail(.badEntry, "round \(charge.round) committed to its participant sample in round.opened, so its charge "
+                + "must "
+                + "carry contributors_commitment instead of naming the contributors")
+        }
         let mechanism: SubsampledGaussian
         do {
             mechanism = try SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier)
@@ -265,6 +297,12 @@ struct LedgerChecker: Sendable {
         guard max(charge.cumulativeEpsilon, cumulative.epsilon) <= state.epsilonMax else {
             throw fail(.budgetExceeded, "cumulative ε \(max(charge.cumulativeEpsilon, cumulative.epsilon)) exceeds epsilon_max \(state.epsilonMax) in force")
         }
+        // The charge is the projection the budget gate passed: what was judged is what was spent.
+        if let projected = status.budgetProjection, !Self.close(charge.cumulativeEpsilon, projected) {
+            throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the projected_epsilon "
+                + "\(projected) "
+                + "of the budget gate decision round \(charge.round) opened on")
+        }
         roundStatus[charge.round]!.charged = true
         lastRecordedCumulative = charge.cumulativeEpsilon
         state.rdp = total
@@ -286,6 +324,40 @@ struct LedgerChecker: Sendable {
             throw fail(.sensitivityMismatch, "plan.sensitivity \(plan.sensitivity) is below \(plan.minimumSensitivity) "
                 + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
         }
+    }
+
+    /// A planned round opens only after its pre-round gates passed: a passing `budget` decision
+    /// for the round and no failed refusal gate (`model_version`, `budget`, `quorum`) recorded
+    /// for it before. Returns the budget decision's projected ε, which the round's charge must equal.
+    private func checkPreRoundDecisions(
+        round: Int, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) -> Double {
+        let decisions = preRoundDecisions[round] ?? [:]
+        for gate in decisions.keys.sorted() where Self.refusalGates.contains(gate) && decisions[gate]?.passed == false {
+            throw fail(.roundOrder, "round \(round) opened after its \(gate) gate failed; "
+                + "a failed refusal gate must be followed by round.refused")
+        }
+        guard decisions["budget"] != nil else {
+            throw fail(.roundOrder, "round \(round) opened without a passing budget gate decision before it; "
+                + "a planned round opens only after its pre-round gates")
+        }
+        guard let projected = decisions["budget"]?.projected else {
+            throw fail(.roundOrder, "the budget gate decision before round \(round) states no inputs.projected_epsilon")
+        }
+        return projected
+    }
+
+    /// Participant unit: a round that committed to its sample records the sample's counts when
+    /// it ends (and only then); other rounds record none.
+    private func checkSampleCounts(
+        round: Int, committed: Bool, recorded: Bool, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) {
+        guard committed != recorded else { return }
+        throw fail(.badEntry, committed
+            ? "round \(round) committed to its participant sample, so its end must record participants_sampled "
+                + "and contributors_count"
+            : "round \(round) did not commit to a participant sample; participants_sampled and contributors_count "
+                + "belong to rounds that did")
     }
 
     /// A charge must carry exactly the parameters its round's plan froze.

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// A ledger failure: a verification finding, a storage problem or a misuse.
 ///
 /// `code` is stable (scripts and the wire match on it); `message` says what was wrong, where,
@@ -41,6 +43,11 @@ public struct LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
         /// A `round.charged` entry differs from the plan its `round.opened` froze, or a plan is
         /// not at the ledger's δ.
         public static let planMismatch = Code(rawValue: "ledger.plan_mismatch")
+        /// A line of a coordinator-side store (`evaluations.jsonl`, `participant-samples.jsonl`)
+        /// does not match the commitment the ledger carries, or a committed line is missing.
+        public static let commitmentMismatch = Code(rawValue: "ledger.commitment_mismatch")
+        /// A line of a coordinator-side store is not of its format.
+        public static let badStore = Code(rawValue: "ledger.bad_store")
         /// Cumulative ε exceeds epsilon_max, or decreased.
         public static let budgetExceeded = Code(rawValue: "ledger.budget_exceeded")
         /// The final line has no trailing newline (a write interrupted by a crash).
@@ -86,5 +93,18 @@ public struct LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
         if let line { location += "line \(line)" }
         if let seq { location += location.isEmpty ? "seq \(seq)" : " (seq \(seq))" }
         return location.isEmpty ? "\(code): \(message)" : "\(code): \(location): \(message)"
+    }
+}
+
+extension LedgerError: CohortError {
+    public var errorCode: String { code.rawValue }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory {
+        switch code {
+        case .io, .storageFull, .locked, .writerPoisoned: .internalFailure
+        case .notFound: .notFound
+        case .alreadyExists: .conflict
+        default: .invalidInput
+        }
     }
 }

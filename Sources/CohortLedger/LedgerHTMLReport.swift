@@ -45,7 +45,8 @@ public enum LedgerHTMLReport {
             case .roundOpened(let p):
                 touch(p.round)
                 rounds[p.round]!.opened = entry.time.description
-                rounds[p.round]!.participants = "\(p.participantsSampled)/\(p.participantsEligible)"
+                rounds[p.round]!.participants = p.participantsSampled.map { "\($0)/\(p.participantsEligible)" }
+                    ?? "committed/\(p.participantsEligible)"
                 rounds[p.round]!.sampled = p.participantsSampled
             case .roundCharged(let p):
                 touch(p.round)
@@ -54,6 +55,11 @@ public enum LedgerHTMLReport {
             case .roundClosed(let p):
                 touch(p.round)
                 rounds[p.round]!.status = "closed"
+                if let sampled = p.participantsSampled {
+                    rounds[p.round]!.participants = "\(sampled) (\(p.contributorsCount ?? 0) contributed)"
+                    rounds[p.round]!.sampled = sampled
+                }
+                rounds[p.round]!.contributorsCount = p.contributorsCount
                 rounds[p.round]!.model = p.modelSHA256
             case .roundAborted(let p):
                 touch(p.round)
@@ -114,7 +120,9 @@ public enum LedgerHTMLReport {
         var contributors: [(round: Int, count: Int, invited: Int?)] = []
         for round in roundOrder {
             guard let charge = rounds[round]!.charge else { continue }
-            contributors.append((round, charge.contributors.count, rounds[round]!.sampled))
+            // Participant unit: the charge commits to its contributors; the close gives their count.
+            let count = rounds[round]!.contributorsCount ?? charge.contributors.count
+            contributors.append((round, count, rounds[round]!.sampled))
         }
         html += "<h2>Contributors per round</h2>\n" + barChart(contributors)
         html += "<h2>Rounds</h2>\n<table><tr><th>round</th><th>opened</th><th>sampled/eligible</th><th>unit</th><th>q</th><th>σ</th><th>C</th><th>ε round</th><th>ε cumulative</th><th>status</th><th>model SHA-256</th></tr>\n"
@@ -178,6 +186,7 @@ public enum LedgerHTMLReport {
         var status = "open"
         var model = ""
         var sampled: Int? = nil
+        var contributorsCount: Int? = nil
     }
 
     static func number(_ value: Double?) -> String {

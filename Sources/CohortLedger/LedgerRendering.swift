@@ -28,23 +28,33 @@ public enum LedgerRendering {
                     "; changed: " + (changes.isEmpty ? "nothing" : changes.map { "\($0.field) \($0.old.display) → \($0.new.display)" }.joined(separator: ", "))
                 } ?? "")
         case .roundOpened(let p)?:
-            detail = "\(p.participantsSampled) of \(p.participantsEligible) participants, \(p.mechanism)"
+            detail = (p.participantsSampled.map { "\($0) of \(p.participantsEligible) participants" }
+                ?? "sample of \(p.participantsEligible) participants committed to "
+                    + "(\(p.sampleCommitment?.prefix(12) ?? "")…)")
+                + ", \(p.mechanism)"
                 + (p.plan.map { ", plan: \($0.unit.rawValue)-level, q \(format($0.samplingRate)), σ \(format($0.noiseMultiplier)), \($0.chargeMethod.rawValue)" } ?? "")
         case .roundCharged(let p)?:
             roundEpsilon = p.roundEpsilon
             cumulative = p.cumulativeEpsilon
-            detail = "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), \(p.contributors.count) contributors, "
+            detail = "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), "
+                + (p.contributorsCommitment.map { "contributors committed to (\($0.prefix(12))…), " }
+                    ?? "\(p.contributors.count) contributors, ")
                 + (p.chargeMethod?.rawValue ?? "\(p.effectiveChargeMethod.rawValue) (unnamed)")
         case .roundClosed(let p)?:
             detail = "model \(p.modelSHA256.prefix(12))…"
+                + (p.evaluationSHA256.map { ", evaluation \($0.prefix(12))…" } ?? "")
+                + (p.participantsSampled.map { ", \($0) sampled, \(p.contributorsCount ?? 0) contributed" } ?? "")
         case .roundRefused(let p)?:
             detail = "REFUSED by \(p.gate): \(p.reason) (projected ε \(format(p.projectedEpsilon)) > \(format(p.epsilonMax)))"
         case .roundAborted(let p)?:
             detail = "ABORTED: \(p.reason)\(p.charged ? " (charged)" : "")"
+                + (p.participantsSampled.map { " (\($0) sampled, \(p.contributorsCount ?? 0) contributed)" } ?? "")
         case .gateDecision(let p)?:
             detail = "gate \(p.gate): \(p.passed ? "pass" : "FAIL")\(p.reason.isEmpty ? "" : " — \(p.reason)")"
         case .evaluationRecorded(let p)?:
-            detail = p.aggregate.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))" }.joined(separator: ", ")
+            detail = p.evaluationSHA256.map {
+                "\(p.participantsEvaluated ?? 0) participants evaluated; metrics in the evaluation store (\($0.prefix(12))…)"
+            } ?? p.aggregate.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))" }.joined(separator: ", ")
         case .unknown(let kind, _)?:
             detail = "(unknown kind \(kind))"
         case nil:

@@ -43,6 +43,9 @@ public struct LedgerState: Sendable, Equatable {
     public internal(set) var unfinishedRound: Int? = nil
     /// Whether `unfinishedRound` has been charged.
     public internal(set) var unfinishedRoundCharged = false
+    /// Whether `unfinishedRound` committed to its participant sample (its end must then record
+    /// the sample's counts).
+    public internal(set) var unfinishedRoundSampleCommitted = false
     /// The latest round whose model the promotion gates approved (an `evaluation` gate decision
     /// that passed with `promoted: true`).
     public internal(set) var latestApprovedRound: Int? = nil

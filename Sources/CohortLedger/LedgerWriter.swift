@@ -46,14 +46,14 @@ public final class LedgerWriter {
 
     deinit {
         // Closing the descriptor releases the flock.
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { SystemCall.close(fd) }
     }
 
     /// Closes the file and releases its lock now rather than when the writer is freed; every
     /// later append fails with `ledger.writer_poisoned`.
     public func close() {
         guard fd >= 0 else { return }
-        Glibc.close(fd)
+        SystemCall.close(fd)
         fd = -1
         poisoned = LedgerError(code: .writerPoisoned, message: "the ledger writer for \(path) was closed")
     }
@@ -83,7 +83,7 @@ public final class LedgerWriter {
             throw storageError(error.errno ?? EIO, "creating the state directory", path: stateDirectory)
         }
         let path = ledgerPath(stateDirectory: stateDirectory)
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = SystemCall.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw storageError(errno, "creating", path: path) }
         do throws(LedgerError) {
             try lock(fd, path: path)
@@ -101,7 +101,7 @@ public final class LedgerWriter {
                 throw storageError(error.errno ?? EIO, "syncing the directory of", path: path)
             }
         } catch {
-            Glibc.close(fd)
+            SystemCall.close(fd)
             throw error
         }
         let writer = LedgerWriter(path: path, fd: fd, key: signingKey, clock: clock, checker: LedgerChecker(publicKey: signingKey.publicKey), length: 0)
@@ -118,7 +118,7 @@ public final class LedgerWriter {
         clock: @escaping @Sendable () -> LedgerTime = { LedgerTime.now() }
     ) throws(LedgerError) -> LedgerWriter {
         let path = ledgerPath(stateDirectory: stateDirectory)
-        let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        let fd = SystemCall.open(path, O_RDWR | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
             if err == ENOENT {
@@ -139,7 +139,7 @@ public final class LedgerWriter {
             }
             return LedgerWriter(path: path, fd: fd, key: signingKey, clock: clock, checker: outcome.checker, length: off_t(bytes.count))
         } catch {
-            Glibc.close(fd)
+            SystemCall.close(fd)
             throw error
         }
     }
@@ -220,7 +220,7 @@ public final class LedgerWriter {
     private func writeLine(_ line: [UInt8]) throws(LedgerError) {
         var written: Int
         repeat {
-            written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+            written = line.withUnsafeBytes { SystemCall.write(fd, $0.baseAddress!, $0.count) }
         } while written < 0 && errno == EINTR
         if written != line.count {
             // A short write happens when the disk fills mid-line; report it as ENOSPC.
@@ -278,13 +278,13 @@ public final class LedgerWriter {
     /// acknowledged, so nothing was released on its strength).
     public static func recover(stateDirectory: String, publicKey: [UInt8]) throws(LedgerError) -> RecoveryReport {
         let path = ledgerPath(stateDirectory: stateDirectory)
-        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        let fd = SystemCall.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
             if err == ENOENT { throw LedgerError(code: .notFound, message: "no ledger at \(path)") }
             throw storageError(err, "opening", path: path)
         }
-        defer { Glibc.close(fd) }
+        defer { SystemCall.close(fd) }
         try lock(fd, path: path)
         let bytes = try readAll(fd, path: path)
         let lines = LedgerVerifier.lineRanges(bytes)

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// A failure of the data, schema, model or file-format layer.
 ///
 /// `code` is stable and machine-readable (`csv.*`, `schema.*`, `data.*`, `model.*`,
@@ -49,4 +51,10 @@ public struct FileLocation: Equatable, Sendable, Codable, CustomStringConvertibl
         if let columnName { text += " (column '\(columnName)')" }
         return text
     }
+}
+
+extension ModelError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

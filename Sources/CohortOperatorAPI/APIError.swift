@@ -1,26 +1,30 @@
-import CohortCoordinator
+import CohortAPITypes
+import CohortErrors
 
-/// An error that reaches the wire: a stable code, a message that says what was wrong and what to
-/// do, and the HTTP status. The body is `{"error":{"code":"…","message":"…"}}`.
-public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable code, e.g. `api.not_found`, `control.forbidden`.
-    public var code: String
-    public var message: String
-    /// The HTTP status code.
-    public var status: Int
-
-    public init(code: String, message: String, status: Int) {
-        self.code = code
-        self.message = message
-        self.status = status
+// The errors the operator API answers with, and the HTTP status of every Cohort error: statuses
+// are decided here and nowhere else (the coordinator reports a category, never a status).
+extension APIError {
+    /// The HTTP answer to a Cohort error (a coordinator refusal, an invalid policy, …): its own
+    /// code and message, and the status of its category.
+    public init(_ error: some CohortError) {
+        if let error = error as? APIError {
+            self = error
+            return
+        }
+        self.init(code: error.errorCode, message: error.errorMessage, status: Self.status(for: error.category))
     }
 
-    /// The coordinator's refusal, with its own code and status.
-    public init(_ error: ControlError) {
-        self.init(code: error.code, message: error.message, status: error.status)
+    /// The HTTP status of each error category.
+    public static func status(for category: CohortErrorCategory) -> Int {
+        switch category {
+        case .invalidInput: 400
+        case .forbidden: 403
+        case .notFound: 404
+        case .conflict: 409
+        case .unavailable: 503
+        case .internalFailure: 500
+        }
     }
-
-    public var description: String { "\(message) [\(code)]" }
 
     static func notFound(_ path: String) -> APIError {
         APIError(code: "api.not_found", message: "no route \(path.prefix(200)); see docs/openapi.yaml", status: 404)
@@ -43,20 +47,6 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     static let requestTimeout = APIError(
         code: "api.request_timeout", message: "the request was not received in full within the time allowed", status: 408)
 
-    static let internalError = APIError(
+    static let internalFailure = APIError(
         code: "api.internal", message: "the request failed inside the coordinator; see its log", status: 500)
-}
-
-/// The JSON error body.
-struct APIErrorBody: Codable, Sendable {
-    struct Detail: Codable, Sendable {
-        var code: String
-        var message: String
-    }
-
-    var error: Detail
-
-    init(_ error: APIError) {
-        self.error = Detail(code: error.code, message: error.message)
-    }
 }

@@ -1,4 +1,4 @@
-import CohortCoordinator
+import CohortAPITypes
 import NIOHTTP1
 
 /// A complete request as the server hands it to the router.
@@ -20,7 +20,7 @@ struct APIResponse: Sendable {
         do {
             return APIResponse(status: status, contentType: "application/json", body: try APIJSON.encode(value))
         } catch {
-            return .error(.internalError)
+            return .error(.internalFailure)
         }
     }
 
@@ -38,22 +38,4 @@ enum APIRequestEvent: Sendable {
     /// A request refused before it was complete (too large, too slow, malformed HTTP); the
     /// connection closes after the error response.
     case rejected(APIError)
-}
-
-/// `POST /v1/rounds` body.
-public struct RoundsRequest: Codable, Sendable, Equatable {
-    public var count: Int
-    public init(count: Int) { self.count = count }
-}
-
-/// Body of `POST /v1/rounds/abort` and `POST /v1/participants/{name}/suspend` (optional).
-public struct ReasonRequest: Codable, Sendable, Equatable {
-    public var reason: String?
-    public init(reason: String? = nil) { self.reason = reason }
-}
-
-/// `GET /v1/participants` response.
-public struct ParticipantList: Codable, Sendable, Equatable {
-    public var participants: [ParticipantStatus]
-    public init(participants: [ParticipantStatus]) { self.participants = participants }
 }

@@ -1,3 +1,5 @@
+import CohortAPITypes
+
 /// The operator API's routes, matched from a method and a path without touching a channel.
 public enum APIRoute: Sendable, Equatable {
     case status

@@ -1,4 +1,6 @@
-import CohortCoordinator
+import CohortAPIClient
+import CohortAPITypes
+import CohortErrors
 import CohortPolicy
 import Foundation
 import Logging
@@ -74,6 +76,10 @@ public struct AlertCommand: Sendable, Equatable {
 ///
 /// `send` returns at once: deliveries run in their own tasks, at most `maxInFlight` at a time
 /// (more are dropped with a warning), so a slow hook never blocks the coordinator.
+///
+/// The host process must ignore `SIGPIPE` (``ProcessSetup/ignoreBrokenPipes()``, which
+/// `cohort-coordinator` calls at start): an alert command that exits without reading its input
+/// would otherwise kill the process when the alert is written to it.
 public final class AlertDispatcher: Sendable {
     private let command: AlertCommand?
     private let webhook: Webhook?
@@ -109,10 +115,6 @@ public final class AlertDispatcher: Sendable {
         self.webhook = webhook
         self.timeout = timeout
         self.logger = logger
-        #if canImport(Glibc)
-        // Writing the alert to a command that exits without reading it must not kill the coordinator.
-        if self.command != nil { signal(SIGPIPE, SIG_IGN) }
-        #endif
     }
 
     /// For `CoordinatorConfiguration.alertSink`.
@@ -271,4 +273,10 @@ public struct AlertConfigurationError: Error, Sendable, CustomStringConvertible 
         self.code = code
         self.message = message
     }
+}
+
+extension AlertConfigurationError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

@@ -1,3 +1,4 @@
+import CohortAPITypes
 import CohortCoordinator
 import CohortTransport
 import Foundation
@@ -25,7 +26,7 @@ struct OperatorAPIRouter: Sendable {
             return .error(APIError(error))
         } catch {
             logger.error("request failed", metadata: ["cohort.principal": "\(principal)", "cohort.error": "\(error)"])
-            return .error(.internalError)
+            return .error(.internalFailure)
         }
     }
 
@@ -71,12 +72,12 @@ struct OperatorAPIRouter: Sendable {
             }
             return .json(try await coordinator.adoptPolicy(yaml: yaml, by: principal))
         case .model(let selector):
-            let selection: ModelExporter.Selection
+            let round: Int?
             switch selector {
-            case .approved: selection = .approved
-            case .round(let round): selection = .round(round)
+            case .approved: round = nil
+            case .round(let number): round = number
             }
-            let bytes = try await coordinator.exportModel(selection, by: principal)
+            let bytes = try await coordinator.exportModel(round: round, by: principal)
             return APIResponse(status: 200, contentType: "application/octet-stream", body: bytes)
         case .metrics:
             try await coordinator.authorize(principal, .readMetrics)

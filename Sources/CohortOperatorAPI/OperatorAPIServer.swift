@@ -1,3 +1,4 @@
+import CohortAPITypes
 import CohortCoordinator
 import CohortTransport
 import Logging

@@ -1,3 +1,5 @@
+import CohortAPITypes
+
 import NIOCore
 import NIOHTTP1
 

@@ -3,82 +3,231 @@ import CohortStorage
 import CohortTransport
 import Foundation
 
-/// Runs a consortium member's own trainer (PyTorch, scikit-learn, …) as a child process that
-/// exchanges safetensors files, so a team can take part without writing Swift.
+/// Runs a consortium member's own trainer (PyTorch, numpy, …) as a child process that exchanges
+/// safetensors files, so a team can take part without writing Swift. The contract is versioned;
+/// docs/TRAINER.md specifies it (this is a summary).
 ///
-/// Per round, in a private working directory (mode 0700):
-/// - `data.safetensors`: `features` [n, d−1] and `labels` [n] (float32), already validated and
-///   encoded by the consortium schema; written once per session.
-/// - `global.safetensors`: `parameters` [d], the global model (weights, then bias).
-/// - `parameters.json`: the round's `TrainingParameters` plus `round`.
-/// The command runs through `/bin/sh -c` with `COHORT_DATA`, `COHORT_GLOBAL_MODEL`,
-/// `COHORT_PARAMETERS` and `COHORT_OUTPUT` set, and must write `update.safetensors` with one
-/// tensor `update` [d]: the sum of per-record gradients each clipped to C over a Poisson sample
-/// with rate q (record unit), or the model delta (participant unit). The participant checks its
-/// shape and finiteness before sealing it; the records never leave this machine.
+/// Contract 2, per round, in a private working directory (mode 0700):
+/// - `data.safetensors`: `features` [n, F] and `labels` [n] (float32), the training split,
+///   validated and encoded by the consortium schema; written once per session.
+///   `holdout.safetensors` (same tensors) holds the local holdout when the trainer evaluates.
+/// - `model.safetensors`: the global model as the policy's named tensors and shapes
+///   (metadata `cohort.contract` = `2`).
+/// - `parameters.json`: the round's `TrainingParameters` (including `model`, the architecture with
+///   its tensor list), plus `round` and `contract`.
+/// The command runs through `/bin/sh -c` (it is the participant operator's own command line,
+/// never text from a peer) with `COHORT_CONTRACT=2`, `COHORT_TASK` (`train` or `evaluate`),
+/// `COHORT_DATA`, `COHORT_MODEL`, `COHORT_PARAMETERS`, `COHORT_OUTPUT` (and `COHORT_HOLDOUT` for
+/// `evaluate`). Training writes `COHORT_OUTPUT` with the model's tensors — the sum of per-record
+/// clipped gradients over its Poisson sample (record unit) with metadata `cohort.batch_size`, or
+/// the model delta (participant unit). Evaluation writes one tensor `scores` [n_holdout]: the
+/// logit of each holdout record. Names and shapes are checked, naming the tensor.
+///
+/// Contract 1 (one tensor `update` [d] read from `COHORT_GLOBAL_MODEL`'s `parameters` [d]) is
+/// still accepted for logistic regression, the only model it was defined for; `global.safetensors`
+/// is written for it. For any other model a v1 answer is refused with how to migrate.
 public struct ExternalTrainer: Sendable {
+    /// The contract version this participant speaks.
+    public static let contractVersion = 2
     /// The shell command line.
     public let command: String
     /// The working directory for the exchange files.
     public let workDirectory: String
+    /// Whether the trainer implements the evaluate hook (`COHORT_TASK=evaluate`).
+    public let evaluates: Bool
 
-    public init(command: String, workDirectory: String) {
+    public init(command: String, workDirectory: String, evaluates: Bool = false) {
         self.command = command
         self.workDirectory = workDirectory
+        self.evaluates = evaluates
     }
 
-    /// Writes the encoded local data for the trainer.
-    public func prepare(data: EncodedDataset) throws {
+    /// What a training run returned, checked against the layout.
+    public struct Output: Sendable, Equatable {
+        /// The flat update (layout order).
+        public var values: [Float]
+        /// The realised Poisson batch size the trainer reports (record unit, contract 2).
+        public var batchSize: Int?
+        /// The contract the answer followed (1 or 2).
+        public var contract: Int
+    }
+
+    /// Writes the encoded local data for the trainer (and the holdout, when it evaluates).
+    public func prepare(data: EncodedDataset, holdout: EncodedDataset? = nil) throws {
         try DurableFile.createDirectory(workDirectory, mode: 0o700)
-        let file = SafetensorsFile(tensors: [
-            ("features", try Tensor(shape: [data.count, data.dimension], values: data.features)),
-            ("labels", try Tensor(shape: [data.count], values: data.labels)),
-        ], metadata: ["format": "cohort-trainer-data-v1"])
-        try file.write(path: workDirectory + "/data.safetensors")
+        try Self.dataFile(data).write(path: workDirectory + "/data.safetensors")
+        if evaluates, let holdout {
+            try Self.dataFile(holdout).write(path: workDirectory + "/holdout.safetensors")
+        }
     }
 
-    /// Runs the trainer for one round and returns its update.
-    public func train(round: UInt64, globalModel: [Float], parameters: TrainingParameters) async throws -> [Float] {
-        let globalPath = workDirectory + "/global.safetensors"
-        let parametersPath = workDirectory + "/parameters.json"
+    static func dataFile(_ data: EncodedDataset) throws -> SafetensorsFile {
+        SafetensorsFile(
+            tensors: [
+                ("features", try Tensor(shape: [data.count, data.dimension], values: data.features)),
+                ("labels", try Tensor(shape: [data.count], values: data.labels)),
+            ], metadata: ["format": "cohort-trainer-data-v1"])
+    }
+
+    /// Runs the trainer for one round and returns its checked update.
+    /// - Throws: `participant.trainer_failed` (non-zero exit), `participant.trainer_output`
+    ///   (unreadable file, missing/extra/misshapen tensor — named —, non-finite values, a missing
+    ///   or invalid `cohort.batch_size`), `participant.trainer_contract` (a v1 answer for a model
+    ///   contract 1 cannot describe).
+    public func train(
+        round: UInt64, globalModel: [Float], layout: ModelLayout, architecture: ModelArchitecture,
+        parameters: TrainingParameters
+    ) async throws -> Output {
         let outputPath = workDirectory + "/update.safetensors"
-        try? FileManager.default.removeItem(atPath: outputPath)
+        let modelPath = workDirectory + "/model.safetensors"
+        try layout.safetensors(globalModel, metadata: ["cohort.contract": String(Self.contractVersion)]).write(
+            path: modelPath)
+        // Contract 1's input, for logistic-regression trainers not yet migrated.
+        let globalPath = workDirectory + "/global.safetensors"
         try SafetensorsFile(tensors: [("parameters", Tensor(vector: globalModel))]).write(path: globalPath)
+        let parametersPath = workDirectory + "/parameters.json"
         var json = try JSONSerialization.jsonObject(with: Data(parameters.encoded())) as? [String: Any] ?? [:]
         json["round"] = round
-        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: URL(fileURLWithPath: parametersPath))
+        json["contract"] = Self.contractVersion
+        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(
+            to: URL(fileURLWithPath: parametersPath))
+        try await run(
+            task: "train", round: round, output: outputPath,
+            extra: [
+                "COHORT_MODEL": modelPath, "COHORT_GLOBAL_MODEL": globalPath, "COHORT_PARAMETERS": parametersPath,
+            ])
+        let output: SafetensorsFile
+        do {
+            output = try SafetensorsFile.read(path: outputPath)
+        } catch {
+            throw ParticipantError(
+                code: "participant.trainer_output",
+                message:
+                    "the trainer did not write a readable \(outputPath): \(error); it must write the model's "
+                    + "tensors (docs/TRAINER.md)"
+            )
+        }
+        return try Self.check(
+            output: output, layout: layout, architecture: architecture, unit: parameters.unit, path: outputPath)
+    }
 
+    /// Checks a training answer: contract 2 tensors by name and shape, or a contract 1 `update`
+    /// for logistic regression; finite values; the batch size (record unit, contract 2).
+    static func check(
+        output: SafetensorsFile, layout: ModelLayout, architecture: ModelArchitecture, unit: String, path: String
+    ) throws -> Output {
+        let isVersion1 =
+            output.tensors.count == 1 && output.tensors[0].name == "update" && layout.range(of: "update") == nil
+        if isVersion1 {
+            guard architecture == .logisticRegression else {
+                let tensors = layout.tensors.map { "`\($0.name)` \($0.shape)" }.joined(separator: ", ")
+                throw ParticipantError(
+                    code: "participant.trainer_contract",
+                    message:
+                        "the trainer wrote one tensor `update` (trainer contract 1, logistic regression only); "
+                        + "the policy's model is \(architecture.kind) with tensors \(tensors). "
+                        + "Migrate to contract 2 (docs/TRAINER.md, \"Migrating from contract 1\"): read "
+                        + "COHORT_MODEL and write those tensors"
+                        + (unit == "record" ? " with metadata cohort.batch_size" : ""))
+            }
+            let values = output.tensors[0].tensor.values
+            guard values.count == layout.parameterCount else {
+                throw ParticipantError(
+                    code: "participant.trainer_output",
+                    message:
+                        "\(path) must hold a tensor `update` with \(layout.parameterCount) values (the model's size)")
+            }
+            guard values.allSatisfy(\.isFinite) else {
+                throw ParticipantError(
+                    code: "participant.trainer_output",
+                    message: "the trainer's update contains NaN or infinite values; nothing was sent")
+            }
+            return Output(values: values, batchSize: nil, contract: 1)
+        }
+        let values: [Float]
+        do {
+            values = try layout.flatten(output, source: "the trainer's \(path)")
+        } catch {
+            throw ParticipantError(code: "participant.trainer_output", message: "\(error.message); nothing was sent")
+        }
+        var batchSize: Int?
+        if unit == "record" {
+            guard let text = output.metadata["cohort.batch_size"], let size = Int(text), size >= 0 else {
+                throw ParticipantError(
+                    code: "participant.trainer_output",
+                    message:
+                        "\(path) needs metadata cohort.batch_size: the number of records the trainer's Poisson "
+                        + "sample took "
+                        + "this round (a whole number ≥ 0, as a string); nothing was sent")
+            }
+            batchSize = size
+        }
+        return Output(values: values, batchSize: batchSize, contract: 2)
+    }
+
+    /// The evaluate hook: the trainer scores every holdout record with `candidate`; returns one
+    /// logit per holdout record.
+    /// - Throws: `participant.trainer_failed`, or `participant.trainer_output` when `scores` is
+    ///   missing, not [holdoutCount], or not finite.
+    public func evaluate(round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int) async throws
+        -> [Double]
+    {
+        let modelPath = workDirectory + "/candidate.safetensors"
+        let outputPath = workDirectory + "/scores.safetensors"
+        try layout.safetensors(candidate, metadata: ["cohort.contract": String(Self.contractVersion)]).write(
+            path: modelPath)
+        try await run(
+            task: "evaluate", round: round, output: outputPath,
+            extra: [
+                "COHORT_MODEL": modelPath, "COHORT_HOLDOUT": workDirectory + "/holdout.safetensors",
+            ])
+        let output: SafetensorsFile
+        do {
+            output = try SafetensorsFile.read(path: outputPath)
+        } catch {
+            throw ParticipantError(
+                code: "participant.trainer_output",
+                message:
+                    "the trainer's evaluate hook did not write a readable \(outputPath): \(error); it must "
+                    + "write a tensor `scores`"
+            )
+        }
+        guard let scores = output.tensor(named: "scores"), scores.shape == [holdoutCount] else {
+            throw ParticipantError(
+                code: "participant.trainer_output",
+                message:
+                    "\(outputPath) must hold a tensor `scores` of shape [\(holdoutCount)]: one logit per holdout record"
+            )
+        }
+        guard scores.values.allSatisfy(\.isFinite) else {
+            throw ParticipantError(
+                code: "participant.trainer_output", message: "the trainer's `scores` contain NaN or infinity")
+        }
+        return scores.values.map(Double.init)
+    }
+
+    /// Runs the command once for `task`, with the exchange files in the environment.
+    private func run(task: String, round: UInt64, output: String, extra: [String: String]) async throws {
+        try? FileManager.default.removeItem(atPath: output)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
         var environment = ProcessInfo.processInfo.environment
+        environment["COHORT_CONTRACT"] = String(Self.contractVersion)
+        environment["COHORT_TASK"] = task
         environment["COHORT_DATA"] = workDirectory + "/data.safetensors"
-        environment["COHORT_GLOBAL_MODEL"] = globalPath
-        environment["COHORT_PARAMETERS"] = parametersPath
-        environment["COHORT_OUTPUT"] = outputPath
+        environment["COHORT_OUTPUT"] = output
+        for (key, value) in extra { environment[key] = value }
         process.environment = environment
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do { try process.run() } catch { continuation.resume(throwing: error) }
         }
         guard status == 0 else {
-            throw ParticipantError(code: "participant.trainer_failed",
-                message: "the trainer command exited with status \(status) in round \(round); run it by hand with the COHORT_* files in \(workDirectory) to see why")
+            throw ParticipantError(
+                code: "participant.trainer_failed",
+                message: "the trainer command (task \(task)) exited with status \(status) in round \(round); "
+                    + "run it by hand with the COHORT_* files in \(workDirectory) to see why")
         }
-        let output: SafetensorsFile
-        do {
-            output = try SafetensorsFile.read(path: outputPath)
-        } catch {
-            throw ParticipantError(code: "participant.trainer_output",
-                message: "the trainer did not write a readable \(outputPath): \(error); it must write one float32 tensor `update`")
-        }
-        guard let update = output.tensor(named: "update"), update.values.count == globalModel.count else {
-            throw ParticipantError(code: "participant.trainer_output",
-                message: "\(outputPath) must hold a tensor `update` with \(globalModel.count) values (the model's size)")
-        }
-        guard update.values.allSatisfy(\.isFinite) else {
-            throw ParticipantError(code: "participant.trainer_output", message: "the trainer's update contains NaN or infinite values; nothing was sent")
-        }
-        return update.values
     }
 }

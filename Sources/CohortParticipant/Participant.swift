@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortErrors
 import CohortModel
 import CohortTransport
 import Foundation
@@ -16,8 +17,12 @@ public struct ParticipantConfiguration: Sendable {
     public var schemaPath: String
     /// The label column the operator expects; checked against the schema's when given.
     public var expectedLabel: String?
-    /// An external trainer command (see `ExternalTrainer`); nil trains the built-in logistic regression.
+    /// An external trainer command (see `ExternalTrainer`); nil trains the policy's built-in model.
     public var trainerCommand: String?
+    /// Whether the trainer implements the evaluate hook (`COHORT_TASK=evaluate`, docs/TRAINER.md):
+    /// then it scores the holdout for every evaluation request. Without it, a built-in model is
+    /// evaluated by the participant itself and an external model is not evaluated.
+    public var trainerEvaluates: Bool = false
     /// Fraction of local records kept out of training for federated evaluation. Default 0.2.
     public var holdoutFraction: Double
     /// The secret key file of the holdout PRF (`KeyFile` kind `.holdoutSecret`, mode 0600); nil
@@ -27,6 +32,11 @@ public struct ParticipantConfiguration: Sendable {
     /// TESTS ONLY: rewrites the update before it is sealed (e.g. scales or flips it), so tests
     /// can play a poisoned silo against the anomaly gate. SPI, with no command-line option.
     @_spi(CohortTesting) public var updateTransform: (@Sendable (_ round: UInt64, _ values: [Float]) -> [Float])?
+    /// Reconnection after a lost or refused connection. Default ``ReconnectPolicy/never`` (the run
+    /// ends with the connection); `cohort-participant` reconnects by default.
+    public var reconnect: ReconnectPolicy = .never
+    /// The clock reconnection delays are measured on (tests inject their own).
+    public var clock: any Clock<Duration> = ContinuousClock()
 
     public init(
         host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
@@ -88,6 +98,8 @@ public enum HoldoutKey {
 public struct Participant: Sendable {
     public let configuration: ParticipantConfiguration
     let logger: Logger
+    /// Stops the run from another task (SIGTERM in `cohort-participant`); see ``ParticipantStop``.
+    public let stop = ParticipantStop()
 
     public init(configuration: ParticipantConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -126,9 +138,10 @@ public struct Participant: Sendable {
             holdout: prepared.dataset.subset(split.test), split: split)
     }
 
-    /// Joins and serves until the coordinator says goodbye or closes.
+    /// Joins and serves until the coordinator says goodbye, ``stop`` is requested, or the
+    /// connection ends — with ``ParticipantConfiguration/reconnect``, until reconnecting gives up
+    /// (`participant.gave_up`).
     public func run() async throws -> Summary {
-        LargeAllocations.returnLargeBuffersToTheSystem()
         let local = try Self.loadLocalData(configuration: configuration, logger: logger)
         let data = local.train
         let holdout = local.holdout
@@ -140,31 +153,91 @@ public struct Participant: Sendable {
         var trainer: ExternalTrainer?
         if let command = configuration.trainerCommand {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-trainer-\(UUID().uuidString)").path
-            trainer = ExternalTrainer(command: command, workDirectory: work)
-            try trainer?.prepare(data: data)
+            trainer = ExternalTrainer(command: command, workDirectory: work, evaluates: configuration.trainerEvaluates)
+            try trainer?.prepare(data: data, holdout: holdout)
         }
         defer { if let trainer { try? FileManager.default.removeItem(atPath: trainer.workDirectory) } }
         let tls = try TLSConfigurationFactory(identity: configuration.identity)
+        var summary = Summary()
+        var failures = 0
+        while !stop.isRequested {
+            var welcomed = false
+            let end: SessionEnd
+            do {
+                end = try await session(
+                    tls: tls, local: local, signingKey: signingKey, trainer: trainer, summary: &summary,
+                    welcomed: &welcomed)
+            } catch let error as ParticipantError {
+                // A refusal by the coordinator or a local failure: final, reconnecting cannot help.
+                if stop.isRequested { break }
+                throw error
+            } catch {
+                // The connection failed (refused, reset, TLS): a coordinator restarting, or gone.
+                if stop.isRequested { break }
+                guard configuration.reconnect.maximumAttempts > 0 else { throw error }
+                end = .lost("\(error)")
+            }
+            guard case .lost(let reason) = end, configuration.reconnect.maximumAttempts > 0, !stop.isRequested else {
+                break
+            }
+            failures = welcomed ? 1 : failures + 1
+            let unitRandom = Double.random(in: 0...1)
+            guard let delay = configuration.reconnect.delay(afterFailures: failures, unitRandom: unitRandom) else {
+                throw ParticipantError(
+                    code: "participant.gave_up",
+                    message: "no session with the coordinator at \(configuration.host):\(configuration.port) after "
+                        + "\(failures) failed connection attempts (last: \(reason)); check that it runs and "
+                        + "that this participant's certificate is accepted, then start the participant again")
+            }
+            logger.notice("no session with the coordinator; reconnecting", metadata: [
+                "cohort.reason": "\(reason)", "cohort.attempt": "\(failures)", "cohort.delay": "\(delay)",
+            ])
+            guard await stop.wait(delay, on: configuration.clock) else { break }
+        }
+        return summary
+    }
+
+    /// How one session ended.
+    enum SessionEnd {
+        /// The coordinator said goodbye, or this participant was stopped.
+        case finished
+        /// The connection closed without a goodbye (a coordinator that crashed or restarted).
+        case lost(String)
+    }
+
+    /// One connection: hello, attestation, then rounds until the coordinator says goodbye or the
+    /// connection ends. `welcomed` is set once the coordinator answered the hello.
+    private func session(
+        tls: TLSConfigurationFactory, local: LocalData, signingKey: Ed25519.KeyPair, trainer: ExternalTrainer?,
+        summary: inout Summary, welcomed: inout Bool
+    ) async throws -> SessionEnd {
+        let data = local.train
+        let holdout = local.holdout
         let connection = try await FrameClient.connect(
             host: configuration.host, port: configuration.port, tls: tls.makeClientConfiguration(),
             serverHostname: configuration.host == "127.0.0.1" ? "localhost" : configuration.host, logger: logger
         )
         let name = configuration.identity.name
         return try await connection.executeThenClose { connection in
-            var summary = Summary()
             let outbound = connection.outbound
+            guard stop.attach(outbound) else { return .finished }
+            defer { _ = stop.attach(nil) }
             var frames = connection.inbound.makeAsyncIterator()
             try await outbound.send(Hello(participantName: name))
-            guard let welcomeFrame = try await frames.next() else { return summary }
-            let welcome = try welcomeFrame.decode(Welcome.self)
-            guard Int(welcome.model.dimension) == data.dimension + 1 else {
-                throw ParticipantError(code: "participant.schema_mismatch",
-                    message: "the coordinator's model has \(welcome.model.dimension) parameters, this data encodes to \(data.dimension + 1); check that both use the same schema")
+            guard let welcomeFrame = try await frames.next() else {
+                return .lost("the coordinator closed the connection before welcome")
             }
+            let welcome = try welcomeFrame.decode(Welcome.self)
+            welcomed = true
+            // The model's size is checked against this data once the first invitation names the
+            // architecture (an MLP's d is not the feature count + 1).
             let encoder = JSONEncoder()
             try await outbound.send(Attestation(json: Array(try encoder.encode(local.attestation))))
             var sampler = PoissonSampler()
             var heldModel = HeldModel()
+            // The model the coordinator trains, from the latest invitation; nil until one arrives.
+            var architecture: ModelArchitecture?
+            var trainerChecks = TrainerChecks()
             while let frame = try await frames.next() {
                 let type = frame.type
                 switch type {
@@ -173,23 +246,47 @@ public struct Participant: Sendable {
                     let invite = try (consume frame).decode(RoundInvite.self)
                     let parameters = try TrainingParameters.decode(invite.trainingParameters)
                     let globalModel = try heldModel.model(for: invite)
-                    let model = try LogisticRegression(parameters: globalModel)
+                    let roundArchitecture = parameters.model ?? .logisticRegression
+                    try Self.checkModelSize(
+                        roundArchitecture, featureCount: data.dimension, coordinatorDimension: Int(welcome.model.dimension))
+                    architecture = roundArchitecture
                     let values: [Float]
                     if let trainer {
-                        values = try await trainer.train(round: invite.round, globalModel: globalModel, parameters: parameters)
-                    } else if parameters.unit == "record" {
-                        values = try RecordLevelTraining.clippedGradientSum(
-                            model: model, data: data, samplingRate: parameters.samplingRate,
-                            clippingBound: parameters.clippingBound, sampler: &sampler)
+                        let layout = try roundArchitecture.layout(featureCount: data.dimension)
+                        let output = try await trainer.train(
+                            round: invite.round, globalModel: globalModel, layout: layout, architecture: roundArchitecture,
+                            parameters: parameters)
+                        if parameters.unit == "record" {
+                            if let batchSize = output.batchSize {
+                                try trainerChecks.check(
+                                    update: output.values, batchSize: batchSize, records: data.count,
+                                    samplingRate: parameters.samplingRate, clippingBound: parameters.clippingBound)
+                            } else {
+                                logger.warning("""
+                                    the trainer speaks contract 1 and reports no batch size: its sampling and \
+                                    clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)
+                                    """)
+                            }
+                        }
+                        values = output.values
                     } else {
-                        // Participant unit: the coordinator clips the whole delta, so the
-                        // minibatch order needs no secure randomness.
-                        var generator = SystemRandomNumberGenerator()
-                        values = try LocalTraining.modelDelta(
-                            from: model, on: data,
-                            configuration: LocalTrainingConfiguration(
-                                epochs: parameters.localEpochs, batchSize: parameters.batchSize, learningRate: parameters.localLearningRate),
-                            using: &generator)
+                        let model = try BuiltInModel(
+                            architecture: roundArchitecture, featureCount: data.dimension, parameters: globalModel)
+                        if parameters.unit == "record" {
+                            values = try model.clippedGradientSum(
+                                data: data, samplingRate: parameters.samplingRate,
+                                clippingBound: parameters.clippingBound, sampler: &sampler)
+                        } else {
+                            // Participant unit: the coordinator clips the whole delta, so the
+                            // minibatch order needs no secure randomness.
+                            var generator = SystemRandomNumberGenerator()
+                            values = try model.modelDelta(
+                                on: data,
+                                configuration: LocalTrainingConfiguration(
+                                    epochs: parameters.localEpochs, batchSize: parameters.batchSize,
+                                    learningRate: parameters.localLearningRate),
+                                using: &generator)
+                        }
                     }
                     // Sealed straight into the frame's buffer; the values and plaintext are
                     // released before the frame goes out.
@@ -202,16 +299,35 @@ public struct Participant: Sendable {
                                 to: welcome.coordinatorSealingKey, signingKey: signingKey)
                         }
                     }()
+                    // Stopped while training: the update is not sent (the goodbye already was).
+                    if stop.isRequested { return .finished }
                     try await outbound.send(frame)
                     summary.roundsContributed.append(Int(invite.round))
                 case .evaluateRequest:
                     // The candidate is usually the next round's global model, which the
                     // invitation then names instead of carrying. It replaces the held one, in place.
                     let request = try heldModel.hold(evaluateRequestIn: frame)
-                    let model = try LogisticRegression(parameters: request.model)
+                    // The candidate is evaluated as the model it is: reading an MLP's vector as a
+                    // logistic regression would report a meaningless accuracy to the gate.
+                    guard let architecture else {
+                        logger.notice("evaluation request before any invitation named the model; not evaluated",
+                                      metadata: ["cohort.round": "\(request.round)"])
+                        continue
+                    }
                     var accumulator = MetricsAccumulator()
-                    for (index, logit) in try model.logits(holdout).enumerated() {
-                        accumulator.add(logit: logit, isPositive: holdout.isPositive(index))
+                    if let trainer, trainer.evaluates {
+                        let logits = try await trainer.evaluate(
+                            round: request.round, candidate: request.model,
+                            layout: try architecture.layout(featureCount: holdout.dimension), holdoutCount: holdout.count)
+                        for (index, z) in logits.enumerated() { accumulator.add(logit: z, isPositive: holdout.isPositive(index)) }
+                    } else if architecture.isBuiltIn {
+                        let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
+                        accumulator = try model.accumulator(holdout)
+                    } else {
+                        logger.notice(
+                            "the model is external and this participant's trainer has no evaluate hook; not evaluated",
+                            metadata: ["cohort.round": "\(request.round)"])
+                        continue
                     }
                     try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .updateAck, .roundResult:
@@ -227,12 +343,29 @@ public struct Participant: Sendable {
                         throw ParticipantError(code: error.code, message: "the coordinator refused this participant: \(error.message)")
                     }
                 case .bye:
-                    return summary
+                    return .finished
                 default:
                     continue
                 }
             }
-            return summary
+            return stop.isRequested ? .finished : .lost("the coordinator closed the connection")
+        }
+    }
+}
+
+extension Participant {
+    /// Checks that the coordinator's model size d matches `architecture` on this data's
+    /// `featureCount` encoded features (a different schema or model would otherwise train garbage).
+    /// - Throws: `participant.schema_mismatch` with both sizes.
+    static func checkModelSize(_ architecture: ModelArchitecture, featureCount: Int, coordinatorDimension: Int) throws {
+        let expected = try architecture.layout(featureCount: featureCount).parameterCount
+        guard expected == coordinatorDimension else {
+            throw ParticipantError(
+                code: "participant.schema_mismatch",
+                message: "the coordinator's model has \(coordinatorDimension) parameters; a "
+                    + "\(architecture.kind) model on this data "
+                    + "(\(featureCount) encoded features) has \(expected); check that both use the same schema "
+                    + "and model")
         }
     }
 }
@@ -245,4 +378,10 @@ public struct ParticipantError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { "\(message) [\(code)]" }
+}
+
+extension ParticipantError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

@@ -115,10 +115,37 @@ public struct Policy: Sendable, Equatable, Codable {
         }
     }
 
+    /// One named tensor of an `external` model.
+    public struct TensorShape: Sendable, Equatable, Codable {
+        /// Its name, as in the safetensors files the trainer reads and writes.
+        public var name: String
+        /// Its dimensions, each ≥ 1.
+        public var shape: [Int]
+
+        public init(name: String, shape: [Int]) {
+            self.name = name
+            self.shape = shape
+        }
+    }
+
     /// The model and its training parameters.
     public struct Model: Sendable, Equatable, Codable {
-        /// Model family; only `logistic_regression` is built in.
+        /// Model family: `logistic_regression` (default) or `mlp`, both built in, or `external`
+        /// (a silo-side trainer trains and evaluates it; docs/TRAINER.md).
         public var kind: String
+        /// `mlp` only: hidden layer widths, e.g. [16]. Required for `mlp`.
+        public var hidden: [Int]
+        /// `mlp` only: `relu` (default) or `tanh`.
+        public var activation: String
+        /// `mlp` only: the seed of the initialisation (recorded here, so the policy digest fixes
+        /// the starting model). Required for `mlp`.
+        public var seed: Int?
+        /// `external` only: the model's tensors, in flat-vector order. Required for `external`.
+        public var tensors: [TensorShape]
+        /// Optional safetensors file with the starting model (the policy's tensor names and
+        /// shapes); its SHA-256 goes into the genesis entry. Absent: zeros for logistic regression
+        /// and external models, the seeded initialisation for `mlp`.
+        public var initialModel: String?
         /// Approved model version label; rounds run only for an approved version.
         public var version: String
         /// Path of the feature schema (JSON) every participant validates its data against.
@@ -134,8 +161,29 @@ public struct Policy: Sendable, Equatable, Codable {
         /// Local minibatch size (participant unit). Default 32.
         public var batchSize: Int
 
+        public init(
+            kind: String, hidden: [Int] = [], activation: String = "relu", seed: Int? = nil, tensors: [TensorShape] = [],
+            initialModel: String? = nil, version: String, schema: String, serverLearningRate: Double,
+            serverMomentum: Double, localEpochs: Int, localLearningRate: Double, batchSize: Int
+        ) {
+            self.kind = kind
+            self.hidden = hidden
+            self.activation = activation
+            self.seed = seed
+            self.tensors = tensors
+            self.initialModel = initialModel
+            self.version = version
+            self.schema = schema
+            self.serverLearningRate = serverLearningRate
+            self.serverMomentum = serverMomentum
+            self.localEpochs = localEpochs
+            self.localLearningRate = localLearningRate
+            self.batchSize = batchSize
+        }
+
         enum CodingKeys: String, CodingKey {
-            case kind, version, schema
+            case kind, version, schema, hidden, activation, seed, tensors
+            case initialModel = "initial_model"
             case serverLearningRate = "server_learning_rate"
             case serverMomentum = "server_momentum"
             case localEpochs = "local_epochs"

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// A policy that cannot be used: the field path, what was wrong, and what is allowed.
 public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Stable code: `policy.invalid_field`, `policy.missing_field`, `policy.unknown_field`,
@@ -30,4 +32,10 @@ public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
     static func invalid(_ field: String, _ message: String) -> PolicyError {
         PolicyError(code: "policy.invalid_field", field: field, message: message)
     }
+}
+
+extension PolicyError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

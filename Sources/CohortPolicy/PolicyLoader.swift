@@ -119,8 +119,27 @@ public enum PolicyLoader {
         try roundFields.rejectUnknownKeys()
 
         var modelFields = try fields.section("model")
+        var tensors: [Policy.TensorShape] = []
+        let kind = try modelFields.string("kind", default: "logistic_regression")
+        let hidden = try modelFields.optionalIntList("hidden")
+        let activation = try modelFields.optionalString("activation")
+        let seed = try modelFields.optionalInt("seed")
+        if let tensorNodes = try modelFields.optionalList("tensors") {
+            for (index, node) in tensorNodes.enumerated() {
+                var entry = try YAMLFields(node, path: "model.tensors[\(index)]")
+                let name = try entry.string("name")
+                guard let shape = try entry.optionalIntList("shape") else {
+                    throw PolicyError(code: "policy.missing_field", field: "model.tensors[\(index)].shape",
+                                      message: "is required (a list of whole numbers, e.g. [16, 30])")
+                }
+                tensors.append(Policy.TensorShape(name: name, shape: shape))
+                try entry.rejectUnknownKeys()
+            }
+        }
+        try checkModelKindFields(kind: kind, hidden: hidden, activation: activation, seed: seed, hasTensors: !tensors.isEmpty)
         let model = Policy.Model(
-            kind: try modelFields.string("kind", default: "logistic_regression"),
+            kind: kind, hidden: hidden ?? [], activation: activation ?? "relu", seed: seed, tensors: tensors,
+            initialModel: try modelFields.optionalString("initial_model"),
             version: try modelFields.string("version"),
             schema: try modelFields.string("schema"),
             serverLearningRate: try modelFields.double("server_learning_rate", default: 1),
@@ -217,9 +236,7 @@ public enum PolicyLoader {
             throw PolicyError.invalid(field, "must lie in (0, 86400] seconds, got \(value)")
         }
         let m = policy.model
-        guard m.kind == "logistic_regression" else {
-            throw PolicyError.invalid("model.kind", "must be `logistic_regression` (the built-in model), got `\(PolicyError.shown(m.kind))`")
-        }
+        try validateModelArchitecture(m)
         guard m.serverLearningRate > 0 else {
             throw PolicyError.invalid("model.server_learning_rate", "must be > 0, got \(m.serverLearningRate)")
         }
@@ -253,6 +270,7 @@ public enum PolicyLoader {
             ("coordinator.private_key", c.privateKey), ("coordinator.sealing_key", c.sealingKey),
             ("coordinator.ledger_key", c.ledgerKey), ("model.schema", loaded.policy.model.schema),
         ]
+        if let initial = loaded.policy.model.initialModel { files.append(("model.initial_model", initial)) }
         for (index, participant) in loaded.policy.participants.enumerated() {
             files.append(("participants[\(index)].signing_key", participant.signingKey))
         }
@@ -268,6 +286,106 @@ public enum PolicyLoader {
                 throw PolicyError(
                     code: "policy.not_a_file", field: field, message: "`\(resolved)` is a directory; name the file inside it")
             }
+        }
+    }
+
+    /// The model kinds a policy may name.
+    public static let modelKinds = ["logistic_regression", "mlp", "external"]
+
+    /// Which `model` fields go with which kind: `hidden`, `activation` and `seed` only with `mlp`
+    /// (where `hidden` and `seed` are required), `tensors` only (and required) with `external`.
+    static func checkModelKindFields(kind: String, hidden: [Int]?, activation: String?, seed: Int?, hasTensors: Bool) throws(PolicyError) {
+        guard modelKinds.contains(kind) else {
+            throw PolicyError.invalid(
+                "model.kind", "must be `logistic_regression` or `mlp` (built in) or `external` (your trainer), "
+                    + "got `\(PolicyError.shown(kind))`")
+        }
+        if kind != "mlp" {
+            for (field, present) in [("hidden", hidden != nil), ("activation", activation != nil), ("seed", seed != nil)] where present {
+                throw PolicyError.invalid("model.\(field)", "applies to kind `mlp` only; remove it or set kind: mlp")
+            }
+        } else {
+            guard hidden != nil else {
+                throw PolicyError(code: "policy.missing_field", field: "model.hidden",
+                                  message: "is required for kind `mlp` (hidden layer widths, e.g. [16])")
+            }
+            guard seed != nil else {
+                throw PolicyError(code: "policy.missing_field", field: "model.seed",
+                                  message: "is required for kind `mlp`: the initialisation seed, recorded in "
+                                      + "the policy so the starting model is fixed")
+            }
+        }
+        if kind == "external" {
+            guard hasTensors else {
+                throw PolicyError(code: "policy.missing_field", field: "model.tensors",
+                                  message: "is required for kind `external`: a list of {name, shape}, e.g. - "
+                                      + "{name: layers.0.weight, shape: [16, 30]}")
+            }
+        } else if hasTensors {
+            throw PolicyError.invalid("model.tensors", "applies to kind `external` only; built-in models have "
+                + "fixed tensors")
+        }
+    }
+
+    /// Ranges of the model architecture fields, each naming its field.
+    static func validateModelArchitecture(_ m: Policy.Model) throws(PolicyError) {
+        try checkModelKindFields(
+            kind: m.kind, hidden: m.kind == "mlp" ? m.hidden : nil, activation: m.kind == "mlp" ? m.activation : nil,
+            seed: m.seed, hasTensors: !m.tensors.isEmpty)
+        if m.kind == "mlp" {
+            guard !m.hidden.isEmpty, m.hidden.count <= 8 else {
+                throw PolicyError.invalid("model.hidden", "must list 1…8 hidden layer widths, e.g. [16], got "
+                    + "\(m.hidden.count)")
+            }
+            for (index, width) in m.hidden.enumerated() where !(1...4096).contains(width) {
+                throw PolicyError.invalid("model.hidden[\(index)]", "must lie in 1…4096, got \(width)")
+            }
+            guard ["relu", "tanh"].contains(m.activation) else {
+                throw PolicyError.invalid("model.activation", "must be `relu` or `tanh`, got "
+                    + "`\(PolicyError.shown(m.activation))`")
+            }
+            if let seed = m.seed, seed < 0 {
+                throw PolicyError.invalid("model.seed", "must be a whole number ≥ 0, got \(seed)")
+            }
+        }
+        var names: Set<String> = []
+        var total = 0
+        for (index, tensor) in m.tensors.enumerated() {
+            guard isValidTensorName(tensor.name) else {
+                throw PolicyError.invalid(
+                    "model.tensors[\(index)].name",
+                    "must be 1–128 characters from A–Z, a–z, 0–9, '.', '_' and '-', got "
+                        + "`\(PolicyError.shown(tensor.name))`")
+            }
+            guard names.insert(tensor.name).inserted else {
+                throw PolicyError.invalid("model.tensors[\(index)].name", "`\(tensor.name)` is listed twice")
+            }
+            guard tensor.shape.count <= 8 else {
+                throw PolicyError.invalid("model.tensors[\(index)].shape", "must have at most 8 dimensions, got "
+                    + "\(tensor.shape.count)")
+            }
+            var count = 1
+            for (axis, size) in tensor.shape.enumerated() {
+                guard size >= 1, size <= 1 << 28 else {
+                    throw PolicyError.invalid("model.tensors[\(index)].shape[\(axis)]", "must lie in "
+                        + "1…268435456, got \(size)")
+                }
+                let (product, overflow) = count.multipliedReportingOverflow(by: size)
+                guard !overflow, product <= 1 << 28 else {
+                    throw PolicyError.invalid("model.tensors[\(index)].shape", "holds more than 268435456 values")
+                }
+                count = product
+            }
+            total += count
+            guard total <= 1 << 28 else {
+                throw PolicyError.invalid("model.tensors", "hold more than 268435456 parameters in all")
+            }
+        }
+    }
+
+    static func isValidTensorName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 128 && name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
         }
     }
 

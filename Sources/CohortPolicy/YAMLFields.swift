@@ -135,6 +135,37 @@ struct YAMLFields {
         return values
     }
 
+    /// A whole number when the key is present, nil when absent.
+    mutating func optionalInt(_ key: String) throws(PolicyError) -> Int? {
+        guard mapping[Node(key)] != nil else {
+            readKeys.insert(key)
+            return nil
+        }
+        return try int(key)
+    }
+
+    /// A list of whole numbers when the key is present (e.g. `[16, 8]`), nil when absent; errors
+    /// name the element, e.g. `model.hidden[1]`.
+    mutating func optionalIntList(_ key: String) throws(PolicyError) -> [Int]? {
+        guard let node = node(key) else { return nil }
+        return try Self.intList(node, path: fieldPath(key))
+    }
+
+    /// The whole numbers of a YAML list at `path`.
+    static func intList(_ node: Node, path: String) throws(PolicyError) -> [Int] {
+        guard let sequence = node.sequence else {
+            throw PolicyError.invalid(path, "must be a list of whole numbers, e.g. [16, 8]")
+        }
+        var values: [Int] = []
+        for (index, element) in sequence.enumerated() {
+            guard let scalar = element.scalar, let value = Int(scalar.string) else {
+                throw PolicyError.invalid("\(path)[\(index)]", "must be a whole number")
+            }
+            values.append(value)
+        }
+        return values
+    }
+
     /// The sub-mapping `key`, or nil when the key is absent.
     mutating func optionalSection(_ key: String) throws(PolicyError) -> YAMLFields? {
         guard let child = node(key) else { return nil }
@@ -147,6 +178,15 @@ struct YAMLFields {
             return try YAMLFields(Node.mapping(Node.Mapping([])), path: fieldPath(key))
         }
         return try YAMLFields(child, path: fieldPath(key))
+    }
+
+    /// The list `key`, or nil when the key is absent.
+    mutating func optionalList(_ key: String) throws(PolicyError) -> [Node]? {
+        guard mapping[Node(key)] != nil else {
+            readKeys.insert(key)
+            return nil
+        }
+        return try list(key)
     }
 
     mutating func list(_ key: String) throws(PolicyError) -> [Node] {

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// An invalid privacy parameter or an impossible request. `code` is stable; `message` says what
 /// was wrong and what is allowed.
 public struct PrivacyError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -20,4 +22,10 @@ public struct PrivacyError: Error, Equatable, Sendable, CustomStringConvertible 
     static func invalidRounds(_ rounds: Int) -> PrivacyError {
         PrivacyError(code: "privacy.invalid_rounds", message: "the number of rounds must be ≥ 1, got \(rounds)")
     }
+}
+
+extension PrivacyError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

@@ -1,3 +1,4 @@
+import CohortErrors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -52,4 +53,10 @@ public struct StorageError: Error, Equatable, Sendable, CustomStringConvertible 
             )
         }
     }
+}
+
+extension StorageError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .internalFailure }
 }

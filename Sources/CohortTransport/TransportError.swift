@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// An error from certificate issuance, identity parsing or TLS setup. `code` is stable; the
 /// message says what was wrong and what to do, and never contains key material.
 public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -13,4 +15,10 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
     }
 
     public var description: String { "\(code): \(message)" }
+}
+
+extension TransportError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

@@ -31,8 +31,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = BenchLogging.logger("cohort.bench.participant")
-        // As the real participant does (Participant.run).
-        LargeAllocations.returnLargeBuffersToTheSystem()
+        // As the real participant's entry point does.
+        ProcessSetup.forServer()
         // The attestation is the real one, computed from this silo's small CSV.
         let prepared = try FeatureSchema.load(path: schema).prepare(csvPath: data)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))

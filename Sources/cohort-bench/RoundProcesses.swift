@@ -27,6 +27,7 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
     @Flag var noNoise = false
 
     func run() async throws {
+        ProcessSetup.forServer()
         let logger = BenchLogging.logger("cohort.bench.coordinator")
         let loaded = try PolicyLoader.load(path: policy)
         var configuration = CoordinatorConfiguration(

@@ -6,6 +6,8 @@ import CohortTransport
 import Foundation
 import Logging
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
 /// `cohort-coordinator`: serves participants over mutual TLS and runs the policy's rounds, or
 /// (`--serve`) waits for operators to start rounds through the operator API.
@@ -75,6 +77,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Process-wide settings belong to the executable: an alert command that exits without
+        // reading must not kill the coordinator (SIGPIPE), and model-sized buffers are returned.
+        ProcessSetup.forServer()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "cohort.coordinator")
         logger.logLevel = .info
@@ -116,7 +121,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let tls = coordinator.tls
         let bound = try await coordinator.start(tls: tls.makeServerConfiguration())
         logger.info("listening", metadata: ["cohort.port": "\(bound)"])
-        if let portFile { try String(bound).write(toFile: portFile, atomically: true, encoding: .utf8) }
+        // Port files are written by the service once SIGTERM is handled: a script that waits for
+        // them may stop the coordinator at once.
+        var readyFiles: [(path: String, text: String)] = []
+        if let portFile { readyFiles.append((portFile, String(bound))) }
         var api: OperatorAPIServer?
         if let listen = settings.apiListen, let (host, apiPort) = OperatorSettings.hostAndPort(listen) {
             do {
@@ -132,38 +140,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
             if await coordinator.policyInForce.api == nil {
                 logger.warning("the policy in force has no `api` section, so it lists no operators or auditors: every API request is refused")
             }
-            if let apiPortFile { try String(api?.port ?? 0).write(toFile: apiPortFile, atomically: true, encoding: .utf8) }
+            if let apiPortFile { readyFiles.append((apiPortFile, String(api?.port ?? 0))) }
         }
-        // SIGTERM / SIGINT: abort the current round cleanly (it stays charged if updates arrived).
-        let serve = serve
-        let rounds = rounds
-        let work = Task {
-            if serve {
-                try await coordinator.serveRequests()
-                return [RoundOutcome]()
-            }
-            return try await coordinator.runRounds(rounds)
-        }
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { work.cancel() }
-        defer { signals.cancel() }
-        let outcomes: [RoundOutcome]
+        // SIGTERM / SIGINT shut the service group down gracefully: the current round is aborted
+        // (charged if updates arrived), participants are told goodbye, the ledger is closed, exit 0.
+        let service = CoordinatorService(
+            coordinator: coordinator, api: api, serve: serve, rounds: rounds, readyFiles: readyFiles, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            outcomes = try await work.value
-        } catch where work.isCancelled {
-            // SIGTERM/SIGINT: the current round is aborted (charged if updates arrived); a clean stop.
-            await api?.close()
-            await coordinator.stop(reason: "stopped by signal")
-            logger.notice("stopped by signal")
-            return
+            try await group.run()
         } catch {
-            await api?.close()
-            await coordinator.stop(reason: "stopped: \(error)")
-            logger.error("stopped on an error", metadata: ["cohort.reason": "\(error)"])
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(4)
         }
-        await api?.close()
-        await coordinator.stop()
-        for outcome in outcomes { logger.info("round", metadata: ["cohort.outcome": "\(outcome)"]) }
     }
 }

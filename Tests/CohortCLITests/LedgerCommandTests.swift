@@ -89,4 +89,65 @@ import Testing
         #expect((object["message"] as? String)?.contains("/dev/zero: line 1 is longer than the limit of 8388608 bytes") == true)
         #expect(Date().timeIntervalSince(started) < 30)
     }
+
+    /// A planned record-unit round whose close commits to a line of an evaluation store written
+    /// next to it: the ledger, its key and the store.
+    static func committedEvaluation(in directory: String) throws -> (ledger: String, key: String, store: String) {
+        let key = Ed25519.KeyPair.generate()
+        let writer = try LedgerWriter.create(
+            stateDirectory: directory, signingKey: key,
+            genesis: GenesisPayload(
+                ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "p"), epsilonMax: 8, delta: 1e-5))
+        let plan = RoundPlanRecord(
+            unit: .record, samplingRate: 0.2, noiseMultiplier: 2.41, clippingBound: 1, gridStep: 1e-4,
+            sensitivity: 1.01, dimension: 31, records: 400, delta: 1e-5)
+        let projected = try writer.state.projectedCharge(plan: plan)
+        try writer.append(GateDecisionPayload(
+            round: 1, gate: "budget", passed: true, reason: "within",
+            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        try writer.append(RoundOpenedPayload(
+            round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "m", plan: plan))
+        try writer.append(RoundChargedPayload(
+            round: 1, plan: plan, projected: projected, contributors: ["a"],
+            updateDigests: ["a": SHA256.hexDigest(utf8: "u")]))
+        let model = SHA256.hexDigest(utf8: "model")
+        let commitment = try EvaluationStore.append(
+            EvaluationRecord(round: 1, modelSHA256: model, metrics: ["accuracy": 0.9, "count": 40], participants: 2),
+            stateDirectory: directory)
+        try writer.append(RoundClosedPayload(
+            round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: commitment))
+        let keyPath = directory + "/ledger.pub"
+        try KeyFile.writePublic(key.publicKey, kind: .ed25519Public, to: keyPath)
+        return (
+            LedgerWriter.ledgerPath(stateDirectory: directory), keyPath, EvaluationStore.path(stateDirectory: directory)
+        )
+    }
+
+    @Test func evaluationStoreIsCheckedWhenGivenAndNeverRequired() throws {
+        let files = try Files()
+        defer { files.remove() }
+        let (ledger, key, store) = try Self.committedEvaluation(in: files.directory + "/state")
+        let cohort = try BuiltBinary("cohort")
+        let without = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key])
+        #expect(without.status == 0, "\(without.stdout)\(without.stderr)")
+        let with = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store])
+        #expect(with.status == 0, "\(with.stdout)\(with.stderr)")
+        #expect(with.stdout.contains("evaluation store: 1 commitments match"))
+        let shown = try cohort.run(["ledger", "show", "--ledger", ledger, "--evaluations", store])
+        #expect(shown.stdout.contains("accuracy 0.9000") && shown.stdout.contains("operators only"), "\(shown.stdout)")
+        // An altered store no longer matches the ledger's commitment: named, exit 1.
+        let text = try String(contentsOfFile: store, encoding: .utf8).replacingOccurrences(of: "0.9", with: "0.95")
+        try text.write(toFile: store, atomically: false, encoding: .utf8)
+        let altered = try cohort.run([
+            "ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store,
+        ])
+        #expect(altered.status == 1)
+        #expect(altered.stdout.contains("ledger.commitment_mismatch"), "\(altered.stdout)")
+        #expect(altered.stdout.contains("line 5"), "\(altered.stdout)")
+        // A missing store is an input error (exit 2) naming the file.
+        let missing = try cohort.run([
+            "ledger", "verify", "--ledger", ledger, "--public-key", key, "--evaluations", store + ".missing",
+        ])
+        #expect(missing.status == 2 && missing.stderr.contains("evaluations.jsonl.missing"), "\(missing.stderr)")
+    }
 }

@@ -3,6 +3,8 @@ import CohortCrypto
 import CohortLedger
 import CohortModel
 import CohortParticipant
+import CohortStorage
+import CohortTesting
 import CohortTransport
 import Foundation
 import NIOCore
@@ -32,7 +34,16 @@ import Testing
         let kinds = try consortium.ledgerEntries().map(\.kind).filter { $0 != "gate.decision" }
         #expect(kinds == ["genesis", "round.opened", "round.charged", "evaluation.recorded", "round.closed"])
         let closed = try #require(consortium.ledgerEntries().last)
-        #expect((closed.data["metrics"]?["accuracy"]?.doubleValue ?? 0) > 0.5)
+        // The exact metrics are in the coordinator's evaluation store (0600), not in the ledger,
+        // which commits to the store's line.
+        #expect(closed.data["metrics"] == nil)
+        let storePath = EvaluationStore.path(stateDirectory: consortium.stateDirectory)
+        #expect(try DurableFile.permissions(of: storePath) == 0o600)
+        let stored = try #require(try EvaluationStore.read(path: storePath).last)
+        #expect(closed.data["evaluation_sha256"]?.stringValue == stored.sha256)
+        #expect(stored.record.round == 1 && stored.record.participants == 3)
+        #expect(stored.record.modelSHA256 == closed.data["model_sha256"]?.stringValue)
+        #expect((stored.record.metrics["accuracy"] ?? 0) > 0.5)
         // Each participant evaluated on exactly its keyed holdout (the records its key puts
         // aside, about a fifth), which Participant.loadLocalData reproduces from the same key file.
         var holdouts: [String: Int] = [:]
@@ -45,18 +56,25 @@ import Testing
                 logger: consortium.capture.logger("test")).holdout.count
         }
         let recorded = try #require(try consortium.ledgerEntries().first { $0.kind == "evaluation.recorded" })
-        for (name, count) in holdouts {
-            #expect(recorded.data["participants"]?[name]?["count"]?.doubleValue == Double(count), "\(name)")
+        #expect(recorded.data["participants"] == nil && recorded.data["aggregate"] == nil)
+        #expect(recorded.data["evaluation_sha256"]?.stringValue == stored.sha256)
+        #expect(recorded.data["participants_evaluated"]?.intValue == 3)
+        #expect(stored.record.metrics["count"] == Double(holdouts.values.reduce(0, +)))
+        // No gate decision carries a holdout metric either.
+        for entry in try consortium.ledgerEntries() where entry.kind == "gate.decision" {
+            #expect(entry.data["inputs"]?["aggregate"] == nil && entry.data["inputs"]?["r1"] == nil, "\(entry.data)")
         }
-        #expect(closed.data["metrics"]?["count"]?.doubleValue == Double(holdouts.values.reduce(0, +)))
         // The public N of the round is the participants' training rows: the file's rows less
         // their holdouts (569 WDBC records in all), never the holdout rows too.
         let opened = try #require(try consortium.ledgerEntries().first { $0.kind == "round.opened" })
         let plan = try #require(try RoundOpenedPayload(data: opened.data).plan)
         #expect(plan.records == 569 - holdouts.values.reduce(0, +))
         #expect(abs(holdouts.values.reduce(0, +) - 114) < 40)
-        let verified = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+        let verified = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey(),
+            keepEntries: true)
         #expect(verified.state.lastClosedRound == 1)
+        #expect(try EvaluationStore.check(path: storePath, against: verified.entries).commitmentsChecked == 2)
         #expect(FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
@@ -262,19 +280,10 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
-    static var pythonTrainerAvailable: Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import numpy, safetensors"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
-
-    /// A silo training with the Python example trainer takes part like the others.
-    @Test(.enabled(if: pythonTrainerAvailable, "needs python3 with numpy and safetensors (Scripts/test.sh installs them)"))
-    func externalPythonTrainerContributes() async throws {
+    /// A silo training with the Python example trainer takes part like the others. Needs numpy
+    /// and safetensors (Scripts/test.sh installs them); fails with what to install when missing.
+    @Test func externalPythonTrainerContributes() async throws {
+        try Python.require(["numpy", "safetensors"])
         let consortium = try await Consortium()
         let command = "python3 " + ConsortiumFiles.repositoryRoot + "/Examples/python-trainer/train.py"
         let tasks = [

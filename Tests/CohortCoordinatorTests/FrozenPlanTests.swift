@@ -1,5 +1,6 @@
 import CohortCoordinator
 import CohortLedger
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing

@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortLedger
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing
@@ -76,7 +77,7 @@ import Testing
             _ = try await coordinator.abortRound(reason: "", by: Self.auditorPrincipal)
             Issue.record("an auditor aborted")
         } catch {
-            #expect(error.code == "control.forbidden" && error.status == 403)
+            #expect(error.code == "control.forbidden" && error.category == .forbidden)
             #expect(error.message.contains("auditor audit-bob"))
         }
         #expect(consortium.capture.text.contains("control action refused"))
@@ -145,7 +146,14 @@ import Testing
         let projected = try #require(budget.data["inputs"]?["projected_epsilon"]?.doubleValue)
         #expect(projected > 0.5)
         #expect(reason.contains(String(projected.description.prefix(6))))
-        #expect(try consortium.ledgerEntries().last?.kind == "round.refused")
+        // The refusal records the q, σ and charge method it projected with, and the verifier
+        // recomputes the projection from them.
+        let refused = try #require(try consortium.ledgerEntries().last)
+        #expect(refused.kind == "round.refused")
+        #expect(refused.data["sampling_rate"]?.doubleValue != nil)
+        #expect(refused.data["noise_multiplier"]?.doubleValue != nil)
+        #expect(refused.data["charge_method"]?.stringValue == "mtz-integer-add-symmetric-v2")
+        _ = try verifiedState(consortium)
         for _ in 0..<100 where alerts.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         #expect(alerts.all.first?.gate == "budget" && alerts.all.first?.kind == "gate_failed")
         await consortium.shutdown()
@@ -311,7 +319,14 @@ import Testing
         let evaluation = try #require(try gateDecisions(consortium, round: 1)["evaluation"])
         #expect(evaluation.data["passed"] == .bool(false))
         #expect(evaluation.data["inputs"]?["promoted"] == .bool(false))
-        #expect(evaluation.data["reason"]?.stringValue?.contains("accuracy") == true)
+        // The ledger says the evaluation fell below the policy, never by how much: the exact
+        // metrics are in the coordinator's evaluation store.
+        #expect(evaluation.data["reason"]?.stringValue?.contains("below the policy") == true)
+        #expect(evaluation.data["inputs"]?["aggregate"] == nil)
+        #expect(evaluation.data["inputs"]?["thresholds"]?["min_accuracy"]?.doubleValue == 0.9999)
+        let storePath = EvaluationStore.path(stateDirectory: consortium.stateDirectory)
+        let stored = try #require(try EvaluationStore.read(path: storePath).last)
+        #expect((stored.record.metrics["accuracy"] ?? 1) < 0.9999)
         #expect(try verifiedState(consortium).latestApprovedRound == nil)
         let status = await consortium.coordinator.status()
         #expect(status.latestApprovedRound == nil)

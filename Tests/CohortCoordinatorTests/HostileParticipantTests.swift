@@ -3,6 +3,7 @@ import CohortCrypto
 import CohortLedger
 import CohortModel
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing
@@ -199,8 +200,11 @@ import Testing
         try await expectRoundClosesAndLedgerVerifies(consortium, contributors: ["hospital-a", "hospital-b", "hospital-c"])
         #expect(try await evaluator.value == "evaluation.invalid")
         let recorded = try #require(try consortium.ledgerEntries().first { $0.kind == "evaluation.recorded" })
-        let participants = try #require(recorded.data["participants"]?.objectValue)
-        #expect(Set(participants.keys) == ["hospital-a", "hospital-b"])
+        // Two evaluations merged; the honest participants' metrics are in the evaluation store.
+        #expect(recorded.data["participants_evaluated"]?.intValue == 2)
+        let storePath = EvaluationStore.path(stateDirectory: consortium.stateDirectory)
+        let stored = try #require(try EvaluationStore.read(path: storePath).last)
+        #expect(stored.record.participants == 2 && recorded.data["evaluation_sha256"]?.stringValue == stored.sha256)
         await consortium.shutdown()
         for task in honest { _ = try await task.value }
     }

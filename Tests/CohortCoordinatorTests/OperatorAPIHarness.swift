@@ -1,8 +1,10 @@
+import CohortAPIClient
 import CohortCoordinator
 import CohortLedger
 import CohortOperatorAPI
 import CohortParticipant
 import CohortPolicy
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging

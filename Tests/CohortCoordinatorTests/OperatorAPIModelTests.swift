@@ -3,6 +3,7 @@ import CohortCrypto
 import CohortLedger
 import CohortModel
 import CohortOperatorAPI
+import CohortTesting
 import Foundation
 import Testing
 

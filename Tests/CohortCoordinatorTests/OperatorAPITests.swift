@@ -1,5 +1,7 @@
+import CohortAPIClient
 import CohortCoordinator
 import CohortOperatorAPI
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging
@@ -284,6 +286,9 @@ struct OperatorAPIRoutingTests {
 
 /// The alert hook: a command receiving the JSON on stdin, timeouts, unreachable webhooks.
 struct AlertDispatcherTests {
+    /// As `cohort-coordinator` does at start (AlertDispatcher's documented requirement).
+    init() { ProcessSetup.ignoreBrokenPipes() }
+
     let alert = GovernanceAlert(
         kind: "gate_failed", round: 3, gate: "quality", reason: "accuracy fell", participants: ["hospital-b"], timeMillis: 1, consortium: "e2e")
 

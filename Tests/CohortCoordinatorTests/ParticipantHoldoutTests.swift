@@ -2,6 +2,7 @@ import CohortCrypto
 import CohortModel
 import CohortParticipant
 import CohortStorage
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing

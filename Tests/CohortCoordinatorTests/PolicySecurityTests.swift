@@ -2,6 +2,7 @@ import CohortCoordinator
 import CohortLedger
 import CohortOperatorAPI
 import CohortPolicy
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing
@@ -11,6 +12,10 @@ import Testing
 /// checked, an absent `api` section lists no one live and after a restart, and every start-up
 /// check runs before a ledger exists.
 @Suite(.serialized) struct PolicySecurityTests {
+    /// The alert tests run hook commands in this process: as `cohort-coordinator` does at start,
+    /// a hook that exits without reading must not kill it (AlertDispatcher's documented requirement).
+    init() { ProcessSetup.ignoreBrokenPipes() }
+
     static let operatorPrincipal = try! PeerIdentity(role: .operator, name: "ops-alice")
     static let auditorPrincipal = try! PeerIdentity(role: .auditor, name: "audit-bob")
 
@@ -42,7 +47,7 @@ import Testing
                 _ = try await consortium.coordinator.adoptPolicy(yaml: attempt.yaml, by: Self.operatorPrincipal)
                 Issue.record("adopted: \(attempt.field)")
             } catch {
-                #expect(error.code == attempt.code && error.status == 400, "\(error)")
+                #expect(error.code == attempt.code && error.category == .invalidInput, "\(error)")
                 #expect(error.message.contains(attempt.field), "\(error)")
                 if attempt.code == "policy.host_setting" { #expect(error.message.contains("--alert-command")) }
                 #expect(!error.message.contains("\n"))
@@ -137,7 +142,7 @@ import Testing
                 _ = try await coordinator.suspend(participant: "hospital-b", reason: reason, by: Self.operatorPrincipal)
                 Issue.record("suspended with a reason that must be refused")
             } catch {
-                #expect(error.code == "control.invalid_reason" && error.status == 400, "\(error)")
+                #expect(error.code == "control.invalid_reason" && error.category == .invalidInput, "\(error)")
                 #expect(!error.message.unicodeScalars.contains { PrintableText.isForbidden($0) })
             }
             await #expect(throws: ControlError.self) { _ = try await coordinator.abortRound(reason: reason, by: Self.operatorPrincipal) }
@@ -168,7 +173,7 @@ import Testing
                     try await coordinator.authorize(principal, action)
                     Issue.record("\(principal) allowed to \(action.rawValue) without an api section")
                 } catch {
-                    #expect(error.code == "control.not_listed" && error.status == 403)
+                    #expect(error.code == "control.not_listed" && error.category == .forbidden)
                     #expect(error.message.contains("no `api` section"))
                 }
             }

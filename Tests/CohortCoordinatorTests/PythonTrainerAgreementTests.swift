@@ -1,5 +1,6 @@
 import CohortModel
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import Testing
@@ -8,8 +9,8 @@ import Testing
 /// record sampled) its record-unit update equals `RecordLevelTraining.clippedGradientSum` over all
 /// records, clipped to C / (1 + 1e-9), to float32 rounding; every clipped gradient stays within C.
 @Suite struct PythonTrainerAgreementTests {
-    @Test(.enabled(if: EndToEndTests.pythonTrainerAvailable, "needs python3 with numpy and safetensors (Scripts/test.sh installs them)"))
-    func recordUnitMatchesTheSwiftParticipant() async throws {
+    @Test func recordUnitMatchesTheSwiftParticipant() async throws {
+        try Python.require(["numpy", "safetensors"])
         let schema = try FeatureSchema.load(path: ConsortiumFiles.repositoryRoot + "/Data/schemas/wdbc.json")
         let prepared = try schema.prepare(csvPath: ConsortiumFiles.repositoryRoot + "/Data/breast_cancer_wdbc.csv")
         let data = prepared.dataset.subset(Array(0..<200))
@@ -21,7 +22,10 @@ import Testing
         try trainer.prepare(data: data)
         for clip in [0.5, 1.0, 4.0] {
             let parameters = TrainingParameters(unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1, batchSize: 32)
-            let python = try await trainer.train(round: 1, globalModel: global, parameters: parameters)
+            let python = try await trainer.train(
+                round: 1, globalModel: global, layout: try .logisticRegression(featureCount: data.dimension),
+                architecture: .logisticRegression, parameters: parameters
+            ).values
             let swift = try RecordLevelTraining.clippedGradientSum(
                 model: try LogisticRegression(parameters: global), data: data, indices: Array(0..<data.count), clippingBound: clip)
             #expect(python.count == swift.count)

@@ -20,6 +20,38 @@ import Testing
         #expect(machine.contributors == ["a", "b"])
     }
 
+    /// The driver hands an operator's abort to the machine at its next step: while aggregating
+    /// or evaluating (state `aggregated`) and once released but not yet closed, the round ends
+    /// charged; after the close is durable there is nothing left to abort.
+    @Test(arguments: [RoundStateMachine.State.charged, .aggregated, .released])
+    func abortAfterTheChargeEndsTheRoundCharged(at state: RoundStateMachine.State) throws {
+        var machine = Machine()
+        _ = try machine.handle(.gatesPassed)
+        _ = try machine.handle(.invitationsSent)
+        _ = try machine.handle(.updateAccepted(participant: "a"))
+        _ = try machine.handle(.collectionEnded(contributors: 1, minimum: 1))
+        _ = try machine.handle(.chargeDurable)
+        if state != .charged { _ = try machine.handle(.aggregated) }
+        if state == .released { _ = try machine.handle(.released) }
+        #expect(machine.state == state)
+        #expect(try machine.handle(.abort(reason: "operator")) == .abort(reason: "operator", charged: true))
+        #expect(machine.state == .aborted)
+        #expect(RoundStateMachine.Action.abort(reason: "operator", charged: true).isAbort)
+    }
+
+    @Test func abortAfterCloseIsRefused() throws {
+        var machine = Machine()
+        for event: RoundStateMachine.Event in [
+            .gatesPassed, .invitationsSent, .updateAccepted(participant: "a"), .collectionEnded(contributors: 1, minimum: 1),
+            .chargeDurable, .aggregated, .released, .closeDurable,
+        ] {
+            _ = try machine.handle(event)
+        }
+        #expect(throws: RoundStateMachine.InvalidTransition.self) { try machine.handle(.abort(reason: "late")) }
+        #expect(machine.state == .closed)
+        #expect(!RoundStateMachine.Action.none.isAbort)
+    }
+
     @Test func belowQuorumIsChargedThenAborted() throws {
         var machine = Machine()
         _ = try machine.handle(.gatesPassed)

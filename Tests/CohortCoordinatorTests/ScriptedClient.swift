@@ -1,5 +1,6 @@
 import CohortCrypto
 import CohortModel
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortLedger
 import CohortParticipant
+import CohortTesting
 import CohortTransport
 import Foundation
 import NIOCore
@@ -177,6 +178,38 @@ import Testing
         // The peer's text is escaped before it is echoed: no control character comes back.
         #expect(misnamed.map { $0.message.unicodeScalars.contains { $0.properties.generalCategory == .control } } == false)
         await consortium.shutdown()
+    }
+
+    /// The protocol version is negotiated in hello: a peer asking for a version this coordinator
+    /// does not speak gets `protocol.version_unsupported` naming both versions, over real mutual
+    /// TLS, and the connection closes; a peer with the current version joins on the same server.
+    @Test(arguments: [UInt16(0), Frame.currentVersion + 1, UInt16.max])
+    func aHelloWithAnUnsupportedProtocolVersionGetsAnErrorFrameNamingBoth(version: UInt16) async throws {
+        let consortium = try await Consortium()
+        let refused = try await Self.rawConnection(consortium, as: "hospital-a") { connection -> (WireError?, Bool) in
+            try await connection.outbound.send(Hello(participantName: "hospital-a", protocolVersion: version))
+            var frames = connection.inbound.makeAsyncIterator()
+            var error: WireError?
+            while error == nil, let frame = try await frames.next() {
+                if frame.type == .error { error = try frame.decode(WireError.self) }
+            }
+            // After the error frame the coordinator closes: the stream ends with no other frame.
+            let closed = (try? await frames.next()) == nil
+            return (error, closed)
+        }
+        let error = try #require(refused.0, "no error frame for protocol version \(version)")
+        #expect(error.code == WireError.Code.protocolVersionUnsupported)
+        #expect(error.closesConnection)
+        #expect(error.message.contains("version \(version)"), "names the peer's version: \(error.message)")
+        #expect(
+            error.message.contains("version \(Frame.currentVersion)"), "names the coordinator's version: \(error.message)")
+        #expect(refused.1, "the connection closes after the error frame")
+        #expect(await !consortium.coordinator.connectedParticipants.contains("hospital-a"))
+        // The same identity with the supported version is admitted.
+        let honest = Task { try await consortium.participant("hospital-a").run() }
+        try await consortium.waitForConnected(1)
+        await consortium.shutdown()
+        _ = try await honest.value
     }
 
     @Test func anIdentityMayHoldThreeConnectionsAndTheFourthIsRefused() async throws {

@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortCrypto
 import CohortLedger
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging

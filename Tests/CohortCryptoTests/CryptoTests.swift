@@ -1,17 +1,8 @@
+import CohortStorage
+import CohortTesting
 import Foundation
 import Testing
-import CohortStorage
 @testable import CohortCrypto
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-test-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 @Suite struct SealedBoxTests {
     @Test func roundTrip() throws {
@@ -108,7 +99,7 @@ final class TemporaryDirectory {
 
 @Suite struct KeyFileTests {
     @Test func secretKeyRoundTripWithMode0600() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let pair = Ed25519.KeyPair.generate()
         let path = directory.path + "/ledger.key"
         try KeyFile.writeSecret(pair.secretKey, kind: .ed25519Secret, to: path)
@@ -121,7 +112,7 @@ final class TemporaryDirectory {
 
     @Test(arguments: [0o640, 0o604, 0o644, 0o660, 0o666])
     func refusesGroupOrWorldAccessibleSecretKey(mode: Int) throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let path = directory.path + "/x25519.key"
         try KeyFile.writeSecret(SealedBox.KeyPair.generate().secretKey, kind: .x25519Secret, to: path)
         chmod(path, mode_t(mode))
@@ -136,7 +127,7 @@ final class TemporaryDirectory {
     }
 
     @Test func refusesWrongKindAndGarbage() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let path = directory.path + "/public.pub"
         try KeyFile.writePublic(Ed25519.KeyPair.generate().publicKey, kind: .ed25519Public, to: path)
         #expect(try KeyFile.readPublic(kind: .ed25519Public, from: path).count == 32)

@@ -25,7 +25,9 @@ let strictEvaluation = Policy.Governance.Evaluation(
         #expect(EvaluationGate.evaluate(aggregate: [:], byParticipant: ["a": [:]], policy: .init()).passed)
         let none = EvaluationGate.evaluate(aggregate: [:], byParticipant: [:], policy: .init())
         #expect(!none.passed)
-        #expect(none.reason.contains("0 participant(s) evaluated, min_participants is 1"))
+        // Nobody measured the model (e.g. an external model without an evaluate hook): the reason says so.
+        #expect(none.reason.contains("no participant evaluated the model"))
+        #expect(none.reason.contains("evaluate hook"))
     }
 
     /// Each aggregate threshold fails on its own, with a reason naming the metric, value and threshold.

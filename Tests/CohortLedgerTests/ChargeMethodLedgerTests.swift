@@ -1,5 +1,6 @@
 import CohortCrypto
 import CohortPrivacy
+import CohortTesting
 import Foundation
 import Testing
 @testable import CohortLedger
@@ -122,6 +123,23 @@ struct ChargeMethodLedgerTests {
 
     static let metrics: [String: Double] = ["count": 120, "accuracy": 0.925, "precision": 0.9, "recall": 0.875, "f1": 0.8875, "roc_auc": 0.95]
 
+    /// The passing pre-round decisions a planned round opens on: budget (with its projection)
+    /// and quorum.
+    static func preRoundGates(round: Int, projected: Double) -> [GateDecisionPayload] {
+        [
+            GateDecisionPayload(
+                round: round, gate: "budget", passed: true, reason: "within the cap",
+                inputs: ["projected_epsilon": .number(projected)]),
+            GateDecisionPayload(
+                round: round, gate: "quorum", passed: true, reason: "3 eligible", inputs: ["eligible_count": 3]),
+        ]
+    }
+
+    /// Line indices of the planned ledger: 0 genesis; round 1: 1, 2 decisions, 3 opened,
+    /// 4 charged, 5 closed; round 2: 6, 7 decisions, 8 opened, 9 charged, 10 closed.
+    static let secondOpened = 8
+    static let secondCharged = 9
+
     /// Genesis and `rounds` planned rounds written through the writer (which runs the checks).
     static func plannedLedger(rounds: Int, in directory: TemporaryDirectory) throws -> LedgerWriter {
         let key = Fixtures.testKey()
@@ -129,8 +147,11 @@ struct ChargeMethodLedgerTests {
             stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key), clock: TestClock().now)
         for round in 1...rounds {
             let plan = plan()
-            try writer.append(RoundOpenedPayload(round: round, participantsSampled: 3, participantsEligible: 3, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
             let projected = try writer.state.projectedCharge(plan: plan)
+            for decision in preRoundGates(round: round, projected: projected.cumulativeEpsilon) {
+                try writer.append(decision)
+            }
+            try writer.append(RoundOpenedPayload(round: round, participantsSampled: 3, participantsEligible: 3, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
             try writer.append(RoundChargedPayload(round: round, plan: plan, projected: projected, contributors: ["bank-a"], updateDigests: ["bank-a": SHA256.hexDigest(utf8: "u\(round)")]))
             try writer.append(RoundClosedPayload(round: round, modelSHA256: SHA256.hexDigest(utf8: "m\(round)"), checkpoint: "c\(round)", metrics: metrics))
         }
@@ -145,10 +166,10 @@ struct ChargeMethodLedgerTests {
         let bytes = Fixtures.read(directory.ledgerPath)
         #expect(Self.verify(bytes) == nil)
         let lines = Fixtures.lines(bytes).map { String(decoding: $0, as: UTF8.self) }
-        #expect(lines[1].contains(#""plan":{"charge_method":"mtz-integer-add-symmetric-v2","clipping_bound":1,"delta":0.00001,"#))
-        #expect(lines[2].contains(#""charge_method":"mtz-integer-add-symmetric-v2""#))
+        #expect(lines[3].contains(#""plan":{"charge_method":"mtz-integer-add-symmetric-v2","clipping_bound":1,"delta":0.00001,"#))
+        #expect(lines[4].contains(#""charge_method":"mtz-integer-add-symmetric-v2""#))
         // The plan decodes to what was written.
-        let opened = try LedgerEntry(json: JSONParser.parse(Array(lines[1].utf8))).record()
+        let opened = try LedgerEntry(json: JSONParser.parse(Array(lines[3].utf8))).record()
         #expect(opened == .roundOpened(RoundOpenedPayload(round: 1, participantsSampled: 3, participantsEligible: 3, mechanism: "poisson-subsampled-discrete-gaussian", plan: Self.plan())))
         // The state's charge is v2: three rounds of the plan.
         var accountant = ChargeAccountant()
@@ -166,11 +187,10 @@ struct ChargeMethodLedgerTests {
         return (Fixtures.join(try Fixtures.resign(lines, from: index, key: Fixtures.testKey(), edit: edit)), index + 1)
     }
 
-    /// Line indices: 0 genesis; 1, 2, 3 round 1 (opened, charged, closed); 4, 5, 6 round 2.
     @Test("a charge that differs from its plan in any frozen field fails with ledger.plan_mismatch",
           arguments: ["unit", "sampling_rate", "noise_multiplier", "clipping_bound", "grid_step", "sensitivity", "dimension", "charge_method"])
     func chargeDiffersFromPlan(field: String) throws {
-        let (bytes, line) = try Self.planned(editing: 4) { data in
+        let (bytes, line) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             switch field {
             case "unit": plan["unit"] = .string("participant"); plan["records"] = .integer(0)
@@ -190,7 +210,7 @@ struct ChargeMethodLedgerTests {
 
     @Test("a plan at another δ fails at the round.opened")
     func planDeltaMismatch() throws {
-        let (bytes, line) = try Self.planned(editing: 4) { data in
+        let (bytes, line) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             plan["delta"] = .number(1e-6)
             data["plan"] = .object(plan)
@@ -202,7 +222,7 @@ struct ChargeMethodLedgerTests {
 
     @Test("a record-unit plan whose sensitivity omits the float32 term 2^-23·N·C fails")
     func planSensitivityTooSmall() throws {
-        let (bytes, line) = try Self.planned(editing: 4) { data in
+        let (bytes, line) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             plan["records"] = .integer(4_000_000)
             data["plan"] = .object(plan)
@@ -214,7 +234,7 @@ struct ChargeMethodLedgerTests {
 
     @Test("a participant-unit plan with records ≠ 0, or a plan missing a field, is a bad entry")
     func malformedPlans() throws {
-        let (participant, line) = try Self.planned(editing: 4) { data in
+        let (participant, line) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             plan["unit"] = .string("participant")
             data["plan"] = .object(plan)
@@ -223,7 +243,7 @@ struct ChargeMethodLedgerTests {
         #expect(error.code == .badEntry)
         #expect(error.line == line)
         #expect(error.message.contains("data.plan.records"))
-        let (missing, _) = try Self.planned(editing: 4) { data in
+        let (missing, _) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             plan["grid_step"] = nil
             data["plan"] = .object(plan)
@@ -235,7 +255,7 @@ struct ChargeMethodLedgerTests {
 
     @Test("a planned charge whose ε is not the projection from the history fails")
     func plannedChargeWrongEpsilon() throws {
-        let (bytes, line) = try Self.planned(editing: 5) { data in
+        let (bytes, line) = try Self.planned(editing: Self.secondCharged) { data in
             data["cumulative_epsilon"] = .number(data["cumulative_epsilon"]!.doubleValue! * (1 + 1e-8))
         }
         let error = try #require(Self.verify(bytes))
@@ -253,6 +273,7 @@ struct ChargeMethodLedgerTests {
         // Cap = the recomputed value; the recorded one is 1 ulp above it (within 1e-9 relative).
         let bytes = Fixtures.forge([
             ("genesis", Fixtures.genesis(key: key, epsilonMax: projected.cumulativeEpsilon).data),
+        ] + Self.preRoundGates(round: 1, projected: projected.cumulativeEpsilon).map { ("gate.decision", $0.data) } + [
             ("round.opened", RoundOpenedPayload(round: 1, participantsSampled: 1, participantsEligible: 1, mechanism: "m", plan: plan).data),
             ("round.charged", RoundChargedPayload(
                 round: 1, plan: plan,
@@ -261,7 +282,7 @@ struct ChargeMethodLedgerTests {
         ], key: key)
         let error = try #require(Self.verify(bytes))
         #expect(error.code == .budgetExceeded)
-        #expect(error.line == 3)
+        #expect(error.line == 5)
     }
 
     // MARK: - Refusals

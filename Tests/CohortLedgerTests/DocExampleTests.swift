@@ -1,9 +1,12 @@
 import CohortCrypto
 import CohortPrivacy
+import CohortTesting
 import Testing
 @testable import CohortLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The worked example of docs/LEDGER.md, regenerated and compared byte for byte, so the document
@@ -12,7 +15,10 @@ import Glibc
 struct DocExampleTests {
     static func exampleLedger(in directory: String) throws -> LedgerWriter {
         let key = Fixtures.testKey()
-        let times = ["2026-11-29T14:00:00.000Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:09:30.500Z"].map { LedgerTime($0)! }
+        let times = [
+            "2026-11-29T14:00:00.000Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:09:30.500Z",
+        ]
+            .map { LedgerTime($0)! }
         let counter = TestClock()
         let clock: @Sendable () -> LedgerTime = {
             let tick = Int((counter.now().millisecondsSinceEpoch - TestClock.start) / 1500)
@@ -26,8 +32,12 @@ struct DocExampleTests {
         let plan = RoundPlanRecord(
             unit: .record, samplingRate: 0.02, noiseMultiplier: 1.1, clippingBound: 1, gridStep: 0.0001,
             sensitivity: 1.001 + 0x1p-23 * 1000, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
-        try writer.append(RoundOpenedPayload(round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
+        // The round opens on its passing budget decision, whose projection the charge must equal.
         let projected = try writer.state.projectedCharge(plan: plan)
+        try writer.append(GateDecisionPayload(
+            round: 1, gate: "budget", passed: true, reason: "within epsilon_max",
+            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon), "epsilon_max": 8]))
+        try writer.append(RoundOpenedPayload(round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
         try writer.append(RoundChargedPayload(
             round: 1, plan: plan, projected: projected, contributors: ["hospital-a", "hospital-b"],
             updateDigests: ["hospital-a": SHA256.hexDigest(utf8: "update a"), "hospital-b": SHA256.hexDigest(utf8: "update b")]
@@ -53,19 +63,21 @@ struct DocExampleTests {
                 print("SIG \(Base64.encode(entry.signature))")
             }
         }
-        #expect(lines.count == 3)
+        #expect(lines.count == 4)
         #expect(lines.map { SHA256.hexDigest($0) } == Self.documentedHashes)
         #expect(try lines.map { Base64.encode(try LedgerEntry(json: JSONParser.parse($0)).signature) } == Self.documentedSignatures)
     }
 
     static let documentedHashes = [
         "c866af190276e998aed3525cc2755a12d557dd7ba11170c678d061dd46f2f85b",
-        "ab6f76be68847a13cabbbe2fe44fd7163ddfad2fbf038bfc006481bf829340cf",
-        "994814dae316da13920edcdfb6b254d6613b03ff12845fbd6aaf2df68c6a79a8",
+        "ee78d4dd1787eb8ac5609ef1f2ce90c65110e5879c0a7ee393b08edd5cc671dd",
+        "ea6eadcc26cfc593bebd677a68297904d65077b40fb0760398750fa34d98a049",
+        "62d7d72ba828a6e393985475a663d9b005932113099b025185f840866bb96e05",
     ]
     static let documentedSignatures = [
         "RVFhviI9OrnlN3Y9kLBm/GV7c5AJ7QfgcvG+DmsT3+92t5jYt7VylyF73aYTBcmmpAvYS8Gp/cfUtPTDqf7vDg==",
-        "a2et8ZCEZfnoRsNpVHQg5P3MVTCv7cFFOAN2PfNNT+DrYbQVlUI8IEUvniUouwRLmhrlpdp50RJuzb2RF9JHCg==",
-        "i+Gx7J8EK/CBLirHK5Z7QO7Ppasf75YlSL2oqAvCx008ZEjz9IVL/8Cl8F1IqN2j86cAjmdtcnwZJn0FdaIsBg==",
+        "QG8LBJqt1tdEQFZlhPWFGQQ5vanBREDF3OsIMt5kAkQrCcUJK+KaFmHGrTUb8LPr7hX9DIxmSsoY2cjD5/JdBQ==",
+        "8jTNUpI8dI1ETpP73rABV+2Hvy7L5FxGLcfbsGoZelk4g0SkBEhOLclAEP/GJVGyqqFaoXDnJ4FPWX/I9ajnBw==",
+        "kJ1/FK6lvWkJptGuHymkDJPCI6XPHzwYqRN5n5HqWkOlzB4RcvJrkiQitGxpQIGeNmuvRU7UZGBwUazmbXUkBQ==",
     ]
 }

@@ -1,5 +1,6 @@
 import CohortCrypto
 import CohortLedger
+import CohortTesting
 import Testing
 
 @Suite("LedgerWriter.appendAll")

@@ -1,8 +1,11 @@
 import CohortCrypto
+import CohortTesting
 import Testing
 @testable import CohortLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @Suite("Ledger recovery and storage failures", .serialized)

@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortTesting
 import Testing
 @testable import CohortLedger
 

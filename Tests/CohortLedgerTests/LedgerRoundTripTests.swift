@@ -1,5 +1,6 @@
 import CohortCrypto
 import CohortPrivacy
+import CohortTesting
 import Testing
 @testable import CohortLedger
 

@@ -1,5 +1,6 @@
 import CohortCrypto
 import CohortLedger
+import CohortTesting
 import Testing
 
 /// `policy.adopted` names what an adoption changed, and ledgers written before that member

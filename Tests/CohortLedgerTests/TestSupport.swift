@@ -1,27 +1,18 @@
 import CohortCrypto
+import CohortTesting
 import Testing
 import CohortPrivacy
 import Synchronization
 @testable import CohortLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
-/// A fresh directory under /tmp, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/cohort-ledger-test-XXXXXX".utf8CString)
-        guard let pointer = mkdtemp(&template) else { throw LedgerError(code: .io, message: "mkdtemp failed") }
-        path = String(cString: pointer)
-    }
-
+extension TemporaryDirectory {
+    /// Where a ledger in this directory (as a state directory) lives.
     var ledgerPath: String { path + "/ledger.jsonl" }
-
-    func remove() {
-        _ = system("rm -rf '\(path)'")
-    }
 }
 
 /// A clock that advances 1.5 s per reading from 2026-11-29T14:00:00.000Z.
@@ -141,7 +132,11 @@ enum Fixtures {
     static func write(_ bytes: [UInt8], to path: String) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         precondition(fd >= 0)
+        #if canImport(Glibc)
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        #else
+        _ = bytes.withUnsafeBytes { Darwin.write(fd, $0.baseAddress, $0.count) }
+        #endif
         close(fd)
     }
 }

@@ -1,3 +1,4 @@
+import CohortTesting
 import Testing
 @testable import CohortModel
 

@@ -1,3 +1,4 @@
+import CohortTesting
 import Foundation
 import Testing
 @_spi(CohortTesting) import CohortCrypto
@@ -124,8 +125,8 @@ import Testing
                             accuracies.append(outcome.metrics.accuracy)
                             aucs.append(outcome.metrics.rocAUC ?? .nan)
                         }
-                        let σ = try plan.noisePlan().noiseMultiplier
-                        print("SWEEP \(name) N=\(records) q=\(q) T=\(rounds) lr=\(lr) σ=\(σ) acc=\(accuracies.min()!)..\(accuracies.max()!) auc=\(aucs.min()!)..\(aucs.max()!)")
+                        let sigma = try plan.noisePlan().noiseMultiplier
+                        print("SWEEP \(name) N=\(records) q=\(q) T=\(rounds) lr=\(lr) σ=\(sigma) acc=\(accuracies.min()!)..\(accuracies.max()!) auc=\(aucs.min()!)..\(aucs.max()!)")
                     }
                 }
             }

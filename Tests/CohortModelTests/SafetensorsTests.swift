@@ -1,3 +1,4 @@
+import CohortTesting
 import Foundation
 import Testing
 @testable import CohortModel
@@ -101,8 +102,6 @@ import Testing
 
     // MARK: compatibility with the reference implementation (Python `safetensors`)
 
-    static let pythonHasSafetensors: Bool = (try? python("import safetensors, numpy").status) == 0
-
     static func python(_ code: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -116,8 +115,8 @@ import Testing
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
-    @Test(.enabled(if: pythonHasSafetensors, "needs python3 with the safetensors and numpy packages"))
-    func pythonReadsWhatCohortWrites() throws {
+    @Test func pythonReadsWhatCohortWrites() throws {
+        try Python.require(["safetensors", "numpy"])
         let directory = try TemporaryDirectory()
         let path = directory.file("cohort.safetensors")
         try Self.sample().write(path: path)
@@ -150,8 +149,8 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: pythonHasSafetensors, "needs python3 with the safetensors and numpy packages"))
-    func cohortReadsWhatPythonWrites() throws {
+    @Test func cohortReadsWhatPythonWrites() throws {
+        try Python.require(["safetensors", "numpy"])
         let directory = try TemporaryDirectory()
         let path = directory.file("python.safetensors")
         let script = """

@@ -1,3 +1,4 @@
+import CohortTesting
 import Foundation
 import Testing
 @testable import CohortModel

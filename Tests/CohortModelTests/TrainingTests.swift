@@ -1,3 +1,4 @@
+import CohortTesting
 import Foundation
 import Testing
 @_spi(CohortTesting) import CohortCrypto

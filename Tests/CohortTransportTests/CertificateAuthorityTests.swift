@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortTesting
 import Crypto
 import Foundation
 import Testing

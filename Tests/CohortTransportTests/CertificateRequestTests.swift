@@ -1,5 +1,6 @@
 import CohortCrypto
 import Crypto
+import CohortTesting
 import Foundation
 import Logging
 import NIOCore

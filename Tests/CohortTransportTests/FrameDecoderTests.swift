@@ -18,6 +18,23 @@ func wireCode<T>(_ body: () throws -> T) -> String? {
 
 @Suite("Frame codec")
 struct FrameDecoderTests {
+    /// The hello's protocol version is range-checked where it is decoded.
+    @Test func helloDecodingNegotiatesTheProtocolVersion() throws {
+        let current = try Frame(Hello(participantName: "hospital-a")).decode(Hello.self)
+        #expect(current.protocolVersion == Frame.currentVersion)
+        for version in [UInt16(0), Frame.currentVersion + 1] {
+            let frame = Frame(Hello(participantName: "a", protocolVersion: version))
+            #expect(throws: WireError.self) { try frame.decode(Hello.self) }
+            do {
+                _ = try Frame(Hello(participantName: "a", protocolVersion: version)).decode(Hello.self)
+            } catch {
+                #expect(error.code == "protocol.version_unsupported" && error.closesConnection)
+                #expect(error.message.contains("version \(version)"))
+                #expect(error.message.contains("version \(Frame.currentVersion)"))
+            }
+        }
+    }
+
     private func header(magic: [UInt8] = Frame.magic, version: UInt16 = 1, type: UInt8, flags: UInt8 = 0, length: UInt32) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeBytes(magic)

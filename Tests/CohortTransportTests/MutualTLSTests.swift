@@ -1,3 +1,4 @@
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging
@@ -148,8 +149,10 @@ struct MutualTLSTests {
         #expect(logs.all.contains { $0.message.contains("TLS handshake failed") })
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
-    func opensslTLS12ClientIsRefused() async throws {
+    @Test func opensslTLS12ClientIsRefused() async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"),
+            "this test needs /usr/bin/openssl as an independent TLS client; Scripts/bootstrap.sh installs it")
         let pki = try TestPKI()
         try await withServer(pki: pki, handler: welcomeHandler) { server in
             let tls12 = try await runOpenSSL(pki: pki, port: server.port, version: "-tls1_2")

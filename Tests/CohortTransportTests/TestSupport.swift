@@ -1,67 +1,10 @@
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging
 import NIOCore
 import NIOSSL
 import Synchronization
-
-/// A throwaway directory, removed when the value is released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-transport-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func sub(_ name: String) -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// A test consortium: a CA, a coordinator, participants alpha / beta / gamma, an expired
-/// participant, and a foreign CA that issued its own "alpha".
-final class TestPKI: Sendable {
-    let root: TemporaryDirectory
-    let caDirectory: String
-    let coordinator: IdentityFiles
-    let alpha: IdentityFiles
-    let beta: IdentityFiles
-    let gamma: IdentityFiles
-    let expired: IdentityFiles
-    let foreignAlpha: IdentityFiles
-
-    init() throws {
-        root = try TemporaryDirectory()
-        caDirectory = root.sub("ca")
-        let ca = try CertificateAuthority.initCA(outDirectory: caDirectory)
-        coordinator = try ca.issue(role: .coordinator, name: "coordinator", outDirectory: root.sub("coordinator"))
-        alpha = try ca.issue(role: .participant, name: "alpha", outDirectory: root.sub("alpha"))
-        beta = try ca.issue(role: .participant, name: "beta", outDirectory: root.sub("beta"))
-        gamma = try ca.issue(role: .participant, name: "gamma", outDirectory: root.sub("gamma"))
-        let past = Date().addingTimeInterval(-30 * 86_400)
-        expired = try ca.issue(
-            role: .participant,
-            name: "stale",
-            outDirectory: root.sub("stale"),
-            validity: CertificateValidity(notBefore: past, notAfter: past.addingTimeInterval(86_400))
-        )
-        let foreign = try CertificateAuthority.initCA(outDirectory: root.sub("foreign-ca"), commonName: "Impostor CA")
-        foreignAlpha = try foreign.issue(role: .participant, name: "alpha", outDirectory: root.sub("foreign-alpha"))
-    }
-
-    func factory(_ identity: IdentityFiles) throws -> TLSConfigurationFactory {
-        try TLSConfigurationFactory(identity: identity)
-    }
-
-    /// A client configuration presenting `identity` but trusting our CA (so only the server's
-    /// judgement of the client certificate is under test).
-    func clientTLS(_ identity: IdentityFiles) throws -> TLSConfiguration {
-        var configuration = try factory(identity).makeClientConfiguration()
-        configuration.trustRoots = .certificates([try factory(coordinator).trustRoot])
-        return configuration
-    }
-}
 
 /// Collects log records so tests can prove what is (and is not) logged.
 final class CapturedLogs: Sendable {

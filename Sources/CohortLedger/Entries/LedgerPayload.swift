@@ -32,14 +32,18 @@ public struct GenesisPayload: LedgerPayload {
     public var delta: Double
     /// The accountant identifier (`ledgerAccountantIdentifier`).
     public var accountant: String
+    /// SHA-256 (hex) of the policy's `model.initial_model` safetensors file, when it names one
+    /// (member `initial_model_sha256`, absent otherwise): the policy digest covers only the path.
+    public var initialModelSHA256: String?
 
     public init(ledgerPublicKey: [UInt8], policySHA256: String, epsilonMax: Double, delta: Double,
-                accountant: String = ledgerAccountantIdentifier) {
+                accountant: String = ledgerAccountantIdentifier, initialModelSHA256: String? = nil) {
         self.ledgerPublicKey = ledgerPublicKey
         self.policySHA256 = policySHA256
         self.epsilonMax = epsilonMax
         self.delta = delta
         self.accountant = accountant
+        self.initialModelSHA256 = initialModelSHA256
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -53,16 +57,19 @@ public struct GenesisPayload: LedgerPayload {
         delta = try f.positiveDouble("delta")
         guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
         accountant = try f.nonEmptyString("accountant")
+        initialModelSHA256 = f.has("initial_model_sha256") ? try f.sha256Hex("initial_model_sha256") : nil
     }
 
     public var data: JSONValue {
-        [
+        var members: [String: JSONValue] = [
             "ledger_public_key": .string(Base64.encode(ledgerPublicKey)),
             "policy_sha256": .string(policySHA256),
             "epsilon_max": .number(epsilonMax),
             "delta": .number(delta),
             "accountant": .string(accountant),
         ]
+        if let initialModelSHA256 { members["initial_model_sha256"] = .string(initialModelSHA256) }
+        return .object(members)
     }
 }
 
@@ -209,8 +216,9 @@ public struct RoundOpenedPayload: LedgerPayload {
     public static let kind = "round.opened"
     /// Round number (1-based, increasing).
     public var round: Int
-    /// Participants sampled into the round.
-    public var participantsSampled: Int
+    /// Participants sampled into the round; nil in a participant-unit round that commits to its
+    /// sample instead (`sampleCommitment`): the count is then recorded when the round ends.
+    public var participantsSampled: Int?
     /// Participants eligible to be sampled.
     public var participantsEligible: Int
     /// Noise mechanism, e.g. `discrete-gaussian`.
@@ -218,32 +226,52 @@ public struct RoundOpenedPayload: LedgerPayload {
     /// The round's frozen plan (`data.plan`), which its charge must match; nil in ledgers written
     /// before plans were recorded.
     public var plan: RoundPlanRecord?
+    /// Participant unit: SHA-256 (hex) commitment to the sampled participants
+    /// (`ParticipantSampleCommitment`), written instead of any name or count of the sample.
+    public var sampleCommitment: String?
 
-    public init(round: Int, participantsSampled: Int, participantsEligible: Int, mechanism: String, plan: RoundPlanRecord? = nil) {
+    public init(round: Int, participantsSampled: Int?, participantsEligible: Int, mechanism: String,
+                plan: RoundPlanRecord? = nil, sampleCommitment: String? = nil) {
         self.round = round
         self.participantsSampled = participantsSampled
         self.participantsEligible = participantsEligible
         self.mechanism = mechanism
         self.plan = plan
+        self.sampleCommitment = sampleCommitment
     }
 
     public init(data: JSONValue) throws(LedgerError) {
         let f = try PayloadFields(kind: Self.kind, data: data)
         round = try f.int("round", minimum: 1)
-        participantsSampled = try f.int("participants_sampled")
         participantsEligible = try f.int("participants_eligible")
         mechanism = try f.nonEmptyString("mechanism")
         plan = f.has("plan") ? try RoundPlanRecord(data: try f.value("plan"), kind: Self.kind) : nil
+        if f.has("sample_commitment") {
+            // A committed sample is named nowhere, not even by its size, until the round ends.
+            guard plan?.unit == .participant else {
+                throw f.fail("sample_commitment", "absent unless the round's plan has unit \"participant\"")
+            }
+            guard !f.has("participants_sampled") else {
+                throw f.fail(
+                    "participants_sampled", "absent when data.sample_commitment is present (the count is recorded when the round ends)")
+            }
+            sampleCommitment = try f.sha256Hex("sample_commitment")
+            participantsSampled = nil
+        } else {
+            sampleCommitment = nil
+            participantsSampled = try f.int("participants_sampled")
+        }
     }
 
     public var data: JSONValue {
         var members: [String: JSONValue] = [
             "round": .integer(round),
-            "participants_sampled": .integer(participantsSampled),
             "participants_eligible": .integer(participantsEligible),
             "mechanism": .string(mechanism),
         ]
+        if let participantsSampled { members["participants_sampled"] = .integer(participantsSampled) }
         if let plan { members["plan"] = plan.json }
+        if let sampleCommitment { members["sample_commitment"] = .string(sampleCommitment) }
         return .object(members)
     }
 }
@@ -283,10 +311,14 @@ public struct RoundChargedPayload: LedgerPayload {
     public var cumulativeEpsilon: Double
     /// The RDP order α at which `cumulativeEpsilon` was attained.
     public var cumulativeOrder: Double
-    /// Names of the participants whose updates entered the aggregate.
+    /// Names of the participants whose updates entered the aggregate; empty when the entry
+    /// commits to them instead (`contributorsCommitment`).
     public var contributors: [String]
-    /// SHA-256 (hex) of each contributor's signed update, by name.
+    /// SHA-256 (hex) of each contributor's signed update, by name; empty with a commitment.
     public var updateDigests: [String: String]
+    /// Participant unit: SHA-256 (hex) commitment to the contributors
+    /// (`ParticipantSampleCommitment`), written instead of their names and digests.
+    public var contributorsCommitment: String?
     /// The recorded `charge_method`; nil when the entry names none (ledgers written before the
     /// field existed), which means `ChargeMethod.unnamed` (the v1 method).
     public var chargeMethod: ChargeMethod?
@@ -296,8 +328,9 @@ public struct RoundChargedPayload: LedgerPayload {
     public init(round: Int, unit: PrivacyUnit, samplingRate: Double, noiseMultiplier: Double, clippingBound: Double,
                 sensitivity: Double, gridStep: Double, dimension: Int, delta: Double, roundEpsilon: Double,
                 cumulativeEpsilon: Double, cumulativeOrder: Double, contributors: [String], updateDigests: [String: String],
-                chargeMethod: ChargeMethod? = .current) {
+                chargeMethod: ChargeMethod? = .current, contributorsCommitment: String? = nil) {
         self.chargeMethod = chargeMethod
+        self.contributorsCommitment = contributorsCommitment
         self.round = round
         self.unit = unit
         self.samplingRate = samplingRate
@@ -331,6 +364,23 @@ public struct RoundChargedPayload: LedgerPayload {
         roundEpsilon = try f.nonNegativeDouble("round_epsilon")
         cumulativeEpsilon = try f.nonNegativeDouble("cumulative_epsilon")
         cumulativeOrder = try f.double("cumulative_order")
+        chargeMethod = f.has("charge_method") ? try f.chargeMethod("charge_method") : nil
+        if f.has("contributors_commitment") {
+            // Participant unit: the contributors are committed to, never named.
+            guard unit == .participant else {
+                throw f.fail(
+                    "contributors_commitment", "absent unless unit is \"participant\" (the record unit lists its contributors)")
+            }
+            guard !f.has("contributors"), !f.has("update_digests") else {
+                throw f.fail(
+                    "contributors", "absent when data.contributors_commitment is present (so is data.update_digests)")
+            }
+            contributorsCommitment = try f.sha256Hex("contributors_commitment")
+            contributors = []
+            updateDigests = [:]
+            return
+        }
+        contributorsCommitment = nil
         contributors = try f.stringArray("contributors")
         var digests: [String: String] = [:]
         for (name, value) in try f.object("update_digests") {
@@ -340,7 +390,6 @@ public struct RoundChargedPayload: LedgerPayload {
             digests[name] = digest
         }
         updateDigests = digests
-        chargeMethod = f.has("charge_method") ? try f.chargeMethod("charge_method") : nil
         // Every contributor's update is identified, and nothing else is: the digests are how a
         // participant proves which of its updates was used.
         guard Set(contributors).count == contributors.count, Set(contributors) == Set(digests.keys) else {
@@ -362,22 +411,29 @@ public struct RoundChargedPayload: LedgerPayload {
             "round_epsilon": .number(roundEpsilon),
             "cumulative_epsilon": .number(cumulativeEpsilon),
             "cumulative_order": .number(cumulativeOrder),
-            "contributors": .array(contributors.map { .string($0) }),
-            "update_digests": .object(updateDigests.mapValues { .string($0) }),
         ]
+        if let contributorsCommitment {
+            members["contributors_commitment"] = .string(contributorsCommitment)
+        } else {
+            members["contributors"] = .array(contributors.map { .string($0) })
+            members["update_digests"] = .object(updateDigests.mapValues { .string($0) })
+        }
         if let chargeMethod { members["charge_method"] = .string(chargeMethod.rawValue) }
         return .object(members)
     }
 
     /// The charge of a planned round: every parameter from `plan`, the ε values from `projected`
     /// (`LedgerState.projectedCharge(plan:)` just before writing).
-    public init(round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String], updateDigests: [String: String]) {
+    public init(
+        round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String], updateDigests: [String: String],
+        contributorsCommitment: String? = nil
+    ) {
         self.init(
             round: round, unit: plan.unit, samplingRate: plan.samplingRate, noiseMultiplier: plan.noiseMultiplier,
             clippingBound: plan.clippingBound, sensitivity: plan.sensitivity, gridStep: plan.gridStep, dimension: plan.dimension,
             delta: plan.delta, roundEpsilon: projected.roundEpsilon, cumulativeEpsilon: projected.cumulativeEpsilon,
             cumulativeOrder: projected.cumulativeOrder, contributors: contributors, updateDigests: updateDigests,
-            chargeMethod: plan.chargeMethod)
+            chargeMethod: plan.chargeMethod, contributorsCommitment: contributorsCommitment)
     }
 }
 
@@ -389,10 +445,19 @@ public struct RoundClosedPayload: LedgerPayload {
     public var modelSHA256: String
     /// The checkpoint's path relative to the state directory.
     public var checkpoint: String
-    /// The aggregate federated-evaluation metrics of the released model (`LedgerMetric`: count,
-    /// accuracy, precision, recall, f1, roc_auc).
+    /// Ledgers written before the evaluation store: the aggregate federated-evaluation metrics of
+    /// the released model (`LedgerMetric`). Empty when the entry carries `evaluationSHA256`.
     public var metrics: [String: Double]
+    /// SHA-256 (hex) of the round's line in the coordinator's evaluation store
+    /// (`EvaluationStore`), which holds the exact metrics; nil in older entries (`metrics`).
+    public var evaluationSHA256: String?
+    /// Participant unit with a committed sample: how many participants were sampled, recorded
+    /// once the round has ended.
+    public var participantsSampled: Int?
+    /// Participant unit with a committed sample: how many updates entered the aggregate.
+    public var contributorsCount: Int?
 
+    /// An entry of the older form, with the exact metrics.
     public init(round: Int, modelSHA256: String, checkpoint: String, metrics: [String: Double]) {
         self.round = round
         self.modelSHA256 = modelSHA256
@@ -400,17 +465,72 @@ public struct RoundClosedPayload: LedgerPayload {
         self.metrics = metrics
     }
 
+    /// An entry that commits to the evaluation store's line for the round, with the sample's
+    /// counts in the participant unit.
+    public init(round: Int, modelSHA256: String, checkpoint: String, evaluationSHA256: String,
+                participantsSampled: Int? = nil, contributorsCount: Int? = nil) {
+        self.round = round
+        self.modelSHA256 = modelSHA256
+        self.checkpoint = checkpoint
+        self.metrics = [:]
+        self.evaluationSHA256 = evaluationSHA256
+        self.participantsSampled = participantsSampled
+        self.contributorsCount = contributorsCount
+    }
+
     public init(data: JSONValue) throws(LedgerError) {
         let f = try PayloadFields(kind: Self.kind, data: data)
         round = try f.int("round", minimum: 1)
         modelSHA256 = try f.sha256Hex("model_sha256")
         checkpoint = try f.string("checkpoint")
-        metrics = try f.numberMap("metrics")
-        try LedgerMetric.validate(metrics, field: "metrics", kind: Self.kind)
+        guard f.has("metrics") != f.has("evaluation_sha256") else {
+            throw f.fail(
+                "evaluation_sha256", "present (new entries) or replaced by data.metrics (older entries), not both or neither")
+        }
+        if f.has("metrics") {
+            metrics = try f.numberMap("metrics")
+            try LedgerMetric.validate(metrics, field: "metrics", kind: Self.kind)
+        } else {
+            metrics = [:]
+            evaluationSHA256 = try f.sha256Hex("evaluation_sha256")
+        }
+        (participantsSampled, contributorsCount) = try SampleCounts.decode(f)
     }
 
     public var data: JSONValue {
-        ["round": .integer(round), "model_sha256": .string(modelSHA256), "checkpoint": .string(checkpoint), "metrics": metrics.json]
+        var members: [String: JSONValue] = [
+            "round": .integer(round), "model_sha256": .string(modelSHA256), "checkpoint": .string(checkpoint),
+        ]
+        if let evaluationSHA256 {
+            members["evaluation_sha256"] = .string(evaluationSHA256)
+        } else {
+            members["metrics"] = metrics.json
+        }
+        SampleCounts.encode(participantsSampled, contributorsCount, into: &members)
+        return .object(members)
+    }
+}
+
+/// The participant unit's sample counts (`participants_sampled`, `contributors_count`), present
+/// together or not at all in `round.closed` and `round.aborted`.
+enum SampleCounts {
+    static func decode(_ f: PayloadFields) throws(LedgerError) -> (Int?, Int?) {
+        guard f.has("participants_sampled") == f.has("contributors_count") else {
+            throw f.fail("participants_sampled", "present together with data.contributors_count, or both absent")
+        }
+        guard f.has("participants_sampled") else { return (nil, nil) }
+        let sampled = try f.int("participants_sampled")
+        let contributors = try f.int("contributors_count")
+        guard contributors <= sampled else {
+            throw f.fail("contributors_count", "at most data.participants_sampled (\(sampled))")
+        }
+        return (sampled, contributors)
+    }
+
+    static func encode(_ sampled: Int?, _ contributors: Int?, into members: inout [String: JSONValue]) {
+        guard let sampled, let contributors else { return }
+        members["participants_sampled"] = .integer(sampled)
+        members["contributors_count"] = .integer(contributors)
     }
 }
 
@@ -487,11 +607,19 @@ public struct RoundAbortedPayload: LedgerPayload {
     public var reason: String
     /// Whether a `round.charged` entry for this round precedes it (the spend stays counted).
     public var charged: Bool
+    /// Participant unit with a committed sample: how many participants were sampled.
+    public var participantsSampled: Int?
+    /// Participant unit with a committed sample: how many updates had been accepted.
+    public var contributorsCount: Int?
 
-    public init(round: Int, reason: String, charged: Bool) {
+    public init(
+        round: Int, reason: String, charged: Bool, participantsSampled: Int? = nil, contributorsCount: Int? = nil
+    ) {
         self.round = round
         self.reason = reason
         self.charged = charged
+        self.participantsSampled = participantsSampled
+        self.contributorsCount = contributorsCount
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -499,9 +627,16 @@ public struct RoundAbortedPayload: LedgerPayload {
         round = try f.int("round", minimum: 1)
         reason = try f.string("reason")
         charged = try f.bool("charged")
+        (participantsSampled, contributorsCount) = try SampleCounts.decode(f)
     }
 
-    public var data: JSONValue { ["round": .integer(round), "reason": .string(reason), "charged": .bool(charged)] }
+    public var data: JSONValue {
+        var members: [String: JSONValue] = [
+            "round": .integer(round), "reason": .string(reason), "charged": .bool(charged),
+        ]
+        SampleCounts.encode(participantsSampled, contributorsCount, into: &members)
+        return .object(members)
+    }
 }
 
 /// `gate.decision`: one governance gate's outcome with the inputs it judged.
@@ -538,23 +673,50 @@ public struct GateDecisionPayload: LedgerPayload {
 }
 
 /// `evaluation.recorded`: federated evaluation of a round's model on the participants' holdouts.
+///
+/// New entries commit to the round's line in the coordinator's evaluation store
+/// (`evaluationSHA256`, with `participantsEvaluated`); older entries carry the exact metrics.
 public struct EvaluationRecordedPayload: LedgerPayload {
     public static let kind = "evaluation.recorded"
     public var round: Int
-    /// Metrics (`LedgerMetric`: count, accuracy, precision, recall, f1, roc_auc) by participant name.
+    /// Older entries: metrics (`LedgerMetric`) by participant name; empty in new entries.
     public var participants: [String: [String: Double]]
-    /// The aggregate metrics.
+    /// Older entries: the aggregate metrics; empty in new entries.
     public var aggregate: [String: Double]
+    /// SHA-256 (hex) of the round's evaluation-store line; nil in older entries.
+    public var evaluationSHA256: String?
+    /// How many participants' evaluations were merged (new entries).
+    public var participantsEvaluated: Int?
 
+    /// An entry of the older form, with the exact metrics.
     public init(round: Int, participants: [String: [String: Double]], aggregate: [String: Double]) {
         self.round = round
         self.participants = participants
         self.aggregate = aggregate
     }
 
+    /// An entry that commits to the evaluation store's line for the round.
+    public init(round: Int, evaluationSHA256: String, participantsEvaluated: Int) {
+        self.round = round
+        self.participants = [:]
+        self.aggregate = [:]
+        self.evaluationSHA256 = evaluationSHA256
+        self.participantsEvaluated = participantsEvaluated
+    }
+
     public init(data: JSONValue) throws(LedgerError) {
         let f = try PayloadFields(kind: Self.kind, data: data)
         round = try f.int("round", minimum: 1)
+        if f.has("evaluation_sha256") {
+            guard !f.has("participants"), !f.has("aggregate") else {
+                throw f.fail("aggregate", "absent when data.evaluation_sha256 is present (so is data.participants)")
+            }
+            evaluationSHA256 = try f.sha256Hex("evaluation_sha256")
+            participantsEvaluated = try f.int("participants_evaluated")
+            participants = [:]
+            aggregate = [:]
+            return
+        }
         var participants: [String: [String: Double]] = [:]
         for (name, value) in try f.object("participants") {
             let inner = try PayloadFields(kind: Self.kind, data: value)
@@ -572,7 +734,14 @@ public struct EvaluationRecordedPayload: LedgerPayload {
     }
 
     public var data: JSONValue {
-        ["round": .integer(round), "participants": .object(participants.mapValues { $0.json }), "aggregate": aggregate.json]
+        if let evaluationSHA256 {
+            return ["round": .integer(round), "evaluation_sha256": .string(evaluationSHA256),
+                    "participants_evaluated": .integer(participantsEvaluated ?? 0)]
+        }
+        return [
+            "round": .integer(round), "participants": .object(participants.mapValues { $0.json }),
+            "aggregate": aggregate.json,
+        ]
     }
 }
 

@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// Why a byte sequence is not acceptable JSON, and at which byte offset.
 public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertible {
     /// 0-based byte offset of the problem in the input.
@@ -346,4 +348,11 @@ private struct Parser {
     @inline(__always) func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
+}
+
+extension JSONParseError: CohortError {
+    /// Ledger lines are the JSON this parser reads; a parse failure is a ledger line that is not JSON.
+    public var errorCode: String { LedgerError.Code.badJSON.rawValue }
+    public var errorMessage: String { description }
+    public var category: CohortErrorCategory { .invalidInput }
 }

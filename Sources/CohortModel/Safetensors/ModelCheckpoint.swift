@@ -1,12 +1,18 @@
 /// The global model and server optimizer state after a round, stored as safetensors.
 ///
-/// Tensors: `weight` of shape [1, d] and `bias` of shape [1] (the layout of a one-output linear
-/// layer, so an external trainer can load them directly), and `velocity` [d + 1] when the server
-/// optimizer uses momentum. Metadata (all strings): `cohort.format` = `cohort.checkpoint`,
-/// `cohort.version`, `cohort.round`, `cohort.schema_digest`, and the optimizer's hyper-parameters.
+/// Tensors: the model's, with the policy's names and shapes — for logistic regression `weight`
+/// of shape [1, d] and `bias` of shape [1] (the layout of a one-output linear layer, so an
+/// external trainer can load them directly), for other models the tensors of their
+/// ``ModelLayout`` — and `velocity` [d] when the server optimizer uses momentum. Metadata (all
+/// strings): `cohort.format` = `cohort.checkpoint`, `cohort.version`, `cohort.round`,
+/// `cohort.schema_digest`, and the optimizer's hyper-parameters.
+///
+/// Version 1 is logistic regression's `weight`/`bias`; version 2 (written for any other layout)
+/// adds `cohort.layout`, the layout as JSON (`{"tensors": [{"name", "shape"}, …]}`), so the file
+/// reads back without the policy. Logistic-regression checkpoints are still written as version 1.
 public struct ModelCheckpoint: Sendable, Equatable {
-    /// The checkpoint format version this code writes and reads.
-    public static let currentVersion = 1
+    /// The newest checkpoint format version this code writes and reads.
+    public static let currentVersion = 2
     static let format = "cohort.checkpoint"
 
     /// The round after which this model was released (0 = initial model).
@@ -17,27 +23,46 @@ public struct ModelCheckpoint: Sendable, Equatable {
     public var optimizer: ServerOptimizer?
     /// `FeatureSchema.digest()` of the schema the model's inputs follow.
     public var schemaDigest: String
+    /// The tensors `model.parameters` holds; nil means logistic regression's `weight`/`bias`.
+    public var layout: ModelLayout?
 
-    public init(round: Int, model: LogisticRegression, optimizer: ServerOptimizer? = nil, schemaDigest: String) {
+    /// A checkpoint. `model` holds the flat parameter vector of any model (the coordinator keeps
+    /// every model's vector in it); `layout` names its tensors (nil: logistic regression).
+    public init(round: Int, model: LogisticRegression, optimizer: ServerOptimizer? = nil, schemaDigest: String,
+                layout: ModelLayout? = nil) {
         self.round = round
         self.model = model
         self.optimizer = optimizer
         self.schemaDigest = schemaDigest
+        self.layout = layout
+    }
+
+    /// The layout to write: nil when it is logistic regression's (written as version 1).
+    private var nonLogisticLayout: ModelLayout? {
+        guard let layout else { return nil }
+        return (try? ModelLayout.logisticRegression(featureCount: model.featureCount)) == layout ? nil : layout
     }
 
     /// The checkpoint as a safetensors file.
     public func safetensors() throws(ModelError) -> SafetensorsFile {
         let d = model.featureCount
-        var tensors: [(name: String, tensor: Tensor)] = [
-            ("weight", try Tensor(shape: [1, d], values: Array(model.weights))),
-            ("bias", Tensor(vector: [model.bias])),
-        ]
+        var tensors: [(name: String, tensor: Tensor)]
         var metadata = [
             "cohort.format": Self.format,
-            "cohort.version": String(Self.currentVersion),
+            "cohort.version": "1",
             "cohort.round": String(round),
             "cohort.schema_digest": schemaDigest,
         ]
+        if let layout = nonLogisticLayout {
+            tensors = try layout.safetensors(model.parameters).tensors
+            metadata["cohort.version"] = "2"
+            metadata["cohort.layout"] = try layout.json()
+        } else {
+            tensors = [
+                ("weight", try Tensor(shape: [1, d], values: Array(model.weights))),
+                ("bias", Tensor(vector: [model.bias])),
+            ]
+        }
         if let optimizer {
             metadata["cohort.server_learning_rate"] = String(optimizer.learningRate)
             metadata["cohort.server_momentum"] = String(optimizer.momentum)
@@ -53,12 +78,23 @@ public struct ModelCheckpoint: Sendable, Equatable {
             ModelError(code: "model.invalid_checkpoint", message: "not a Cohort checkpoint: \(problem)")
         }
         guard file.metadata["cohort.format"] == Self.format else { throw invalid("metadata cohort.format is not '\(Self.format)'") }
-        guard file.metadata["cohort.version"] == String(Self.currentVersion) else {
-            throw invalid("unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this build reads \(Self.currentVersion)")
+        guard let version = file.metadata["cohort.version"].flatMap({ Int($0) }), (1...Self.currentVersion).contains(version) else {
+            throw invalid("unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this "
+                + "build reads 1…\(Self.currentVersion)")
         }
         guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else { throw invalid("cohort.round is missing") }
         guard let digest = file.metadata["cohort.schema_digest"] else { throw invalid("cohort.schema_digest is missing") }
-        let model = try LogisticRegression(weightAndBias: file)
+        var layout: ModelLayout? = nil
+        let model: LogisticRegression
+        if version >= 2 {
+            guard let json = file.metadata["cohort.layout"] else { throw invalid("a version 2 checkpoint needs "
+                + "cohort.layout") }
+            let decoded = try ModelLayout(json: json)
+            model = try LogisticRegression(parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
+            layout = decoded
+        } else {
+            model = try LogisticRegression(weightAndBias: file)
+        }
         var optimizer: ServerOptimizer? = nil
         if let rate = file.metadata["cohort.server_learning_rate"].flatMap({ Double($0) }) {
             let velocity = file.tensor(named: "velocity")?.values ?? []
@@ -72,7 +108,7 @@ public struct ModelCheckpoint: Sendable, Equatable {
                 velocity: velocity
             )
         }
-        self.init(round: round, model: model, optimizer: optimizer, schemaDigest: digest)
+        self.init(round: round, model: model, optimizer: optimizer, schemaDigest: digest, layout: layout)
     }
 }
 

@@ -55,6 +55,17 @@ public struct FrameWriter: Sendable {
         channel.writeAndFlush(Frame(error)).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// Ends the connection at once, without waiting for what is already queued to drain: for a
+    /// peer that stopped reading, whose pending writes would never complete (``close(with:)``
+    /// waits for its error frame to be flushed first, which such a peer never allows). `error`
+    /// is queued, and reaches the peer only if it reads before the channel closes.
+    public func closeNow(with error: WireError) {
+        admission.close()
+        let channel = channel
+        channel.write(Frame(error), promise: nil)
+        channel.close(promise: nil)
+    }
+
     /// Finishes the outbound side (no more frames will be sent).
     public func finish() {
         writer.finish()

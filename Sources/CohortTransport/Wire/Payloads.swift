@@ -5,7 +5,8 @@ public struct Hello: FramePayload, Hashable {
     public static let frameType = FrameType.hello
     /// The participant's name; must equal the name in its certificate.
     public var participantName: String
-    /// The highest protocol version the participant speaks.
+    /// The highest protocol version the participant speaks. Decoding refuses a version outside
+    /// ``supportedProtocolVersions`` with `protocol.version_unsupported`, naming both.
     public var protocolVersion: UInt16
     /// Optional features, e.g. `"record-level-dp"`, `"external-trainer"`.
     public var capabilities: [String]
@@ -26,7 +27,15 @@ public struct Hello: FramePayload, Hashable {
         participantName = try reader.readString(field: "participantName")
         protocolVersion = try reader.readInteger(field: "protocolVersion")
         capabilities = try reader.readStringList(field: "capabilities")
+        // Negotiated here, where the number is decoded: the coordinator answers the hello of a
+        // peer it cannot speak to with an error frame that names both versions, then closes.
+        guard Self.supportedProtocolVersions.contains(protocolVersion) else {
+            throw .versionUnsupported(protocolVersion, supported: Self.supportedProtocolVersions)
+        }
     }
+
+    /// The protocol versions this build speaks in a session (the `hello` → `bye` exchange).
+    public static let supportedProtocolVersions: ClosedRange<UInt16> = 1...Frame.currentVersion
 }
 
 /// The model a session trains.

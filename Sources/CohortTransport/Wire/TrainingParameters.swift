@@ -1,3 +1,4 @@
+import CohortModel
 import Foundation
 
 /// What a participant needs to train one round, sent as JSON in the round invitation.
@@ -13,6 +14,9 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     public var localEpochs: Int
     public var localLearningRate: Double
     public var batchSize: Int
+    /// The model the round trains (`ModelArchitecture`'s JSON); absent in rounds of coordinators
+    /// that predate it, which means logistic regression.
+    public var model: ModelArchitecture?
 
     enum CodingKeys: String, CodingKey {
         case unit
@@ -21,9 +25,14 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
         case localEpochs = "local_epochs"
         case localLearningRate = "local_learning_rate"
         case batchSize = "batch_size"
+        case model
     }
 
-    public init(unit: String, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double, batchSize: Int) {
+    public init(
+        unit: String, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double, batchSize: Int,
+        model: ModelArchitecture? = nil
+    ) {
+        self.model = model
         self.unit = unit
         self.samplingRate = samplingRate
         self.clippingBound = clippingBound

@@ -1,4 +1,5 @@
 import CohortCrypto
+import CohortErrors
 
 /// The plaintext of a model update, sealed to the coordinator's X25519 key.
 ///
@@ -68,4 +69,10 @@ public struct UpdateRejection: Error, Equatable, Sendable, CustomStringConvertib
     }
 
     public var description: String { "\(message) [\(code)]" }
+}
+
+extension UpdateRejection: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

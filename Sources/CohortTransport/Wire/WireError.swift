@@ -1,3 +1,5 @@
+import CohortErrors
+
 /// An error that can travel on the wire: a stable code, a human-readable message, and whether the
 /// sender closes the connection after reporting it.
 ///
@@ -44,6 +46,9 @@ extension WireError {
         /// The server's budget for partially received large frames is in use; retry shortly.
         public static let busy = "wire.busy"
         // Authentication and policy.
+        /// The peer's `hello` names a protocol version this build does not speak; the message
+        /// names both (the connection closes).
+        public static let protocolVersionUnsupported = "protocol.version_unsupported"
         public static let notInPolicy = "auth.not_in_policy"
         public static let badIdentity = "auth.bad_identity"
         public static let nameMismatch = "auth.name_mismatch"
@@ -88,6 +93,18 @@ extension WireError {
             code: Code.badMagic,
             message: "frame does not start with \"CHRT\" (got \(bytes.map { String($0, radix: 16) })); "
                 + "the peer is not speaking the Cohort protocol",
+            closesConnection: true
+        )
+    }
+
+    static func versionUnsupported(_ version: UInt16, supported: ClosedRange<UInt16>) -> WireError {
+        let ours =
+            supported.count == 1
+            ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound)…\(supported.upperBound)"
+        return WireError(
+            code: Code.protocolVersionUnsupported,
+            message: "the peer's hello asks for protocol version \(version); this coordinator speaks protocol \(ours); "
+                + "run a participant and a coordinator that share a protocol version",
             closesConnection: true
         )
     }
@@ -166,4 +183,21 @@ extension WireError {
             closesConnection: true
         )
     }
+}
+
+extension WireError {
+    /// The error frame for any Cohort error: its stable code and its message. The one place an
+    /// error becomes a wire error frame.
+    /// - Parameters:
+    ///   - error: what went wrong.
+    ///   - closesConnection: whether the sender closes the connection after the frame.
+    public init(_ error: some CohortError, closesConnection: Bool) {
+        self.init(code: error.errorCode, message: error.errorMessage, closesConnection: closesConnection)
+    }
+}
+
+extension WireError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .invalidInput }
 }

@@ -1,6 +1,4 @@
 import CohortCrypto
-import CohortLedger
-import CohortModel
 import CohortStorage
 
 /// Finds a released model in a coordinator's state directory and packages it as a
@@ -21,35 +19,21 @@ public enum ModelExporter {
     /// The export of the selected model.
     /// - Parameters:
     ///   - stateDirectory: the coordinator's state directory (`checkpoints/` in it).
-    ///   - entries: the ledger's entries (read, and verified when the caller can).
+    ///   - released: each round that released a model, with its checkpoint's SHA-256 as the
+    ///     ledger recorded it (`ReleasedModels.scan` in CohortLedger).
+    ///   - approvedRounds: the rounds whose released model the evaluation gate approved.
     ///   - latestApprovedRound: the latest approved round of the verified ledger state.
     ///   - schema: the feature schema of the run (the policy's `model.schema`).
     ///   - modelKind: the policy's `model.kind`, when known (else read from the checkpoint).
     /// - Throws: `export.no_approved_model`, `export.unknown_round`, `export.checkpoint_missing`,
     ///   `export.checkpoint_mismatch`, `export.schema_mismatch`, checkpoint decoding errors.
     public static func export(
-        stateDirectory: String, entries: [LedgerEntry], latestApprovedRound: Int?, schema: FeatureSchema,
+        stateDirectory: String, released: [Int: String], approvedRounds: Set<Int>, latestApprovedRound: Int?,
+        schema: FeatureSchema,
         selection: Selection,
         modelKind: String? = nil
     ) throws(ModelError) -> ModelExport {
-        var released: [Int: String] = [:]
-        var promoted: Set<Int> = []
-        var approved: Set<Int> = []
-        for entry in entries {
-            switch try? entry.record() {
-            case .roundClosed(let closed)?:
-                released[closed.round] = closed.modelSHA256
-                if promoted.contains(closed.round) { approved.insert(closed.round) }
-            case .gateDecision(let decision)?:
-                // The rule of the ledger verifier: an evaluation pass with promoted: true,
-                // effective when that round's model is released.
-                if decision.gate == "evaluation" && decision.passed && decision.inputs["promoted"] == .bool(true) {
-                    promoted.insert(decision.round)
-                }
-            default:
-                break
-            }
-        }
+        var approved = approvedRounds
         if let latestApprovedRound { approved.insert(latestApprovedRound) }
         let round: Int
         switch selection {
@@ -75,7 +59,7 @@ public enum ModelExporter {
                         ? "no round has released a model yet" : "released rounds: \(describe(released.keys))")
             )
         }
-        let path = Coordinator.checkpointPath(stateDirectory: stateDirectory, round: round)
+        let path = stateDirectory + "/checkpoints/" + checkpointName(round: round)
         guard DurableFile.exists(path) else {
             throw ModelError(
                 code: "export.checkpoint_missing",
@@ -109,35 +93,10 @@ public enum ModelExporter {
         return sorted.count == last - first + 1
             ? (first == last ? "\(first)" : "\(first)–\(last)") : sorted.map(String.init).joined(separator: ", ")
     }
-}
 
-extension Coordinator {
-    /// The export of a released model, for download over the operator API.
-    /// - Throws: `ControlError` with the exporter's code: 404 for a round or approval that does
-    ///   not exist, 500 for a missing or damaged checkpoint.
-    public func exportModel(_ selection: ModelExporter.Selection, by principal: ControlPrincipal) throws(ControlError)
-        -> [UInt8]
-    {
-        try authorize(principal, .readModel)
-        let contents: LedgerReader.Contents
-        do {
-            contents = try LedgerReader.read(
-                file: LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory))
-        } catch {
-            throw ControlError(
-                code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", status: 500)
-        }
-        do {
-            let export = try ModelExporter.export(
-                stateDirectory: configuration.stateDirectory, entries: contents.entries,
-                latestApprovedRound: ledger.state.latestApprovedRound, schema: schema, selection: selection,
-                modelKind: configuration.policy.policy.model.kind
-            )
-            return try export.safetensors().encoded()
-        } catch {
-            let notFound: Set<String> = ["export.no_approved_model", "export.unknown_round"]
-            throw ControlError(
-                code: error.code, message: error.message, status: notFound.contains(error.code) ? 404 : 500)
-        }
+    /// The checkpoint file name the coordinator writes for `round` (docs/LEDGER.md: `round-000042.safetensors`).
+    public static func checkpointName(round: Int) -> String {
+        let digits = String(round)
+        return "round-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".safetensors"
     }
 }

@@ -8,60 +8,18 @@ import CohortTransport
 import Foundation
 import Logging
 
-/// Captures every log record, so tests can prove what is (and is not) logged.
-final class LogCapture: @unchecked Sendable {
-    // @unchecked Sendable: `lines` is only touched under `lock`.
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func append(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
-
-    var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines.joined(separator: "\n")
-    }
-
-    func logger(_ label: String) -> Logger {
-        Logger(label: label) { label in CapturingHandler(label: label, capture: self) }
-    }
-}
-
-struct CapturingHandler: LogHandler {
-    let label: String
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        capture.append("\(event.level) \(label) \(event.message) \(all.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
-    }
-}
-
 /// A consortium on disk: CA, coordinator identity, participants each holding a disjoint slice of
 /// the WDBC records, and a policy file. Nothing runs: `Consortium` adds an in-process coordinator,
 /// and the crash and storage tests start coordinators of their own over these files.
-struct ConsortiumFiles: Sendable {
-    let directory: String
-    let ca: CertificateAuthority
-    let coordinatorIdentity: IdentityFiles
-    let participants: [IdentityFiles]
-    let schemaPath: String
-    let policyPath: String
+public struct ConsortiumFiles: Sendable {
+    public let directory: String
+    public let ca: CertificateAuthority
+    public let coordinatorIdentity: IdentityFiles
+    public let participants: [IdentityFiles]
+    public let schemaPath: String
+    public let policyPath: String
 
-    static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
+    public static var repositoryRoot: String { Repository.root }
 
     /// - Parameters:
     ///   - names: participants in the policy.
@@ -72,10 +30,10 @@ struct ConsortiumFiles: Sendable {
     ///   - roundsCount: the policy's `rounds.count`.
     ///   - extraYAML: further top-level sections (e.g. `governance:`), appended verbatim.
     ///   - apiYAML: the `api` section (default: `defaultAPI`); nil for none.
-    init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
+    public init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         apiYAML: String? = Self.defaultAPI) throws {
+         apiYAML: String? = Self.defaultAPI, modelYAML: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
@@ -123,7 +81,7 @@ struct ConsortiumFiles: Sendable {
               version: lr-v1
               schema: \(schemaPath)
               server_learning_rate: 0.5
-            limits:
+            \(modelYAML.split(separator: "\n").map { "  " + $0 + "\n" }.joined())limits:
               max_update_bytes: \(maxUpdateBytes)
 
             """
@@ -134,7 +92,7 @@ struct ConsortiumFiles: Sendable {
 
     /// The operators and auditors the tests act as: without an `api` section no one may use the
     /// control actions.
-    static let defaultAPI = """
+    public static let defaultAPI = """
         api:
           listen: 127.0.0.1:0
           operators: [ops-alice, alice]
@@ -142,73 +100,79 @@ struct ConsortiumFiles: Sendable {
 
         """
 
-    var stateDirectory: String { directory + "/state" }
+    public var stateDirectory: String { directory + "/state" }
 
-    func identity(_ name: String) -> IdentityFiles { participants.first { $0.name == name }! }
+    public func identity(_ name: String) -> IdentityFiles { participants.first { $0.name == name }! }
 
-    func ledgerPublicKey() throws -> [UInt8] {
+    public func ledgerPublicKey() throws -> [UInt8] {
         try KeyFile.readPublic(kind: .ed25519Public, from: coordinatorIdentity.ed25519PublicKey)
     }
 
     /// A coordinator over these files, in this process, on any free port.
-    func makeCoordinator(
+    public func makeCoordinator(
         stateDirectory: String? = nil, quorumWaitSeconds: Double = 10, logger: Logger,
-        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil
+        alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil, clock: CoordinatorClock? = nil
     ) throws -> Coordinator {
         var configuration = CoordinatorConfiguration(
             policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
             quorumWaitSeconds: quorumWaitSeconds)
         configuration.alertSink = alertSink
+        if let clock { configuration.clock = clock }
         return try Coordinator(configuration: configuration, logger: logger)
     }
 }
 
 /// A consortium on this machine: the files of `ConsortiumFiles` and an in-process coordinator on
 /// a real mutual-TLS socket (127.0.0.1, any free port).
-final class Consortium: @unchecked Sendable {
+public final class Consortium: @unchecked Sendable {
     // @unchecked Sendable: every stored property is immutable after init.
-    let files: ConsortiumFiles
-    let capture = LogCapture()
-    let coordinator: Coordinator
-    let port: Int
+    public let files: ConsortiumFiles
+    public let capture = LogCapture()
+    public let coordinator: Coordinator
+    public let port: Int
 
-    var directory: String { files.directory }
-    var ca: CertificateAuthority { files.ca }
-    var coordinatorIdentity: IdentityFiles { files.coordinatorIdentity }
-    var participants: [IdentityFiles] { files.participants }
-    var schemaPath: String { files.schemaPath }
-    var policyPath: String { files.policyPath }
+    public var directory: String { files.directory }
+    public var ca: CertificateAuthority { files.ca }
+    public var coordinatorIdentity: IdentityFiles { files.coordinatorIdentity }
+    public var participants: [IdentityFiles] { files.participants }
+    public var schemaPath: String { files.schemaPath }
+    public var policyPath: String { files.policyPath }
 
     /// Parameters as for `ConsortiumFiles`.
-    init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
+    public init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
          epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
          maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil) async throws {
+         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil,
+         clock: CoordinatorClock? = nil, modelYAML: String = "") async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
-            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML)
-        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink)
+            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML, modelYAML: modelYAML)
+        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())
     }
 
-    var stateDirectory: String { files.stateDirectory }
+    public var stateDirectory: String { files.stateDirectory }
 
-    func identity(_ name: String) -> IdentityFiles { files.identity(name) }
+    public func identity(_ name: String) -> IdentityFiles { files.identity(name) }
 
     /// A participant process-in-a-task: honest unless `transform` rewrites its updates (a poisoned silo).
-    func participant(_ name: String, trainer: String? = nil, transform: (@Sendable (UInt64, [Float]) -> [Float])? = nil) -> Participant {
+    public func participant(
+        _ name: String, trainer: String? = nil, trainerEvaluates: Bool = false,
+        transform: (@Sendable (UInt64, [Float]) -> [Float])? = nil
+    ) -> Participant {
         let identity = identity(name)
         var configuration = ParticipantConfiguration(
             host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath,
             trainerCommand: trainer)
         configuration.updateTransform = transform
+        configuration.trainerEvaluates = trainerEvaluates
         return Participant(configuration: configuration, logger: capture.logger("cohort.participant"))
     }
 
     /// Waits until `count` participants are connected and attested.
-    func waitForConnected(_ count: Int) async throws {
+    public func waitForConnected(_ count: Int) async throws {
         // A liveness bound (30 s), generous for a loaded shared machine.
         for _ in 0..<1500 {
             if await coordinator.connectedParticipants.count >= count { return }
@@ -220,19 +184,20 @@ final class Consortium: @unchecked Sendable {
                 + notices.joined(separator: "\n"))
     }
 
-    func ledgerEntries() throws -> [LedgerEntry] {
+    public func ledgerEntries() throws -> [LedgerEntry] {
         try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: stateDirectory)).entries
     }
 
-    func ledgerPublicKey() throws -> [UInt8] { try files.ledgerPublicKey() }
+    public func ledgerPublicKey() throws -> [UInt8] { try files.ledgerPublicKey() }
 
-    func shutdown() async {
+    public func shutdown() async {
         await coordinator.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct HarnessError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+    public init(message: String) { self.message = message }
 }

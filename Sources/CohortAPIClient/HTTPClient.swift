@@ -1,5 +1,5 @@
+import CohortErrors
 import CohortTransport
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -33,17 +33,24 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
 }
 
 /// One HTTP/1.1 exchange on a fresh connection (optionally TLS), with an overall deadline.
-enum HTTPExchange {
-    struct Target: Sendable {
-        var host: String
-        var port: Int
+package enum HTTPExchange {
+    package struct Target: Sendable {
+        package var host: String
+        package var port: Int
         /// nil for plain HTTP.
-        var tls: TLSConfiguration?
+        package var tls: TLSConfiguration?
         /// Verified name and SNI; defaults to `host` (IP literals are verified against IP SANs, no SNI).
-        var serverHostname: String?
+        package var serverHostname: String?
+
+        package init(host: String, port: Int, tls: TLSConfiguration?, serverHostname: String? = nil) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.serverHostname = serverHostname
+        }
     }
 
-    static func perform(
+    package static func perform(
         _ target: Target, method: HTTPMethod, path: String, headers extra: [(String, String)] = [], body: [UInt8]? = nil,
         timeout: TimeAmount, maxResponseBytes: Int = 256 << 20, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPClientResult {
@@ -121,7 +128,13 @@ enum HTTPExchange {
         HTTPClientError(code: "client.timeout", message: "no complete response within \(timeout.nanoseconds / 1_000_000_000) s")
     }
 
-    static func isIPAddress(_ name: String) -> Bool {
+    package static func isIPAddress(_ name: String) -> Bool {
         (try? SocketAddress(ipAddress: name, port: 0)) != nil
     }
+}
+
+extension HTTPClientError: CohortError {
+    public var errorCode: String { code }
+    public var errorMessage: String { message }
+    public var category: CohortErrorCategory { .unavailable }
 }

@@ -1,4 +1,4 @@
-import CohortCoordinator
+import CohortAPITypes
 import CohortTransport
 import Foundation
 import NIOCore

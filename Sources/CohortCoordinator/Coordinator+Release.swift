@@ -1,0 +1,105 @@
+import CohortCrypto
+import CohortGovernance
+import CohortLedger
+import CohortModel
+import CohortPolicy
+import CohortPrivacy
+import CohortStorage
+import CohortTransport
+import Foundation
+import CoreMetrics
+import Logging
+import NIOSSL
+
+extension Coordinator {
+    /// Writes and fsyncs the round's charge. Only after this returns may the noised aggregate exist.
+    func writeCharge(_ active: ActiveRound) throws -> Double {
+        // The round's frozen plan, never the policy in force: what is charged is what was sampled
+        // and drawn. The values are those the verifier recomputes from the ledger's own state.
+        let charge = try ledger.state.projectedCharge(plan: active.plan.record)
+        // The per-update decisions and the charge become durable together (one fsync).
+        let checks = active.checks.outcome
+        if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
+        _ = try ledger.appendAll([
+            disclosed(checks, unit: active.plan.unit).payload(round: active.number),
+            chargedPayload(active, projected: charge),
+        ])
+        active.checksRecorded = true
+        return charge.roundEpsilon
+    }
+
+    func applyUpdate(_ mean: [Float], unit: PrivacyUnit) throws {
+        switch unit {
+        case .record:
+            // The noised sum over the expected batch is a gradient estimate: descend along it.
+            try optimizer.applyNoisedGradientSum(mean, expectedBatchSize: 1, to: &model)
+        case .participant:
+            // The noised mean is a model delta: move along it.
+            try optimizer.applyAverageDelta(mean, to: &model)
+        }
+    }
+
+    /// Writes the checkpoint of the model `active` released, off the actor (temporary file, fsync,
+    /// rename); the task's value is the file's SHA-256 in hexadecimal, for the close entry.
+    func writeCheckpoint(_ active: ActiveRound) -> Task<String, any Error> {
+        let checkpoint: ModelCheckpoint
+        do {
+            checkpoint = ModelCheckpoint(
+                round: active.number, model: model, optimizer: optimizer, schemaDigest: try schema.digest(),
+                layout: modelStart.layout)
+        } catch {
+            return Task { throw error }
+        }
+        let path = stateDirectory.checkpointPath(round: active.number)
+        // Encoding, hashing and fsyncing block: on the file queue, off the actor and the cooperative pool.
+        return Task {
+            try await BlockingIO.run {
+                let bytes = try checkpoint.safetensors().encoded()
+                try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
+                return BulkSHA256.hexDigest(bytes)
+            }
+        }
+    }
+
+    func writeClose(_ active: ActiveRound) throws {
+        guard let checkpointSHA256 = active.checkpointSHA256 else {
+            throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
+        }
+        guard let evaluationSHA256 = active.evaluationSHA256 else {
+            throw CoordinatorError(
+                code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
+        }
+        let counts = sampleCounts(active)
+        _ = try ledger.append(RoundClosedPayload(
+            round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
+            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled,
+            contributorsCount: counts.contributors))
+        // Sent while the next round starts: the result is news, not a step of the round.
+        let result = Frame(RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8)))
+        let results = active.invited.sorted().map { (name: $0, frame: result) }
+        let deadline = clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds)
+        Task { await deliver(results, deadline: deadline) }
+    }
+
+
+    /// Draws one noise vector off the actor, so it is ready while updates arrive.
+    func drawNoise(_ distribution: DiscreteGaussian) -> Task<[Int64], Never> {
+        let count = dimension
+        // Only the benchmark-only `benchmarkSkipsNoise` draws nothing: zeros keep the aggregation
+        // path (quantise, add, dequantise) identical, so only the draw is left out.
+        if configuration.benchmarkSkipsNoise { return Task { [Int64](repeating: 0, count: count) } }
+        return Task.detached(priority: .utility) {
+            var sampler = DiscreteGaussianSampler(distribution)
+            return sampler.samples(count)
+        }
+    }
+
+    /// The pre-drawn noise if it has the right distribution (else a fresh draw), and starts the
+    /// draw for the next round.
+    func takeNoise(_ distribution: DiscreteGaussian) async -> [Int64] {
+        let task = pendingNoise?.distribution == distribution ? pendingNoise!.draw : drawNoise(distribution)
+        let noise = await task.value
+        pendingNoise = (distribution, drawNoise(distribution))
+        return noise
+    }
+}

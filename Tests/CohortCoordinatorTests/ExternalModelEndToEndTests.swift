@@ -1,0 +1,115 @@
+import CohortCrypto
+import CohortLedger
+import CohortModel
+import CohortParticipant
+import CohortTesting
+import Foundation
+import Testing
+
+/// An external model end to end: the policy declares four named tensors of different shapes and
+/// an initial model; every silo trains with the numpy MLP trainer of `python/` (trainer contract
+/// 2) and scores its holdout with the trainer's evaluate hook. The ledger records the MLP's d and
+/// the initial model's digest, and the evaluation gate reads the MLP's accuracy.
+///
+/// Needs python3 with numpy and safetensors, which Scripts/test.sh installs: without them this
+/// test FAILS naming what is missing (never a silent skip).
+@Suite struct ExternalModelEndToEndTests {
+    static let python = ConsortiumFiles.repositoryRoot + "/python"
+
+    /// `nil` when python3 imports numpy and safetensors, else what is missing.
+    static func missingPython() -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import numpy, safetensors"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "python3 is not installed" }
+        process.waitUntilExit()
+        return process.terminationStatus == 0 ? nil : "python3 cannot import numpy and safetensors"
+    }
+
+    @Test func numpyMLPTrainerWithEvaluateHook() async throws {
+        if let missing = Self.missingPython() {
+            Issue.record("\(missing): run Scripts/test.sh (it installs them) or `pip install ./python`")
+            return
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-ext-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // A seeded start (an all-zero MLP has zero hidden gradients), written by the example script.
+        let initial = work + "/initial.safetensors"
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        make.arguments = ["python3", Self.python + "/examples/make_initial_model.py", initial, "30", "4", "3"]
+        try make.run()
+        make.waitUntilExit()
+        #expect(make.terminationStatus == 0)
+        let modelYAML = """
+            kind: external
+            initial_model: \(initial)
+            tensors:
+              - {name: layers.0.weight, shape: [4, 30]}
+              - {name: layers.0.bias, shape: [4]}
+              - {name: layers.1.weight, shape: [1, 4]}
+              - {name: layers.1.bias, shape: [1]}
+            """
+        let consortium = try await Consortium(modelYAML: modelYAML)
+        let command = "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/numpy_mlp_trainer.py'"
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        let tasks = names.map { name in
+            Task { try await consortium.participant(name, trainer: command, trainerEvaluates: true).run() }
+        }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed(let round, let contributors, _, _) = outcome else {
+            Issue.record("round did not close: \(outcome)\n\(consortium.capture.text.suffix(3000))")
+            await consortium.shutdown()
+            return
+        }
+        #expect(Set(contributors) == Set(names))
+        let entries = try consortium.ledgerEntries()
+        // d is the sum of the four tensors: 120 + 4 + 4 + 1 (a logistic regression would have 31).
+        let opened = try #require(entries.first { $0.kind == "round.opened" })
+        #expect(try RoundOpenedPayload(data: opened.data).plan?.dimension == 129)
+        let genesis = try GenesisPayload(data: try #require(entries.first).data)
+        #expect(
+            genesis.initialModelSHA256 == SHA256.hexDigest(try Array(Data(contentsOf: URL(fileURLWithPath: initial)))))
+
+        // The gate's accuracy is the MLP's on the participants' holdouts: recompute it in Swift
+        // from the released checkpoint, read with the policy's tensor names as a tanh MLP.
+        let checkpoint = try ModelCheckpoint(
+            safetensors: SafetensorsFile.read(
+                path: consortium.stateDirectory + "/checkpoints/round-\(String(format: "%06d", round)).safetensors"))
+        #expect(
+            checkpoint.layout?.tensors.map(\.name) == [
+                "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+            ])
+        let mlp = try BuiltInModel(
+            architecture: .mlp(hidden: [4], activation: .tanh, seed: 0), featureCount: 30,
+            parameters: checkpoint.model.parameters)
+        var merged = MetricsAccumulator()
+        for name in names {
+            let identity = consortium.identity(name)
+            let holdout = try Participant.loadLocalData(
+                configuration: ParticipantConfiguration(
+                    host: "127.0.0.1", port: consortium.port, identity: identity,
+                    dataPath: identity.directory + "/data.csv",
+                    schemaPath: consortium.schemaPath),
+                logger: consortium.capture.logger("test")
+            ).holdout
+            try merged.merge(try mlp.accumulator(holdout))
+        }
+        let gate = try #require(
+            entries.first { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "evaluation" })
+        let gateAccuracy = try #require(gate.data["inputs"]?["aggregate"]?["accuracy"]?.doubleValue)
+        #expect(
+            abs(gateAccuracy - merged.metrics().accuracy) < 1e-9,
+            "gate \(gateAccuracy), MLP \(merged.metrics().accuracy)")
+        #expect(gate.data["inputs"]?["participants_evaluated"]?.intValue == 3)
+        let verified = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
+        #expect(verified.state.lastClosedRound == 1)
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+}

@@ -1,0 +1,182 @@
+import CohortLedger
+import CohortTesting
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The real `cohort-coordinator` and `cohort-participant` processes under ServiceLifecycle:
+/// SIGTERM is a clean stop (exit 0, the round in progress aborted or finished, the ledger
+/// verifying and closed), and participants reconnect to a coordinator that was killed and restarted.
+@Suite(.serialized) struct LifecycleProcessTests {
+    /// The ledger's entry kinds so far (empty while there is no ledger).
+    static func ledgerKinds(_ files: ConsortiumFiles) -> [String] {
+        let path = LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)
+        return ((try? LedgerReader.read(file: path))?.entries ?? []).map(\.kind)
+    }
+
+    /// Polls the ledger until `condition` holds.
+    static func waitForLedger(
+        _ files: ConsortiumFiles, _ what: String, timeout: Duration = .seconds(90), _ condition: ([String]) -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition(ledgerKinds(files)) {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(message: "the ledger never showed \(what): \(ledgerKinds(files))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    static func startCoordinator(
+        _ files: ConsortiumFiles, port: Int, extra: [String] = [], log: String
+    ) async throws -> (ChildProcess, Int) {
+        let portFile = files.directory + "/coordinator.port"
+        try? FileManager.default.removeItem(atPath: portFile)
+        let process = try ChildProcess(
+            try builtExecutable("cohort-coordinator"),
+            [
+                "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "\(port)", "--port-file",
+                portFile,
+                "--quorum-wait", "20",
+            ] + extra, log: log)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let bound = Int(text) {
+                return (process, bound)
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.signal(SIGKILL)
+        _ = try await process.waitForExit()
+        throw HarnessError(message: "the coordinator did not start listening:\n\(process.log)")
+    }
+
+    static func startParticipants(
+        _ files: ConsortiumFiles, port: Int, tag: String, extra: [String] = []
+    ) throws -> [ChildProcess] {
+        try files.participants.map { identity in
+            try ChildProcess(
+                try builtExecutable("cohort-participant"),
+                [
+                    "--coordinator", "127.0.0.1:\(port)", "--identity", identity.directory,
+                    "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
+                ] + extra, log: files.directory + "/\(identity.name)-\(tag).log")
+        }
+    }
+
+    /// The ledger verifies under the coordinator's key and no round is left open.
+    static func expectSoundLedger(_ files: ConsortiumFiles, _ moment: String) throws {
+        let auditor = try LedgerAudit(files: files)
+        let finding = try auditor.check(after: moment)
+        #expect(finding.unfinishedRound == nil, "\(moment): round \(finding.unfinishedRound ?? 0) is still open")
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func sigtermAbortsTheRoundInProgressExitsZeroAndLeavesAVerifyingLedger() async throws {
+        // Many rounds, so SIGTERM lands while they run; a round's deadline is long enough that the
+        // one in progress is still collecting or aggregating.
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 20, epsilonMax: 100, roundsCount: 1_000)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let (coordinator, port) = try await Self.startCoordinator(
+            files, port: 0, log: files.directory + "/coordinator.log")
+        let participants = try Self.startParticipants(
+            files, port: port, tag: "term", extra: ["--reconnect-attempts", "0"])
+        // Wait for a round to be open (a charge written is better still, but not needed).
+        try await Self.waitForLedger(files, "a second round opened") { $0.count(where: { $0 == "round.opened" }) >= 2 }
+        coordinator.signal(SIGTERM)
+        let status = try await coordinator.waitForExit(timeout: .seconds(30))
+        #expect(status == .exited(0), "coordinator: \(status)\n\(coordinator.log)")
+        #expect(coordinator.log.contains("stopped by signal"), "the clean stop is logged:\n\(coordinator.log)")
+        // The coordinator said goodbye: every participant ends cleanly too.
+        for participant in participants {
+            let ended = try await participant.waitForExit(timeout: .seconds(30))
+            #expect(ended == .exited(0), "participant: \(ended)\n\(participant.log)")
+        }
+        let kinds = Self.ledgerKinds(files)
+        #expect(
+            kinds.last == "round.aborted" || kinds.last == "round.closed" || kinds.last == "round.refused",
+            "\(kinds.suffix(4))")
+        try Self.expectSoundLedger(files, "after SIGTERM")
+        // The ledger lock was released: the state directory opens again at once.
+        let (again, _) = try await Self.startCoordinator(
+            files, port: 0, log: files.directory + "/coordinator-again.log")
+        again.signal(SIGTERM)
+        #expect(try await again.waitForExit(timeout: .seconds(30)) == .exited(0), "restart:\n\(again.log)")
+    }
+
+    /// A participant in a session (the coordinator serves operator requests, so no round ends the
+    /// session first) stops on SIGTERM: goodbye to the coordinator, exit 0; the coordinator drops it.
+    @Test(.timeLimit(.minutes(3)))
+    func sigtermStopsAParticipantWithExitZeroAndTheCoordinatorDropsIt() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 3)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let (coordinator, port) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve"], log: files.directory + "/coordinator.log")
+        let participants = try Self.startParticipants(files, port: port, tag: "term")
+        // Joined: the coordinator logs each participant's session.
+        let joinDeadline = ContinuousClock.now + .seconds(60)
+        while coordinator.log.components(separatedBy: "participant joined").count - 1 < participants.count {
+            guard ContinuousClock.now < joinDeadline else {
+                throw HarnessError(message: "participants never joined:\n\(coordinator.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        participants[0].signal(SIGTERM)
+        let status = try await participants[0].waitForExit(timeout: .seconds(30))
+        #expect(status == .exited(0), "participant: \(status)\n\(participants[0].log)")
+        #expect(participants[0].log.contains("stopped by signal"), "\(participants[0].log)")
+        // The others are still in their sessions; the coordinator's SIGTERM ends them with goodbye.
+        for participant in participants.dropFirst() { #expect(participant.isRunning, "\(participant.log)") }
+        coordinator.signal(SIGTERM)
+        #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == .exited(0), "\(coordinator.log)")
+        for participant in participants.dropFirst() {
+            #expect(try await participant.waitForExit(timeout: .seconds(30)) == .exited(0), "\(participant.log)")
+        }
+        try Self.expectSoundLedger(files, "after the participant's and the coordinator's SIGTERM")
+    }
+
+    /// kill -9 of the coordinator mid-run, restart on the same state directory and port: the same
+    /// participant processes reconnect (jittered backoff) and finish the rounds the restarted
+    /// coordinator runs, then exit 0 on its goodbye.
+    @Test(.timeLimit(.minutes(4)))
+    func participantsReconnectAfterTheCoordinatorIsKilledAndFinishTheRemainingRounds() async throws {
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 15, epsilonMax: 100, roundsCount: 1_000)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let (first, port) = try await Self.startCoordinator(files, port: 0, log: files.directory + "/coordinator-1.log")
+        let participants = try Self.startParticipants(
+            files, port: port, tag: "reconnect",
+            extra: ["--reconnect-initial-delay", "0.1", "--reconnect-max-delay", "1", "--reconnect-attempts", "200"])
+        try await Self.waitForLedger(files, "a closed round") { $0.contains("round.closed") }
+        first.signal(SIGKILL)
+        #expect(try await first.waitForExit() == .signalled(SIGKILL))
+        let closedBeforeRestart = Self.ledgerKinds(files).count(where: { $0 == "round.closed" })
+        // Give the participants time to notice and fail at least one reconnection attempt.
+        try await Task.sleep(for: .milliseconds(500))
+        for participant in participants {
+            #expect(participant.isRunning, "a participant exited when the coordinator died:\n\(participant.log)")
+        }
+        let remaining = 3
+        let (second, samePort) = try await Self.startCoordinator(
+            files, port: port, extra: ["--rounds", "\(remaining)"], log: files.directory + "/coordinator-2.log")
+        #expect(samePort == port)
+        let status = try await second.waitForExit(timeout: .seconds(150))
+        #expect(status == .exited(0), "restarted coordinator: \(status)\n\(second.log)")
+        let kinds = Self.ledgerKinds(files)
+        let closedAfterRestart = kinds.count(where: { $0 == "round.closed" }) - closedBeforeRestart
+        #expect(
+            closedAfterRestart == remaining, "rounds closed after the restart: \(closedAfterRestart)\n\(second.log)")
+        // The same processes took part: each reconnected (logged) and ended on the goodbye.
+        for participant in participants {
+            let ended = try await participant.waitForExit(timeout: .seconds(30))
+            #expect(ended == .exited(0), "\(participant.log)")
+            #expect(participant.log.contains("reconnecting"), "no reconnection logged:\n\(participant.log)")
+        }
+        try Self.expectSoundLedger(files, "after the kill, the restart and the remaining rounds")
+    }
+}
