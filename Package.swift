@@ -261,7 +261,7 @@ let package = Package(
         ),
         .testTarget(name: "CohortFuzzTests", dependencies: ["CohortFuzz", "CohortTransport"]),
         // Runs the built `cohort` binary; links only what the tests read (ledgers, keys).
-        .testTarget(name: "CohortCLITests", dependencies: ["CohortLedger", "CohortCrypto"]),
+        .testTarget(name: "CohortCLITests", dependencies: ["CohortCLI", "CohortLedger", "CohortCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

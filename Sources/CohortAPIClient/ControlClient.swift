@@ -153,6 +153,13 @@ public struct ControlClient: Sendable {
         return result.body
     }
 
+    /// A released model as a Cohort model export (safetensors): the approved one, or a round's.
+    public func model(round: Int?) async throws -> [UInt8] {
+        let result = try await send(method: "GET", path: "/v1/models/" + (round.map(String.init) ?? "approved"))
+        try Self.check(result)
+        return result.body
+    }
+
     /// The Prometheus text exposition.
     public func metrics() async throws -> String {
         let result = try await send(method: "GET", path: "/metrics")

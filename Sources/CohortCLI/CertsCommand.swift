@@ -3,14 +3,25 @@ import ArgumentParser
 import CohortTransport
 import Foundation
 
-/// `cohort certs init|issue`.
+/// `cohort certs init|request|sign|install|issue`.
 public struct CertsCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "certs",
-        abstract: "Create the consortium CA and issue certificates (no openssl needed).",
-        discussion: "Identity directory layout and CA practice: see Certs/README.md.",
-        subcommands: [Init.self, Issue.self]
+        abstract: "Create the consortium CA and certificates (no openssl needed).",
+        discussion: """
+            Production: each party runs `request` (its keys never leave it), sends the .csr.pem to the CA, \
+            the CA runs `sign`, the party runs `install`. `issue` makes key and certificate in one step at \
+            the CA (demos). Identity directory layout and CA practice: see Certs/README.md.
+            """,
+        subcommands: [Init.self, Request.self, Sign.self, Install.self, Issue.self]
     )
+
+    static func parseRole(_ role: String) throws -> PeerRole {
+        guard let parsed = PeerRole(rawValue: role) else {
+            throw ValidationError("--role must be one of \(PeerRole.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return parsed
+    }
 
     public init() {}
 
@@ -94,6 +105,122 @@ public struct CertsCommand: ParsableCommand {
                 overwrite: force
             )
             print("issued \(role) certificate for \(name): \(files.certificate)")
+        }
+    }
+
+    /// `cohort certs request --role R --name N --out DIR [--host H]… [--force]` (at the party).
+    public struct Request: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "request",
+            abstract: "Make this party's keys and a certificate signing request; the private keys never leave DIR.",
+            discussion: "Send DIR/<name>.csr.pem (and, for a participant, DIR/<name>.ed25519.pub for the policy) to the CA."
+        )
+
+        @Option(name: .long, help: "coordinator | participant | operator | auditor.")
+        var role: String
+
+        @Option(name: .long, help: "The party's name: 1-64 of A-Z a-z 0-9 . _ -.")
+        var name: String
+
+        @Option(name: .long, help: "The identity directory to write (created with mode 0700).")
+        var out: String
+
+        @Option(name: .long, help: "Extra DNS name or IP address for a coordinator (repeatable).")
+        var host: [String] = []
+
+        @Flag(name: .long, help: "Replace an existing key of the same name (rotation).")
+        var force = false
+
+        public init() {}
+
+        public func validate() throws {
+            _ = try CertsCommand.parseRole(role)
+        }
+
+        public func run() throws {
+            let files = try CertificateRequest.create(
+                role: try CertsCommand.parseRole(role), name: name, outDirectory: out, hosts: host, overwrite: force
+            )
+            print("wrote the private key \(files.privateKey) (mode 0600; it stays here)")
+            print("send \(files.certificateRequest) to the consortium CA"
+                + (role == PeerRole.participant.rawValue ? ", and \(files.ed25519PublicKey) for the policy" : ""))
+        }
+    }
+
+    /// `cohort certs sign --ca DIR --csr FILE --role R --name N --out FILE [--days N] [--host H]…` (at the CA).
+    public struct Sign: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "sign",
+            abstract: "Sign a party's certificate signing request after checking its role, name and hosts.",
+            discussion: "--role, --name and --host are what the consortium agreed for this party; a request asking for anything else is refused."
+        )
+
+        @Option(name: .long, help: "The CA directory (ca.pem, ca.key.pem).")
+        var ca: String
+
+        @Option(name: .long, help: "The request (<name>.csr.pem) the party sent.")
+        var csr: String
+
+        @Option(name: .long, help: "The role agreed for the party: coordinator | participant | operator | auditor.")
+        var role: String
+
+        @Option(name: .long, help: "The name agreed for the party.")
+        var name: String
+
+        @Option(name: .long, help: "The certificate file to write (send it back with ca.pem).")
+        var out: String
+
+        @Option(name: .long, help: "Validity in days.")
+        var days: Int = CertificateAuthority.defaultLeafDays
+
+        @Option(name: .long, help: "A coordinator's agreed extra DNS name or IP address (repeatable); must equal the requested ones.")
+        var host: [String] = []
+
+        public init() {}
+
+        public func validate() throws {
+            _ = try CertsCommand.parseRole(role)
+            guard days > 0 else { throw ValidationError("--days must be positive") }
+        }
+
+        public func run() throws {
+            let authority = try CertificateAuthority.load(directory: ca)
+            let certificate = try authority.sign(
+                requestFile: csr, role: try CertsCommand.parseRole(role), name: name, hosts: host,
+                validity: .days(days), certificatePath: out
+            )
+            print("signed \(role) certificate for \(name), valid until \(certificate.notValidAfter): \(out)")
+            print("send \(out) and \(CAFiles(directory: ca).certificate) back to \(name)")
+        }
+    }
+
+    /// `cohort certs install --identity DIR --name N --cert FILE --ca-cert FILE` (at the party).
+    public struct Install: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "install",
+            abstract: "Check a signed certificate (chain, validity, name, matches the local key) and install it with the CA certificate."
+        )
+
+        @Option(name: .long, help: "The identity directory `cohort certs request` wrote.")
+        var identity: String
+
+        @Option(name: .long, help: "The party's name (the key is <identity>/<name>.key.pem).")
+        var name: String
+
+        @Option(name: .long, help: "The certificate the CA sent back.")
+        var cert: String
+
+        @Option(name: .long, help: "The consortium CA certificate (ca.pem).")
+        var caCert: String
+
+        public init() {}
+
+        public func run() throws {
+            let installed = try CertificateInstaller.install(
+                certificate: cert, caCertificate: caCert, identityDirectory: identity, name: name
+            )
+            let files = IdentityFiles(directory: identity, name: name)
+            print("installed the certificate of \(installed): \(files.certificate) (CA: \(files.caCertificate))")
         }
     }
 }

@@ -7,7 +7,7 @@ public struct CohortCommand: AsyncParsableCommand {
         abstract: "Cohort: federated learning with differential-privacy accounting.",
         subcommands: [
             BudgetCommand.self, CertsCommand.self, LedgerCommand.self, DemoCommand.self, RoundCommand.self, ParticipantsCommand.self,
-            PolicyCommand.self,
+            PolicyCommand.self, ModelCommand.self,
         ]
     )
 

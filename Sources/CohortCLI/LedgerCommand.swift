@@ -209,7 +209,12 @@ public struct LedgerCommand: ParsableCommand {
     /// `cohort ledger report`
     public struct Report: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Write a self-contained HTML report: cumulative ε chart against the cap, rounds, governance decisions and refusals."
+            abstract: "Write a self-contained HTML report: plots of holdout accuracy, ROC AUC and loss, ε against the cap and contributors per round; rounds, governance decisions and refusals.",
+            discussion: """
+                Holdout metrics come from the coordinator's evaluations.jsonl: --evaluations PATH, or the file of that name \
+                next to the ledger when there is one; otherwise from the ledger entries that carry metrics (older ledgers). \
+                ε and contributors come from the ledger. The page has no scripts and loads nothing from the network.
+                """
         )
 
         @Option(name: .long, help: "The ledger file (ledger.jsonl).")
@@ -221,10 +226,28 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "Verify with this public key file and show the verdict in the report.")
         var publicKey: String?
 
+        @Option(name: .long, help: "The coordinator's evaluations.jsonl (default: the one next to the ledger, if present).")
+        var evaluations: String?
+
         public init() {}
 
         public func run() throws {
             let contents = try LedgerCommand.readEntries(ledger)
+            var evaluationsPath = evaluations
+            if evaluationsPath == nil {
+                let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+                let sibling = (directory.isEmpty ? "" : directory + "/") + RoundEvaluations.fileName
+                if DurableFile.exists(sibling) { evaluationsPath = sibling }
+            }
+            var roundEvaluations: [RoundEvaluation]? = nil
+            if let evaluationsPath {
+                do {
+                    roundEvaluations = try RoundEvaluations.read(file: evaluationsPath)
+                } catch {
+                    LedgerCommand.printError("error: \(error); no report written")
+                    throw LedgerCommand.inputError
+                }
+            }
             var verdict: String? = nil
             if let publicKey {
                 do {
@@ -239,7 +262,11 @@ public struct LedgerCommand: ParsableCommand {
                 }
             }
             let title = ledger.split(separator: "/").last.map(String.init) ?? ledger
-            try LedgerCommand.write(LedgerHTMLReport.render(entries: contents.entries, title: title, verification: verdict), to: html)
+            let page = LedgerHTMLReport.render(
+                entries: contents.entries, title: title, verification: verdict,
+                evaluations: roundEvaluations, evaluationsSource: evaluationsPath
+            )
+            try LedgerCommand.write(page, to: html)
             LedgerCommand.reportProblems(contents.problems)
             print("wrote \(html)")
             if !contents.problems.isEmpty { throw ExitCode.failure }

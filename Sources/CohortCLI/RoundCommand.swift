@@ -108,28 +108,40 @@ struct RoundCommand: AsyncParsableCommand {
         }
     }
 
-    /// Polls the status and shows it: redrawn in place on a terminal, one line (or JSON object)
-    /// per change otherwise.
+    /// Polls the status and shows it with the round's duration and an ETA (``RoundPace``):
+    /// redrawn in place on a terminal (the timing updates every poll), one line (or JSON object)
+    /// per change of the round's progress otherwise.
     static func watch(_ client: ControlClient, options: APIOptions, first: CoordinatorStatus) async throws {
         let terminal = !options.json && isatty(STDOUT_FILENO) == 1
         var status = first
         var shown: String?
+        var pace = RoundPace()
         while true {
+            pace.observe(currentRound: status.currentRound?.round, openedAtMillis: status.currentRound?.openedAtMillis)
             let line = StatusRendering.progressLine(status)
-            if line != shown {
-                if options.json {
+            let timing = pace.describe(
+                currentRound: status.currentRound?.round, currentOpenedAtMillis: status.currentRound?.openedAtMillis,
+                queued: status.roundsQueued, nowMillis: nowMillis())
+            let full = timing.isEmpty ? line : line + " · " + timing
+            if options.json {
+                if line != shown {
                     CLIOutput.writeOut(String(decoding: try APIJSON.encoder().encode(status), as: UTF8.self) + "\n")
-                } else if terminal {
-                    CLIOutput.writeOut("\r\u{1B}[2K" + line)
-                } else {
-                    CLIOutput.writeOut(line + "\n")
                 }
-                shown = line
+            } else if terminal {
+                CLIOutput.writeOut("\r\u{1B}[2K" + full)
+            } else if line != shown {
+                CLIOutput.writeOut(full + "\n")
             }
+            shown = line
             if finished(status) { break }
             try await Task.sleep(for: .milliseconds(500))
             status = try await client.status()
         }
         if terminal { CLIOutput.writeOut("\n") }
+    }
+
+    /// This machine's wall clock in milliseconds since 1970 (the unit of `opened_at_millis`).
+    static func nowMillis() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 }

@@ -17,6 +17,7 @@ extension Coordinator {
         case readParticipants = "list participants"
         case readLedger = "download the ledger"
         case readMetrics = "read metrics"
+        case readModel = "download a released model"
         case startRounds = "start rounds"
         case pause = "pause rounds"
         case resume = "resume rounds"
@@ -29,7 +30,8 @@ extension Coordinator {
         public var allowedRoles: Set<PeerRole> {
             switch self {
             case .readStatus, .readBudget, .readParticipants, .readLedger, .readMetrics: [.operator, .auditor]
-            case .startRounds, .pause, .resume, .abortRound, .suspendParticipant, .reinstateParticipant, .adoptPolicy: [.operator]
+            case .startRounds, .pause, .resume, .abortRound, .suspendParticipant, .reinstateParticipant, .adoptPolicy, .readModel:
+                [.operator]
             }
         }
     }

@@ -40,8 +40,7 @@ struct StateDirectory: Sendable {
     }
 
     static func checkpointName(round: Int) -> String {
-        let digits = String(round)
-        return "round-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".safetensors"
+        ModelExporter.checkpointName(round: round)
     }
 
     var policiesPath: String { path + "/policies" }

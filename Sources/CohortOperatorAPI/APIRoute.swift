@@ -14,6 +14,14 @@ public enum APIRoute: Sendable, Equatable {
     case ledger
     case adoptPolicy
     case metrics
+    /// `GET /v1/models/approved` or `GET /v1/models/{round}`: a released model as a Cohort model export.
+    case model(ModelSelector)
+
+    /// Which released model `GET /v1/models/...` asks for.
+    public enum ModelSelector: Sendable, Equatable {
+        case approved
+        case round(Int)
+    }
 
     /// The route for `method` and `path` (a query string is ignored), or the error to answer:
     /// `api.not_found` for an unknown path, `api.method_not_allowed` for a known path with another method.
@@ -40,6 +48,14 @@ public enum APIRoute: Sendable, Equatable {
                 case "suspend": candidates = [("POST", .suspend(participant: name))]
                 case "resume": candidates = [("POST", .resumeParticipant(participant: name))]
                 default: return .failure(.notFound(path))
+                }
+            } else if segments.count == 3, segments[0] == "v1", segments[1] == "models" {
+                if segments[2] == "approved" {
+                    candidates = [("GET", .model(.approved))]
+                } else if let round = Int(segments[2]), round >= 1, segments[2].utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+                    candidates = [("GET", .model(.round(round)))]
+                } else {
+                    return .failure(.notFound(path))
                 }
             } else {
                 return .failure(.notFound(path))

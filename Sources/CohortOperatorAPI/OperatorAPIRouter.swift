@@ -71,6 +71,14 @@ struct OperatorAPIRouter: Sendable {
                 throw APIError.badRequest("the body must be the policy as UTF-8 YAML (Content-Type: application/yaml)")
             }
             return .json(try await coordinator.adoptPolicy(yaml: yaml, by: principal))
+        case .model(let selector):
+            let round: Int?
+            switch selector {
+            case .approved: round = nil
+            case .round(let number): round = number
+            }
+            let bytes = try await coordinator.exportModel(round: round, by: principal)
+            return APIResponse(status: 200, contentType: "application/octet-stream", body: bytes)
         case .metrics:
             try await coordinator.authorize(principal, .readMetrics)
             return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())

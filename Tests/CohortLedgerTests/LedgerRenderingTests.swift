@@ -60,7 +60,67 @@ struct LedgerRenderingTests {
         #expect(!html.contains("href="))
         #expect(!html.contains("url("))
         // The only URL is the SVG namespace, which is not fetched.
-        #expect(html.occurrences(of: "http") == 1)
+        #expect(html.occurrences(of: "http") == html.occurrences(of: "<svg xmlns=\"http://www.w3.org/2000/svg\""))
+    }
+
+    @Test("evaluations.jsonl: metrics, loss and participants per round; later lines replace earlier ones")
+    func evaluationsFile() throws {
+        let text = """
+            {"round": 1, "model_sha256": "ab", "metrics": {"accuracy": 0.8, "roc_auc": 0.9, "count": 100, "loss": 0.45}, "participants": 3}
+
+            {"round": 2, "metrics": {"accuracy": 0.85, "roc_auc": 0.91, "count": 100}, "participants": 2, "extra": true}
+            {"round": 1, "metrics": {"accuracy": 0.81, "roc_auc": 0.9, "count": 100, "loss": 0.44}, "participants": 3}
+
+            """
+        let evaluations = try RoundEvaluations.parse(Array(text.utf8), source: "e.jsonl")
+        #expect(evaluations == [
+            RoundEvaluation(round: 1, accuracy: 0.81, rocAUC: 0.9, loss: 0.44, count: 100, participants: 3),
+            RoundEvaluation(round: 2, accuracy: 0.85, rocAUC: 0.91, loss: nil, count: 100, participants: 2),
+        ])
+        let html = LedgerHTMLReport.render(entries: try Self.entries(), title: "t", evaluations: evaluations, evaluationsSource: "e.jsonl")
+        #expect(html.contains("data-plot=\"holdout-metrics\""))
+        #expect(html.contains("data-plot=\"holdout-loss\""))
+        #expect(html.contains("Metrics from e.jsonl."))
+        #expect(html.contains("<title>round 1: loss 0.44</title>"))
+    }
+
+    @Test("a bad evaluations line is named with its line and what is wrong", arguments: [
+        ("not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (#"{"round": 0, "metrics": {}}"#, "\"round\" must be an integer ≥ 1"),
+        (#"{"round": 1.5, "metrics": {}}"#, "\"round\" must be an integer ≥ 1"),
+        (#"{"round": 1}"#, "\"metrics\" must be an object"),
+        (#"{"round": 1, "metrics": {"accuracy": 1.2}}"#, "metrics.accuracy must be a number in [0, 1]"),
+        (#"{"round": 1, "metrics": {"roc_auc": "high"}}"#, "metrics.roc_auc must be a number in [0, 1]"),
+        (#"{"round": 1, "metrics": {"loss": -1}}"#, "metrics.loss must be a finite number ≥ 0"),
+        (#"{"round": 1, "metrics": {"count": 2.5}}"#, "metrics.count must be an integer ≥ 0"),
+        (#"{"round": 1, "metrics": {}, "participants": -1}"#, "participants must be an integer ≥ 0"),
+    ])
+    func badEvaluationsLine(line: String, problem: String) throws {
+        let text = #"{"round": 1, "metrics": {"accuracy": 0.8}}"# + "\n" + line + "\n"
+        do {
+            _ = try RoundEvaluations.parse(Array(text.utf8), source: "state/evaluations.jsonl")
+            Issue.record("accepted \(line)")
+        } catch {
+            #expect(error.code == .badEntry)
+            #expect(error.line == 2)
+            #expect(error.message.hasPrefix("state/evaluations.jsonl line 2: "), "\(error.message)")
+            #expect(error.message.contains(problem), "\(error.message)")
+        }
+    }
+
+    @Test("without evaluations.jsonl the report reads round.closed metrics from the ledger")
+    func metricsFromTheLedger() throws {
+        let entries = try Self.entries()
+        let fromLedger = RoundEvaluations.fromLedger(entries)
+        #expect(fromLedger.count == 2)
+        let closed = entries.compactMap { entry -> RoundClosedPayload? in
+            if case .roundClosed(let p)? = try? entry.record() { return p } else { return nil }
+        }
+        #expect(fromLedger.map(\.round) == closed.filter { $0.metrics["accuracy"] != nil }.map(\.round))
+        for (evaluation, payload) in zip(fromLedger, closed) {
+            #expect(evaluation.accuracy == payload.metrics["accuracy"])
+        }
     }
 }
 

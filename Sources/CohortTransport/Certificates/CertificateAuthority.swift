@@ -162,16 +162,34 @@ public struct CertificateAuthority: Sendable {
         try PEMFile.makeDirectory(outDirectory)
 
         let key = P256.Signing.PrivateKey()
-        let publicKey = Certificate.PublicKey(key.publicKey)
-        let leaf: Certificate
+        let leaf = try makeLeaf(identity: identity, publicKey: Certificate.PublicKey(key.publicKey), hosts: hosts, validity: validity)
+
+        try PEMFile.writeSecret(key.pemRepresentation, to: files.privateKey)
+        try PEMFile.writePublic(try Self.pem(leaf), to: files.certificate)
+        try PEMFile.writePublic(try Self.pem(certificate), to: files.caCertificate)
+        try Self.writeProtocolKeys(for: role, files: files)
+        return files
+    }
+
+    /// Signs a leaf certificate for `identity` over `publicKey` with the profile of `Certs/README.md`
+    /// (the same for `issue` and for signing a request).
+    func makeLeaf(
+        identity: PeerIdentity,
+        publicKey: Certificate.PublicKey,
+        hosts: [String],
+        validity: CertificateValidity
+    ) throws(TransportError) -> Certificate {
+        guard hosts.isEmpty || identity.role == .coordinator else {
+            throw TransportError(code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
+        }
         do {
             let subject = try DistinguishedName {
                 OrganizationName(Self.organization)
-                OrganizationalUnitName(role.rawValue)
-                CommonName(name)
+                OrganizationalUnitName(identity.role.rawValue)
+                CommonName(identity.name)
             }
             let sans = try Self.subjectAlternativeNames(for: identity, hosts: hosts)
-            let usages: [ExtendedKeyUsage.Usage] = role == .coordinator ? [.serverAuth, .clientAuth] : [.clientAuth]
+            let usages: [ExtendedKeyUsage.Usage] = identity.role == .coordinator ? [.serverAuth, .clientAuth] : [.clientAuth]
             let authorityKeyID = try certificate.extensions.subjectKeyIdentifier?.keyIdentifier
             let extendedKeyUsage = try ExtendedKeyUsage(usages)
             let extensions = try Certificate.Extensions {
@@ -182,7 +200,7 @@ public struct CertificateAuthority: Sendable {
                 SubjectKeyIdentifier(hash: publicKey)
                 AuthorityKeyIdentifier(keyIdentifier: authorityKeyID)
             }
-            leaf = try Certificate(
+            return try Certificate(
                 version: .v3,
                 serialNumber: Certificate.SerialNumber(),
                 publicKey: publicKey,
@@ -199,15 +217,9 @@ public struct CertificateAuthority: Sendable {
         } catch {
             throw TransportError(code: "certs.build_failed", message: "cannot build the certificate for \(identity): \(error)")
         }
-
-        try PEMFile.writeSecret(key.pemRepresentation, to: files.privateKey)
-        try PEMFile.writePublic(try Self.pem(leaf), to: files.certificate)
-        try PEMFile.writePublic(try Self.pem(certificate), to: files.caCertificate)
-        try writeProtocolKeys(for: role, files: files)
-        return files
     }
 
-    private func writeProtocolKeys(for role: PeerRole, files: IdentityFiles) throws(TransportError) {
+    static func writeProtocolKeys(for role: PeerRole, files: IdentityFiles) throws(TransportError) {
         do {
             if role == .coordinator || role == .participant {
                 let signing = Ed25519.KeyPair.generate()

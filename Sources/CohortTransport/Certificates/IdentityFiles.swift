@@ -5,6 +5,7 @@
 /// <dir>/ca.pem                 consortium CA certificate (the only trust root)
 /// <dir>/<name>.pem             this party's TLS certificate
 /// <dir>/<name>.key.pem         its P-256 TLS private key (PKCS#8 PEM, mode 0600)
+/// <dir>/<name>.csr.pem         its certificate signing request (`cohort certs request`), sent to the CA
 /// <dir>/<name>.ed25519.key     Ed25519 signing key (coordinator: ledger; participant: updates), 0600
 /// <dir>/<name>.ed25519.pub     its public half
 /// <dir>/<name>.x25519.key      coordinator only: X25519 key updates are sealed to, 0600
@@ -29,6 +30,8 @@ public struct IdentityFiles: Sendable, Hashable {
     public var certificate: String { path("\(name).pem") }
     /// The TLS private key (mode 0600).
     public var privateKey: String { path("\(name).key.pem") }
+    /// The certificate signing request `cohort certs request` writes (public; sent to the CA).
+    public var certificateRequest: String { path("\(name).csr.pem") }
     /// The Ed25519 secret key (mode 0600).
     public var ed25519SecretKey: String { path("\(name).ed25519.key") }
     /// The Ed25519 public key.

@@ -89,7 +89,7 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func attributes(
+    static func attributes(
         in name: DistinguishedName,
         where matches: (RelativeDistinguishedName.Attribute) -> Bool
     ) -> [String] {
