@@ -1,3 +1,4 @@
+import CohortAPIClient
 import CohortCoordinator
 import CohortCrypto
 import CohortLedger
