@@ -129,18 +129,29 @@ public struct DiscreteGaussianSampler {
         let u53 = u >> 11
         if u53 < table.acceptBelow[bin] { return true }
         if u53 >= table.rejectFrom[bin] { return false }
-        if table.binWidthBits > 0 {
-            // ĥ = fl(exp(-ã))·2^53/R_j within relative 2^-41.3 of h·2^53 (see the table's margin).
-            let approximate = DiscreteGaussianTable.exponent(magnitude, table.exponentScale)
-            if approximate < DiscreteGaussianTable.largeExponent {
-                let scaled = exp(-approximate) * table.inverseRatio[bin]
-                let uDouble = Double(u53)  // exact: u53 < 2^53
-                if uDouble + 1 <= scaled * (1 - DiscreteGaussianTable.margin) { return true }
-                if uDouble >= scaled * (1 + DiscreteGaussianTable.margin) { return false }
-            }
+        if table.binWidthBits > 0,
+           let decided = decideInDouble(table: table, magnitude: magnitude, inverseRatio: table.inverseRatio[bin], u53: u53)
+        {
+            return decided
         }
         return exactAcceptance(table: table, magnitude: magnitude, ratioNumerator: BigUInt(table.weights[bin]),
                                ratioDenominator: BigUInt(2 * table.scale) << table.binWidthBits, u: u, source: &source)
+    }
+
+    /// V < h when certain from V's first 53 bits `u53` and a Double bound on h·2^53 =
+    /// e^(-a(x))·inverseRatio (inverseRatio = 2^53/R, itself within relative 2^-53); nil when not.
+    /// ĥ = fl(exp(-ã))·inverseRatio lies within relative 2^-41.3 of h·2^53 for a < 700 and
+    /// |x| < 2^53 (see `DiscreteGaussianTable.margin`), so the margin 2^-40 makes both tests certain.
+    @inline(__always)
+    static func decideInDouble(table: DiscreteGaussianTable, magnitude: UInt64, inverseRatio: Double, u53: UInt64) -> Bool? {
+        guard magnitude < 1 << 53 else { return nil }
+        let approximate = DiscreteGaussianTable.exponent(magnitude, table.exponentScale)
+        guard approximate < DiscreteGaussianTable.largeExponent else { return nil }
+        let scaled = exp(-approximate) * inverseRatio
+        let uDouble = Double(u53)  // exact: u53 < 2^53
+        if uDouble + 1 <= scaled * (1 - DiscreteGaussianTable.margin) { return true }
+        if uDouble >= scaled * (1 + DiscreteGaussianTable.margin) { return false }
+        return nil
     }
 
     /// V < e^(-a(x))·ratioDenominator/ratioNumerator, decided exactly (`ExactExp`).
@@ -170,12 +181,19 @@ public struct DiscreteGaussianSampler {
             if word != 0 { break }
         }
         let offset = table.tailBlockBits == 0 ? 0 : source.nextWord() >> UInt64(64 - table.tailBlockBits)
-        guard g < 64 else { return nil }
+        // |x| = M + g·w' + o, redrawn when ≥ 2^63 (the documented truncation); w' < 2^25.
         let (blocks, overflow) = UInt64(g).multipliedReportingOverflow(by: UInt64(1) << UInt64(table.tailBlockBits))
-        guard !overflow, table.tailBlockBits < 64 else { return nil }
-        let (magnitude, overflow2) = table.tailStart.addingReportingOverflow(blocks &+ offset)
-        guard !overflow2, blocks <= UInt64.max - offset, magnitude <= UInt64(Int64.max) else { return nil }
+        let (magnitude, overflow2) = table.tailStart.addingReportingOverflow(blocks | offset)
+        guard !overflow, !overflow2, magnitude <= UInt64(Int64.max) else { return nil }
         let u = source.nextWord()
+        // h·2^53 = e^(-a)·2^53·4w'·c·2^g/W_tail; the factor is exact up to one rounding (4w'·c < 2^53).
+        let inverseRatio = Double(4 * table.scale << UInt64(table.tailBlockBits)) * 0x1p53
+            / Double(table.weights[table.tailBin]) * Double(sign: .plus, exponent: g, significand: 1)
+        if inverseRatio.isFinite,
+           let decided = decideInDouble(table: table, magnitude: magnitude, inverseRatio: inverseRatio, u53: u >> 11)
+        {
+            return decided ? Int64(magnitude) : nil
+        }
         let accepted = exactAcceptance(
             table: table, magnitude: magnitude, ratioNumerator: BigUInt(table.weights[table.tailBin]),
             ratioDenominator: BigUInt(4 * table.scale) << (table.tailBlockBits + g), u: u, source: &source)
