@@ -200,11 +200,17 @@ public actor Coordinator {
         model = restoredModel
         ledger = writer
         suspended = try directory.loadSuspensions()
-        // Rounds operators queued before a stop or crash run when serving resumes.
-        let restoredQueue = try directory.loadQueuedRounds()
-        operatorQueuedRounds = restoredQueue
-        if restoredQueue > 0 {
-            logger.notice("operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue)"])
+        // Rounds operators queued before a stop or crash run when serving resumes, unless an
+        // operator had paused: a restart must not undo a pause.
+        let restoredQueue = try directory.loadOperatorQueue()
+        operatorQueuedRounds = restoredQueue.queuedRounds
+        paused = restoredQueue.paused
+        if restoredQueue.paused {
+            logger.notice("paused by an operator before the restart; no round starts until one resumes", metadata: [
+                "cohort.queued_rounds": "\(restoredQueue.queuedRounds)",
+            ])
+        } else if restoredQueue.queuedRounds > 0 {
+            logger.notice("operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue.queuedRounds)"])
         }
         // As many updates are opened at once as there are cores to open them; more would only
         // hold more plaintext.
