@@ -68,7 +68,7 @@ import Testing
         var generator = SplitMix(seed: seed)
         let width = UInt64(1) << UInt64(table.binWidthBits)
         var deferred = 0
-        for trial in 0..<3_000 {
+        for trial in 0..<2_000 {
             let bin = 1 + Int(generator.next() % UInt64(min(table.bodyBins, 6 * Int(sigma / Double(width)) + 2)))
             let magnitude = table.starts[bin] + generator.next() % width
             // ⌊h(x)·2^64⌋ from exact bounds (h = e^(-a)·2w·c/W_j), to place u on the boundary.
