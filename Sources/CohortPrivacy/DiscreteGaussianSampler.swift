@@ -130,7 +130,8 @@ public struct DiscreteGaussianSampler {
         if u53 < table.acceptBelow[bin] { return true }
         if u53 >= table.rejectFrom[bin] { return false }
         if table.binWidthBits > 0,
-           let decided = decideInDouble(table: table, magnitude: magnitude, inverseRatio: table.inverseRatio[bin], u53: u53)
+           let decided = decideInDouble(
+               table: table, magnitude: magnitude, inverseRatio: table.inverseRatio[bin], u53: u53)
         {
             return decided
         }
@@ -143,7 +144,9 @@ public struct DiscreteGaussianSampler {
     /// ĥ = fl(exp(-ã))·inverseRatio lies within relative 2^-41.3 of h·2^53 for a < 700 and
     /// |x| < 2^53 (see `DiscreteGaussianTable.margin`), so the margin 2^-40 makes both tests certain.
     @inline(__always)
-    static func decideInDouble(table: DiscreteGaussianTable, magnitude: UInt64, inverseRatio: Double, u53: UInt64) -> Bool? {
+    static func decideInDouble(
+        table: DiscreteGaussianTable, magnitude: UInt64, inverseRatio: Double, u53: UInt64
+    ) -> Bool? {
         guard magnitude < 1 << 53 else { return nil }
         let approximate = DiscreteGaussianTable.exponent(magnitude, table.exponentScale)
         guard approximate < DiscreteGaussianTable.largeExponent else { return nil }

@@ -140,7 +140,9 @@ struct BigUInt: Comparable, CustomStringConvertible, ExpressibleByIntegerLiteral
     /// The number of significant bits (0 for zero).
     var bitWidth: Int { limbs.isEmpty ? 0 : limbs.count * 64 - limbs.last!.leadingZeroBitCount }
 
-    var description: String { "0x" + (limbs.isEmpty ? "0" : limbs.reversed().map { String($0, radix: 16) }.joined(separator: "_")) }
+    var description: String {
+        "0x" + (limbs.isEmpty ? "0" : limbs.reversed().map { String($0, radix: 16) }.joined(separator: "_"))
+    }
 
     static func < (a: BigUInt, b: BigUInt) -> Bool {
         if a.limbs.count != b.limbs.count { return a.limbs.count < b.limbs.count }

@@ -32,7 +32,8 @@ struct CoreBenchmarks: ParsableCommand {
             if let numpy {
                 Measure.emit(["benchmark": "numpy_standard_normal", "samples_per_second": numpy.standardNormal.wall,
                               "samples_per_second_per_core": numpy.standardNormal.perCore, "threads": 1,
-                              "note": "numpy.random.default_rng().standard_normal(out=...), not cryptographically secure"])
+                              "note": "numpy default_rng().standard_normal(out=...), not cryptographically secure",
+                             ])
                 Measure.emit(["benchmark": "numpy_normal", "samples_per_second": numpy.normal.wall,
                               "samples_per_second_per_core": numpy.normal.perCore, "threads": 1,
                               "note": "numpy.random.default_rng().normal(0, 1, size=n), not cryptographically secure"])
@@ -176,6 +177,8 @@ enum NumpyReference {
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let values = text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
         guard values.count == 4 else { return nil }
-        return Rates(standardNormal: Rate(wall: values[0], perCore: values[1]), normal: Rate(wall: values[2], perCore: values[3]))
+        return Rates(
+            standardNormal: Rate(wall: values[0], perCore: values[1]),
+            normal: Rate(wall: values[2], perCore: values[3]))
     }
 }

@@ -21,7 +21,8 @@ import Testing
             let p = 160
             let twoSigmaSquared = BigUInt(2 * UInt128(table.numerator))
             func exponentBounds(_ x: UInt64) -> (lo: BigUInt, hi: BigUInt) {
-                ExactExp.bounds(n: BigUInt(x) * BigUInt(x) * BigUInt(table.denominator), d: twoSigmaSquared, precision: p)
+                ExactExp.bounds(
+                    n: BigUInt(x) * BigUInt(x) * BigUInt(table.denominator), d: twoSigmaSquared, precision: p)
             }
             let width = UInt64(1) << UInt64(table.binWidthBits)
             let twoWC = BigUInt(2 * width) * BigUInt(table.scale)
@@ -76,7 +77,7 @@ import Testing
             let bounds = ExactExp.bounds(
                 n: BigUInt(magnitude) * BigUInt(magnitude) * BigUInt(table.denominator),
                 d: BigUInt(2 * UInt128(table.numerator)), precision: 128)
-            let boundary = ((bounds.lo * twoWC).quotientAndRemainder(dividingBy: BigUInt(table.weights[bin])).quotient >> 64)
+            let boundary = (bounds.lo * twoWC).quotientAndRemainder(dividingBy: BigUInt(table.weights[bin])).quotient >> 64
             let boundaryWord = boundary.limbs.first ?? 0
             // u at the boundary (±1 at 64 bits), or anywhere for a third of the trials.
             let u = trial % 3 == 0 ? generator.next() : boundaryWord &+ (generator.next() % 3) &- 1
@@ -107,7 +108,8 @@ import Testing
     ])
     func chiSquareAgainstExactPmf(sigma: Double, coverage: Double, seed: UInt64) throws {
         let distribution = try DiscreteGaussian(sigma: sigma)
-        var sampler = DiscreteGaussianSampler(distribution, stream: ChaCha20KeyStream(testSeed: seed), coverage: coverage)
+        var sampler = DiscreteGaussianSampler(
+            distribution, stream: ChaCha20KeyStream(testSeed: seed), coverage: coverage)
         let n = 300_000
         let samples = sampler.samples(n)
         let result = Self.chiSquare(samples, variance: distribution.variance)
@@ -140,7 +142,8 @@ import Testing
             statistic += (x - y) * (x - y) / (x + y)
             used += 1
         }
-        #expect(statistic < 2.3 * Double(used - 1) + 20, "σ = \(sigma): two-sample χ² = \(statistic) over \(used) cells")
+        #expect(statistic < 2.3 * Double(used - 1) + 20,
+                "σ = \(sigma): two-sample χ² = \(statistic) over \(used) cells")
     }
 
     /// χ² over cells of width max(1, ⌊σ/4⌋) around 0, with cells of expected count < 5 pooled
