@@ -173,7 +173,8 @@ public struct LedgerCommand: ParsableCommand {
                         if !sampleStore.counts.isEmpty {
                             line += " (sampled/contributed per round, operator-only: "
                                 + sampleStore.counts.sorted { $0.key < $1.key }
-                                    .map { "\($0.key): \($0.value.sampled)/\($0.value.contributors)" }.joined(separator: ", ")
+                                    .map { "\($0.key): \($0.value.sampled)/\($0.value.contributors)" }
+                                    .joined(separator: ", ")
                                 + ")"
                         }
                     }
@@ -274,7 +275,8 @@ public struct LedgerCommand: ParsableCommand {
             }
             var samplesPath = samples
             if samplesPath == nil {
-                let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+                let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                    .joined(separator: "/")
                 let sibling = (directory.isEmpty ? "" : directory + "/") + ParticipantSampleStore.fileName
                 if DurableFile.exists(sibling) { samplesPath = sibling }
             }

@@ -212,7 +212,8 @@ public enum ParticipantSampleStore {
             case .roundCharged(let charged):
                 guard let commitment = charged.contributorsCommitment else { continue }
                 let stored = try line(commitment, round: charged.round, set: .contributors)
-                guard let drawn = sampled[charged.round], Set(stored.participants).isSubset(of: drawn.participants) else {
+                guard let drawn = sampled[charged.round], Set(stored.participants).isSubset(of: drawn.participants)
+                else {
                     throw fail(charged.round, "the contributors are not among the participants sampled for the round")
                 }
                 guard Set(stored.updateDigests.keys) == Set(stored.participants) else {

@@ -175,7 +175,8 @@ struct DisclosureLedgerTests {
         // Another round's line (same names, fresh salt) does not open this round's commitment.
         let other = ParticipantSampleCommitment(round: 2, set: .sampled, participants: Self.names)
         Fixtures.write(other.line + [0x0A] + Self.contributors.line + [0x0A], to: path)
-        let missing = try #require(ledgerError { _ = try ParticipantSampleStore.check(path: path, against: try entries()) })
+        let missing = try #require(
+            ledgerError { _ = try ParticipantSampleStore.check(path: path, against: try entries()) })
         #expect(missing.code == .commitmentMismatch && missing.line == 4, "\(missing)")
         // A contributor who was not sampled is caught.
         let stranger = ParticipantSampleCommitment(
