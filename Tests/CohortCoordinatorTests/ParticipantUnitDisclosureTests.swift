@@ -82,7 +82,8 @@ import Testing
     /// an abort reason (a quorum shortfall names the minimum, not how many contributed).
     @Test func participantUnitLedgerCountsNoSampledOrContributingParticipant() async throws {
         let names = ["hospital-a", "hospital-b", "hospital-c"]
-        // min_participants 3 with q 0.6: rounds both close and fall short, so both ends are seen.
+        // min_participants 3 with q 0.6: most rounds sample fewer than three, which the participant
+        // unit charges and releases anyway; nothing about the shortfall may reach the ledger.
         let consortium = try await Consortium(
             minParticipants: 3, unit: "participant", samplingRate: 0.6, noiseMultiplier: 2)
         let tasks = names.map { name in Task { try await consortium.participant(name).run() } }
@@ -183,5 +184,36 @@ import Testing
         #expect(aborted.data["participants_sampled"] == nil && aborted.data["contributors_count"] == nil)
         #expect(aborted.data["charged"] == .bool(false))
         _ = try LedgerVerifier.verify(file: ledger, publicKey: files.ledgerPublicKey())
+    }
+
+    /// Under the participant unit a round whose sample came out empty is charged and released
+    /// (noise only) like any other: aborting it would tell a ledger reader the secret sample's size.
+    @Test func emptySampleIsChargedAndReleasedNotAborted() async throws {
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        // q = 0.01: a round samples no one with probability 0.97.
+        let consortium = try await Consortium(unit: "participant", samplingRate: 0.01, noiseMultiplier: 2)
+        let tasks = names.map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let storePath = ParticipantSampleStore.path(stateDirectory: consortium.stateDirectory)
+        var emptyRound: Int?
+        for round in 1...8 where emptyRound == nil {
+            let outcome = try await consortium.coordinator.runRound()
+            let sampled = try ParticipantSampleStore.read(path: storePath).first { $0.round == round && $0.set == .sampled }
+            guard try #require(sampled).participants.isEmpty else { continue }
+            emptyRound = round
+            guard case .closed = outcome else {
+                Issue.record("round \(round) sampled no one and ended \(outcome), not closed")
+                continue
+            }
+            let entries = try consortium.ledgerEntries()
+            #expect(entries.contains { $0.kind == "round.charged" && $0.data["round"]?.intValue == round })
+            #expect(!entries.contains { $0.kind == "round.aborted" && $0.data["round"]?.intValue == round })
+        }
+        #expect(emptyRound != nil, "eight rounds at q = 0.01 never sampled no one")
+        _ = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
+        await consortium.shutdown()
+        for task in tasks { _ = try? await task.value }
     }
 }
