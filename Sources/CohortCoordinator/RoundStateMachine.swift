@@ -98,9 +98,7 @@ public struct RoundStateMachine: Sendable, Equatable {
             }
             // Updates were received: the charge is written before any decision uses them,
             // the quorum decision included (write-ahead spend).
-            // The reason goes to the ledger: it states the shortfall, not the count (the participant
-            // unit's number of contributors is withheld; the record unit's is in round.charged).
-            quorumShortfall = count >= minimum ? nil : "fewer than the required \(minimum) participants contributed"
+            quorumShortfall = count >= minimum ? nil : "only \(count) of the required \(minimum) participants contributed"
             return .writeCharge
         case (.collecting, .chargeDurable):
             state = .charged

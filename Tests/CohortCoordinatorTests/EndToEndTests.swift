@@ -179,11 +179,10 @@ import Testing
         }
         try await consortium.waitForConnected(3)
         let outcome = try await consortium.coordinator.runRound()
-        #expect(
-            outcome == .aborted(round: 1, reason: "fewer than the required 3 participants contributed", charged: true))
+        #expect(outcome == .aborted(round: 1, reason: "only 2 of the required 3 participants contributed", charged: true))
         let entries = try consortium.ledgerEntries()
         #expect(entries.map(\.kind).filter { $0 != "gate.decision" } == ["genesis", "round.opened", "round.charged", "round.aborted"])
-        #expect(entries.last?.data["reason"]?.stringValue == "fewer than the required 3 participants contributed")
+        #expect(entries.last?.data["reason"]?.stringValue == "only 2 of the required 3 participants contributed")
         _ = try? await silent.value
         await consortium.shutdown()
         for task in honest { _ = try await task.value }

@@ -78,8 +78,8 @@ import Testing
     }
 
     /// Issue 12: under the participant unit nothing an auditor reads counts the sampled or
-    /// contributing participants — no count field in any entry, at any depth, and no number in
-    /// an abort reason (a quorum shortfall names the minimum, not how many contributed).
+    /// contributing participants — no count field in any entry, at any depth, and no number but
+    /// the policy's minimum in an abort reason.
     @Test func participantUnitLedgerCountsNoSampledOrContributingParticipant() async throws {
         let names = ["hospital-a", "hospital-b", "hospital-c"]
         // min_participants 3 with q 0.6: most rounds sample fewer than three, which the participant

@@ -59,7 +59,7 @@ import Testing
         _ = try machine.handle(.updateAccepted(participant: "a"))
         #expect(try machine.handle(.collectionEnded(contributors: 1, minimum: 2)) == .writeCharge)
         let action = try machine.handle(.chargeDurable)
-        #expect(action == .abort(reason: "fewer than the required 2 participants contributed", charged: true))
+        #expect(action == .abort(reason: "only 1 of the required 2 participants contributed", charged: true))
         #expect(machine.state == .aborted)
     }
 
