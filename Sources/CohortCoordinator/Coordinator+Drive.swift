@@ -68,7 +68,7 @@ extension Coordinator {
                 let checkpoint = writeCheckpoint(active)
                 do {
                     try await promotionGates(
-                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10),
+                        active, anomaly: anomaly, evaluationTimeout: policy.rounds.evaluationTimeoutSeconds,
                         checkpoint: checkpoint)
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
