@@ -189,6 +189,36 @@ import Testing
         #expect(abs(logits[2] - 2) < 1e-5)
     }
 
+    /// The python/ helper's `Round.write_scores(…, probabilities=True)` is read as probabilities;
+    /// out-of-range probabilities stop the trainer there, so the participant reports it failing.
+    @Test func pythonHelperWritesProbabilitiesTheParticipantReads() async throws {
+        try Python.require(["numpy", "safetensors"])
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let python = ConsortiumFiles.repositoryRoot + "/python"
+        func trainer(_ scores: String) throws -> ExternalTrainer {
+            let script = try directory.write(
+                "hook-\(scores.count).py",
+                "from cohort_trainer import Round\nRound().write_scores(\(scores), probabilities=True)\n")
+            return ExternalTrainer(
+                command: "PYTHONPATH='\(python)' python3 '\(script)'", workDirectory: directory.file("work"),
+                evaluates: true)
+        }
+        let holdout = EncodedDataset(featureNames: ["x"], features: [1, 2, 3], labels: [0, 1, 1])
+        let layout = try ModelLayout.logisticRegression(featureCount: 1)
+        let good = try trainer("[0.5, 0.880797, 0.119203]")
+        try good.prepare(data: holdout, holdout: holdout)
+        let logits = try await good.evaluate(round: 1, candidate: [0, 0], layout: layout, holdoutCount: 3)
+        #expect(abs(logits[0]) < 1e-6 && abs(logits[1] - 2) < 1e-5 && abs(logits[2] + 2) < 1e-5, "\(logits)")
+        let bad = try trainer("[0.5, 1.25, 0.1]")
+        do {
+            _ = try await bad.evaluate(round: 1, candidate: [0, 0], layout: layout, holdoutCount: 3)
+            Issue.record("probability 1.25 was accepted")
+        } catch let error as ParticipantError {
+            #expect(error.code == "participant.trainer_failed", "\(error.message)")
+        }
+    }
+
     @Test(arguments: [
         ([Float(0.2), 1.5, 0.3], "probabilities", "record 1 scores 1.5, outside [0, 1]"),
         ([Float(0.2), -0.01, 0.3], "probabilities", "outside [0, 1]"),
