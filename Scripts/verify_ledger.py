@@ -280,7 +280,8 @@ def verify(ledger_path, key_path):
                 groups = [d["metrics"]] if kind == "round.closed" else [d["aggregate"]] + list(d["participants"].values())
                 for metrics in groups:
                     for name, value in metrics.items():
-                        if not metric_ok(name, value): fail("ledger.bad_entry", f"{kind}: metric {name} = {value} is not a known metric in range")
+                        if not metric_ok(name, value):
+                            fail("ledger.bad_entry", f"{kind}: metric {name} = {value} is not a known metric in range")
         except (KeyError, TypeError) as error:
             fail("ledger.bad_entry", f"{kind}: missing or mistyped field {error}")
         prev, last_time = hashlib.sha256(line).hexdigest(), entry["time"]

@@ -232,7 +232,8 @@ public struct ExternalTrainer: Sendable {
                     + "'probabilities'")
         }
         if let index = scores.firstIndex(where: { !$0.isFinite }) {
-            throw refuse("holding NaN or infinity at record \(index); write one finite \(kind == "logits" ? "logit" : "probability") per record")
+            let unit = kind == "logits" ? "logit" : "probability"
+            throw refuse("holding NaN or infinity at record \(index); write one finite \(unit) per record")
         }
         guard kind == "probabilities" else { return scores.map(Double.init) }
         if let index = scores.firstIndex(where: { !(0...1).contains($0) }) {

@@ -148,8 +148,8 @@ public final class Consortium: @unchecked Sendable {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
-            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML, modelYAML: modelYAML,
-            evaluationTimeoutSeconds: evaluationTimeoutSeconds)
+            handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML,
+            modelYAML: modelYAML, evaluationTimeoutSeconds: evaluationTimeoutSeconds)
         coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())

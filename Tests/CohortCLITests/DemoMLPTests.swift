@@ -37,7 +37,9 @@ import Testing
         // Below the loss of a constant 0.5 prediction (ln 2): the MLP learned.
         #expect(try #require(losses.last) < log(2.0), "\(losses)")
         let html = work + "/report.html"
-        let report = try BuiltBinary("cohort").run(["ledger", "report", "--ledger", work + "/state/ledger.jsonl", "--html", html])
+        let report = try BuiltBinary("cohort").run([
+            "ledger", "report", "--ledger", work + "/state/ledger.jsonl", "--html", html,
+        ])
         #expect(report.status == 0, "\(report.stderr)")
         let plots = DemoRunToolsTests.plots(try String(contentsOfFile: html, encoding: .utf8))
         #expect(plots.count >= 2, "\(plots.keys)")

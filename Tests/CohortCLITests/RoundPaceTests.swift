@@ -76,7 +76,8 @@ import Testing
                 + #""eta_seconds":null,"last_round_seconds":null,"last_rounds":null,"rounds_left":7,"#
                 + #""seconds_per_round":null}}"#)
         // Nothing running or queued: ETA 0.
-        #expect(pace.timing(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 20_000).etaSeconds == 0)
+        let done = pace.timing(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 20_000)
+        #expect(done.etaSeconds == 0 && done.roundsLeft == 0)
     }
 
     @Test func clockBehindTheCoordinatorShowsZeroNotNegative() {

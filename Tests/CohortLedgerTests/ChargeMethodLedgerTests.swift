@@ -341,7 +341,8 @@ struct ChargeMethodLedgerTests {
         #expect(Self.verify(Self.closedLedger(metrics: ["accuracy": .number(0), "roc_auc": .number(1), "count": .number(0)], evaluation: evaluation)) == nil)
         // The holdout loss, at both ends of its range (older ledgers, as above, have none).
         for loss in [0, 0.3125, LedgerMetric.maximumLoss] {
-            #expect(Self.verify(Self.closedLedger(metrics: ["count": .number(8), "loss": .number(loss)], evaluation: evaluation)) == nil)
+            let metrics: [String: JSONValue] = ["count": .number(8), "loss": .number(loss)]
+            #expect(Self.verify(Self.closedLedger(metrics: metrics, evaluation: evaluation)) == nil)
         }
     }
 

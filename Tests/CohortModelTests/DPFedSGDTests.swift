@@ -44,7 +44,8 @@ import Testing
             let released = noised
                 ? try total.map { Float(grid.dequantize(try grid.quantize($0) + gaussian.next())) }
                 : total.map { Float($0) }
-            try optimizer.applyNoisedGradientSum(released, expectedBatchSize: plan.samplingRate * Double(totalRecords), to: &global)
+            try optimizer.applyNoisedGradientSum(
+                released, expectedBatchSize: plan.samplingRate * Double(totalRecords), to: &global)
             model = try LogisticRegression(parameters: global.parameters)
         }
         let metrics = BinaryMetrics.evaluate(probabilities: try model.probabilities(test), labels: (0..<test.count).map(test.isPositive))

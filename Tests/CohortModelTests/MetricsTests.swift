@@ -126,7 +126,8 @@ import Testing
         accumulator.add(logit: -2, isPositive: true)
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(accumulator)) as! [String: Any]
         let valid = try JSONSerialization.data(withJSONObject: json)
-        #expect(try MetricsAccumulator.decodeValidated(json: Array(valid), expected: MetricsAccumulator()) == accumulator)
+        let decoded = try MetricsAccumulator.decodeValidated(json: Array(valid), expected: MetricsAccumulator())
+        #expect(decoded == accumulator)
         // Two records can carry at most 2 × 34.54.
         json["log_loss_sum"] = 70.0
         let data = try JSONSerialization.data(withJSONObject: json)

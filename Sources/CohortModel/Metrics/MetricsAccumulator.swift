@@ -155,8 +155,9 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         // Every record adds at most −ln ε; the relative slack covers float rounding of the sum.
         let records = positives + negatives
         guard logLossSum <= Double(records) * Self.maximumRecordLoss * (1 + 1e-9) else {
-            throw invalid("log_loss_sum \(logLossSum) exceeds \(records) records × \(Self.maximumRecordLoss) (−ln 1e-15, the "
-                + "clamped loss of a record)")
+            throw invalid(
+                "log_loss_sum \(logLossSum) exceeds \(records) records × \(Self.maximumRecordLoss) (−ln 1e-15, the "
+                    + "clamped loss of a record)")
         }
     }
 

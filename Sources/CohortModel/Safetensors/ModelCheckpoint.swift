@@ -91,7 +91,8 @@ public struct ModelCheckpoint: Sendable, Equatable {
             guard let json = file.metadata["cohort.layout"] else { throw invalid("a version 2 checkpoint needs "
                 + "cohort.layout") }
             let decoded = try ModelLayout(json: json)
-            model = try ModelParameters(parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
+            model = try ModelParameters(
+                parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
             layout = decoded
         } else {
             model = try ModelParameters(parameters: LogisticRegression(weightAndBias: file).parameters)

@@ -20,8 +20,9 @@ public struct ModelParameters: Sendable, Equatable {
                              message: "a model needs at least 1 parameter, got none")
         }
         guard parameters.allSatisfy(\.isFinite) else {
-            throw ModelError(code: "model.non_finite_parameters",
-                             message: "the model parameters contain NaN or infinity; restart from the last good checkpoint")
+            throw ModelError(
+                code: "model.non_finite_parameters",
+                message: "the model parameters contain NaN or infinity; restart from the last good checkpoint")
         }
         self.parameters = parameters
     }

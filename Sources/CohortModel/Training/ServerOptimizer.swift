@@ -56,7 +56,9 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
 
     /// Participant-level DP-FedAvg: applies the noised mean of clipped deltas. A delta points
     /// downhill already, so the step is w ← w + η_s·(momentum-filtered) delta.
-    public mutating func applyAverageDelta(_ averageDelta: [Float], to model: inout ModelParameters) throws(ModelError) {
+    public mutating func applyAverageDelta(
+        _ averageDelta: [Float], to model: inout ModelParameters
+    ) throws(ModelError) {
         try averageDelta.withUnsafeBufferPointer { delta throws(ModelError) in
             try step(count: delta.count, model: &model) { -Double(delta[$0]) }
         }
