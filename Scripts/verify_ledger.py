@@ -38,6 +38,15 @@ def log_binomial(n, k):
 V1, V2 = "mtz-add-zhu-wang-remove-v1", "mtz-integer-add-symmetric-v2"
 PLAN_FIELDS = ("unit", "sampling_rate", "noise_multiplier", "clipping_bound", "grid_step", "sensitivity", "dimension", "delta")
 RATIOS = {"accuracy", "precision", "recall", "f1", "roc_auc"}
+# Holdout log-loss, probabilities clamped to [1e-15, 1 - 1e-15]: at most -ln(1e-15) (docs/LEDGER.md).
+MAX_LOSS = 34.538776394910684
+
+
+def metric_ok(name, value):
+    if name in RATIOS: return 0 <= value <= 1
+    if name == "count": return value >= 0 and value == int(value)
+    if name == "loss": return 0 <= value <= MAX_LOSS * (1 + 1e-9)
+    return False
 
 def log_expm1(x):
     return x + math.log1p(-math.exp(-x)) if x > 1 else math.log(math.expm1(x))
@@ -273,8 +282,8 @@ def verify(ledger_path, key_path):
                 groups = [d["metrics"]] if kind == "round.closed" else [d["aggregate"]] + list(d["participants"].values())
                 for metrics in groups:
                     for name, value in metrics.items():
-                        ok = (0 <= value <= 1) if name in RATIOS else (name == "count" and value >= 0 and value == int(value))
-                        if not ok: fail("ledger.bad_entry", f"{kind}: metric {name} = {value} is not a known metric in range")
+                        if not metric_ok(name, value):
+                            fail("ledger.bad_entry", f"{kind}: metric {name} = {value} is not a known metric in range")
         except (KeyError, TypeError) as error:
             fail("ledger.bad_entry", f"{kind}: missing or mistyped field {error}")
         prev, last_time = hashlib.sha256(line).hexdigest(), entry["time"]

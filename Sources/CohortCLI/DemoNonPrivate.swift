@@ -25,8 +25,8 @@ struct NonPrivateSimulation {
         architecture: ModelArchitecture, featureCount: Int, afterRound: (Int, BuiltInModel) throws -> Void
     ) throws -> BuiltInModel {
         let start = try architecture.initialParameters(featureCount: featureCount)
-        // The coordinator keeps every model's flat vector in a `LogisticRegression` container.
-        var parameters = try LogisticRegression(parameters: start)
+        // The coordinator steps the flat vector (`ModelParameters`) whatever the architecture.
+        var parameters = try ModelParameters(parameters: start)
         var model = try BuiltInModel(architecture: architecture, featureCount: featureCount, parameters: start)
         var optimizer = try ServerOptimizer(learningRate: plan.serverLearningRate, momentum: plan.serverMomentum)
         var samplers = silos.map { _ in PoissonSampler() }

@@ -125,7 +125,11 @@ struct RoundCommand: AsyncParsableCommand {
             let full = timing.isEmpty ? line : line + " · " + timing
             if options.json {
                 if line != shown {
-                    CLIOutput.writeOut(String(decoding: try APIJSON.encoder().encode(status), as: UTF8.self) + "\n")
+                    let timing = pace.timing(
+                        currentRound: status.currentRound?.round,
+                        currentOpenedAtMillis: status.currentRound?.openedAtMillis, queued: status.roundsQueued,
+                        nowMillis: nowMillis())
+                    CLIOutput.writeOut(try watchJSON(status: status, timing: timing) + "\n")
                 }
             } else if terminal {
                 CLIOutput.writeOut("\r\u{1B}[2K" + full)
@@ -138,6 +142,27 @@ struct RoundCommand: AsyncParsableCommand {
             status = try await client.status()
         }
         if terminal { CLIOutput.writeOut("\n") }
+    }
+
+    /// One `--watch --json` line: the status's members as `cohort round status --json` prints
+    /// them, plus `watch`, the round duration and ETA (``RoundPace/Timing``).
+    struct WatchLine<Status: Encodable>: Encodable {
+        let status: Status
+        let watch: RoundPace.Timing
+
+        enum CodingKeys: String, CodingKey { case watch }
+
+        func encode(to encoder: any Encoder) throws {
+            // The status encodes into this same object, so readers of the plain status keep working.
+            try status.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(watch, forKey: .watch)
+        }
+    }
+
+    /// The `--watch --json` line for `status` and `timing`.
+    static func watchJSON(status: some Encodable, timing: RoundPace.Timing) throws -> String {
+        String(decoding: try APIJSON.encoder().encode(WatchLine(status: status, watch: timing)), as: UTF8.self)
     }
 
     /// This machine's wall clock in milliseconds since 1970 (the unit of `opened_at_millis`).

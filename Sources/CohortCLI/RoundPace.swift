@@ -96,6 +96,55 @@ struct RoundPace: Sendable, Equatable {
         return parts.joined(separator: " · ")
     }
 
+    /// The timing `describe` puts in words, as numbers for `--watch --json` (member `watch` of
+    /// each status line). Seconds are absent (null) when not yet known.
+    struct Timing: Encodable, Sendable, Equatable {
+        /// The round open now and for how long (this machine's clock against the coordinator's opening).
+        var currentRound: Int?
+        var currentRoundOpenSeconds: Double?
+        /// The rounds between the last two openings seen and the mean duration of each (the last
+        /// round's duration when the watch saw every opening).
+        var lastRounds: [Int]?
+        var lastRoundSeconds: Double?
+        /// The mean duration over the last ``RoundPace/window`` rounds seen.
+        var secondsPerRound: Double?
+        /// The running round plus the queued ones.
+        var roundsLeft: Int
+        /// Seconds until they are done at that pace; 0 when nothing is left.
+        var etaSeconds: Double?
+
+        // Explicit nulls: a reader sees every member on every line, known or not.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(currentRound, forKey: .currentRound)
+            try container.encode(currentRoundOpenSeconds, forKey: .currentRoundOpenSeconds)
+            try container.encode(lastRounds, forKey: .lastRounds)
+            try container.encode(lastRoundSeconds, forKey: .lastRoundSeconds)
+            try container.encode(secondsPerRound, forKey: .secondsPerRound)
+            try container.encode(roundsLeft, forKey: .roundsLeft)
+            try container.encode(etaSeconds, forKey: .etaSeconds)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case currentRound, currentRoundOpenSeconds, lastRounds, lastRoundSeconds, secondsPerRound, roundsLeft
+            case etaSeconds
+        }
+    }
+
+    /// ``describe(currentRound:currentOpenedAtMillis:queued:nowMillis:)`` as numbers.
+    func timing(currentRound: Int?, currentOpenedAtMillis: Int64?, queued: Int, nowMillis: Int64) -> Timing {
+        let opened = currentRound == nil ? nil : currentOpenedAtMillis
+        return Timing(
+            currentRound: opened == nil ? nil : currentRound,
+            currentRoundOpenSeconds: opened.map { Self.elapsedSeconds(openedAtMillis: $0, nowMillis: nowMillis) },
+            lastRounds: lastRoundSeconds.map { Array($0.rounds) },
+            lastRoundSeconds: lastRoundSeconds?.seconds,
+            secondsPerRound: secondsPerRound,
+            roundsLeft: queued + (currentRound == nil ? 0 : 1),
+            etaSeconds: etaSeconds(queued: queued, currentOpenedAtMillis: opened, nowMillis: nowMillis)
+        )
+    }
+
     /// Seconds as `0.43 s`, `12.3 s`, `4 min 05 s` or `2 h 03 min`.
     static func format(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }

@@ -32,7 +32,7 @@ extension Coordinator {
     /// (``ActiveRound/requestAbort(reason:)``) is handed to the machine before the next step,
     /// so it ends this round, before any release, with the charge the machine says it keeps.
     func drive(
-        _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: LogisticRegression, optimizerBefore: ServerOptimizer
+        _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: ModelParameters, optimizerBefore: ServerOptimizer
     ) async throws -> RoundOutcome {
         let policy = configuration.policy.policy
         var action = try active.machine.handle(event)
@@ -68,7 +68,7 @@ extension Coordinator {
                 let checkpoint = writeCheckpoint(active)
                 do {
                     try await promotionGates(
-                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10),
+                        active, anomaly: anomaly, evaluationTimeout: policy.rounds.evaluationTimeoutSeconds,
                         checkpoint: checkpoint)
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
@@ -124,7 +124,7 @@ extension Coordinator {
     /// entries, with `charged` as the ledger says: a charge that became durable stays charged,
     /// and one that did not was never used. If the abort cannot be written either, the round stays
     /// open in the ledger and is aborted before the next round opens, or by the next start.
-    func endFailedRound(_ active: ActiveRound, error: any Error, modelBefore: LogisticRegression, optimizerBefore: ServerOptimizer) -> CoordinatorError {
+    func endFailedRound(_ active: ActiveRound, error: any Error, modelBefore: ModelParameters, optimizerBefore: ServerOptimizer) -> CoordinatorError {
         let code = Self.code(of: error)
         round = nil
         // A round whose close is durable released its model; nothing after that step throws.

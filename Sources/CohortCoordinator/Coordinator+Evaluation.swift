@@ -36,10 +36,14 @@ extension Coordinator {
         return (byParticipant.isEmpty ? [:] : Self.summary(merged.metrics()), byParticipant)
     }
 
+    /// The evaluation store's metrics (`LedgerMetric` names). `loss` is the holdout log-loss:
+    /// the merged accumulators' clamped log-loss sum over their record count, i.e. the mean over
+    /// silos weighted by holdout size; absent when no record was evaluated.
     static func summary(_ metrics: BinaryClassificationMetrics) -> [String: Double] {
         var values = ["count": Double(metrics.count), "accuracy": metrics.accuracy, "precision": metrics.precision,
                       "recall": metrics.recall, "f1": metrics.f1]
         if let auc = metrics.rocAUC { values["roc_auc"] = auc }
+        if metrics.count > 0 { values["loss"] = metrics.logLoss }
         return values
     }
 }

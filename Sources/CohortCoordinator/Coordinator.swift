@@ -32,7 +32,7 @@ public actor Coordinator {
     /// The policy's model: architecture, tensor layout (d = its parameter count) and start.
     let modelStart: ModelStart
     let grid: FixedPointGrid
-    var model: LogisticRegression {
+    var model: ModelParameters {
         didSet { modelDigestCache = nil }
     }
     /// ``ModelDigest`` of `model`, computed on first use after each change.
@@ -185,7 +185,7 @@ public actor Coordinator {
             in: writer, reason: "the coordinator stopped during the round and restarted",
             stateDirectory: configuration.stateDirectory, logger: logger)
         var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
-        var restoredModel = try LogisticRegression(parameters: start.parameters)
+        var restoredModel = try ModelParameters(parameters: start.parameters)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
             let path = directory.checkpointPath(round: last)
             let bytes = try DurableFile.read(path)

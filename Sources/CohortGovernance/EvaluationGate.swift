@@ -12,7 +12,7 @@ public enum EvaluationGate {
     /// below `per_participant_min_accuracy` (or missing while that is set).
     ///
     /// - Parameters:
-    ///   - aggregate: the merged metrics (`accuracy`, `precision`, `recall`, `f1`, `roc_auc`, `count`).
+    ///   - aggregate: the merged metrics (`accuracy`, `precision`, `recall`, `f1`, `roc_auc`, `count`, `loss`).
     ///   - byParticipant: each evaluating participant's metrics, same keys.
     ///   - policy: `governance.evaluation`.
     public static func evaluate(

@@ -18,7 +18,7 @@ public struct EvaluationRecord: Sendable, Equatable {
     public var round: Int
     /// SHA-256 (hex) of the evaluated model's checkpoint file (the round's `model_sha256`).
     public var modelSHA256: String
-    /// Aggregate metrics (`LedgerMetric` names: accuracy, precision, recall, f1, roc_auc, count);
+    /// Aggregate metrics (`LedgerMetric` names: accuracy, precision, recall, f1, roc_auc, count, loss);
     /// empty when no participant evaluated.
     public var metrics: [String: Double]
     /// How many participants' evaluations were merged.

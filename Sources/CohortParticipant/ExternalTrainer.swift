@@ -21,7 +21,9 @@ import Foundation
 /// `evaluate`). Training writes `COHORT_OUTPUT` with the model's tensors — the sum of per-record
 /// clipped gradients over its Poisson sample (record unit) with metadata `cohort.batch_size`, or
 /// the model delta (participant unit). Evaluation writes one tensor `scores` [n_holdout]: the
-/// logit of each holdout record. Names and shapes are checked, naming the tensor.
+/// logit of each holdout record (any finite number), or — with metadata `cohort.scores` =
+/// `probabilities` — the probability of the positive class (each in [0, 1]). Names and shapes are
+/// checked, naming the tensor.
 ///
 /// Contract 1 (one tensor `update` [d] read from `COHORT_GLOBAL_MODEL`'s `parameters` [d]) is
 /// still accepted for logistic regression, the only model it was defined for; `global.safetensors`
@@ -165,10 +167,22 @@ public struct ExternalTrainer: Sendable {
         return Output(values: values, batchSize: batchSize, contract: 2)
     }
 
+    /// The values `cohort.scores` may take in an evaluate hook's answer (absent means `logits`).
+    public static let scoreKinds = ["logits", "probabilities"]
+
+    /// The command as errors name it (the participant operator's own command line), shortened.
+    var trainerName: String {
+        let short = command.count > 80 ? String(command.prefix(77)) + "..." : command
+        return "the trainer `\(short)`"
+    }
+
     /// The evaluate hook: the trainer scores every holdout record with `candidate`; returns one
-    /// logit per holdout record.
-    /// - Throws: `participant.trainer_failed`, or `participant.trainer_output` when `scores` is
-    ///   missing, not [holdoutCount], or not finite.
+    /// logit per holdout record. Scores are logits unless the file's metadata `cohort.scores` is
+    /// `probabilities`; a probability p is turned into the logit ln(p / (1 − p)) after clamping p
+    /// to [ε, 1 − ε] with ε = 1e-15 (`BinaryMetrics.logLossEpsilon`, the clamp the holdout loss uses).
+    /// - Throws: `participant.trainer_failed`, or `participant.trainer_output` naming the trainer
+    ///   when `scores` is missing, not [holdoutCount], not finite, or — for probabilities — outside
+    ///   [0, 1], or when `cohort.scores` is neither `logits` nor `probabilities`.
     public func evaluate(round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int) async throws
         -> [Double]
     {
@@ -196,14 +210,42 @@ public struct ExternalTrainer: Sendable {
             throw ParticipantError(
                 code: "participant.trainer_output",
                 message:
-                    "\(outputPath) must hold a tensor `scores` of shape [\(holdoutCount)]: one logit per holdout record"
+                    "\(trainerName) wrote \(outputPath) without a tensor `scores` of shape [\(holdoutCount)]: it must "
+                    + "hold one logit (or probability) per holdout record"
             )
         }
-        guard scores.values.allSatisfy(\.isFinite) else {
-            throw ParticipantError(
-                code: "participant.trainer_output", message: "the trainer's `scores` contain NaN or infinity")
+        return try Self.logits(
+            scores: scores.values, kind: output.metadata["cohort.scores"], trainer: trainerName, path: outputPath)
+    }
+
+    /// Checks an evaluate hook's `scores` for its declared `kind` (nil: logits) and returns logits.
+    static func logits(scores: [Float], kind: String?, trainer: String, path: String) throws -> [Double] {
+        func refuse(_ problem: String) -> ParticipantError {
+            ParticipantError(
+                code: "participant.trainer_output",
+                message: "\(trainer) wrote evaluation scores (\(path)) \(problem); nothing was evaluated or sent")
         }
-        return scores.values.map(Double.init)
+        let kind = kind ?? "logits"
+        guard scoreKinds.contains(kind) else {
+            throw refuse(
+                "with metadata cohort.scores = '\(kind.prefix(40))'; it must be 'logits' (the default) or "
+                    + "'probabilities'")
+        }
+        if let index = scores.firstIndex(where: { !$0.isFinite }) {
+            let unit = kind == "logits" ? "logit" : "probability"
+            throw refuse("holding NaN or infinity at record \(index); write one finite \(unit) per record")
+        }
+        guard kind == "probabilities" else { return scores.map(Double.init) }
+        if let index = scores.firstIndex(where: { !(0...1).contains($0) }) {
+            throw refuse(
+                "declared as probabilities but record \(index) scores \(scores[index]), outside [0, 1]; write "
+                    + "sigmoid outputs, or logits without cohort.scores = 'probabilities'")
+        }
+        let epsilon = BinaryMetrics.logLossEpsilon
+        return scores.map { value in
+            let p = min(max(Double(value), epsilon), 1 - epsilon)
+            return log(p) - log1p(-p)
+        }
     }
 
     /// Runs the command once for `task`, with the exchange files in the environment.

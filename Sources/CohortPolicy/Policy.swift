@@ -105,6 +105,10 @@ public struct Policy: Sendable, Equatable, Codable {
         public var handshakeTimeoutSeconds: Double
         /// Seconds a connection may stay silent. Default 300.
         public var idleTimeoutSeconds: Double
+        /// Seconds the coordinator waits for the participants' evaluations of a new model.
+        /// Default min(`deadlineSeconds`, 10); an external trainer's evaluate hook that starts a
+        /// heavy runtime (PyTorch's import alone takes seconds) may need more.
+        public var evaluationTimeoutSeconds: Double
 
         enum CodingKeys: String, CodingKey {
             case count
@@ -112,6 +116,7 @@ public struct Policy: Sendable, Equatable, Codable {
             case deadlineSeconds = "deadline_seconds"
             case handshakeTimeoutSeconds = "handshake_timeout_seconds"
             case idleTimeoutSeconds = "idle_timeout_seconds"
+            case evaluationTimeoutSeconds = "evaluation_timeout_seconds"
         }
     }
 

@@ -109,12 +109,15 @@ public enum PolicyLoader {
         try privacyFields.rejectUnknownKeys()
 
         var roundFields = try fields.section("rounds", optional: true)
+        let deadlineSeconds = try roundFields.double("deadline_seconds", default: 60)
         let rounds = Policy.Rounds(
             count: try roundFields.int("count", default: 1),
             minParticipants: try roundFields.int("min_participants", default: 2),
-            deadlineSeconds: try roundFields.double("deadline_seconds", default: 60),
+            deadlineSeconds: deadlineSeconds,
             handshakeTimeoutSeconds: try roundFields.double("handshake_timeout_seconds", default: 10),
-            idleTimeoutSeconds: try roundFields.double("idle_timeout_seconds", default: 300)
+            idleTimeoutSeconds: try roundFields.double("idle_timeout_seconds", default: 300),
+            evaluationTimeoutSeconds: try roundFields.double(
+                "evaluation_timeout_seconds", default: min(deadlineSeconds, 10))
         )
         try roundFields.rejectUnknownKeys()
 
@@ -232,6 +235,7 @@ public enum PolicyLoader {
             ("rounds.deadline_seconds", r.deadlineSeconds),
             ("rounds.handshake_timeout_seconds", r.handshakeTimeoutSeconds),
             ("rounds.idle_timeout_seconds", r.idleTimeoutSeconds),
+            ("rounds.evaluation_timeout_seconds", r.evaluationTimeoutSeconds),
         ] where !(value > 0 && value <= 86_400) {
             throw PolicyError.invalid(field, "must lie in (0, 86400] seconds, got \(value)")
         }

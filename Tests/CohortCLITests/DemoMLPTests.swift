@@ -1,3 +1,4 @@
+import CohortLedger
 import Foundation
 import Testing
 
@@ -27,6 +28,24 @@ import Testing
         #expect(policy.contains("kind: mlp") && policy.contains("hidden: [16]") && policy.contains("seed: 4"))
         let ledger = try String(contentsOfFile: work + "/state/ledger.jsonl", encoding: .utf8)
         #expect(ledger.contains("\"dimension\":513"))
+
+        // The MLP's holdout log-loss is in the evaluation store (read as the verifier reads it)
+        // and the report plots it: an inline SVG loss series with a point per evaluated round.
+        let store = try EvaluationStore.read(path: work + "/state/evaluations.jsonl")
+        let losses = store.compactMap { $0.record.metrics["loss"] }
+        #expect(losses.count >= 2 && losses.count == store.count, "\(store.map(\.record.metrics))")
+        // Below the loss of a constant 0.5 prediction (ln 2): the MLP learned.
+        #expect(try #require(losses.last) < log(2.0), "\(losses)")
+        let html = work + "/report.html"
+        let report = try BuiltBinary("cohort").run([
+            "ledger", "report", "--ledger", work + "/state/ledger.jsonl", "--html", html,
+        ])
+        #expect(report.status == 0, "\(report.stderr)")
+        let plots = DemoRunToolsTests.plots(try String(contentsOfFile: html, encoding: .utf8))
+        #expect(plots.count >= 2, "\(plots.keys)")
+        let lossPlot = try #require(plots["holdout-loss"])
+        let lossPoints = try #require(DemoRunToolsTests.points(lossPlot, series: "loss"))
+        #expect(lossPoints >= 2 && lossPoints == losses.count)
     }
 
     @Test func nonPrivateBaselineTrainsTheMLPToo() throws {

@@ -76,7 +76,8 @@ import Testing
         #expect(Self.points(metrics, series: "roc_auc") == run.rounds)
         #expect(Self.points(try #require(plots["epsilon"]), series: "epsilon") == run.rounds)
         #expect(try #require(plots["contributors"]).occurrences(of: "<rect data-series=\"contributors\"") == run.rounds)
-        #expect(plots["holdout-loss"] == nil)  // the demo's evaluations carry no loss
+        // Loss is computed in evaluation: every released model's holdout log-loss is plotted.
+        #expect(Self.points(try #require(plots["holdout-loss"]), series: "loss") == run.rounds)
         #expect(page.contains("Metrics from \(run.state)/evaluations.jsonl"), "\(page.prefix(2_000))")
         // Under a verified banner the plotted metrics are the ones the ledger committed to.
         #expect(page.contains(" evaluation commitments match \(run.state)/evaluations.jsonl"))

@@ -49,6 +49,37 @@ import Testing
         #expect(pace.openings.last?.round == 16)
     }
 
+    /// A status-like object, as the API encodes `CoordinatorStatus`.
+    struct Status: Encodable {
+        let state = "running"
+        let roundsQueued = 5
+    }
+
+    @Test func watchJSONCarriesDurationAndETABesideTheStatus() throws {
+        var pace = RoundPace()
+        pace.observe(currentRound: 4, openedAtMillis: 10_000)
+        // Before a second opening: the open time is known, the pace and ETA are not (null, not absent).
+        let early = pace.timing(currentRound: 4, currentOpenedAtMillis: 10_000, queued: 6, nowMillis: 11_000)
+        #expect(early == .init(currentRound: 4, currentRoundOpenSeconds: 1, roundsLeft: 7))
+        pace.observe(currentRound: 5, openedAtMillis: 12_000)
+        let timing = pace.timing(currentRound: 5, currentOpenedAtMillis: 12_000, queued: 5, nowMillis: 12_500)
+        // The same numbers as the text line "round 5 open 0.50 s · round 4 took 2.00 s · 2.00 s/round · ETA 12 s".
+        #expect(
+            timing
+                == .init(
+                    currentRound: 5, currentRoundOpenSeconds: 0.5, lastRounds: [4], lastRoundSeconds: 2,
+                    secondsPerRound: 2, roundsLeft: 6, etaSeconds: 11.5))
+        let line = try RoundCommand.watchJSON(status: Status(), timing: early)
+        #expect(
+            line
+                == #"{"rounds_queued":5,"state":"running","watch":{"current_round":4,"current_round_open_seconds":1,"#
+                + #""eta_seconds":null,"last_round_seconds":null,"last_rounds":null,"rounds_left":7,"#
+                + #""seconds_per_round":null}}"#)
+        // Nothing running or queued: ETA 0.
+        let done = pace.timing(currentRound: nil, currentOpenedAtMillis: nil, queued: 0, nowMillis: 20_000)
+        #expect(done.etaSeconds == 0 && done.roundsLeft == 0)
+    }
+
     @Test func clockBehindTheCoordinatorShowsZeroNotNegative() {
         #expect(RoundPace.elapsedSeconds(openedAtMillis: 5_000, nowMillis: 4_000) == 0)
         #expect(RoundPace.format(0.4321) == "0.43 s")

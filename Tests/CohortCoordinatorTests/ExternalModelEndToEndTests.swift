@@ -12,7 +12,9 @@ import Testing
 /// the initial model's digest, and the evaluation gate reads the MLP's accuracy.
 ///
 /// Needs python3 with numpy and safetensors, which Scripts/test.sh installs: without them this
-/// test FAILS naming what is missing (never a silent skip).
+/// test FAILS naming what is missing (never a silent skip). The same run with the PyTorch trainer
+/// (`python/examples/torch_trainer.py`) runs when python3 imports torch and is reported NOT RUN
+/// otherwise, as `PythonMLPAgreementTests` does (COHORT_REQUIRE_TORCH=1 makes its absence fail).
 @Suite struct ExternalModelEndToEndTests {
     static let python = ConsortiumFiles.repositoryRoot + "/python"
 
@@ -32,6 +34,26 @@ import Testing
             Issue.record("\(missing): run Scripts/test.sh (it installs them) or `pip install ./python`")
             return
         }
+        try await runRound(script: "numpy_mlp_trainer.py")
+    }
+
+    @Test(
+        .enabled(
+            if: PythonMLPAgreementTests.torchAvailable || PythonMLPAgreementTests.torchRequired,
+            "NOT RUN: python package `torch` missing (pip install './python[torch]'); COHORT_REQUIRE_TORCH=1 fails"
+        ))
+    func torchMLPTrainerWithEvaluateHook() async throws {
+        guard PythonMLPAgreementTests.torchAvailable else {
+            Issue.record("COHORT_REQUIRE_TORCH=1 but python3 cannot import `torch` (with numpy and safetensors)")
+            return
+        }
+        // `import torch` alone takes seconds; three silos start it at once on a loaded machine, to
+        // train and again to evaluate (the default 10 s evaluation window is too short for that).
+        try await runRound(script: "torch_trainer.py", deadlineSeconds: 180, evaluationTimeoutSeconds: 180)
+    }
+
+    /// One DP round of the external MLP, every silo training and evaluating with `script`.
+    func runRound(script: String, deadlineSeconds: Double = 20, evaluationTimeoutSeconds: Double? = nil) async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-ext-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -52,8 +74,9 @@ import Testing
               - {name: layers.1.weight, shape: [1, 4]}
               - {name: layers.1.bias, shape: [1]}
             """
-        let consortium = try await Consortium(modelYAML: modelYAML)
-        let command = "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/numpy_mlp_trainer.py'"
+        let consortium = try await Consortium(
+            deadlineSeconds: deadlineSeconds, modelYAML: modelYAML, evaluationTimeoutSeconds: evaluationTimeoutSeconds)
+        let command = "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/\(script)'"
         let names = ["hospital-a", "hospital-b", "hospital-c"]
         let tasks = names.map { name in
             Task { try await consortium.participant(name, trainer: command, trainerEvaluates: true).run() }
@@ -106,6 +129,10 @@ import Testing
         #expect(
             abs(gateAccuracy - merged.metrics().accuracy) < 1e-9,
             "gate \(gateAccuracy), MLP \(merged.metrics().accuracy)")
+        // The holdout loss, from the hook's scores: the MLP's, weighted over the three holdouts
+        // (float32 scores against Swift's double logits: equal to 1e-5).
+        let loss = try #require(evaluation.record.metrics["loss"])
+        #expect(abs(loss - merged.metrics().logLoss) < 1e-5, "store \(loss), MLP \(merged.metrics().logLoss)")
         #expect(evaluation.record.participants == 3)
         let recorded = try #require(entries.first { $0.kind == "evaluation.recorded" })
         #expect(recorded.data["evaluation_sha256"]?.stringValue == evaluation.sha256)

@@ -1,4 +1,5 @@
 import CohortModel
+import CohortTesting
 import Foundation
 import Testing
 
@@ -156,6 +157,84 @@ import Testing
         } catch let error as ParticipantError {
             #expect(error.code == "participant.schema_mismatch")
             #expect(error.message.contains("513") && error.message.contains("497"), "\(error)")
+        }
+    }
+}
+
+/// The evaluate hook's scores, through a real child process: logits by default, probabilities
+/// when the file says so, and a clear refusal naming the trainer for anything else.
+@Suite struct EvaluateHookScoresTests {
+    /// Runs `ExternalTrainer.evaluate` with a trainer that copies a prepared answer to
+    /// `COHORT_OUTPUT`, for a holdout of three records.
+    static func evaluate(_ values: [Float], kind: String?) async throws -> [Double] {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var answer = SafetensorsFile(tensors: [("scores", Tensor(vector: values))], metadata: [:])
+        if let kind { answer.metadata["cohort.scores"] = kind }
+        try answer.write(path: directory.file("answer.safetensors"))
+        let trainer = ExternalTrainer(
+            command: "cp '\(directory.file("answer.safetensors"))' \"$COHORT_OUTPUT\"", workDirectory: directory.path,
+            evaluates: true)
+        let layout = try ModelLayout.logisticRegression(featureCount: 2)
+        return try await trainer.evaluate(round: 1, candidate: [0.5, -0.5, 0], layout: layout, holdoutCount: 3)
+    }
+
+    @Test func logitsByDefaultAndProbabilitiesWhenDeclared() async throws {
+        #expect(try await Self.evaluate([-2, 0, 3], kind: nil) == [-2, 0, 3])
+        #expect(try await Self.evaluate([-2, 0, 3], kind: "logits") == [-2, 0, 3])
+        let logits = try await Self.evaluate([0, 0.5, 0.880797], kind: "probabilities")
+        // p = 0 is clamped to 1e-15 (logit ln 1e-15 ≈ −34.54); σ(2) ≈ 0.880797.
+        #expect(abs(logits[0] + MetricsAccumulator.maximumRecordLoss) < 1e-6)
+        #expect(logits[1] == 0)
+        #expect(abs(logits[2] - 2) < 1e-5)
+    }
+
+    /// The python/ helper's `Round.write_scores(…, probabilities=True)` is read as probabilities;
+    /// out-of-range probabilities stop the trainer there, so the participant reports it failing.
+    @Test func pythonHelperWritesProbabilitiesTheParticipantReads() async throws {
+        try Python.require(["numpy", "safetensors"])
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let python = ConsortiumFiles.repositoryRoot + "/python"
+        func trainer(_ scores: String) throws -> ExternalTrainer {
+            let script = try directory.write(
+                "hook-\(scores.count).py",
+                "from cohort_trainer import Round\nRound().write_scores(\(scores), probabilities=True)\n")
+            return ExternalTrainer(
+                command: "PYTHONPATH='\(python)' python3 '\(script)'", workDirectory: directory.file("work"),
+                evaluates: true)
+        }
+        let holdout = EncodedDataset(featureNames: ["x"], features: [1, 2, 3], labels: [0, 1, 1])
+        let layout = try ModelLayout.logisticRegression(featureCount: 1)
+        let good = try trainer("[0.5, 0.880797, 0.119203]")
+        try good.prepare(data: holdout, holdout: holdout)
+        let logits = try await good.evaluate(round: 1, candidate: [0, 0], layout: layout, holdoutCount: 3)
+        #expect(abs(logits[0]) < 1e-6 && abs(logits[1] - 2) < 1e-5 && abs(logits[2] + 2) < 1e-5, "\(logits)")
+        let bad = try trainer("[0.5, 1.25, 0.1]")
+        do {
+            _ = try await bad.evaluate(round: 1, candidate: [0, 0], layout: layout, holdoutCount: 3)
+            Issue.record("probability 1.25 was accepted")
+        } catch let error as ParticipantError {
+            #expect(error.code == "participant.trainer_failed", "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [
+        ([Float(0.2), 1.5, 0.3], "probabilities", "record 1 scores 1.5, outside [0, 1]"),
+        ([Float(0.2), -0.01, 0.3], "probabilities", "outside [0, 1]"),
+        ([Float(0.2), .nan, 0.3], "logits", "NaN or infinity at record 1"),
+        ([Float(0.2), 0.4, .infinity], nil, "NaN or infinity at record 2"),
+        ([Float(0.2), 0.4, 0.3], "percent", "cohort.scores = 'percent'"),
+        ([Float(0.2), 0.4], nil, "without a tensor `scores` of shape [3]"),
+    ])
+    func badScoresAreRefusedNamingTheTrainer(values: [Float], kind: String?, expected: String) async throws {
+        do {
+            _ = try await Self.evaluate(values, kind: kind)
+            Issue.record("scores \(values) (\(kind ?? "no kind")) were accepted")
+        } catch let error as ParticipantError {
+            #expect(error.code == "participant.trainer_output")
+            #expect(error.message.contains(expected), "\(error.message)")
+            #expect(error.message.contains("the trainer `cp '"), "\(error.message)")
         }
     }
 }

@@ -339,10 +339,15 @@ struct ChargeMethodLedgerTests {
         let metrics = Self.metrics.mapValues { JSONValue.number($0) }
         #expect(Self.verify(Self.closedLedger(metrics: metrics, evaluation: evaluation)) == nil)
         #expect(Self.verify(Self.closedLedger(metrics: ["accuracy": .number(0), "roc_auc": .number(1), "count": .number(0)], evaluation: evaluation)) == nil)
+        // The holdout loss, at both ends of its range (older ledgers, as above, have none).
+        for loss in [0, 0.3125, LedgerMetric.maximumLoss] {
+            let metrics: [String: JSONValue] = ["count": .number(8), "loss": .number(loss)]
+            #expect(Self.verify(Self.closedLedger(metrics: metrics, evaluation: evaluation)) == nil)
+        }
     }
 
     @Test("out-of-range or unknown metrics fail verification",
-          arguments: [("accuracy", 1.5), ("precision", -0.1), ("recall", 2), ("f1", 1.0000001), ("roc_auc", -1), ("count", 2.5), ("count", -1), ("auc", 0.9), ("update_norm", 0.75)])
+          arguments: [("accuracy", 1.5), ("precision", -0.1), ("recall", 2), ("f1", 1.0000001), ("roc_auc", -1), ("count", 2.5), ("count", -1), ("auc", 0.9), ("update_norm", 0.75), ("loss", -0.1), ("loss", 34.6), ("log_loss", 0.5)])
     func metricsOutOfRange(name: String, value: Double) throws {
         for evaluation in [false, true] {
             let error = try #require(Self.verify(Self.closedLedger(metrics: [name: .number(value)], evaluation: evaluation)), "\(name) \(value)")

@@ -230,6 +230,19 @@ struct DisclosureLedgerTests {
                 (#"{"metrics":{"accuracy":1.5},"model_sha256":"\#(SHA256.hexDigest(utf8: "m"))","#
                     + #""participants":1,"round":1}"#).utf8) + [0x0A], to: path)
         #expect(ledgerError { _ = try EvaluationStore.read(path: path) }?.code == .badStore)
+        // The holdout loss: read back when in [0, −ln 1e-15]; a negative or larger one is refused, named.
+        func storeLine(loss: String) -> [UInt8] {
+            Array(
+                (#"{"metrics":{"count":4,"loss":\#(loss)},"model_sha256":"\#(SHA256.hexDigest(utf8: "m"))","#
+                    + #""participants":1,"round":1}"#).utf8) + [0x0A]
+        }
+        Fixtures.write(storeLine(loss: "0.3125"), to: path)
+        #expect(try EvaluationStore.read(path: path).first?.record.metrics["loss"] == 0.3125)
+        for bad in ["-0.5", "34.6"] {
+            Fixtures.write(storeLine(loss: bad), to: path)
+            let error = try #require(ledgerError { _ = try EvaluationStore.read(path: path) }, "loss \(bad)")
+            #expect(error.code == .badStore && error.message.contains("metrics.loss"), "\(error)")
+        }
     }
 
     @Test("round.closed carries the metrics (older ledgers) or the commitment, never both")

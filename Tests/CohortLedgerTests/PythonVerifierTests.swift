@@ -83,6 +83,16 @@ struct PythonVerifierTests {
         let bytes = ChargeMethodLedgerTests.closedLedger(metrics: ["accuracy": .number(1.5)], evaluation: false)
         let result = try Self.verify(bytes)
         #expect(result.output.hasPrefix("ledger.bad_entry: line 4"), "\(result.output)")
+        // The holdout loss: in [0, −ln 1e-15] verifies, as in Swift; negative or larger does not.
+        for evaluation in [false, true] {
+            let good = ChargeMethodLedgerTests.closedLedger(
+                metrics: ["count": .number(8), "loss": .number(0.3125)], evaluation: evaluation)
+            #expect(try Self.verify(good).status == 0)
+            for loss in [-0.1, 34.6] {
+                let bad = ChargeMethodLedgerTests.closedLedger(metrics: ["loss": .number(loss)], evaluation: evaluation)
+                #expect(try Self.verify(bad).output.hasPrefix("ledger.bad_entry: line 4"), "loss \(loss)")
+            }
+        }
     }
 
     @Test func refusalProjectionChecked() throws {

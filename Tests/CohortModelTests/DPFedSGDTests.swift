@@ -30,6 +30,7 @@ import Testing
         var samplers = silos.indices.map { PoissonSampler(stream: ChaCha20KeyStream(testSeed: seed &+ 1 &+ UInt64($0))) }
         let totalRecords = silos.reduce(0) { $0 + $1.count }
         var model = LogisticRegression(featureCount: test.dimension)
+        var global = ModelParameters(zeros: model.parameters.count)
         var optimizer = try ServerOptimizer(learningRate: plan.serverLearningRate, momentum: plan.serverMomentum)
         for _ in 0..<plan.rounds {
             var total = [Double](repeating: 0, count: dimension)
@@ -43,7 +44,9 @@ import Testing
             let released = noised
                 ? try total.map { Float(grid.dequantize(try grid.quantize($0) + gaussian.next())) }
                 : total.map { Float($0) }
-            try optimizer.applyNoisedGradientSum(released, expectedBatchSize: plan.samplingRate * Double(totalRecords), to: &model)
+            try optimizer.applyNoisedGradientSum(
+                released, expectedBatchSize: plan.samplingRate * Double(totalRecords), to: &global)
+            model = try LogisticRegression(parameters: global.parameters)
         }
         let metrics = BinaryMetrics.evaluate(probabilities: try model.probabilities(test), labels: (0..<test.count).map(test.isPositive))
         return Outcome(noiseMultiplier: noise.noiseMultiplier, epsilon: charged.epsilon, metrics: metrics)

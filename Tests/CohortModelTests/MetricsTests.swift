@@ -104,6 +104,39 @@ import Testing
         #expect(accumulator.histogramAUC == Self.bruteForceAUC(logits, labels))
     }
 
+    @Test func holdoutLossClampsProbabilitiesAsTheCentralisedLossDoes() throws {
+        // Logits far past ±34.5 (probability within 1e-15 of 0 or 1): the accumulator's loss, from
+        // the logit, equals the clamped cross-entropy of the probabilities, record by record.
+        let logits = [-1000.0, -40, -2, 0, 3, 40, 1000]
+        let labels = [true, false, true, false, true, false, true]
+        var accumulator = MetricsAccumulator()
+        for (z, y) in zip(logits, labels) { accumulator.add(logit: z, isPositive: y) }
+        let exact = BinaryMetrics.evaluate(probabilities: logits.map(LogisticRegression.sigmoid), labels: labels)
+        // (1 − 1e-15 is not exact in binary: the probability clamp gives −ln(1 − fl(1 − 1e-15)) ≈ 34.5397
+        // where the logit clamp gives −ln 1e-15 ≈ 34.5388, a difference of 1e-3 per such record.)
+        #expect(abs(accumulator.metrics().logLoss - exact.logLoss) < 1e-3)
+        #expect(MetricsAccumulator.recordLoss(logit: -1000, isPositive: true) == MetricsAccumulator.maximumRecordLoss)
+        #expect(abs(MetricsAccumulator.maximumRecordLoss - 34.538776394910684) < 1e-12)
+        #expect(MetricsAccumulator.recordLoss(logit: 1000, isPositive: true) > 0)
+    }
+
+    @Test func peerLossSumAboveTheClampIsRejectedNamingIt() throws {
+        var accumulator = MetricsAccumulator()
+        accumulator.add(logit: 2, isPositive: true)
+        accumulator.add(logit: -2, isPositive: true)
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(accumulator)) as! [String: Any]
+        let valid = try JSONSerialization.data(withJSONObject: json)
+        let decoded = try MetricsAccumulator.decodeValidated(json: Array(valid), expected: MetricsAccumulator())
+        #expect(decoded == accumulator)
+        // Two records can carry at most 2 × 34.54.
+        json["log_loss_sum"] = 70.0
+        let data = try JSONSerialization.data(withJSONObject: json)
+        let error = expectModelError("evaluation.invalid") {
+            _ = try MetricsAccumulator.decodeValidated(json: Array(data), expected: MetricsAccumulator())
+        }
+        #expect(error?.message.contains("log_loss_sum") == true, "\(String(describing: error))")
+    }
+
     @Test func corruptAccumulatorIsRejected() throws {
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(MetricsAccumulator())) as! [String: Any]
         json["positive_histogram"] = [1, 2, 3]

@@ -21,7 +21,9 @@ struct ModelExportTests {
         let optimizer = try ServerOptimizer(
             learningRate: 1, momentum: 0.5, weightDecay: 0,
             velocity: [Float](repeating: 0.25, count: model.parameters.count))
-        return try ModelCheckpoint(round: round, model: model, optimizer: optimizer, schemaDigest: schema.digest())
+        return try ModelCheckpoint(
+            round: round, model: ModelParameters(parameters: model.parameters), optimizer: optimizer,
+            schemaDigest: schema.digest())
             .safetensors()
     }
 

@@ -197,7 +197,7 @@ import Testing
         let optimizer = try ServerOptimizer(
             learningRate: 0.5, momentum: 0.5, velocity: [Float](repeating: 0.25, count: parameters.count))
         let checkpoint = ModelCheckpoint(
-            round: 3, model: try LogisticRegression(parameters: parameters), optimizer: optimizer, schemaDigest: "abc",
+            round: 3, model: try ModelParameters(parameters: parameters), optimizer: optimizer, schemaDigest: "abc",
             layout: layout)
         let file = try checkpoint.safetensors()
         #expect(
@@ -209,7 +209,7 @@ import Testing
         #expect(back == checkpoint)
         // Logistic regression is still written as version 1 with weight and bias.
         let lr = ModelCheckpoint(
-            round: 1, model: try LogisticRegression(parameters: [1, 2, 3]), schemaDigest: "abc",
+            round: 1, model: try ModelParameters(parameters: [1, 2, 3]), schemaDigest: "abc",
             layout: try ModelLayout.logisticRegression(featureCount: 2))
         #expect(try lr.safetensors().metadata["cohort.version"] == "1")
         #expect(try lr.safetensors().tensors.map(\.name) == ["weight", "bias"])

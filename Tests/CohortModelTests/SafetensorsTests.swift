@@ -86,7 +86,7 @@ import Testing
     }
 
     @Test func checkpointRoundTrip() throws {
-        var model = try LogisticRegression(parameters: [0.5, -1, 2, 0.25])
+        var model = try ModelParameters(parameters: [0.5, -1, 2, 0.25])
         var optimizer = try ServerOptimizer(learningRate: 0.5, momentum: 0.9)
         try optimizer.applyNoisedGradientSum([1, 2, 3, 4], expectedBatchSize: 10, to: &model)
         let checkpoint = ModelCheckpoint(round: 7, model: model, optimizer: optimizer, schemaDigest: "abc")

@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func serverOptimizerArithmetic() throws {
-        var model = try LogisticRegression(parameters: [1, 1, 1])
+        var model = try ModelParameters(parameters: [1, 1, 1])
         var optimizer = try ServerOptimizer(learningRate: 0.5, momentum: 0.5, weightDecay: 0.1)
         // g = sum / 4 + λ·w (not on the bias) = [0.5 + 0.1, 1 + 0.1, 2]; v = g; w −= 0.5·v.
         try optimizer.applyNoisedGradientSum([2, 4, 8], expectedBatchSize: 4, to: &model)
@@ -98,9 +98,22 @@ import Testing
             try optimizer.applyNoisedGradientSum([0, 0, 0], expectedBatchSize: 0, to: &model)
         }
         var fedAvg = try ServerOptimizer(learningRate: 1)
-        var averaged = try LogisticRegression(parameters: [1, 1, 1])
+        var averaged = try ModelParameters(parameters: [1, 1, 1])
         try fedAvg.applyAverageDelta([0.5, -0.5, 0], to: &averaged)
         #expect(averaged.parameters == [1.5, 0.5, 1])
+    }
+
+    @Test func globalModelVectorRefusesEmptyAndNonFiniteParameters() throws {
+        // Any model's vector, not only logistic regression's: one parameter is a valid model.
+        #expect(try ModelParameters(parameters: [0.5]).count == 1)
+        _ = expectModelError("model.invalid_parameters") { _ = try ModelParameters(parameters: []) }
+        _ = expectModelError("model.non_finite_parameters") { _ = try ModelParameters(parameters: [1, .infinity]) }
+        var model = try ModelParameters(parameters: [1, 1])
+        var optimizer = try ServerOptimizer(learningRate: 1)
+        _ = expectModelError("model.dimension_mismatch") {
+            try optimizer.applyAverageDelta([1, 2, 3], to: &model)
+        }
+        #expect(model.parameters == [1, 1])
     }
 
     @Test func fedAvgDeltaIsLocalMinusGlobalAndLowersLoss() throws {

@@ -70,6 +70,11 @@ func mutate(_ old: String, _ new: String?) -> String {
         #expect(policy.privacy.gridInflation == 1e-3)
         #expect(policy.rounds.count == 40)
         #expect(policy.rounds.idleTimeoutSeconds == 300)
+        // The evaluation window defaults to the round deadline, at most 10 s, and can be raised.
+        #expect(policy.rounds.evaluationTimeoutSeconds == min(policy.rounds.deadlineSeconds, 10))
+        let slow = try PolicyLoader.parse(
+            mutate("deadline_seconds:", "deadline_seconds: 120\n  evaluation_timeout_seconds: 90"))
+        #expect(slow.rounds.evaluationTimeoutSeconds == 90)
         #expect(policy.model.kind == "logistic_regression")
         #expect(policy.limits.maxUpdateBytes == 64 << 20)
     }
@@ -103,6 +108,8 @@ func mutate(_ old: String, _ new: String?) -> String {
         (mutate("min_participants:", "min_participants: 4"), "rounds.min_participants", "policy.invalid_field"),
         (mutate("deadline_seconds:", "deadline_seconds: 0"), "rounds.deadline_seconds", "policy.invalid_field"),
         (mutate("deadline_seconds:", "deadline_secs: 30"), "rounds.deadline_secs", "policy.unknown_field"),
+        (mutate("deadline_seconds:", "deadline_seconds: 30\n  evaluation_timeout_seconds: 0"),
+         "rounds.evaluation_timeout_seconds", "policy.invalid_field"),
         (mutate("version: lr-v1", "version: lr-v1\n  kind: transformer"), "model.kind", "policy.invalid_field"),
         (mutate("schema:", nil), "model.schema", "policy.missing_field"),
         (mutate("server_learning_rate:", "server_learning_rate: 0"), "model.server_learning_rate", "policy.invalid_field"),

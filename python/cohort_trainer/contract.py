@@ -70,9 +70,17 @@ class Round:
             metadata["cohort.batch_size"] = str(int(batch_size))
         save_file(out, self.output, metadata=metadata)
 
-    def write_scores(self, logits):
-        """Writes the evaluate hook's answer: one logit per holdout record."""
-        logits = np.asarray(logits, dtype=np.float32).reshape(-1)
-        if logits.shape[0] != self.holdout_labels.shape[0]:
-            raise ContractError(f"{logits.shape[0]} scores for {self.holdout_labels.shape[0]} holdout records")
-        save_file({"scores": np.ascontiguousarray(logits)}, self.output, metadata={"cohort.contract": str(CONTRACT_VERSION)})
+    def write_scores(self, scores, probabilities=False):
+        """Writes the evaluate hook's answer: one logit per holdout record, or with
+        ``probabilities=True`` one probability of the positive class in [0, 1] (docs/TRAINER.md)."""
+        scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+        if scores.shape[0] != self.holdout_labels.shape[0]:
+            raise ContractError(f"{scores.shape[0]} scores for {self.holdout_labels.shape[0]} holdout records")
+        if not np.all(np.isfinite(scores)):
+            raise ContractError("scores contain NaN or infinity")
+        if probabilities and (scores.min(initial=0) < 0 or scores.max(initial=0) > 1):
+            raise ContractError("probabilities must lie in [0, 1]; write logits without probabilities=True")
+        metadata = {"cohort.contract": str(CONTRACT_VERSION)}
+        if probabilities:
+            metadata["cohort.scores"] = "probabilities"
+        save_file({"scores": np.ascontiguousarray(scores)}, self.output, metadata=metadata)

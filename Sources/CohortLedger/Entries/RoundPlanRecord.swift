@@ -110,6 +110,12 @@ public enum LedgerMetric {
     public static let ratios: Set<String> = ["accuracy", "precision", "recall", "f1", "roc_auc"]
     /// The number of evaluated examples: an integer ≥ 0.
     public static let count = "count"
+    /// The holdout log-loss (mean binary cross-entropy, natural log), in [0, ``maximumLoss``].
+    /// Older ledgers and evaluation stores have none; they still verify.
+    public static let loss = "loss"
+    /// −ln(1e-15) ≈ 34.54: evaluation clamps each record's probability to [1e-15, 1 − 1e-15]
+    /// (`MetricsAccumulator.maximumRecordLoss`), so no mean loss exceeds it.
+    public static let maximumLoss = 34.538776394910684
 
     /// Checks every name and value of `metrics`, the object at `field` of a `kind` entry.
     static func validate(_ metrics: [String: Double], field: String, kind: String) throws(LedgerError) {
@@ -121,11 +127,16 @@ public enum LedgerMetric {
                 guard value >= 0, value <= 1 else { throw fail("a number in [0, 1]") }
             } else if name == count {
                 guard value >= 0, value <= 0x1p53, value.rounded(.towardZero) == value else { throw fail("an integer ≥ 0") }
+            } else if name == loss {
+                // The slack covers float rounding of a mean of clamped values.
+                guard value.isFinite, value >= 0, value <= maximumLoss * (1 + 1e-9) else {
+                    throw fail("a number in [0, \(maximumLoss)] (the holdout log-loss, clamped at −ln 1e-15)")
+                }
             } else {
                 throw LedgerError(
                     code: .badEntry,
                     message: "\(kind): data.\(field).\(name) is not a known metric; allowed: "
-                        + (ratios.sorted() + [count]).joined(separator: ", ")
+                        + (ratios.sorted() + [count, loss]).joined(separator: ", ")
                 )
             }
         }

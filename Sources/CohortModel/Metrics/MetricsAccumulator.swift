@@ -4,7 +4,8 @@ import Foundation
 /// model on its own held-out records and sends this accumulator; the coordinator merges them and
 /// reads the metrics.
 ///
-/// What travels: confusion counts, the log-loss sum, and for ROC AUC two histograms of logits
+/// What travels: confusion counts, the log-loss sum (binary cross-entropy per record, clamped as
+/// scikit-learn clamps probabilities: see ``maximumRecordLoss``), and for ROC AUC two histograms of logits
 /// (one per class) over fixed bins — never a (score, label) pair. AUC from the histograms treats
 /// scores sharing a bin as tied (counting ½), so it differs from the exact rank AUC by at most
 /// Σ_b pos_b·neg_b / (2·n₊·n₋); with the default 1/16-logit bins that is below 0.005 in practice.
@@ -87,6 +88,22 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         }
     }
 
+    /// The largest log-loss one record adds: −ln ε with ε = ``BinaryMetrics/logLossEpsilon``
+    /// (1e-15), ≈ 34.54. Loss is computed from the logit exactly (softplus) and then clamped to
+    /// [−ln(1 − ε), −ln ε] — the same as clamping the probability to [ε, 1 − ε] before taking the
+    /// cross-entropy, as ``BinaryMetrics/evaluate(probabilities:labels:threshold:)`` and
+    /// scikit-learn's `log_loss` do — so one confidently wrong record (a logit of ±1000) counts
+    /// 34.5, not 1000, and a peer's `log_loss_sum` has a known upper bound.
+    public static let maximumRecordLoss = -log(BinaryMetrics.logLossEpsilon)
+    /// The smallest log-loss one record adds: −ln(1 − ε).
+    static let minimumRecordLoss = -log1p(-BinaryMetrics.logLossEpsilon)
+
+    /// The log-loss of one record with logit `z`, clamped as ``maximumRecordLoss`` says.
+    @inline(__always)
+    public static func recordLoss(logit z: Double, isPositive: Bool) -> Double {
+        min(max(LogisticRegression.logLoss(logit: z, label: isPositive ? 1 : 0), minimumRecordLoss), maximumRecordLoss)
+    }
+
     /// The most records one accumulator may count: 10^9, the most rows a participant may attest
     /// (`DataQualityAttestation.maximumRows`).
     public static let maximumCount = 1_000_000_000
@@ -97,7 +114,7 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
     /// bins per unit), histograms of the layout's bin count, every count in
     /// 0…``maximumCount``, confusion counts that agree with the histograms (TP + FN = Σ positive
     /// bins, FP + TN = Σ negative bins) with a total of at most ``maximumCount``, and a finite,
-    /// non-negative log-loss sum.
+    /// non-negative log-loss sum of at most ``maximumRecordLoss`` per record counted.
     /// - Throws: `evaluation.invalid`, naming what is wrong.
     public func checkConsistency() throws(ModelError) {
         func invalid(_ problem: String) -> ModelError {
@@ -135,6 +152,13 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         }
         guard positives + negatives <= limit else { throw invalid("counts more than \(limit) records") }
         guard logLossSum.isFinite, logLossSum >= 0 else { throw invalid("log_loss_sum is not a finite non-negative number") }
+        // Every record adds at most −ln ε; the relative slack covers float rounding of the sum.
+        let records = positives + negatives
+        guard logLossSum <= Double(records) * Self.maximumRecordLoss * (1 + 1e-9) else {
+            throw invalid(
+                "log_loss_sum \(logLossSum) exceeds \(records) records × \(Self.maximumRecordLoss) (−ln 1e-15, the "
+                    + "clamped loss of a record)")
+        }
     }
 
     /// Validates a peer's accumulator against what the coordinator expects, beyond
@@ -179,7 +203,7 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
     /// Records one prediction.
     public mutating func add(logit z: Double, isPositive: Bool) {
         confusion.add(predictedPositive: z >= logitThreshold, isPositive: isPositive)
-        logLossSum += LogisticRegression.logLoss(logit: z, label: isPositive ? 1 : 0)
+        logLossSum += Self.recordLoss(logit: z, isPositive: isPositive)
         if isPositive { positiveHistogram[layout.bin(z)] += 1 } else { negativeHistogram[layout.bin(z)] += 1 }
     }
 

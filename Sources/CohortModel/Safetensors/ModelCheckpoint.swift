@@ -18,7 +18,7 @@ public struct ModelCheckpoint: Sendable, Equatable {
     /// The round after which this model was released (0 = initial model).
     public var round: Int
     /// The global model.
-    public var model: LogisticRegression
+    public var model: ModelParameters
     /// The server optimizer state, when the run has one.
     public var optimizer: ServerOptimizer?
     /// `FeatureSchema.digest()` of the schema the model's inputs follow.
@@ -26,9 +26,9 @@ public struct ModelCheckpoint: Sendable, Equatable {
     /// The tensors `model.parameters` holds; nil means logistic regression's `weight`/`bias`.
     public var layout: ModelLayout?
 
-    /// A checkpoint. `model` holds the flat parameter vector of any model (the coordinator keeps
-    /// every model's vector in it); `layout` names its tensors (nil: logistic regression).
-    public init(round: Int, model: LogisticRegression, optimizer: ServerOptimizer? = nil, schemaDigest: String,
+    /// A checkpoint. `model` is the flat parameter vector of any model; `layout` names its
+    /// tensors (nil: logistic regression's `weight`/`bias`).
+    public init(round: Int, model: ModelParameters, optimizer: ServerOptimizer? = nil, schemaDigest: String,
                 layout: ModelLayout? = nil) {
         self.round = round
         self.model = model
@@ -40,12 +40,11 @@ public struct ModelCheckpoint: Sendable, Equatable {
     /// The layout to write: nil when it is logistic regression's (written as version 1).
     private var nonLogisticLayout: ModelLayout? {
         guard let layout else { return nil }
-        return (try? ModelLayout.logisticRegression(featureCount: model.featureCount)) == layout ? nil : layout
+        return (try? ModelLayout.logisticRegression(featureCount: model.count - 1)) == layout ? nil : layout
     }
 
     /// The checkpoint as a safetensors file.
     public func safetensors() throws(ModelError) -> SafetensorsFile {
-        let d = model.featureCount
         var tensors: [(name: String, tensor: Tensor)]
         var metadata = [
             "cohort.format": Self.format,
@@ -58,9 +57,11 @@ public struct ModelCheckpoint: Sendable, Equatable {
             metadata["cohort.version"] = "2"
             metadata["cohort.layout"] = try layout.json()
         } else {
+            // Version 1: logistic regression's `[w…, b]` as a one-output linear layer.
+            let logistic = try LogisticRegression(parameters: model.parameters)
             tensors = [
-                ("weight", try Tensor(shape: [1, d], values: Array(model.weights))),
-                ("bias", Tensor(vector: [model.bias])),
+                ("weight", try Tensor(shape: [1, logistic.featureCount], values: Array(logistic.weights))),
+                ("bias", Tensor(vector: [logistic.bias])),
             ]
         }
         if let optimizer {
@@ -85,15 +86,16 @@ public struct ModelCheckpoint: Sendable, Equatable {
         guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else { throw invalid("cohort.round is missing") }
         guard let digest = file.metadata["cohort.schema_digest"] else { throw invalid("cohort.schema_digest is missing") }
         var layout: ModelLayout? = nil
-        let model: LogisticRegression
+        let model: ModelParameters
         if version >= 2 {
             guard let json = file.metadata["cohort.layout"] else { throw invalid("a version 2 checkpoint needs "
                 + "cohort.layout") }
             let decoded = try ModelLayout(json: json)
-            model = try LogisticRegression(parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
+            model = try ModelParameters(
+                parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
             layout = decoded
         } else {
-            model = try LogisticRegression(weightAndBias: file)
+            model = try ModelParameters(parameters: LogisticRegression(weightAndBias: file).parameters)
         }
         var optimizer: ServerOptimizer? = nil
         if let rate = file.metadata["cohort.server_learning_rate"].flatMap({ Double($0) }) {

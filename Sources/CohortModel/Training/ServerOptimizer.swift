@@ -8,7 +8,8 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
     public var learningRate: Double
     /// Momentum coefficient μ ∈ [0, 1): v ← μ·v + g, w ← w − η_s·v.
     public var momentum: Double
-    /// Weight decay λ on the weights (not the bias), added to the gradient: g ← g + λ·w.
+    /// Weight decay λ on every parameter but the last (logistic regression's bias), added to the
+    /// gradient: g ← g + λ·w.
     public var weightDecay: Double
     /// The momentum buffer, empty until the first step.
     public private(set) var velocity: [Float]
@@ -43,7 +44,7 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
     ///   - expectedBatchSize: q × total records of all participants (> 0).
     ///   - model: the global model, updated in place.
     public mutating func applyNoisedGradientSum(
-        _ noisedGradientSum: [Float], expectedBatchSize: Double, to model: inout LogisticRegression
+        _ noisedGradientSum: [Float], expectedBatchSize: Double, to model: inout ModelParameters
     ) throws(ModelError) {
         guard expectedBatchSize.isFinite, expectedBatchSize > 0 else {
             throw ModelError(code: "model.invalid_batch_size", message: "the expected batch size q·N must be finite and > 0, got \(expectedBatchSize)")
@@ -55,7 +56,9 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
 
     /// Participant-level DP-FedAvg: applies the noised mean of clipped deltas. A delta points
     /// downhill already, so the step is w ← w + η_s·(momentum-filtered) delta.
-    public mutating func applyAverageDelta(_ averageDelta: [Float], to model: inout LogisticRegression) throws(ModelError) {
+    public mutating func applyAverageDelta(
+        _ averageDelta: [Float], to model: inout ModelParameters
+    ) throws(ModelError) {
         try averageDelta.withUnsafeBufferPointer { delta throws(ModelError) in
             try step(count: delta.count, model: &model) { -Double(delta[$0]) }
         }
@@ -63,7 +66,7 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
 
     /// One step along `gradient(j)` for j in 0..<count, read twice (check, then update) instead
     /// of materialised: at 10⁶ parameters a Double copy of the aggregate is 8 MB per round.
-    private mutating func step(count: Int, model: inout LogisticRegression, gradient: (Int) -> Double) throws(ModelError) {
+    private mutating func step(count: Int, model: inout ModelParameters, gradient: (Int) -> Double) throws(ModelError) {
         guard count == model.parameters.count else {
             throw ModelError(
                 code: "model.dimension_mismatch",
@@ -74,7 +77,7 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
             throw ModelError(code: "model.non_finite_update", message: "the aggregate contains NaN or infinity; the round must be aborted")
         }
         if velocity.count != count { velocity = [Float](repeating: 0, count: count) }
-        let d = model.featureCount
+        let d = count - 1
         var parameters = model.parameters
         for j in 0..<count {
             var g = gradient(j)
@@ -83,6 +86,6 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
             velocity[j] = Float(v)
             parameters[j] = Float(Double(parameters[j]) - learningRate * v)
         }
-        model = try LogisticRegression(parameters: parameters)
+        model = try ModelParameters(parameters: parameters)
     }
 }
