@@ -47,6 +47,9 @@ What is measured, per mode:
     initialize_parameters waits for them), like Cohort's benchmark, which times every round after
     all participants joined; --warmup-rounds (default 0, as Cohort has none) untimed rounds can be
     run first. median_round_seconds is the median of round_seconds.
+  * server_cpu_seconds_per_round: the mean over the timed rounds of the server process's CPU time
+    (time.process_time(): user + system of every thread -- gRPC, TLS, deserialisation, numpy)
+    over the same bracket as round_seconds; server_round_cpu_seconds lists them per round;
   * server_peak_rss_mb: the server process's VmHWM (/proc/self/status) after its last round;
   * client_peak_rss_mb: the largest client VmHWM, each client reading its own at exit.
   MB = 10^6 bytes.
@@ -176,7 +179,9 @@ def run_server(args):
             self.inner = inner
             self.round_seconds = []
             self.round_results = []
+            self.round_cpu_seconds = []
             self.start = None
+            self.cpu_start = None
 
         def initialize_parameters(self, client_manager):
             # The gRPC server is listening by now: tell the parent, then wait for every client,
@@ -189,12 +194,15 @@ def run_server(args):
 
         def configure_fit(self, server_round, parameters, client_manager):
             self.start = time.perf_counter()
+            self.cpu_start = time.process_time()
             return self.inner.configure_fit(server_round, parameters, client_manager)
 
         def aggregate_fit(self, server_round, results, failures):
             aggregated = self.inner.aggregate_fit(server_round, results, failures)
             elapsed = time.perf_counter() - self.start
             self.round_seconds.append(elapsed)
+            # CPU of the whole server process (every thread: gRPC, TLS, numpy) over the round.
+            self.round_cpu_seconds.append(time.process_time() - self.cpu_start)
             self.round_results.append({"results": len(results), "failures": len(failures),
                                        "aggregated": aggregated[0] is not None})
             return aggregated
@@ -245,6 +253,7 @@ def run_server(args):
     write_json(args.result_file, {
         "round_seconds": strategy.round_seconds[args.warmup_rounds:],
         "warmup_round_seconds": strategy.round_seconds[:args.warmup_rounds],
+        "round_cpu_seconds": strategy.round_cpu_seconds[args.warmup_rounds:],
         "peak_rss_bytes": peak,
     })
 
@@ -409,6 +418,8 @@ def run_mode(args, mode, deadline, children, workdir):
     out = {
         "round_seconds": [round(t, 6) for t in times],
         "median_round_seconds": round(statistics.median(times), 6),
+        "server_cpu_seconds_per_round": round(statistics.mean(srv["round_cpu_seconds"]), 6),
+        "server_round_cpu_seconds": [round(t, 6) for t in srv["round_cpu_seconds"]],
         "server_peak_rss_mb": round(srv["peak_rss_bytes"] / 1e6, 3) if srv["peak_rss_bytes"] else None,
         "client_peak_rss_mb": round(max(client_peaks) / 1e6, 3) if all(client_peaks) else None,
     }

@@ -51,6 +51,14 @@ public enum Measure {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
+    /// Minor page faults of this process so far (all threads): pages first touched, mostly
+    /// fresh buffers the kernel has to zero and map.
+    public static func minorPageFaults() -> Int {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        return usage.ru_minflt
+    }
+
     /// Prevents the optimiser from discarding a computed value.
     @inline(never)
     public static func consume<T>(_ value: T) {

@@ -51,7 +51,9 @@ extension Coordinator {
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
                 let noise = await takeNoise(active.plan.noise)
-                active.noisedMean = try active.aggregator.noisedMean(grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
+                active.noisedMean = try profile.time(.noisedMean) { () throws(PrivacyError) in
+                    try active.aggregator.noisedMean(grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
+                }
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
@@ -67,9 +69,11 @@ extension Coordinator {
                 // the candidate; the close below waits for it, so nothing is released before it is durable.
                 let checkpoint = writeCheckpoint(active)
                 do {
-                    try await promotionGates(
-                        active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10),
-                        checkpoint: checkpoint)
+                    try await profile.time(.evaluate) {
+                        try await promotionGates(
+                            active, anomaly: anomaly, evaluationTimeout: min(policy.rounds.deadlineSeconds, 10),
+                            checkpoint: checkpoint)
+                    }
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
                     if case .success = await checkpoint.result {

@@ -72,6 +72,8 @@ public actor Coordinator {
     let metrics: CoordinatorMetrics
     /// Plaintext buffers for updates opened in their connection's task, off this actor.
     let plaintextPool: PlaintextPool
+    /// The benchmark's per-phase timing (``CoordinatorConfiguration/phaseProfile``); nil in production.
+    nonisolated let profile: RoundPhaseProfile?
     /// Where the ledger, checkpoints, adopted policies, suspensions and the round queue live.
     let stateDirectory: StateDirectory
     /// Every deadline and wait is measured on this clock.
@@ -208,6 +210,7 @@ public actor Coordinator {
         }
         // As many updates are opened at once as there are cores to open them; more would only
         // hold more plaintext.
+        profile = configuration.phaseProfile
         plaintextPool = PlaintextPool(
             byteCount: UpdatePlaintext.headerLength + modelDimension * 4, limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
     }

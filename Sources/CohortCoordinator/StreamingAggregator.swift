@@ -177,6 +177,15 @@ public struct UpdatePreparer: Sendable {
     public func prepare(
         sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair, into plaintext: UnsafeMutableRawBufferPointer
     ) throws(UpdateRejection) -> PreparedUpdate {
+        try prepare(sealed: sealed, round: round, sealingKey: sealingKey, into: plaintext, profile: nil)
+    }
+
+    /// ``prepare(sealed:round:sealingKey:into:)``, adding the time of opening and of checking and
+    /// clipping to `profile` (the benchmark's; nil in production).
+    func prepare(
+        sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair, into plaintext: UnsafeMutableRawBufferPointer,
+        profile: RoundPhaseProfile?
+    ) throws(UpdateRejection) -> PreparedUpdate {
         precondition(plaintext.count == plaintextByteCount, "plaintext buffer of the wrong size")
         let expectedSealed = plaintext.count + SealedBox.overhead
         guard sealed.count == expectedSealed else {
@@ -186,10 +195,15 @@ public struct UpdatePreparer: Sendable {
             )
         }
         do {
-            try sealingKey.open(sealed, into: plaintext)
+            try profile.time(.open) { () throws(CryptoError) in try sealingKey.open(sealed, into: plaintext) }
         } catch {
             throw UpdateRejection(code: "update.seal_open_failed", message: "the sealed update could not be opened: it was altered or sealed to another key")
         }
+        return try profile.time(.clip) { () throws(UpdateRejection) in try check(plaintext, round: round) }
+    }
+
+    /// The plaintext checks and clipping of ``prepare(sealed:round:sealingKey:into:)``, in place.
+    private func check(_ plaintext: UnsafeMutableRawBufferPointer, round: UInt64) throws(UpdateRejection) -> PreparedUpdate {
         let header = try UpdatePlaintext.header(of: UnsafeRawBufferPointer(plaintext))
         guard header.round == round else {
             throw UpdateRejection(code: "update.replayed", message: "update is for round \(header.round), the current round is \(round)")

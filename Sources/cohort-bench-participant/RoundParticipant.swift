@@ -61,6 +61,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         var heldModel = HeldModel()
         // CPU time from the first invitation on: the timed rounds, not connecting and attesting.
         var cpuAtFirstInvite: Double?
+        // Sealing and signing each update (the participant's half of the update's cryptography).
+        var sealTime = Duration.zero
         do {
             try await connection.executeThenClose { connection in
                 var frames = connection.inbound.makeAsyncIterator()
@@ -85,11 +87,13 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                             throw BenchError("round \(invite.round)'s global model has \(globalModel.count) parameters, not \(parameters)")
                         }
                         SyntheticUpdate.setRound(invite.round, in: &plaintext)
+                        let sealStart = ContinuousClock.now
                         let frame = try plaintext.withUnsafeBytes { bytes in
                             try Update.sealedFrame(
                                 round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
                                 to: welcome.coordinatorSealingKey, signingKey: signingKey)
                         }
+                        sealTime += sealStart.duration(to: .now)
                         try await connection.outbound.send(frame)
                         contributed += 1
                     case .evaluateRequest:
@@ -122,6 +126,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         Measure.emit([
             "event": "participant_done", "name": name, "rounds": contributed, "refusals": refusals,
             "connection_ended_with": endedWith ?? "bye",
+            "seal_seconds_per_update": contributed > 0
+                ? (Double(sealTime.components.seconds) + Double(sealTime.components.attoseconds) * 1e-18) / Double(contributed) : 0,
             "cpu_seconds": cpuAtFirstInvite.map { Measure.processCPUSeconds() - $0 } ?? 0,
             "peak_rss_bytes": Measure.peakResidentBytes() ?? -1, "rss_file_bytes": Measure.residentFileBytes() ?? -1,
         ])

@@ -1,7 +1,7 @@
 import CohortBenchSupport
 import Foundation
 
-/// A Flower 1.42 round over gRPC with TLS on this machine, measured in the same run as ours by
+/// A Flower 1.42 round over gRPC with TLS (the script's default transport) on this machine, measured in the same run as ours by
 /// `Scripts/reference/flower_round.py` (same workload: separate client processes on 127.0.0.1,
 /// synthetic updates of the same size, FedAvg, server-side DP with fixed clipping for the noised
 /// mode). Ratios against it are robust to the machine's load in a way fixed figures are not.
@@ -10,6 +10,8 @@ struct FlowerReference {
     let roundSeconds: [Double]
     let serverPeakMB: Double
     let clientPeakMB: Double
+    /// The server process's CPU seconds (all threads) in each timed round.
+    let serverRoundCPUSeconds: [Double]
 
     /// The outcome of trying to measure: the figures, or why there are none.
     enum Outcome {
@@ -52,7 +54,11 @@ struct FlowerReference {
         else {
             return .unavailable("the Flower reference failed (exit status \(process.terminationStatus)): \(line.prefix(300))")
         }
+        guard let cpu = mode["server_round_cpu_seconds"] as? [Double], !cpu.isEmpty else {
+            return .unavailable("the Flower reference reported no server CPU time (an older Scripts/reference/flower_round.py?)")
+        }
         return .measured(FlowerReference(
-            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server, clientPeakMB: client))
+            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server, clientPeakMB: client,
+            serverRoundCPUSeconds: cpu))
     }
 }
