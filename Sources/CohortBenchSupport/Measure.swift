@@ -15,6 +15,11 @@ public enum Measure {
         return times[times.count / 2]
     }
 
+    /// The fastest of `repetitions` timings of `body`: on a shared machine the least disturbed.
+    public static func best(repetitions: Int, _ body: () -> Void) -> Double {
+        (0..<repetitions).map { _ in seconds(body) }.min()!
+    }
+
     /// Prints one JSON line with sorted keys.
     public static func emit(_ fields: [String: Any]) {
         let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])

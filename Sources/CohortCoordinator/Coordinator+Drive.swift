@@ -50,10 +50,15 @@ extension Coordinator {
                 chargeWritten = true
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
-                let noise = await takeNoise(active.plan.noise)
+                var noise = await takeNoise(active.plan.noise)
                 active.noisedMean = try profile.time(.noisedMean) { () throws(PrivacyError) in
                     try active.aggregator.noisedMean(grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
                 }
+                // The sum and this noise are spent: the next round reuses the sum's memory, and the
+                // next noise is drawn into the space this one leaves.
+                noise = []
+                spareSum = active.aggregator.recycleSum()
+                drawNextNoise(active.plan.noise)
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)

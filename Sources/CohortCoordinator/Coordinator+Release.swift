@@ -102,12 +102,18 @@ extension Coordinator {
         }
     }
 
-    /// The pre-drawn noise if it has the right distribution (else a fresh draw), and starts the
-    /// draw for the next round.
+    /// The pre-drawn noise if it has the right distribution (else a fresh draw). The next round's
+    /// draw starts once this noise has been added (``drawNextNoise(_:)``), not now: two
+    /// model-sized noise vectors are never held at once, which keeps the peak RSS down.
     func takeNoise(_ distribution: DiscreteGaussian) async -> [Int64] {
         let task = pendingNoise?.distribution == distribution ? pendingNoise!.draw : drawNoise(distribution)
-        let noise = await profile.time(.noiseWait) { await task.value }
-        pendingNoise = (distribution, drawNoise(distribution))
-        return noise
+        pendingNoise = nil
+        return await profile.time(.noiseWait) { await task.value }
+    }
+
+    /// Starts drawing the next round's noise, while this round evaluates and closes and the next
+    /// collects, so it is ready when needed.
+    func drawNextNoise(_ distribution: DiscreteGaussian) {
+        if pendingNoise == nil { pendingNoise = (distribution, drawNoise(distribution)) }
     }
 }

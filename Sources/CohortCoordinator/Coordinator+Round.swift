@@ -65,7 +65,8 @@ extension Coordinator {
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
             number: number, nonce: nonce, invited: Set(invited), plan: plan,
-            aggregator: AggregationRule(plan: plan).makeAggregation(dimension: dimension, reference: previousUpdate)
+            aggregator: AggregationRule(plan: plan).makeAggregation(
+                dimension: dimension, reference: previousUpdate, recycledSum: spareSum.take())
         )
         active.eligible = Set(eligible)
         for name in invited {

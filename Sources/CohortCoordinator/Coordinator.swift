@@ -49,6 +49,9 @@ public actor Coordinator {
     var server: FrameServer?
     /// Noise for the next round, drawn while the current one collects updates.
     var pendingNoise: (distribution: DiscreteGaussian, draw: Task<[Int64], Never>)?
+    /// The running sum of the last aggregated round, reused (zeroed) by the next one instead of a
+    /// fresh model-sized allocation every round.
+    var spareSum: [Double]?
     /// Suspended participants and why (persisted in `suspended.json`).
     var suspended: [String: String] = [:]
     /// Rounds requested by `runRounds` for this run and not yet started (not persisted).

@@ -21,6 +21,14 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         commandName: "cohort-bench-participant",
         abstract: "Participant process of `cohort-bench round` (started by it; not meant to be run by hand).")
 
+    /// Process-wide settings first, on the main thread, before the concurrency pool's threads
+    /// exist: glibc's arena limit (``LargeAllocations/reuseLargeBuffers()``) binds only threads
+    /// that have not allocated yet.
+    static func main() async {
+        ProcessSetup.forServer()
+        await main(nil)
+    }
+
     @Option var identity: String
     @Option var name: String
     @Option var port: Int
@@ -31,8 +39,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = BenchLogging.logger("cohort.bench.participant")
-        // As the real participant's entry point does.
-        ProcessSetup.forServer()
+        // ProcessSetup.forServer() ran in main(), as in the real participant's entry point.
         // The attestation is the real one, computed from this silo's small CSV.
         let prepared = try FeatureSchema.load(path: schema).prepare(csvPath: data)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))

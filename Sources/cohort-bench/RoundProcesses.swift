@@ -27,7 +27,7 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
     @Flag var noNoise = false
 
     func run() async throws {
-        ProcessSetup.forServer()
+        // ProcessSetup.forServer() ran in CohortBench.main(), as in cohort-coordinator.
         let logger = BenchLogging.logger("cohort.bench.coordinator")
         let loaded = try PolicyLoader.load(path: policy)
         var configuration = CoordinatorConfiguration(
@@ -85,4 +85,5 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
                       "rss_file_bytes": Measure.residentFileBytes() ?? -1])
     }
 }
+
 
