@@ -27,6 +27,27 @@ import CohortTransport
         #expect(aggregator.count == 2)
     }
 
+    /// The next round's aggregator takes over the spent sum's memory (no fresh model-sized
+    /// allocation per round) and starts from zero: the same sum as a fresh aggregator.
+    @Test func aRecycledSumIsReusedAndStartsFromZero() throws {
+        let first = StreamingAggregator(dimension: 3, clippingBound: nil)
+        try first.add(sealed: sealed(round: 1, values: [5, -7, 9]), participant: "a", round: 1, sealingKey: key)
+        let recycled = first.recycleSum()
+        #expect(recycled == [5, -7, 9])
+        let storage = recycled.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let next = StreamingAggregator(dimension: 3, clippingBound: nil, reference: nil, recycledSum: recycled)
+        let fresh = StreamingAggregator(dimension: 3, clippingBound: nil)
+        for aggregator in [next, fresh] {
+            try aggregator.add(sealed: sealed(round: 2, values: [0.5, 0.25, -1]), participant: "b", round: 2, sealingKey: key)
+        }
+        #expect(next.rawSum() == fresh.rawSum())
+        #expect(next.rawSum() == [0.5, 0.25, -1])
+        #expect(next.rawSum().withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == storage)
+        // Storage of another dimension is not used.
+        let other = StreamingAggregator(dimension: 2, clippingBound: nil, reference: nil, recycledSum: next.recycleSum())
+        #expect(other.rawSum() == [0, 0])
+    }
+
     @Test func recordUnitTakesSumsAsSent() throws {
         let aggregator = StreamingAggregator(dimension: 2, clippingBound: nil)
         try aggregator.add(sealed: sealed(round: 1, values: [30, -40]), participant: "a", round: 1, sealingKey: key)
