@@ -24,7 +24,13 @@ Workload (the same as `cohort-bench round --participants 8 --parameters 1000000 
     synthetic update: a deterministic pseudo-random float32 array (seeded by client index, drawn
     once at start-up, before connecting) whose first element is set to the round number -- client
     compute is negligible, as in Cohort's benchmark participants; num_examples = 1 for every client;
-  * the server aggregates with FedAvg; no federated evaluation (fraction_evaluate = 0) and no
+  * with --evaluate, every round also sends the aggregate to every client, which evaluates it
+    (a constant answer: client compute stays negligible) and replies (fraction_evaluate = 1,
+    min_evaluate_clients = participants), and the round is timed to aggregate_evaluate's return:
+    the same steps as a Cohort round, which always evaluates its candidate on the participants
+    before releasing it. Without it (the default, the issue's workload) the round ends at
+    aggregate_fit;
+  * the server aggregates with FedAvg; no federated evaluation unless --evaluate, and no
     centralised evaluation;
   * mode "no_dp": plain FedAvg; mode "dp": FedAvg wrapped in Flower's
     DifferentialPrivacyServerSideFixedClipping(noise_multiplier=1.0, clipping_norm=1.0,
@@ -197,12 +203,15 @@ def run_server(args):
             self.cpu_start = time.process_time()
             return self.inner.configure_fit(server_round, parameters, client_manager)
 
-        def aggregate_fit(self, server_round, results, failures):
-            aggregated = self.inner.aggregate_fit(server_round, results, failures)
-            elapsed = time.perf_counter() - self.start
-            self.round_seconds.append(elapsed)
+        def end_round(self):
+            self.round_seconds.append(time.perf_counter() - self.start)
             # CPU of the whole server process (every thread: gRPC, TLS, numpy) over the round.
             self.round_cpu_seconds.append(time.process_time() - self.cpu_start)
+
+        def aggregate_fit(self, server_round, results, failures):
+            aggregated = self.inner.aggregate_fit(server_round, results, failures)
+            if not args.evaluate:
+                self.end_round()
             self.round_results.append({"results": len(results), "failures": len(failures),
                                        "aggregated": aggregated[0] is not None})
             return aggregated
@@ -211,16 +220,21 @@ def run_server(args):
             return self.inner.configure_evaluate(server_round, parameters, client_manager)
 
         def aggregate_evaluate(self, server_round, results, failures):
-            return self.inner.aggregate_evaluate(server_round, results, failures)
+            aggregated = self.inner.aggregate_evaluate(server_round, results, failures)
+            if args.evaluate:
+                if len(results) != n or failures:
+                    raise RuntimeError(f"round {server_round}: {len(results)} of {n} evaluations, {len(failures)} failures")
+                self.end_round()
+            return aggregated
 
         def evaluate(self, server_round, parameters):
             return self.inner.evaluate(server_round, parameters)
 
     fedavg = FedAvg(
         fraction_fit=1.0,
-        fraction_evaluate=0.0,
+        fraction_evaluate=1.0 if args.evaluate else 0.0,
         min_fit_clients=n,
-        min_evaluate_clients=0,
+        min_evaluate_clients=n if args.evaluate else 0,
         min_available_clients=n,
         initial_parameters=ndarrays_to_parameters([np.zeros(args.parameters, dtype=np.float32)]),
     )
@@ -370,7 +384,8 @@ def run_mode(args, mode, deadline, children, workdir):
     ready_file = os.path.join(workdir, f"server-{mode}.ready")
     server = children.start(
         [sys.executable, script, "--role", "server", "--mode", mode, "--port", str(port),
-         "--rounds", str(args.rounds), "--warmup-rounds", str(args.warmup_rounds),
+         "--rounds", str(args.rounds), "--warmup-rounds", str(args.warmup_rounds)]
+        + (["--evaluate"] if args.evaluate else []) + [
          "--result-file", server_result, "--ready-file", ready_file,
          "--connect-timeout", str(max(1.0, min(120.0, remaining())))] + common + server_tls, env)
 
@@ -455,8 +470,11 @@ def run_parent(args):
               "transport": "TLS (server-authenticated gRPC, certificates generated per run)" if args.transport == "tls" else "insecure gRPC",
               "participants": args.participants, "parameters": args.parameters, "rounds": args.rounds,
               "warmup_rounds": args.warmup_rounds,
-              "round_scope": "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
-                             "clients decode and reply, deserialise, FedAvg; with dp also clip and noise)",
+              "round_scope": ("configure_fit entry to aggregate_evaluate return in the server (fit as below, then the "
+                              "aggregate sent to every client, which evaluates and replies)" if args.evaluate else
+                              "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
+                              "clients decode and reply, deserialise, FedAvg; with dp also clip and noise)"),
+              "federated_evaluation": args.evaluate,
               "cores": os.cpu_count()}
     deadline = time.monotonic() + args.timeout
     children = Children()
@@ -481,6 +499,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per mode")
     parser.add_argument("--warmup-rounds", type=int, default=0, help="untimed rounds before the timed ones")
     parser.add_argument("--mode", choices=["no-dp", "dp", "both"], default="both")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="federated evaluation of every round's aggregate on every client (fraction_evaluate=1), "
+                             "timed to aggregate_evaluate's return, as every Cohort round evaluates its candidate")
     parser.add_argument("--timeout", type=float, default=600.0, help="overall seconds for the whole run")
     parser.add_argument("--transport", choices=["tls", "insecure"], default="tls",
                         help="gRPC over TLS with generated certificates (default, as Cohort) or plain")

@@ -42,13 +42,16 @@ public final class StreamingAggregator {
     /// As ``init(dimension:clippingBound:reference:)``, reusing `recycledSum` (another round's
     /// ``recycleSum()``) as the running sum when it has `dimension` values: zeroing memory already
     /// mapped costs a pass, allocating a fresh 8 MB (at 10⁶ parameters) costs a page fault per 4 KiB.
-    init(dimension: Int, clippingBound: Double?, reference: [Float]?, recycledSum: [Double]?) {
+    /// `recycledSum` is consumed: zeroing it in place needs the only reference (another would
+    /// make the write copy it).
+    init(dimension: Int, clippingBound: Double?, reference: [Float]?, recycledSum: consuming [Double]?) {
         self.dimension = dimension
         self.clippingBound = clippingBound
         preparer = UpdatePreparer(dimension: dimension, clippingBound: clippingBound, reference: reference)
-        if var storage = recycledSum, storage.count == dimension {
+        var storage = (consume recycledSum) ?? []
+        if storage.count == dimension {
             storage.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-            sum = storage
+            sum = consume storage
         } else {
             sum = Array(repeating: 0, count: dimension)
         }

@@ -21,7 +21,9 @@ struct FlowerReference {
 
     /// Runs the script for one mode (`dp` or not); `unavailable` when python3, flwr or the
     /// script is missing, or the run fails.
-    static func measure(script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool) -> Outcome {
+    /// - Parameter evaluate: Flower also evaluates each round's aggregate on every client and the
+    ///   round ends when those evaluations are aggregated (the script's `--evaluate`).
+    static func measure(script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool, evaluate: Bool = false) -> Outcome {
         guard FileManager.default.fileExists(atPath: script) else {
             return .unavailable("\(script) not found (run from the repository root, or pass --flower-script)")
         }
@@ -30,7 +32,7 @@ struct FlowerReference {
         process.arguments = [
             "python3", script, "--participants", String(participants), "--parameters", String(parameters),
             "--rounds", String(rounds), "--mode", dp ? "dp" : "no-dp",
-        ]
+        ] + (evaluate ? ["--evaluate"] : [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -46,6 +46,9 @@ struct RoundBenchmark: ParsableCommand {
     @Flag(help: "Skip the Flower reference measured in the same run (Scripts/reference/flower_round.py, needs flwr).")
     var noReference = false
 
+    @Flag(help: "Flower also evaluates each aggregate on every client, as every Cohort round does (default: aggregate_fit ends its round).")
+    var flowerEvaluates = false
+
     @Option(help: "The Flower reference script.")
     var flowerScript = "Scripts/reference/flower_round.py"
 
@@ -96,7 +99,8 @@ struct RoundBenchmark: ParsableCommand {
                 // Right after ours, on the same machine state, so the ratio means something.
                 guard flowerUnavailable == nil else { continue }
                 switch FlowerReference.measure(
-                    script: flowerScript, participants: participants, parameters: parameters, rounds: rounds, dp: withNoise)
+                    script: flowerScript, participants: participants, parameters: parameters, rounds: rounds, dp: withNoise,
+                    evaluate: flowerEvaluates)
                 {
                 case .measured(let reference):
                     flower[withNoise, default: []].append(reference)
@@ -187,6 +191,9 @@ struct RoundBenchmark: ParsableCommand {
                 "server_peak_rss_mb": references.map(\.serverPeakMB).max() ?? reference.serverPeakMB,
                 "client_peak_rss_mb": references.map(\.clientPeakMB).max() ?? reference.clientPeakMB,
                 "strategy": withNoise ? "DifferentialPrivacyServerSideFixedClipping(FedAvg)" : "FedAvg",
+                "round_ends_at": flowerEvaluates
+                    ? "aggregate_evaluate (federated evaluation of the aggregate on every client included, as in Cohort)"
+                    : "aggregate_fit (no federated evaluation; Cohort's rounds include one)",
                 "transport": "gRPC over TLS (server-authenticated), flwr 1.42 legacy start_server/start_client",
             ] as [String: Any]
             let roundRatio = median / reference.medianRoundSeconds

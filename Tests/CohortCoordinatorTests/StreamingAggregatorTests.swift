@@ -32,10 +32,11 @@ import CohortTransport
     @Test func aRecycledSumIsReusedAndStartsFromZero() throws {
         let first = StreamingAggregator(dimension: 3, clippingBound: nil)
         try first.add(sealed: sealed(round: 1, values: [5, -7, 9]), participant: "a", round: 1, sealingKey: key)
-        let recycled = first.recycleSum()
+        // Held only here and handed over, as the coordinator's `spareSum` is: no copy is made.
+        var recycled: [Double]? = first.recycleSum()
         #expect(recycled == [5, -7, 9])
-        let storage = recycled.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-        let next = StreamingAggregator(dimension: 3, clippingBound: nil, reference: nil, recycledSum: recycled)
+        let storage = recycled?.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let next = StreamingAggregator(dimension: 3, clippingBound: nil, reference: nil, recycledSum: recycled.take())
         let fresh = StreamingAggregator(dimension: 3, clippingBound: nil)
         for aggregator in [next, fresh] {
             try aggregator.add(sealed: sealed(round: 2, values: [0.5, 0.25, -1]), participant: "b", round: 2, sealingKey: key)
