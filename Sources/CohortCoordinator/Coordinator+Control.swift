@@ -138,9 +138,17 @@ extension Coordinator {
         guard (1...10_000).contains(count) else {
             throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", category: .invalidInput)
         }
+        // queue.json refuses more at start-up; a queue that long is a mistake, not a plan.
+        guard operatorQueuedRounds + count <= StateDirectory.QueueFile.maximumRounds else {
+            throw ControlError(
+                code: "control.queue_full",
+                message: "\(operatorQueuedRounds) rounds are queued; \(count) more would pass the limit of "
+                    + "\(StateDirectory.QueueFile.maximumRounds); abort the queue or wait for rounds to run",
+                category: .conflict)
+        }
         // Durable before it is acknowledged: the rounds survive a restart of the coordinator.
         do {
-            try stateDirectory.writeQueuedRounds(operatorQueuedRounds + count)
+            try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds + count, paused: paused))
         } catch {
             throw ControlError(code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued", category: .internalFailure)
         }
@@ -150,9 +158,12 @@ extension Coordinator {
         return status()
     }
 
-    /// Stops new rounds from starting; the round in progress finishes.
+    /// Stops new rounds from starting; the round in progress finishes. The pause is recorded in
+    /// `queue.json` and outlives a restart of the coordinator.
     public func pause(by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .pause)
+        // Durable before it is acknowledged: a restart of the coordinator stays paused.
+        try recordPause(true)
         paused = true
         signalChange()
         logger.notice("paused", metadata: ["cohort.principal": "\(principal)"])
@@ -162,10 +173,24 @@ extension Coordinator {
     /// Lets queued rounds start again.
     public func resume(by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .resume)
+        try recordPause(false)
         paused = false
         signalChange()
         logger.notice("resumed", metadata: ["cohort.principal": "\(principal)"])
         return status()
+    }
+
+    /// Writes the operator queue with the pause as requested; on failure nothing changes.
+    private func recordPause(_ pause: Bool) throws(ControlError) {
+        do {
+            try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds, paused: pause))
+        } catch {
+            throw ControlError(
+                code: "control.storage",
+                message: "cannot record the \(pause ? "pause" : "resume"): \(error); the coordinator is still "
+                    + (pause ? "running" : "paused"),
+                category: .internalFailure)
+        }
     }
 
     /// Aborts the round in progress, whatever its step (it stays charged if updates arrived), and
@@ -179,7 +204,7 @@ extension Coordinator {
         }
         if operatorQueuedRounds > 0 {
             do {
-                try stateDirectory.writeQueuedRounds(0)
+                try stateDirectory.writeOperatorQueue(.init(queuedRounds: 0, paused: paused))
             } catch {
                 throw ControlError(code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted", category: .internalFailure)
             }

@@ -93,7 +93,7 @@ extension Coordinator {
     /// code: the file then counts a round too many, which a restart would run (never one too few).
     func recordOperatorQueue() {
         do {
-            try stateDirectory.writeQueuedRounds(operatorQueuedRounds)
+            try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds, paused: paused))
         } catch {
             logger.error("the round queue could not be recorded", metadata: [
                 "cohort.code": "\(Self.code(of: error))", "cohort.queued_rounds": "\(operatorQueuedRounds)",

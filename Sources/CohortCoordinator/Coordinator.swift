@@ -181,6 +181,9 @@ public actor Coordinator {
         if configuration.benchmarkSkipsNoise {
             logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
         }
+        // A crash mid-append leaves a store line without its line feed. The entry it belonged to
+        // was never written (each store line goes first), so the fragment is cut, not read.
+        try directory.cutTornStoreLines(logger: logger)
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
         try StateDirectory.abortUnfinishedRound(
@@ -205,11 +208,17 @@ public actor Coordinator {
         model = restoredModel
         ledger = writer
         suspended = try directory.loadSuspensions()
-        // Rounds operators queued before a stop or crash run when serving resumes.
-        let restoredQueue = try directory.loadQueuedRounds()
-        operatorQueuedRounds = restoredQueue
-        if restoredQueue > 0 {
-            logger.notice("operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue)"])
+        // Rounds operators queued before a stop or crash run when serving resumes, unless an
+        // operator had paused: a restart must not undo a pause.
+        let restoredQueue = try directory.loadOperatorQueue()
+        operatorQueuedRounds = restoredQueue.queuedRounds
+        paused = restoredQueue.paused
+        if restoredQueue.paused {
+            logger.notice("paused by an operator before the restart; no round starts until one resumes", metadata: [
+                "cohort.queued_rounds": "\(restoredQueue.queuedRounds)",
+            ])
+        } else if restoredQueue.queuedRounds > 0 {
+            logger.notice("operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue.queuedRounds)"])
         }
         // As many updates are opened at once as there are cores to open them; more would only
         // hold more plaintext.

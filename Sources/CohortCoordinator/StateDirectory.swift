@@ -17,7 +17,7 @@ import NIOSSL
 /// - `checkpoints/round-NNNNNN.safetensors`, each released model;
 /// - `policies/<sha256>.yaml`, every policy an operator adopted (the ledger names the one in force);
 /// - `suspended.json`, suspended participants and why;
-/// - `queue.json`, the rounds operators queued that have not started yet.
+/// - `queue.json`, the rounds operators queued that have not started yet, and an operator's pause.
 ///
 /// Every file is written to a temporary name, fsynced and renamed (``DurableFile``), so a crash
 /// leaves the old or the new version, never a torn one. The coordinator actor calls these on
@@ -82,24 +82,50 @@ struct StateDirectory: Sendable {
 
     // MARK: Queued rounds
 
-    /// What `queue.json` holds: the rounds operators queued that have not started. Versioned, as
-    /// every persisted format of Cohort.
+    /// What `queue.json` holds: the rounds operators queued that have not started, and whether an
+    /// operator paused the coordinator. Versioned, as every persisted format of Cohort: version 1
+    /// (before pauses were recorded) reads as not paused.
     struct QueueFile: Codable, Equatable {
-        static let currentVersion = 1
-        /// More than any sequence of operator requests leaves queued (10 000 per request).
+        static let currentVersion = 2
+        static let readableVersions = 1...2
+        /// The most rounds operators may have queued at once (`requestRounds` refuses more).
         static let maximumRounds = 1_000_000
         var version: Int
         var queuedRounds: Int
+        var paused: Bool
+
+        init(queuedRounds: Int, paused: Bool) {
+            self.version = Self.currentVersion
+            self.queuedRounds = queuedRounds
+            self.paused = paused
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            version = try container.decode(Int.self, forKey: .version)
+            queuedRounds = try container.decode(Int.self, forKey: .queuedRounds)
+            // Version 1 had no pause field; a version 2 file must carry it.
+            paused = version >= 2 ? try container.decode(Bool.self, forKey: .paused) : false
+        }
 
         enum CodingKeys: String, CodingKey {
             case version
             case queuedRounds = "queued_rounds"
+            case paused
         }
     }
 
-    /// The rounds operators queued before the coordinator stopped (0 without a queue file).
-    func loadQueuedRounds() throws -> Int {
-        guard DurableFile.exists(queuePath) else { return 0 }
+    /// The operator queue as a coordinator left it: the rounds queued that had not started and
+    /// whether an operator had paused.
+    struct OperatorQueue: Equatable, Sendable {
+        var queuedRounds: Int
+        var paused: Bool
+    }
+
+    /// The operator queue before the coordinator stopped (nothing queued, not paused, without a
+    /// queue file).
+    func loadOperatorQueue() throws -> OperatorQueue {
+        guard DurableFile.exists(queuePath) else { return OperatorQueue(queuedRounds: 0, paused: false) }
         let bytes = try DurableFile.read(queuePath)
         let file: QueueFile
         do {
@@ -107,15 +133,15 @@ struct StateDirectory: Sendable {
         } catch {
             throw CoordinatorError(
                 code: "coordinator.queue_unreadable",
-                message: "\(queuePath) is not a round queue ({\"version\": 1, \"queued_rounds\": N}); "
-                    + "fix it, or delete it to drop the queued rounds")
+                message: "\(queuePath) is not a round queue ({\"version\": 2, \"queued_rounds\": N, \"paused\": "
+                    + "true|false}); fix it, or delete it to drop the queued rounds and the pause")
         }
-        guard file.version == QueueFile.currentVersion else {
+        guard QueueFile.readableVersions.contains(file.version) else {
             throw CoordinatorError(
                 code: "coordinator.queue_unreadable",
-                message: "\(queuePath) has version \(file.version); this coordinator reads version "
-                    + "\(QueueFile.currentVersion): run the coordinator that wrote it, "
-                    + "or delete the file to drop the queued rounds")
+                message: "\(queuePath) has version \(file.version); this coordinator reads versions "
+                    + "\(QueueFile.readableVersions.lowerBound)…\(QueueFile.readableVersions.upperBound): "
+                    + "run the coordinator that wrote it, or delete the file to drop the queued rounds and the pause")
         }
         guard (0...QueueFile.maximumRounds).contains(file.queuedRounds) else {
             throw CoordinatorError(
@@ -123,14 +149,14 @@ struct StateDirectory: Sendable {
                 message: "\(queuePath) queues \(file.queuedRounds) rounds; it must be 0…\(QueueFile.maximumRounds): "
                     + "fix it, or delete it to drop the queued rounds")
         }
-        return file.queuedRounds
+        return OperatorQueue(queuedRounds: file.queuedRounds, paused: file.paused)
     }
 
-    /// Records (fsynced) how many operator-queued rounds have not started.
-    func writeQueuedRounds(_ count: Int) throws {
+    /// Records (fsynced) the operator queue: the rounds not started and whether it is paused.
+    func writeOperatorQueue(_ queue: OperatorQueue) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = try Array(encoder.encode(QueueFile(version: QueueFile.currentVersion, queuedRounds: count)))
+        let bytes = try Array(encoder.encode(QueueFile(queuedRounds: queue.queuedRounds, paused: queue.paused)))
         try DurableFile.writeAtomically(bytes, to: queuePath, mode: 0o600)
     }
 
@@ -169,6 +195,19 @@ struct StateDirectory: Sendable {
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
     /// a crash interrupted, or one whose abort could not be written when a storage failure ended
     /// it. `charged` is what the ledger says: a charge that became durable stays charged.
+    /// Cuts the unterminated last line an interrupted append left in the operator-only stores
+    /// (participant samples, evaluations), logging how much was cut.
+    func cutTornStoreLines(logger: Logger) throws {
+        for store in [ParticipantSampleStore.path(stateDirectory: path), EvaluationStore.path(stateDirectory: path)] {
+            let cut = try DurableFile.cutUnterminatedLastLine(store)
+            if cut > 0 {
+                logger.warning("an interrupted append was cut from a store", metadata: [
+                    "cohort.path": "\(store)", "cohort.bytes": "\(cut)",
+                ])
+            }
+        }
+    }
+
     static func abortUnfinishedRound(
         in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger
     ) throws {

@@ -41,7 +41,8 @@ import Testing
     @Test func paceFollowsRecentRoundsAndIgnoresBackwardsOpenings() {
         var pace = RoundPace()
         for round in 1...10 { pace.observe(currentRound: round, openedAtMillis: Int64(round) * 1_000) }  // 1 s each
-        for round in 11...16 { pace.observe(currentRound: round, openedAtMillis: 10_000 + Int64(round - 10) * 3_000) }  // then 3 s
+        // Then 3 s each.
+        for round in 11...16 { pace.observe(currentRound: round, openedAtMillis: 10_000 + Int64(round - 10) * 3_000) }
         #expect(pace.secondsPerRound == 3)  // only the last five rounds count
         pace.observe(currentRound: 3, openedAtMillis: 99_000)  // an older round number: ignored
         pace.observe(currentRound: 17, openedAtMillis: 1_000)  // an opening earlier than the last: ignored

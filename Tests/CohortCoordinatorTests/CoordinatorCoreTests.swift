@@ -175,7 +175,9 @@ import Testing
         await first.shutdown(reason: "restart")
         let second = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
         #expect(await second.status().roundsQueued == 3)
-        #expect(capture.text.contains("operator-queued rounds resume"))
+        // The operator's pause survives the restart too: the queued rounds wait for a resume.
+        #expect(await second.status().state == .paused)
+        #expect(capture.text.contains("paused by an operator before the restart"))
         // An abort drops them for good: a third start finds none.
         _ = try await second.abortRound(reason: "not today", by: Self.operatorPrincipal)
         #expect(await second.status().roundsQueued == 0)
@@ -198,6 +200,9 @@ import Testing
         await first.shutdown(reason: "restart")
 
         let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        #expect(await coordinator.status().state == .paused)
+        _ = try await coordinator.resume(by: Self.operatorPrincipal)
+        #expect(capture.text.contains("operator-queued rounds resume") == false)
         let port = try await coordinator.start(tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
         var participants: [Task<Void, any Error>] = []
         for identity in files.participants {
@@ -215,7 +220,7 @@ import Testing
         #expect(status.lastRound?.round == 1 && status.lastRound?.outcome == "closed")
         #expect(status.roundsQueued == 0)
         let queueFile = try String(contentsOfFile: files.stateDirectory + "/queue.json", encoding: .utf8)
-        #expect(queueFile.contains(#""queued_rounds":0"#))
+        #expect(queueFile.contains(#""paused":false,"queued_rounds":0,"version":2"#))
         serving.cancel()
         _ = try? await serving.value
         await coordinator.stop()
@@ -232,7 +237,10 @@ import Testing
         let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
         await first.shutdown()
         let path = files.stateDirectory + "/queue.json"
-        for bad in [#"{"version":1,"queued_rounds":-2}"#, #"{"version":9,"queued_rounds":1}"#, "not json"] {
+        for bad in [
+            #"{"version":1,"queued_rounds":-2}"#, #"{"version":9,"queued_rounds":1}"#, "not json",
+            #"{"version":2,"queued_rounds":1}"#, #"{"version":2,"queued_rounds":1,"paused":"yes"}"#,
+        ] {
             try bad.write(toFile: path, atomically: true, encoding: .utf8)
             do {
                 _ = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
@@ -243,5 +251,89 @@ import Testing
             }
             #expect(try String(contentsOfFile: path, encoding: .utf8) == bad)
         }
+    }
+
+    /// A queue file written before pauses were recorded (version 1) still restores its rounds,
+    /// not paused; the next write upgrades it to version 2.
+    @Test func versionOneQueueFileRestoresItsRoundsUnpaused() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await first.shutdown()
+        let path = files.stateDirectory + "/queue.json"
+        try #"{"queued_rounds":4,"version":1}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let coordinator = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        let status = await coordinator.status()
+        #expect(status.roundsQueued == 4 && status.state != .paused)
+        _ = try await coordinator.pause(by: Self.operatorPrincipal)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == #"{"paused":true,"queued_rounds":4,"version":2}"#)
+        await coordinator.shutdown()
+    }
+
+    /// A pause that cannot be recorded is refused and changes nothing: the coordinator keeps
+    /// running and the file keeps what it held.
+    @Test func pauseThatCannotBeRecordedIsRefused() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let coordinator = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        _ = try await coordinator.requestRounds(2, by: Self.operatorPrincipal)
+        let path = files.stateDirectory + "/queue.json"
+        let before = try String(contentsOfFile: path, encoding: .utf8)
+        // A directory where the temporary file of the atomic write must go makes the write fail.
+        let blocker = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: blocker) }
+        do {
+            _ = try await coordinator.pause(by: Self.operatorPrincipal)
+            Issue.record("a pause that could not be recorded was acknowledged")
+        } catch {
+            #expect(error.code == "control.storage")
+            #expect(error.message.contains("still running"))
+        }
+        #expect(await coordinator.status().state != .paused)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
+        await coordinator.shutdown()
+    }
+
+    /// The queue cannot grow past what `queue.json` accepts at start-up: a request that would is
+    /// refused, and what is queued still loads after a restart.
+    @Test func requestsBeyondTheQueueLimitAreRefused() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await first.shutdown()
+        // docs/ERRORS.md `control.queue_full`: one million rounds at most.
+        let limit = 1_000_000
+        try #"{"paused":true,"queued_rounds":\#(limit - 1),"version":2}"#.write(
+            toFile: files.stateDirectory + "/queue.json", atomically: true, encoding: .utf8)
+        let coordinator = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        do {
+            _ = try await coordinator.requestRounds(2, by: Self.operatorPrincipal)
+            Issue.record("a request past the queue limit was accepted")
+        } catch {
+            #expect(error.code == "control.queue_full")
+        }
+        #expect(try await coordinator.requestRounds(1, by: Self.operatorPrincipal).roundsQueued == limit)
+        await coordinator.shutdown()
+        let restarted = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        #expect(await restarted.status().roundsQueued == limit)
+        await restarted.shutdown()
+    }
+
+    /// A crash in the middle of appending to the participant-sample store leaves half a line; the
+    /// next start cuts it (its ledger entry was never written) instead of refusing the store.
+    @Test func startCutsATornStoreLine() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await first.shutdown()
+        let store = files.stateDirectory + "/participant-samples.jsonl"
+        let fragment = Array(#"{"commitment":"0f3a"#.utf8)
+        #expect(FileManager.default.createFile(atPath: store, contents: Data(fragment), attributes: [.posixPermissions: 0o600]))
+        let capture = LogCapture()
+        let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store)).isEmpty)
+        #expect(capture.text.contains("an interrupted append was cut from a store"))
+        await coordinator.shutdown()
     }
 }
