@@ -58,12 +58,17 @@ enum AggregationRule: Equatable {
     /// released update, for the direction screen.
     /// `recycledSum`, the previous round's sum storage, is zeroed and reused when it has the
     /// dimension.
-    func makeAggregation(dimension: Int, reference: [Float]?, recycledSum: consuming [Double]? = nil) -> any RoundAggregation {
+    func makeAggregation(
+        dimension: Int, reference: [Float]?, recycledSum: consuming [Double]? = nil
+    ) -> any RoundAggregation {
         switch self {
         case .dpFedAvg(let clippingBound):
-            StreamingAggregator(dimension: dimension, clippingBound: clippingBound, reference: reference, recycledSum: consume recycledSum)
+            StreamingAggregator(
+                dimension: dimension, clippingBound: clippingBound, reference: reference,
+                recycledSum: consume recycledSum)
         case .dpFedSGD:
-            StreamingAggregator(dimension: dimension, clippingBound: nil, reference: reference, recycledSum: consume recycledSum)
+            StreamingAggregator(
+                dimension: dimension, clippingBound: nil, reference: reference, recycledSum: consume recycledSum)
         }
     }
 }

@@ -52,7 +52,8 @@ extension Coordinator {
             case .computeNoisedAggregate:
                 var noise = await takeNoise(active.plan.noise)
                 active.noisedMean = try profile.time(.noisedMean) { () throws(PrivacyError) in
-                    try active.aggregator.noisedMean(grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
+                    try active.aggregator.noisedMean(
+                        grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
                 }
                 // The sum and this noise are spent: the next round reuses the sum's memory, and the
                 // next noise is drawn into the space this one leaves.

@@ -103,7 +103,8 @@ extension Coordinator {
         do {
             let bound = updateNormBound(for: name, in: active)
             let norm = try profile.time(.sum) { () throws(UpdateRejection) in
-                try active.aggregator.accumulate(prepared, participant: name, round: UInt64(active.number), maximumNorm: bound)
+                try active.aggregator.accumulate(
+                    prepared, participant: name, round: UInt64(active.number), maximumNorm: bound)
             }
             // Participant unit: one participant's norm is not published, not even to /metrics.
             if active.plan.unit == .record { metrics.updateNorm(norm) }

@@ -85,7 +85,8 @@ extension Optional where Wrapped == RoundPhaseProfile {
     /// The async form of ``time(_:_:)``.
     @inline(__always)
     func time<Result>(
-        _ phase: RoundPhaseProfile.Phase, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> Result
+        _ phase: RoundPhaseProfile.Phase, isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> Result
     ) async rethrows -> Result {
         guard let profile = self else { return try await body() }
         let clock = ContinuousClock()

@@ -207,8 +207,8 @@ public struct UpdatePreparer: Sendable {
     /// ``prepare(sealed:round:sealingKey:into:)``, adding the time of opening and of checking and
     /// clipping to `profile` (the benchmark's; nil in production).
     func prepare(
-        sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair, into plaintext: UnsafeMutableRawBufferPointer,
-        profile: RoundPhaseProfile?
+        sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair,
+        into plaintext: UnsafeMutableRawBufferPointer, profile: RoundPhaseProfile?
     ) throws(UpdateRejection) -> PreparedUpdate {
         precondition(plaintext.count == plaintextByteCount, "plaintext buffer of the wrong size")
         let expectedSealed = plaintext.count + SealedBox.overhead
@@ -227,7 +227,9 @@ public struct UpdatePreparer: Sendable {
     }
 
     /// The plaintext checks and clipping of ``prepare(sealed:round:sealingKey:into:)``, in place.
-    private func check(_ plaintext: UnsafeMutableRawBufferPointer, round: UInt64) throws(UpdateRejection) -> PreparedUpdate {
+    private func check(
+        _ plaintext: UnsafeMutableRawBufferPointer, round: UInt64
+    ) throws(UpdateRejection) -> PreparedUpdate {
         let header = try UpdatePlaintext.header(of: UnsafeRawBufferPointer(plaintext))
         guard header.round == round else {
             throw UpdateRejection(code: "update.replayed", message: "update is for round \(header.round), the current round is \(round)")

@@ -64,7 +64,8 @@ public enum AEADAlgorithm: String, CaseIterable, Sendable {
         switch self {
         case .aes256GCM: _ = crypto_aead_aes256gcm_encrypt(c, nil, m, length, nil, 0, nil, n, k)
         case .chacha20Poly1305IETF: _ = crypto_aead_chacha20poly1305_ietf_encrypt(c, nil, m, length, nil, 0, nil, n, k)
-        case .xchacha20Poly1305IETF: _ = crypto_aead_xchacha20poly1305_ietf_encrypt(c, nil, m, length, nil, 0, nil, n, k)
+        case .xchacha20Poly1305IETF:
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(c, nil, m, length, nil, 0, nil, n, k)
         }
     }
 
@@ -87,11 +88,15 @@ public enum AEADAlgorithm: String, CaseIterable, Sendable {
         let status: Int32
         switch self {
         case .aes256GCM: status = crypto_aead_aes256gcm_decrypt(m, nil, nil, c, length, nil, 0, n, k)
-        case .chacha20Poly1305IETF: status = crypto_aead_chacha20poly1305_ietf_decrypt(m, nil, nil, c, length, nil, 0, n, k)
-        case .xchacha20Poly1305IETF: status = crypto_aead_xchacha20poly1305_ietf_decrypt(m, nil, nil, c, length, nil, 0, n, k)
+        case .chacha20Poly1305IETF:
+            status = crypto_aead_chacha20poly1305_ietf_decrypt(m, nil, nil, c, length, nil, 0, n, k)
+        case .xchacha20Poly1305IETF:
+            status = crypto_aead_xchacha20poly1305_ietf_decrypt(m, nil, nil, c, length, nil, 0, n, k)
         }
         guard status == 0 else {
-            throw CryptoError(code: "crypto.aead_open_failed", message: "\(rawValue) ciphertext failed authentication: it was altered or encrypted under another key")
+            throw CryptoError(
+                code: "crypto.aead_open_failed",
+                message: "\(rawValue) ciphertext failed authentication: it was altered or encrypted under another key")
         }
     }
 
@@ -99,10 +104,15 @@ public enum AEADAlgorithm: String, CaseIterable, Sendable {
         key: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, output: Int, expected: Int
     ) throws(CryptoError) {
         guard isAvailable else {
-            throw CryptoError(code: "crypto.aead_unavailable", message: "\(rawValue) needs AES-NI and PCLMUL, which this CPU lacks")
+            throw CryptoError(
+                code: "crypto.aead_unavailable", message: "\(rawValue) needs AES-NI and PCLMUL, which this CPU lacks")
         }
-        guard key.count == keyLength else { throw .invalidLength("\(rawValue) key", expected: keyLength, got: key.count) }
-        guard nonce.count == nonceLength else { throw .invalidLength("\(rawValue) nonce", expected: nonceLength, got: nonce.count) }
+        guard key.count == keyLength else {
+            throw .invalidLength("\(rawValue) key", expected: keyLength, got: key.count)
+        }
+        guard nonce.count == nonceLength else {
+            throw .invalidLength("\(rawValue) nonce", expected: nonceLength, got: nonce.count)
+        }
         guard output == expected else { throw .invalidLength("\(rawValue) output", expected: expected, got: output) }
     }
 }

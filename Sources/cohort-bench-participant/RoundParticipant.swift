@@ -134,7 +134,9 @@ struct RoundParticipantCommand: AsyncParsableCommand {
             "event": "participant_done", "name": name, "rounds": contributed, "refusals": refusals,
             "connection_ended_with": endedWith ?? "bye",
             "seal_seconds_per_update": contributed > 0
-                ? (Double(sealTime.components.seconds) + Double(sealTime.components.attoseconds) * 1e-18) / Double(contributed) : 0,
+                ? (Double(sealTime.components.seconds) + Double(sealTime.components.attoseconds) * 1e-18)
+                    / Double(contributed)
+                : 0,
             "cpu_seconds": cpuAtFirstInvite.map { Measure.processCPUSeconds() - $0 } ?? 0,
             "peak_rss_bytes": Measure.peakResidentBytes() ?? -1, "rss_file_bytes": Measure.residentFileBytes() ?? -1,
         ])

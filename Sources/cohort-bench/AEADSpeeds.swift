@@ -46,7 +46,9 @@ struct AEADSpeeds {
         let recipient = SealedBox.KeyPair.generate()
         var box = [UInt8](repeating: 0, count: bytes + SealedBox.overhead)
         let seal = Measure.best(repetitions: 9) {
-            message.withUnsafeBytes { m in box.withUnsafeMutableBytes { c in try! SealedBox.seal(m, to: recipient.publicKey, into: c) } }
+            message.withUnsafeBytes { m in
+                box.withUnsafeMutableBytes { c in try! SealedBox.seal(m, to: recipient.publicKey, into: c) }
+            }
         }
         var opened = [UInt8](repeating: 0, count: bytes)
         let open = Measure.best(repetitions: 9) {
@@ -66,12 +68,15 @@ struct AEADSpeeds {
             }
             table[row.name] = [
                 "encrypt_seconds": row.encrypt, "decrypt_seconds": row.decrypt,
-                "encrypt_gb_per_s": Double(bytes) / row.encrypt / 1e9, "decrypt_gb_per_s": Double(bytes) / row.decrypt / 1e9,
+                "encrypt_gb_per_s": Double(bytes) / row.encrypt / 1e9,
+                "decrypt_gb_per_s": Double(bytes) / row.decrypt / 1e9,
             ]
         }
         return [
             "benchmark": "aead_speeds", "message_bytes": bytes, "threads": 1, "algorithms": table,
-            "note": "libsodium \(AEADAlgorithm.libraryVersion); each figure the fastest of 9 passes (the least disturbed by other load on a shared machine) over one message in buffers "
+            "note":
+                "libsodium \(AEADAlgorithm.libraryVersion); each figure the fastest of 9 passes (the least disturbed "
+                + "by other load on a shared machine) over one message in buffers "
                 + "touched beforehand; sealed_box_in_use is the current update envelope, key agreement included",
         ]
     }

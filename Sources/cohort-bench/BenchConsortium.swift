@@ -30,15 +30,16 @@ struct BenchConsortium {
     ) throws -> BenchConsortium {
         let ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
         let coordinator = try ca.issue(
-            role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator", hosts: ["localhost", "127.0.0.1"])
+            role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator",
+            hosts: ["localhost", "127.0.0.1"])
         let names = (1...participants).map { String(format: "silo-%02d", $0) }
         // A one-feature schema and a few rows per silo: enough for a real DataQualityAttestation
         // (the participants compute it with FeatureSchema.prepare); the update itself is synthetic.
         let schemaPath = directory + "/schema.json"
         try #"""
-            {"version": 1, "name": "bench", "label": {"column": "y", "positive_class": "yes", "negative_class": "no"},
-             "numeric": [{"name": "x", "imputation": {"strategy": "mean", "value": 0}}], "categorical": []}
-            """#.write(toFile: schemaPath, atomically: true, encoding: .utf8)
+        {"version": 1, "name": "bench", "label": {"column": "y", "positive_class": "yes", "negative_class": "no"},
+         "numeric": [{"name": "x", "imputation": {"strategy": "mean", "value": 0}}], "categorical": []}
+        """#.write(toFile: schemaPath, atomically: true, encoding: .utf8)
         var yaml = """
             version: 1
             name: round-bench
@@ -55,7 +56,8 @@ struct BenchConsortium {
         for name in names {
             let identity = try ca.issue(role: .participant, name: name, outDirectory: directory + "/" + name)
             yaml += "  - name: \(name)\n    signing_key: \(identity.ed25519PublicKey)\n"
-            try "x,y\n0.5,yes\n-1.25,no\n2.0,yes\n0.0,no\n".write(toFile: identity.directory + "/data.csv", atomically: true, encoding: .utf8)
+            try "x,y\n0.5,yes\n-1.25,no\n2.0,yes\n0.0,no\n".write(
+                toFile: identity.directory + "/data.csv", atomically: true, encoding: .utf8)
         }
         // Participant unit with q = 1: every connected silo is invited and the coordinator clips
         // each whole update. A budget no benchmark reaches, a deadline no healthy round meets.
@@ -114,26 +116,32 @@ struct BenchConsortium {
         let portFile = directory + "/port-\(tag)"
         try? FileManager.default.removeItem(atPath: portFile)
         var coordinatorArguments = [
-            "round-coordinator", "--policy", policyPath, "--state", directory + "/state-\(tag)", "--port-file", portFile,
+            "round-coordinator", "--policy", policyPath, "--state", directory + "/state-\(tag)", "--port-file",
+            portFile,
             "--parameters", String(parameters), "--participants", String(participants), "--rounds", String(rounds),
         ]
         if !withNoise { coordinatorArguments.append("--no-noise") }
-        let coordinator = try Child(executable: Child.executable, arguments: coordinatorArguments, log: directory + "/coordinator-\(tag).log")
+        let coordinator = try Child(
+            executable: Child.executable, arguments: coordinatorArguments, log: directory + "/coordinator-\(tag).log")
         let port = try coordinator.waitForPort(file: portFile)
         var children: [Child] = []
         for name in names {
-            children.append(try Child(
-                executable: Child.participantExecutable,
-                arguments: [
-                    "--identity", directory + "/" + name, "--name", name, "--port", String(port),
-                    "--parameters", String(parameters), "--data", directory + "/" + name + "/data.csv", "--schema", schemaPath,
-                    "--clipping-bound", String(Self.clippingBound),
-                ],
-                log: directory + "/\(name)-\(tag).log"))
+            children.append(
+                try Child(
+                    executable: Child.participantExecutable,
+                    arguments: [
+                        "--identity", directory + "/" + name, "--name", name, "--port", String(port),
+                        "--parameters", String(parameters), "--data", directory + "/" + name + "/data.csv", "--schema",
+                        schemaPath,
+                        "--clipping-bound", String(Self.clippingBound),
+                    ],
+                    log: directory + "/\(name)-\(tag).log"))
         }
         let coordinatorResult = try coordinator.result()
         let participantResults = try children.map { try $0.result() }
-        guard let times = coordinatorResult["round_seconds"] as? [Double], let peak = coordinatorResult["peak_rss_bytes"] as? Int else {
+        guard let times = coordinatorResult["round_seconds"] as? [Double],
+            let peak = coordinatorResult["peak_rss_bytes"] as? Int
+        else {
             throw BenchError("the coordinator reported no figures: \(coordinatorResult)")
         }
         var participantPeaks: [Int] = []
@@ -141,7 +149,9 @@ struct BenchConsortium {
         var participantCPU: [Double] = []
         var participantSeal: [Double] = []
         for (name, result) in zip(names, participantResults) {
-            guard let rounds = result["rounds"] as? Int, rounds == self.rounds, let peak = result["peak_rss_bytes"] as? Int else {
+            guard let rounds = result["rounds"] as? Int, rounds == self.rounds,
+                let peak = result["peak_rss_bytes"] as? Int
+            else {
                 throw BenchError("participant \(name) did not contribute to every round: \(result)")
             }
             participantPeaks.append(peak)
@@ -155,8 +165,10 @@ struct BenchConsortium {
         }
         var run = Run(
             roundSeconds: times, coordinatorPeakBytes: peak, participantPeakBytes: participantPeaks,
-            coordinatorCPUSeconds: coordinatorResult["cpu_seconds"] as? Double ?? 0, participantCPUSeconds: participantCPU,
-            coordinatorFileBytes: coordinatorResult["rss_file_bytes"] as? Int ?? 0, participantFileBytes: participantFiles)
+            coordinatorCPUSeconds: coordinatorResult["cpu_seconds"] as? Double ?? 0,
+            participantCPUSeconds: participantCPU,
+            coordinatorFileBytes: coordinatorResult["rss_file_bytes"] as? Int ?? 0,
+            participantFileBytes: participantFiles)
         run.coordinatorRoundCPUSeconds = coordinatorResult["round_cpu_seconds"] as? [Double] ?? []
         run.coordinatorMinorFaults = coordinatorResult["minor_faults"] as? Int ?? 0
         run.phases = phases
@@ -191,7 +203,8 @@ struct Child {
 
     /// `cohort-bench-participant` of the same build (the same directory as this executable).
     static let participantExecutable: String = {
-        URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("cohort-bench-participant").path
+        URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("cohort-bench-participant")
+            .path
     }()
 
     /// Fails with what to build when the participant executable is missing.
@@ -226,7 +239,8 @@ struct Child {
             let line = text.split(separator: "\n").last,
             let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         else {
-            throw BenchError("\(process.arguments?.first ?? "child") exited with status \(process.terminationStatus): \(logTail())")
+            throw BenchError(
+                "\(process.arguments?.first ?? "child") exited with status \(process.terminationStatus): \(logTail())")
         }
         return object
     }
@@ -236,4 +250,3 @@ struct Child {
         return String(text.suffix(2000))
     }
 }
-

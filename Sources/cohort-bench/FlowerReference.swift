@@ -1,7 +1,8 @@
 import CohortBenchSupport
 import Foundation
 
-/// A Flower 1.42 round over gRPC with TLS (the script's default transport) on this machine, measured in the same run as ours by
+/// A Flower 1.42 round over gRPC with TLS (the script's default transport) on this machine,
+/// measured in the same run as ours by
 /// `Scripts/reference/flower_round.py` (same workload: separate client processes on 127.0.0.1,
 /// synthetic updates of the same size, FedAvg, server-side DP with fixed clipping for the noised
 /// mode). Ratios against it are robust to the machine's load in a way fixed figures are not.
@@ -23,7 +24,9 @@ struct FlowerReference {
     /// script is missing, or the run fails.
     /// - Parameter evaluate: Flower also evaluates each round's aggregate on every client and the
     ///   round ends when those evaluations are aggregated (the script's `--evaluate`).
-    static func measure(script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool, evaluate: Bool = false) -> Outcome {
+    static func measure(
+        script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool, evaluate: Bool = false
+    ) -> Outcome {
         guard FileManager.default.fileExists(atPath: script) else {
             return .unavailable("\(script) not found (run from the repository root, or pass --flower-script)")
         }
@@ -57,10 +60,11 @@ struct FlowerReference {
             return .unavailable("the Flower reference failed (exit status \(process.terminationStatus)): \(line.prefix(300))")
         }
         guard let cpu = mode["server_round_cpu_seconds"] as? [Double], !cpu.isEmpty else {
-            return .unavailable("the Flower reference reported no server CPU time (an older Scripts/reference/flower_round.py?)")
+            return .unavailable(
+                "the Flower reference reported no server CPU time (an older Scripts/reference/flower_round.py?)")
         }
         return .measured(FlowerReference(
-            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server, clientPeakMB: client,
-            serverRoundCPUSeconds: cpu))
+            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server,
+            clientPeakMB: client, serverRoundCPUSeconds: cpu))
     }
 }

@@ -46,7 +46,11 @@ struct RoundBenchmark: ParsableCommand {
     @Flag(help: "Skip the Flower reference measured in the same run (Scripts/reference/flower_round.py, needs flwr).")
     var noReference = false
 
-    @Flag(help: "Flower also evaluates each aggregate on every client, as every Cohort round does (default: aggregate_fit ends its round).")
+    @Flag(
+        help:
+            "Flower also evaluates each aggregate on every client, as every Cohort round does (else aggregate_fit "
+            + "ends its round)."
+    )
     var flowerEvaluates = false
 
     @Option(help: "The Flower reference script.")
@@ -61,7 +65,9 @@ struct RoundBenchmark: ParsableCommand {
     func validate() throws {
         guard (1...256).contains(participants) else { throw ValidationError("--participants must lie in 1…256") }
         // The update frame must fit the policy's largest max_update_bytes (1 GiB).
-        guard (1...200_000_000).contains(parameters) else { throw ValidationError("--parameters must lie in 1…200000000") }
+        guard (1...200_000_000).contains(parameters) else {
+            throw ValidationError("--parameters must lie in 1…200000000")
+        }
         guard (1...10_000).contains(rounds) else { throw ValidationError("--rounds must lie in 1…10000") }
         guard (1...20).contains(repeats) else { throw ValidationError("--repeats must lie in 1…20") }
         guard !(noNoise && noiseOnly) else { throw ValidationError("--no-noise and --noise-only exclude each other") }
@@ -77,7 +83,9 @@ struct RoundBenchmark: ParsableCommand {
             root = directory
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         } else {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-round-bench-\(UUID().uuidString)").path
+            root =
+                FileManager.default.temporaryDirectory.appendingPathComponent("cohort-round-bench-\(UUID().uuidString)")
+                .path
         }
         defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
         let consortium = try BenchConsortium.create(
@@ -94,30 +102,38 @@ struct RoundBenchmark: ParsableCommand {
             for withNoise in modes {
                 let run = try consortium.runRounds(withNoise: withNoise, tag: "\(repeatIndex)")
                 cohort[withNoise, default: []].append(run)
-                emitRun(system: "cohort", withNoise: withNoise, repeatIndex: repeatIndex, roundSeconds: run.roundSeconds,
-                        cpu: run.coordinatorRoundCPUSeconds, peakMB: Double(run.coordinatorPeakBytes) / 1e6)
+                emitRun(
+                    system: "cohort", withNoise: withNoise, repeatIndex: repeatIndex, roundSeconds: run.roundSeconds,
+                    cpu: run.coordinatorRoundCPUSeconds, peakMB: Double(run.coordinatorPeakBytes) / 1e6)
                 // Right after ours, on the same machine state, so the ratio means something.
                 guard flowerUnavailable == nil else { continue }
                 switch FlowerReference.measure(
-                    script: flowerScript, participants: participants, parameters: parameters, rounds: rounds, dp: withNoise,
+                    script: flowerScript, participants: participants, parameters: parameters, rounds: rounds,
+                    dp: withNoise,
                     evaluate: flowerEvaluates)
                 {
                 case .measured(let reference):
                     flower[withNoise, default: []].append(reference)
-                    emitRun(system: "flower", withNoise: withNoise, repeatIndex: repeatIndex, roundSeconds: reference.roundSeconds,
-                            cpu: reference.serverRoundCPUSeconds, peakMB: reference.serverPeakMB)
+                    emitRun(
+                        system: "flower", withNoise: withNoise, repeatIndex: repeatIndex,
+                        roundSeconds: reference.roundSeconds,
+                        cpu: reference.serverRoundCPUSeconds, peakMB: reference.serverPeakMB)
                 case .unavailable(let reason):
                     flowerUnavailable = reason
                 }
             }
         }
         for withNoise in modes {
-            report(cohort: cohort[withNoise] ?? [], flower: flower[withNoise] ?? [], withNoise: withNoise, flowerUnavailable: flowerUnavailable)
+            report(
+                cohort: cohort[withNoise] ?? [], flower: flower[withNoise] ?? [], withNoise: withNoise,
+                flowerUnavailable: flowerUnavailable)
         }
     }
 
     /// One line per run, so every repeat's figures are on record, not only the best.
-    private func emitRun(system: String, withNoise: Bool, repeatIndex: Int, roundSeconds: [Double], cpu: [Double], peakMB: Double) {
+    private func emitRun(
+        system: String, withNoise: Bool, repeatIndex: Int, roundSeconds: [Double], cpu: [Double], peakMB: Double
+    ) {
         Measure.emit([
             "benchmark": "round_run", "system": system, "noise": withNoise ? "drawn" : "skipped", "repeat": repeatIndex,
             "participants": participants, "parameters": parameters, "round_seconds": roundSeconds,
@@ -133,11 +149,16 @@ struct RoundBenchmark: ParsableCommand {
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
-    static func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }
+    static func mean(_ values: [Double]) -> Double {
+        values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+    }
 
     /// The side-by-side line of one mode: each system's best run (lowest median round time), its
     /// coordinator CPU per round and peak RSS, and the ratios Cohort / Flower.
-    private func report(cohort runs: [BenchConsortium.Run], flower references: [FlowerReference], withNoise: Bool, flowerUnavailable: String?) {
+    private func report(
+        cohort runs: [BenchConsortium.Run], flower references: [FlowerReference], withNoise: Bool,
+        flowerUnavailable: String?
+    ) {
         guard let best = runs.min(by: { Self.median($0.roundSeconds) < Self.median($1.roundSeconds) }) else { return }
         let median = Self.median(best.roundSeconds)
         let cpuMean = Self.mean(best.coordinatorRoundCPUSeconds)
@@ -159,7 +180,8 @@ struct RoundBenchmark: ParsableCommand {
             "participant_seal_seconds_per_update": Self.mean(best.participantSealSeconds),
             "coordinator_phase_seconds_per_round": best.phases,
         ]
-        cohortFields["phase_note"] = "phases are summed over every task that ran them (updates are opened several at a time, "
+        cohortFields["phase_note"] =
+            "phases are summed over every task that ran them (updates are opened several at a time, "
             + "off the coordinator's actor), so they can add up to more than the round; noise_draw runs ahead of need, "
             + "noise_wait is what the round waited for it; evaluate is wall time"
         var fields: [String: Any] = [
@@ -167,14 +189,17 @@ struct RoundBenchmark: ParsableCommand {
             "participants": participants, "parameters": parameters, "rounds": rounds, "repeats": runs.count,
             "cores": ProcessInfo.processInfo.activeProcessorCount,
             "cohort": cohortFields,
-            "cohort_scope": "Coordinator.runRound(): gates, ledger open, invitations with the global model, participants seal and "
-                + "sign, verify/open/clip/sum of every update, fsynced charge, noised mean, federated evaluation of the candidate, "
+            "cohort_scope":
+                "Coordinator.runRound(): gates, ledger open, invitations with the global model, participants seal and "
+                + "sign, verify/open/clip/sum of every update, fsynced charge, noised mean, federated evaluation of "
+                + "the candidate, "
                 + "fsynced checkpoint and close; mutual TLS 1.3 over 127.0.0.1, every process separate",
             "targets": [
                 "round_ratio_max": Self.targetRoundRatio, "coordinator_cpu_ratio_max": Self.targetCPURatio,
                 "coordinator_peak_rss_mb_max_at_8x1e6": Self.targetCoordinatorMB,
             ],
-            "units": "seconds on the monotonic clock; CPU = user + system of the whole process; MB = 10^6 bytes of VmHWM; "
+            "units":
+                "seconds on the monotonic clock; CPU = user + system of the whole process; MB = 10^6 bytes of VmHWM; "
                 + "ratios are Cohort / Flower (below 1 is better)",
         ]
         if participants == 8 && parameters == 1_000_000 {
@@ -183,25 +208,28 @@ struct RoundBenchmark: ParsableCommand {
         if let reference = references.min(by: { $0.medianRoundSeconds < $1.medianRoundSeconds }) {
             let flowerCPUMean = Self.mean(reference.serverRoundCPUSeconds)
             let flowerCPUMedian = Self.median(reference.serverRoundCPUSeconds)
-            fields["flower"] = [
-                "median_round_seconds": reference.medianRoundSeconds, "round_seconds": reference.roundSeconds,
-                "median_round_seconds_each_repeat": references.map(\.medianRoundSeconds),
-                "server_cpu_seconds_per_round_mean": flowerCPUMean, "server_cpu_seconds_per_round_median": flowerCPUMedian,
-                "server_round_cpu_seconds": reference.serverRoundCPUSeconds,
-                "server_peak_rss_mb": references.map(\.serverPeakMB).max() ?? reference.serverPeakMB,
-                "client_peak_rss_mb": references.map(\.clientPeakMB).max() ?? reference.clientPeakMB,
-                "strategy": withNoise ? "DifferentialPrivacyServerSideFixedClipping(FedAvg)" : "FedAvg",
-                "round_ends_at": flowerEvaluates
-                    ? "aggregate_evaluate (federated evaluation of the aggregate on every client included, as in Cohort)"
-                    : "aggregate_fit (no federated evaluation; Cohort's rounds include one)",
-                "transport": "gRPC over TLS (server-authenticated), flwr 1.42 legacy start_server/start_client",
-            ] as [String: Any]
+            fields["flower"] =
+                [
+                    "median_round_seconds": reference.medianRoundSeconds, "round_seconds": reference.roundSeconds,
+                    "median_round_seconds_each_repeat": references.map(\.medianRoundSeconds),
+                    "server_cpu_seconds_per_round_mean": flowerCPUMean,
+                    "server_cpu_seconds_per_round_median": flowerCPUMedian,
+                    "server_round_cpu_seconds": reference.serverRoundCPUSeconds,
+                    "server_peak_rss_mb": references.map(\.serverPeakMB).max() ?? reference.serverPeakMB,
+                    "client_peak_rss_mb": references.map(\.clientPeakMB).max() ?? reference.clientPeakMB,
+                    "strategy": withNoise ? "DifferentialPrivacyServerSideFixedClipping(FedAvg)" : "FedAvg",
+                    "round_ends_at": flowerEvaluates
+                        ? "aggregate_evaluate (federated evaluation of the aggregate on every client, as in Cohort)"
+                        : "aggregate_fit (no federated evaluation; Cohort's rounds include one)",
+                    "transport": "gRPC over TLS (server-authenticated), flwr 1.42 legacy start_server/start_client",
+                ] as [String: Any]
             let roundRatio = median / reference.medianRoundSeconds
             let cpuRatio = cpuMean / flowerCPUMean
             fields["ratios"] = [
                 "round_time": roundRatio, "speedup": reference.medianRoundSeconds / median,
                 "coordinator_cpu_mean": cpuRatio, "coordinator_cpu_median": cpuMedian / flowerCPUMedian,
-                "coordinator_peak_rss": coordinatorMB / (references.map(\.serverPeakMB).max() ?? reference.serverPeakMB),
+                "coordinator_peak_rss": coordinatorMB / (references.map(\.serverPeakMB).max() ?? reference.serverPeakMB)
+                ,
             ]
             fields["meets_round_target"] = roundRatio <= Self.targetRoundRatio
             fields["meets_cpu_target"] = cpuRatio <= Self.targetCPURatio
@@ -231,9 +259,13 @@ struct RoundBenchmark: ParsableCommand {
             "crypto_cpu_seconds_per_round": cryptoRound,
             "floor_round_seconds_no_noise": cryptoRound / Double(cores),
             "floor_round_seconds_noise": (cryptoRound + noiseDraw) / Double(cores),
-            "note": "sealing, SHA-256 and TLS encryption of every update on its participant, TLS decryption, SHA-256 and opening "
-                + "on the coordinator, the global model through TLS once per participant (and the noise draw), each timed alone "
-                + "on one thread and summed over the round, divided by the cores: a round cannot be faster on this machine.",
+            "note":
+                "sealing, SHA-256 and TLS encryption of every update on its participant, TLS decryption, SHA-256 and "
+                + "opening "
+                + "on the coordinator, the global model through TLS once per participant (and the noise draw), each "
+                + "timed alone "
+                + "on one thread and summed over the round, divided by the cores: a round cannot be faster on this "
+                + "machine.",
         ])
         Measure.emit(AEADSpeeds.measure(bytes: parameters * 4).figures(bytes: parameters * 4))
     }
@@ -242,9 +274,11 @@ struct RoundBenchmark: ParsableCommand {
     /// coordinator derives from the benchmark policy. In a round the draw runs in a background
     /// task while updates arrive, so it adds to the round time only what it cannot overlap.
     private func measureNoiseDraw() throws -> Double {
-        let grid = try FixedPointGrid(clippingBound: BenchConsortium.clippingBound, dimension: parameters, inflation: 1e-3)
+        let grid = try FixedPointGrid(
+            clippingBound: BenchConsortium.clippingBound, dimension: parameters, inflation: 1e-3)
         let distribution = try grid.noise(
-            noiseMultiplier: BenchConsortium.noiseMultiplier, clippingBound: BenchConsortium.clippingBound, dimension: parameters)
+            noiseMultiplier: BenchConsortium.noiseMultiplier, clippingBound: BenchConsortium.clippingBound,
+            dimension: parameters)
         var sampler = DiscreteGaussianSampler(distribution)
         var noise: [Int64] = []
         let seconds = Measure.seconds { noise = sampler.samples(parameters) }

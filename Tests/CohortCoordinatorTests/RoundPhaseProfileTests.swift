@@ -14,13 +14,15 @@ import Testing
         let files = try ConsortiumFiles(names: names)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         var configuration = CoordinatorConfiguration(
-            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory, portOverride: 0,
+            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory,
+            portOverride: 0,
             quorumWaitSeconds: 10)
         let profile = RoundPhaseProfile()
         configuration.phaseProfile = profile
         let capture = LogCapture()
         let coordinator = try Coordinator(configuration: configuration, logger: capture.logger("cohort.coordinator"))
-        let port = try await coordinator.start(tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
+        let port = try await coordinator.start(
+            tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
         let tasks = names.map { name in
             let identity = files.identity(name)
             let participant = Participant(

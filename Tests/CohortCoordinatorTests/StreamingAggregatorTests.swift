@@ -39,13 +39,15 @@ import CohortTransport
         let next = StreamingAggregator(dimension: 3, clippingBound: nil, reference: nil, recycledSum: recycled.take())
         let fresh = StreamingAggregator(dimension: 3, clippingBound: nil)
         for aggregator in [next, fresh] {
-            try aggregator.add(sealed: sealed(round: 2, values: [0.5, 0.25, -1]), participant: "b", round: 2, sealingKey: key)
+            try aggregator.add(
+                sealed: sealed(round: 2, values: [0.5, 0.25, -1]), participant: "b", round: 2, sealingKey: key)
         }
         #expect(next.rawSum() == fresh.rawSum())
         #expect(next.rawSum() == [0.5, 0.25, -1])
         #expect(next.rawSum().withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == storage)
         // Storage of another dimension is not used.
-        let other = StreamingAggregator(dimension: 2, clippingBound: nil, reference: nil, recycledSum: next.recycleSum())
+        let other = StreamingAggregator(
+            dimension: 2, clippingBound: nil, reference: nil, recycledSum: next.recycleSum())
         #expect(other.rawSum() == [0, 0])
     }
 

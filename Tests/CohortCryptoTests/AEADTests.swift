@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CohortCrypto
 
 /// libsodium's AEADs through ``AEADAlgorithm``: known answers from an independent implementation
@@ -14,13 +15,17 @@ import Testing
     static let knownAnswers: [AEADAlgorithm: String] = [
         .aes256GCM: "0b74b6090b9d76df7b231bc8b10b058a2ce26764f81b96009df1c1279fc6c965e7803aa52832f6618e8019589831eaae"
             + "693eb894452b2d4d9ed1dbbf9be985fe60e5a820395b2b5a22ecc6a8a4459e736fe0ed17",
-        .chacha20Poly1305IETF: "777ed3a5ead15613be9f515f99e7b7e41ee6f35aec278edffc1f9bdd9e57a0deb9d0c885cb1a2716ec9cab8a8dd0c8a9"
+        .chacha20Poly1305IETF:
+            "777ed3a5ead15613be9f515f99e7b7e41ee6f35aec278edffc1f9bdd9e57a0deb9d0c885cb1a2716ec9cab8a8dd0c8a9"
             + "b6beaf6e7a0a5a8c3a9f9cff70de71857a25464af20420705ebf138e2412c1b3df4371bf",
-        .xchacha20Poly1305IETF: "3f1c91df8d5aa9c3c271d91fcd01d2be359b331f975bafc2b67509c84f3b143dd86f391b48969aa29975047b31252830"
+        .xchacha20Poly1305IETF:
+            "3f1c91df8d5aa9c3c271d91fcd01d2be359b331f975bafc2b67509c84f3b143dd86f391b48969aa29975047b31252830"
             + "1c80f06cfad358c3ab2f7c218fe09e183ebab7cb02dc1e1162a31f427be6324f8a33816b",
     ]
 
-    static func seal(_ algorithm: AEADAlgorithm, _ message: [UInt8], key: [UInt8] = key, nonce: [UInt8]? = nil) throws -> [UInt8] {
+    static func seal(
+        _ algorithm: AEADAlgorithm, _ message: [UInt8], key: [UInt8] = key, nonce: [UInt8]? = nil
+    ) throws -> [UInt8] {
         var sealed = [UInt8](repeating: 0, count: message.count + algorithm.tagLength)
         try message.withUnsafeBytes { m in
             try key.withUnsafeBytes { k in
@@ -83,10 +88,14 @@ import Testing
         guard algorithm.isAvailable else { return }
         let sealed = try Self.seal(algorithm, Self.message)
         let other = [UInt8](repeating: 0xEE, count: algorithm.keyLength)
-        #expect(throws: CryptoError(
-            code: "crypto.aead_open_failed",
-            message: "\(algorithm.rawValue) ciphertext failed authentication: it was altered or encrypted under another key"
-        )) { try Self.open(algorithm, sealed, key: other) }
+        #expect(
+            throws: CryptoError(
+                code: "crypto.aead_open_failed",
+                message:
+                    "\(algorithm.rawValue) ciphertext failed authentication: "
+                    + "it was altered or encrypted under another key"
+            )
+        ) { try Self.open(algorithm, sealed, key: other) }
     }
 
     @Test(arguments: AEADAlgorithm.allCases)
@@ -107,6 +116,8 @@ import Testing
             #expect(error.message.contains("nonce must be \(algorithm.nonceLength) bytes, got 1"))
         }
         // A tag alone (an empty message) that was never sealed under the key.
-        #expect(throws: CryptoError.self) { try Self.open(algorithm, [UInt8](repeating: 0, count: algorithm.tagLength)) }
+        #expect(throws: CryptoError.self) {
+            try Self.open(algorithm, [UInt8](repeating: 0, count: algorithm.tagLength))
+        }
     }
 }
