@@ -46,11 +46,7 @@ struct RoundBenchmark: ParsableCommand {
     @Flag(help: "Skip the Flower reference measured in the same run (Scripts/reference/flower_round.py, needs flwr).")
     var noReference = false
 
-    @Flag(
-        help:
-            "Flower also evaluates each aggregate on every client, as every Cohort round does (else aggregate_fit "
-            + "ends its round)."
-    )
+    @Flag(help: "Flower also evaluates each aggregate on every client, as each Cohort round does.")
     var flowerEvaluates = false
 
     @Option(help: "The Flower reference script.")
