@@ -118,18 +118,33 @@ extension Coordinator {
             }
     }
 
-    /// The coordinator's state for status displays.
-    public func status() -> CoordinatorStatus {
+    /// The coordinator's state for status displays, as `reader` may see it (nil: the coordinator
+    /// host itself). Under the participant unit an auditor gets no sample size (`invited`,
+    /// `contributed`): the ledger withholds it too; operators see it, as they see the sample store.
+    public func status(for reader: PeerRole? = nil) -> CoordinatorStatus {
         let runState: RunState = paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
         let progress = round.map { active in
-            RoundProgress(
+            Self.progress(
                 round: active.number, phase: active.machine.state.rawValue, invited: active.invited.count,
-                contributed: active.aggregator.count, openedAtMillis: active.openedAtMillis)
+                contributed: active.aggregator.count, openedAtMillis: active.openedAtMillis, unit: active.plan.unit,
+                reader: reader)
         }
         return CoordinatorStatus(
             state: runState, currentRound: progress, roundsQueued: queuedRounds, lastRound: lastRound,
             participants: participantStatuses(), budget: budgetStatus(), policySHA256: ledger.state.policySHA256,
             modelVersion: configuration.policy.policy.model.version, latestApprovedRound: latestApprovedRound)
+    }
+
+    /// A round's live progress as `reader` may see it: the sample's size is withheld from an
+    /// auditor under the participant unit.
+    static func progress(
+        round: Int, phase: String, invited: Int, contributed: Int, openedAtMillis: Int64, unit: PrivacyUnit,
+        reader: PeerRole?
+    ) -> RoundProgress {
+        let withheld = unit == .participant && reader == .auditor
+        return RoundProgress(
+            round: round, phase: phase, invited: withheld ? nil : invited, contributed: withheld ? nil : contributed,
+            openedAtMillis: openedAtMillis)
     }
 
     /// Queues `count` more rounds; they start when no round is running and the coordinator is not paused.

@@ -73,11 +73,10 @@ extension Coordinator {
             throw CoordinatorError(
                 code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
         }
-        let counts = sampleCounts(active)
+        // No sample counts, in either unit (RoundDisclosure.swift).
         let closed = RoundClosedPayload(
             round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
-            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled,
-            contributorsCount: counts.contributors)
+            evaluationSHA256: evaluationSHA256)
         _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.append(closed) }
         // Sent while the next round starts: the result is news, not a step of the round.
         let result = Frame(RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8)))
