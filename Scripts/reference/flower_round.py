@@ -24,7 +24,13 @@ Workload (the same as `cohort-bench round --participants 8 --parameters 1000000 
     synthetic update: a deterministic pseudo-random float32 array (seeded by client index, drawn
     once at start-up, before connecting) whose first element is set to the round number -- client
     compute is negligible, as in Cohort's benchmark participants; num_examples = 1 for every client;
-  * the server aggregates with FedAvg; no federated evaluation (fraction_evaluate = 0) and no
+  * with --evaluate, every round also sends the aggregate to every client, which evaluates it
+    (a constant answer: client compute stays negligible) and replies (fraction_evaluate = 1,
+    min_evaluate_clients = participants), and the round is timed to aggregate_evaluate's return:
+    the same steps as a Cohort round, which always evaluates its candidate on the participants
+    before releasing it. Without it (the default, the issue's workload) the round ends at
+    aggregate_fit;
+  * the server aggregates with FedAvg; no federated evaluation unless --evaluate, and no
     centralised evaluation;
   * mode "no_dp": plain FedAvg; mode "dp": FedAvg wrapped in Flower's
     DifferentialPrivacyServerSideFixedClipping(noise_multiplier=1.0, clipping_norm=1.0,
@@ -47,6 +53,9 @@ What is measured, per mode:
     initialize_parameters waits for them), like Cohort's benchmark, which times every round after
     all participants joined; --warmup-rounds (default 0, as Cohort has none) untimed rounds can be
     run first. median_round_seconds is the median of round_seconds.
+  * server_cpu_seconds_per_round: the mean over the timed rounds of the server process's CPU time
+    (time.process_time(): user + system of every thread -- gRPC, TLS, deserialisation, numpy)
+    over the same bracket as round_seconds; server_round_cpu_seconds lists them per round;
   * server_peak_rss_mb: the server process's VmHWM (/proc/self/status) after its last round;
   * client_peak_rss_mb: the largest client VmHWM, each client reading its own at exit.
   MB = 10^6 bytes.
@@ -176,7 +185,9 @@ def run_server(args):
             self.inner = inner
             self.round_seconds = []
             self.round_results = []
+            self.round_cpu_seconds = []
             self.start = None
+            self.cpu_start = None
 
         def initialize_parameters(self, client_manager):
             # The gRPC server is listening by now: tell the parent, then wait for every client,
@@ -189,12 +200,18 @@ def run_server(args):
 
         def configure_fit(self, server_round, parameters, client_manager):
             self.start = time.perf_counter()
+            self.cpu_start = time.process_time()
             return self.inner.configure_fit(server_round, parameters, client_manager)
+
+        def end_round(self):
+            self.round_seconds.append(time.perf_counter() - self.start)
+            # CPU of the whole server process (every thread: gRPC, TLS, numpy) over the round.
+            self.round_cpu_seconds.append(time.process_time() - self.cpu_start)
 
         def aggregate_fit(self, server_round, results, failures):
             aggregated = self.inner.aggregate_fit(server_round, results, failures)
-            elapsed = time.perf_counter() - self.start
-            self.round_seconds.append(elapsed)
+            if not args.evaluate:
+                self.end_round()
             self.round_results.append({"results": len(results), "failures": len(failures),
                                        "aggregated": aggregated[0] is not None})
             return aggregated
@@ -203,16 +220,21 @@ def run_server(args):
             return self.inner.configure_evaluate(server_round, parameters, client_manager)
 
         def aggregate_evaluate(self, server_round, results, failures):
-            return self.inner.aggregate_evaluate(server_round, results, failures)
+            aggregated = self.inner.aggregate_evaluate(server_round, results, failures)
+            if args.evaluate:
+                if len(results) != n or failures:
+                    raise RuntimeError(f"round {server_round}: {len(results)} of {n} evaluations, {len(failures)} failures")
+                self.end_round()
+            return aggregated
 
         def evaluate(self, server_round, parameters):
             return self.inner.evaluate(server_round, parameters)
 
     fedavg = FedAvg(
         fraction_fit=1.0,
-        fraction_evaluate=0.0,
+        fraction_evaluate=1.0 if args.evaluate else 0.0,
         min_fit_clients=n,
-        min_evaluate_clients=0,
+        min_evaluate_clients=n if args.evaluate else 0,
         min_available_clients=n,
         initial_parameters=ndarrays_to_parameters([np.zeros(args.parameters, dtype=np.float32)]),
     )
@@ -245,6 +267,7 @@ def run_server(args):
     write_json(args.result_file, {
         "round_seconds": strategy.round_seconds[args.warmup_rounds:],
         "warmup_round_seconds": strategy.round_seconds[:args.warmup_rounds],
+        "round_cpu_seconds": strategy.round_cpu_seconds[args.warmup_rounds:],
         "peak_rss_bytes": peak,
     })
 
@@ -361,7 +384,8 @@ def run_mode(args, mode, deadline, children, workdir):
     ready_file = os.path.join(workdir, f"server-{mode}.ready")
     server = children.start(
         [sys.executable, script, "--role", "server", "--mode", mode, "--port", str(port),
-         "--rounds", str(args.rounds), "--warmup-rounds", str(args.warmup_rounds),
+         "--rounds", str(args.rounds), "--warmup-rounds", str(args.warmup_rounds)]
+        + (["--evaluate"] if args.evaluate else []) + [
          "--result-file", server_result, "--ready-file", ready_file,
          "--connect-timeout", str(max(1.0, min(120.0, remaining())))] + common + server_tls, env)
 
@@ -409,6 +433,8 @@ def run_mode(args, mode, deadline, children, workdir):
     out = {
         "round_seconds": [round(t, 6) for t in times],
         "median_round_seconds": round(statistics.median(times), 6),
+        "server_cpu_seconds_per_round": round(statistics.mean(srv["round_cpu_seconds"]), 6),
+        "server_round_cpu_seconds": [round(t, 6) for t in srv["round_cpu_seconds"]],
         "server_peak_rss_mb": round(srv["peak_rss_bytes"] / 1e6, 3) if srv["peak_rss_bytes"] else None,
         "client_peak_rss_mb": round(max(client_peaks) / 1e6, 3) if all(client_peaks) else None,
     }
@@ -444,8 +470,11 @@ def run_parent(args):
               "transport": "TLS (server-authenticated gRPC, certificates generated per run)" if args.transport == "tls" else "insecure gRPC",
               "participants": args.participants, "parameters": args.parameters, "rounds": args.rounds,
               "warmup_rounds": args.warmup_rounds,
-              "round_scope": "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
-                             "clients decode and reply, deserialise, FedAvg; with dp also clip and noise)",
+              "round_scope": ("configure_fit entry to aggregate_evaluate return in the server (fit as below, then the "
+                              "aggregate sent to every client, which evaluates and replies)" if args.evaluate else
+                              "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
+                              "clients decode and reply, deserialise, FedAvg; with dp also clip and noise)"),
+              "federated_evaluation": args.evaluate,
               "cores": os.cpu_count()}
     deadline = time.monotonic() + args.timeout
     children = Children()
@@ -470,6 +499,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per mode")
     parser.add_argument("--warmup-rounds", type=int, default=0, help="untimed rounds before the timed ones")
     parser.add_argument("--mode", choices=["no-dp", "dp", "both"], default="both")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="federated evaluation of every round's aggregate on every client (fraction_evaluate=1), "
+                             "timed to aggregate_evaluate's return, as every Cohort round evaluates its candidate")
     parser.add_argument("--timeout", type=float, default=600.0, help="overall seconds for the whole run")
     parser.add_argument("--transport", choices=["tls", "insecure"], default="tls",
                         help="gRPC over TLS with generated certificates (default, as Cohort) or plain")

@@ -15,6 +15,11 @@ public enum Measure {
         return times[times.count / 2]
     }
 
+    /// The fastest of `repetitions` timings of `body`: on a shared machine the least disturbed.
+    public static func best(repetitions: Int, _ body: () -> Void) -> Double {
+        (0..<repetitions).map { _ in seconds(body) }.min()!
+    }
+
     /// Prints one JSON line with sorted keys.
     public static func emit(_ fields: [String: Any]) {
         let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
@@ -49,6 +54,14 @@ public enum Measure {
         guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// Minor page faults of this process so far (all threads): pages first touched, mostly
+    /// fresh buffers the kernel has to zero and map.
+    public static func minorPageFaults() -> Int {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        return usage.ru_minflt
     }
 
     /// Prevents the optimiser from discarding a computed value.

@@ -29,6 +29,10 @@ protocol RoundAggregation: AnyObject {
     ) throws(UpdateRejection) -> Double
     /// The noised aggregate divided by `denominator` (the expected cohort size).
     func noisedMean(grid: FixedPointGrid, noise: [Int64], denominator: Double) throws(PrivacyError) -> [Float]
+    /// Hands back the running sum's storage once the noised mean is taken, for the next round's
+    /// aggregation (``AggregationRule/makeAggregation(dimension:reference:recycledSum:)``); the
+    /// aggregation accepts nothing more afterwards.
+    func recycleSum() -> [Double]
 }
 
 extension StreamingAggregator: RoundAggregation {}
@@ -52,12 +56,19 @@ enum AggregationRule: Equatable {
 
     /// A fresh aggregation for one round of `dimension` values; `reference` is the previous
     /// released update, for the direction screen.
-    func makeAggregation(dimension: Int, reference: [Float]?) -> any RoundAggregation {
+    /// `recycledSum`, the previous round's sum storage, is zeroed and reused when it has the
+    /// dimension.
+    func makeAggregation(
+        dimension: Int, reference: [Float]?, recycledSum: consuming [Double]? = nil
+    ) -> any RoundAggregation {
         switch self {
         case .dpFedAvg(let clippingBound):
-            StreamingAggregator(dimension: dimension, clippingBound: clippingBound, reference: reference)
+            StreamingAggregator(
+                dimension: dimension, clippingBound: clippingBound, reference: reference,
+                recycledSum: consume recycledSum)
         case .dpFedSGD:
-            StreamingAggregator(dimension: dimension, clippingBound: nil, reference: reference)
+            StreamingAggregator(
+                dimension: dimension, clippingBound: nil, reference: reference, recycledSum: consume recycledSum)
         }
     }
 }

@@ -50,8 +50,16 @@ extension Coordinator {
                 chargeWritten = true
                 action = try active.machine.handle(.chargeDurable)
             case .computeNoisedAggregate:
-                let noise = await takeNoise(active.plan.noise)
-                active.noisedMean = try active.aggregator.noisedMean(grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
+                var noise = await takeNoise(active.plan.noise)
+                active.noisedMean = try profile.time(.noisedMean) { () throws(PrivacyError) in
+                    try active.aggregator.noisedMean(
+                        grid: active.plan.grid, noise: noise, denominator: active.plan.denominator)
+                }
+                // The sum and this noise are spent: the next round reuses the sum's memory, and the
+                // next noise is drawn into the space this one leaves.
+                noise = []
+                spareSum = active.aggregator.recycleSum()
+                drawNextNoise(active.plan.noise)
                 action = try active.machine.handle(.aggregated)
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
@@ -67,9 +75,11 @@ extension Coordinator {
                 // the candidate; the close below waits for it, so nothing is released before it is durable.
                 let checkpoint = writeCheckpoint(active)
                 do {
-                    try await promotionGates(
-                        active, anomaly: anomaly, evaluationTimeout: policy.rounds.evaluationTimeoutSeconds,
-                        checkpoint: checkpoint)
+                    try await profile.time(.evaluate) {
+                        try await promotionGates(
+                            active, anomaly: anomaly, evaluationTimeout: policy.rounds.evaluationTimeoutSeconds,
+                            checkpoint: checkpoint)
+                    }
                 } catch {
                     // The round ends unreleased: its checkpoint must not outlive it.
                     if case .success = await checkpoint.result {

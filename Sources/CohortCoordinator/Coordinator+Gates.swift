@@ -165,7 +165,7 @@ extension Coordinator {
         }
         payloads.append(disclosed(risk.outcome, unit: unit).payload(round: active.number))
         payloads.append(disclosed(evaluated, unit: unit).payload(round: active.number))
-        _ = try ledger.appendAll(payloads)
+        _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(payloads) }
         for failed in [risk.outcome, evaluated] where !failed.passed {
             metrics.gateFailed(failed.gate)
             raiseAlert(kind: "gate_failed", round: active.number, gate: failed.gate, reason: failed.reason, participants: [])

@@ -20,10 +20,11 @@ extension Coordinator {
         // The per-update decisions and the charge become durable together (one fsync).
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
-        _ = try ledger.appendAll([
+        let payloads: [any LedgerPayload] = [
             disclosed(checks, unit: active.plan.unit).payload(round: active.number),
-            chargedPayload(active, projected: charge),
-        ])
+            try chargedPayload(active, projected: charge),
+        ]
+        _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(payloads) }
         active.checksRecorded = true
         return charge.roundEpsilon
     }
@@ -52,11 +53,14 @@ extension Coordinator {
         }
         let path = stateDirectory.checkpointPath(round: active.number)
         // Encoding, hashing and fsyncing block: on the file queue, off the actor and the cooperative pool.
+        let profile = profile
         return Task {
-            try await BlockingIO.run {
-                let bytes = try checkpoint.safetensors().encoded()
-                try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
-                return BulkSHA256.hexDigest(bytes)
+            try await profile.time(.checkpoint) {
+                try await BlockingIO.run {
+                    let bytes = try checkpoint.safetensors().encoded()
+                    try DurableFile.writeAtomically(bytes, to: path, mode: 0o600)
+                    return BulkSHA256.hexDigest(bytes)
+                }
             }
         }
     }
@@ -70,9 +74,10 @@ extension Coordinator {
                 code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
         }
         // No sample counts, in either unit (RoundDisclosure.swift).
-        _ = try ledger.append(RoundClosedPayload(
+        let closed = RoundClosedPayload(
             round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
-            evaluationSHA256: evaluationSHA256))
+            evaluationSHA256: evaluationSHA256)
+        _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.append(closed) }
         // Sent while the next round starts: the result is news, not a step of the round.
         let result = Frame(RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8)))
         let results = active.invited.sorted().map { (name: $0, frame: result) }
@@ -87,18 +92,27 @@ extension Coordinator {
         // Only the benchmark-only `benchmarkSkipsNoise` draws nothing: zeros keep the aggregation
         // path (quantise, add, dequantise) identical, so only the draw is left out.
         if configuration.benchmarkSkipsNoise { return Task { [Int64](repeating: 0, count: count) } }
+        let profile = profile
         return Task.detached(priority: .utility) {
-            var sampler = DiscreteGaussianSampler(distribution)
-            return sampler.samples(count)
+            profile.time(.noiseDraw) {
+                var sampler = DiscreteGaussianSampler(distribution)
+                return sampler.samples(count)
+            }
         }
     }
 
-    /// The pre-drawn noise if it has the right distribution (else a fresh draw), and starts the
-    /// draw for the next round.
+    /// The pre-drawn noise if it has the right distribution (else a fresh draw). The next round's
+    /// draw starts once this noise has been added (``drawNextNoise(_:)``), not now: two
+    /// model-sized noise vectors are never held at once, which keeps the peak RSS down.
     func takeNoise(_ distribution: DiscreteGaussian) async -> [Int64] {
         let task = pendingNoise?.distribution == distribution ? pendingNoise!.draw : drawNoise(distribution)
-        let noise = await task.value
-        pendingNoise = (distribution, drawNoise(distribution))
-        return noise
+        pendingNoise = nil
+        return await profile.time(.noiseWait) { await task.value }
+    }
+
+    /// Starts drawing the next round's noise, while this round evaluates and closes and the next
+    /// collects, so it is ready when needed.
+    func drawNextNoise(_ distribution: DiscreteGaussian) {
+        if pendingNoise == nil { pendingNoise = (distribution, drawNoise(distribution)) }
     }
 }

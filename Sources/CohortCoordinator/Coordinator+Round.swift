@@ -65,7 +65,8 @@ extension Coordinator {
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
             number: number, nonce: nonce, invited: Set(invited), plan: plan,
-            aggregator: AggregationRule(plan: plan).makeAggregation(dimension: dimension, reference: previousUpdate)
+            aggregator: AggregationRule(plan: plan).makeAggregation(
+                dimension: dimension, reference: previousUpdate, recycledSum: spareSum.take())
         )
         active.eligible = Set(eligible)
         for name in invited {
@@ -78,11 +79,12 @@ extension Coordinator {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(number) opened with the action \(opening)")
         }
         // The gate decisions and the opening become durable together, before any invitation.
-        _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
-            openedPayload(
+        let openingEntries: [any LedgerPayload] = preRoundDecisions.map { $0.payload(round: number) } + [
+            try openedPayload(
                 round: number, invited: invited, eligible: eligible.count, plan: plan,
                 mechanism: "poisson-subsampled-discrete-gaussian")
-        ])
+        ]
+        _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(openingEntries) }
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
         round = active
@@ -116,7 +118,7 @@ extension Coordinator {
             if session.heldModelDigest == modelDigest {
                 invitations.append((name, referenceFrame))
             } else {
-                let frame = fullFrame ?? inviteFrame(carrying: model.parameters)
+                let frame = fullFrame ?? profile.time(.seal) { inviteFrame(carrying: model.parameters) }
                 fullFrame = frame
                 invitations.append((name, frame))
             }
@@ -128,7 +130,7 @@ extension Coordinator {
         }
         // All at once, each by the round deadline: a participant that stops reading is cut off
         // then and holds up no one else.
-        await deliver(invitations, holding: modelDigest, deadline: deadline)
+        _ = await profile.time(.send) { await deliver(invitations, holding: modelDigest, deadline: deadline) }
         // Collect until every invited participant answered or left, the deadline passed, or the
         // round was asked to end; every update, departure and abort wakes this wait.
         _ = try await wait(until: deadline) {

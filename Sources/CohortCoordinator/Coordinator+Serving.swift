@@ -144,7 +144,9 @@ extension Coordinator {
                 case .update:
                     let update: ReceivedUpdate
                     do {
-                        update = try frame.decode(ReceivedUpdate.self)
+                        update = try profile.time(.decode) { () throws(WireError) in
+                            try frame.decode(ReceivedUpdate.self)
+                        }
                     } catch {
                         // Framing is intact but the payload is not an update: say so and close.
                         log.notice("update refused", metadata: ["cohort.code": "\(error.code)"])

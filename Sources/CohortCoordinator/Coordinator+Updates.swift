@@ -28,8 +28,11 @@ extension Coordinator {
         case .success(let admitted): admission = admitted
         }
         // Hashed once: the signature check and the ledger's update digest both need it.
-        let sealedDigest = update.sealedDigest
-        guard update.hasValidSignature(publicKey: admission.signingKey, sealedDigest: sealedDigest) else {
+        let (sealedDigest, signatureValid) = profile.time(.verify) {
+            let digest = update.sealedDigest
+            return (digest, update.hasValidSignature(publicKey: admission.signingKey, sealedDigest: digest))
+        }
+        guard signatureValid else {
             return await refuseUpdate(name, WireError(code: WireError.Code.badSignature,
                 message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
         }
@@ -40,7 +43,8 @@ extension Coordinator {
         let result: Result<UpdateAck, WireError>
         do {
             let prepared = try update.withSealedBytes { sealed throws(UpdateRejection) in
-                try admission.preparer.prepare(sealed: sealed, round: update.round, sealingKey: sealingKey, into: buffer.bytes)
+                try admission.preparer.prepare(
+                    sealed: sealed, round: update.round, sealingKey: sealingKey, into: buffer.bytes, profile: profile)
             }
             result = await commit(prepared, update: update, sealedDigest: sealedDigest, from: name)
         } catch {
@@ -97,8 +101,11 @@ extension Coordinator {
                 message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
         }
         do {
-            let norm = try active.aggregator.accumulate(
-                prepared, participant: name, round: UInt64(active.number), maximumNorm: updateNormBound(for: name, in: active))
+            let bound = updateNormBound(for: name, in: active)
+            let norm = try profile.time(.sum) { () throws(UpdateRejection) in
+                try active.aggregator.accumulate(
+                    prepared, participant: name, round: UInt64(active.number), maximumNorm: bound)
+            }
             // Participant unit: one participant's norm is not published, not even to /metrics.
             if active.plan.unit == .record { metrics.updateNorm(norm) }
         } catch {

@@ -49,6 +49,9 @@ public actor Coordinator {
     var server: FrameServer?
     /// Noise for the next round, drawn while the current one collects updates.
     var pendingNoise: (distribution: DiscreteGaussian, draw: Task<[Int64], Never>)?
+    /// The running sum of the last aggregated round, reused (zeroed) by the next one instead of a
+    /// fresh model-sized allocation every round.
+    var spareSum: [Double]?
     /// Suspended participants and why (persisted in `suspended.json`).
     var suspended: [String: String] = [:]
     /// Rounds requested by `runRounds` for this run and not yet started (not persisted).
@@ -72,6 +75,8 @@ public actor Coordinator {
     let metrics: CoordinatorMetrics
     /// Plaintext buffers for updates opened in their connection's task, off this actor.
     let plaintextPool: PlaintextPool
+    /// The benchmark's per-phase timing (``CoordinatorConfiguration/phaseProfile``); nil in production.
+    nonisolated let profile: RoundPhaseProfile?
     /// Where the ledger, checkpoints, adopted policies, suspensions and the round queue live.
     let stateDirectory: StateDirectory
     /// Every deadline and wait is measured on this clock.
@@ -217,6 +222,7 @@ public actor Coordinator {
         }
         // As many updates are opened at once as there are cores to open them; more would only
         // hold more plaintext.
+        profile = configuration.phaseProfile
         plaintextPool = PlaintextPool(
             byteCount: UpdatePlaintext.headerLength + modelDimension * 4, limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
     }

@@ -31,6 +31,9 @@ public struct CoordinatorConfiguration: Sendable {
     /// parameter, has no policy key and no `cohort-coordinator` option, so no real deployment
     /// can reach it by configuration.
     @_spi(CohortBenchmark) public var benchmarkSkipsNoise = false
+    /// BENCHMARK ONLY: where the coordinator adds the time of each step of its rounds (decode,
+    /// verify, open, clip, sum, noise, seal, send, fsync, checkpoint); nil, the default, times nothing.
+    @_spi(CohortBenchmark) public var phaseProfile: RoundPhaseProfile?
     /// Where metrics go (e.g. a `PrometheusMetricsFactory`); nil uses the process-wide
     /// `MetricsSystem.factory`, which is a no-op unless the process bootstrapped one.
     public var metricsFactory: (any MetricsFactory)?

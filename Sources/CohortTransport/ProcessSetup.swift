@@ -10,10 +10,10 @@ import Darwin
 /// host process's decision (a test runner or an embedding application may want otherwise).
 public enum ProcessSetup {
     /// The settings `cohort-coordinator` and `cohort-participant` make: broken pipes are errors,
-    /// not a fatal signal, and large buffers go back to the system when freed.
+    /// not a fatal signal, and large buffers are reused from one heap rather than mapped afresh.
     public static func forServer() {
         ignoreBrokenPipes()
-        LargeAllocations.returnLargeBuffersToTheSystem()
+        LargeAllocations.reuseLargeBuffers()
     }
 
     /// Makes a write to a pipe whose reader has gone (an alert command or an external trainer

@@ -21,6 +21,14 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         commandName: "cohort-bench-participant",
         abstract: "Participant process of `cohort-bench round` (started by it; not meant to be run by hand).")
 
+    /// Process-wide settings first, on the main thread, before the concurrency pool's threads
+    /// exist: glibc's arena limit (``LargeAllocations/reuseLargeBuffers()``) binds only threads
+    /// that have not allocated yet.
+    static func main() async {
+        ProcessSetup.forServer()
+        await main(nil)
+    }
+
     @Option var identity: String
     @Option var name: String
     @Option var port: Int
@@ -31,8 +39,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = BenchLogging.logger("cohort.bench.participant")
-        // As the real participant's entry point does.
-        ProcessSetup.forServer()
+        // ProcessSetup.forServer() ran in main(), as in the real participant's entry point.
         // The attestation is the real one, computed from this silo's small CSV.
         let prepared = try FeatureSchema.load(path: schema).prepare(csvPath: data)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))
@@ -61,6 +68,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         var heldModel = HeldModel()
         // CPU time from the first invitation on: the timed rounds, not connecting and attesting.
         var cpuAtFirstInvite: Double?
+        // Sealing and signing each update (the participant's half of the update's cryptography).
+        var sealTime = Duration.zero
         do {
             try await connection.executeThenClose { connection in
                 var frames = connection.inbound.makeAsyncIterator()
@@ -85,11 +94,13 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                             throw BenchError("round \(invite.round)'s global model has \(globalModel.count) parameters, not \(parameters)")
                         }
                         SyntheticUpdate.setRound(invite.round, in: &plaintext)
+                        let sealStart = ContinuousClock.now
                         let frame = try plaintext.withUnsafeBytes { bytes in
                             try Update.sealedFrame(
                                 round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
                                 to: welcome.coordinatorSealingKey, signingKey: signingKey)
                         }
+                        sealTime += sealStart.duration(to: .now)
                         try await connection.outbound.send(frame)
                         contributed += 1
                     case .evaluateRequest:
@@ -122,6 +133,10 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         Measure.emit([
             "event": "participant_done", "name": name, "rounds": contributed, "refusals": refusals,
             "connection_ended_with": endedWith ?? "bye",
+            "seal_seconds_per_update": contributed > 0
+                ? (Double(sealTime.components.seconds) + Double(sealTime.components.attoseconds) * 1e-18)
+                    / Double(contributed)
+                : 0,
             "cpu_seconds": cpuAtFirstInvite.map { Measure.processCPUSeconds() - $0 } ?? 0,
             "peak_rss_bytes": Measure.peakResidentBytes() ?? -1, "rss_file_bytes": Measure.residentFileBytes() ?? -1,
         ])

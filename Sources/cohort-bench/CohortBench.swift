@@ -1,4 +1,5 @@
 import ArgumentParser
+import CohortTransport
 
 /// `cohort-bench`: release-build benchmarks that print one JSON object per line.
 /// Targets are checked by reading the figures, never inside unit tests (shared machines are noisy).
@@ -15,4 +16,13 @@ struct CohortBench: AsyncParsableCommand {
         ],
         defaultSubcommand: CoreBenchmarks.self
     )
+
+    /// Process-wide settings first, on the main thread, before the concurrency pool's threads
+    /// exist: glibc's arena limit (``LargeAllocations/reuseLargeBuffers()``) binds only threads
+    /// that have not allocated yet.
+    static func main() async {
+        // The coordinator child (round-coordinator) must be set up as cohort-coordinator is.
+        ProcessSetup.forServer()
+        await main(nil)
+    }
 }

@@ -1,7 +1,8 @@
 import CohortBenchSupport
 import Foundation
 
-/// A Flower 1.42 round over gRPC with TLS on this machine, measured in the same run as ours by
+/// A Flower 1.42 round over gRPC with TLS (the script's default transport) on this machine,
+/// measured in the same run as ours by
 /// `Scripts/reference/flower_round.py` (same workload: separate client processes on 127.0.0.1,
 /// synthetic updates of the same size, FedAvg, server-side DP with fixed clipping for the noised
 /// mode). Ratios against it are robust to the machine's load in a way fixed figures are not.
@@ -10,6 +11,8 @@ struct FlowerReference {
     let roundSeconds: [Double]
     let serverPeakMB: Double
     let clientPeakMB: Double
+    /// The server process's CPU seconds (all threads) in each timed round.
+    let serverRoundCPUSeconds: [Double]
 
     /// The outcome of trying to measure: the figures, or why there are none.
     enum Outcome {
@@ -19,7 +22,11 @@ struct FlowerReference {
 
     /// Runs the script for one mode (`dp` or not); `unavailable` when python3, flwr or the
     /// script is missing, or the run fails.
-    static func measure(script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool) -> Outcome {
+    /// - Parameter evaluate: Flower also evaluates each round's aggregate on every client and the
+    ///   round ends when those evaluations are aggregated (the script's `--evaluate`).
+    static func measure(
+        script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool, evaluate: Bool = false
+    ) -> Outcome {
         guard FileManager.default.fileExists(atPath: script) else {
             return .unavailable("\(script) not found (run from the repository root, or pass --flower-script)")
         }
@@ -28,7 +35,7 @@ struct FlowerReference {
         process.arguments = [
             "python3", script, "--participants", String(participants), "--parameters", String(parameters),
             "--rounds", String(rounds), "--mode", dp ? "dp" : "no-dp",
-        ]
+        ] + (evaluate ? ["--evaluate"] : [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -52,7 +59,12 @@ struct FlowerReference {
         else {
             return .unavailable("the Flower reference failed (exit status \(process.terminationStatus)): \(line.prefix(300))")
         }
+        guard let cpu = mode["server_round_cpu_seconds"] as? [Double], !cpu.isEmpty else {
+            return .unavailable(
+                "the Flower reference reported no server CPU time (an older Scripts/reference/flower_round.py?)")
+        }
         return .measured(FlowerReference(
-            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server, clientPeakMB: client))
+            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server,
+            clientPeakMB: client, serverRoundCPUSeconds: cpu))
     }
 }

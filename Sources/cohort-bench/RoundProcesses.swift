@@ -27,12 +27,14 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
     @Flag var noNoise = false
 
     func run() async throws {
-        ProcessSetup.forServer()
+        // ProcessSetup.forServer() ran in CohortBench.main(), as in cohort-coordinator.
         let logger = BenchLogging.logger("cohort.bench.coordinator")
         let loaded = try PolicyLoader.load(path: policy)
         var configuration = CoordinatorConfiguration(
             policy: loaded, stateDirectory: state, portOverride: 0, quorumWaitSeconds: 60, modelDimension: parameters)
         configuration.benchmarkSkipsNoise = noNoise
+        let profile = RoundPhaseProfile()
+        configuration.phaseProfile = profile
         let coordinator = try Coordinator(configuration: configuration, logger: logger)
         let files = loaded.policy.coordinator
         let tls = try TLSConfigurationFactory(
@@ -52,9 +54,12 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(5))
         }
         var times: [Double] = []
+        var cpuPerRound: [Double] = []
         let cpuAtStart = Measure.processCPUSeconds()
+        let faultsAtStart = Measure.minorPageFaults()
         for _ in 0..<rounds {
             let start = clock.now
+            let cpuAtRoundStart = Measure.processCPUSeconds()
             let outcome = try await coordinator.runRound()
             let elapsed = start.duration(to: clock.now)
             guard case .closed(_, let contributed, _, _) = outcome, contributed.count >= (contributors ?? participants) else {
@@ -62,12 +67,23 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
                 throw BenchError("a round did not close with every participant: \(outcome)")
             }
             times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            cpuPerRound.append(Measure.processCPUSeconds() - cpuAtRoundStart)
         }
         let cpuSeconds = Measure.processCPUSeconds() - cpuAtStart
+        let minorFaults = Measure.minorPageFaults() - faultsAtStart
         await coordinator.stop(reason: "benchmark finished")
+        // Seconds per round of each phase, summed over every task that ran it.
+        var phases: [String: Any] = [:]
+        for (phase, totals) in profile.snapshot() {
+            phases[phase.rawValue] = [
+                "seconds_per_round": Double(totals.nanoseconds) / 1e9 / Double(rounds), "count": totals.count,
+            ] as [String: Any]
+        }
         Measure.emit(["event": "coordinator_done", "round_seconds": times, "cpu_seconds": cpuSeconds,
+                      "round_cpu_seconds": cpuPerRound, "phases": phases, "minor_faults": minorFaults,
                       "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
                       "rss_file_bytes": Measure.residentFileBytes() ?? -1])
     }
 }
+
 

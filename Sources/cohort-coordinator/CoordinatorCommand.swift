@@ -18,6 +18,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         abstract: "Run the Cohort coordinator: mutual-TLS participant port, rounds, ledger."
     )
 
+    /// Process-wide settings first, on the main thread, before the concurrency pool's threads
+    /// exist: glibc's arena limit (``LargeAllocations/reuseLargeBuffers()``) binds only threads
+    /// that have not allocated yet.
+    static func main() async {
+        ProcessSetup.forServer()
+        await main(nil)
+    }
+
     @Option(help: "The policy file (YAML).")
     var policy: String
 
@@ -77,9 +85,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Process-wide settings belong to the executable: an alert command that exits without
-        // reading must not kill the coordinator (SIGPIPE), and model-sized buffers are returned.
-        ProcessSetup.forServer()
+        // Process-wide settings (`main()`) belong to the executable: an alert command that exits
+        // without reading must not kill the coordinator (SIGPIPE), and model-sized buffers are reused.
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "cohort.coordinator")
         logger.logLevel = .info

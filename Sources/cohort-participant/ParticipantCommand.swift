@@ -14,6 +14,14 @@ struct ParticipantCommand: AsyncParsableCommand {
         abstract: "Join a Cohort coordinator: validate local data, train on invitation, send sealed signed updates."
     )
 
+    /// Process-wide settings first, on the main thread, before the concurrency pool's threads
+    /// exist: glibc's arena limit (``LargeAllocations/reuseLargeBuffers()``) binds only threads
+    /// that have not allocated yet.
+    static func main() async {
+        ProcessSetup.forServer()
+        await main(nil)
+    }
+
     @Option(help: "Coordinator address, HOST:PORT.")
     var coordinator: String
 
@@ -79,8 +87,7 @@ struct ParticipantCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Process-wide settings belong to the executable, not to the Participant library.
-        ProcessSetup.forServer()
+        // Process-wide settings (`main()`) belong to the executable, not to the Participant library.
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "cohort.participant")
         logger.logLevel = .info

@@ -27,6 +27,30 @@ import CohortTransport
         #expect(aggregator.count == 2)
     }
 
+    /// The next round's aggregator takes over the spent sum's memory (no fresh model-sized
+    /// allocation per round) and starts from zero: the same sum as a fresh aggregator.
+    @Test func aRecycledSumIsReusedAndStartsFromZero() throws {
+        let first = StreamingAggregator(dimension: 3, clippingBound: nil)
+        try first.add(sealed: sealed(round: 1, values: [5, -7, 9]), participant: "a", round: 1, sealingKey: key)
+        // Held only here and handed over, as the coordinator's `spareSum` is: no copy is made.
+        var recycled: [Double]? = first.recycleSum()
+        #expect(recycled == [5, -7, 9])
+        let storage = recycled?.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let next = StreamingAggregator(dimension: 3, clippingBound: nil, reference: nil, recycledSum: recycled.take())
+        let fresh = StreamingAggregator(dimension: 3, clippingBound: nil)
+        for aggregator in [next, fresh] {
+            try aggregator.add(
+                sealed: sealed(round: 2, values: [0.5, 0.25, -1]), participant: "b", round: 2, sealingKey: key)
+        }
+        #expect(next.rawSum() == fresh.rawSum())
+        #expect(next.rawSum() == [0.5, 0.25, -1])
+        #expect(next.rawSum().withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == storage)
+        // Storage of another dimension is not used.
+        let other = StreamingAggregator(
+            dimension: 2, clippingBound: nil, reference: nil, recycledSum: next.recycleSum())
+        #expect(other.rawSum() == [0, 0])
+    }
+
     @Test func recordUnitTakesSumsAsSent() throws {
         let aggregator = StreamingAggregator(dimension: 2, clippingBound: nil)
         try aggregator.add(sealed: sealed(round: 1, values: [30, -40]), participant: "a", round: 1, sealingKey: key)
@@ -76,5 +100,34 @@ import CohortTransport
         #expect(try aggregator.noisedMean(grid: grid, noise: [0, 0], denominator: 4) == [1, 1.5])
         // One grid step of noise on each coordinate.
         #expect(try aggregator.noisedMean(grid: grid, noise: [2, -2], denominator: 4) == [1.25, 1.25])
+    }
+
+    /// The noised mean's loop is FixedPointGrid's quantise, add, dequantise and divide, bit for
+    /// bit, on values that round both ways and ties; out of the grid's range it throws as before.
+    @Test func noisedMeanIsTheGridsArithmeticBitForBit() throws {
+        let values: [Float] = (0..<257).map { index in Float(index - 128) * 0.013_7 + (index % 3 == 0 ? 0.25 : 0) }
+        let aggregator = StreamingAggregator(dimension: values.count, clippingBound: nil)
+        try aggregator.add(sealed: sealed(round: 1, values: values), participant: "a", round: 1, sealingKey: key)
+        let grid = try FixedPointGrid(step: 0.125 / 3)
+        let noise: [Int64] = (0..<values.count).map { Int64($0 % 7) * 1_000_003 - 3_000_000 }
+        let expected = try zip(aggregator.rawSum(), noise).map { total, draw in
+            Float(grid.dequantize(try grid.quantize(total) + draw) / 3)
+        }
+        let mean = try aggregator.noisedMean(grid: grid, noise: noise, denominator: 3)
+        #expect(mean.map(\.bitPattern) == expected.map(\.bitPattern))
+
+        // A coordinate whose noised count leaves Int64: refused with its index, nothing released.
+        var overflowing = noise
+        overflowing[200] = .max
+        do {
+            _ = try aggregator.noisedMean(grid: grid, noise: overflowing, denominator: 3)
+            Issue.record("an overflowing coordinate was released")
+        } catch {
+            #expect(error.code == "privacy.grid_out_of_range")
+            #expect(error.message.contains("coordinate 200"))
+        }
+        // A sum beyond 2^62 steps: refused by the grid's own check.
+        let tiny = try FixedPointGrid(step: 1e-30)
+        #expect(throws: PrivacyError.self) { try aggregator.noisedMean(grid: tiny, noise: noise, denominator: 3) }
     }
 }
