@@ -130,6 +130,13 @@ def is_int(x): return isinstance(x, int) and not isinstance(x, bool)
 
 TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+# Inputs a gate.decision committing to the gate-input store (inputs_sha256) must not carry (docs/LEDGER.md).
+EXACT_GATE_INPUTS = {
+    "data_quality": {"rows", "missing_rate", "worst_column_missing_rate", "positive", "negative", "reasons"},
+    "anomaly": {"median", "mad", "scale", "z", "cosine", "median_cosine", "flagged_or_clipped"},
+    "risk": {"r", "r1", "r2", "r3", "flagged_or_clipped"},
+    "evaluation": {"aggregate", "participant_accuracy"},
+}
 
 class Failure(Exception):
     pass
@@ -259,6 +266,13 @@ def verify(ledger_path, key_path):
             if kind in ("round.closed", "round.aborted"):
                 if ("participants_sampled" in d) != (d["round"] in committed) or ("participants_sampled" in d) != ("contributors_count" in d):
                     fail("ledger.bad_entry", f"{kind}: participants_sampled and contributors_count exactly when the round committed to its sample")
+            if kind == "gate.decision" and "inputs_sha256" in d:
+                # The exact record-derived inputs stay in the coordinator's gate-input store.
+                exact = EXACT_GATE_INPUTS.get(d["gate"], set())
+                keys = set(d["inputs"]) | {k for v in (d["inputs"].get("participants") or {}).values()
+                                           if isinstance(v, dict) for k in v}
+                if not isinstance(d["inputs_sha256"], str) or not HEX64.match(d["inputs_sha256"]) or exact & keys:
+                    fail("ledger.bad_entry", f"gate.decision {d['gate']}: inputs_sha256 is a SHA-256 and replaces the exact inputs")
             if kind == "round.opened": opened_rounds.add(d["round"])
             elif kind == "round.refused": pre_round.pop(d["round"], None)
             if kind in ("round.closed", "evaluation.recorded") and "evaluation_sha256" in d:

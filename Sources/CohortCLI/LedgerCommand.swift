@@ -111,6 +111,11 @@ public struct LedgerCommand: ParsableCommand {
             discussion: "Optional: the store holds exact holdout metrics, for operators only; a ledger verifies without it."))
         var evaluations: String?
 
+        @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's gate-input store (<state>/gate-inputs.jsonl): also check every inputs_sha256.",
+            discussion: "Optional: the store holds exact record statistics, for operators only; a ledger verifies without it."))
+        var gateInputs: String?
+
         public init() {}
 
         public func run() throws {
@@ -124,11 +129,14 @@ public struct LedgerCommand: ParsableCommand {
             do {
                 let result = try LedgerVerifier.verify(
                     file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly,
-                    keepEntries: evaluations != nil
+                    keepEntries: evaluations != nil || gateInputs != nil
                 )
                 let state = result.state
                 let store = try evaluations.map { path throws(LedgerError) in
                     try EvaluationStore.check(path: path, against: result.entries)
+                }
+                let gateStore = try gateInputs.map { path throws(LedgerError) in
+                    try GateInputStore.check(path: path, against: result.entries)
                 }
                 if json {
                     let object: JSONValue = [
@@ -140,6 +148,7 @@ public struct LedgerCommand: ParsableCommand {
                     ]
                     var members = object.objectValue ?? [:]
                     if let store { members["evaluation_commitments_checked"] = .integer(store.commitmentsChecked) }
+                    if let gateStore { members["gate_input_commitments_checked"] = .integer(gateStore.commitmentsChecked) }
                     print(JSONValue.object(members).canonicalString)
                 } else {
                     var line = "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
@@ -150,6 +159,7 @@ public struct LedgerCommand: ParsableCommand {
                             + (store.unreferencedLines > 0
                                 ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
                     }
+                    if let gateStore { line += "; gate-input store: \(gateStore.commitmentsChecked) commitments match" }
                     if !state.unknownKinds.isEmpty {
                         line += "; unknown kinds (chain and signature checked only): "
                             + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")

@@ -56,8 +56,7 @@ extension Coordinator {
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
                 if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
-                    let disclosedAnomaly = disclosed(anomaly.outcome, unit: active.plan.unit)
-                    _ = try ledger.append(disclosedAnomaly.payload(round: active.number))
+                    _ = try ledger.append(gatePayload(anomaly.outcome, round: active.number, unit: active.plan.unit))
                     action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
@@ -96,8 +95,9 @@ extension Coordinator {
                     roundEpsilon = try writeCharge(active)
                 }
                 if !active.checksRecorded && active.machine.state != .open {
-                    let checks = disclosed(active.checks.outcome, unit: active.plan.unit)
-                    _ = try? ledger.append(checks.payload(round: active.number))
+                    if let checks = try? gatePayload(active.checks.outcome, round: active.number, unit: active.plan.unit) {
+                        _ = try? ledger.append(checks)
+                    }
                     active.checksRecorded = true
                 }
                 _ = try? ledger.append(abortedPayload(active, reason: reason, charged: charged))

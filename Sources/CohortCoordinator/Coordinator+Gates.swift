@@ -76,7 +76,7 @@ extension Coordinator {
     /// Records the decisions so far and the refusal, durably and together.
     func refuse(_ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double) throws -> RoundOutcome {
         let policy = configuration.policy.policy
-        _ = try ledger.appendAll(decisions.map { $0.payload(round: number) } + [
+        _ = try ledger.appendAll(try decisions.map { try gatePayload($0, round: number, unit: policy.privacy.unit) } + [
             RoundRefusedPayload(
                 round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
                 epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
@@ -157,19 +157,34 @@ extension Coordinator {
             participants: evaluation.byParticipant.count)
         active.evaluationSHA256 = evaluationSHA256
         let unit = active.plan.unit
-        var payloads: [any LedgerPayload] = [disclosed(anomaly.outcome, unit: unit).payload(round: active.number)]
+        var payloads: [any LedgerPayload] = [try gatePayload(anomaly.outcome, round: active.number, unit: unit)]
         if !evaluation.byParticipant.isEmpty {
             payloads.append(EvaluationRecordedPayload(
                 round: active.number, evaluationSHA256: evaluationSHA256,
                 participantsEvaluated: evaluation.byParticipant.count))
         }
-        payloads.append(disclosed(risk.outcome, unit: unit).payload(round: active.number))
-        payloads.append(disclosed(evaluated, unit: unit).payload(round: active.number))
+        payloads.append(try gatePayload(risk.outcome, round: active.number, unit: unit))
+        payloads.append(try gatePayload(evaluated, round: active.number, unit: unit))
         _ = try ledger.appendAll(payloads)
         for failed in [risk.outcome, evaluated] where !failed.passed {
             metrics.gateFailed(failed.gate)
             raiseAlert(kind: "gate_failed", round: active.number, gate: failed.gate, reason: failed.reason, participants: [])
         }
+    }
+
+    /// The `gate.decision` entry of `outcome` for `round`: its ledger form for `unit`; when that
+    /// withholds anything, the exact decision goes first to the operator-only gate-input store
+    /// (0600, fsynced) and the entry commits to its line (`inputs_sha256`).
+    func gatePayload(_ outcome: GateOutcome, round: Int, unit: PrivacyUnit) throws -> GateDecisionPayload {
+        let shown = disclosed(outcome, unit: unit)
+        guard shown != outcome else { return outcome.payload(round: round) }
+        let commitment = try GateInputStore.append(
+            GateInputRecord(
+                round: round, gate: outcome.gate, passed: outcome.passed, reason: outcome.reason, inputs: outcome.inputs),
+            stateDirectory: configuration.stateDirectory)
+        var payload = shown.payload(round: round)
+        payload.inputsSHA256 = commitment
+        return payload
     }
 
     /// Logs the alert and hands it to the hook the host configured (never one the policy names),

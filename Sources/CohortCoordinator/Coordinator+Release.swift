@@ -21,7 +21,7 @@ extension Coordinator {
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
         _ = try ledger.appendAll([
-            disclosed(checks, unit: active.plan.unit).payload(round: active.number),
+            gatePayload(checks, round: active.number, unit: active.plan.unit),
             chargedPayload(active, projected: charge),
         ])
         active.checksRecorded = true

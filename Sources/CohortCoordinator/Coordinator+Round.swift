@@ -78,7 +78,7 @@ extension Coordinator {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(number) opened with the action \(opening)")
         }
         // The gate decisions and the opening become durable together, before any invitation.
-        _ = try ledger.appendAll(preRoundDecisions.map { $0.payload(round: number) } + [
+        _ = try ledger.appendAll(try preRoundDecisions.map { try gatePayload($0, round: number, unit: plan.unit) } + [
             openedPayload(
                 round: number, invited: invited, eligible: eligible.count, plan: plan,
                 mechanism: "poisson-subsampled-discrete-gaussian")

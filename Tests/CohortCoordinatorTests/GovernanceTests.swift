@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortLedger
 import CohortParticipant
+import CohortStorage
 import CohortTesting
 import CohortTransport
 import Foundation
@@ -332,6 +333,57 @@ import Testing
         #expect(status.latestApprovedRound == nil)
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
+    }
+
+    /// The auditor-readable ledger keeps each gate's decision and the public rule it applied;
+    /// the exact record statistics (rows, label counts, missing rates, norms, z-scores, cosines,
+    /// risk terms) go to the operator-only gate-input store, to which the entry commits.
+    @Test func ledgerKeepsDecisionsAndTheStoreKeepsRecordStatistics() async throws {
+        // The three slices hold 190, 190 and 189 records.
+        let consortium = try await Consortium(extraYAML: """
+            governance:
+              data_quality:
+                min_rows: 190
+
+            """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let decisions = try gateDecisions(consortium, round: 1)
+        let storePath = GateInputStore.path(stateDirectory: consortium.stateDirectory)
+        #expect(try DurableFile.permissions(of: storePath) == 0o600)
+        let stored = Dictionary(
+            try GateInputStore.read(path: storePath).map { ($0.sha256, $0.record) }, uniquingKeysWith: { $1 })
+        for gate in ["data_quality", "anomaly", "risk"] {
+            let entry = try #require(decisions[gate])
+            let inputs = try #require(entry.data["inputs"]?.objectValue)
+            let exact = GateDecisionPayload.exactRecordInputs[gate] ?? []
+            #expect(Set(inputs.keys).isDisjoint(with: exact), "\(gate) ledgers \(inputs.keys.sorted())")
+            let commitment = try #require(entry.data["inputs_sha256"]?.stringValue, "\(gate) commits to no store line")
+            let line = try #require(stored[commitment])
+            #expect(line.gate == gate && line.round == 1)
+        }
+        // The ledger names the failing rule, not the figure; the store keeps the figure.
+        let quality = try #require(decisions["data_quality"])
+        #expect(quality.data["reason"]?.stringValue?.contains("hospital-c (min_rows)") == true, "\(quality.data)")
+        #expect(quality.data["reason"]?.stringValue?.contains("189") == false)
+        let ledgered = try #require(quality.data["inputs"]?["participants"]?["hospital-c"]?.objectValue)
+        #expect(ledgered["rows"] == nil && ledgered["failed_rules"] == .array(["min_rows"]))
+        let exactLine = try #require(stored[quality.data["inputs_sha256"]?.stringValue ?? ""])
+        #expect(exactLine.inputs["participants"]?["hospital-c"]?["rows"]?.intValue == 189)
+        // Every commitment opens against the store.
+        let result = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey(), keepEntries: true)
+        #expect(try GateInputStore.check(path: storePath, against: result.entries).commitmentsChecked >= 3)
+        await consortium.shutdown()
+        for task in tasks.prefix(2) { _ = try await task.value }
+        _ = await tasks[2].result
     }
 
     @Test func participantFailingDataQualitySitsOut() async throws {
