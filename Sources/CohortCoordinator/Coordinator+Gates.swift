@@ -105,7 +105,9 @@ extension Coordinator {
         metrics.gateFailed(result.outcome.gate)
         let flagged = result.flagged.keys.sorted()
         for name in flagged {
-            flaggedRounds[name, default: []].append(active.number)
+            // Participant unit: who was flagged is who was sampled; status and the participant
+            // list (which auditors read) must not name them (docs/PRIVACY.md, channel table).
+            if active.plan.unit == .record { flaggedRounds[name, default: []].append(active.number) }
             if policy.governance.anomaly.suspendFlagged {
                 do {
                     try setSuspension(name, "suspended automatically: the anomaly gate flagged its update in round \(active.number)")

@@ -266,6 +266,36 @@ import Testing
         for task in tasks { _ = try await task.value }
     }
 
+    /// Participant unit: a flagged update is judged (the ledger's anomaly decision fails) but the
+    /// flag is not remembered against a name, so status and the participant list never say who
+    /// was sampled.
+    @Test func participantUnitRemembersNoFlaggedName() async throws {
+        let consortium = try await Consortium(
+            names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], epsilonMax: 50, unit: "participant",
+            samplingRate: 1.0, noiseMultiplier: 1.0, extraYAML: """
+            governance:
+              anomaly:
+                action: flag_only
+
+            """)
+        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        tasks.append(Task { try await consortium.participant("hospital-d", transform: Poison.scaled.transform).run() })
+        try await consortium.waitForConnected(4)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let anomaly = try #require(try gateDecisions(consortium, round: 1)["anomaly"])
+        #expect(anomaly.data["passed"] == .bool(false), "the poisoned update was not flagged: \(anomaly.data)")
+        for status in await consortium.coordinator.participantStatuses() {
+            #expect(status.flaggedRounds.isEmpty, "\(status.name) remembered as flagged: \(status.flaggedRounds)")
+        }
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
     @Test func discardedRoundKeepsItsChargeAndTheModel() async throws {
         let consortium = try await Consortium(epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
             governance:
