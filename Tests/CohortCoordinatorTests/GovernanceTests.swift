@@ -192,15 +192,24 @@ import Testing
             #expect(error.code == "policy.unreadable_key" && error.message.contains("participants[0].signing_key"))
         }
         #expect(try consortium.ledgerEntries().count == entriesBefore)
+        // A higher cap is refused: the cap is fixed for a ledger (docs/PRIVACY.md, the filter).
         let raised = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5")
-        let adoption = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
-        #expect(adoption.oldEpsilonMax == 10 && adoption.newEpsilonMax == 12.5)
+        do {
+            _ = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
+            Issue.record("a cap above the one in force was adopted")
+        } catch {
+            #expect(error.code == "policy.epsilon_max_raised" && error.message.contains("new ledger"))
+        }
+        #expect(try consortium.ledgerEntries().count == entriesBefore)
+        let lowered = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5")
+        let adoption = try await consortium.coordinator.adoptPolicy(yaml: lowered, by: Self.operatorPrincipal)
+        #expect(adoption.oldEpsilonMax == 10 && adoption.newEpsilonMax == 9.5)
         let entry = try #require(try consortium.ledgerEntries().last)
         #expect(entry.kind == "policy.adopted")
         #expect(entry.data["operator"]?.stringValue == "ops-alice")
-        #expect(entry.data["old_epsilon_max"]?.doubleValue == 10 && entry.data["new_epsilon_max"]?.doubleValue == 12.5)
-        #expect(try verifiedState(consortium).epsilonMax == 12.5)
-        #expect(await consortium.coordinator.budgetStatus().epsilonMax == 12.5)
+        #expect(entry.data["old_epsilon_max"]?.doubleValue == 10 && entry.data["new_epsilon_max"]?.doubleValue == 9.5)
+        #expect(try verifiedState(consortium).epsilonMax == 9.5)
+        #expect(await consortium.coordinator.budgetStatus().epsilonMax == 9.5)
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
     }
@@ -212,12 +221,12 @@ import Testing
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
         do {
             let first = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
-            _ = try await first.adoptPolicy(yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5"), by: Self.operatorPrincipal)
+            _ = try await first.adoptPolicy(yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5"), by: Self.operatorPrincipal)
             await first.shutdown()
         }
         // Restarted with the original file, the coordinator keeps the adopted policy.
         let second = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
-        #expect(await second.budgetStatus().epsilonMax == 12.5)
+        #expect(await second.budgetStatus().epsilonMax == 9.5)
         #expect(capture.text.contains("using the adopted policy in force"))
         await second.shutdown()
         // A policy file edited behind the ledger's back is refused at start.

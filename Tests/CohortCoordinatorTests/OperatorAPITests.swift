@@ -169,9 +169,9 @@ import Testing
         #expect(errorCode(refused) == "policy.epsilon_below_spent")
         #expect(try consortium.ledgerKinds() == kindsBefore)
         #expect(try await op.budget().epsilonMax == 10)
-        // A higher cap is adopted and recorded.
-        let raised = try await op.adoptPolicy(yaml: yaml.replacingOccurrences(of: "epsilon_max: 0.0001", with: "epsilon_max: 12"))
-        #expect(raised.oldEpsilonMax == 10 && raised.newEpsilonMax == 12)
+        // A lower cap (at least the spent ε) is adopted and recorded.
+        let lowered = try await op.adoptPolicy(yaml: yaml.replacingOccurrences(of: "epsilon_max: 0.0001", with: "epsilon_max: 9"))
+        #expect(lowered.oldEpsilonMax == 10 && lowered.newEpsilonMax == 9)
         #expect(try consortium.ledgerKinds().last == "policy.adopted")
 
         // Abort: queue rounds and abort while they run; the queue is dropped.
