@@ -118,7 +118,17 @@ extension Coordinator {
             }
     }
 
-    /// The coordinator's state for status displays.
+    /// The coordinator's state as `principal` may see it: the exact holdout metrics of the last
+    /// round are un-protected data for operators only (docs/PRIVACY.md, trust model), so every
+    /// other role gets the status without them.
+    public func status(for principal: ControlPrincipal) -> CoordinatorStatus {
+        var shown = status()
+        if principal.role != .operator { shown.lastRound?.metrics = nil }
+        return shown
+    }
+
+    /// The coordinator's state for status displays, with the last round's exact holdout metrics
+    /// (for operators and the coordinator's own tools; `status(for:)` serves the API).
     public func status() -> CoordinatorStatus {
         let runState: RunState = paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
         let progress = round.map { active in

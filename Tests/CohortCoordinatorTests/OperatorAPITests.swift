@@ -151,6 +151,13 @@ import Testing
         #expect(metrics.contains("cohort_rounds_total"))
         #expect(metrics.contains(#"outcome="closed""#))
         #expect(try await consortium.auditorClient.metrics().contains("cohort_epsilon_spent"))
+        // Exact holdout metrics and per-silo update norms are for operators only.
+        #expect(metrics.contains("cohort_update_norm"))
+        let auditorMetrics = try await consortium.auditorClient.metrics()
+        #expect(!auditorMetrics.contains("cohort_update_norm"), "\(auditorMetrics)")
+        let auditorStatus = try await consortium.auditorClient.status()
+        #expect(auditorStatus.lastRound?.round == 1 && auditorStatus.lastRound?.metrics == nil)
+        #expect(try await op.status().lastRound?.metrics?["accuracy"] != nil)
 
         // Suspend and resume a participant.
         let suspended = try await op.suspend("hospital-c", reason: "odd updates")
