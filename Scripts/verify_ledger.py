@@ -155,6 +155,7 @@ def verify(ledger_path, key_path):
     pre_round = {}                                  # round -> gate -> (passed, projected_epsilon) before it opened
     projections = {}                                # planned round -> its budget decision's projected_epsilon
     committed = set()                               # participant-unit rounds that committed to their sample
+    first_planned = first_committed = None          # the first round with a plan / a sample commitment
     opened_rounds = set()
     for number, line in enumerate(lines, start=1):
         seq = None
@@ -193,7 +194,16 @@ def verify(ledger_path, key_path):
             elif kind == "policy.adopted":
                 if d["old_epsilon_max"] != cap: fail("ledger.bad_entry", "old_epsilon_max is not the cap in force")
                 cap = d["new_epsilon_max"]
-            elif kind == "round.opened" and "plan" in d:
+            if kind == "round.opened":
+                # No downgrade: once a round froze a plan (or committed to its sample), every
+                # later round must (every later participant-unit round must commit).
+                if first_planned is not None and "plan" not in d:
+                    fail("ledger.bad_entry", f"round {d['round']} opened without a plan after round {first_planned} had one")
+                if first_committed is not None and d.get("plan", {}).get("unit") == "participant" and "sample_commitment" not in d:
+                    fail("ledger.bad_entry", f"participant-unit round {d['round']} names its sample after round {first_committed} committed")
+                if "plan" in d and first_planned is None: first_planned = d["round"]
+                if "sample_commitment" in d and first_committed is None: first_committed = d["round"]
+            if kind == "round.opened" and "plan" in d:
                 p = d["plan"]
                 if p["charge_method"] not in (V1, V2): fail("ledger.bad_entry", f"plan.charge_method {p['charge_method']!r}")
                 if p["unit"] == "participant" and p["records"] != 0: fail("ledger.bad_entry", "plan.records must be 0 for the participant unit")
