@@ -34,7 +34,8 @@ extension Coordinator {
     func drive(
         _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: LogisticRegression, optimizerBefore: ServerOptimizer
     ) async throws -> RoundOutcome {
-        let policy = configuration.policy.policy
+        // The round's snapshot: an adoption while it ran applies from the next round.
+        let policy = active.policy
         var action = try active.machine.handle(event)
         var roundEpsilon = 0.0
         var chargeWritten = false

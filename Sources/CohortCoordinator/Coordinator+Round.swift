@@ -37,7 +37,7 @@ extension Coordinator {
             .cumulativeEpsilon
         let eligible: [String]
         let preRoundDecisions: [GateOutcome]
-        switch try await preRoundGates(round: number, projected: projected) {
+        switch try await preRoundGates(round: number, projected: projected, policy: policy) {
         case .refused(let outcome): return outcome
         case .passed(let names, let decisions):
             eligible = names
@@ -64,7 +64,7 @@ extension Coordinator {
         }
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
-            number: number, nonce: nonce, invited: Set(invited), plan: plan,
+            number: number, nonce: nonce, invited: Set(invited), plan: plan, policy: policy,
             aggregator: AggregationRule(plan: plan).makeAggregation(dimension: dimension, reference: previousUpdate)
         )
         active.eligible = Set(eligible)
