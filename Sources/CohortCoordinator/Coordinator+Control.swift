@@ -305,6 +305,7 @@ extension Coordinator {
         configuration.policy = adopted
         applyMembership()
         Self.warnAboutGuaranteeTradingOptions(proposed, logger: logger)
+        Self.warnAboutDelta(proposed, logger: logger)
         logger.notice("policy adopted", metadata: [
             "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
             "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)", "cohort.changed": "\(changed.joined(separator: ","))",

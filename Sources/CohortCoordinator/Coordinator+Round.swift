@@ -49,10 +49,13 @@ extension Coordinator {
         let trainingRows = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
         let plan = try RoundPlan(
             privacy: policy.privacy, dimension: dimension, eligibleParticipants: eligible.count, trainingRows: trainingRows)
-        if plan.deltaExceedsGuidance && !deltaGuidanceWarned {
-            deltaGuidanceWarned = true
-            logger.warning("privacy.delta is above 1/(10·N) for the records this round protects; lower it", metadata: [
-                "cohort.delta": "\(plan.record.delta)", "cohort.records": "\(plan.record.records)",
+        // Both units, again whenever the number of protected units changes (the start-up warning
+        // can only use a lower bound on N).
+        if plan.deltaExceedsGuidance && deltaGuidanceWarnedFor != plan.protectedUnits {
+            deltaGuidanceWarnedFor = plan.protectedUnits
+            logger.warning("privacy.delta is above 1/(10·N) for the units this round protects; lower it", metadata: [
+                "cohort.delta": "\(plan.record.delta)", "cohort.unit": "\(plan.unit.rawValue)",
+                "cohort.units": "\(plan.protectedUnits)",
             ])
         }
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples

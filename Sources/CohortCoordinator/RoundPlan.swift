@@ -11,9 +11,12 @@ import CohortPrivacy
 /// Its ``record`` goes into `round.opened`; the verifier requires `round.charged` to repeat it.
 struct RoundPlan: Sendable {
     /// δ is at most 1/(10·N) for the N records it protects by convention: a larger δ allows a
-    /// failure probability comparable to one record's share of the data. (The coordinator warns
-    /// at start for both units: `Coordinator.deltaGuidanceWarning`.)
-    var deltaExceedsGuidance: Bool { unit == .record && record.records > 0 && record.delta > 1 / (10 * Double(record.records)) }
+    /// failure probability comparable to one unit's share of the data. Both units; the
+    /// coordinator also warns at start and on adoption (`Coordinator.warnAboutDelta`).
+    var deltaExceedsGuidance: Bool { protectedUnits > 0 && record.delta > 1 / (10 * Double(protectedUnits)) }
+    /// The units this round protects: the public training rows N (record unit), the eligible
+    /// participants (participant unit).
+    let protectedUnits: Int
 
     /// The values the ledger records.
     let record: RoundPlanRecord
@@ -76,6 +79,7 @@ struct RoundPlan: Sendable {
             unit: unit, samplingRate: privacy.samplingRate, noiseMultiplier: privacy.noiseMultiplier,
             clippingBound: bound, gridStep: grid.step, sensitivity: sensitivity, dimension: dimension, records: rows,
             chargeMethod: .current, delta: privacy.delta)
+        protectedUnits = unit == .record ? rows : eligibleParticipants
         let expected = unit == .record ? Double(rows) : Double(eligibleParticipants)
         // An empty round releases only noise; 1e-9 keeps the division defined.
         denominator = max(privacy.samplingRate * expected, 1e-9)

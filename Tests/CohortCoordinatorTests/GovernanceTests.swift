@@ -214,6 +214,23 @@ import Testing
         for task in tasks { _ = try await task.value }
     }
 
+    /// δ above 1/(10·N) is warned about when the coordinator starts, in both units: N is the
+    /// participants the policy names (participant unit) or, before any attestation, the fewest
+    /// records a round can protect (record unit: quorum × min_rows).
+    @Test(arguments: [("participant", "0.05", true), ("participant", "1e-5", false), ("record", "0.2", true),
+                      ("record", "1e-5", false)])
+    func deltaAboveGuidanceIsWarnedAtStart(unit: String, delta: String, warns: Bool) async throws {
+        let files = try ConsortiumFiles(unit: unit)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let text = try String(contentsOfFile: files.policyPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "delta: 1e-5", with: "delta: \(delta)")
+            .write(toFile: files.policyPath, atomically: true, encoding: .utf8)
+        let capture = LogCapture()
+        let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        await coordinator.shutdown()
+        #expect(capture.text.contains("privacy.delta is above 1/(10·N)") == warns, "\(unit) δ \(delta): \(capture.text)")
+    }
+
     @Test func adoptedPolicyStaysInForceAcrossRestarts() async throws {
         let files = try ConsortiumFiles()
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
