@@ -210,6 +210,7 @@ def verify(ledger_path, key_path):
                 if p["delta"] != delta: fail("ledger.plan_mismatch", "plan.delta differs from the genesis delta")
                 floor = p["clipping_bound"] + p["grid_step"] * math.sqrt(p["dimension"])
                 if p["unit"] == "record": floor += 2.0 ** -23 * p["records"] * p["clipping_bound"]
+                floor += 1e-6 * p["clipping_bound"]         # the explicit margin every plan carries
                 if p["sensitivity"] < floor * (1 - 1e-12): fail("ledger.sensitivity_mismatch", "plan.sensitivity below its floor")
                 plans[d["round"]] = p
                 # A planned round opens only after a passing budget decision, and no

@@ -41,7 +41,7 @@ struct RoundPlan: Sendable {
     ///   (``otherRoundingBound`` covers both).
     ///
     /// `RoundPlanTests` checks that their sum stays within the margin.
-    static let sensitivityMargin = 1e-6
+    static let sensitivityMargin = RoundPlanRecord.sensitivityMargin
     /// Twice the compensated-sum bound at the largest batch a silo can hold, relative to C.
     static let siloSumRoundingBound =
         2 * CompensatedVectorSum.errorBound(terms: CompensatedVectorSum.maximumTerms, termNormBound: 1)

@@ -333,14 +333,14 @@ struct LedgerChecker: Sendable {
     }
 
     /// A plan frozen in `round.opened`: at the ledger's δ, with a sensitivity no smaller than
-    /// C + γ√d (+ 2^-23·N·C in the record unit), and a mechanism whose charge can be computed.
+    /// C + γ√d (+ 2^-23·N·C in the record unit) + 10⁻⁶·C, what the coordinator writes.
     private func checkPlan(_ plan: RoundPlanRecord, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
         guard plan.delta == state.delta else {
             throw fail(.planMismatch, "plan.delta \(plan.delta) differs from the ledger's δ \(state.delta)")
         }
         guard plan.sensitivity >= plan.minimumSensitivity * (1 - 1e-12) else {
             throw fail(.sensitivityMismatch, "plan.sensitivity \(plan.sensitivity) is below \(plan.minimumSensitivity) "
-                + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
+                + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") + 10^-6·C for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
         }
     }
 

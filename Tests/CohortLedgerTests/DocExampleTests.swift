@@ -28,10 +28,10 @@ struct DocExampleTests {
             ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "example policy\n"), epsilonMax: 8, delta: 1e-5
         )
         let writer = try LedgerWriter.create(stateDirectory: directory, signingKey: key, genesis: genesis, clock: clock)
-        // Record unit, N = 1,000 attested records: Δ = C + γ√d + 2^-23·N·C.
+        // Record unit, N = 1,000 attested records: Δ = C + γ√d + 2^-23·N·C + 10^-6·C.
         let plan = RoundPlanRecord(
             unit: .record, samplingRate: 0.02, noiseMultiplier: 1.1, clippingBound: 1, gridStep: 0.0001,
-            sensitivity: 1.001 + 0x1p-23 * 1000, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
+            sensitivity: 1.001 + 0x1p-23 * 1000 + 1e-6, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
         // The round opens on its passing budget decision, whose projection the charge must equal.
         let projected = try writer.state.projectedCharge(plan: plan)
         try writer.append(GateDecisionPayload(
