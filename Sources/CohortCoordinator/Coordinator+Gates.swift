@@ -80,7 +80,8 @@ extension Coordinator {
     func refuse(
         _ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double, policy: Policy
     ) throws -> RoundOutcome {
-        _ = try ledger.appendAll(try decisions.map { try gatePayload($0, round: number, unit: policy.privacy.unit) } + [
+        let unit: PrivacyUnit = policy.privacy.unit == .record ? .record : .participant
+        _ = try ledger.appendAll(try decisions.map { try gatePayload($0, round: number, unit: unit) } + [
             RoundRefusedPayload(
                 round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
                 epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,

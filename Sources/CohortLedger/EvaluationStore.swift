@@ -104,9 +104,11 @@ public enum EvaluationStore {
 
     /// Every line of the store at `path`, with its commitment, in file order.
     public static func read(path: String) throws(LedgerError) -> [(record: EvaluationRecord, sha256: String)] {
-        try StoreLines.read(path: path, store: "evaluation store").map { number, line throws(LedgerError) in
-            (try EvaluationRecord(line: line, path: path, number: number), SHA256.hexDigest(line))
+        var result: [(record: EvaluationRecord, sha256: String)] = []
+        for (number, line) in try StoreLines.read(path: path, store: "evaluation store") {
+            result.append((try EvaluationRecord(line: line, path: path, number: number), SHA256.hexDigest(line)))
         }
+        return result
     }
 
     /// What `check` compared.

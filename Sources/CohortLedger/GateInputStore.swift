@@ -107,9 +107,11 @@ public enum GateInputStore {
 
     /// Every line of the store at `path`, with its commitment, in file order.
     public static func read(path: String) throws(LedgerError) -> [(record: GateInputRecord, sha256: String)] {
-        try StoreLines.read(path: path, store: "gate-input store").map { number, line throws(LedgerError) in
-            (try GateInputRecord(line: line, path: path, number: number), SHA256.hexDigest(line))
+        var result: [(record: GateInputRecord, sha256: String)] = []
+        for (number, line) in try StoreLines.read(path: path, store: "gate-input store") {
+            result.append((try GateInputRecord(line: line, path: path, number: number), SHA256.hexDigest(line)))
         }
+        return result
     }
 
     /// Checks every `inputs_sha256` in `entries` (a verified ledger's entries) against the store
