@@ -96,10 +96,11 @@ func policy(replacing old: String? = nil, with new: String = "", appending extra
     }
 
     @Test func refusesRaisingEpsilonMax() throws {
+        let current = try policy()
         for raised in ["3.0000001", "5.0"] {
             let proposed = try policy(replacing: "epsilon_max", with: "epsilon_max: \(raised)")
             do {
-                _ = try PolicyChange.check(current: try policy(), proposed: proposed, spentEpsilon: 0)
+                _ = try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: 0)
                 Issue.record("raised epsilon_max to \(raised) within a ledger")
             } catch {
                 #expect(error.code == "policy.epsilon_max_raised")
