@@ -62,13 +62,15 @@ public struct ControlClient: Sendable {
     }
 
     /// One raw request; any HTTP status is returned, only a failure to exchange throws.
-    public func send(method: String, path: String, body: [UInt8]? = nil, contentType: String? = nil) async throws(HTTPClientError) -> HTTPClientResult {
+    public func send(
+        method: String, path: String, body: [UInt8]? = nil, contentType: String? = nil, maxResponseBytes: Int = 256 << 20
+    ) async throws(HTTPClientError) -> HTTPClientResult {
         var headers: [(String, String)] = []
         if let contentType { headers.append(("content-type", contentType)) }
         do {
             return try await HTTPExchange.perform(
                 .init(host: host, port: port, tls: tls), method: HTTPMethod(rawValue: method), path: path, headers: headers, body: body,
-                timeout: timeout)
+                timeout: timeout, maxResponseBytes: maxResponseBytes)
         } catch let error as HTTPClientError {
             throw error
         } catch {
@@ -155,10 +157,16 @@ public struct ControlClient: Sendable {
 
     /// A released model as a Cohort model export (safetensors): the approved one, or a round's.
     public func model(round: Int?) async throws -> [UInt8] {
-        let result = try await send(method: "GET", path: "/v1/models/" + (round.map(String.init) ?? "approved"))
+        let result = try await send(
+            method: "GET", path: "/v1/models/" + (round.map(String.init) ?? "approved"),
+            maxResponseBytes: Self.maximumModelExportBytes)
         try Self.check(result)
         return result.body
     }
+
+    /// The largest model export a download accepts: a model of the most parameters a policy may
+    /// declare (2^28 float32, 1 GiB) with its safetensors header and encoding metadata.
+    static let maximumModelExportBytes = (1 << 30) + (64 << 20)
 
     /// The Prometheus text exposition.
     public func metrics() async throws -> String {

@@ -16,6 +16,15 @@ public struct CertsCommand: ParsableCommand {
         subcommands: [Init.self, Request.self, Sign.self, Install.self, Issue.self]
     )
 
+    /// Validity beyond a century is a typo, and past year 9999 no certificate can express it.
+    static let maximumDays = 36_500
+
+    static func checkDays(_ days: Int) throws {
+        guard (1...maximumDays).contains(days) else {
+            throw ValidationError("--days must be 1…\(maximumDays) (100 years), got \(days)")
+        }
+    }
+
     static func parseRole(_ role: String) throws -> PeerRole {
         guard let parsed = PeerRole(rawValue: role) else {
             throw ValidationError("--role must be one of \(PeerRole.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -44,7 +53,7 @@ public struct CertsCommand: ParsableCommand {
         public init() {}
 
         public func validate() throws {
-            guard days > 0 else { throw ValidationError("--days must be positive") }
+            try CertsCommand.checkDays(days)
         }
 
         public func run() throws {
@@ -88,7 +97,7 @@ public struct CertsCommand: ParsableCommand {
             guard PeerRole(rawValue: role) != nil else {
                 throw ValidationError("--role must be one of \(PeerRole.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard days > 0 else { throw ValidationError("--days must be positive") }
+            try CertsCommand.checkDays(days)
             guard host.isEmpty || role == PeerRole.coordinator.rawValue else {
                 throw ValidationError("--host applies to coordinator certificates only")
             }
@@ -180,7 +189,7 @@ public struct CertsCommand: ParsableCommand {
 
         public func validate() throws {
             _ = try CertsCommand.parseRole(role)
-            guard days > 0 else { throw ValidationError("--days must be positive") }
+            try CertsCommand.checkDays(days)
         }
 
         public func run() throws {
@@ -190,6 +199,8 @@ public struct CertsCommand: ParsableCommand {
                 validity: .days(days), certificatePath: out
             )
             print("signed \(role) certificate for \(name), valid until \(certificate.notValidAfter): \(out)")
+            let caCertificate = try CertificateAuthority.loadCertificate(CAFiles(directory: ca).certificate)
+            print("CA certificate SHA-256 \(CertificateAuthority.fingerprint(caCertificate)) (tell \(name) out of band)")
             print("send \(out) and \(CAFiles(directory: ca).certificate) back to \(name)")
         }
     }
@@ -213,14 +224,19 @@ public struct CertsCommand: ParsableCommand {
         @Option(name: .long, help: "The consortium CA certificate (ca.pem).")
         var caCert: String
 
+        @Flag(name: .long, help: "Accept a CA certificate other than the ca.pem already installed (the consortium changed its CA).")
+        var replaceCa = false
+
         public init() {}
 
         public func run() throws {
             let installed = try CertificateInstaller.install(
-                certificate: cert, caCertificate: caCert, identityDirectory: identity, name: name
+                certificate: cert, caCertificate: caCert, identityDirectory: identity, name: name, replaceCA: replaceCa
             )
             let files = IdentityFiles(directory: identity, name: name)
+            let ca = try CertificateAuthority.loadCertificate(files.caCertificate)
             print("installed the certificate of \(installed): \(files.certificate) (CA: \(files.caCertificate))")
+            print("CA certificate SHA-256 \(CertificateAuthority.fingerprint(ca)): compare it with the consortium's out of band")
         }
     }
 }

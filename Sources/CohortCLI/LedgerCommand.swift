@@ -262,8 +262,14 @@ public struct LedgerCommand: ParsableCommand {
             if let publicKey {
                 do {
                     let key = try KeyFile.readPublic(kind: .ed25519Public, from: publicKey)
-                    let state = try LedgerVerifier.verify(file: ledger, publicKey: key).state
-                    verdict = "all \(state.entryCount) entries verified (chain, signatures, ε recomputation)"
+                    let result = try LedgerVerifier.verify(file: ledger, publicKey: key, keepEntries: evaluationsPath != nil)
+                    verdict = "all \(result.state.entryCount) entries verified (chain, signatures, ε recomputation)"
+                    // The plotted metrics are the store's: under a verified banner they must be the
+                    // ones the ledger committed to.
+                    if let evaluationsPath {
+                        let store = try EvaluationStore.check(path: evaluationsPath, against: result.entries)
+                        verdict! += "; \(store.commitmentsChecked) evaluation commitments match \(evaluationsPath)"
+                    }
                 } catch let error as LedgerError {
                     verdict = "FAILED — \(error)"
                 } catch {

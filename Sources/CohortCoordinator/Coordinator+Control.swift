@@ -148,6 +148,14 @@ extension Coordinator {
         guard (1...10_000).contains(count) else {
             throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", category: .invalidInput)
         }
+        // queue.json refuses more at start-up; a queue that long is a mistake, not a plan.
+        guard operatorQueuedRounds + count <= StateDirectory.QueueFile.maximumRounds else {
+            throw ControlError(
+                code: "control.queue_full",
+                message: "\(operatorQueuedRounds) rounds are queued; \(count) more would pass the limit of "
+                    + "\(StateDirectory.QueueFile.maximumRounds); abort the queue or wait for rounds to run",
+                category: .conflict)
+        }
         // Durable before it is acknowledged: the rounds survive a restart of the coordinator.
         do {
             try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds + count, paused: paused))

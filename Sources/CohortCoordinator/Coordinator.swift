@@ -179,6 +179,9 @@ public actor Coordinator {
         if configuration.benchmarkSkipsNoise {
             logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
         }
+        // A crash mid-append leaves a store line without its line feed. The entry it belonged to
+        // was never written (each store line goes first), so the fragment is cut, not read.
+        try directory.cutTornStoreLines(logger: logger)
         // A round left open by a crash ends here, before anything else: aborted, and charged if
         // its charge had become durable (the write-ahead rule keeps that charge for good).
         try StateDirectory.abortUnfinishedRound(

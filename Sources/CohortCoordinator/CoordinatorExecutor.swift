@@ -24,8 +24,21 @@ final class CoordinatorExecutor: SerialExecutor {
 /// off the cooperative pool.
 enum BlockingIO {
     private static let queue = DispatchQueue(label: "cohort.coordinator.files", qos: .utility)
+    /// Reads for operators (model exports) wait on a queue of their own, so a large export never
+    /// holds up the next checkpoint.
+    private static let readQueue = DispatchQueue(label: "cohort.coordinator.reads", qos: .utility)
 
     static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await run(on: queue, body)
+    }
+
+    static func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await run(on: readQueue, body)
+    }
+
+    private static func run<T: Sendable>(
+        on queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body() }) }
         }

@@ -88,7 +88,7 @@ struct StateDirectory: Sendable {
     struct QueueFile: Codable, Equatable {
         static let currentVersion = 2
         static let readableVersions = 1...2
-        /// More than any sequence of operator requests leaves queued (10 000 per request).
+        /// The most rounds operators may have queued at once (`requestRounds` refuses more).
         static let maximumRounds = 1_000_000
         var version: Int
         var queuedRounds: Int
@@ -195,6 +195,19 @@ struct StateDirectory: Sendable {
     /// Records the abort of a round the ledger still shows open (neither closed nor aborted): one
     /// a crash interrupted, or one whose abort could not be written when a storage failure ended
     /// it. `charged` is what the ledger says: a charge that became durable stays charged.
+    /// Cuts the unterminated last line an interrupted append left in the operator-only stores
+    /// (participant samples, evaluations), logging how much was cut.
+    func cutTornStoreLines(logger: Logger) throws {
+        for store in [ParticipantSampleStore.path(stateDirectory: path), EvaluationStore.path(stateDirectory: path)] {
+            let cut = try DurableFile.cutUnterminatedLastLine(store)
+            if cut > 0 {
+                logger.warning("an interrupted append was cut from a store", metadata: [
+                    "cohort.path": "\(store)", "cohort.bytes": "\(cut)",
+                ])
+            }
+        }
+    }
+
     static func abortUnfinishedRound(
         in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger
     ) throws {

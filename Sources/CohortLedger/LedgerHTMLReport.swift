@@ -198,11 +198,11 @@ public enum LedgerHTMLReport {
         guard !charges.isEmpty else { return "<p>No charges recorded yet.</p>\n" }
         let width = 900.0, height = 320.0, left = 60.0, right = 20.0, top = 20.0, bottom = 40.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let yMax = max(charges.map { $0.cumulative }.max() ?? 0, charges.map { $0.cap }.max() ?? 0) * 1.1
+        let yMax = Self.finite(max(charges.map { $0.cumulative }.max() ?? 0, charges.map { $0.cap }.max() ?? 0) * 1.1)
         let count = charges.count
         func x(_ index: Int) -> Double { left + (count == 1 ? plotWidth / 2 : plotWidth * Double(index) / Double(count - 1)) }
         func y(_ value: Double) -> Double { top + plotHeight * (1 - (yMax > 0 ? value / yMax : 0)) }
-        func f(_ value: Double) -> String { CanonicalJSON.numberString((value * 10).rounded() / 10) }
+        func f(_ value: Double) -> String { Self.f(value) }
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" data-plot=\"epsilon\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"cumulative epsilon per round\">\n"
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"#fafbfd\" stroke=\"#ccd\"/>\n"
         for tick in 0...4 {
@@ -271,7 +271,15 @@ extension LedgerHTMLReport {
 
     static let plotWidth = 900.0, plotHeight = 280.0, marginLeft = 60.0, marginRight = 130.0, marginTop = 16.0, marginBottom = 40.0
 
-    static func f(_ value: Double) -> String { CanonicalJSON.numberString((value * 10).rounded() / 10) }
+    /// A coordinate or tick with one decimal. Verified ledgers and stores may still hold numbers
+    /// near Double's limit (an ε cap of 1e308 is finite); scaled, they overflow, and a report must
+    /// draw them off the chart rather than fail.
+    static func f(_ value: Double) -> String { CanonicalJSON.numberString((finite(value) * 10).rounded() / 10) }
+
+    /// `value` kept within ±1e300 (NaN as 0), where scaling by a chart's factors stays finite.
+    static func finite(_ value: Double) -> Double {
+        value.isNaN ? 0 : min(max(value, -1e300), 1e300)
+    }
 
     /// An inline SVG with one polyline (and a marker with a tooltip per point) per series; x is
     /// the round number, y the value in `yRange` (or from 0 to the largest value).
@@ -289,7 +297,7 @@ extension LedgerHTMLReport {
             let lower = max(yRange.lowerBound, ((lowest - 0.02) * 20).rounded(.down) / 20)
             range = lower < yRange.upperBound ? lower...yRange.upperBound : yRange
         } else {
-            range = 0...max((values.max() ?? 1) * 1.1, 1e-9)
+            range = 0...max(Self.finite((values.max() ?? 1) * 1.1), 1e-9)
         }
         let innerWidth = plotWidth - marginLeft - marginRight, innerHeight = plotHeight - marginTop - marginBottom
         func x(_ round: Int) -> Double {

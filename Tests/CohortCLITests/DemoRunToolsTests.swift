@@ -78,6 +78,8 @@ import Testing
         #expect(try #require(plots["contributors"]).occurrences(of: "<rect data-series=\"contributors\"") == run.rounds)
         #expect(plots["holdout-loss"] == nil)  // the demo's evaluations carry no loss
         #expect(page.contains("Metrics from \(run.state)/evaluations.jsonl"), "\(page.prefix(2_000))")
+        // Under a verified banner the plotted metrics are the ones the ledger committed to.
+        #expect(page.contains(" evaluation commitments match \(run.state)/evaluations.jsonl"))
         #expect(!page.contains("<script"))
         #expect(page.occurrences(of: "http") == page.occurrences(of: "<svg xmlns=\"http://www.w3.org/2000/svg\""))
 
@@ -95,6 +97,14 @@ import Testing
         #expect(Self.points(try #require(filePlots["holdout-metrics"]), series: "accuracy") == 10)
         #expect(Self.points(try #require(filePlots["holdout-loss"]), series: "loss") == 10)
         #expect(Self.points(try #require(filePlots["epsilon"]), series: "epsilon") == run.rounds)
+        // Those lines are not what the ledger committed to: with the key, the banner says so.
+        let tampered = try cohort.run([
+            "ledger", "report", "--ledger", run.ledger, "--html", html, "--public-key", run.publicKey,
+        ])
+        #expect(tampered.status == 0, "\(tampered.stderr)")
+        let tamperedPage = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(tamperedPage.contains("FAILED"), "\(tamperedPage.prefix(2_000))")
+        #expect(!tamperedPage.contains("evaluation commitments match"))
 
         // A bad line is named, and no report is written over the good one.
         try (lines + "{\"round\":11,\"metrics\":{\"accuracy\":1.5}}\n").write(

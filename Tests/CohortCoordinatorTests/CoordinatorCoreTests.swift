@@ -294,4 +294,46 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == before)
         await coordinator.shutdown()
     }
+
+    /// The queue cannot grow past what `queue.json` accepts at start-up: a request that would is
+    /// refused, and what is queued still loads after a restart.
+    @Test func requestsBeyondTheQueueLimitAreRefused() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await first.shutdown()
+        // docs/ERRORS.md `control.queue_full`: one million rounds at most.
+        let limit = 1_000_000
+        try #"{"paused":true,"queued_rounds":\#(limit - 1),"version":2}"#.write(
+            toFile: files.stateDirectory + "/queue.json", atomically: true, encoding: .utf8)
+        let coordinator = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        do {
+            _ = try await coordinator.requestRounds(2, by: Self.operatorPrincipal)
+            Issue.record("a request past the queue limit was accepted")
+        } catch {
+            #expect(error.code == "control.queue_full")
+        }
+        #expect(try await coordinator.requestRounds(1, by: Self.operatorPrincipal).roundsQueued == limit)
+        await coordinator.shutdown()
+        let restarted = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        #expect(await restarted.status().roundsQueued == limit)
+        await restarted.shutdown()
+    }
+
+    /// A crash in the middle of appending to the participant-sample store leaves half a line; the
+    /// next start cuts it (its ledger entry was never written) instead of refusing the store.
+    @Test func startCutsATornStoreLine() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await first.shutdown()
+        let store = files.stateDirectory + "/participant-samples.jsonl"
+        let fragment = Array(#"{"commitment":"0f3a"#.utf8)
+        #expect(FileManager.default.createFile(atPath: store, contents: Data(fragment), attributes: [.posixPermissions: 0o600]))
+        let capture = LogCapture()
+        let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store)).isEmpty)
+        #expect(capture.text.contains("an interrupted append was cut from a store"))
+        await coordinator.shutdown()
+    }
 }

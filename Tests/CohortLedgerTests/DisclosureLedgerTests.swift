@@ -244,4 +244,34 @@ struct DisclosureLedgerTests {
         #expect(
             differs.code == .epsilonMismatch && differs.line == 5 && differs.message.contains("budget"), "\(differs)")
     }
+
+    /// An append a crash interrupted leaves a line without its line feed. The next append cuts
+    /// that fragment instead of gluing a line to it, and start-up can cut it before reading, so
+    /// the store stays readable and no acknowledged line is lost.
+    @Test("a torn last line is cut before the next append and by the start-up repair, never glued to")
+    func tornStoreTail() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = ParticipantSampleStore.path(stateDirectory: directory.path)
+        try ParticipantSampleStore.append(Self.sampled, stateDirectory: directory.path)
+        let intact = Fixtures.read(path)
+        // The crash: half of the next line reached the disk.
+        Fixtures.write(intact + Array(#"{"commitment":"ab"#.utf8), to: path)
+        #expect(ledgerError { _ = try ParticipantSampleStore.read(path: path) }?.code == .badStore)
+        try ParticipantSampleStore.append(Self.contributors, stateDirectory: directory.path)
+        #expect(try ParticipantSampleStore.read(path: path) == [Self.sampled, Self.contributors])
+
+        // At start-up: the repair cuts exactly the fragment, keeps the mode, and is a no-op after.
+        let complete = Fixtures.read(path)
+        Fixtures.write(complete + Array("{\"round\":".utf8), to: path)
+        #expect(try DurableFile.cutUnterminatedLastLine(path) == 9)
+        #expect(Fixtures.read(path) == complete)
+        #expect(try DurableFile.cutUnterminatedLastLine(path) == 0)
+        #expect(try DurableFile.permissions(of: path) == 0o600)
+        // A store that is all fragment (the first append was torn) is emptied; an absent one is left absent.
+        Fixtures.write(Array(String(repeating: "x", count: 5000).utf8), to: path)
+        #expect(try DurableFile.cutUnterminatedLastLine(path) == 5000)
+        #expect(Fixtures.read(path).isEmpty)
+        #expect(try DurableFile.cutUnterminatedLastLine(directory.path + "/absent.jsonl") == 0)
+    }
 }

@@ -84,6 +84,22 @@ struct LedgerRenderingTests {
         #expect(html.contains("<title>round 1: loss 0.44</title>"))
     }
 
+    /// Finite numbers near Double's limit pass every check (an ε cap of 1.7e308, a loss of
+    /// 1.7e308) and scale to infinity on a chart; the report still renders, drawing them at the edge.
+    @Test("numbers near Double's limit render instead of trapping")
+    func hugeFiniteNumbers() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let key = Fixtures.testKey()
+        let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 2, epsilonMax: 1.7e308)
+        let entries = try LedgerVerifier.verify(file: writer.path, publicKey: key.publicKey, keepEntries: true).entries
+        let evaluations = try RoundEvaluations.parse(
+            Array(#"{"round": 1, "metrics": {"loss": 1.7e308, "accuracy": 0.5}}"#.utf8), source: "e.jsonl")
+        let html = LedgerHTMLReport.render(entries: entries, title: "t", evaluations: evaluations, evaluationsSource: "e.jsonl")
+        #expect(html.contains("data-plot=\"epsilon\"") && html.contains("data-plot=\"holdout-loss\""))
+        #expect(!html.lowercased().contains("=\"nan") && !html.lowercased().contains("=\"inf"))
+    }
+
     @Test("a bad evaluations line is named with its line and what is wrong", arguments: [
         ("not json", "not JSON"),
         ("[1, 2]", "not a JSON object"),

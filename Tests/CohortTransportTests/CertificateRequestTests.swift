@@ -242,4 +242,102 @@ struct CertificateRequestTests {
         try install(root.sub("good.pem"))
         #expect(FileManager.default.fileExists(atPath: files.certificate))
     }
+
+    /// A renewal (`request --force` with a certificate installed) keeps the key in use and every
+    /// protocol key: the new TLS key waits in `<name>.key.pem.pending` until its certificate is
+    /// installed, and the ledger's and updates' Ed25519/X25519 keys never change.
+    @Test func renewalKeepsTheKeyInUseUntilInstallAndNeverReplacesProtocolKeys() throws {
+        let root = try TemporaryDirectory()
+        let authority = try CertificateAuthority.initCA(outDirectory: root.sub("ca"))
+        let caPEM = CAFiles(directory: root.sub("ca")).certificate
+        let directory = root.sub("coordinator")
+        let files = try CertificateRequest.create(role: .coordinator, name: "coordinator", outDirectory: directory)
+        func signAndInstall(_ certificate: String) throws {
+            try authority.sign(
+                requestFile: files.certificateRequest, role: .coordinator, name: "coordinator",
+                certificatePath: certificate)
+            try CertificateInstaller.install(
+                certificate: certificate, caCertificate: caPEM, identityDirectory: directory, name: "coordinator")
+        }
+        func contents(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+        try signAndInstall(root.sub("first.pem"))
+        let protocolKeys = [files.ed25519SecretKey, files.ed25519PublicKey, files.x25519SecretKey, files.x25519PublicKey]
+        let protocolBefore = try protocolKeys.map(contents)
+        let keyBefore = try contents(files.privateKey)
+
+        try CertificateRequest.create(role: .coordinator, name: "coordinator", outDirectory: directory, overwrite: true)
+        #expect(try contents(files.privateKey) == keyBefore)
+        #expect(try mode(files.pendingPrivateKey) == 0o600)
+        let pendingKey = try contents(files.pendingPrivateKey)
+        #expect(pendingKey != keyBefore)
+        #expect(try protocolKeys.map(contents) == protocolBefore)
+
+        try signAndInstall(root.sub("second.pem"))
+        #expect(try contents(files.privateKey) == pendingKey)
+        #expect(!FileManager.default.fileExists(atPath: files.pendingPrivateKey))
+        #expect(try contents(files.certificate) == contents(root.sub("second.pem")))
+        #expect(try protocolKeys.map(contents) == protocolBefore)
+        // The first certificate certifies a key that is gone.
+        expectError("certs.key_mismatch") {
+            try CertificateInstaller.install(
+                certificate: root.sub("first.pem"), caCertificate: caPEM, identityDirectory: directory, name: "coordinator")
+        }
+        // `issue --force` rotates the TLS key and keeps the protocol keys too.
+        try authority.issue(role: .coordinator, name: "coordinator", outDirectory: directory, overwrite: true)
+        #expect(try contents(files.privateKey) != pendingKey)
+        #expect(try protocolKeys.map(contents) == protocolBefore)
+    }
+
+    /// Once a CA certificate is installed, a certificate chaining to another CA is refused even
+    /// with that CA's certificate beside it, unless the party says the consortium changed its CA.
+    @Test func installKeepsTheInstalledCAUnlessReplacingItIsAsked() throws {
+        let root = try TemporaryDirectory()
+        let authority = try CertificateAuthority.initCA(outDirectory: root.sub("ca"))
+        let files = try CertificateRequest.create(role: .participant, name: "hospital-a", outDirectory: root.sub("a"))
+        try authority.sign(
+            requestFile: files.certificateRequest, role: .participant, name: "hospital-a",
+            certificatePath: root.sub("good.pem"))
+        try CertificateInstaller.install(
+            certificate: root.sub("good.pem"), caCertificate: CAFiles(directory: root.sub("ca")).certificate,
+            identityDirectory: root.sub("a"), name: "hospital-a")
+        let installedCA = try Data(contentsOf: URL(fileURLWithPath: files.caCertificate))
+        let rogue = try CertificateAuthority.initCA(outDirectory: root.sub("rogue"), commonName: "Rogue CA")
+        try rogue.sign(
+            requestFile: files.certificateRequest, role: .participant, name: "hospital-a",
+            certificatePath: root.sub("rogue.pem"))
+        let rogueCA = CAFiles(directory: root.sub("rogue")).certificate
+        do {
+            try CertificateInstaller.install(
+                certificate: root.sub("rogue.pem"), caCertificate: rogueCA, identityDirectory: root.sub("a"),
+                name: "hospital-a")
+            Issue.record("a certificate of another CA replaced the installed trust root")
+        } catch {
+            #expect(error.code == "certs.ca_changed")
+            let fingerprint = CertificateAuthority.fingerprint(try CertificateAuthority.loadCertificate(rogueCA))
+            #expect(fingerprint.count == 64 && error.message.contains(fingerprint))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: files.caCertificate)) == installedCA)
+        try CertificateInstaller.install(
+            certificate: root.sub("rogue.pem"), caCertificate: rogueCA, identityDirectory: root.sub("a"),
+            name: "hospital-a", replaceCA: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: files.caCertificate)) != installedCA)
+    }
+
+    /// Names whose files would be another party's in a shared directory are refused everywhere
+    /// files are named after them.
+    @Test func namesThatCollideWithAnotherPartysFilesAreRefused() throws {
+        let root = try TemporaryDirectory()
+        let authority = try CertificateAuthority.initCA(outDirectory: root.sub("ca"))
+        for name in ["alice.key", "alice.csr"] {
+            expectError("certs.invalid_name") {
+                try CertificateRequest.create(role: .participant, name: name, outDirectory: root.sub("shared"))
+            }
+            expectError("certs.invalid_name") {
+                try authority.issue(role: .operator, name: name, outDirectory: root.sub("shared"))
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: root.sub("shared")))
+        // A name that merely contains the word is fine.
+        try authority.issue(role: .operator, name: "alice.keys", outDirectory: root.sub("shared"))
+    }
 }

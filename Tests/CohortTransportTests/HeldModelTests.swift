@@ -16,6 +16,17 @@ struct HeldModelTests {
             globalModel: model, trainingParameters: Array("{}".utf8))
     }
 
+    /// A round number a participant could not count (0, or past Int.max, which would trap where
+    /// it records its rounds) is refused where the invitation is decoded.
+    @Test func invitationRoundOutsideOneThroughIntMaxIsMalformed() throws {
+        for round in [UInt64(0), UInt64(Int.max) + 1, .max] {
+            let frame = Frame(invite(round: round, digest: ModelDigest.of(candidate)))
+            #expect(throws: WireError.self) { try frame.decode(RoundInvite.self) }
+        }
+        let largest = try Frame(invite(round: UInt64(Int.max), digest: ModelDigest.of(candidate))).decode(RoundInvite.self)
+        #expect(largest.round == UInt64(Int.max))
+    }
+
     @Test func digestIsSHA256OfTheWireBytes() {
         // libsodium's SHA-256 over the tensor's wire encoding: an implementation independent of BulkSHA256.
         #expect(ModelDigest.of(candidate) == SHA256.digest(TensorCoding.encode(candidate)))

@@ -135,7 +135,8 @@ public struct CertificateAuthority: Sendable {
     ///   - validity: defaults to one year; may lie in the past, to test expiry.
     ///   - hosts: extra DNS names or IP addresses for a coordinator's certificate (besides
     ///     `localhost` and `127.0.0.1`); refused for other roles.
-    ///   - overwrite: replace an existing key of the same name (rotation); off by default.
+    ///   - overwrite: replace an existing TLS key of the same name (rotation); off by default. The
+    ///     protocol keys are kept whenever they exist.
     @discardableResult
     public func issue(
         role: PeerRole,
@@ -146,9 +147,7 @@ public struct CertificateAuthority: Sendable {
         overwrite: Bool = false
     ) throws(TransportError) -> IdentityFiles {
         let identity = try PeerIdentity(role: role, name: name)
-        guard name != "ca" else {
-            throw TransportError(code: "certs.invalid_name", message: "\"ca\" is reserved for the CA's own files")
-        }
+        try IdentityFiles.checkFileName(name)
         guard hosts.isEmpty || role == .coordinator else {
             throw TransportError(code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
         }
@@ -219,14 +218,17 @@ public struct CertificateAuthority: Sendable {
         }
     }
 
+    /// Makes the protocol keys `role` needs, keeping any that exist: they outlive certificate
+    /// renewals, because the ledger's signatures and the policy's `signing_key`s name them (a new
+    /// coordinator key would orphan its ledger, a new participant key would get its updates refused).
     static func writeProtocolKeys(for role: PeerRole, files: IdentityFiles) throws(TransportError) {
         do {
-            if role == .coordinator || role == .participant {
+            if role == .coordinator || role == .participant, !PEMFile.exists(files.ed25519SecretKey) {
                 let signing = Ed25519.KeyPair.generate()
                 try KeyFile.writeSecret(signing.secretKey, kind: .ed25519Secret, to: files.ed25519SecretKey)
                 try KeyFile.writePublic(signing.publicKey, kind: .ed25519Public, to: files.ed25519PublicKey)
             }
-            if role == .coordinator {
+            if role == .coordinator, !PEMFile.exists(files.x25519SecretKey) {
                 let sealing = SealedBox.KeyPair.generate()
                 try KeyFile.writeSecret(sealing.secretKey, kind: .x25519Secret, to: files.x25519SecretKey)
                 try KeyFile.writePublic(sealing.publicKey, kind: .x25519Public, to: files.x25519PublicKey)
@@ -273,6 +275,12 @@ public struct CertificateAuthority: Sendable {
         } catch {
             throw TransportError(code: "certs.build_failed", message: "cannot serialise the certificate: \(error)")
         }
+    }
+
+    /// The SHA-256 of `certificate`'s DER encoding in hex, to compare a CA certificate out of band.
+    public static func fingerprint(_ certificate: Certificate) -> String {
+        guard let der = try? certificate.serializeAsPEM().derBytes else { return "(not serialisable)" }
+        return SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Reads one PEM certificate.

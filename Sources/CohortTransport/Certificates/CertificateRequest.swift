@@ -1,3 +1,4 @@
+import CohortModel
 import Crypto
 import Foundation
 import X509
@@ -24,7 +25,9 @@ public enum CertificateRequest {
     ///   - outDirectory: the identity directory, created (0700) when missing.
     ///   - hosts: extra DNS names or IP addresses for a coordinator (besides `localhost` and
     ///     `127.0.0.1`); refused for other roles.
-    ///   - overwrite: replace an existing key of the same name (rotation); off by default.
+    ///   - overwrite: make a new TLS key although one exists (renewal); off by default. When a
+    ///     certificate is installed, the new key waits in `<name>.key.pem.pending` until
+    ///     `install` moves it into place with its certificate. Protocol keys are never replaced.
     /// - Returns: the identity's file layout; `certificateRequest` is the file to send to the CA.
     @discardableResult
     public static func create(
@@ -35,9 +38,7 @@ public enum CertificateRequest {
         overwrite: Bool = false
     ) throws(TransportError) -> IdentityFiles {
         let identity = try PeerIdentity(role: role, name: name)
-        guard name != "ca" else {
-            throw TransportError(code: "certs.invalid_name", message: "\"ca\" is reserved for the CA's own files")
-        }
+        try IdentityFiles.checkFileName(name)
         guard hosts.isEmpty || role == .coordinator else {
             throw TransportError(
                 code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
@@ -76,7 +77,10 @@ public enum CertificateRequest {
             throw TransportError(
                 code: "certs.build_failed", message: "cannot build the signing request for \(identity): \(error)")
         }
-        try PEMFile.writeSecret(key.pemRepresentation, to: files.privateKey)
+        // A renewal keeps the key in use until the certificate for the new one is installed, so
+        // the party can go on connecting meanwhile.
+        let renewing = PEMFile.exists(files.privateKey) && PEMFile.exists(files.certificate)
+        try PEMFile.writeSecret(key.pemRepresentation, to: renewing ? files.pendingPrivateKey : files.privateKey)
         try PEMFile.writePublic(csrPEM, to: files.certificateRequest)
         try CertificateAuthority.writeProtocolKeys(for: role, files: files)
         return files
@@ -122,9 +126,7 @@ extension CertificateAuthority {
         validity: CertificateValidity = .days(CertificateAuthority.defaultLeafDays)
     ) throws(TransportError) -> Certificate {
         let expected = try PeerIdentity(role: role, name: name)
-        guard name != "ca" else {
-            throw TransportError(code: "certs.invalid_name", message: "\"ca\" is reserved for the CA's own files")
-        }
+        try IdentityFiles.checkFileName(name)
         guard hosts.isEmpty || role == .coordinator else {
             throw TransportError(
                 code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
@@ -150,7 +152,7 @@ extension CertificateAuthority {
             throw TransportError(
                 code: "certs.role_mismatch",
                 message:
-                    "\(source) requests role \(units.isEmpty ? "(none)" : units.map { "\"\($0.prefix(40))\"" }.joined(separator: ", ")), "
+                    "\(source) requests role \(units.isEmpty ? "(none)" : units.map { "\"\(PeerText.sanitized($0, maxLength: 40))\"" }.joined(separator: ", ")), "
                     + "not \(role.rawValue) as given with --role; refuse it, or sign with the role the consortium agreed for this party"
             )
         }
@@ -158,7 +160,7 @@ extension CertificateAuthority {
             throw TransportError(
                 code: "certs.name_mismatch",
                 message:
-                    "\(source) requests name \(names.isEmpty ? "(none)" : names.map { "\"\($0.prefix(64))\"" }.joined(separator: ", ")), "
+                    "\(source) requests name \(names.isEmpty ? "(none)" : names.map { "\"\(PeerText.sanitized($0, maxLength: 64))\"" }.joined(separator: ", ")), "
                     + "not \"\(name)\" as given with --name; refuse it, or ask the party to request the agreed name"
             )
         }
@@ -218,7 +220,10 @@ extension CertificateAuthority {
             default: return "\(name)"
             }
         }
-        return "[" + texts.sorted().joined(separator: ", ") + "]"
+        // The names come from a request anyone could have written: escaped and bounded.
+        let shown = texts.prefix(16).map { PeerText.sanitized($0, maxLength: 80) }
+        let more = texts.count > 16 ? ", …(+\(texts.count - 16))" : ""
+        return "[" + shown.sorted().joined(separator: ", ") + more + "]"
     }
 }
 
@@ -236,7 +241,10 @@ public enum CertificateInstaller {
     ///   - certificatePath: the certificate the CA sent back.
     ///   - caCertificatePath: the consortium CA certificate (`ca.pem`).
     ///   - identityDirectory: the directory `cohort certs request` wrote.
-    ///   - name: the party's name (the key file is `<name>.key.pem`).
+    ///   - name: the party's name (the key file is `<name>.key.pem`, or during a renewal
+    ///     `<name>.key.pem.pending`, which is moved into place with the certificate).
+    ///   - replaceCA: accept a CA certificate other than the `ca.pem` already installed; off by
+    ///     default, so whoever can alter the CA's reply cannot swap the party's only trust root.
     ///   - now: the time validity is checked at.
     /// - Returns: the identity read from the certificate.
     @discardableResult
@@ -245,12 +253,25 @@ public enum CertificateInstaller {
         caCertificate caCertificatePath: String,
         identityDirectory: String,
         name: String,
+        replaceCA: Bool = false,
         now: Date = Date()
     ) throws(TransportError) -> PeerIdentity {
         try PeerIdentity.validateName(name)
         let files = IdentityFiles(directory: identityDirectory, name: name)
         let ca = try CertificateAuthority.loadCertificate(caCertificatePath)
         let leaf = try CertificateAuthority.loadCertificate(certificatePath)
+        if !replaceCA, PEMFile.exists(files.caCertificate) {
+            let installed = try CertificateAuthority.loadCertificate(files.caCertificate)
+            guard installed == ca else {
+                throw TransportError(
+                    code: "certs.ca_changed",
+                    message: "\(caCertificatePath) (SHA-256 \(CertificateAuthority.fingerprint(ca))) is not the CA "
+                        + "certificate installed in \(files.caCertificate) (SHA-256 "
+                        + "\(CertificateAuthority.fingerprint(installed))); compare the fingerprint with the consortium "
+                        + "out of band, and pass --replace-ca only if the consortium really changed its CA"
+                )
+            }
+        }
         let isAuthority: Bool
         do {
             if case .isCertificateAuthority = try ca.extensions.basicConstraints {
@@ -296,24 +317,38 @@ public enum CertificateInstaller {
                     + "install it under its own name, or ask the CA to sign the request for \"\(name)\""
             )
         }
-        let keyPEM = try PEMFile.readSecret(files.privateKey)
-        let key: P256.Signing.PrivateKey
-        do {
-            key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
-        } catch {
-            throw TransportError(
-                code: "certs.bad_key", message: "\(files.privateKey) is not a P-256 private key in PEM")
-        }
-        guard Certificate.PublicKey(key.publicKey) == leaf.publicKey else {
+        // A renewal's new key waits in the pending file; the certificate says which key it is for.
+        var pending = false
+        var current = false
+        if PEMFile.exists(files.pendingPrivateKey) { pending = try publicKey(of: files.pendingPrivateKey) == leaf.publicKey }
+        if !pending, PEMFile.exists(files.privateKey) { current = try publicKey(of: files.privateKey) == leaf.publicKey }
+        guard pending || current else {
             throw TransportError(
                 code: "certs.key_mismatch",
                 message:
-                    "\(certificatePath) certifies another key than \(files.privateKey); it was signed for a different "
-                    + "request (an older one, or another party's): install the certificate made from this directory's request"
+                    "\(certificatePath) certifies another key than \(files.privateKey)"
+                    + (PEMFile.exists(files.pendingPrivateKey) ? " or \(files.pendingPrivateKey)" : "")
+                    + "; it was signed for a different request (an older one, or another party's): "
+                    + "install the certificate made from this directory's request"
             )
+        }
+        if pending {
+            // The key first: a crash before the certificate is written leaves the pending
+            // certificate to install again, never a directory whose key has no certificate file.
+            try PEMFile.move(files.pendingPrivateKey, to: files.privateKey)
         }
         try PEMFile.writePublic(try CertificateAuthority.pem(leaf), to: files.certificate)
         try PEMFile.writePublic(try CertificateAuthority.pem(ca), to: files.caCertificate)
         return identity
+    }
+
+    /// The public half of the P-256 private key at `path` (checked to be private to its owner).
+    static func publicKey(of path: String) throws(TransportError) -> Certificate.PublicKey {
+        let keyPEM = try PEMFile.readSecret(path)
+        do {
+            return Certificate.PublicKey(try P256.Signing.PrivateKey(pemRepresentation: keyPEM).publicKey)
+        } catch {
+            throw TransportError(code: "certs.bad_key", message: "\(path) is not a P-256 private key in PEM")
+        }
     }
 }

@@ -48,6 +48,19 @@ enum PEMFile {
         return try read(path)
     }
 
+    /// Renames `source` over `destination` (atomic on one file system) and syncs the directory.
+    static func move(_ source: String, to destination: String) throws(TransportError) {
+        guard rename(source, destination) == 0 else {
+            throw TransportError(
+                code: "certs.io", message: "cannot move \(source) to \(destination): \(String(cString: strerror(errno)))")
+        }
+        do {
+            try DurableFile.syncDirectory(containing: destination)
+        } catch {
+            throw TransportError(code: "certs.io", message: "cannot sync the directory of \(destination): \(error)")
+        }
+    }
+
     static func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: path)
     }

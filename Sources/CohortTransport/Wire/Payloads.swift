@@ -148,6 +148,10 @@ public struct RoundInvite: FramePayload, Hashable {
 
     public init(from reader: inout PayloadReader) throws(WireError) {
         round = try reader.readInteger(field: "round")
+        // Rounds are numbered from 1 and counted in Int everywhere a participant keeps them.
+        guard round >= 1, round <= UInt64(Int.max) else {
+            throw .malformed(Self.frameType, "round must be 1…\(Int.max), not \(round)")
+        }
         roundNonce = try reader.readBytes(field: "roundNonce")
         deadlineMillis = try reader.readInteger(field: "deadlineMillis")
         modelDigest = try reader.readBytes(field: "modelDigest")
