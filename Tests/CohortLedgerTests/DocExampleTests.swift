@@ -71,13 +71,13 @@ struct DocExampleTests {
     static let documentedHashes = [
         "c866af190276e998aed3525cc2755a12d557dd7ba11170c678d061dd46f2f85b",
         "ee78d4dd1787eb8ac5609ef1f2ce90c65110e5879c0a7ee393b08edd5cc671dd",
-        "ea6eadcc26cfc593bebd677a68297904d65077b40fb0760398750fa34d98a049",
-        "62d7d72ba828a6e393985475a663d9b005932113099b025185f840866bb96e05",
+        "1097c5e7ffd5153f8d4f68d37bead1c92e3064df1dde17e47ce5e8cbe947c5ee",
+        "cfcd461a2bb84e0e5c165a85defcaa9524970ed88954bfbac2ff5b0ad434732c",
     ]
     static let documentedSignatures = [
         "RVFhviI9OrnlN3Y9kLBm/GV7c5AJ7QfgcvG+DmsT3+92t5jYt7VylyF73aYTBcmmpAvYS8Gp/cfUtPTDqf7vDg==",
         "QG8LBJqt1tdEQFZlhPWFGQQ5vanBREDF3OsIMt5kAkQrCcUJK+KaFmHGrTUb8LPr7hX9DIxmSsoY2cjD5/JdBQ==",
-        "8jTNUpI8dI1ETpP73rABV+2Hvy7L5FxGLcfbsGoZelk4g0SkBEhOLclAEP/GJVGyqqFaoXDnJ4FPWX/I9ajnBw==",
-        "kJ1/FK6lvWkJptGuHymkDJPCI6XPHzwYqRN5n5HqWkOlzB4RcvJrkiQitGxpQIGeNmuvRU7UZGBwUazmbXUkBQ==",
+        "6y8uYeR/aX6b4S5lSB5A3ulHw61/hDq0w5UxteKET0FRQ5ui1B24Btq2JpAQhJK0/+qc8U4/RIf1LA8JPGRzDw==",
+        "H5/VCjGLltbw/skx4i5M6PKCjiBOIjZMq4nMZu9/cGfza+NTWe+ooEpzgrSgF8I+9IiOi3SKvHwcj8j/YivhDA==",
     ]
 }
