@@ -1,6 +1,7 @@
 import CohortGovernance
 import CohortLedger
 import CohortModel
+import CohortPolicy
 import CohortPrivacy
 import CohortTransport
 import Foundation
