@@ -17,7 +17,7 @@ entry's charge_method (absent: mtz-add-zhu-wang-remove-v1) to 1e-9 relative, cum
 non-decreasing and within the cap, and equal to the projection of the passing budget decision a
 planned round.opened must follow (with no failed refusal gate before it); a
 round.refused's projection when it records q and sigma; the participant unit's commitments
-(sample_commitment, contributors_commitment, and the counts when the round ends); the metric names
+(sample_commitment, contributors_commitment; sample counts only in older ledgers); the metric names
 and ranges of round.closed and evaluation.recorded, or their evaluation_sha256 commitment.
 Not checked (a sketch): the other per-kind field rules and the round life cycle (step 8).
 """
@@ -275,8 +275,10 @@ def verify(ledger_path, key_path):
                 projected = epsilon(ORDERS, [a + b for a, b in zip(rdp, charge_curve(d["sampling_rate"], d["noise_multiplier"], method))], delta)[0]
                 if not close(d["projected_epsilon"], projected): fail("ledger.epsilon_mismatch", f"projected_epsilon {d['projected_epsilon']} vs recomputed {projected}")
             if kind in ("round.closed", "round.aborted"):
-                if ("participants_sampled" in d) != (d["round"] in committed) or ("participants_sampled" in d) != ("contributors_count" in d):
-                    fail("ledger.bad_entry", f"{kind}: participants_sampled and contributors_count exactly when the round committed to its sample")
+                # Counts: only in a round that committed to its sample, and only as ledgers written before
+                # they were withheld did (current coordinators record none); always both or neither.
+                if ("participants_sampled" in d) != ("contributors_count" in d) or ("participants_sampled" in d and d["round"] not in committed):
+                    fail("ledger.bad_entry", f"{kind}: participants_sampled and contributors_count together, and only in a round that committed to its sample")
             if kind == "gate.decision" and "inputs_sha256" in d:
                 # The exact record-derived inputs stay in the coordinator's gate-input store.
                 exact = EXACT_GATE_INPUTS.get(d["gate"], set())

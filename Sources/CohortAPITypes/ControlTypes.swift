@@ -18,12 +18,15 @@ public struct RoundProgress: Sendable, Codable, Equatable {
     public var round: Int
     /// `RoundStateMachine.State` of the round (`collecting`, `charged`, …).
     public var phase: String
-    public var invited: Int
-    public var contributed: Int
+    /// Participants invited (the round's sample) and updates received so far. Nil when withheld:
+    /// under the participant unit an auditor does not see them, because the sample's size tells a
+    /// reader the round's realised sampling rate, which the ε does not pay for (docs/PRIVACY.md).
+    public var invited: Int?
+    public var contributed: Int?
     /// Milliseconds since the Unix epoch when the round opened.
     public var openedAtMillis: Int64
 
-    public init(round: Int, phase: String, invited: Int, contributed: Int, openedAtMillis: Int64) {
+    public init(round: Int, phase: String, invited: Int?, contributed: Int?, openedAtMillis: Int64) {
         self.round = round
         self.phase = phase
         self.invited = invited

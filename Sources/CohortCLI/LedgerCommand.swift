@@ -116,6 +116,13 @@ public struct LedgerCommand: ParsableCommand {
             discussion: "Optional: the store holds exact record statistics, for operators only; a ledger verifies without it."))
         var gateInputs: String?
 
+        @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's participant-sample store (<state>/participant-samples.jsonl): also open every "
+                + "participant-unit sample_commitment and contributors_commitment.",
+            discussion: "Optional: the store names who was sampled, for operators only; a ledger verifies without it. "
+                + "With it, the output also gives each round's sample size, which the ledger withholds."))
+        var samples: String?
+
         public init() {}
 
         public func run() throws {
@@ -129,7 +136,7 @@ public struct LedgerCommand: ParsableCommand {
             do {
                 let result = try LedgerVerifier.verify(
                     file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly,
-                    keepEntries: evaluations != nil || gateInputs != nil
+                    keepEntries: evaluations != nil || gateInputs != nil || samples != nil
                 )
                 let state = result.state
                 let store = try evaluations.map { path throws(LedgerError) in
@@ -137,6 +144,9 @@ public struct LedgerCommand: ParsableCommand {
                 }
                 let gateStore = try gateInputs.map { path throws(LedgerError) in
                     try GateInputStore.check(path: path, against: result.entries)
+                }
+                let sampleStore = try samples.map { path throws(LedgerError) in
+                    try ParticipantSampleStore.check(path: path, against: result.entries)
                 }
                 if json {
                     let object: JSONValue = [
@@ -149,6 +159,14 @@ public struct LedgerCommand: ParsableCommand {
                     var members = object.objectValue ?? [:]
                     if let store { members["evaluation_commitments_checked"] = .integer(store.commitmentsChecked) }
                     if let gateStore { members["gate_input_commitments_checked"] = .integer(gateStore.commitmentsChecked) }
+                    if let sampleStore {
+                        members["sample_commitments_checked"] = .integer(sampleStore.commitmentsChecked)
+                        members["sample_sizes"] = .object(Dictionary(uniqueKeysWithValues: sampleStore.counts.map {
+                            (String($0.key), JSONValue.object([
+                                "sampled": .integer($0.value.sampled), "contributors": .integer($0.value.contributors),
+                            ]))
+                        }))
+                    }
                     print(JSONValue.object(members).canonicalString)
                 } else {
                     var line = "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
@@ -160,6 +178,16 @@ public struct LedgerCommand: ParsableCommand {
                                 ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
                     }
                     if let gateStore { line += "; gate-input store: \(gateStore.commitmentsChecked) commitments match" }
+                    if let sampleStore {
+                        line += "; participant-sample store: \(sampleStore.commitmentsChecked) commitments open"
+                        if !sampleStore.counts.isEmpty {
+                            line += " (sampled/contributed per round, operator-only: "
+                                + sampleStore.counts.sorted { $0.key < $1.key }
+                                    .map { "\($0.key): \($0.value.sampled)/\($0.value.contributors)" }
+                                    .joined(separator: ", ")
+                                + ")"
+                        }
+                    }
                     if !state.unknownKinds.isEmpty {
                         line += "; unknown kinds (chain and signature checked only): "
                             + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
@@ -239,6 +267,12 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "The coordinator's evaluations.jsonl (default: the one next to the ledger, if present).")
         var evaluations: String?
 
+        @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's participant-samples.jsonl (default: the one next to the ledger, if present).",
+            discussion: "Participant unit: the ledger withholds each round's sample size; the operator-only store, "
+                + "checked against the ledger's commitments, gives the contributors per round."))
+        var samples: String?
+
         public init() {}
 
         public func run() throws {
@@ -248,6 +282,22 @@ public struct LedgerCommand: ParsableCommand {
                 let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
                 let sibling = (directory.isEmpty ? "" : directory + "/") + RoundEvaluations.fileName
                 if DurableFile.exists(sibling) { evaluationsPath = sibling }
+            }
+            var samplesPath = samples
+            if samplesPath == nil {
+                let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                    .joined(separator: "/")
+                let sibling = (directory.isEmpty ? "" : directory + "/") + ParticipantSampleStore.fileName
+                if DurableFile.exists(sibling) { samplesPath = sibling }
+            }
+            var sampleSizes: [Int: ParticipantSampleStore.SampleSize]? = nil
+            if let samplesPath {
+                do {
+                    sampleSizes = try ParticipantSampleStore.check(path: samplesPath, against: contents.entries).counts
+                } catch {
+                    LedgerCommand.printError("error: \(error); no report written")
+                    throw LedgerCommand.inputError
+                }
             }
             var roundEvaluations: [RoundEvaluation]? = nil
             if let evaluationsPath {
@@ -280,7 +330,8 @@ public struct LedgerCommand: ParsableCommand {
             let title = ledger.split(separator: "/").last.map(String.init) ?? ledger
             let page = LedgerHTMLReport.render(
                 entries: contents.entries, title: title, verification: verdict,
-                evaluations: roundEvaluations, evaluationsSource: evaluationsPath
+                evaluations: roundEvaluations, evaluationsSource: evaluationsPath,
+                sampleSizes: sampleSizes, sampleSizesSource: samplesPath
             )
             try LedgerCommand.write(page, to: html)
             LedgerCommand.reportProblems(contents.problems)

@@ -7,7 +7,7 @@ enum StatusRendering {
     static func progressLine(_ status: CoordinatorStatus) -> String {
         var parts: [String] = []
         if let round = status.currentRound {
-            parts.append("round \(round.round) \(round.phase) \(round.contributed)/\(round.invited) contributed")
+            parts.append("round \(round.round) \(round.phase) " + counts(round, short: true))
         } else {
             parts.append(status.state.rawValue)
         }
@@ -15,6 +15,14 @@ enum StatusRendering {
         parts.append("ε \(format(status.budget.epsilonSpent)) / \(format(status.budget.epsilonMax))")
         if let last = status.lastRound { parts.append("last: " + summary(last)) }
         return parts.joined(separator: " · ")
+    }
+
+    /// Contributors and invited, or a note that the participant unit withholds them from this reader.
+    static func counts(_ round: RoundProgress, short: Bool) -> String {
+        guard let invited = round.invited, let contributed = round.contributed else {
+            return "sample size withheld (participant unit)"
+        }
+        return short ? "\(contributed)/\(invited) contributed" : "\(contributed) of \(invited) invited contributed"
     }
 
     static func summary(_ last: RoundSummary) -> String {
@@ -29,7 +37,7 @@ enum StatusRendering {
     static func describe(_ status: CoordinatorStatus) -> String {
         var lines = ["state: \(status.state.rawValue)"]
         if let round = status.currentRound {
-            lines.append("round \(round.round): \(round.phase), \(round.contributed) of \(round.invited) invited contributed")
+            lines.append("round \(round.round): \(round.phase), " + counts(round, short: false))
         }
         lines.append("rounds queued: \(status.roundsQueued)")
         if let last = status.lastRound { lines.append("last round: " + summary(last)) }

@@ -118,28 +118,37 @@ extension Coordinator {
             }
     }
 
-    /// The coordinator's state as `principal` may see it: the exact holdout metrics of the last
-    /// round are un-protected data for operators only (docs/PRIVACY.md, trust model), so every
-    /// other role gets the status without them.
-    public func status(for principal: ControlPrincipal) -> CoordinatorStatus {
-        var shown = status()
-        if principal.role != .operator { shown.lastRound?.metrics = nil }
-        return shown
-    }
-
-    /// The coordinator's state for status displays, with the last round's exact holdout metrics
-    /// (for operators and the coordinator's own tools; `status(for:)` serves the API).
-    public func status() -> CoordinatorStatus {
+    /// The coordinator's state for status displays, as `reader` may see it (nil: the coordinator
+    /// host itself). Under the participant unit an auditor gets no sample size (`invited`,
+    /// `contributed`): the ledger withholds it too; operators see it, as they see the sample store.
+    /// The last round's exact holdout metrics are un-protected data for operators only
+    /// (docs/PRIVACY.md, trust model): any other reader gets the status without them.
+    public func status(for reader: PeerRole? = nil) -> CoordinatorStatus {
         let runState: RunState = paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
         let progress = round.map { active in
-            RoundProgress(
+            Self.progress(
                 round: active.number, phase: active.machine.state.rawValue, invited: active.invited.count,
-                contributed: active.aggregator.count, openedAtMillis: active.openedAtMillis)
+                contributed: active.aggregator.count, openedAtMillis: active.openedAtMillis, unit: active.plan.unit,
+                reader: reader)
         }
+        var shownLastRound = lastRound
+        if let reader, reader != .operator { shownLastRound?.metrics = nil }
         return CoordinatorStatus(
-            state: runState, currentRound: progress, roundsQueued: queuedRounds, lastRound: lastRound,
+            state: runState, currentRound: progress, roundsQueued: queuedRounds, lastRound: shownLastRound,
             participants: participantStatuses(), budget: budgetStatus(), policySHA256: ledger.state.policySHA256,
             modelVersion: configuration.policy.policy.model.version, latestApprovedRound: latestApprovedRound)
+    }
+
+    /// A round's live progress as `reader` may see it: the sample's size is withheld from an
+    /// auditor under the participant unit.
+    static func progress(
+        round: Int, phase: String, invited: Int, contributed: Int, openedAtMillis: Int64, unit: PrivacyUnit,
+        reader: PeerRole?
+    ) -> RoundProgress {
+        let withheld = unit == .participant && reader == .auditor
+        return RoundProgress(
+            round: round, phase: phase, invited: withheld ? nil : invited, contributed: withheld ? nil : contributed,
+            openedAtMillis: openedAtMillis)
     }
 
     /// Queues `count` more rounds; they start when no round is running and the coordinator is not paused.

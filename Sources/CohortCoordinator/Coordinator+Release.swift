@@ -69,11 +69,10 @@ extension Coordinator {
             throw CoordinatorError(
                 code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
         }
-        let counts = sampleCounts(active)
+        // No sample counts, in either unit (RoundDisclosure.swift).
         _ = try ledger.append(RoundClosedPayload(
             round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
-            evaluationSHA256: evaluationSHA256, participantsSampled: counts.sampled,
-            contributorsCount: counts.contributors))
+            evaluationSHA256: evaluationSHA256))
         // Sent while the next round starts: the result is news, not a step of the round.
         let result = Frame(RoundResult(round: UInt64(active.number), json: Array(#"{"outcome":"closed"}"#.utf8)))
         let results = active.invited.sorted().map { (name: $0, frame: result) }

@@ -144,6 +144,8 @@ extension Coordinator {
         guard active.machine.state == .collecting else {
             return .aborted(round: number, reason: "round ended early", charged: active.machine.charged)
         }
-        return try await finish(active, event: .collectionEnded(contributors: active.aggregator.count, minimum: policy.rounds.minParticipants))
+        return try await finish(active, event: .collectionEnded(
+            contributors: active.aggregator.count, minimum: policy.rounds.minParticipants,
+            sampleIsSecret: active.plan.unit == .participant))
     }
 }

@@ -10,8 +10,10 @@ import Foundation
 ///   so the ledger names the contributors and their update digests, as it always has.
 /// - Participant unit: the Poisson sample is what amplification by subsampling keeps secret, so
 ///   the ledger carries only salted commitments to the sampled set (`round.opened`) and to the
-///   contributors (`round.charged`), and their counts once the round has ended; the salts and
-///   names are kept in `<state>/participant-samples.jsonl` (0600), written before the entry.
+///   contributors (`round.charged`) and never their counts, not even once the round has ended:
+///   the count k of n eligible would tell a reader the round's realised sampling rate, uncharged.
+///   The salts and names (hence the counts) are kept in `<state>/participant-samples.jsonl`
+///   (0600), written before the entry; `cohort ledger verify --samples` opens the commitments.
 /// - Evaluations: the exact holdout metrics go to `<state>/evaluations.jsonl` (0600); the ledger
 ///   carries the SHA-256 of the round's line.
 extension Coordinator {
@@ -50,45 +52,19 @@ extension Coordinator {
             contributorsCommitment: commitment)
     }
 
-    /// The participant unit's counts for the round's end: sampled and contributed; nil for the
-    /// record unit.
-    func sampleCounts(_ active: ActiveRound) -> (sampled: Int?, contributors: Int?) {
-        guard active.plan.unit == .participant else { return (nil, nil) }
-        return (active.invited.count, active.machine.contributors.count)
-    }
-
-    /// The `round.aborted` entry of `active`.
+    /// The `round.aborted` entry of `active`. No unit records counts here: the record unit names
+    /// its contributors in `round.charged`, and the participant unit withholds its sample's size
+    /// (docs/PRIVACY.md, "Every channel").
     func abortedPayload(_ active: ActiveRound, reason: String, charged: Bool) -> RoundAbortedPayload {
-        let counts = sampleCounts(active)
-        return RoundAbortedPayload(
-            round: active.number, reason: reason, charged: charged, participantsSampled: counts.sampled,
-            contributorsCount: counts.contributors)
+        RoundAbortedPayload(round: active.number, reason: reason, charged: charged)
     }
 
     /// The `round.aborted` entry for a round left open in the ledger (by a crash or a failed
-    /// abort): a participant-unit round that committed to its sample gets its counts from the
-    /// sample store, where they were written before the ledger entries that commit to them.
-    static func unfinishedAbortPayload(
-        _ state: LedgerState, reason: String, stateDirectory: String
-    ) throws -> RoundAbortedPayload? {
+    /// abort). A participant-unit round's sample stays in the sample store only, as for a round
+    /// that ends normally.
+    static func unfinishedAbortPayload(_ state: LedgerState, reason: String) -> RoundAbortedPayload? {
         guard let round = state.unfinishedRound else { return nil }
-        guard state.unfinishedRoundSampleCommitted else {
-            return RoundAbortedPayload(round: round, reason: reason, charged: state.unfinishedRoundCharged)
-        }
-        let path = ParticipantSampleStore.path(stateDirectory: stateDirectory)
-        let stored = try ParticipantSampleStore.read(path: path).filter { $0.round == round }
-        guard let sampled = stored.last(where: { $0.set == .sampled }) else {
-            throw CoordinatorError(
-                code: "coordinator.sample_store",
-                message: "round \(round) committed to its participant sample but \(path) has no sampled set for it; "
-                    + "restore the file from a backup (the ledger cannot record the round's end without its counts)")
-        }
-        let contributors =
-            state.unfinishedRoundCharged ? stored.last(where: { $0.set == .contributors })?.participants.count ?? 0 : 0
-        return RoundAbortedPayload(
-            round: round, reason: reason, charged: state.unfinishedRoundCharged,
-            participantsSampled: sampled.participants.count,
-            contributorsCount: contributors)
+        return RoundAbortedPayload(round: round, reason: reason, charged: state.unfinishedRoundCharged)
     }
 
     /// Writes the round's evaluation to the coordinator's evaluation store and returns the

@@ -21,8 +21,10 @@ public struct RoundStateMachine: Sendable, Equatable {
         case invitationsSent
         /// An update passed the per-update checks and was added to the running sum.
         case updateAccepted(participant: String)
-        /// The deadline passed or every invited participant answered.
-        case collectionEnded(contributors: Int, minimum: Int)
+        /// The deadline passed or every invited participant answered. `sampleIsSecret` (the
+        /// participant unit) releases whatever came back, even nothing: the outcome must not
+        /// depend on how many were sampled, or a ledger reader learns the secret sample's size.
+        case collectionEnded(contributors: Int, minimum: Int, sampleIsSecret: Bool = false)
         /// The charge entry is durable in the ledger.
         case chargeDurable
         /// The noised aggregate exists.
@@ -85,7 +87,11 @@ public struct RoundStateMachine: Sendable, Equatable {
         case (.collecting, .updateAccepted(let participant)):
             contributors.append(participant)
             return .none
-        case (.collecting, .collectionEnded(let count, let minimum)):
+        case (.collecting, .collectionEnded(_, _, true)):
+            // Charged and released whatever the count: amplification by subsampling holds only if
+            // every sample, the empty one included, leads to the same kind of output.
+            return .writeCharge
+        case (.collecting, .collectionEnded(let count, let minimum, false)):
             guard count > 0 else {
                 state = .aborted
                 return .abort(reason: "no participant contributed (at least \(minimum) required)", charged: false)

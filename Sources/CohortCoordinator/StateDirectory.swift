@@ -211,9 +211,7 @@ struct StateDirectory: Sendable {
     static func abortUnfinishedRound(
         in writer: LedgerWriter, reason: String, stateDirectory: String, logger: Logger
     ) throws {
-        guard let payload = try Coordinator.unfinishedAbortPayload(
-            writer.state, reason: reason, stateDirectory: stateDirectory)
-        else { return }
+        guard let payload = Coordinator.unfinishedAbortPayload(writer.state, reason: reason) else { return }
         _ = try writer.append(payload)
         logger.notice("unfinished round aborted", metadata: [
             "cohort.round": "\(payload.round)", "cohort.reason": "\(reason)",

@@ -365,17 +365,17 @@ struct LedgerChecker: Sendable {
         return projected
     }
 
-    /// Participant unit: a round that committed to its sample records the sample's counts when
-    /// it ends (and only then); other rounds record none.
+    /// Participant unit: only a round that committed to its sample may record its counts at its
+    /// end, and then only as ledgers written before the counts were withheld did (docs/LEDGER.md
+    /// §5): current coordinators record none, so a committed round's end with or without them
+    /// verifies, and a round that did not commit may never carry them.
     private func checkSampleCounts(
         round: Int, committed: Bool, recorded: Bool, _ fail: (LedgerError.Code, String) -> LedgerError
     ) throws(LedgerError) {
-        guard committed != recorded else { return }
-        throw fail(.badEntry, committed
-            ? "round \(round) committed to its participant sample, so its end must record participants_sampled "
-                + "and contributors_count"
-            : "round \(round) did not commit to a participant sample; participants_sampled and contributors_count "
-                + "belong to rounds that did")
+        guard recorded, !committed else { return }
+        throw fail(.badEntry,
+            "round \(round) did not commit to a participant sample; participants_sampled and contributors_count "
+                + "belong only to rounds that did (in ledgers written before the counts were withheld)")
     }
 
     /// A charge must carry exactly the parameters its round's plan froze.

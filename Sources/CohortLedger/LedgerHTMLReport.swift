@@ -14,9 +14,15 @@ public enum LedgerHTMLReport {
     ///   - evaluations: per-round holdout metrics from the coordinator's `evaluations.jsonl`;
     ///     nil reads them from the ledger entries that carry them (older ledgers).
     ///   - evaluationsSource: where `evaluations` came from, shown under the plot.
+    ///   - sampleSizes: participant unit: each committed round's sample size and contributors, from
+    ///     the coordinator's operator-only sample store (checked against the ledger's commitments
+    ///     by `ParticipantSampleStore.check`); the ledger itself withholds them. Nil: such rounds
+    ///     are shown as withheld.
+    ///   - sampleSizesSource: where `sampleSizes` came from.
     public static func render(
         entries: [LedgerEntry], title: String, verification: String? = nil,
-        evaluations: [RoundEvaluation]? = nil, evaluationsSource: String? = nil
+        evaluations: [RoundEvaluation]? = nil, evaluationsSource: String? = nil,
+        sampleSizes: [Int: ParticipantSampleStore.SampleSize]? = nil, sampleSizesSource: String? = nil
     ) -> String {
         var cap = 0.0
         var delta: Double? = nil
@@ -48,6 +54,12 @@ public enum LedgerHTMLReport {
                 rounds[p.round]!.participants = p.participantsSampled.map { "\($0)/\(p.participantsEligible)" }
                     ?? "committed/\(p.participantsEligible)"
                 rounds[p.round]!.sampled = p.participantsSampled
+                rounds[p.round]!.committed = p.sampleCommitment != nil
+                if p.sampleCommitment != nil, let size = sampleSizes?[p.round] {
+                    rounds[p.round]!.participants = "\(size.sampled)/\(p.participantsEligible) (sample store)"
+                    rounds[p.round]!.sampled = size.sampled
+                    rounds[p.round]!.contributorsCount = size.contributors
+                }
             case .roundCharged(let p):
                 touch(p.round)
                 rounds[p.round]!.charge = p
@@ -55,11 +67,12 @@ public enum LedgerHTMLReport {
             case .roundClosed(let p):
                 touch(p.round)
                 rounds[p.round]!.status = "closed"
+                // Older participant-unit ledgers recorded the counts here; current ones withhold them.
                 if let sampled = p.participantsSampled {
                     rounds[p.round]!.participants = "\(sampled) (\(p.contributorsCount ?? 0) contributed)"
                     rounds[p.round]!.sampled = sampled
+                    rounds[p.round]!.contributorsCount = p.contributorsCount
                 }
-                rounds[p.round]!.contributorsCount = p.contributorsCount
                 rounds[p.round]!.model = p.modelSHA256
             case .roundAborted(let p):
                 touch(p.round)
@@ -118,13 +131,38 @@ public enum LedgerHTMLReport {
         html += "<p class=\"note\">Metrics from \(escape(source)).</p>\n"
         html += "<h2>Cumulative ε per charged round, against the cap</h2>\n" + chart(charges)
         var contributors: [(round: Int, count: Int, invited: Int?)] = []
+        var withheld = 0
         for round in roundOrder {
             guard let charge = rounds[round]!.charge else { continue }
-            // Participant unit: the charge commits to its contributors; the close gives their count.
-            let count = rounds[round]!.contributorsCount ?? charge.contributors.count
-            contributors.append((round, count, rounds[round]!.sampled))
+            // Participant unit: the charge commits to its contributors; their number comes from the
+            // sample store (or, in older ledgers, the round's end), never from the current ledger.
+            if rounds[round]!.committed {
+                guard let count = rounds[round]!.contributorsCount else {
+                    withheld += 1
+                    continue
+                }
+                contributors.append((round, count, rounds[round]!.sampled))
+            } else {
+                contributors.append((round, charge.contributors.count, rounds[round]!.sampled))
+            }
         }
-        html += "<h2>Contributors per round</h2>\n" + barChart(contributors)
+        html += "<h2>Contributors per round</h2>\n"
+        if withheld > 0 {
+            html += "<p data-withheld=\"contributors\">Participant unit: the ledger withholds how many participants "
+                + "were sampled and contributed in \(withheld) round(s) (the count would reveal the round's "
+                + "sampling outcome, which the ε does not pay for). An operator can plot them with the "
+                + "coordinator's sample store: <code>cohort ledger report --samples "
+                + "&lt;state&gt;/participant-samples.jsonl</code>.</p>\n"
+        }
+        if contributors.isEmpty && withheld > 0 {
+            html += "<p>No round with a public contributor count.</p>\n"
+        } else {
+            html += barChart(contributors)
+        }
+        if let sampleSizesSource, sampleSizes != nil {
+            html += "<p class=\"note\">Sample sizes of participant-unit rounds from \(escape(sampleSizesSource)) "
+                + "(operator-only; checked against the ledger's commitments).</p>\n"
+        }
         html += "<h2>Rounds</h2>\n<table><tr><th>round</th><th>opened</th><th>sampled/eligible</th><th>unit</th><th>q</th><th>σ</th><th>C</th><th>ε round</th><th>ε cumulative</th><th>status</th><th>model SHA-256</th></tr>\n"
         for round in roundOrder {
             let row = rounds[round]!
@@ -187,6 +225,8 @@ public enum LedgerHTMLReport {
         var model = ""
         var sampled: Int? = nil
         var contributorsCount: Int? = nil
+        /// The round committed to its participant sample (participant unit).
+        var committed = false
     }
 
     static func number(_ value: Double?) -> String {

@@ -143,4 +143,99 @@ public enum ParticipantSampleStore {
         }
         return result
     }
+
+    /// What `check` compared, and what the store says the ledger withholds.
+    public struct CheckResult: Sendable, Equatable {
+        /// Ledger commitments (`sample_commitment`, `contributors_commitment`) that matched a line.
+        public let commitmentsChecked: Int
+        /// Per committed round: how many participants were sampled and how many contributed
+        /// (0 when the round ended before its charge). Operator-only facts: the ledger withholds them.
+        public let counts: [Int: SampleSize]
+    }
+
+    /// A round's sample size and its number of contributors, as the store records them.
+    public struct SampleSize: Sendable, Equatable {
+        /// Participants the round's Poisson sample drew.
+        public let sampled: Int
+        /// Of them, those whose update entered the aggregate.
+        public let contributors: Int
+    }
+
+    /// Checks every participant-unit commitment in `entries` (a verified ledger's entries)
+    /// against the store at `path`: each `sample_commitment` of a `round.opened` must be a
+    /// `sampled` line of that round with that commitment, each `contributors_commitment` of a
+    /// `round.charged` a `contributors` line of that round, whose names are among the sampled ones
+    /// and whose update digests name exactly its contributors; counts an older ledger recorded at a
+    /// round's end must equal the store's. Each line's own commitment was checked when read.
+    public static func check(path: String, against entries: [LedgerEntry]) throws(LedgerError) -> CheckResult {
+        let lines = try read(path: path)
+        var byCommitment: [String: ParticipantSampleCommitment] = [:]
+        for line in lines { byCommitment[line.commitment] = line }
+        var sampled: [Int: ParticipantSampleCommitment] = [:]
+        var contributors: [Int: ParticipantSampleCommitment] = [:]
+        var checked = 0
+        for (index, entry) in entries.enumerated() {
+            let record: LedgerRecord
+            do { record = try entry.record() } catch {
+                throw LedgerError(code: error.code, message: error.message, line: index + 1, seq: entry.seq)
+            }
+            func fail(_ round: Int, _ what: String) -> LedgerError {
+                LedgerError(
+                    code: .commitmentMismatch, message: "\(entry.kind) of round \(round): \(what) (\(path))",
+                    line: index + 1, seq: entry.seq)
+            }
+            func line(_ commitment: String, round: Int, set: ParticipantSampleCommitment.SetName) throws(LedgerError)
+                -> ParticipantSampleCommitment
+            {
+                guard let stored = byCommitment[commitment] else {
+                    throw fail(round, "no line of the participant-sample store has the commitment \(commitment): "
+                        + "the store was altered, truncated or is another coordinator's")
+                }
+                guard stored.round == round, stored.set == set else {
+                    throw fail(round, "the committed line is the \(stored.set.rawValue) set of round \(stored.round)")
+                }
+                return stored
+            }
+            func checkRecordedCounts(round: Int, sampled recorded: Int?, contributed: Int?) throws(LedgerError) {
+                guard let recorded, let contributed, let drawn = sampled[round] else { return }
+                let stored = contributors[round]?.participants.count ?? 0
+                guard recorded == drawn.participants.count, contributed == stored else {
+                    throw fail(round, "the entry records \(recorded) sampled and \(contributed) contributed, "
+                        + "the store \(drawn.participants.count) and \(stored)")
+                }
+            }
+            switch record {
+            case .roundOpened(let opened):
+                guard let commitment = opened.sampleCommitment else { continue }
+                sampled[opened.round] = try line(commitment, round: opened.round, set: .sampled)
+                checked += 1
+            case .roundCharged(let charged):
+                guard let commitment = charged.contributorsCommitment else { continue }
+                let stored = try line(commitment, round: charged.round, set: .contributors)
+                guard let drawn = sampled[charged.round], Set(stored.participants).isSubset(of: drawn.participants)
+                else {
+                    throw fail(charged.round, "the contributors are not among the participants sampled for the round")
+                }
+                guard Set(stored.updateDigests.keys) == Set(stored.participants) else {
+                    throw fail(charged.round, "the update digests do not name exactly the contributors")
+                }
+                contributors[charged.round] = stored
+                checked += 1
+            case .roundClosed(let closed):
+                try checkRecordedCounts(
+                    round: closed.round, sampled: closed.participantsSampled, contributed: closed.contributorsCount)
+            case .roundAborted(let aborted):
+                try checkRecordedCounts(
+                    round: aborted.round, sampled: aborted.participantsSampled, contributed: aborted.contributorsCount)
+            default:
+                continue
+            }
+        }
+        var counts: [Int: SampleSize] = [:]
+        for (round, drawn) in sampled {
+            counts[round] = SampleSize(
+                sampled: drawn.participants.count, contributors: contributors[round]?.participants.count ?? 0)
+        }
+        return CheckResult(commitmentsChecked: checked, counts: counts)
+    }
 }

@@ -34,7 +34,7 @@ struct OperatorAPIRouter: Sendable {
         switch route {
         case .status:
             try await coordinator.authorize(principal, .readStatus)
-            return .json(await coordinator.status(for: principal))
+            return .json(await coordinator.status(for: principal.role))
         case .budget:
             try await coordinator.authorize(principal, .readBudget)
             return .json(await coordinator.budgetStatus())

@@ -150,4 +150,92 @@ import Testing
         ])
         #expect(missing.status == 2 && missing.stderr.contains("evaluations.jsonl.missing"), "\(missing.stderr)")
     }
+
+    /// A participant-unit round as a current coordinator writes it (commitments, no counts), with
+    /// its sample store next to the ledger: the ledger, its key and the store.
+    static func participantRound(in directory: String) throws -> (ledger: String, key: String, store: String) {
+        let key = Ed25519.KeyPair.generate()
+        let writer = try LedgerWriter.create(
+            stateDirectory: directory, signingKey: key,
+            genesis: GenesisPayload(
+                ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "p"), epsilonMax: 8, delta: 1e-5))
+        let plan = RoundPlanRecord(
+            unit: .participant, samplingRate: 0.9, noiseMultiplier: 2, clippingBound: 1, gridStep: 1e-4,
+            sensitivity: 1.01, dimension: 31, records: 0, delta: 1e-5)
+        let projected = try writer.state.projectedCharge(plan: plan)
+        try writer.append(GateDecisionPayload(
+            round: 1, gate: "budget", passed: true, reason: "within",
+            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        let sampled = try ParticipantSampleStore.append(
+            ParticipantSampleCommitment(round: 1, set: .sampled, participants: ["bank-a", "bank-c"]),
+            stateDirectory: directory)
+        try writer.append(RoundOpenedPayload(
+            round: 1, participantsSampled: nil, participantsEligible: 3, mechanism: "m", plan: plan,
+            sampleCommitment: sampled))
+        let contributors = try ParticipantSampleStore.append(
+            ParticipantSampleCommitment(
+                round: 1, set: .contributors, participants: ["bank-c"],
+                updateDigests: ["bank-c": SHA256.hexDigest(utf8: "u")]),
+            stateDirectory: directory)
+        try writer.append(RoundChargedPayload(
+            round: 1, plan: plan, projected: projected, contributors: [], updateDigests: [:],
+            contributorsCommitment: contributors))
+        let model = SHA256.hexDigest(utf8: "model")
+        let evaluation = try EvaluationStore.append(
+            EvaluationRecord(round: 1, modelSHA256: model, metrics: ["accuracy": 0.9, "count": 40], participants: 3),
+            stateDirectory: directory)
+        try writer.append(RoundClosedPayload(
+            round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: evaluation))
+        let keyPath = directory + "/ledger.pub"
+        try KeyFile.writePublic(key.publicKey, kind: .ed25519Public, to: keyPath)
+        return (
+            LedgerWriter.ledgerPath(stateDirectory: directory), keyPath,
+            ParticipantSampleStore.path(stateDirectory: directory)
+        )
+    }
+
+    @Test func sampleStoreOpensTheCommitmentsAndTheReportSaysWhatTheLedgerWithholds() throws {
+        let files = try Files()
+        defer { files.remove() }
+        let (ledger, key, store) = try Self.participantRound(in: files.directory + "/state")
+        let cohort = try BuiltBinary("cohort")
+        let ledgerText = try String(contentsOfFile: ledger, encoding: .utf8)
+        #expect(!ledgerText.contains("participants_sampled") && !ledgerText.contains("contributors_count"))
+        let without = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key])
+        #expect(without.status == 0, "\(without.stdout)\(without.stderr)")
+        let with = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key, "--samples", store])
+        #expect(with.status == 0, "\(with.stdout)\(with.stderr)")
+        #expect(with.stdout.contains("participant-sample store: 2 commitments open"), "\(with.stdout)")
+        #expect(with.stdout.contains("1: 2/1"), "\(with.stdout)")
+        let json = try cohort.run([
+            "ledger", "verify", "--ledger", ledger, "--public-key", key, "--samples", store, "--json",
+        ])
+        let object = try self.json(json.stdout)
+        #expect(object["sample_commitments_checked"] as? Int == 2)
+        #expect(((object["sample_sizes"] as? [String: Any])?["1"] as? [String: Any])?["sampled"] as? Int == 2)
+        // The report reads the store next to the ledger: one bar, 1 contributor of 2 sampled.
+        let page = files.directory + "/report.html"
+        let reported = try cohort.run(["ledger", "report", "--ledger", ledger, "--html", page])
+        #expect(reported.status == 0, "\(reported.stdout)\(reported.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("<rect data-series=\"contributors\""), "\(html)")
+        #expect(html.contains("round 1: 1 contributed of 2 invited"))
+        #expect(!html.contains("data-withheld"))
+        // Without the store the report says the count is withheld, and draws no bar for it.
+        try FileManager.default.moveItem(atPath: store, toPath: store + ".kept")
+        _ = try cohort.run(["ledger", "report", "--ledger", ledger, "--html", page])
+        let withheld = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(withheld.contains("data-withheld=\"contributors\""))
+        #expect(!withheld.contains("data-series=\"contributors\""))
+        // A store whose names no longer open the commitment: named, exit 1; the report refuses it.
+        let lines = try String(contentsOfFile: store + ".kept", encoding: .utf8)
+        let other = ParticipantSampleCommitment(round: 1, set: .sampled, participants: ["bank-a", "bank-b"])
+        let replaced = String(decoding: other.line, as: UTF8.self) + "\n"
+            + lines.split(separator: "\n").dropFirst().joined(separator: "\n") + "\n"
+        try replaced.write(toFile: store, atomically: false, encoding: .utf8)
+        let altered = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key, "--samples", store])
+        #expect(altered.status == 1 && altered.stdout.contains("ledger.commitment_mismatch"), "\(altered.stdout)")
+        let refused = try cohort.run(["ledger", "report", "--ledger", ledger, "--html", page])
+        #expect(refused.status == 2 && refused.stderr.contains("participant-samples.jsonl"), "\(refused.stderr)")
+    }
 }

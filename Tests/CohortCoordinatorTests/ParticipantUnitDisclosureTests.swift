@@ -52,22 +52,65 @@ import Testing
                 #expect(Set(contributors.participants).isSubset(of: Set(sampled.participants)))
                 #expect(Set(contributors.updateDigests.keys) == Set(contributors.participants))
             }
-            // The counts appear only in the round's end.
+            // The round's end carries no count either: k of n would reveal the sampling outcome.
             let end = try #require(
                 entries.first {
                     ($0.kind == "round.closed" || $0.kind == "round.aborted") && $0.data["round"]?.intValue == round
                 })
-            #expect(end.data["participants_sampled"]?.intValue == sampled.participants.count)
-            if case .closed(_, let contributors, _, _) = outcome {
-                #expect(end.kind == "round.closed")
-                #expect(end.data["contributors_count"]?.intValue == contributors.count)
-            }
+            #expect(end.data["participants_sampled"] == nil && end.data["contributors_count"] == nil)
+            if case .closed = outcome { #expect(end.kind == "round.closed") }
             closedOrAborted += 1
         }
         #expect(closedOrAborted == 2)
-        _ = try LedgerVerifier.verify(
+        let verified = try LedgerVerifier.verify(
             file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
-            publicKey: consortium.ledgerPublicKey())
+            publicKey: consortium.ledgerPublicKey(), keepEntries: true)
+        // The operator's store opens every commitment and gives the sizes the ledger withholds.
+        let opened = try ParticipantSampleStore.check(path: storePath, against: verified.entries)
+        let charges = entries.filter { $0.kind == "round.charged" }.count
+        #expect(opened.commitmentsChecked == 2 + charges)
+        for round in 1...2 {
+            let drawn = try #require(stored.first { $0.round == round && $0.set == .sampled })
+            #expect(opened.counts[round]?.sampled == drawn.participants.count)
+        }
+        await consortium.shutdown()
+        for task in tasks { _ = try? await task.value }
+    }
+
+    /// Issue 12: under the participant unit nothing an auditor reads counts the sampled or
+    /// contributing participants — no count field in any entry, at any depth, and no number but
+    /// the policy's minimum in an abort reason.
+    @Test func participantUnitLedgerCountsNoSampledOrContributingParticipant() async throws {
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        // min_participants 3 with q 0.6: most rounds sample fewer than three, which the participant
+        // unit charges and releases anyway; nothing about the shortfall may reach the ledger.
+        let consortium = try await Consortium(
+            minParticipants: 3, unit: "participant", samplingRate: 0.6, noiseMultiplier: 2)
+        let tasks = names.map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        for _ in 0..<4 { _ = try await consortium.coordinator.runRound() }
+        let entries = try consortium.ledgerEntries()
+        let countKeys: Set<String> = [
+            "participants_sampled", "contributors_count", "contributors", "update_digests", "participants_contributed",
+            "sampled", "updates_received", "updates_accepted",
+        ]
+        func keys(_ value: JSONValue, path: String) -> [String] {
+            if let object = value.objectValue {
+                return object.flatMap { key, inner in
+                    (countKeys.contains(key) ? [path + "." + key] : []) + keys(inner, path: path + "." + key)
+                }
+            }
+            return value.arrayValue?.flatMap { keys($0, path: path + "[]") } ?? []
+        }
+        for entry in entries where entry.kind != "genesis" && entry.kind != "policy.adopted" {
+            let found = keys(entry.data, path: "data")
+            #expect(found.isEmpty, "seq \(entry.seq) \(entry.kind) carries \(found)")
+            if entry.kind == "round.aborted", let reason = entry.data["reason"]?.stringValue {
+                let numbers = reason.split(whereSeparator: { !$0.isNumber }).map(String.init)
+                #expect(numbers.allSatisfy { $0 == "3" }, "an abort reason states a count: \(reason)")
+            }
+        }
+        #expect(entries.contains { $0.kind == "round.opened" })
         await consortium.shutdown()
         for task in tasks { _ = try? await task.value }
     }
@@ -97,10 +140,10 @@ import Testing
     }
 }
 
-/// A participant-unit round left open by a crash is aborted at the next start with its sample's
-/// counts, read from the sample store the coordinator wrote before the ledger entries.
+/// A participant-unit round left open by a crash is aborted at the next start without its
+/// sample's counts, which stay in the sample store the coordinator wrote before the entries.
 @Suite(.serialized) struct ParticipantUnitRestartTests {
-    @Test func roundLeftOpenIsAbortedWithItsCountsAtRestart() async throws {
+    @Test func roundLeftOpenIsAbortedWithoutItsCountsAtRestart() async throws {
         let files = try ConsortiumFiles(unit: "participant", samplingRate: 0.9, noiseMultiplier: 2)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let capture = LogCapture()
@@ -138,9 +181,39 @@ import Testing
         let ledger = LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)
         let aborted = try #require(try LedgerReader.read(file: ledger).entries.last)
         #expect(aborted.kind == "round.aborted")
-        #expect(
-            aborted.data["participants_sampled"]?.intValue == 2 && aborted.data["contributors_count"]?.intValue == 0)
+        #expect(aborted.data["participants_sampled"] == nil && aborted.data["contributors_count"] == nil)
         #expect(aborted.data["charged"] == .bool(false))
         _ = try LedgerVerifier.verify(file: ledger, publicKey: files.ledgerPublicKey())
+    }
+
+    /// Under the participant unit a round whose sample came out empty is charged and released
+    /// (noise only) like any other: aborting it would tell a ledger reader the secret sample's size.
+    @Test func emptySampleIsChargedAndReleasedNotAborted() async throws {
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        // q = 0.01: a round samples no one with probability 0.97.
+        let consortium = try await Consortium(unit: "participant", samplingRate: 0.01, noiseMultiplier: 2)
+        let tasks = names.map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let storePath = ParticipantSampleStore.path(stateDirectory: consortium.stateDirectory)
+        var emptyRound: Int?
+        for round in 1...8 where emptyRound == nil {
+            let outcome = try await consortium.coordinator.runRound()
+            let sampled = try ParticipantSampleStore.read(path: storePath).first { $0.round == round && $0.set == .sampled }
+            guard try #require(sampled).participants.isEmpty else { continue }
+            emptyRound = round
+            guard case .closed = outcome else {
+                Issue.record("round \(round) sampled no one and ended \(outcome), not closed")
+                continue
+            }
+            let entries = try consortium.ledgerEntries()
+            #expect(entries.contains { $0.kind == "round.charged" && $0.data["round"]?.intValue == round })
+            #expect(!entries.contains { $0.kind == "round.aborted" && $0.data["round"]?.intValue == round })
+        }
+        #expect(emptyRound != nil, "eight rounds at q = 0.01 never sampled no one")
+        _ = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
+        await consortium.shutdown()
+        for task in tasks { _ = try? await task.value }
     }
 }

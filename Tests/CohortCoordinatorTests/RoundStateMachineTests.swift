@@ -70,6 +70,20 @@ import Testing
         #expect(try machine.handle(.collectionEnded(contributors: 0, minimum: 2)) == .abort(reason: "no participant contributed (at least 2 required)", charged: false))
     }
 
+    /// A secret sample (participant unit) is charged and released whatever came back, even
+    /// nothing and even below the quorum: the outcome must not reveal the sample's size.
+    @Test func secretSampleIsChargedAndReleasedWhateverTheCount() throws {
+        for count in [0, 1] {
+            var machine = Machine()
+            _ = try machine.handle(.gatesPassed)
+            _ = try machine.handle(.invitationsSent)
+            if count == 1 { _ = try machine.handle(.updateAccepted(participant: "a")) }
+            #expect(try machine.handle(.collectionEnded(contributors: count, minimum: 2, sampleIsSecret: true)) == .writeCharge)
+            #expect(try machine.handle(.chargeDurable) == .computeNoisedAggregate)
+            #expect(machine.charged)
+        }
+    }
+
     @Test func refusedBeforeOpen() throws {
         var machine = Machine()
         #expect(try machine.handle(.gateFailed(gate: "budget", reason: "ε 3.2 > 3")) == .refuse(gate: "budget", reason: "ε 3.2 > 3"))

@@ -14,12 +14,13 @@ struct DisclosureLedgerTests {
 
     static let names = ["hospital-c", "hospital-a"]
 
-    /// Genesis and one participant-unit round in the new form: gates, opened with a sample
+    /// Genesis and one participant-unit round in the current form: gates, opened with a sample
     /// commitment, charged with a contributors commitment, closed with an evaluation commitment
-    /// and the counts. The commitments are those of `sampled` and `contributors`.
+    /// and no count (`legacyCounts`: with the counts, as ledgers written before they were
+    /// withheld). The commitments are those of `sampled` and `contributors`.
     static func participantRound(
         sampled: ParticipantSampleCommitment, contributors: ParticipantSampleCommitment, evaluation: EvaluationRecord,
-        edit: (inout [(String, JSONValue)]) -> Void = { _ in }
+        legacyCounts: Bool = false, edit: (inout [(String, JSONValue)]) -> Void = { _ in }
     ) throws -> [UInt8] {
         let key = Fixtures.testKey()
         let plan = ChargeMethodLedgerTests.plan(unit: .participant)
@@ -56,8 +57,9 @@ struct DisclosureLedgerTests {
                 "round.closed",
                 RoundClosedPayload(
                     round: 1, modelSHA256: evaluation.modelSHA256, checkpoint: "checkpoints/round-000001.safetensors",
-                    evaluationSHA256: evaluation.sha256, participantsSampled: sampled.participants.count,
-                    contributorsCount: contributors.participants.count
+                    evaluationSHA256: evaluation.sha256,
+                    participantsSampled: legacyCounts ? sampled.participants.count : nil,
+                    contributorsCount: legacyCounts ? contributors.participants.count : nil
                 ).data
             ))
         edit(&records)
@@ -82,7 +84,7 @@ struct DisclosureLedgerTests {
         #expect(!text.contains("accuracy") && !text.contains("\"metrics\""))
     }
 
-    @Test("a committed round that names its contributors, or ends without its counts, is a bad entry")
+    @Test("a committed round that names its contributors is a bad entry; its end carries no count (older ones may)")
     func committedRoundRules() throws {
         let named = try Self.participantRound(
             sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation
@@ -95,16 +97,25 @@ struct DisclosureLedgerTests {
         }
         let namedError = try #require(Self.verify(named))
         #expect(namedError.code == .badEntry && namedError.line == 5, "\(namedError)")
-        let uncounted = try Self.participantRound(
-            sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation
+        // Current form: no count at the round's end (participantUnitNewFormVerifies). Ledgers
+        // written before the counts were withheld recorded both at the end, and still verify.
+        let bytes = try Self.participantRound(
+            sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation)
+        #expect(!String(decoding: bytes, as: UTF8.self).contains("participants_sampled"))
+        let legacy = try Self.participantRound(
+            sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation, legacyCounts: true)
+        #expect(Self.verify(legacy) == nil)
+        #expect(String(decoding: legacy, as: UTF8.self).contains("\"participants_sampled\":2"))
+        // One count without the other is malformed.
+        let half = try Self.participantRound(
+            sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation, legacyCounts: true
         ) { records in
             var data = records[6].1.objectValue!
-            data["participants_sampled"] = nil
             data["contributors_count"] = nil
             records[6].1 = .object(data)
         }
-        let uncountedError = try #require(Self.verify(uncounted))
-        #expect(uncountedError.code == .badEntry && uncountedError.line == 7, "\(uncountedError)")
+        let halfError = try #require(Self.verify(half))
+        #expect(halfError.code == .badEntry && halfError.line == 7, "\(halfError)")
         // A sample commitment next to the count, or in a record-unit round, is malformed.
         let both = try Self.participantRound(
             sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation
@@ -139,6 +150,47 @@ struct DisclosureLedgerTests {
         text = text.replacingOccurrences(of: "\"hospital-c\"", with: "\"hospital-x\"")
         Fixtures.write(Array(text.utf8), to: path)
         #expect(ledgerError { _ = try ParticipantSampleStore.read(path: path) }?.code == .commitmentMismatch)
+    }
+
+    @Test("the sample store opens the ledger's commitments and gives the sizes the ledger withholds")
+    func sampleStoreCheck() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = ParticipantSampleStore.path(stateDirectory: directory.path)
+        func entries(legacyCounts: Bool = false) throws -> [LedgerEntry] {
+            try LedgerVerifier.verify(
+                bytes: try Self.participantRound(
+                    sampled: Self.sampled, contributors: Self.contributors, evaluation: Self.evaluation,
+                    legacyCounts: legacyCounts),
+                publicKey: Fixtures.testKey().publicKey, keepEntries: true
+            ).entries
+        }
+        try ParticipantSampleStore.append(Self.sampled, stateDirectory: directory.path)
+        try ParticipantSampleStore.append(Self.contributors, stateDirectory: directory.path)
+        let result = try ParticipantSampleStore.check(path: path, against: try entries())
+        #expect(result.commitmentsChecked == 2)
+        #expect(result.counts == [1: .init(sampled: 2, contributors: 1)])
+        // Counts an older ledger recorded must agree with the store.
+        #expect(try ParticipantSampleStore.check(path: path, against: try entries(legacyCounts: true)) == result)
+        // Another round's line (same names, fresh salt) does not open this round's commitment.
+        let other = ParticipantSampleCommitment(round: 2, set: .sampled, participants: Self.names)
+        Fixtures.write(other.line + [0x0A] + Self.contributors.line + [0x0A], to: path)
+        let missing = try #require(
+            ledgerError { _ = try ParticipantSampleStore.check(path: path, against: try entries()) })
+        #expect(missing.code == .commitmentMismatch && missing.line == 4, "\(missing)")
+        // A contributor who was not sampled is caught.
+        let stranger = ParticipantSampleCommitment(
+            round: 1, set: .contributors, participants: ["hospital-b"],
+            updateDigests: ["hospital-b": SHA256.hexDigest(utf8: "u")])
+        Fixtures.write(Self.sampled.line + [0x0A] + stranger.line + [0x0A], to: path)
+        let strangerLedger = try LedgerVerifier.verify(
+            bytes: try Self.participantRound(
+                sampled: Self.sampled, contributors: stranger, evaluation: Self.evaluation),
+            publicKey: Fixtures.testKey().publicKey, keepEntries: true
+        ).entries
+        let notSampled = try #require(
+            ledgerError { _ = try ParticipantSampleStore.check(path: path, against: strangerLedger) })
+        #expect(notSampled.code == .commitmentMismatch && notSampled.line == 5, "\(notSampled)")
     }
 
     @Test("the evaluation store: one canonical line per round, 0600, and the ledger's commitment checked against it")

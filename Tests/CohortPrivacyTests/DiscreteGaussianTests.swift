@@ -77,7 +77,7 @@ import Testing
     @Test(arguments: [(1000.0, UInt64(31)), (3.0, 32), (65_536.5, 33)])
     func acceptanceIsBernoulliExpOfExponentOnBothPaths(sigma: Double, seed: UInt64) throws {
         let distribution = try DiscreteGaussian(sigma: sigma)
-        var sampler = DiscreteGaussianSampler(distribution, stream: ChaCha20KeyStream(testSeed: seed))
+        var sampler = CKSDiscreteGaussianSampler(distribution, stream: ChaCha20KeyStream(testSeed: seed))
         let t = Double(distribution.laplaceScale)
         let variance = distribution.variance
         let n = 40_000

@@ -241,10 +241,10 @@ public struct RoundClosedPayload: LedgerPayload {
     /// SHA-256 (hex) of the round's line in the coordinator's evaluation store
     /// (`EvaluationStore`), which holds the exact metrics; nil in older entries (`metrics`).
     public var evaluationSHA256: String?
-    /// Participant unit with a committed sample: how many participants were sampled, recorded
-    /// once the round has ended.
+    /// Older participant-unit ledgers only (current coordinators withhold it; the sample store
+    /// keeps it): how many participants the committed sample drew.
     public var participantsSampled: Int?
-    /// Participant unit with a committed sample: how many updates entered the aggregate.
+    /// Older participant-unit ledgers only: how many updates entered the aggregate.
     public var contributorsCount: Int?
 
     /// An entry of the older form, with the exact metrics.
@@ -397,9 +397,9 @@ public struct RoundAbortedPayload: LedgerPayload {
     public var reason: String
     /// Whether a `round.charged` entry for this round precedes it (the spend stays counted).
     public var charged: Bool
-    /// Participant unit with a committed sample: how many participants were sampled.
+    /// Older participant-unit ledgers only (withheld now): how many participants were sampled.
     public var participantsSampled: Int?
-    /// Participant unit with a committed sample: how many updates had been accepted.
+    /// Older participant-unit ledgers only: how many updates had been accepted.
     public var contributorsCount: Int?
 
     public init(
