@@ -139,6 +139,13 @@ def is_int(x): return isinstance(x, int) and not isinstance(x, bool)
 
 TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+# Inputs a gate.decision committing to the gate-input store (inputs_sha256) must not carry (docs/LEDGER.md).
+EXACT_GATE_INPUTS = {
+    "data_quality": {"rows", "missing_rate", "worst_column_missing_rate", "positive", "negative", "reasons"},
+    "anomaly": {"median", "mad", "scale", "z", "cosine", "median_cosine", "flagged_or_clipped"},
+    "risk": {"r", "r1", "r2", "r3", "flagged_or_clipped"},
+    "evaluation": {"aggregate", "participant_accuracy"},
+}
 
 class Failure(Exception):
     pass
@@ -157,6 +164,7 @@ def verify(ledger_path, key_path):
     pre_round = {}                                  # round -> gate -> (passed, projected_epsilon) before it opened
     projections = {}                                # planned round -> its budget decision's projected_epsilon
     committed = set()                               # participant-unit rounds that committed to their sample
+    first_planned = first_committed = None          # the first round with a plan / a sample commitment
     opened_rounds = set()
     for number, line in enumerate(lines, start=1):
         seq = None
@@ -195,13 +203,23 @@ def verify(ledger_path, key_path):
             elif kind == "policy.adopted":
                 if d["old_epsilon_max"] != cap: fail("ledger.bad_entry", "old_epsilon_max is not the cap in force")
                 cap = d["new_epsilon_max"]
-            elif kind == "round.opened" and "plan" in d:
+            if kind == "round.opened":
+                # No downgrade: once a round froze a plan (or committed to its sample), every
+                # later round must (every later participant-unit round must commit).
+                if first_planned is not None and "plan" not in d:
+                    fail("ledger.bad_entry", f"round {d['round']} opened without a plan after round {first_planned} had one")
+                if first_committed is not None and d.get("plan", {}).get("unit") == "participant" and "sample_commitment" not in d:
+                    fail("ledger.bad_entry", f"participant-unit round {d['round']} names its sample after round {first_committed} committed")
+                if "plan" in d and first_planned is None: first_planned = d["round"]
+                if "sample_commitment" in d and first_committed is None: first_committed = d["round"]
+            if kind == "round.opened" and "plan" in d:
                 p = d["plan"]
                 if p["charge_method"] not in (V1, V2): fail("ledger.bad_entry", f"plan.charge_method {p['charge_method']!r}")
                 if p["unit"] == "participant" and p["records"] != 0: fail("ledger.bad_entry", "plan.records must be 0 for the participant unit")
                 if p["delta"] != delta: fail("ledger.plan_mismatch", "plan.delta differs from the genesis delta")
                 floor = p["clipping_bound"] + p["grid_step"] * math.sqrt(p["dimension"])
                 if p["unit"] == "record": floor += 2.0 ** -23 * p["records"] * p["clipping_bound"]
+                floor += 1e-6 * p["clipping_bound"]         # the explicit margin every plan carries
                 if p["sensitivity"] < floor * (1 - 1e-12): fail("ledger.sensitivity_mismatch", "plan.sensitivity below its floor")
                 plans[d["round"]] = p
                 # A planned round opens only after a passing budget decision, and no
@@ -270,6 +288,13 @@ def verify(ledger_path, key_path):
                 # they were withheld did (current coordinators record none); always both or neither.
                 if ("participants_sampled" in d) != ("contributors_count" in d) or ("participants_sampled" in d and d["round"] not in committed):
                     fail("ledger.bad_entry", f"{kind}: participants_sampled and contributors_count together, and only in a round that committed to its sample")
+            if kind == "gate.decision" and "inputs_sha256" in d:
+                # The exact record-derived inputs stay in the coordinator's gate-input store.
+                exact = EXACT_GATE_INPUTS.get(d["gate"], set())
+                keys = set(d["inputs"]) | {k for v in (d["inputs"].get("participants") or {}).values()
+                                           if isinstance(v, dict) for k in v}
+                if not isinstance(d["inputs_sha256"], str) or not HEX64.match(d["inputs_sha256"]) or exact & keys:
+                    fail("ledger.bad_entry", f"gate.decision {d['gate']}: inputs_sha256 is a SHA-256 and replaces the exact inputs")
             if kind == "round.opened": opened_rounds.add(d["round"])
             elif kind == "round.refused": pre_round.pop(d["round"], None)
             if kind in ("round.closed", "evaluation.recorded") and "evaluation_sha256" in d:

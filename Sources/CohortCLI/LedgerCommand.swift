@@ -112,6 +112,11 @@ public struct LedgerCommand: ParsableCommand {
         var evaluations: String?
 
         @Option(name: .long, help: ArgumentHelp(
+            "The coordinator's gate-input store (<state>/gate-inputs.jsonl): also check every inputs_sha256.",
+            discussion: "Optional: the store holds exact record statistics, for operators only; a ledger verifies without it."))
+        var gateInputs: String?
+
+        @Option(name: .long, help: ArgumentHelp(
             "The coordinator's participant-sample store (<state>/participant-samples.jsonl): also open every "
                 + "participant-unit sample_commitment and contributors_commitment.",
             discussion: "Optional: the store names who was sampled, for operators only; a ledger verifies without it. "
@@ -131,11 +136,14 @@ public struct LedgerCommand: ParsableCommand {
             do {
                 let result = try LedgerVerifier.verify(
                     file: ledger, publicKey: key, signatures: signatures == .all ? .everyEntry : .lastEntryOnly,
-                    keepEntries: evaluations != nil || samples != nil
+                    keepEntries: evaluations != nil || gateInputs != nil || samples != nil
                 )
                 let state = result.state
                 let store = try evaluations.map { path throws(LedgerError) in
                     try EvaluationStore.check(path: path, against: result.entries)
+                }
+                let gateStore = try gateInputs.map { path throws(LedgerError) in
+                    try GateInputStore.check(path: path, against: result.entries)
                 }
                 let sampleStore = try samples.map { path throws(LedgerError) in
                     try ParticipantSampleStore.check(path: path, against: result.entries)
@@ -150,6 +158,7 @@ public struct LedgerCommand: ParsableCommand {
                     ]
                     var members = object.objectValue ?? [:]
                     if let store { members["evaluation_commitments_checked"] = .integer(store.commitmentsChecked) }
+                    if let gateStore { members["gate_input_commitments_checked"] = .integer(gateStore.commitmentsChecked) }
                     if let sampleStore {
                         members["sample_commitments_checked"] = .integer(sampleStore.commitmentsChecked)
                         members["sample_sizes"] = .object(Dictionary(uniqueKeysWithValues: sampleStore.counts.map {
@@ -168,6 +177,7 @@ public struct LedgerCommand: ParsableCommand {
                             + (store.unreferencedLines > 0
                                 ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
                     }
+                    if let gateStore { line += "; gate-input store: \(gateStore.commitmentsChecked) commitments match" }
                     if let sampleStore {
                         line += "; participant-sample store: \(sampleStore.commitmentsChecked) commitments open"
                         if !sampleStore.counts.isEmpty {

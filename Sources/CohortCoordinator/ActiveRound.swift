@@ -20,6 +20,9 @@ extension Coordinator {
         let invited: Set<String>
         /// Everything the mechanism depends on, frozen when the round opened.
         let plan: RoundPlan
+        /// The policy in force when the round opened. Every gate, the anomaly action and the
+        /// promotion read this snapshot; a policy adopted meanwhile applies from the next round.
+        let policy: Policy
         var machine = RoundStateMachine()
         let aggregator: any RoundAggregation
         var digests: [String: String] = [:]
@@ -50,9 +53,13 @@ extension Coordinator {
         /// one; the driver acts on it at its next step.
         private(set) var abortReason: String?
         let openedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
-        init(number: Int, nonce: [UInt8], invited: Set<String>, plan: RoundPlan, aggregator: any RoundAggregation) {
+        init(
+            number: Int, nonce: [UInt8], invited: Set<String>, plan: RoundPlan, policy: Policy,
+            aggregator: any RoundAggregation
+        ) {
             self.number = number
             self.plan = plan
+            self.policy = policy
             self.nonce = nonce
             self.invited = invited
             self.aggregator = aggregator

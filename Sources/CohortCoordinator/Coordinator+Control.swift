@@ -121,6 +121,8 @@ extension Coordinator {
     /// The coordinator's state for status displays, as `reader` may see it (nil: the coordinator
     /// host itself). Under the participant unit an auditor gets no sample size (`invited`,
     /// `contributed`): the ledger withholds it too; operators see it, as they see the sample store.
+    /// The last round's exact holdout metrics are un-protected data for operators only
+    /// (docs/PRIVACY.md, trust model): any other reader gets the status without them.
     public func status(for reader: PeerRole? = nil) -> CoordinatorStatus {
         let runState: RunState = paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
         let progress = round.map { active in
@@ -129,8 +131,10 @@ extension Coordinator {
                 contributed: active.aggregator.count, openedAtMillis: active.openedAtMillis, unit: active.plan.unit,
                 reader: reader)
         }
+        var shownLastRound = lastRound
+        if let reader, reader != .operator { shownLastRound?.metrics = nil }
         return CoordinatorStatus(
-            state: runState, currentRound: progress, roundsQueued: queuedRounds, lastRound: lastRound,
+            state: runState, currentRound: progress, roundsQueued: queuedRounds, lastRound: shownLastRound,
             participants: participantStatuses(), budget: budgetStatus(), policySHA256: ledger.state.policySHA256,
             modelVersion: configuration.policy.policy.model.version, latestApprovedRound: latestApprovedRound)
     }
@@ -318,6 +322,7 @@ extension Coordinator {
         configuration.policy = adopted
         applyMembership()
         Self.warnAboutGuaranteeTradingOptions(proposed, logger: logger)
+        Self.warnAboutDelta(proposed, logger: logger)
         logger.notice("policy adopted", metadata: [
             "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
             "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)", "cohort.changed": "\(changed.joined(separator: ","))",

@@ -34,7 +34,8 @@ extension Coordinator {
     func drive(
         _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: ModelParameters, optimizerBefore: ServerOptimizer
     ) async throws -> RoundOutcome {
-        let policy = configuration.policy.policy
+        // The round's snapshot: an adoption while it ran applies from the next round.
+        let policy = active.policy
         var action = try active.machine.handle(event)
         var roundEpsilon = 0.0
         var chargeWritten = false
@@ -64,8 +65,7 @@ extension Coordinator {
             case .runPostAggregateChecksAndRelease:
                 let anomaly = try screenAnomalies(active)
                 if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
-                    let disclosedAnomaly = disclosed(anomaly.outcome, unit: active.plan.unit)
-                    _ = try ledger.append(disclosedAnomaly.payload(round: active.number))
+                    _ = try ledger.append(gatePayload(anomaly.outcome, round: active.number, unit: active.plan.unit))
                     action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
@@ -106,8 +106,9 @@ extension Coordinator {
                     roundEpsilon = try writeCharge(active)
                 }
                 if !active.checksRecorded && active.machine.state != .open {
-                    let checks = disclosed(active.checks.outcome, unit: active.plan.unit)
-                    _ = try? ledger.append(checks.payload(round: active.number))
+                    if let checks = try? gatePayload(active.checks.outcome, round: active.number, unit: active.plan.unit) {
+                        _ = try? ledger.append(checks)
+                    }
                     active.checksRecorded = true
                 }
                 _ = try? ledger.append(abortedPayload(active, reason: reason, charged: charged))

@@ -15,24 +15,25 @@ extension Coordinator {
     }
 
     /// Model version, budget, suspension, data quality and quorum, in that order; the first
-    /// failing refusal gate refuses the round (no charge, nothing opened).
-    func preRoundGates(round number: Int, projected: Double) async throws -> PreRoundResult {
-        let policy = configuration.policy.policy
+    /// failing refusal gate refuses the round (no charge, nothing opened). Every gate reads
+    /// `policy`, the snapshot the round's plan and projection are made from, never the policy in
+    /// force (an adoption during the quorum wait applies from the next round).
+    func preRoundGates(round number: Int, projected: Double, policy: Policy) async throws -> PreRoundResult {
         var decisions: [GateOutcome] = []
         let version = ModelVersionGate.evaluate(version: policy.model.version, approved: policy.governance.approvedModelVersions)
         decisions.append(version)
-        guard version.passed else { return .refused(try refuse(number, failed: version, decisions: decisions, projected: projected)) }
+        guard version.passed else { return .refused(try refuse(number, failed: version, decisions: decisions, projected: projected, policy: policy)) }
         let budget = BudgetGate.evaluate(
             projectedEpsilon: projected, spentEpsilon: ledger.state.cumulativeEpsilon, epsilonMax: policy.privacy.epsilonMax,
             delta: policy.privacy.delta)
         decisions.append(budget)
-        guard budget.passed else { return .refused(try refuse(number, failed: budget, decisions: decisions, projected: projected)) }
+        guard budget.passed else { return .refused(try refuse(number, failed: budget, decisions: decisions, projected: projected, policy: policy)) }
         // Wait (up to the quorum wait) for enough eligible participants to be connected.
         // Every join, departure and suspension wakes this wait.
         _ = try await wait(until: clock.deadline(afterSeconds: configuration.quorumWaitSeconds)) {
-            screenParticipants().quality.eligible.count >= policy.rounds.minParticipants
+            screenParticipants(policy: policy).quality.eligible.count >= policy.rounds.minParticipants
         }
-        let screened = screenParticipants()
+        let screened = screenParticipants(policy: policy)
         decisions.append(screened.suspension.outcome)
         decisions.append(screened.quality.outcome)
         if !screened.quality.outcome.passed {
@@ -49,34 +50,38 @@ extension Coordinator {
         await notifyIneligible(screened.quality.reasons.filter { !stillEligible.contains($0.key) })
         // Record unit: attested records so many that the round's noise would leave the sampler's
         // range sit the round out, largest first, so no attestation can stop a round from opening.
-        let (eligible, tooLarge) = limitRecordsForNoise(screened.quality.eligible)
+        let (eligible, tooLarge) = limitRecordsForNoise(screened.quality.eligible, privacy: policy.privacy)
         if !tooLarge.isEmpty {
             logger.warning("participants left out: their attested records exceed what the round's noise can cover", metadata: [
                 "cohort.round": "\(number)", "cohort.participants": "\(tooLarge.joined(separator: ","))",
             ])
             raiseAlert(kind: "gate_failed", round: number, gate: screened.quality.outcome.gate,
-                       reason: "attested records over the noise range (at most \(maximumRoundRecords()) per round); left out", participants: tooLarge)
+                       reason: "attested records over the noise range (at most \(maximumRoundRecords(privacy: policy.privacy)) per round); left out", participants: tooLarge)
         }
         let quorum = QuorumGate.evaluate(eligible: eligible, minimum: policy.rounds.minParticipants)
         decisions.append(quorum)
-        guard quorum.passed else { return .refused(try refuse(number, failed: quorum, decisions: decisions, projected: projected)) }
+        guard quorum.passed else { return .refused(try refuse(number, failed: quorum, decisions: decisions, projected: projected, policy: policy)) }
         return .passed(eligible: eligible, decisions: decisions)
     }
 
-    /// Connected participants, less the suspended ones, less those whose attestation fails the policy.
-    func screenParticipants() -> (suspension: SuspensionGate.Result, quality: DataQualityGate.Result) {
+    /// Connected participants, less the suspended ones, less those whose attestation fails
+    /// `policy` (the round's snapshot).
+    func screenParticipants(policy: Policy) -> (suspension: SuspensionGate.Result, quality: DataQualityGate.Result) {
         let suspension = SuspensionGate.evaluate(connected: gateway.sessions.keys.sorted(), suspended: Set(suspended.keys))
         var attestations: [String: DataQualityAttestation?] = [:]
         for name in suspension.remaining { attestations[name] = gateway.sessions[name]?.attestation }
         let quality = DataQualityGate.evaluate(
-            attestations: attestations, schemaDigest: schemaDigest, policy: configuration.policy.policy.governance.dataQuality)
+            attestations: attestations, schemaDigest: schemaDigest, policy: policy.governance.dataQuality)
         return (suspension, quality)
     }
 
-    /// Records the decisions so far and the refusal, durably and together.
-    func refuse(_ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double) throws -> RoundOutcome {
-        let policy = configuration.policy.policy
-        _ = try ledger.appendAll(decisions.map { $0.payload(round: number) } + [
+    /// Records the decisions so far and the refusal, durably and together, with the q, σ and cap
+    /// of `policy`, the snapshot `projected` was computed from.
+    func refuse(
+        _ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double, policy: Policy
+    ) throws -> RoundOutcome {
+        let unit: PrivacyUnit = policy.privacy.unit == .record ? .record : .participant
+        _ = try ledger.appendAll(try decisions.map { try gatePayload($0, round: number, unit: unit) } + [
             RoundRefusedPayload(
                 round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
                 epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
@@ -91,7 +96,7 @@ extension Coordinator {
     /// contribution) against their median and MAD, and directions against the previous global
     /// update. Flagged participants are remembered, suspended when the policy says so, and alerted.
     func screenAnomalies(_ active: ActiveRound) throws -> AnomalyScreen.Result {
-        let policy = configuration.policy.policy
+        let policy = active.policy
         let aggregator = active.aggregator
         let observations = aggregator.preClipNorms.keys.sorted().map { name in
             UpdateObservation(
@@ -105,7 +110,9 @@ extension Coordinator {
         metrics.gateFailed(result.outcome.gate)
         let flagged = result.flagged.keys.sorted()
         for name in flagged {
-            flaggedRounds[name, default: []].append(active.number)
+            // Participant unit: who was flagged is who was sampled; status and the participant
+            // list (which auditors read) must not name them (docs/PRIVACY.md, channel table).
+            if active.plan.unit == .record { flaggedRounds[name, default: []].append(active.number) }
             if policy.governance.anomaly.suspendFlagged {
                 do {
                     try setSuspension(name, "suspended automatically: the anomaly gate flagged its update in round \(active.number)")
@@ -133,7 +140,7 @@ extension Coordinator {
         _ active: ActiveRound, anomaly: AnomalyScreen.Result, evaluationTimeout: Double,
         checkpoint: Task<String, any Error>
     ) async throws {
-        let governance = configuration.policy.policy.governance
+        let governance = active.policy.governance
         let evaluation = try await federatedEvaluation(active, timeout: evaluationTimeout)
         // Aborted while it evaluated: no promotion decision is recorded for a round that releases nothing.
         guard active.abortReason == nil else { return }
@@ -149,7 +156,7 @@ extension Coordinator {
         evaluated.inputs["promoted"] = .bool(active.promoted)
         evaluated.inputs["anomaly_passed"] = .bool(anomaly.outcome.passed)
         evaluated.inputs["risk_passed"] = .bool(risk.outcome.passed)
-        evaluated.inputs["model_version"] = .string(configuration.policy.policy.model.version)
+        evaluated.inputs["model_version"] = .string(active.policy.model.version)
         // The exact metrics go to the coordinator's evaluation store, for the released model's
         // checkpoint; the ledger commits to the store's line.
         let evaluationSHA256 = try storeEvaluation(
@@ -157,19 +164,34 @@ extension Coordinator {
             participants: evaluation.byParticipant.count)
         active.evaluationSHA256 = evaluationSHA256
         let unit = active.plan.unit
-        var payloads: [any LedgerPayload] = [disclosed(anomaly.outcome, unit: unit).payload(round: active.number)]
+        var payloads: [any LedgerPayload] = [try gatePayload(anomaly.outcome, round: active.number, unit: unit)]
         if !evaluation.byParticipant.isEmpty {
             payloads.append(EvaluationRecordedPayload(
                 round: active.number, evaluationSHA256: evaluationSHA256,
                 participantsEvaluated: evaluation.byParticipant.count))
         }
-        payloads.append(disclosed(risk.outcome, unit: unit).payload(round: active.number))
-        payloads.append(disclosed(evaluated, unit: unit).payload(round: active.number))
+        payloads.append(try gatePayload(risk.outcome, round: active.number, unit: unit))
+        payloads.append(try gatePayload(evaluated, round: active.number, unit: unit))
         _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(payloads) }
         for failed in [risk.outcome, evaluated] where !failed.passed {
             metrics.gateFailed(failed.gate)
             raiseAlert(kind: "gate_failed", round: active.number, gate: failed.gate, reason: failed.reason, participants: [])
         }
+    }
+
+    /// The `gate.decision` entry of `outcome` for `round`: its ledger form for `unit`; when that
+    /// withholds anything, the exact decision goes first to the operator-only gate-input store
+    /// (0600, fsynced) and the entry commits to its line (`inputs_sha256`).
+    func gatePayload(_ outcome: GateOutcome, round: Int, unit: PrivacyUnit) throws -> GateDecisionPayload {
+        let shown = disclosed(outcome, unit: unit)
+        guard shown != outcome else { return outcome.payload(round: round) }
+        let commitment = try GateInputStore.append(
+            GateInputRecord(
+                round: round, gate: outcome.gate, passed: outcome.passed, reason: outcome.reason, inputs: outcome.inputs),
+            stateDirectory: configuration.stateDirectory)
+        var payload = shown.payload(round: round)
+        payload.inputsSHA256 = commitment
+        return payload
     }
 
     /// Logs the alert and hands it to the hook the host configured (never one the policy names),

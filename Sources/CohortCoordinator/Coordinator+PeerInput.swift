@@ -1,6 +1,7 @@
 import CohortGovernance
 import CohortLedger
 import CohortModel
+import CohortPolicy
 import CohortPrivacy
 import CohortTransport
 import Foundation
@@ -122,9 +123,9 @@ extension Coordinator {
     }
 
     /// The most records a record-unit round may count before its noise leaves the discrete
-    /// Gaussian sampler's range: σ·(C + γ√d + 2^-23·N·C)/γ ≤ `DiscreteGaussian.maximumSigma`.
-    func maximumRoundRecords() -> Int {
-        let privacy = configuration.policy.policy.privacy
+    /// Gaussian sampler's range: σ·(C + γ√d + 2^-23·N·C)/γ ≤ `DiscreteGaussian.maximumSigma`,
+    /// for `privacy`, the round's snapshot.
+    func maximumRoundRecords(privacy: Policy.Privacy) -> Int {
         // The grid and margin `RoundPlan` will use for this policy; a margin of 1% stays clear of
         // the plan's rounding up.
         guard let grid = try? FixedPointGrid(clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
@@ -141,9 +142,9 @@ extension Coordinator {
     /// In the record unit, leaves out (largest first) the participants whose attested records
     /// would push the round's noise out of the sampler's range, so no attestation can make a
     /// round fail to open. Returns those kept (in their order) and those left out.
-    func limitRecordsForNoise(_ eligible: [String]) -> (kept: [String], excluded: [String]) {
-        guard configuration.policy.policy.privacy.unit == .record else { return (eligible, []) }
-        let limit = maximumRoundRecords()
+    func limitRecordsForNoise(_ eligible: [String], privacy: Policy.Privacy) -> (kept: [String], excluded: [String]) {
+        guard privacy.unit == .record else { return (eligible, []) }
+        let limit = maximumRoundRecords(privacy: privacy)
         var total = attestedRecords(of: eligible)
         var excluded: [String] = []
         let bySize = eligible.sorted { (gateway.sessions[$0]?.trainingRows ?? 0, $1) > (gateway.sessions[$1]?.trainingRows ?? 0, $0) }

@@ -21,7 +21,7 @@ extension Coordinator {
         let checks = active.checks.outcome
         if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
         let payloads: [any LedgerPayload] = [
-            disclosed(checks, unit: active.plan.unit).payload(round: active.number),
+            try gatePayload(checks, round: active.number, unit: active.plan.unit),
             try chargedPayload(active, projected: charge),
         ]
         _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(payloads) }

@@ -37,7 +37,7 @@ extension Coordinator {
             .cumulativeEpsilon
         let eligible: [String]
         let preRoundDecisions: [GateOutcome]
-        switch try await preRoundGates(round: number, projected: projected) {
+        switch try await preRoundGates(round: number, projected: projected, policy: policy) {
         case .refused(let outcome): return outcome
         case .passed(let names, let decisions):
             eligible = names
@@ -49,10 +49,13 @@ extension Coordinator {
         let trainingRows = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
         let plan = try RoundPlan(
             privacy: policy.privacy, dimension: dimension, eligibleParticipants: eligible.count, trainingRows: trainingRows)
-        if plan.deltaExceedsGuidance && !deltaGuidanceWarned {
-            deltaGuidanceWarned = true
-            logger.warning("privacy.delta is above 1/(10·N) for the records this round protects; lower it", metadata: [
-                "cohort.delta": "\(plan.record.delta)", "cohort.records": "\(plan.record.records)",
+        // Both units, again whenever the number of protected units changes (the start-up warning
+        // can only use a lower bound on N).
+        if plan.deltaExceedsGuidance && deltaGuidanceWarnedFor != plan.protectedUnits {
+            deltaGuidanceWarnedFor = plan.protectedUnits
+            logger.warning("privacy.delta is above 1/(10·N) for the units this round protects; lower it", metadata: [
+                "cohort.delta": "\(plan.record.delta)", "cohort.unit": "\(plan.unit.rawValue)",
+                "cohort.units": "\(plan.protectedUnits)",
             ])
         }
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples
@@ -64,7 +67,7 @@ extension Coordinator {
         }
         let nonce = SecureRandom.bytes(32)
         let active = ActiveRound(
-            number: number, nonce: nonce, invited: Set(invited), plan: plan,
+            number: number, nonce: nonce, invited: Set(invited), plan: plan, policy: policy,
             aggregator: AggregationRule(plan: plan).makeAggregation(
                 dimension: dimension, reference: previousUpdate, recycledSum: spareSum.take())
         )
@@ -79,7 +82,7 @@ extension Coordinator {
             throw CoordinatorError(code: "coordinator.internal", message: "round \(number) opened with the action \(opening)")
         }
         // The gate decisions and the opening become durable together, before any invitation.
-        let openingEntries: [any LedgerPayload] = preRoundDecisions.map { $0.payload(round: number) } + [
+        let openingEntries: [any LedgerPayload] = try preRoundDecisions.map { try gatePayload($0, round: number, unit: plan.unit) } + [
             try openedPayload(
                 round: number, invited: invited, eligible: eligible.count, plan: plan,
                 mechanism: "poisson-subsampled-discrete-gaussian")

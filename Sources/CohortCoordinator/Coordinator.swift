@@ -42,7 +42,9 @@ public actor Coordinator {
     var gateway: ParticipantGateway
     typealias Session = ParticipantGateway.Session
     /// Whether the δ guidance warning was logged (once per run).
-    var deltaGuidanceWarned = false
+    /// The protected-unit count N the δ guidance was last warned about for, so a round warns
+    /// again only when N changes.
+    var deltaGuidanceWarnedFor: Int?
     var round: ActiveRound?
     /// Rounds being driven now (`runRound` in progress); `stop` lets a driver end its round.
     var driving = 0
@@ -124,6 +126,7 @@ public actor Coordinator {
         }
         self.configuration = effective
         Self.warnAboutGuaranteeTradingOptions(effective.policy.policy, logger: logger)
+        Self.warnAboutDelta(effective.policy.policy, logger: logger)
         let loaded = effective.policy
         let policy = loaded.policy
         // coordinator.* cannot change while a ledger exists, so the TLS identity is the file's too.

@@ -245,6 +245,34 @@ extension Coordinator {
 }
 
 extension Coordinator {
+    /// The fewest units a round under `policy` can protect: participant unit, the participants
+    /// the policy names; record unit, the quorum times the smallest silo the data-quality gate
+    /// admits (the actual N, attested at connection, is at least this).
+    static func fewestProtectedUnits(_ policy: Policy) -> Int {
+        switch policy.privacy.unit {
+        case .participant: return max(1, policy.participants.count)
+        case .record:
+            let (product, overflow) = max(1, policy.rounds.minParticipants)
+                .multipliedReportingOverflow(by: max(1, policy.governance.dataQuality.minRows))
+            return overflow ? .max : product
+        }
+    }
+
+    /// Warns (at start and on adoption, both units) when `policy`'s δ is above 1/(10·N) for
+    /// the fewest units N a round can protect: δ then allows a failure probability comparable to
+    /// one unit's share (docs/PRIVACY.md, "δ guidance"). Returns whether it warned.
+    @discardableResult
+    static func warnAboutDelta(_ policy: Policy, logger: Logger) -> Bool {
+        let units = fewestProtectedUnits(policy)
+        guard policy.privacy.delta > 1 / (10 * Double(units)) else { return false }
+        logger.warning("privacy.delta is above 1/(10·N) for the units a round protects; lower it", metadata: [
+            "cohort.field": "privacy.delta", "cohort.delta": "\(policy.privacy.delta)",
+            "cohort.unit": "\(policy.privacy.unit.rawValue)", "cohort.units": "\(units)",
+            "cohort.see": "docs/PRIVACY.md, δ guidance",
+        ])
+        return true
+    }
+
     /// Logs a warning for every option of `policy` that trades the privacy guarantee away.
     static func warnAboutGuaranteeTradingOptions(_ policy: Policy, logger: Logger) {
         for option in policy.guaranteeTradingOptions {

@@ -78,12 +78,15 @@ extension Coordinator {
             stateDirectory: configuration.stateDirectory)
     }
 
-    /// A post-collection gate decision as the ledger may carry it for the round's unit.
+    /// A gate decision as the ledger may carry it for the round's unit: no exact record-derived
+    /// figure in either unit (see `gatePayload`).
     func disclosed(_ outcome: GateOutcome, unit: PrivacyUnit) -> GateOutcome {
         switch outcome.gate {
         case GateName.evaluation.rawValue: return LedgerDisclosure.evaluation(outcome)
         case GateName.risk.rawValue: return LedgerDisclosure.risk(outcome, unit: unit)
         case GateName.anomaly.rawValue where unit == .participant: return LedgerDisclosure.anomalyWithoutSample(outcome)
+        case GateName.anomaly.rawValue: return LedgerDisclosure.anomaly(outcome)
+        case GateName.dataQuality.rawValue: return LedgerDisclosure.dataQuality(outcome)
         case GateName.updateChecks.rawValue where unit == .participant:
             return LedgerDisclosure.updateChecksWithoutSample(outcome)
         default: return outcome

@@ -1,4 +1,5 @@
 import CohortLedger
+import CohortModel
 import CohortPolicy
 import CohortPrivacy
 
@@ -10,8 +11,12 @@ import CohortPrivacy
 /// Its ``record`` goes into `round.opened`; the verifier requires `round.charged` to repeat it.
 struct RoundPlan: Sendable {
     /// δ is at most 1/(10·N) for the N records it protects by convention: a larger δ allows a
-    /// failure probability comparable to one record's share of the data.
-    var deltaExceedsGuidance: Bool { unit == .record && record.records > 0 && record.delta > 1 / (10 * Double(record.records)) }
+    /// failure probability comparable to one unit's share of the data. Both units; the
+    /// coordinator also warns at start and on adoption (`Coordinator.warnAboutDelta`).
+    var deltaExceedsGuidance: Bool { protectedUnits > 0 && record.delta > 1 / (10 * Double(protectedUnits)) }
+    /// The units this round protects: the public training rows N (record unit), the eligible
+    /// participants (participant unit).
+    let protectedUnits: Int
 
     /// The values the ledger records.
     let record: RoundPlanRecord
@@ -23,12 +28,25 @@ struct RoundPlan: Sendable {
     /// eligible participants in the participant unit. Never the realised sample size.
     let denominator: Double
 
-    /// The explicit margin on Δ, relative to C, that covers every floating-point rounding outside
-    /// the sampler the analysis does not bound term by term: the coordinator's double-precision
-    /// sum of float32 updates, the division by γ before rounding to the grid, and the float32
-    /// rounding of a single silo's sum (2⁻²⁴·n·C, already inside 2⁻²³·N·C, is met with room).
-    /// Each of these is below 10⁻¹²·C for the model sizes the frame limits allow.
-    static let sensitivityMargin = 1e-6
+    /// The explicit margin on Δ, relative to C, that covers the floating-point rounding outside
+    /// the sampler that the 2⁻²³·N·C term (the float32 rounding of each silo's sum) does not:
+    ///
+    /// - each silo's double-precision sum of its clipped gradients, compensated
+    ///   (`CompensatedVectorSum`): at most 3u·B·C for a batch of B ≤ 10⁹ records, so two
+    ///   neighbouring sums differ by at most ``siloSumRoundingBound`` = 6u·10⁹·C ≈ 6.7·10⁻⁷·C
+    ///   beyond C (plain summation would not be covered: its 2(B − 1)·B·u·C passes 10⁻⁶·C near
+    ///   B ≈ 7·10⁴);
+    /// - the coordinator's double-precision sum of float32 updates and the division by γ before
+    ///   rounding to the grid: each below 10⁻¹²·C for the model sizes the frame limits allow
+    ///   (``otherRoundingBound`` covers both).
+    ///
+    /// `RoundPlanTests` checks that their sum stays within the margin.
+    static let sensitivityMargin = RoundPlanRecord.sensitivityMargin
+    /// Twice the compensated-sum bound at the largest batch a silo can hold, relative to C.
+    static let siloSumRoundingBound =
+        2 * CompensatedVectorSum.errorBound(terms: CompensatedVectorSum.maximumTerms, termNormBound: 1)
+    /// The coordinator's own double sum and grid division, relative to C.
+    static let otherRoundingBound = 2e-12
 
     var unit: PrivacyUnit { record.unit }
     var samplingRate: Double { record.samplingRate }
@@ -61,6 +79,7 @@ struct RoundPlan: Sendable {
             unit: unit, samplingRate: privacy.samplingRate, noiseMultiplier: privacy.noiseMultiplier,
             clippingBound: bound, gridStep: grid.step, sensitivity: sensitivity, dimension: dimension, records: rows,
             chargeMethod: .current, delta: privacy.delta)
+        protectedUnits = unit == .record ? rows : eligibleParticipants
         let expected = unit == .record ? Double(rows) : Double(eligibleParticipants)
         // An empty round releases only noise; 1e-9 keeps the division defined.
         denominator = max(privacy.samplingRate * expected, 1e-9)

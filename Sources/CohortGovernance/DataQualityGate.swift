@@ -69,6 +69,17 @@ public enum DataQualityGate {
                 maximumColumnMissingRate: 1, minimumPerClass: 0)
             let excluding = policy.excludeOnRecordStatistics ? violations : attestation.violations(of: publicRequirements)
             let worstColumn = attestation.columns.map(\.missingRate).max() ?? 0
+            // Which public rule each shortfall breaks, for the ledger (which keeps no figure).
+            var failedRules: [JSONValue] = []
+            if requirements.schemaDigest != nil && attestation.schemaDigest != schemaDigest {
+                failedRules.append("require_schema_match")
+            }
+            if attestation.rows < policy.minRows { failedRules.append("min_rows") }
+            if attestation.overallMissingRate > policy.maxMissingRate { failedRules.append("max_missing_rate") }
+            if worstColumn > policy.maxColumnMissingRate { failedRules.append("max_column_missing_rate") }
+            if min(attestation.labelCounts.positive, attestation.labelCounts.negative) < policy.minPerClass {
+                failedRules.append("min_per_class")
+            }
             perParticipant[name] = [
                 "attested": true,
                 "rows": .integer(attestation.rows),
@@ -80,6 +91,7 @@ public enum DataQualityGate {
                 "passed": .bool(violations.isEmpty),
                 "eligible": .bool(excluding.isEmpty),
                 "reasons": .array(violations.map { .string($0) }),
+                "failed_rules": .array(failedRules),
             ]
             if excluding.isEmpty { eligible.append(name) }
             if !violations.isEmpty {

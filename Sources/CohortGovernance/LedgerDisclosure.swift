@@ -6,6 +6,10 @@ import CohortLedger
 /// - Decisions derived from holdout evaluations (`evaluation`, and the risk score's R1 term, a
 ///   spread of per-participant holdout metrics) keep the decision and the policy's thresholds;
 ///   the exact metrics stay in the coordinator's evaluation store.
+/// - Decisions derived from silo records (`data_quality`: rows, label counts, missing rates;
+///   `anomaly`: norms, z-scores, cosines; `risk`: its terms) keep the decision, the public rule
+///   each shortfall or flag broke and the policy's thresholds; the exact inputs go to the
+///   coordinator's gate-input store, to which the entry commits (`inputs_sha256`).
 /// - Participant unit: the decisions made over the sampled participants' updates
 ///   (`update_checks`, `anomaly`, `risk`) name no participant and carry no norm, count or
 ///   statistic of the sample; the counts are recorded when the round ends.
@@ -33,18 +37,70 @@ public enum LedgerDisclosure {
                 : "the federated evaluation is below the policy (exact metrics in the coordinator's evaluation store)")
     }
 
-    /// The risk gate's ledger form. R1 (and so R) is a function of the holdout metrics and is
-    /// withheld; the participant unit withholds R2, R3 and the counts as well (they describe the
-    /// sample).
+    /// The risk gate's ledger form: the decision, the weights, the cap and the metric. R1 is a
+    /// function of holdout metrics, R2 of the silos' label counts and R3 of their update norms,
+    /// so R and its terms are withheld in both units; the record unit keeps the contributor count
+    /// (its contributors are named in `round.charged`).
     public static func risk(_ outcome: GateOutcome, unit: PrivacyUnit) -> GateOutcome {
         var keeping: Set<String> = ["weights", "max", "metric"]
-        if unit == .record { keeping.formUnion(["r2", "r3", "flagged_or_clipped", "contributors"]) }
+        if unit == .record { keeping.insert("contributors") }
         return withheld(
             outcome, keeping: keeping,
             reason: outcome.passed
-                ? "the risk score is within governance.risk.max (R withheld: R1 is derived from holdout metrics)"
-                : "the risk score exceeds governance.risk.max (R withheld: R1 is derived from holdout metrics)"
+                ? "the risk score is within governance.risk.max (R and its terms withheld: derived from records)"
+                : "the risk score exceeds governance.risk.max (R and its terms withheld: derived from records)"
         )
+    }
+
+    /// The data-quality gate's ledger form: the decision, the thresholds, the schema digest, who
+    /// is eligible, and per participant whether it attested, passed and is eligible, whether its
+    /// schema matches and which rules (`min_rows`, `max_missing_rate`, `max_column_missing_rate`,
+    /// `min_per_class`, `require_schema_match`) it falls short of; no row count, label count or
+    /// missing rate.
+    public static func dataQuality(_ outcome: GateOutcome) -> GateOutcome {
+        var participants: [String: JSONValue] = [:]
+        var shortfalls: [String] = []
+        var unattested: [String] = []
+        for (name, value) in outcome.inputs["participants"]?.objectValue ?? [:] {
+            let exact = value.objectValue ?? [:]
+            participants[name] = .object(
+                exact.filter { ["attested", "passed", "eligible", "schema_match", "failed_rules"].contains($0.key) })
+            if exact["attested"] == .bool(false) {
+                unattested.append(name)
+            } else if exact["passed"] == .bool(false) {
+                let rules = (exact["failed_rules"]?.arrayValue ?? []).compactMap(\.stringValue)
+                shortfalls.append("\(name) (\(rules.joined(separator: ", ")))")
+            }
+        }
+        var result = withheld(
+            outcome, keeping: ["eligible", "thresholds", "schema_digest"],
+            reason: shortfalls.isEmpty
+                ? "every attesting participant meets the data-quality thresholds (exact figures in the gate-input store)"
+                : "data quality below the policy for \(shortfalls.sorted().joined(separator: ", ")) "
+                    + "(exact figures in the gate-input store)")
+        if !unattested.isEmpty { result.reason += "; no attestation (ineligible): \(unattested.sorted().joined(separator: ", "))" }
+        result.inputs["participants"] = .object(participants)
+        return result
+    }
+
+    /// The anomaly screen's ledger form in the record unit: the decision, the thresholds, which
+    /// participant was flagged by which test (`norm`, `direction`), whether each test ran and how
+    /// many updates it screened; no norm, median, MAD, scale, z-score or cosine (with the median
+    /// and scale, each z-score gives a silo's update norm).
+    public static func anomaly(_ outcome: GateOutcome) -> GateOutcome {
+        let flags = outcome.inputs["flags"]?.objectValue ?? [:]
+        let named = flags.keys.sorted().map { name in
+            "\(name) (\((flags[name]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ")))"
+        }
+        return withheld(
+            outcome,
+            keeping: [
+                "flags", "norm_test_applied", "direction_tested", "observations", "norm_z_threshold", "mad_floor",
+                "min_cosine", "direction_margin",
+            ],
+            reason: named.isEmpty
+                ? "no update flagged (exact norms and cosines in the gate-input store)"
+                : "flagged \(named.joined(separator: ", ")) (exact norms and cosines in the gate-input store)")
     }
 
     /// The anomaly screen's ledger form in the participant unit: the decision and the policy's

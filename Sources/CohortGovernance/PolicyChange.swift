@@ -63,7 +63,8 @@ public enum PolicyChange {
     /// `spentEpsilon`, and lists what changes.
     ///
     /// - Throws: `PolicyError` with code `policy.epsilon_below_spent` (field `privacy.epsilon_max`)
-    ///   when the new cap is below the spent ε; `policy.immutable_field` naming the field when a
+    ///   when the new cap is below the spent ε; `policy.epsilon_max_raised` (same field) when it is
+    ///   above the cap in force; `policy.immutable_field` naming the field when a
     ///   field that cannot change while running differs; any validation error of `proposed`.
     public static func check(current: Policy, proposed: Policy, spentEpsilon: Double) throws(PolicyError) -> Summary {
         try PolicyLoader.validate(proposed)
@@ -72,6 +73,18 @@ public enum PolicyChange {
                 code: "policy.epsilon_below_spent", field: "privacy.epsilon_max",
                 message: "the proposed epsilon_max \(proposed.privacy.epsilonMax) is below the ε already spent "
                     + "(\(spentEpsilon)); it must be at least \(spentEpsilon)"
+            )
+        }
+        // The privacy filter that makes the cumulative ε a valid bound for adaptively chosen
+        // rounds (Feldman–Zrnic, docs/PRIVACY.md) needs the cap fixed before the first round: it
+        // may only come down within a ledger.
+        guard proposed.privacy.epsilonMax <= current.privacy.epsilonMax else {
+            throw PolicyError(
+                code: "policy.epsilon_max_raised", field: "privacy.epsilon_max",
+                message: "the proposed epsilon_max \(proposed.privacy.epsilonMax) is above the cap in force "
+                    + "(\(current.privacy.epsilonMax)); the cap is fixed for a ledger and may only be lowered. "
+                    + "Keep it at most \(current.privacy.epsilonMax), or start a new ledger (a new state directory) "
+                    + "with the higher cap"
             )
         }
         let changes = diff(current, proposed)

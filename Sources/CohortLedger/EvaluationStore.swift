@@ -104,20 +104,9 @@ public enum EvaluationStore {
 
     /// Every line of the store at `path`, with its commitment, in file order.
     public static func read(path: String) throws(LedgerError) -> [(record: EvaluationRecord, sha256: String)] {
-        let bytes: [UInt8]
-        do { bytes = try DurableFile.read(path) } catch {
-            throw LedgerError(code: .io, message: "cannot read the evaluation store: \(error.message)")
-        }
-        guard !bytes.isEmpty else { return [] }
-        guard bytes.last == 0x0A else {
-            throw LedgerError(
-                code: .badStore, message: "\(path): the last line has no line feed (an interrupted append)")
-        }
         var result: [(record: EvaluationRecord, sha256: String)] = []
-        for (index, line) in bytes.dropLast().split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            let lineBytes = Array(line)
-            result.append(
-                (try EvaluationRecord(line: lineBytes, path: path, number: index + 1), SHA256.hexDigest(lineBytes)))
+        for (number, line) in try StoreLines.read(path: path, store: "evaluation store") {
+            result.append((try EvaluationRecord(line: line, path: path, number: number), SHA256.hexDigest(line)))
         }
         return result
     }

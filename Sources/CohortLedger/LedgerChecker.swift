@@ -53,6 +53,11 @@ struct LedgerChecker: Sendable {
     private var lastRecordedCumulative = 0.0
     /// The round whose evaluation gate promoted its model, until that round closes.
     private var pendingPromotion: Int?
+    /// The first round whose `round.opened` froze a plan: every later round must too.
+    private var firstPlannedRound: Int?
+    /// The first participant-unit round that committed to its sample: every later
+    /// participant-unit round must too (no downgrade to naming the sample).
+    private var firstCommittedRound: Int?
 
     struct RoundStatus: Sendable {
         var opened = false
@@ -174,6 +179,19 @@ struct LedgerChecker: Sendable {
             if let unfinished = state.unfinishedRound {
                 throw fail(.roundOrder, "round \(opened.round) opened while round \(unfinished) is neither closed nor aborted")
             }
+            // No downgrade: a writer that froze plans (and committed to samples) keeps doing so, so
+            // an entry written without them cannot slip an unchecked charge or a named sample in.
+            if let first = firstPlannedRound, opened.plan == nil {
+                throw fail(.badEntry, "round \(opened.round) opened without a plan, but round \(first) opened with one; "
+                    + "once a ledger records plans every later round.opened must carry one")
+            }
+            if let first = firstCommittedRound, opened.plan?.unit == .participant, opened.sampleCommitment == nil {
+                throw fail(.badEntry, "participant-unit round \(opened.round) names its sample, but round \(first) "
+                    + "committed to its sample; once a ledger commits, every later participant-unit round.opened must "
+                    + "carry sample_commitment")
+            }
+            if opened.plan != nil && firstPlannedRound == nil { firstPlannedRound = opened.round }
+            if opened.sampleCommitment != nil && firstCommittedRound == nil { firstCommittedRound = opened.round }
             var status = RoundStatus(opened: true, plan: opened.plan, sampleCommitted: opened.sampleCommitment != nil)
             if let plan = opened.plan {
                 try checkPlan(plan, fail)
@@ -315,14 +333,14 @@ struct LedgerChecker: Sendable {
     }
 
     /// A plan frozen in `round.opened`: at the ledger's δ, with a sensitivity no smaller than
-    /// C + γ√d (+ 2^-23·N·C in the record unit), and a mechanism whose charge can be computed.
+    /// C + γ√d (+ 2^-23·N·C in the record unit) + 10⁻⁶·C, what the coordinator writes.
     private func checkPlan(_ plan: RoundPlanRecord, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
         guard plan.delta == state.delta else {
             throw fail(.planMismatch, "plan.delta \(plan.delta) differs from the ledger's δ \(state.delta)")
         }
         guard plan.sensitivity >= plan.minimumSensitivity * (1 - 1e-12) else {
             throw fail(.sensitivityMismatch, "plan.sensitivity \(plan.sensitivity) is below \(plan.minimumSensitivity) "
-                + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
+                + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") + 10^-6·C for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
         }
     }
 

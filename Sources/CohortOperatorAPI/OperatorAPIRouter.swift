@@ -81,8 +81,28 @@ struct OperatorAPIRouter: Sendable {
             return APIResponse(status: 200, contentType: "application/octet-stream", body: bytes)
         case .metrics:
             try await coordinator.authorize(principal, .readMetrics)
-            return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            var body = registry.emitToBuffer()
+            if principal.role != .operator { body = Self.withoutOperatorOnlyMetrics(body) }
+            return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         }
+    }
+
+    /// Metric families only operators may read: the record unit's per-silo update norms are exact
+    /// functions of silo records (docs/PRIVACY.md, channel table).
+    static let operatorOnlyMetrics = ["cohort_update_norm"]
+
+    /// `exposition` (Prometheus text) without the samples, HELP and TYPE lines of the
+    /// operator-only families.
+    static func withoutOperatorOnlyMetrics(_ exposition: [UInt8]) -> [UInt8] {
+        let lines = exposition.split(separator: 0x0A, omittingEmptySubsequences: false)
+        let kept = lines.filter { line in
+            let text = String(decoding: line, as: UTF8.self)
+            let name = text.hasPrefix("# ") ? String(text.split(separator: " ").dropFirst(2).first ?? "") : text
+            return !operatorOnlyMetrics.contains { family in
+                name == family || name.hasPrefix(family + "_") || name.hasPrefix(family + "{") || name.hasPrefix(family + " ")
+            }
+        }
+        return Array(kept.joined(separator: [0x0A]))
     }
 
     /// Decodes a JSON body; an empty body is nil when `optional`. Errors name the field.

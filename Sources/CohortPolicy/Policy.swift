@@ -75,7 +75,7 @@ public struct Policy: Sendable, Equatable, Codable {
         public var noiseMultiplier: Double
         /// L2 clipping bound C > 0.
         public var clippingBound: Double
-        /// δ ∈ (0, 1), at most 1/(number of protected units) by convention.
+        /// δ ∈ (0, 1), at most 1/(10·N) for the N protected units by convention (warned otherwise).
         public var delta: Double
         /// The cap on cumulative ε at δ.
         public var epsilonMax: Double

@@ -1,6 +1,7 @@
 import CohortCoordinator
 import CohortLedger
 import CohortParticipant
+import CohortStorage
 import CohortTesting
 import CohortTransport
 import Foundation
@@ -191,17 +192,43 @@ import Testing
             #expect(error.code == "policy.unreadable_key" && error.message.contains("participants[0].signing_key"))
         }
         #expect(try consortium.ledgerEntries().count == entriesBefore)
+        // A higher cap is refused: the cap is fixed for a ledger (docs/PRIVACY.md, the filter).
         let raised = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5")
-        let adoption = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
-        #expect(adoption.oldEpsilonMax == 10 && adoption.newEpsilonMax == 12.5)
+        do {
+            _ = try await consortium.coordinator.adoptPolicy(yaml: raised, by: Self.operatorPrincipal)
+            Issue.record("a cap above the one in force was adopted")
+        } catch {
+            #expect(error.code == "policy.epsilon_max_raised" && error.message.contains("new ledger"))
+        }
+        #expect(try consortium.ledgerEntries().count == entriesBefore)
+        let lowered = text.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5")
+        let adoption = try await consortium.coordinator.adoptPolicy(yaml: lowered, by: Self.operatorPrincipal)
+        #expect(adoption.oldEpsilonMax == 10 && adoption.newEpsilonMax == 9.5)
         let entry = try #require(try consortium.ledgerEntries().last)
         #expect(entry.kind == "policy.adopted")
         #expect(entry.data["operator"]?.stringValue == "ops-alice")
-        #expect(entry.data["old_epsilon_max"]?.doubleValue == 10 && entry.data["new_epsilon_max"]?.doubleValue == 12.5)
-        #expect(try verifiedState(consortium).epsilonMax == 12.5)
-        #expect(await consortium.coordinator.budgetStatus().epsilonMax == 12.5)
+        #expect(entry.data["old_epsilon_max"]?.doubleValue == 10 && entry.data["new_epsilon_max"]?.doubleValue == 9.5)
+        #expect(try verifiedState(consortium).epsilonMax == 9.5)
+        #expect(await consortium.coordinator.budgetStatus().epsilonMax == 9.5)
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
+    }
+
+    /// δ above 1/(10·N) is warned about when the coordinator starts, in both units: N is the
+    /// participants the policy names (participant unit) or, before any attestation, the fewest
+    /// records a round can protect (record unit: quorum × min_rows).
+    @Test(arguments: [("participant", "0.05", true), ("participant", "1e-5", false), ("record", "0.2", true),
+                      ("record", "1e-5", false)])
+    func deltaAboveGuidanceIsWarnedAtStart(unit: String, delta: String, warns: Bool) async throws {
+        let files = try ConsortiumFiles(unit: unit)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let text = try String(contentsOfFile: files.policyPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "delta: 1e-5", with: "delta: \(delta)")
+            .write(toFile: files.policyPath, atomically: true, encoding: .utf8)
+        let capture = LogCapture()
+        let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        await coordinator.shutdown()
+        #expect(capture.text.contains("privacy.delta is above 1/(10·N)") == warns, "\(unit) δ \(delta): \(capture.text)")
     }
 
     @Test func adoptedPolicyStaysInForceAcrossRestarts() async throws {
@@ -211,12 +238,12 @@ import Testing
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
         do {
             let first = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
-            _ = try await first.adoptPolicy(yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5"), by: Self.operatorPrincipal)
+            _ = try await first.adoptPolicy(yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5"), by: Self.operatorPrincipal)
             await first.shutdown()
         }
         // Restarted with the original file, the coordinator keeps the adopted policy.
         let second = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
-        #expect(await second.budgetStatus().epsilonMax == 12.5)
+        #expect(await second.budgetStatus().epsilonMax == 9.5)
         #expect(capture.text.contains("using the adopted policy in force"))
         await second.shutdown()
         // A policy file edited behind the ledger's back is refused at start.
@@ -261,6 +288,36 @@ import Testing
         let evaluation = try #require(try gateDecisions(consortium, round: 3)["evaluation"])
         #expect(evaluation.data["inputs"]?["promoted"] == .bool(false))
         #expect(evaluation.data["inputs"]?["anomaly_passed"] == .bool(false))
+        await consortium.shutdown()
+        for task in tasks { _ = try await task.value }
+    }
+
+    /// Participant unit: a flagged update is judged (the ledger's anomaly decision fails) but the
+    /// flag is not remembered against a name, so status and the participant list never say who
+    /// was sampled.
+    @Test func participantUnitRemembersNoFlaggedName() async throws {
+        let consortium = try await Consortium(
+            names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], epsilonMax: 50, unit: "participant",
+            samplingRate: 1.0, noiseMultiplier: 1.0, extraYAML: """
+            governance:
+              anomaly:
+                action: flag_only
+
+            """)
+        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        tasks.append(Task { try await consortium.participant("hospital-d", transform: Poison.scaled.transform).run() })
+        try await consortium.waitForConnected(4)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let anomaly = try #require(try gateDecisions(consortium, round: 1)["anomaly"])
+        #expect(anomaly.data["passed"] == .bool(false), "the poisoned update was not flagged: \(anomaly.data)")
+        for status in await consortium.coordinator.participantStatuses() {
+            #expect(status.flaggedRounds.isEmpty, "\(status.name) remembered as flagged: \(status.flaggedRounds)")
+        }
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
     }
@@ -332,6 +389,57 @@ import Testing
         #expect(status.latestApprovedRound == nil)
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
+    }
+
+    /// The auditor-readable ledger keeps each gate's decision and the public rule it applied;
+    /// the exact record statistics (rows, label counts, missing rates, norms, z-scores, cosines,
+    /// risk terms) go to the operator-only gate-input store, to which the entry commits.
+    @Test func ledgerKeepsDecisionsAndTheStoreKeepsRecordStatistics() async throws {
+        // The three slices hold 190, 190 and 189 records.
+        let consortium = try await Consortium(extraYAML: """
+            governance:
+              data_quality:
+                min_rows: 190
+
+            """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let decisions = try gateDecisions(consortium, round: 1)
+        let storePath = GateInputStore.path(stateDirectory: consortium.stateDirectory)
+        #expect(try DurableFile.permissions(of: storePath) == 0o600)
+        let stored = Dictionary(
+            try GateInputStore.read(path: storePath).map { ($0.sha256, $0.record) }, uniquingKeysWith: { $1 })
+        for gate in ["data_quality", "anomaly", "risk"] {
+            let entry = try #require(decisions[gate])
+            let inputs = try #require(entry.data["inputs"]?.objectValue)
+            let exact = GateDecisionPayload.exactRecordInputs[gate] ?? []
+            #expect(Set(inputs.keys).isDisjoint(with: exact), "\(gate) ledgers \(inputs.keys.sorted())")
+            let commitment = try #require(entry.data["inputs_sha256"]?.stringValue, "\(gate) commits to no store line")
+            let line = try #require(stored[commitment])
+            #expect(line.gate == gate && line.round == 1)
+        }
+        // The ledger names the failing rule, not the figure; the store keeps the figure.
+        let quality = try #require(decisions["data_quality"])
+        #expect(quality.data["reason"]?.stringValue?.contains("hospital-c (min_rows)") == true, "\(quality.data)")
+        #expect(quality.data["reason"]?.stringValue?.contains("189") == false)
+        let ledgered = try #require(quality.data["inputs"]?["participants"]?["hospital-c"]?.objectValue)
+        #expect(ledgered["rows"] == nil && ledgered["failed_rules"] == .array(["min_rows"]))
+        let exactLine = try #require(stored[quality.data["inputs_sha256"]?.stringValue ?? ""])
+        #expect(exactLine.inputs["participants"]?["hospital-c"]?["rows"]?.intValue == 189)
+        // Every commitment opens against the store.
+        let result = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey(), keepEntries: true)
+        #expect(try GateInputStore.check(path: storePath, against: result.entries).commitmentsChecked >= 3)
+        await consortium.shutdown()
+        for task in tasks.prefix(2) { _ = try await task.value }
+        _ = await tasks[2].result
     }
 
     @Test func participantFailingDataQualitySitsOut() async throws {

@@ -151,6 +151,13 @@ import Testing
         #expect(metrics.contains("cohort_rounds_total"))
         #expect(metrics.contains(#"outcome="closed""#))
         #expect(try await consortium.auditorClient.metrics().contains("cohort_epsilon_spent"))
+        // Exact holdout metrics and per-silo update norms are for operators only.
+        #expect(metrics.contains("cohort_update_norm"))
+        let auditorMetrics = try await consortium.auditorClient.metrics()
+        #expect(!auditorMetrics.contains("cohort_update_norm"), "\(auditorMetrics)")
+        let auditorStatus = try await consortium.auditorClient.status()
+        #expect(auditorStatus.lastRound?.round == 1 && auditorStatus.lastRound?.metrics == nil)
+        #expect(try await op.status().lastRound?.metrics?["accuracy"] != nil)
 
         // Suspend and resume a participant.
         let suspended = try await op.suspend("hospital-c", reason: "odd updates")
@@ -169,9 +176,9 @@ import Testing
         #expect(errorCode(refused) == "policy.epsilon_below_spent")
         #expect(try consortium.ledgerKinds() == kindsBefore)
         #expect(try await op.budget().epsilonMax == 10)
-        // A higher cap is adopted and recorded.
-        let raised = try await op.adoptPolicy(yaml: yaml.replacingOccurrences(of: "epsilon_max: 0.0001", with: "epsilon_max: 12"))
-        #expect(raised.oldEpsilonMax == 10 && raised.newEpsilonMax == 12)
+        // A lower cap (at least the spent ε) is adopted and recorded.
+        let lowered = try await op.adoptPolicy(yaml: yaml.replacingOccurrences(of: "epsilon_max: 0.0001", with: "epsilon_max: 9"))
+        #expect(lowered.oldEpsilonMax == 10 && lowered.newEpsilonMax == 9)
         #expect(try consortium.ledgerKinds().last == "policy.adopted")
 
         // Abort: queue rounds and abort while they run; the queue is dropped.

@@ -213,13 +213,13 @@ import Testing
         let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
         let changed = original
-            .replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 12.5")
+            .replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5")
             .replacingOccurrences(of: "count: 3", with: "count: 7")
             .replacingOccurrences(of: "auditors: [audit-bob, audrey]", with: "auditors: [audit-bob]")
         _ = try await coordinator.adoptPolicy(yaml: changed, by: Self.operatorPrincipal)
         await coordinator.shutdown()
         let result = try LedgerVerifier.verify(file: Self.ledgerPath(files), publicKey: files.ledgerPublicKey(), keepEntries: true)
-        #expect(result.state.epsilonMax == 12.5)
+        #expect(result.state.epsilonMax == 9.5)
         guard case .policyAdopted(let adopted) = try result.entries.last!.record() else {
             Issue.record("the last entry is not policy.adopted")
             return
@@ -227,7 +227,7 @@ import Testing
         let changes = try #require(adopted.changes)
         #expect(changes == [
             PolicyAdoptedPayload.FieldChange(field: "api.auditors[1]", old: "audrey", new: nil),
-            PolicyAdoptedPayload.FieldChange(field: "privacy.epsilon_max", old: "10.0", new: "12.5"),
+            PolicyAdoptedPayload.FieldChange(field: "privacy.epsilon_max", old: "10.0", new: "9.5"),
             PolicyAdoptedPayload.FieldChange(field: "rounds.count", old: "3", new: "7"),
         ])
         #expect(LedgerRendering.table(result.entries).contains("rounds.count 3 → 7"))

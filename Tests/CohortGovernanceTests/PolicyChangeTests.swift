@@ -95,14 +95,29 @@ func policy(replacing old: String? = nil, with new: String = "", appending extra
         }
     }
 
-    @Test func acceptsRaisingEpsilonAndReportsEveryChange() throws {
+    @Test func refusesRaisingEpsilonMax() throws {
+        let current = try policy()
+        for raised in ["3.0000001", "5.0"] {
+            let proposed = try policy(replacing: "epsilon_max", with: "epsilon_max: \(raised)")
+            do {
+                _ = try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: 0)
+                Issue.record("raised epsilon_max to \(raised) within a ledger")
+            } catch {
+                #expect(error.code == "policy.epsilon_max_raised")
+                #expect(error.field == "privacy.epsilon_max")
+                #expect(error.message.contains(raised) && error.message.contains("start a new ledger"), "\(error)")
+            }
+        }
+    }
+
+    @Test func acceptsLoweringEpsilonAndReportsEveryChange() throws {
         let proposed = try policy(
-            replacing: "epsilon_max", with: "epsilon_max: 5.0",
+            replacing: "epsilon_max", with: "epsilon_max: 2.95",
             appending: "governance:\n  approved_model_versions: [lr-v1, lr-v2]\n  anomaly:\n    action: discard_round"
         )
         let summary = try PolicyChange.check(current: try policy(), proposed: proposed, spentEpsilon: 2.9)
-        #expect(summary.oldEpsilonMax == 3 && summary.newEpsilonMax == 5)
-        #expect(summary.changes.contains(PolicyChange.Change(field: "privacy.epsilon_max", old: "3.0", new: "5.0")))
+        #expect(summary.oldEpsilonMax == 3 && summary.newEpsilonMax == 2.95)
+        #expect(summary.changes.contains(PolicyChange.Change(field: "privacy.epsilon_max", old: "3.0", new: "2.95")))
         #expect(summary.changes.contains(PolicyChange.Change(
             field: "governance.anomaly.action", old: "flag_only", new: "discard_round")))
         #expect(summary.changes.contains(PolicyChange.Change(

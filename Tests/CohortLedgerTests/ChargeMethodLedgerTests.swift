@@ -116,6 +116,7 @@ struct ChargeMethodLedgerTests {
         let dimension = 31
         let grid = 1e-3 * clip / Double(dimension).squareRoot()
         let sensitivity = clip + grid * Double(dimension).squareRoot() + (unit == .record ? 0x1p-23 * Double(records) * clip : 0)
+            + RoundPlanRecord.sensitivityMargin * clip
         return RoundPlanRecord(
             unit: unit, samplingRate: q, noiseMultiplier: sigma, clippingBound: clip, gridStep: grid, sensitivity: sensitivity,
             dimension: dimension, records: unit == .record ? records : 0, chargeMethod: .current, delta: Fixtures.delta)
@@ -222,6 +223,14 @@ struct ChargeMethodLedgerTests {
 
     @Test("a record-unit plan whose sensitivity omits the float32 term 2^-23·N·C fails")
     func planSensitivityTooSmall() throws {
+        // Without the explicit margin every coordinator-written plan carries, the plan is short.
+        let (unmargined, unmarginedLine) = try Self.planned(editing: Self.secondOpened) { data in
+            var plan = data["plan"]!.objectValue!
+            plan["sensitivity"] = .number(plan["sensitivity"]!.doubleValue! - RoundPlanRecord.sensitivityMargin)
+            data["plan"] = .object(plan)
+        }
+        let short = try #require(Self.verify(unmargined))
+        #expect(short.code == .sensitivityMismatch && short.line == unmarginedLine, "\(short)")
         let (bytes, line) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             plan["records"] = .integer(4_000_000)

@@ -28,10 +28,10 @@ struct DocExampleTests {
             ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "example policy\n"), epsilonMax: 8, delta: 1e-5
         )
         let writer = try LedgerWriter.create(stateDirectory: directory, signingKey: key, genesis: genesis, clock: clock)
-        // Record unit, N = 1,000 attested records: Δ = C + γ√d + 2^-23·N·C.
+        // Record unit, N = 1,000 attested records: Δ = C + γ√d + 2^-23·N·C + 10^-6·C.
         let plan = RoundPlanRecord(
             unit: .record, samplingRate: 0.02, noiseMultiplier: 1.1, clippingBound: 1, gridStep: 0.0001,
-            sensitivity: 1.001 + 0x1p-23 * 1000, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
+            sensitivity: 1.001 + 0x1p-23 * 1000 + 1e-6, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
         // The round opens on its passing budget decision, whose projection the charge must equal.
         let projected = try writer.state.projectedCharge(plan: plan)
         try writer.append(GateDecisionPayload(
@@ -71,13 +71,13 @@ struct DocExampleTests {
     static let documentedHashes = [
         "c866af190276e998aed3525cc2755a12d557dd7ba11170c678d061dd46f2f85b",
         "ee78d4dd1787eb8ac5609ef1f2ce90c65110e5879c0a7ee393b08edd5cc671dd",
-        "ea6eadcc26cfc593bebd677a68297904d65077b40fb0760398750fa34d98a049",
-        "62d7d72ba828a6e393985475a663d9b005932113099b025185f840866bb96e05",
+        "1097c5e7ffd5153f8d4f68d37bead1c92e3064df1dde17e47ce5e8cbe947c5ee",
+        "cfcd461a2bb84e0e5c165a85defcaa9524970ed88954bfbac2ff5b0ad434732c",
     ]
     static let documentedSignatures = [
         "RVFhviI9OrnlN3Y9kLBm/GV7c5AJ7QfgcvG+DmsT3+92t5jYt7VylyF73aYTBcmmpAvYS8Gp/cfUtPTDqf7vDg==",
         "QG8LBJqt1tdEQFZlhPWFGQQ5vanBREDF3OsIMt5kAkQrCcUJK+KaFmHGrTUb8LPr7hX9DIxmSsoY2cjD5/JdBQ==",
-        "8jTNUpI8dI1ETpP73rABV+2Hvy7L5FxGLcfbsGoZelk4g0SkBEhOLclAEP/GJVGyqqFaoXDnJ4FPWX/I9ajnBw==",
-        "kJ1/FK6lvWkJptGuHymkDJPCI6XPHzwYqRN5n5HqWkOlzB4RcvJrkiQitGxpQIGeNmuvRU7UZGBwUazmbXUkBQ==",
+        "6y8uYeR/aX6b4S5lSB5A3ulHw61/hDq0w5UxteKET0FRQ5ui1B24Btq2JpAQhJK0/+qc8U4/RIf1LA8JPGRzDw==",
+        "H5/VCjGLltbw/skx4i5M6PKCjiBOIjZMq4nMZu9/cGfza+NTWe+ooEpzgrSgF8I+9IiOi3SKvHwcj8j/YivhDA==",
     ]
 }

@@ -9,15 +9,24 @@ public struct GateDecisionPayload: LedgerPayload {
     public var gate: String
     public var passed: Bool
     public var reason: String
-    /// The values the gate looked at (free-form).
+    /// The values the gate looked at (free-form); in entries with `inputsSHA256`, only the
+    /// decisions, rule names and the policy's thresholds.
     public var inputs: [String: JSONValue]
+    /// SHA-256 (hex) of the line in the coordinator's gate-input store that holds the exact
+    /// inputs the ledger withholds (`GateInputStore`); nil when the entry carries every input
+    /// (public facts, and older ledgers).
+    public var inputsSHA256: String?
 
-    public init(round: Int, gate: String, passed: Bool, reason: String, inputs: [String: JSONValue]) {
+    public init(
+        round: Int, gate: String, passed: Bool, reason: String, inputs: [String: JSONValue],
+        inputsSHA256: String? = nil
+    ) {
         self.round = round
         self.gate = gate
         self.passed = passed
         self.reason = reason
         self.inputs = inputs
+        self.inputsSHA256 = inputsSHA256
     }
 
     public init(data: JSONValue) throws(LedgerError) {
@@ -27,10 +36,37 @@ public struct GateDecisionPayload: LedgerPayload {
         passed = try f.bool("passed")
         reason = try f.string("reason")
         inputs = try f.object("inputs")
+        inputsSHA256 = f.has("inputs_sha256") ? try f.sha256Hex("inputs_sha256") : nil
+        if inputsSHA256 != nil, let exact = Self.exactRecordInputs[gate] {
+            // Top-level inputs, and each participant's inputs (data_quality lists them by name).
+            var keys = inputs.keys.map { $0 }
+            for (name, value) in inputs["participants"]?.objectValue ?? [:] {
+                keys += (value.objectValue ?? [:]).keys.map { "participants.\(name).\($0)" }
+            }
+            for key in keys.sorted() where exact.contains(String(key.split(separator: ".").last ?? "")) {
+                throw f.fail(
+                    "inputs.\(key)",
+                    "absent when data.inputs_sha256 is present: the exact \(gate) statistics stay in the gate-input store")
+            }
+        }
     }
 
+    /// The record-derived inputs, by gate, that an entry committing to the gate-input store
+    /// (`inputs_sha256`) must not carry (docs/LEDGER.md, "gate.decision").
+    public static let exactRecordInputs: [String: Set<String>] = [
+        "data_quality": ["rows", "missing_rate", "worst_column_missing_rate", "positive", "negative", "reasons"],
+        "anomaly": ["median", "mad", "scale", "z", "cosine", "median_cosine", "flagged_or_clipped"],
+        "risk": ["r", "r1", "r2", "r3", "flagged_or_clipped"],
+        "evaluation": ["aggregate", "participant_accuracy"],
+    ]
+
     public var data: JSONValue {
-        ["round": .integer(round), "gate": .string(gate), "passed": .bool(passed), "reason": .string(reason), "inputs": .object(inputs)]
+        var members: [String: JSONValue] = [
+            "round": .integer(round), "gate": .string(gate), "passed": .bool(passed), "reason": .string(reason),
+            "inputs": .object(inputs),
+        ]
+        if let inputsSHA256 { members["inputs_sha256"] = .string(inputsSHA256) }
+        return .object(members)
     }
 }
 

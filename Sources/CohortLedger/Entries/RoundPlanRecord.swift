@@ -61,10 +61,17 @@ public struct RoundPlanRecord: Sendable, Equatable, Hashable {
         try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
     }
 
-    /// The smallest sensitivity the plan may state: C + γ√d, plus 2^-23·N·C for the float32
-    /// rounding of each participant's sum of clipped gradients in the record unit.
+    /// The explicit margin on Δ, relative to C, for the floating-point rounding outside the
+    /// sampler that no other term covers (docs/PRIVACY.md, "Floating point outside the sampler").
+    /// Every plan the coordinator writes carries it (it came with the frozen plan itself).
+    public static let sensitivityMargin = 1e-6
+
+    /// The smallest sensitivity the plan may state, exactly what the coordinator writes:
+    /// C + γ√d, plus 2^-23·N·C for the float32 rounding of each participant's sum of clipped
+    /// gradients in the record unit, plus the margin ``sensitivityMargin``·C.
     public var minimumSensitivity: Double {
-        clippingBound + gridStep * Double(dimension).squareRoot() + (unit == .record ? 0x1p-23 * Double(records) * clippingBound : 0)
+        clippingBound + gridStep * Double(dimension).squareRoot()
+            + (unit == .record ? 0x1p-23 * Double(records) * clippingBound : 0) + Self.sensitivityMargin * clippingBound
     }
 
     /// Decodes `data.plan` of a `round.opened` entry.

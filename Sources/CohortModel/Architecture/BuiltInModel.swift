@@ -172,7 +172,8 @@ extension RecordLevelTraining {
                 message: "the clipping bound C must be finite and > 0, got \(clippingBound)")
         }
         let target = clippingBound / (1 + normErrorMargin)
-        var sum = [Double](repeating: 0, count: model.parameters.count)
+        // Compensated, as for logistic regression (`CompensatedVectorSum`).
+        var sum = CompensatedVectorSum(count: model.parameters.count)
         var gradient = [Double](repeating: 0, count: model.parameters.count)
         for index in indices {
             _ = model.recordGradient(data.row(index), label: Double(data.labels[index]), into: &gradient)
@@ -180,9 +181,9 @@ extension RecordLevelTraining {
             for g in gradient { squaredNorm += g * g }
             let norm = squaredNorm.squareRoot()
             let factor = norm > target ? target / norm : 1
-            for j in sum.indices { sum[j] += factor * gradient[j] }
+            for j in gradient.indices { sum.add(factor * gradient[j], at: j) }
         }
-        return sum.map { Float($0) }
+        return sum.result.map { Float($0) }
     }
 }
 

@@ -55,7 +55,10 @@ public enum RecordLevelTraining {
         // and scaling rounds each coordinate once more: clipping to C / (1 + normErrorMargin)
         // keeps every clipped gradient's true norm at or below C for up to ~10⁷ features.
         let target = clippingBound / (1 + Self.normErrorMargin)
-        var sum = [Double](repeating: 0, count: model.parameters.count)
+        // Compensated, so the sum's rounding stays within the coordinator's margin for any batch
+        // a silo can hold (`CompensatedVectorSum`).
+        var sum = CompensatedVectorSum(count: model.parameters.count)
+        let bias = model.featureCount
         for index in indices {
             let row = data.row(index)
             let residual = LogisticRegression.sigmoid(model.logit(row)) - Double(data.labels[index])
@@ -63,9 +66,15 @@ public enum RecordLevelTraining {
             for x in row { squaredNorm += Double(x) * Double(x) }
             let norm = abs(residual) * squaredNorm.squareRoot()
             let factor = norm > target ? target / norm : 1
-            LogisticRegression.accumulate(&sum, row: row, scale: residual * factor)
+            let scale = residual * factor
+            var j = 0
+            for x in row {
+                sum.add(scale * Double(x), at: j)
+                j += 1
+            }
+            sum.add(scale, at: bias)
         }
-        return sum.map { Float($0) }
+        return sum.result.map { Float($0) }
     }
 }
 
