@@ -18,7 +18,7 @@ import Testing
         let global = (0...data.dimension).map { Float(($0 % 7) - 3) * 0.4 }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-py-agree-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: work) }
-        var trainer = ExternalTrainer(command: "python3 " + ConsortiumFiles.repositoryRoot + "/Examples/python-trainer/train.py", workDirectory: work)
+        let trainer = ExternalTrainer(command: "python3 " + ConsortiumFiles.repositoryRoot + "/Examples/python-trainer/train.py", workDirectory: work)
         try trainer.prepare(data: data)
         for clip in [0.5, 1.0, 4.0] {
             let parameters = TrainingParameters(unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1, batchSize: 32)
