@@ -316,9 +316,22 @@ public struct Participant: Sendable {
                     }
                     var accumulator = MetricsAccumulator()
                     if let trainer, trainer.evaluates {
-                        let logits = try await trainer.evaluate(
-                            round: request.round, candidate: request.model,
-                            layout: try architecture.layout(featureCount: holdout.dimension), holdoutCount: holdout.count)
+                        let logits: [Double]
+                        do {
+                            logits = try await trainer.evaluate(
+                                round: request.round, candidate: request.model,
+                                layout: try architecture.layout(featureCount: holdout.dimension), holdoutCount: holdout.count)
+                        } catch let error as ParticipantError
+                            where error.code == "participant.trainer_output" || error.code == "participant.trainer_failed"
+                        {
+                            // Evaluation is optional for the round: a hook that fails costs this
+                            // evaluation only, never the participant's later rounds.
+                            logger.warning("the evaluate hook failed; this candidate is not evaluated here", metadata: [
+                                "cohort.round": "\(request.round)", "cohort.code": "\(error.code)",
+                                "cohort.message": "\(error.message)",
+                            ])
+                            continue
+                        }
                         for (index, z) in logits.enumerated() { accumulator.add(logit: z, isPositive: holdout.isPositive(index)) }
                     } else if architecture.isBuiltIn {
                         let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)

@@ -53,10 +53,11 @@ import Testing
     }
 
     /// One DP round of the external MLP, every silo training and evaluating with `script`.
-    func runRound(script: String, deadlineSeconds: Double = 20, evaluationTimeoutSeconds: Double? = nil) async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-ext-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+    /// A consortium whose policy declares the four-tensor external MLP, started from a seeded
+    /// initial model the example script writes into `work`; returns it and the model's path.
+    static func externalMLPConsortium(
+        work: String, deadlineSeconds: Double, evaluationTimeoutSeconds: Double? = nil
+    ) async throws -> (consortium: Consortium, initialModel: String) {
         // A seeded start (an all-zero MLP has zero hidden gradients), written by the example script.
         let initial = work + "/initial.safetensors"
         let make = Process()
@@ -76,6 +77,47 @@ import Testing
             """
         let consortium = try await Consortium(
             deadlineSeconds: deadlineSeconds, modelYAML: modelYAML, evaluationTimeoutSeconds: evaluationTimeoutSeconds)
+        return (consortium, initial)
+    }
+
+    /// An evaluate hook that fails costs that evaluation only: the participants keep training in
+    /// the next round instead of stopping.
+    @Test func failingEvaluateHookCostsTheEvaluationNotTheParticipant() async throws {
+        if let missing = Self.missingPython() {
+            Issue.record("\(missing)")
+            return
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-ext-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let (consortium, _) = try await Self.externalMLPConsortium(work: work, deadlineSeconds: 20)
+        let command = #"if [ "$COHORT_TASK" = evaluate ]; then echo "no scores today" >&2; exit 7; fi; "#
+            + "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/numpy_mlp_trainer.py'"
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        let tasks = names.map { name in
+            Task { try await consortium.participant(name, trainer: command, trainerEvaluates: true).run() }
+        }
+        try await consortium.waitForConnected(3)
+        for expectedRound in 1...2 {
+            let outcome = try await consortium.coordinator.runRound()
+            guard case .closed(let round, let contributors, _, _) = outcome else {
+                Issue.record("round \(expectedRound) did not close: \(outcome)\n\(consortium.capture.text.suffix(3000))")
+                break
+            }
+            #expect(round == expectedRound)
+            #expect(Set(contributors) == Set(names), "round \(round): \(contributors)")
+        }
+        #expect(consortium.capture.text.contains("the evaluate hook failed; this candidate is not evaluated here"))
+        await consortium.shutdown()
+        for task in tasks { _ = try? await task.value }
+    }
+
+    func runRound(script: String, deadlineSeconds: Double = 20, evaluationTimeoutSeconds: Double? = nil) async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-ext-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let (consortium, initial) = try await Self.externalMLPConsortium(
+            work: work, deadlineSeconds: deadlineSeconds, evaluationTimeoutSeconds: evaluationTimeoutSeconds)
         let command = "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/\(script)'"
         let names = ["hospital-a", "hospital-b", "hospital-c"]
         let tasks = names.map { name in
