@@ -178,7 +178,9 @@ let package = Package(
         // `cohort-bench fuzz` and its short CI run (CohortFuzzTests).
         .target(
             name: "CohortFuzz",
-            dependencies: ["CohortModel", "CohortPrivacy", "CohortTransport", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "CohortModel", "CohortPrivacy", "CohortTransport", .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "CohortBenchSupport",
@@ -221,7 +223,8 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "CohortLedgerTests", dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy", "CohortStorage", "CohortTesting"],
+            name: "CohortLedgerTests",
+            dependencies: ["CohortLedger", "CohortCrypto", "CohortPrivacy", "CohortStorage", "CohortTesting"],
             // Read in place through #filePath (V1LedgerFixtureTests), not bundled.
             exclude: ["Fixtures"]
         ),

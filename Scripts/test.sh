@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 Scripts/bootstrap.sh
 # Package.swift declares exactly what each target imports, and the CLI does not link the coordinator.
 Scripts/check_imports.sh
+# Sources and tests are formatted as .swift-format says (swift-format ships with the toolchain);
+# Scripts/format.sh fixes what this finds.
+Scripts/lint.sh
 # Test helpers only, never the product's runtime: numpy + safetensors (the Python trainer example
 # and safetensors interoperability, python/) and cryptography (Scripts/verify_ledger.py). PyTorch is
 # optional: its agreement test reports NOT RUN without torch and fails under COHORT_REQUIRE_TORCH=1. The tests that

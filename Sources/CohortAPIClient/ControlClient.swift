@@ -23,7 +23,9 @@ public struct ControlClient: Sendable {
     /// - Parameters:
     ///   - baseURL: `https://HOST[:PORT]` (port 7444 when omitted).
     ///   - tls: the caller's identity (its `makeClientConfiguration()` is used).
-    public init(baseURL: String, tls: TLSConfigurationFactory, timeout: TimeAmount = .seconds(30)) throws(HTTPClientError) {
+    public init(
+        baseURL: String, tls: TLSConfigurationFactory, timeout: TimeAmount = .seconds(30)
+    ) throws(HTTPClientError) {
         let (host, port) = try Self.parse(baseURL)
         self.host = host
         self.port = port
@@ -33,7 +35,8 @@ public struct ControlClient: Sendable {
 
     static func parse(_ url: String) throws(HTTPClientError) -> (String, Int) {
         guard url.hasPrefix("https://") else {
-            throw HTTPClientError(code: "client.bad_url", message: "the API address must be https://HOST:PORT, got \(url.prefix(200))")
+            throw HTTPClientError(
+                code: "client.bad_url", message: "the API address must be https://HOST:PORT, got \(url.prefix(200))")
         }
         var rest = url.dropFirst("https://".count)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
@@ -41,7 +44,8 @@ public struct ControlClient: Sendable {
         var portText: Substring? = nil
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else {
-                throw HTTPClientError(code: "client.bad_url", message: "unterminated IPv6 address in \(url.prefix(200))")
+                throw HTTPClientError(
+                    code: "client.bad_url", message: "unterminated IPv6 address in \(url.prefix(200))")
             }
             host = rest[rest.index(after: rest.startIndex)..<close]
             let after = rest[rest.index(after: close)...]
@@ -53,7 +57,8 @@ public struct ControlClient: Sendable {
             host = rest
         }
         guard !host.isEmpty, !host.contains("/") else {
-            throw HTTPClientError(code: "client.bad_url", message: "the API address must be https://HOST:PORT, got \(url.prefix(200))")
+            throw HTTPClientError(
+                code: "client.bad_url", message: "the API address must be https://HOST:PORT, got \(url.prefix(200))")
         }
         guard let port = portText.map({ Int($0) }) ?? 7444, (1...65535).contains(port) else {
             throw HTTPClientError(code: "client.bad_url", message: "bad port in \(url.prefix(200))")
@@ -63,13 +68,15 @@ public struct ControlClient: Sendable {
 
     /// One raw request; any HTTP status is returned, only a failure to exchange throws.
     public func send(
-        method: String, path: String, body: [UInt8]? = nil, contentType: String? = nil, maxResponseBytes: Int = 256 << 20
+        method: String, path: String, body: [UInt8]? = nil, contentType: String? = nil,
+        maxResponseBytes: Int = 256 << 20
     ) async throws(HTTPClientError) -> HTTPClientResult {
         var headers: [(String, String)] = []
         if let contentType { headers.append(("content-type", contentType)) }
         do {
             return try await HTTPExchange.perform(
-                .init(host: host, port: port, tls: tls), method: HTTPMethod(rawValue: method), path: path, headers: headers, body: body,
+                .init(host: host, port: port, tls: tls), method: HTTPMethod(rawValue: method), path: path,
+                headers: headers, body: body,
                 timeout: timeout, maxResponseBytes: maxResponseBytes)
         } catch let error as HTTPClientError {
             throw error
@@ -87,7 +94,9 @@ public struct ControlClient: Sendable {
         do {
             return try APIJSON.decoder().decode(T.self, from: Data(result.body))
         } catch {
-            throw HTTPClientError(code: "client.bad_response", message: "the API answered \(path) with JSON this client does not understand: \(error)")
+            throw HTTPClientError(
+                code: "client.bad_response",
+                message: "the API answered \(path) with JSON this client does not understand: \(error)")
         }
     }
 
@@ -97,7 +106,8 @@ public struct ControlClient: Sendable {
         if let body = try? JSONDecoder().decode(APIErrorBody.self, from: Data(result.body)) {
             throw APIError(code: body.error.code, message: body.error.message, status: result.status)
         }
-        throw APIError(code: "api.http_\(result.status)", message: "the API answered HTTP \(result.status)", status: result.status)
+        throw APIError(
+            code: "api.http_\(result.status)", message: "the API answered HTTP \(result.status)", status: result.status)
     }
 
     private func json(_ value: some Encodable) throws -> [UInt8] { try APIJSON.encode(value) }
@@ -127,7 +137,9 @@ public struct ControlClient: Sendable {
     }
 
     public func startRounds(_ count: Int) async throws -> CoordinatorStatus {
-        try await call(CoordinatorStatus.self, method: "POST", path: "/v1/rounds", body: json(RoundsRequest(count: count)), contentType: "application/json")
+        try await call(
+            CoordinatorStatus.self, method: "POST", path: "/v1/rounds", body: json(RoundsRequest(count: count)),
+            contentType: "application/json")
     }
 
     public func abortRound(reason: String?) async throws -> CoordinatorStatus {
@@ -145,7 +157,9 @@ public struct ControlClient: Sendable {
     }
 
     public func adoptPolicy(yaml: String) async throws -> PolicyAdoption {
-        try await call(PolicyAdoption.self, method: "POST", path: "/v1/policy", body: Array(yaml.utf8), contentType: "application/yaml")
+        try await call(
+            PolicyAdoption.self, method: "POST", path: "/v1/policy", body: Array(yaml.utf8),
+            contentType: "application/yaml")
     }
 
     /// The ledger file's bytes (JSON Lines).
@@ -180,7 +194,8 @@ public struct ControlClient: Sendable {
         var out = ""
         for byte in segment.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 out.append(Character(UnicodeScalar(byte)))
             default:

@@ -51,8 +51,10 @@ package enum HTTPExchange {
     }
 
     package static func perform(
-        _ target: Target, method: HTTPMethod, path: String, headers extra: [(String, String)] = [], body: [UInt8]? = nil,
-        timeout: TimeAmount, maxResponseBytes: Int = 256 << 20, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        _ target: Target, method: HTTPMethod, path: String, headers extra: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        timeout: TimeAmount, maxResponseBytes: Int = 256 << 20,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPClientResult {
         let deadline = NIODeadline.now() + timeout
         let sslContext: NIOSSLContext?
@@ -74,11 +76,13 @@ package enum HTTPExchange {
                             try pipeline.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: sni))
                         }
                         try pipeline.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                            wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
-            throw HTTPClientError(code: "client.connect_failed", message: "cannot connect to \(target.host):\(target.port): \(error)")
+            throw HTTPClientError(
+                code: "client.connect_failed", message: "cannot connect to \(target.host):\(target.port): \(error)")
         }
         // The deadline closes the channel, which ends the read below with an error.
         let timer = channel.channel.eventLoop.scheduleTask(deadline: deadline) { [channel = channel.channel] in
@@ -88,12 +92,17 @@ package enum HTTPExchange {
         do {
             return try await channel.executeThenClose { inbound, outbound in
                 var headers = HTTPHeaders()
-                headers.add(name: "host", value: target.port == (target.tls == nil ? 80 : 443) ? target.host : "\(target.host):\(target.port)")
+                headers.add(
+                    name: "host",
+                    value: target.port == (target.tls == nil ? 80 : 443) ? target.host : "\(target.host):\(target.port)"
+                )
                 headers.add(name: "user-agent", value: "cohort")
                 headers.add(name: "accept", value: "*/*")
                 for (name, value) in extra { headers.add(name: name, value: value) }
                 if let body { headers.add(name: "content-length", value: String(body.count)) }
-                var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
+                var parts: [HTTPClientRequestPart] = [
+                    .head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))
+                ]
                 if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
                 parts.append(.end(nil))
                 try await outbound.write(contentsOf: parts)
@@ -106,26 +115,34 @@ package enum HTTPExchange {
                         if head.status.code >= 200 { status = head }
                     case .body(var buffer):
                         guard received.count + buffer.readableBytes <= maxResponseBytes else {
-                            throw HTTPClientError(code: "client.response_too_large", message: "the response is over \(maxResponseBytes) bytes")
+                            throw HTTPClientError(
+                                code: "client.response_too_large",
+                                message: "the response is over \(maxResponseBytes) bytes")
                         }
                         received.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
                     case .end:
-                        if let status { return HTTPClientResult(status: Int(status.status.code), headers: status.headers, body: received) }
+                        if let status {
+                            return HTTPClientResult(
+                                status: Int(status.status.code), headers: status.headers, body: received)
+                        }
                     }
                 }
-                throw HTTPClientError(code: "client.closed", message: "the server closed the connection before a complete response")
+                throw HTTPClientError(
+                    code: "client.closed", message: "the server closed the connection before a complete response")
             }
         } catch let error as HTTPClientError {
             if NIODeadline.now() >= deadline { throw timeoutError(timeout) }
             throw error
         } catch {
             if NIODeadline.now() >= deadline { throw timeoutError(timeout) }
-            throw HTTPClientError(code: "client.failed", message: "the exchange with \(target.host):\(target.port) failed: \(error)")
+            throw HTTPClientError(
+                code: "client.failed", message: "the exchange with \(target.host):\(target.port) failed: \(error)")
         }
     }
 
     private static func timeoutError(_ timeout: TimeAmount) -> HTTPClientError {
-        HTTPClientError(code: "client.timeout", message: "no complete response within \(timeout.nanoseconds / 1_000_000_000) s")
+        HTTPClientError(
+            code: "client.timeout", message: "no complete response within \(timeout.nanoseconds / 1_000_000_000) s")
     }
 
     package static func isIPAddress(_ name: String) -> Bool {

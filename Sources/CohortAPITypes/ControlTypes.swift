@@ -79,7 +79,9 @@ public struct BudgetStatus: Sendable, Codable, Equatable {
     /// The cumulative ε one more round under the current policy would reach.
     public var projectedNextEpsilon: Double
 
-    public init(epsilonSpent: Double, epsilonMax: Double, delta: Double, roundsCharged: Int, projectedNextEpsilon: Double) {
+    public init(
+        epsilonSpent: Double, epsilonMax: Double, delta: Double, roundsCharged: Int, projectedNextEpsilon: Double
+    ) {
         self.epsilonSpent = epsilonSpent
         self.epsilonMax = epsilonMax
         self.epsilonRemaining = max(0, epsilonMax - epsilonSpent)
@@ -136,7 +138,8 @@ public struct CoordinatorStatus: Sendable, Codable, Equatable {
     public var latestApprovedRound: Int?
 
     public init(
-        state: RunState, currentRound: RoundProgress?, roundsQueued: Int, lastRound: RoundSummary?, participants: [ParticipantStatus],
+        state: RunState, currentRound: RoundProgress?, roundsQueued: Int, lastRound: RoundSummary?,
+        participants: [ParticipantStatus],
         budget: BudgetStatus, policySHA256: String, modelVersion: String, latestApprovedRound: Int?
     ) {
         self.state = state
@@ -161,7 +164,9 @@ public struct PolicyAdoption: Sendable, Codable, Equatable {
     /// Sequence number of the `policy.adopted` ledger entry.
     public var ledgerSeq: Int
 
-    public init(policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, changedFields: [String], ledgerSeq: Int) {
+    public init(
+        policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, changedFields: [String], ledgerSeq: Int
+    ) {
         self.policySHA256 = policySHA256
         self.oldEpsilonMax = oldEpsilonMax
         self.newEpsilonMax = newEpsilonMax
@@ -206,7 +211,10 @@ public struct GovernanceAlert: Sendable, Codable, Equatable {
     /// The consortium name from the policy.
     public var consortium: String
 
-    public init(kind: String, round: Int, gate: String, reason: String, participants: [String], timeMillis: Int64, consortium: String) {
+    public init(
+        kind: String, round: Int, gate: String, reason: String, participants: [String], timeMillis: Int64,
+        consortium: String
+    ) {
         self.kind = kind
         self.round = round
         self.gate = gate

@@ -28,7 +28,9 @@ public enum SyntheticUpdate {
     public static let roundOffset = 6
 
     public static func setRound(_ round: UInt64, in plaintext: inout [UInt8]) {
-        plaintext.withUnsafeMutableBytes { $0.storeBytes(of: round.littleEndian, toByteOffset: roundOffset, as: UInt64.self) }
+        plaintext.withUnsafeMutableBytes {
+            $0.storeBytes(of: round.littleEndian, toByteOffset: roundOffset, as: UInt64.self)
+        }
         // Guards the layout assumption above against a change of the format.
         let header = plaintext.withUnsafeBytes { try? UpdatePlaintext.header(of: $0) }
         precondition(header?.round == round, "the update plaintext layout changed; update SyntheticUpdate.roundOffset")

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CohortAPITypes
 import CohortAPIClient
+import CohortAPITypes
 import CohortTransport
 import Foundation
 
@@ -27,16 +27,20 @@ struct APIOptions: ParsableArguments {
 
     static let defaultAPI = "https://127.0.0.1:7444"
 
-
     /// The resolved address, CA, certificate and key.
-    func resolved(environment: [String: String] = ProcessInfo.processInfo.environment) throws(CommandFailure) -> (url: String, ca: String, cert: String, key: String) {
+    func resolved(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(CommandFailure) -> (url: String, ca: String, cert: String, key: String) {
         func pick(_ value: String?, _ variable: String, _ option: String) throws(CommandFailure) -> String {
             if let value, !value.isEmpty { return value }
             if let value = environment[variable], !value.isEmpty { return value }
             throw CommandFailure(code: "cli.missing_identity", message: "pass \(option) FILE or set \(variable)")
         }
         let url = api ?? environment["COHORT_API"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultAPI
-        return (url, try pick(ca, "COHORT_CA", "--ca"), try pick(cert, "COHORT_CERT", "--cert"), try pick(key, "COHORT_KEY", "--key"))
+        return (
+            url, try pick(ca, "COHORT_CA", "--ca"), try pick(cert, "COHORT_CERT", "--cert"),
+            try pick(key, "COHORT_KEY", "--key")
+        )
     }
 
     /// A client over the caller's identity.

@@ -40,7 +40,8 @@ struct BudgetCommand: ParsableCommand {
         var rounds: Int
         @Option(parsing: .unconditional, help: "δ, in (0, 1).")
         var delta: Double
-        @Option(help: "discrete (what the coordinator charges, the default) or continuous (the dp_accounting reference).")
+        @Option(
+            help: "discrete (what the coordinator charges, the default) or continuous (the dp_accounting reference).")
         var mechanism: Mechanism = .discrete
         @Flag(help: "Print one JSON object: {\"epsilon\", \"delta\", \"order\", \"mechanism\", \"charge_method\"}.")
         var json = false
@@ -64,20 +65,26 @@ struct BudgetCommand: ParsableCommand {
                 do throws(PrivacyError) {
                     let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
                     switch self.mechanism {
-                    case .discrete: result = try PrivacyCalculator.chargedEpsilon(mechanism: mechanism, rounds: rounds, delta: delta)
-                    case .continuous: result = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: rounds, delta: delta)
+                    case .discrete:
+                        result = try PrivacyCalculator.chargedEpsilon(
+                            mechanism: mechanism, rounds: rounds, delta: delta)
+                    case .continuous:
+                        result = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: rounds, delta: delta)
                     }
                 } catch {
                     throw CommandFailure(code: error.code, message: error.message)
                 }
                 if json {
-                    try CLIOutput.printJSON(Output(
-                        epsilon: result.epsilon, delta: delta, order: result.order, mechanism: mechanism.rawValue,
-                        chargeMethod: mechanism.chargeMethod))
+                    try CLIOutput.printJSON(
+                        Output(
+                            epsilon: result.epsilon, delta: delta, order: result.order, mechanism: mechanism.rawValue,
+                            chargeMethod: mechanism.chargeMethod))
                 } else {
-                    print("ε = \(result.epsilon) at δ = \(delta) after \(rounds) rounds "
-                        + "(q = \(samplingRate), σ = \(noiseMultiplier)); optimal RDP order \(result.order); "
-                        + (mechanism.chargeMethod.map { "discrete Gaussian, charge method \($0)" } ?? "continuous Gaussian reference"))
+                    print(
+                        "ε = \(result.epsilon) at δ = \(delta) after \(rounds) rounds "
+                            + "(q = \(samplingRate), σ = \(noiseMultiplier)); optimal RDP order \(result.order); "
+                            + (mechanism.chargeMethod.map { "discrete Gaussian, charge method \($0)" }
+                                ?? "continuous Gaussian reference"))
                 }
             }
         }
@@ -96,7 +103,8 @@ struct BudgetCommand: ParsableCommand {
         var samplingRate: Double
         @Option(parsing: .unconditional, help: "Number of rounds T, ≥ 1.")
         var rounds: Int
-        @Option(help: "discrete (what the coordinator charges, the default) or continuous (the dp_accounting reference).")
+        @Option(
+            help: "discrete (what the coordinator charges, the default) or continuous (the dp_accounting reference).")
         var mechanism: Mechanism = .discrete
         @Flag(help: "Print one JSON object: {\"noise_multiplier\", \"epsilon\", \"mechanism\", \"charge_method\"}.")
         var json = false
@@ -130,13 +138,16 @@ struct BudgetCommand: ParsableCommand {
                     throw CommandFailure(code: error.code, message: error.message)
                 }
                 if json {
-                    try CLIOutput.printJSON(Output(
-                        noiseMultiplier: plan.noiseMultiplier, epsilon: plan.epsilon, mechanism: mechanism.rawValue,
-                        chargeMethod: mechanism.chargeMethod))
+                    try CLIOutput.printJSON(
+                        Output(
+                            noiseMultiplier: plan.noiseMultiplier, epsilon: plan.epsilon, mechanism: mechanism.rawValue,
+                            chargeMethod: mechanism.chargeMethod))
                 } else {
-                    print("σ = \(plan.noiseMultiplier) keeps ε = \(plan.epsilon) ≤ \(targetEpsilon) at δ = \(delta) "
-                        + "over \(rounds) rounds with q = \(samplingRate); "
-                        + (mechanism.chargeMethod.map { "discrete Gaussian, charge method \($0)" } ?? "continuous Gaussian reference"))
+                    print(
+                        "σ = \(plan.noiseMultiplier) keeps ε = \(plan.epsilon) ≤ \(targetEpsilon) at δ = \(delta) "
+                            + "over \(rounds) rounds with q = \(samplingRate); "
+                            + (mechanism.chargeMethod.map { "discrete Gaussian, charge method \($0)" }
+                                ?? "continuous Gaussian reference"))
                 }
             }
         }

@@ -5,7 +5,8 @@ extension BudgetCommand {
     /// `cohort budget status`: the running coordinator's budget, over the API.
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The running coordinator's budget: ε spent, cap, what is left and the next round's projection (operator API)."
+            abstract:
+                "The running coordinator's budget: ε spent, cap, what is left and the next round's projection (operator API)."
         )
         @OptionGroup var options: APIOptions
 

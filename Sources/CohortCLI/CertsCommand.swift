@@ -95,7 +95,8 @@ public struct CertsCommand: ParsableCommand {
 
         public func validate() throws {
             guard PeerRole(rawValue: role) != nil else {
-                throw ValidationError("--role must be one of \(PeerRole.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(
+                    "--role must be one of \(PeerRole.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             try CertsCommand.checkDays(days)
             guard host.isEmpty || role == PeerRole.coordinator.rawValue else {
@@ -122,7 +123,8 @@ public struct CertsCommand: ParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "request",
             abstract: "Make this party's keys and a certificate signing request; the private keys never leave DIR.",
-            discussion: "Send DIR/<name>.csr.pem (and, for a participant, DIR/<name>.ed25519.pub for the policy) to the CA."
+            discussion:
+                "Send DIR/<name>.csr.pem (and, for a participant, DIR/<name>.ed25519.pub for the policy) to the CA."
         )
 
         @Option(name: .long, help: "coordinator | participant | operator | auditor.")
@@ -151,8 +153,9 @@ public struct CertsCommand: ParsableCommand {
                 role: try CertsCommand.parseRole(role), name: name, outDirectory: out, hosts: host, overwrite: force
             )
             print("wrote the private key \(files.privateKey) (mode 0600; it stays here)")
-            print("send \(files.certificateRequest) to the consortium CA"
-                + (role == PeerRole.participant.rawValue ? ", and \(files.ed25519PublicKey) for the policy" : ""))
+            print(
+                "send \(files.certificateRequest) to the consortium CA"
+                    + (role == PeerRole.participant.rawValue ? ", and \(files.ed25519PublicKey) for the policy" : ""))
         }
     }
 
@@ -161,7 +164,8 @@ public struct CertsCommand: ParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "sign",
             abstract: "Sign a party's certificate signing request after checking its role, name and hosts.",
-            discussion: "--role, --name and --host are what the consortium agreed for this party; a request asking for anything else is refused."
+            discussion:
+                "--role, --name and --host are what the consortium agreed for this party; a request asking for anything else is refused."
         )
 
         @Option(name: .long, help: "The CA directory (ca.pem, ca.key.pem).")
@@ -182,7 +186,9 @@ public struct CertsCommand: ParsableCommand {
         @Option(name: .long, help: "Validity in days.")
         var days: Int = CertificateAuthority.defaultLeafDays
 
-        @Option(name: .long, help: "A coordinator's agreed extra DNS name or IP address (repeatable); must equal the requested ones.")
+        @Option(
+            name: .long,
+            help: "A coordinator's agreed extra DNS name or IP address (repeatable); must equal the requested ones.")
         var host: [String] = []
 
         public init() {}
@@ -200,7 +206,8 @@ public struct CertsCommand: ParsableCommand {
             )
             print("signed \(role) certificate for \(name), valid until \(certificate.notValidAfter): \(out)")
             let caCertificate = try CertificateAuthority.loadCertificate(CAFiles(directory: ca).certificate)
-            print("CA certificate SHA-256 \(CertificateAuthority.fingerprint(caCertificate)) (tell \(name) out of band)")
+            print(
+                "CA certificate SHA-256 \(CertificateAuthority.fingerprint(caCertificate)) (tell \(name) out of band)")
             print("send \(out) and \(CAFiles(directory: ca).certificate) back to \(name)")
         }
     }
@@ -209,7 +216,8 @@ public struct CertsCommand: ParsableCommand {
     public struct Install: ParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "install",
-            abstract: "Check a signed certificate (chain, validity, name, matches the local key) and install it with the CA certificate."
+            abstract:
+                "Check a signed certificate (chain, validity, name, matches the local key) and install it with the CA certificate."
         )
 
         @Option(name: .long, help: "The identity directory `cohort certs request` wrote.")
@@ -224,7 +232,9 @@ public struct CertsCommand: ParsableCommand {
         @Option(name: .long, help: "The consortium CA certificate (ca.pem).")
         var caCert: String
 
-        @Flag(name: .long, help: "Accept a CA certificate other than the ca.pem already installed (the consortium changed its CA).")
+        @Flag(
+            name: .long,
+            help: "Accept a CA certificate other than the ca.pem already installed (the consortium changed its CA).")
         var replaceCa = false
 
         public init() {}
@@ -236,7 +246,9 @@ public struct CertsCommand: ParsableCommand {
             let files = IdentityFiles(directory: identity, name: name)
             let ca = try CertificateAuthority.loadCertificate(files.caCertificate)
             print("installed the certificate of \(installed): \(files.certificate) (CA: \(files.caCertificate))")
-            print("CA certificate SHA-256 \(CertificateAuthority.fingerprint(ca)): compare it with the consortium's out of band")
+            print(
+                "CA certificate SHA-256 \(CertificateAuthority.fingerprint(ca)): compare it with the consortium's out of band"
+            )
         }
     }
 }

@@ -6,7 +6,8 @@ public struct CohortCommand: AsyncParsableCommand {
         commandName: "cohort",
         abstract: "Cohort: federated learning with differential-privacy accounting.",
         subcommands: [
-            BudgetCommand.self, CertsCommand.self, LedgerCommand.self, DemoCommand.self, RoundCommand.self, ParticipantsCommand.self,
+            BudgetCommand.self, CertsCommand.self, LedgerCommand.self, DemoCommand.self, RoundCommand.self,
+            ParticipantsCommand.self,
             PolicyCommand.self, ModelCommand.self,
         ]
     )

@@ -36,11 +36,15 @@ struct NonPrivateSimulation {
             for (index, silo) in silos.enumerated() {
                 let sample = try samplers[index].sample(count: silo.count, rate: plan.samplingRate)
                 // Each silo sends a float32 sum, as a participant does.
-                for (j, value) in try model.gradientSum(data: silo, indices: sample).enumerated() { total[j] += Double(value) }
+                for (j, value) in try model.gradientSum(data: silo, indices: sample).enumerated() {
+                    total[j] += Double(value)
+                }
             }
             try optimizer.applyNoisedGradientSum(
-                total.map { Float($0) }, expectedBatchSize: plan.samplingRate * Double(trainingRecords), to: &parameters)
-            model = try BuiltInModel(architecture: architecture, featureCount: featureCount, parameters: parameters.parameters)
+                total.map { Float($0) }, expectedBatchSize: plan.samplingRate * Double(trainingRecords), to: &parameters
+            )
+            model = try BuiltInModel(
+                architecture: architecture, featureCount: featureCount, parameters: parameters.parameters)
             try afterRound(round, model)
         }
         return model
@@ -93,30 +97,43 @@ extension DemoCommand {
         for silo in setup.silos {
             let local = try Participant.loadLocalData(
                 configuration: ParticipantConfiguration(
-                    host: "127.0.0.1", port: 0, identity: identities[silo]!, dataPath: work + "/\(silo)/data.csv", schemaPath: schemaPath),
+                    host: "127.0.0.1", port: 0, identity: identities[silo]!, dataPath: work + "/\(silo)/data.csv",
+                    schemaPath: schemaPath),
                 logger: logger)
             silos.append(local.train)
         }
         let trainingRecords = silos.reduce(0) { $0 + $1.count }
-        say("NOT PRIVATE: \(setup.silos.count) silos, \(trainingRecords) training records (participant holdouts excluded), "
-            + "q = \(setup.plan.samplingRate), \(setup.plan.rounds) rounds, no clipping, no noise")
+        say(
+            "NOT PRIVATE: \(setup.silos.count) silos, \(trainingRecords) training records (participant holdouts excluded), "
+                + "q = \(setup.plan.samplingRate), \(setup.plan.rounds) rounds, no clipping, no noise")
         let simulation = NonPrivateSimulation(plan: setup.plan, silos: silos)
         let final = try simulation.run(architecture: setup.architecture, featureCount: featureCount) { round, model in
             guard !json, round % 10 == 0 || round == setup.plan.rounds else { return }
             let metrics = try model.evaluate(test)
-            print(String(format: "round %3d · NOT PRIVATE · test accuracy %.3f · ROC AUC %.3f", round, metrics.accuracy, metrics.rocAUC ?? .nan))
+            print(
+                String(
+                    format: "round %3d · NOT PRIVATE · test accuracy %.3f · ROC AUC %.3f", round, metrics.accuracy,
+                    metrics.rocAUC ?? .nan))
         }
         let metrics = try final.evaluate(test)
         if json {
-            try CLIOutput.printJSON(NonPrivateDemoSummary(
-                dataset: dataset.rawValue, model: setup.architecture.kind, participants: setup.silos.count,
-                rounds: setup.plan.rounds, samplingRate: setup.plan.samplingRate,
-                trainingRecords: trainingRecords, federated: metrics, centralisedReference: reference, workdir: work))
+            try CLIOutput.printJSON(
+                NonPrivateDemoSummary(
+                    dataset: dataset.rawValue, model: setup.architecture.kind, participants: setup.silos.count,
+                    rounds: setup.plan.rounds, samplingRate: setup.plan.samplingRate,
+                    trainingRecords: trainingRecords, federated: metrics, centralisedReference: reference, workdir: work
+                ))
         } else {
             print("")
             print("final test metrics on \(test.count) held-out records — NOT PRIVATE")
-            print(String(format: "  federated, no clipping, no noise: accuracy %.3f, ROC AUC %.3f", metrics.accuracy, metrics.rocAUC ?? .nan))
-            print(String(format: "  centralised, no DP:               accuracy %.3f, ROC AUC %.3f", reference.accuracy, reference.rocAUC ?? .nan))
+            print(
+                String(
+                    format: "  federated, no clipping, no noise: accuracy %.3f, ROC AUC %.3f", metrics.accuracy,
+                    metrics.rocAUC ?? .nan))
+            print(
+                String(
+                    format: "  centralised, no DP:               accuracy %.3f, ROC AUC %.3f", reference.accuracy,
+                    reference.rocAUC ?? .nan))
             print("NOT PRIVATE: this run has no privacy guarantee.")
         }
     }

@@ -9,11 +9,14 @@ struct DemoBinaries {
     let participant: String
 
     static func locate() throws -> DemoBinaries {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().path
         let coordinator = directory + "/cohort-coordinator"
         let participant = directory + "/cohort-participant"
         for path in [coordinator, participant] where !FileManager.default.isExecutableFile(atPath: path) {
-            throw CommandFailure(code: "demo.missing_binary", message: "\(path) is missing; build all products (`swift build -c release`) first")
+            throw CommandFailure(
+                code: "demo.missing_binary",
+                message: "\(path) is missing; build all products (`swift build -c release`) first")
         }
         return DemoBinaries(coordinator: coordinator, participant: participant)
     }
@@ -97,10 +100,15 @@ final class LedgerWatcher {
                 contributors[round] = data["contributors"]?.arrayValue?.count ?? 0
                 epsilon = data["cumulative_epsilon"]?.doubleValue ?? epsilon
             case "round.closed":
-                events.append(.closed(round: round, contributors: contributors[round] ?? 0, epsilon: epsilon,
-                                      checkpoint: checkpoints + "/" + (data["checkpoint"]?.stringValue ?? "")))
+                events.append(
+                    .closed(
+                        round: round, contributors: contributors[round] ?? 0, epsilon: epsilon,
+                        checkpoint: checkpoints + "/" + (data["checkpoint"]?.stringValue ?? "")))
             case "round.refused":
-                events.append(.refused(round: round, gate: data["gate"]?.stringValue ?? "?", reason: data["reason"]?.stringValue ?? ""))
+                events.append(
+                    .refused(
+                        round: round, gate: data["gate"]?.stringValue ?? "?", reason: data["reason"]?.stringValue ?? "")
+                )
             case "round.aborted":
                 events.append(.aborted(round: round, reason: data["reason"]?.stringValue ?? ""))
             case "gate.decision":

@@ -2,6 +2,7 @@ import ArgumentParser
 import CohortCrypto
 import CohortLedger
 import CohortStorage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -46,16 +47,19 @@ public struct LedgerCommand: ParsableCommand {
     /// `cohort ledger show`
     public struct Show: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Print the ledger as a table: seq, time, kind, round, ε per round and cumulative, gate decisions and refusals.",
+            abstract:
+                "Print the ledger as a table: seq, time, kind, round, ε per round and cumulative, gate decisions and refusals.",
             discussion: "Signatures are not checked here; use `cohort ledger verify` for that."
         )
 
         @Option(name: .long, help: "The ledger file (ledger.jsonl).")
         var ledger: String
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The coordinator's evaluation store (<state>/evaluations.jsonl): list each round's exact metrics.",
-            discussion: "For operators: the store holds exact holdout metrics, which the ledger only commits to."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The coordinator's evaluation store (<state>/evaluations.jsonl): list each round's exact metrics.",
+                discussion: "For operators: the store holds exact holdout metrics, which the ledger only commits to."))
         var evaluations: String?
 
         public init() {}
@@ -69,9 +73,10 @@ public struct LedgerCommand: ParsableCommand {
                 for line in try EvaluationStore.read(path: evaluations) {
                     let metrics = line.record.metrics.sorted { $0.key < $1.key }
                         .map { "\($0.key) \(String(format: "%.4f", $0.value))" }
-                    print("round \(line.record.round) · model \(line.record.modelSHA256.prefix(12))… · "
-                        + "\(line.record.participants) participants · "
-                        + (metrics.isEmpty ? "not evaluated" : metrics.joined(separator: ", ")))
+                    print(
+                        "round \(line.record.round) · model \(line.record.modelSHA256.prefix(12))… · "
+                            + "\(line.record.participants) participants · "
+                            + (metrics.isEmpty ? "not evaluated" : metrics.joined(separator: ", ")))
                 }
             }
             LedgerCommand.reportProblems(contents.problems)
@@ -97,30 +102,46 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "The ledger file (ledger.jsonl).")
         var ledger: String
 
-        @Option(name: .long, help: "The coordinator's ledger public key file (`cohort-key v1 ed25519-public <base64>`).")
+        @Option(
+            name: .long, help: "The coordinator's ledger public key file (`cohort-key v1 ed25519-public <base64>`).")
         var publicKey: String
 
-        @Option(name: .long, help: "last: the last entry's signature, which covers the rest through the hash chain (default); all: every entry's signature too.")
+        @Option(
+            name: .long,
+            help:
+                "last: the last entry's signature, which covers the rest through the hash chain (default); all: every entry's signature too."
+        )
         var signatures: Signatures = .last
 
         @Flag(name: .long, help: "Print the result as one JSON object.")
         var json = false
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The coordinator's evaluation store (<state>/evaluations.jsonl): also check every evaluation_sha256.",
-            discussion: "Optional: the store holds exact holdout metrics, for operators only; a ledger verifies without it."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The coordinator's evaluation store (<state>/evaluations.jsonl): also check every evaluation_sha256.",
+                discussion:
+                    "Optional: the store holds exact holdout metrics, for operators only; a ledger verifies without it."
+            ))
         var evaluations: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The coordinator's gate-input store (<state>/gate-inputs.jsonl): also check every inputs_sha256.",
-            discussion: "Optional: the store holds exact record statistics, for operators only; a ledger verifies without it."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The coordinator's gate-input store (<state>/gate-inputs.jsonl): also check every inputs_sha256.",
+                discussion:
+                    "Optional: the store holds exact record statistics, for operators only; a ledger verifies without it."
+            ))
         var gateInputs: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The coordinator's participant-sample store (<state>/participant-samples.jsonl): also open every "
-                + "participant-unit sample_commitment and contributors_commitment.",
-            discussion: "Optional: the store names who was sampled, for operators only; a ledger verifies without it. "
-                + "With it, the output also gives each round's sample size, which the ledger withholds."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The coordinator's participant-sample store (<state>/participant-samples.jsonl): also open every "
+                    + "participant-unit sample_commitment and contributors_commitment.",
+                discussion:
+                    "Optional: the store names who was sampled, for operators only; a ledger verifies without it. "
+                    + "With it, the output also gives each round's sample size, which the ledger withholds."))
         var samples: String?
 
         public init() {}
@@ -150,30 +171,44 @@ public struct LedgerCommand: ParsableCommand {
                 }
                 if json {
                     let object: JSONValue = [
-                        "ok": true, "entries": .integer(state.entryCount), "rounds_charged": .integer(state.roundsCharged),
-                        "cumulative_epsilon": .number(state.cumulativeEpsilon), "epsilon_max": .number(state.epsilonMax),
+                        "ok": true, "entries": .integer(state.entryCount),
+                        "rounds_charged": .integer(state.roundsCharged),
+                        "cumulative_epsilon": .number(state.cumulativeEpsilon),
+                        "epsilon_max": .number(state.epsilonMax),
                         "delta": .number(state.delta), "last_hash": .string(state.lastHash),
                         "signatures_checked": .string(signatures.rawValue),
                         "unknown_kinds": .object(state.unknownKinds.mapValues { .integer($0) }),
                     ]
                     var members = object.objectValue ?? [:]
                     if let store { members["evaluation_commitments_checked"] = .integer(store.commitmentsChecked) }
-                    if let gateStore { members["gate_input_commitments_checked"] = .integer(gateStore.commitmentsChecked) }
+                    if let gateStore {
+                        members["gate_input_commitments_checked"] = .integer(gateStore.commitmentsChecked)
+                    }
                     if let sampleStore {
                         members["sample_commitments_checked"] = .integer(sampleStore.commitmentsChecked)
-                        members["sample_sizes"] = .object(Dictionary(uniqueKeysWithValues: sampleStore.counts.map {
-                            (String($0.key), JSONValue.object([
-                                "sampled": .integer($0.value.sampled), "contributors": .integer($0.value.contributors),
-                            ]))
-                        }))
+                        members["sample_sizes"] = .object(
+                            Dictionary(
+                                uniqueKeysWithValues: sampleStore.counts.map {
+                                    (
+                                        String($0.key),
+                                        JSONValue.object([
+                                            "sampled": .integer($0.value.sampled),
+                                            "contributors": .integer($0.value.contributors),
+                                        ])
+                                    )
+                                }))
                     }
                     print(JSONValue.object(members).canonicalString)
                 } else {
-                    var line = "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
+                    var line =
+                        "OK: \(state.entryCount) entries, \(state.roundsCharged) rounds charged, cumulative ε \(state.cumulativeEpsilon) "
                         + "at δ \(state.delta) (cap \(state.epsilonMax)), last hash \(state.lastHash)"
-                    line += signatures == .last ? ", signatures: last entry (covers all through the chain)" : ", signatures: every entry"
+                    line +=
+                        signatures == .last
+                        ? ", signatures: last entry (covers all through the chain)" : ", signatures: every entry"
                     if let store {
-                        line += "; evaluation store: \(store.commitmentsChecked) commitments match"
+                        line +=
+                            "; evaluation store: \(store.commitmentsChecked) commitments match"
                             + (store.unreferencedLines > 0
                                 ? " (\(store.unreferencedLines) lines of unreleased models)" : "")
                     }
@@ -181,16 +216,19 @@ public struct LedgerCommand: ParsableCommand {
                     if let sampleStore {
                         line += "; participant-sample store: \(sampleStore.commitmentsChecked) commitments open"
                         if !sampleStore.counts.isEmpty {
-                            line += " (sampled/contributed per round, operator-only: "
+                            line +=
+                                " (sampled/contributed per round, operator-only: "
                                 + sampleStore.counts.sorted { $0.key < $1.key }
-                                    .map { "\($0.key): \($0.value.sampled)/\($0.value.contributors)" }
-                                    .joined(separator: ", ")
+                                .map { "\($0.key): \($0.value.sampled)/\($0.value.contributors)" }
+                                .joined(separator: ", ")
                                 + ")"
                         }
                     }
                     if !state.unknownKinds.isEmpty {
-                        line += "; unknown kinds (chain and signature checked only): "
-                            + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+                        line +=
+                            "; unknown kinds (chain and signature checked only): "
+                            + state.unknownKinds.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(
+                                separator: ", ")
                     }
                     print(line)
                 }
@@ -200,7 +238,9 @@ public struct LedgerCommand: ParsableCommand {
                     throw LedgerCommand.inputError
                 }
                 if json {
-                    var object: [String: JSONValue] = ["ok": false, "code": .string(error.code.rawValue), "message": .string(error.message)]
+                    var object: [String: JSONValue] = [
+                        "ok": false, "code": .string(error.code.rawValue), "message": .string(error.message),
+                    ]
                     if let line = error.line { object["line"] = .integer(line) }
                     if let seq = error.seq { object["seq"] = .integer(seq) }
                     print(JSONValue.object(object).canonicalString)
@@ -214,7 +254,8 @@ public struct LedgerCommand: ParsableCommand {
 
     /// `cohort ledger export`
     public struct Export: ParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "Export the entries as CSV or JSON to standard output or a file.")
+        public static let configuration = CommandConfiguration(
+            abstract: "Export the entries as CSV or JSON to standard output or a file.")
 
         enum Format: String, ExpressibleByArgument, CaseIterable {
             case csv, json
@@ -247,7 +288,8 @@ public struct LedgerCommand: ParsableCommand {
     /// `cohort ledger report`
     public struct Report: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Write a self-contained HTML report: plots of holdout accuracy, ROC AUC and loss, ε against the cap and contributors per round; rounds, governance decisions and refusals.",
+            abstract:
+                "Write a self-contained HTML report: plots of holdout accuracy, ROC AUC and loss, ε against the cap and contributors per round; rounds, governance decisions and refusals.",
             discussion: """
                 Holdout metrics come from the coordinator's evaluations.jsonl: --evaluations PATH, or the file of that name \
                 next to the ledger when there is one; otherwise from the ledger entries that carry metrics (older ledgers). \
@@ -264,13 +306,16 @@ public struct LedgerCommand: ParsableCommand {
         @Option(name: .long, help: "Verify with this public key file and show the verdict in the report.")
         var publicKey: String?
 
-        @Option(name: .long, help: "The coordinator's evaluations.jsonl (default: the one next to the ledger, if present).")
+        @Option(
+            name: .long, help: "The coordinator's evaluations.jsonl (default: the one next to the ledger, if present).")
         var evaluations: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The coordinator's participant-samples.jsonl (default: the one next to the ledger, if present).",
-            discussion: "Participant unit: the ledger withholds each round's sample size; the operator-only store, "
-                + "checked against the ledger's commitments, gives the contributors per round."))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The coordinator's participant-samples.jsonl (default: the one next to the ledger, if present).",
+                discussion: "Participant unit: the ledger withholds each round's sample size; the operator-only store, "
+                    + "checked against the ledger's commitments, gives the contributors per round."))
         var samples: String?
 
         public init() {}
@@ -279,7 +324,8 @@ public struct LedgerCommand: ParsableCommand {
             let contents = try LedgerCommand.readEntries(ledger)
             var evaluationsPath = evaluations
             if evaluationsPath == nil {
-                let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+                let directory = ledger.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
+                    separator: "/")
                 let sibling = (directory.isEmpty ? "" : directory + "/") + RoundEvaluations.fileName
                 if DurableFile.exists(sibling) { evaluationsPath = sibling }
             }
@@ -312,7 +358,8 @@ public struct LedgerCommand: ParsableCommand {
             if let publicKey {
                 do {
                     let key = try KeyFile.readPublic(kind: .ed25519Public, from: publicKey)
-                    let result = try LedgerVerifier.verify(file: ledger, publicKey: key, keepEntries: evaluationsPath != nil)
+                    let result = try LedgerVerifier.verify(
+                        file: ledger, publicKey: key, keepEntries: evaluationsPath != nil)
                     verdict = "all \(result.state.entryCount) entries verified (chain, signatures, ε recomputation)"
                     // The plotted metrics are the store's: under a verified banner they must be the
                     // ones the ledger committed to.

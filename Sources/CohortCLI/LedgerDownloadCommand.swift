@@ -6,8 +6,10 @@ extension LedgerCommand {
     /// `cohort ledger download --out FILE`: the running coordinator's ledger, over the API.
     struct Download: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download the running coordinator's ledger (operators and auditors); verify it with `cohort ledger verify`.",
-            discussion: "Exit codes: 0 ok, 1 refused by the API, 2 cannot write FILE, 3 forbidden (role), 4 API unreachable."
+            abstract:
+                "Download the running coordinator's ledger (operators and auditors); verify it with `cohort ledger verify`.",
+            discussion:
+                "Exit codes: 0 ok, 1 refused by the API, 2 cannot write FILE, 3 forbidden (role), 4 API unreachable."
         )
         @Option(name: .long, help: "Where to write the ledger (JSON Lines).")
         var out: String

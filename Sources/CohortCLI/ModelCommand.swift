@@ -1,8 +1,8 @@
 import ArgumentParser
+import CohortAPIClient
 import CohortCrypto
 import CohortLedger
 import CohortModel
-import CohortAPIClient
 import CohortStorage
 
 /// `cohort model export|download`: a released model as one safetensors file with its encoding,

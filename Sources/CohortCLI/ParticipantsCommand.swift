@@ -1,18 +1,20 @@
 import ArgumentParser
-import CohortAPITypes
 import CohortAPIClient
+import CohortAPITypes
 
 /// `cohort participants list|suspend|resume`.
 struct ParticipantsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "participants",
         abstract: "List the policy's participants, suspend or resume one (operator API).",
-        discussion: "Exit codes: 0 ok, 1 refused by the API, 2 unreadable local file, 3 forbidden (role), 4 API unreachable.",
+        discussion:
+            "Exit codes: 0 ok, 1 refused by the API, 2 unreadable local file, 3 forbidden (role), 4 API unreachable.",
         subcommands: [List.self, Suspend.self, Resume.self]
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Connection, records, suspension and anomaly flags of every participant.")
+        static let configuration = CommandConfiguration(
+            abstract: "Connection, records, suspension and anomaly flags of every participant.")
         @OptionGroup var options: APIOptions
 
         func run() async throws {
@@ -28,7 +30,8 @@ struct ParticipantsCommand: AsyncParsableCommand {
     }
 
     struct Suspend: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Exclude a participant from sampling until resumed (operators).")
+        static let configuration = CommandConfiguration(
+            abstract: "Exclude a participant from sampling until resumed (operators).")
         @Argument(help: "The participant's name.")
         var name: String
         @Option(name: .long, help: "Why; shown in status.")
@@ -38,13 +41,18 @@ struct ParticipantsCommand: AsyncParsableCommand {
         func run() async throws {
             try await options.run { client in
                 let participant = try await client.suspend(name, reason: reason)
-                if options.json { try options.printJSON(participant) } else { print(StatusRendering.participantLine(participant)) }
+                if options.json {
+                    try options.printJSON(participant)
+                } else {
+                    print(StatusRendering.participantLine(participant))
+                }
             }
         }
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a suspended participant eligible again (operators).")
+        static let configuration = CommandConfiguration(
+            abstract: "Make a suspended participant eligible again (operators).")
         @Argument(help: "The participant's name.")
         var name: String
         @OptionGroup var options: APIOptions
@@ -52,7 +60,11 @@ struct ParticipantsCommand: AsyncParsableCommand {
         func run() async throws {
             try await options.run { client in
                 let participant = try await client.reinstate(name)
-                if options.json { try options.printJSON(participant) } else { print(StatusRendering.participantLine(participant)) }
+                if options.json {
+                    try options.printJSON(participant)
+                } else {
+                    print(StatusRendering.participantLine(participant))
+                }
             }
         }
     }

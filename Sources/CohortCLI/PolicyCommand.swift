@@ -29,15 +29,18 @@ struct PolicyCommand: AsyncParsableCommand {
                 do {
                     yaml = try String(contentsOfFile: file, encoding: .utf8)
                 } catch {
-                    throw CommandFailure(code: "cli.unreadable_file", message: "cannot read \(file): \(error.localizedDescription)")
+                    throw CommandFailure(
+                        code: "cli.unreadable_file", message: "cannot read \(file): \(error.localizedDescription)")
                 }
                 let adoption = try await client.adoptPolicy(yaml: yaml)
                 if options.json {
                     try options.printJSON(adoption)
                 } else {
-                    print("adopted policy \(adoption.policySHA256) (ledger entry \(adoption.ledgerSeq)); epsilon_max "
-                        + "\(adoption.oldEpsilonMax) → \(adoption.newEpsilonMax); changed: "
-                        + (adoption.changedFields.isEmpty ? "nothing" : adoption.changedFields.joined(separator: ", ")))
+                    print(
+                        "adopted policy \(adoption.policySHA256) (ledger entry \(adoption.ledgerSeq)); epsilon_max "
+                            + "\(adoption.oldEpsilonMax) → \(adoption.newEpsilonMax); changed: "
+                            + (adoption.changedFields.isEmpty
+                                ? "nothing" : adoption.changedFields.joined(separator: ", ")))
                 }
             }
         }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CohortAPITypes
 import CohortAPIClient
+import CohortAPITypes
 import Foundation
 
 #if canImport(Glibc)
@@ -12,7 +12,8 @@ struct RoundCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "round",
         abstract: "Start, watch, pause, resume or abort rounds on a running coordinator (operator API).",
-        discussion: "Exit codes: 0 ok, 1 refused by the API, 2 unreadable local file, 3 forbidden (role), 4 API unreachable.",
+        discussion:
+            "Exit codes: 0 ok, 1 refused by the API, 2 unreadable local file, 3 forbidden (role), 4 API unreachable.",
         subcommands: [Start.self, Status.self, Abort.self, Pause.self, Resume.self]
     )
 
@@ -40,7 +41,8 @@ struct RoundCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the coordinator's state, round, budget and participants.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the coordinator's state, round, budget and participants.")
 
         @Flag(help: "Show live progress until no round is running or queued.")
         var watch = false
@@ -61,7 +63,8 @@ struct RoundCommand: AsyncParsableCommand {
     }
 
     struct Abort: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Abort the round in progress and drop queued rounds (operators).")
+        static let configuration = CommandConfiguration(
+            abstract: "Abort the round in progress and drop queued rounds (operators).")
 
         @Option(name: .long, help: "Why; recorded in the ledger's abort entry.")
         var reason: String?
@@ -70,19 +73,28 @@ struct RoundCommand: AsyncParsableCommand {
         func run() async throws {
             try await options.run { client in
                 let status = try await client.abortRound(reason: reason)
-                if options.json { try options.printJSON(status) } else { print("abort requested; \(StatusRendering.progressLine(status))") }
+                if options.json {
+                    try options.printJSON(status)
+                } else {
+                    print("abort requested; \(StatusRendering.progressLine(status))")
+                }
             }
         }
     }
 
     struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start no new round until resumed; the current one finishes (operators).")
+        static let configuration = CommandConfiguration(
+            abstract: "Start no new round until resumed; the current one finishes (operators).")
         @OptionGroup var options: APIOptions
 
         func run() async throws {
             try await options.run { client in
                 let status = try await client.pause()
-                if options.json { try options.printJSON(status) } else { print("paused; \(StatusRendering.progressLine(status))") }
+                if options.json {
+                    try options.printJSON(status)
+                } else {
+                    print("paused; \(StatusRendering.progressLine(status))")
+                }
             }
         }
     }
@@ -94,7 +106,11 @@ struct RoundCommand: AsyncParsableCommand {
         func run() async throws {
             try await options.run { client in
                 let status = try await client.resume()
-                if options.json { try options.printJSON(status) } else { print("resumed; \(StatusRendering.progressLine(status))") }
+                if options.json {
+                    try options.printJSON(status)
+                } else {
+                    print("resumed; \(StatusRendering.progressLine(status))")
+                }
             }
         }
     }

@@ -44,9 +44,12 @@ enum StatusRendering {
         lines.append(budgetLine(status.budget))
         let connected = status.participants.filter(\.connected).count
         let suspended = status.participants.filter(\.suspended).map(\.name)
-        lines.append("participants: \(connected) of \(status.participants.count) connected"
-            + (suspended.isEmpty ? "" : "; suspended: \(suspended.joined(separator: ", "))"))
-        lines.append("model: \(status.modelVersion), latest approved round: \(status.latestApprovedRound.map(String.init) ?? "none")")
+        lines.append(
+            "participants: \(connected) of \(status.participants.count) connected"
+                + (suspended.isEmpty ? "" : "; suspended: \(suspended.joined(separator: ", "))"))
+        lines.append(
+            "model: \(status.modelVersion), latest approved round: \(status.latestApprovedRound.map(String.init) ?? "none")"
+        )
         lines.append("policy sha256: \(status.policySHA256)")
         return lines.joined(separator: "\n")
     }
@@ -60,7 +63,9 @@ enum StatusRendering {
         var text = "\(participant.name): " + (participant.connected ? "connected" : "not connected")
         if let records = participant.records { text += ", \(records) records" }
         if participant.suspended { text += ", SUSPENDED (\(participant.suspensionReason ?? "no reason"))" }
-        if !participant.flaggedRounds.isEmpty { text += ", flagged in rounds \(participant.flaggedRounds.map(String.init).joined(separator: ", "))" }
+        if !participant.flaggedRounds.isEmpty {
+            text += ", flagged in rounds \(participant.flaggedRounds.map(String.init).joined(separator: ", "))"
+        }
         return text
     }
 

@@ -30,7 +30,8 @@ extension Coordinator {
         public var allowedRoles: Set<PeerRole> {
             switch self {
             case .readStatus, .readBudget, .readParticipants, .readLedger, .readMetrics: [.operator, .auditor]
-            case .startRounds, .pause, .resume, .abortRound, .suspendParticipant, .reinstateParticipant, .adoptPolicy, .readModel:
+            case .startRounds, .pause, .resume, .abortRound, .suspendParticipant, .reinstateParticipant, .adoptPolicy,
+                .readModel:
                 [.operator]
             }
         }
@@ -39,10 +40,12 @@ extension Coordinator {
     /// Refuses (and logs who and why) unless `principal` may take `action`.
     public func authorize(_ principal: ControlPrincipal, _ action: ControlAction) throws(ControlError) {
         guard action.allowedRoles.contains(principal.role) else {
-            logger.warning("control action refused", metadata: [
-                "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
-                "cohort.reason": "role \(principal.role) may not \(action.rawValue)",
-            ])
+            logger.warning(
+                "control action refused",
+                metadata: [
+                    "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
+                    "cohort.reason": "role \(principal.role) may not \(action.rawValue)",
+                ])
             let allowed = action.allowedRoles.map(\.rawValue).sorted().joined(separator: " or ")
             throw ControlError(
                 code: "control.forbidden",
@@ -56,10 +59,16 @@ extension Coordinator {
         let listed = principal.role == .operator ? api?.operators ?? [] : api?.auditors ?? []
         guard listed.contains(principal.name) else {
             let field = principal.role == .operator ? "api.operators" : "api.auditors"
-            let why = api == nil ? "the policy in force has no `api` section, so it lists no one" : "\(principal.name) is not listed in \(field)"
-            logger.warning("control action refused", metadata: [
-                "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)", "cohort.reason": "\(why)",
-            ])
+            let why =
+                api == nil
+                ? "the policy in force has no `api` section, so it lists no one"
+                : "\(principal.name) is not listed in \(field)"
+            logger.warning(
+                "control action refused",
+                metadata: [
+                    "cohort.principal": "\(principal)", "cohort.action": "\(action.rawValue)",
+                    "cohort.reason": "\(why)",
+                ])
             throw ControlError(
                 code: "control.not_listed",
                 message: api == nil
@@ -84,7 +93,9 @@ extension Coordinator {
         guard reason.count <= PrintableText.maxReasonLength else {
             throw ControlError(
                 code: "control.invalid_reason",
-                message: "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed", category: .invalidInput)
+                message:
+                    "the reason is \(reason.count) characters long; at most \(PrintableText.maxReasonLength) are allowed",
+                category: .invalidInput)
         }
     }
 
@@ -95,7 +106,8 @@ extension Coordinator {
     public func budgetStatus() -> BudgetStatus {
         let privacy = configuration.policy.policy.privacy
         let state = ledger.state
-        let projected = (try? SubsampledGaussian(samplingRate: privacy.samplingRate, noiseMultiplier: privacy.noiseMultiplier))
+        let projected =
+            (try? SubsampledGaussian(samplingRate: privacy.samplingRate, noiseMultiplier: privacy.noiseMultiplier))
             .map { state.projectedCharge(mechanism: $0, delta: state.delta).cumulativeEpsilon } ?? .infinity
         return BudgetStatus(
             epsilonSpent: state.cumulativeEpsilon, epsilonMax: state.epsilonMax, delta: state.delta,
@@ -107,14 +119,17 @@ extension Coordinator {
     public func participantStatuses() -> [ParticipantStatus] {
         configuration.policy.policy.participants.map { participant in
             ParticipantStatus(
-                name: participant.name, connected: gateway.sessions[participant.name] != nil, suspended: suspended[participant.name] != nil,
-                suspensionReason: suspended[participant.name], records: gateway.sessions[participant.name]?.attestation.rows,
+                name: participant.name, connected: gateway.sessions[participant.name] != nil,
+                suspended: suspended[participant.name] != nil,
+                suspensionReason: suspended[participant.name],
+                records: gateway.sessions[participant.name]?.attestation.rows,
                 flaggedRounds: flaggedRounds[participant.name] ?? [])
         }
             + connectedNonMembers().map { name in
                 ParticipantStatus(
                     name: name, connected: true, suspended: suspended[name] != nil, suspensionReason: suspended[name],
-                    records: gateway.sessions[name]?.attestation.rows, flaggedRounds: flaggedRounds[name] ?? [], inPolicy: false)
+                    records: gateway.sessions[name]?.attestation.rows, flaggedRounds: flaggedRounds[name] ?? [],
+                    inPolicy: false)
             }
     }
 
@@ -124,7 +139,8 @@ extension Coordinator {
     /// The last round's exact holdout metrics are un-protected data for operators only
     /// (docs/PRIVACY.md, trust model): any other reader gets the status without them.
     public func status(for reader: PeerRole? = nil) -> CoordinatorStatus {
-        let runState: RunState = paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
+        let runState: RunState =
+            paused ? .paused : (round != nil || queuedRounds > 0 || runningQueue ? .running : .idle)
         let progress = round.map { active in
             Self.progress(
                 round: active.number, phase: active.machine.state.rawValue, invited: active.invited.count,
@@ -155,7 +171,9 @@ extension Coordinator {
     public func requestRounds(_ count: Int, by principal: ControlPrincipal) throws(ControlError) -> CoordinatorStatus {
         try authorize(principal, .startRounds)
         guard (1...10_000).contains(count) else {
-            throw ControlError(code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)", category: .invalidInput)
+            throw ControlError(
+                code: "control.invalid_count", message: "rounds to start must be 1…10000, got \(count)",
+                category: .invalidInput)
         }
         // queue.json refuses more at start-up; a queue that long is a mistake, not a plan.
         guard operatorQueuedRounds + count <= StateDirectory.QueueFile.maximumRounds else {
@@ -169,7 +187,9 @@ extension Coordinator {
         do {
             try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds + count, paused: paused))
         } catch {
-            throw ControlError(code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued", category: .internalFailure)
+            throw ControlError(
+                code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued",
+                category: .internalFailure)
         }
         operatorQueuedRounds += count
         signalChange()
@@ -219,13 +239,17 @@ extension Coordinator {
         try Self.checkReason(reason)
         let dropped = queuedRounds
         guard round != nil || dropped > 0 else {
-            throw ControlError(code: "control.no_round", message: "no round is running or queued; nothing to abort", category: .conflict)
+            throw ControlError(
+                code: "control.no_round", message: "no round is running or queued; nothing to abort",
+                category: .conflict)
         }
         if operatorQueuedRounds > 0 {
             do {
                 try stateDirectory.writeOperatorQueue(.init(queuedRounds: 0, paused: paused))
             } catch {
-                throw ControlError(code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted", category: .internalFailure)
+                throw ControlError(
+                    code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted",
+                    category: .internalFailure)
             }
         }
         operatorQueuedRounds = 0
@@ -233,31 +257,39 @@ extension Coordinator {
         // The abort belongs to the round running now: its driver acts on it at its next step,
         // whether it is collecting, aggregating or evaluating, and it can never reach a later round.
         if let active = round {
-            active.requestAbort(reason: reason.isEmpty
-                ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason)")
+            active.requestAbort(
+                reason: reason.isEmpty
+                    ? "aborted by operator \(principal.name)" : "aborted by operator \(principal.name): \(reason)")
         }
         signalChange()
-        logger.notice("abort requested", metadata: ["cohort.principal": "\(principal)", "cohort.dropped_rounds": "\(dropped)"])
+        logger.notice(
+            "abort requested", metadata: ["cohort.principal": "\(principal)", "cohort.dropped_rounds": "\(dropped)"])
         return status()
     }
 
     /// Excludes a participant from sampling until it is resumed.
-    public func suspend(participant name: String, reason: String, by principal: ControlPrincipal) throws(ControlError) -> ParticipantStatus {
+    public func suspend(
+        participant name: String, reason: String, by principal: ControlPrincipal
+    ) throws(ControlError) -> ParticipantStatus {
         try authorize(principal, .suspendParticipant)
         try requireKnown(name)
         try Self.checkReason(reason)
         let why = "suspended by \(principal.name)" + (reason.isEmpty ? "" : ": \(reason)")
         try setSuspension(name, why)
-        logger.notice("participant suspended", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
+        logger.notice(
+            "participant suspended", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
         return participantStatuses().first { $0.name == name }!
     }
 
     /// Makes a suspended participant eligible again.
-    public func reinstate(participant name: String, by principal: ControlPrincipal) throws(ControlError) -> ParticipantStatus {
+    public func reinstate(
+        participant name: String, by principal: ControlPrincipal
+    ) throws(ControlError) -> ParticipantStatus {
         try authorize(principal, .reinstateParticipant)
         try requireKnown(name)
         try setSuspension(name, nil)
-        logger.notice("participant resumed", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
+        logger.notice(
+            "participant resumed", metadata: ["cohort.principal": "\(principal)", "cohort.participant": "\(name)"])
         return participantStatuses().first { $0.name == name }!
     }
 
@@ -268,7 +300,9 @@ extension Coordinator {
         do {
             return try DurableFile.read(stateDirectory.ledgerPath)
         } catch {
-            throw ControlError(code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)", category: .internalFailure)
+            throw ControlError(
+                code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)",
+                category: .internalFailure)
         }
     }
 
@@ -283,7 +317,8 @@ extension Coordinator {
         do {
             proposed = try PolicyLoader.parse(yaml)
         } catch {
-            throw ControlError(code: error.code, message: "the proposed policy is invalid: \(error)", category: .invalidInput)
+            throw ControlError(
+                code: error.code, message: "the proposed policy is invalid: \(error)", category: .invalidInput)
         }
         let summary = try checkPolicyChange(from: current.policy, to: proposed)
         let changed = summary.changedFields
@@ -293,18 +328,22 @@ extension Coordinator {
         do {
             try PolicyLoader.checkFilesExist(adopted)
         } catch {
-            throw ControlError(code: error.code, message: "the proposed policy names a file that cannot be used: \(error)", category: .invalidInput)
+            throw ControlError(
+                code: error.code, message: "the proposed policy names a file that cannot be used: \(error)",
+                category: .invalidInput)
         }
         // Every signing key must load before anything is recorded: a participant whose key cannot
         // be read would have every update refused.
         var keys: [String: [UInt8]] = [:]
         for (index, participant) in proposed.participants.enumerated() {
             do {
-                keys[participant.name] = try KeyFile.readPublic(kind: .ed25519Public, from: adopted.resolve(participant.signingKey))
+                keys[participant.name] = try KeyFile.readPublic(
+                    kind: .ed25519Public, from: adopted.resolve(participant.signingKey))
             } catch {
                 throw ControlError(
                     code: "policy.unreadable_key",
-                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted", category: .invalidInput)
+                    message: "participants[\(index)].signing_key: \(error); the policy was not adopted",
+                    category: .invalidInput)
             }
         }
         let oldCap = ledger.state.epsilonMax
@@ -312,30 +351,42 @@ extension Coordinator {
         do {
             try DurableFile.createDirectory(stateDirectory.policiesPath, mode: 0o700)
             try DurableFile.writeAtomically(bytes, to: stateDirectory.adoptedPolicyPath(sha256: digest), mode: 0o600)
-            entry = try ledger.append(PolicyAdoptedPayload(
-                policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, operatorName: principal.name,
-                changes: summary.changes.map { PolicyAdoptedPayload.FieldChange(field: $0.field, old: $0.old, new: $0.new) }))
+            entry = try ledger.append(
+                PolicyAdoptedPayload(
+                    policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax,
+                    operatorName: principal.name,
+                    changes: summary.changes.map {
+                        PolicyAdoptedPayload.FieldChange(field: $0.field, old: $0.old, new: $0.new)
+                    }))
         } catch {
-            throw ControlError(code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)", category: .internalFailure)
+            throw ControlError(
+                code: Self.code(of: error), message: "the policy could not be recorded and was not adopted: \(error)",
+                category: .internalFailure)
         }
         signingKeys = keys
         configuration.policy = adopted
         applyMembership()
         Self.warnAboutGuaranteeTradingOptions(proposed, logger: logger)
         Self.warnAboutDelta(proposed, logger: logger)
-        logger.notice("policy adopted", metadata: [
-            "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
-            "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)", "cohort.changed": "\(changed.joined(separator: ","))",
-        ])
+        logger.notice(
+            "policy adopted",
+            metadata: [
+                "cohort.principal": "\(principal)", "cohort.policy_sha256": "\(digest)",
+                "cohort.epsilon_max": "\(oldCap) -> \(proposed.privacy.epsilonMax)",
+                "cohort.changed": "\(changed.joined(separator: ","))",
+            ])
         return PolicyAdoption(
-            policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax, changedFields: changed, ledgerSeq: entry.seq)
+            policySHA256: digest, oldEpsilonMax: oldCap, newEpsilonMax: proposed.privacy.epsilonMax,
+            changedFields: changed, ledgerSeq: entry.seq)
     }
 
     func requireKnown(_ name: String) throws(ControlError) {
         guard configuration.policy.policy.participants.contains(where: { $0.name == name }) else {
             throw ControlError(
                 code: "control.unknown_participant",
-                message: "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`", category: .notFound)
+                message:
+                    "no participant named `\(PolicyError.shown(name))` in the policy; see `cohort participants list`",
+                category: .notFound)
         }
     }
 
@@ -348,7 +399,8 @@ extension Coordinator {
         do {
             try stateDirectory.writeSuspensions(updated)
         } catch {
-            throw ControlError(code: "control.storage", message: "cannot record the suspension: \(error)", category: .internalFailure)
+            throw ControlError(
+                code: "control.storage", message: "cannot record the suspension: \(error)", category: .internalFailure)
         }
         suspended = updated
         signalChange()
@@ -374,9 +426,11 @@ extension Coordinator {
     /// spent) as a control error; returns what changes.
     func checkPolicyChange(from current: Policy, to proposed: Policy) throws(ControlError) -> PolicyChange.Summary {
         do {
-            return try PolicyChange.check(current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon)
+            return try PolicyChange.check(
+                current: current, proposed: proposed, spentEpsilon: ledger.state.cumulativeEpsilon)
         } catch {
-            throw ControlError(code: error.code, message: "\(error.message) (field \(error.field))", category: .conflict)
+            throw ControlError(
+                code: error.code, message: "\(error.message) (field \(error.field))", category: .conflict)
         }
     }
 }

@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -32,7 +32,8 @@ extension Coordinator {
     /// (``ActiveRound/requestAbort(reason:)``) is handed to the machine before the next step,
     /// so it ends this round, before any release, with the charge the machine says it keeps.
     func drive(
-        _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: ModelParameters, optimizerBefore: ServerOptimizer
+        _ active: ActiveRound, event: RoundStateMachine.Event, modelBefore: ModelParameters,
+        optimizerBefore: ServerOptimizer
     ) async throws -> RoundOutcome {
         // The round's snapshot: an adoption while it ran applies from the next round.
         let policy = active.policy
@@ -66,7 +67,8 @@ extension Coordinator {
                 let anomaly = try screenAnomalies(active)
                 if !anomaly.outcome.passed && policy.governance.anomaly.action == .discardRound {
                     _ = try ledger.append(gatePayload(anomaly.outcome, round: active.number, unit: active.plan.unit))
-                    action = try active.machine.handle(.abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
+                    action = try active.machine.handle(
+                        .abort(reason: "the anomaly gate discarded the aggregate: \(anomaly.outcome.reason)"))
                     continue
                 }
                 try applyUpdate(active.noisedMean!, unit: active.plan.unit)
@@ -106,19 +108,23 @@ extension Coordinator {
                     roundEpsilon = try writeCharge(active)
                 }
                 if !active.checksRecorded && active.machine.state != .open {
-                    if let checks = try? gatePayload(active.checks.outcome, round: active.number, unit: active.plan.unit) {
+                    if let checks = try? gatePayload(
+                        active.checks.outcome, round: active.number, unit: active.plan.unit)
+                    {
                         _ = try? ledger.append(checks)
                     }
                     active.checksRecorded = true
                 }
                 _ = try? ledger.append(abortedPayload(active, reason: reason, charged: charged))
-                logger.notice("round aborted", metadata: ["cohort.round": "\(active.number)", "cohort.reason": "\(reason)"])
+                logger.notice(
+                    "round aborted", metadata: ["cohort.round": "\(active.number)", "cohort.reason": "\(reason)"])
                 round = nil
                 return .aborted(round: active.number, reason: reason, charged: charged)
             case .none:
                 round = nil
-                return .closed(round: active.number, contributors: active.machine.contributors,
-                               roundEpsilon: roundEpsilon, cumulativeEpsilon: ledger.state.cumulativeEpsilon)
+                return .closed(
+                    round: active.number, contributors: active.machine.contributors,
+                    roundEpsilon: roundEpsilon, cumulativeEpsilon: ledger.state.cumulativeEpsilon)
             case .sendInvitations, .refuse:
                 throw CoordinatorError(code: "coordinator.internal", message: "unexpected round action \(action)")
             }
@@ -135,7 +141,9 @@ extension Coordinator {
     /// entries, with `charged` as the ledger says: a charge that became durable stays charged,
     /// and one that did not was never used. If the abort cannot be written either, the round stays
     /// open in the ledger and is aborted before the next round opens, or by the next start.
-    func endFailedRound(_ active: ActiveRound, error: any Error, modelBefore: ModelParameters, optimizerBefore: ServerOptimizer) -> CoordinatorError {
+    func endFailedRound(
+        _ active: ActiveRound, error: any Error, modelBefore: ModelParameters, optimizerBefore: ServerOptimizer
+    ) -> CoordinatorError {
         let code = Self.code(of: error)
         round = nil
         // A round whose close is durable released its model; nothing after that step throws.
@@ -151,13 +159,19 @@ extension Coordinator {
         if ledger.state.unfinishedRound == active.number {
             recorded = (try? ledger.append(abortedPayload(active, reason: reason, charged: charged))) != nil
         }
-        logger.error("round failed", metadata: [
-            "cohort.round": "\(active.number)", "cohort.code": "\(code)", "cohort.charged": "\(charged)", "cohort.abort_recorded": "\(recorded)",
-        ])
+        logger.error(
+            "round failed",
+            metadata: [
+                "cohort.round": "\(active.number)", "cohort.code": "\(code)", "cohort.charged": "\(charged)",
+                "cohort.abort_recorded": "\(recorded)",
+            ])
         return CoordinatorError(
             code: code,
-            message: "round \(active.number) was aborted before any release (\(charged ? "its charge is durable and stays" : "it was not charged"); "
-                + (recorded ? "the abort is in the ledger" : "the abort could not be written yet and is recorded before the next round")
+            message:
+                "round \(active.number) was aborted before any release (\(charged ? "its charge is durable and stays" : "it was not charged"); "
+                + (recorded
+                    ? "the abort is in the ledger"
+                    : "the abort could not be written yet and is recorded before the next round")
                 + "): \(error)"
         )
     }

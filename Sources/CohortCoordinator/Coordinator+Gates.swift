@@ -20,14 +20,22 @@ extension Coordinator {
     /// force (an adoption during the quorum wait applies from the next round).
     func preRoundGates(round number: Int, projected: Double, policy: Policy) async throws -> PreRoundResult {
         var decisions: [GateOutcome] = []
-        let version = ModelVersionGate.evaluate(version: policy.model.version, approved: policy.governance.approvedModelVersions)
+        let version = ModelVersionGate.evaluate(
+            version: policy.model.version, approved: policy.governance.approvedModelVersions)
         decisions.append(version)
-        guard version.passed else { return .refused(try refuse(number, failed: version, decisions: decisions, projected: projected, policy: policy)) }
+        guard version.passed else {
+            return .refused(
+                try refuse(number, failed: version, decisions: decisions, projected: projected, policy: policy))
+        }
         let budget = BudgetGate.evaluate(
-            projectedEpsilon: projected, spentEpsilon: ledger.state.cumulativeEpsilon, epsilonMax: policy.privacy.epsilonMax,
+            projectedEpsilon: projected, spentEpsilon: ledger.state.cumulativeEpsilon,
+            epsilonMax: policy.privacy.epsilonMax,
             delta: policy.privacy.delta)
         decisions.append(budget)
-        guard budget.passed else { return .refused(try refuse(number, failed: budget, decisions: decisions, projected: projected, policy: policy)) }
+        guard budget.passed else {
+            return .refused(
+                try refuse(number, failed: budget, decisions: decisions, projected: projected, policy: policy))
+        }
         // Wait (up to the quorum wait) for enough eligible participants to be connected.
         // Every join, departure and suspension wakes this wait.
         _ = try await wait(until: clock.deadline(afterSeconds: configuration.quorumWaitSeconds)) {
@@ -42,7 +50,8 @@ extension Coordinator {
             // Record-statistics shortfalls alone are recorded and alerted only.
             metrics.gateFailed(screened.quality.outcome.gate)
             raiseAlert(
-                kind: "gate_failed", round: number, gate: screened.quality.outcome.gate, reason: screened.quality.outcome.reason,
+                kind: "gate_failed", round: number, gate: screened.quality.outcome.gate,
+                reason: screened.quality.outcome.reason,
                 participants: screened.quality.reasons.keys.sorted())
         }
         // Ineligible participants are told why (`participant.ineligible`) instead of waiting.
@@ -52,22 +61,31 @@ extension Coordinator {
         // range sit the round out, largest first, so no attestation can stop a round from opening.
         let (eligible, tooLarge) = limitRecordsForNoise(screened.quality.eligible, privacy: policy.privacy)
         if !tooLarge.isEmpty {
-            logger.warning("participants left out: their attested records exceed what the round's noise can cover", metadata: [
-                "cohort.round": "\(number)", "cohort.participants": "\(tooLarge.joined(separator: ","))",
-            ])
-            raiseAlert(kind: "gate_failed", round: number, gate: screened.quality.outcome.gate,
-                       reason: "attested records over the noise range (at most \(maximumRoundRecords(privacy: policy.privacy)) per round); left out", participants: tooLarge)
+            logger.warning(
+                "participants left out: their attested records exceed what the round's noise can cover",
+                metadata: [
+                    "cohort.round": "\(number)", "cohort.participants": "\(tooLarge.joined(separator: ","))",
+                ])
+            raiseAlert(
+                kind: "gate_failed", round: number, gate: screened.quality.outcome.gate,
+                reason:
+                    "attested records over the noise range (at most \(maximumRoundRecords(privacy: policy.privacy)) per round); left out",
+                participants: tooLarge)
         }
         let quorum = QuorumGate.evaluate(eligible: eligible, minimum: policy.rounds.minParticipants)
         decisions.append(quorum)
-        guard quorum.passed else { return .refused(try refuse(number, failed: quorum, decisions: decisions, projected: projected, policy: policy)) }
+        guard quorum.passed else {
+            return .refused(
+                try refuse(number, failed: quorum, decisions: decisions, projected: projected, policy: policy))
+        }
         return .passed(eligible: eligible, decisions: decisions)
     }
 
     /// Connected participants, less the suspended ones, less those whose attestation fails
     /// `policy` (the round's snapshot).
     func screenParticipants(policy: Policy) -> (suspension: SuspensionGate.Result, quality: DataQualityGate.Result) {
-        let suspension = SuspensionGate.evaluate(connected: gateway.sessions.keys.sorted(), suspended: Set(suspended.keys))
+        let suspension = SuspensionGate.evaluate(
+            connected: gateway.sessions.keys.sorted(), suspended: Set(suspended.keys))
         var attestations: [String: DataQualityAttestation?] = [:]
         for name in suspension.remaining { attestations[name] = gateway.sessions[name]?.attestation }
         let quality = DataQualityGate.evaluate(
@@ -81,13 +99,18 @@ extension Coordinator {
         _ number: Int, failed: GateOutcome, decisions: [GateOutcome], projected: Double, policy: Policy
     ) throws -> RoundOutcome {
         let unit: PrivacyUnit = policy.privacy.unit == .record ? .record : .participant
-        _ = try ledger.appendAll(try decisions.map { try gatePayload($0, round: number, unit: unit) } + [
-            RoundRefusedPayload(
-                round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
-                epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
-                noiseMultiplier: policy.privacy.noiseMultiplier, chargeMethod: .current)
-        ])
-        logger.notice("round refused", metadata: ["cohort.round": "\(number)", "cohort.gate": "\(failed.gate)", "cohort.reason": "\(failed.reason)"])
+        _ = try ledger.appendAll(
+            try decisions.map { try gatePayload($0, round: number, unit: unit) } + [
+                RoundRefusedPayload(
+                    round: number, gate: failed.gate, reason: failed.reason, projectedEpsilon: projected,
+                    epsilonMax: policy.privacy.epsilonMax, samplingRate: policy.privacy.samplingRate,
+                    noiseMultiplier: policy.privacy.noiseMultiplier, chargeMethod: .current)
+            ])
+        logger.notice(
+            "round refused",
+            metadata: [
+                "cohort.round": "\(number)", "cohort.gate": "\(failed.gate)", "cohort.reason": "\(failed.reason)",
+            ])
         raiseAlert(kind: "gate_failed", round: number, gate: failed.gate, reason: failed.reason, participants: [])
         return .refused(round: number, gate: failed.gate, reason: failed.reason)
     }
@@ -115,19 +138,26 @@ extension Coordinator {
             if active.plan.unit == .record { flaggedRounds[name, default: []].append(active.number) }
             if policy.governance.anomaly.suspendFlagged {
                 do {
-                    try setSuspension(name, "suspended automatically: the anomaly gate flagged its update in round \(active.number)")
+                    try setSuspension(
+                        name, "suspended automatically: the anomaly gate flagged its update in round \(active.number)")
                 } catch {
-                    logger.error("could not record an automatic suspension", metadata: ["cohort.participant": "\(name)", "cohort.reason": "\(error)"])
+                    logger.error(
+                        "could not record an automatic suspension",
+                        metadata: ["cohort.participant": "\(name)", "cohort.reason": "\(error)"])
                 }
             }
         }
         // Participant unit: neither the log nor the alert names the sampled or states a norm.
-        let shown = active.plan.unit == .record ? (flagged, result.outcome.reason)
+        let shown =
+            active.plan.unit == .record
+            ? (flagged, result.outcome.reason)
             : ([], disclosed(result.outcome, unit: active.plan.unit).reason)
-        logger.warning("anomalous updates", metadata: [
-            "cohort.round": "\(active.number)", "cohort.flagged": "\(shown.0.joined(separator: ","))",
-            "cohort.reason": "\(shown.1)",
-        ])
+        logger.warning(
+            "anomalous updates",
+            metadata: [
+                "cohort.round": "\(active.number)", "cohort.flagged": "\(shown.0.joined(separator: ","))",
+                "cohort.reason": "\(shown.1)",
+            ])
         raiseAlert(
             kind: "anomaly", round: active.number, gate: result.outcome.gate, reason: shown.1, participants: shown.0)
         return result
@@ -150,7 +180,8 @@ extension Coordinator {
         let risk = RiskScore.evaluate(
             participantMetrics: evaluation.byParticipant, labelCounts: contributorsLabels,
             flaggedOrClipped: anomaly.flaggedOrClipped, contributors: active.aggregator.count, policy: governance.risk)
-        var evaluated = EvaluationGate.evaluate(aggregate: evaluation.aggregate, byParticipant: evaluation.byParticipant, policy: governance.evaluation)
+        var evaluated = EvaluationGate.evaluate(
+            aggregate: evaluation.aggregate, byParticipant: evaluation.byParticipant, policy: governance.evaluation)
         // A model built from a flagged update is not approved, whatever its metrics.
         active.promoted = anomaly.outcome.passed && risk.outcome.passed && evaluated.passed
         evaluated.inputs["promoted"] = .bool(active.promoted)
@@ -166,16 +197,18 @@ extension Coordinator {
         let unit = active.plan.unit
         var payloads: [any LedgerPayload] = [try gatePayload(anomaly.outcome, round: active.number, unit: unit)]
         if !evaluation.byParticipant.isEmpty {
-            payloads.append(EvaluationRecordedPayload(
-                round: active.number, evaluationSHA256: evaluationSHA256,
-                participantsEvaluated: evaluation.byParticipant.count))
+            payloads.append(
+                EvaluationRecordedPayload(
+                    round: active.number, evaluationSHA256: evaluationSHA256,
+                    participantsEvaluated: evaluation.byParticipant.count))
         }
         payloads.append(try gatePayload(risk.outcome, round: active.number, unit: unit))
         payloads.append(try gatePayload(evaluated, round: active.number, unit: unit))
         _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(payloads) }
         for failed in [risk.outcome, evaluated] where !failed.passed {
             metrics.gateFailed(failed.gate)
-            raiseAlert(kind: "gate_failed", round: active.number, gate: failed.gate, reason: failed.reason, participants: [])
+            raiseAlert(
+                kind: "gate_failed", round: active.number, gate: failed.gate, reason: failed.reason, participants: [])
         }
     }
 
@@ -187,7 +220,8 @@ extension Coordinator {
         guard shown != outcome else { return outcome.payload(round: round) }
         let commitment = try GateInputStore.append(
             GateInputRecord(
-                round: round, gate: outcome.gate, passed: outcome.passed, reason: outcome.reason, inputs: outcome.inputs),
+                round: round, gate: outcome.gate, passed: outcome.passed, reason: outcome.reason, inputs: outcome.inputs
+            ),
             stateDirectory: configuration.stateDirectory)
         var payload = shown.payload(round: round)
         payload.inputsSHA256 = commitment
@@ -200,7 +234,9 @@ extension Coordinator {
         let alert = GovernanceAlert(
             kind: kind, round: round, gate: gate, reason: reason, participants: participants,
             timeMillis: Int64(Date().timeIntervalSince1970 * 1000), consortium: configuration.policy.policy.name)
-        logger.warning("governance alert", metadata: ["cohort.alert": "\(kind)", "cohort.round": "\(round)", "cohort.gate": "\(gate)"])
+        logger.warning(
+            "governance alert",
+            metadata: ["cohort.alert": "\(kind)", "cohort.round": "\(round)", "cohort.gate": "\(gate)"])
         guard let sink = configuration.alertSink else { return }
         Task.detached { sink(alert) }
     }

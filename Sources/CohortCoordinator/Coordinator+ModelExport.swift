@@ -23,9 +23,10 @@ extension Coordinator {
                 do throws(LedgerError) {
                     contents = try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: stateDirectory))
                 } catch {
-                    return .failure(ControlError(
-                        code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)",
-                        category: .internalFailure))
+                    return .failure(
+                        ControlError(
+                            code: "control.ledger_unreadable", message: "cannot read the ledger: \(error.message)",
+                            category: .internalFailure))
                 }
                 do throws(ModelError) {
                     let scan = ReleasedModels.scan(contents.entries)
@@ -37,13 +38,15 @@ extension Coordinator {
                     return .success(try export.safetensors().encoded())
                 } catch {
                     let notFound: Set<String> = ["export.no_approved_model", "export.unknown_round"]
-                    return .failure(ControlError(
-                        code: error.code, message: error.message,
-                        category: notFound.contains(error.code) ? .notFound : .internalFailure))
+                    return .failure(
+                        ControlError(
+                            code: error.code, message: error.message,
+                            category: notFound.contains(error.code) ? .notFound : .internalFailure))
                 }
             }
         } catch {
-            throw ControlError(code: "control.storage", message: "the export failed: \(error)", category: .internalFailure)
+            throw ControlError(
+                code: "control.storage", message: "the export failed: \(error)", category: .internalFailure)
         }
         return try result.get()
     }

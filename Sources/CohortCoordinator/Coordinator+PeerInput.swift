@@ -34,7 +34,9 @@ extension Coordinator {
         do {
             return .success(try DataQualityAttestation.decodeValidated(json: payload.json))
         } catch {
-            let code = error.code == "attestation.invalid" ? WireError.Code.attestationInvalid : WireError.Code.malformedPayload
+            let code =
+                error.code == "attestation.invalid"
+                ? WireError.Code.attestationInvalid : WireError.Code.malformedPayload
             return .failure(WireError(code: code, message: error.message, closesConnection: true))
         }
     }
@@ -53,9 +55,12 @@ extension Coordinator {
     /// Tells every connected participant the data-quality gate just found ineligible why, after
     /// the gate's decision names it (the decision is ledgered with the round's opening or refusal).
     func notifyIneligible(_ reasons: [String: [String]]) async {
-        let notices = reasons.sorted(by: { $0.key < $1.key }).map { name, why in (name: name, frame: Frame(Self.ineligible(why))) }
+        let notices = reasons.sorted(by: { $0.key < $1.key }).map { name, why in
+            (name: name, frame: Frame(Self.ineligible(why)))
+        }
         guard !notices.isEmpty else { return }
-        await deliver(notices, deadline: clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds))
+        await deliver(
+            notices, deadline: clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds))
     }
 
     // MARK: Evaluation results
@@ -71,20 +76,25 @@ extension Coordinator {
         let bound = gateway.sessions[name].map { min($0.holdoutRows, MetricsAccumulator.maximumCount) }
         let accumulator: MetricsAccumulator
         do {
-            accumulator = try MetricsAccumulator.decodeValidated(json: result.json, expected: MetricsAccumulator(), maximumCount: bound)
+            accumulator = try MetricsAccumulator.decodeValidated(
+                json: result.json, expected: MetricsAccumulator(), maximumCount: bound)
         } catch {
             return WireError(code: WireError.Code.evaluationInvalid, message: error.message, closesConnection: false)
         }
         guard let number = Int(exactly: result.round) else {
-            return WireError(code: WireError.Code.evaluationInvalid,
-                             message: "evaluation result names round \(result.round), which no round can have", closesConnection: false)
+            return WireError(
+                code: WireError.Code.evaluationInvalid,
+                message: "evaluation result names round \(result.round), which no round can have",
+                closesConnection: false)
         }
         receiveEvaluation(accumulator, round: number, from: name)
         return nil
     }
 
     /// Merges the evaluations of `active`, leaving out (and logging) any that cannot be merged.
-    func mergeEvaluations(_ active: ActiveRound) -> (merged: MetricsAccumulator, byParticipant: [String: [String: Double]]) {
+    func mergeEvaluations(
+        _ active: ActiveRound
+    ) -> (merged: MetricsAccumulator, byParticipant: [String: [String: Double]]) {
         var merged = MetricsAccumulator()
         var byParticipant: [String: [String: Double]] = [:]
         for (name, accumulator) in active.evaluations.sorted(by: { $0.key < $1.key }) {
@@ -92,7 +102,8 @@ extension Coordinator {
                 try merged.merge(accumulator)
                 byParticipant[name] = Self.summary(accumulator.metrics())
             } catch {
-                logger.notice("evaluation left out", metadata: ["cohort.participant": "\(name)", "cohort.code": "\(error.code)"])
+                logger.notice(
+                    "evaluation left out", metadata: ["cohort.participant": "\(name)", "cohort.code": "\(error.code)"])
             }
         }
         return (merged, byParticipant)
@@ -128,9 +139,12 @@ extension Coordinator {
     func maximumRoundRecords(privacy: Policy.Privacy) -> Int {
         // The grid and margin `RoundPlan` will use for this policy; a margin of 1% stays clear of
         // the plan's rounding up.
-        guard let grid = try? FixedPointGrid(clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
+        guard
+            let grid = try? FixedPointGrid(
+                clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
         else { return 0 }
-        let base = grid.sensitivity(clippingBound: privacy.clippingBound, dimension: dimension)
+        let base =
+            grid.sensitivity(clippingBound: privacy.clippingBound, dimension: dimension)
             + RoundPlan.sensitivityMargin * privacy.clippingBound
         let budget = DiscreteGaussian.maximumSigma * grid.step / privacy.noiseMultiplier / 1.01 - base
         let records = (budget / (0x1p-23 * privacy.clippingBound)).rounded(.down)
@@ -147,7 +161,9 @@ extension Coordinator {
         let limit = maximumRoundRecords(privacy: privacy)
         var total = attestedRecords(of: eligible)
         var excluded: [String] = []
-        let bySize = eligible.sorted { (gateway.sessions[$0]?.trainingRows ?? 0, $1) > (gateway.sessions[$1]?.trainingRows ?? 0, $0) }
+        let bySize = eligible.sorted {
+            (gateway.sessions[$0]?.trainingRows ?? 0, $1) > (gateway.sessions[$1]?.trainingRows ?? 0, $0)
+        }
         for name in bySize where total > limit {
             total -= max(0, gateway.sessions[name]?.trainingRows ?? 0)
             excluded.append(name)
@@ -177,9 +193,11 @@ extension Coordinator {
                 _ = try await drainQueue(progress: progress)
             } catch {
                 if Self.stopsService(error) { throw error }
-                logger.error("round failed; serving goes on", metadata: [
-                    "cohort.code": "\(Self.code(of: error))", "cohort.reason": "\(error)",
-                ])
+                logger.error(
+                    "round failed; serving goes on",
+                    metadata: [
+                        "cohort.code": "\(Self.code(of: error))", "cohort.reason": "\(error)",
+                    ])
             }
         }
     }

@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -17,7 +17,9 @@ extension Coordinator {
     /// The rounds go through the same queue operators fill with `requestRounds`, so a pause or an
     /// abort from the control API applies to them too. They are this run's only: unlike rounds an
     /// operator queued, they are not persisted (running the command again queues them again).
-    public func runRounds(_ count: Int? = nil, progress: (@Sendable (RoundOutcome) -> Void)? = nil) async throws -> [RoundOutcome] {
+    public func runRounds(
+        _ count: Int? = nil, progress: (@Sendable (RoundOutcome) -> Void)? = nil
+    ) async throws -> [RoundOutcome] {
         // Give every participant named in the policy a moment to join before the first round, so
         // a run does not start with just a quorum because one silo connected a little later.
         let everyone = configuration.policy.policy.participants.count
@@ -68,9 +70,11 @@ extension Coordinator {
             if case .refused(_, "budget", _) = outcome {
                 localQueuedRounds = 0
                 if operatorQueuedRounds > 0 {
-                    logger.notice("queued rounds dropped: the budget refused a round", metadata: [
-                        "cohort.dropped_rounds": "\(operatorQueuedRounds)",
-                    ])
+                    logger.notice(
+                        "queued rounds dropped: the budget refused a round",
+                        metadata: [
+                            "cohort.dropped_rounds": "\(operatorQueuedRounds)"
+                        ])
                     operatorQueuedRounds = 0
                     recordOperatorQueue()
                 }
@@ -95,9 +99,11 @@ extension Coordinator {
         do {
             try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds, paused: paused))
         } catch {
-            logger.error("the round queue could not be recorded", metadata: [
-                "cohort.code": "\(Self.code(of: error))", "cohort.queued_rounds": "\(operatorQueuedRounds)",
-            ])
+            logger.error(
+                "the round queue could not be recorded",
+                metadata: [
+                    "cohort.code": "\(Self.code(of: error))", "cohort.queued_rounds": "\(operatorQueuedRounds)",
+                ])
         }
     }
 

@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -19,7 +19,10 @@ extension Coordinator {
         let charge = try ledger.state.projectedCharge(plan: active.plan.record)
         // The per-update decisions and the charge become durable together (one fsync).
         let checks = active.checks.outcome
-        if !checks.passed { raiseAlert(kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: []) }
+        if !checks.passed {
+            raiseAlert(
+                kind: "gate_failed", round: active.number, gate: checks.gate, reason: checks.reason, participants: [])
+        }
         let payloads: [any LedgerPayload] = [
             try gatePayload(checks, round: active.number, unit: active.plan.unit),
             try chargedPayload(active, projected: charge),
@@ -67,15 +70,18 @@ extension Coordinator {
 
     func writeClose(_ active: ActiveRound) throws {
         guard let checkpointSHA256 = active.checkpointSHA256 else {
-            throw CoordinatorError(code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
+            throw CoordinatorError(
+                code: "coordinator.internal", message: "round \(active.number) reached its close without a checkpoint")
         }
         guard let evaluationSHA256 = active.evaluationSHA256 else {
             throw CoordinatorError(
-                code: "coordinator.internal", message: "round \(active.number) reached its close without its evaluation record")
+                code: "coordinator.internal",
+                message: "round \(active.number) reached its close without its evaluation record")
         }
         // No sample counts, in either unit (RoundDisclosure.swift).
         let closed = RoundClosedPayload(
-            round: active.number, modelSHA256: checkpointSHA256, checkpoint: StateDirectory.checkpointName(round: active.number),
+            round: active.number, modelSHA256: checkpointSHA256,
+            checkpoint: StateDirectory.checkpointName(round: active.number),
             evaluationSHA256: evaluationSHA256)
         _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.append(closed) }
         // Sent while the next round starts: the result is news, not a step of the round.
@@ -84,7 +90,6 @@ extension Coordinator {
         let deadline = clock.deadline(afterSeconds: configuration.policy.policy.rounds.handshakeTimeoutSeconds)
         Task { await deliver(results, deadline: deadline) }
     }
-
 
     /// Draws one noise vector off the actor, so it is ready while updates arrive.
     func drawNoise(_ distribution: DiscreteGaussian) -> Task<[Int64], Never> {

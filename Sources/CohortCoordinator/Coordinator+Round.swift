@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -30,11 +30,14 @@ extension Coordinator {
         let number = ledger.state.nextRound
         // `policy` is the policy in force as this round opens: the plan below freezes it, and an
         // adoption from here on applies to the next round.
-        let mechanism = try SubsampledGaussian(samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
+        let mechanism = try SubsampledGaussian(
+            samplingRate: policy.privacy.samplingRate, noiseMultiplier: policy.privacy.noiseMultiplier)
         // The budget projection uses the ledger's own history and arithmetic, with the charge
         // method the plan will record.
-        let projected = try ledger.state.projectedCharge(mechanism: mechanism, delta: policy.privacy.delta, method: .current)
-            .cumulativeEpsilon
+        let projected = try ledger.state.projectedCharge(
+            mechanism: mechanism, delta: policy.privacy.delta, method: .current
+        )
+        .cumulativeEpsilon
         let eligible: [String]
         let preRoundDecisions: [GateOutcome]
         switch try await preRoundGates(round: number, projected: projected, policy: policy) {
@@ -48,15 +51,18 @@ extension Coordinator {
         // back from a Double.
         let trainingRows = policy.privacy.unit == .record ? attestedRecords(of: eligible) : 0
         let plan = try RoundPlan(
-            privacy: policy.privacy, dimension: dimension, eligibleParticipants: eligible.count, trainingRows: trainingRows)
+            privacy: policy.privacy, dimension: dimension, eligibleParticipants: eligible.count,
+            trainingRows: trainingRows)
         // Both units, again whenever the number of protected units changes (the start-up warning
         // can only use a lower bound on N).
         if plan.deltaExceedsGuidance && deltaGuidanceWarnedFor != plan.protectedUnits {
             deltaGuidanceWarnedFor = plan.protectedUnits
-            logger.warning("privacy.delta is above 1/(10·N) for the units this round protects; lower it", metadata: [
-                "cohort.delta": "\(plan.record.delta)", "cohort.unit": "\(plan.unit.rawValue)",
-                "cohort.units": "\(plan.protectedUnits)",
-            ])
+            logger.warning(
+                "privacy.delta is above 1/(10·N) for the units this round protects; lower it",
+                metadata: [
+                    "cohort.delta": "\(plan.record.delta)", "cohort.unit": "\(plan.unit.rawValue)",
+                    "cohort.units": "\(plan.protectedUnits)",
+                ])
         }
         // Sampling: participants (participant unit) with the CSPRNG; every connected silo samples
         // its own records (record unit).
@@ -79,14 +85,16 @@ extension Coordinator {
         // The machine's verdict is acted on: it must call for invitations, nothing else.
         let opening = try active.machine.handle(.gatesPassed)
         guard opening == .sendInvitations else {
-            throw CoordinatorError(code: "coordinator.internal", message: "round \(number) opened with the action \(opening)")
+            throw CoordinatorError(
+                code: "coordinator.internal", message: "round \(number) opened with the action \(opening)")
         }
         // The gate decisions and the opening become durable together, before any invitation.
-        let openingEntries: [any LedgerPayload] = try preRoundDecisions.map { try gatePayload($0, round: number, unit: plan.unit) } + [
-            try openedPayload(
-                round: number, invited: invited, eligible: eligible.count, plan: plan,
-                mechanism: "poisson-subsampled-discrete-gaussian")
-        ]
+        let openingEntries: [any LedgerPayload] =
+            try preRoundDecisions.map { try gatePayload($0, round: number, unit: plan.unit) } + [
+                try openedPayload(
+                    round: number, invited: invited, eligible: eligible.count, plan: plan,
+                    mechanism: "poisson-subsampled-discrete-gaussian")
+            ]
         _ = try profile.time(.fsync) { () throws(LedgerError) in try ledger.appendAll(openingEntries) }
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
@@ -96,22 +104,25 @@ extension Coordinator {
         }
         let parameters = TrainingParameters(
             unit: plan.unit.rawValue, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
-            localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate, batchSize: policy.model.batchSize,
+            localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate,
+            batchSize: policy.model.batchSize,
             model: modelStart.architecture
         )
         // The deadline participants are told (wall time, on the wire) and the one the coordinator
         // keeps (on its clock) are the same span from now.
         let deadline = clock.deadline(afterSeconds: policy.rounds.deadlineSeconds)
-        let deadlineMillis = UInt64(Date().addingTimeInterval(policy.rounds.deadlineSeconds).timeIntervalSince1970 * 1000)
+        let deadlineMillis = UInt64(
+            Date().addingTimeInterval(policy.rounds.deadlineSeconds).timeIntervalSince1970 * 1000)
         // Encoded once per form and shared: every participant gets the same bytes, and a frame per
         // participant would copy the whole global model each time. A participant holding the
         // model (the candidate it evaluated last round) gets it by reference.
         let modelDigest = currentModelDigest()
         let trainingParameters = parameters.encoded()
         func inviteFrame(carrying globalModel: [Float]) -> Frame {
-            Frame(RoundInvite(
-                round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
-                globalModel: globalModel, trainingParameters: trainingParameters))
+            Frame(
+                RoundInvite(
+                    round: UInt64(number), roundNonce: nonce, deadlineMillis: deadlineMillis, modelDigest: modelDigest,
+                    globalModel: globalModel, trainingParameters: trainingParameters))
         }
         let referenceFrame = inviteFrame(carrying: [])
         var fullFrame: Frame?
@@ -129,7 +140,8 @@ extension Coordinator {
         // Collecting starts before the first invitation leaves: an update may come back at once.
         let collecting = try active.machine.handle(.invitationsSent)
         guard collecting == .none else {
-            throw CoordinatorError(code: "coordinator.internal", message: "round \(number) began collecting with the action \(collecting)")
+            throw CoordinatorError(
+                code: "coordinator.internal", message: "round \(number) began collecting with the action \(collecting)")
         }
         // All at once, each by the round deadline: a participant that stops reading is cut off
         // then and holds up no one else.
@@ -146,8 +158,10 @@ extension Coordinator {
         guard active.machine.state == .collecting else {
             return .aborted(round: number, reason: "round ended early", charged: active.machine.charged)
         }
-        return try await finish(active, event: .collectionEnded(
-            contributors: active.aggregator.count, minimum: policy.rounds.minParticipants,
-            sampleIsSecret: active.plan.unit == .participant))
+        return try await finish(
+            active,
+            event: .collectionEnded(
+                contributors: active.aggregator.count, minimum: policy.rounds.minParticipants,
+                sampleIsSecret: active.plan.unit == .participant))
     }
 }

@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -18,7 +18,10 @@ extension Coordinator {
     public func start(tls: TLSConfiguration) async throws -> Int {
         let policy = configuration.policy.policy
         let host = String(policy.coordinator.listen[..<policy.coordinator.listen.lastIndex(of: ":")!])
-        let port = configuration.portOverride ?? Int(policy.coordinator.listen[policy.coordinator.listen.index(after: policy.coordinator.listen.lastIndex(of: ":")!)...])!
+        let port =
+            configuration.portOverride ?? Int(
+                policy.coordinator.listen[
+                    policy.coordinator.listen.index(after: policy.coordinator.listen.lastIndex(of: ":")!)...])!
         let limits = FrameLimits(maxTensorBytes: UInt32(policy.limits.maxUpdateBytes))
         let server = try await FrameServer.bind(
             configuration: FrameServerConfiguration(
@@ -101,20 +104,25 @@ extension Coordinator {
                 hello = try helloFrame.decode(Hello.self)
             } catch {
                 log.notice("hello refused", metadata: ["cohort.code": "\(error.code)"])
-                try await connection.outbound.send(error: WireError(code: error.code, message: error.message, closesConnection: true))
+                try await connection.outbound.send(
+                    error: WireError(code: error.code, message: error.message, closesConnection: true))
                 return
             }
             guard hello.participantName == name else {
-                try await connection.outbound.send(error: WireError(
-                    code: WireError.Code.nameMismatch,
-                    message: "hello names `\(PeerText.sanitized(hello.participantName, maxLength: 64))` but the certificate names `\(name)`",
-                    closesConnection: true))
+                try await connection.outbound.send(
+                    error: WireError(
+                        code: WireError.Code.nameMismatch,
+                        message:
+                            "hello names `\(PeerText.sanitized(hello.participantName, maxLength: 64))` but the certificate names `\(name)`",
+                        closesConnection: true))
                 return
             }
             connection.admission.advance(to: .awaitingAttestation)
             let nonce = SecureRandom.bytes(Welcome.nonceLength)
-            try await connection.outbound.send(Welcome(
-                coordinatorSealingKey: sealingKey.publicKey, sessionNonce: nonce, model: ModelSpec(dimension: UInt32(dimension))))
+            try await connection.outbound.send(
+                Welcome(
+                    coordinatorSealingKey: sealingKey.publicKey, sessionNonce: nonce,
+                    model: ModelSpec(dimension: UInt32(dimension))))
             guard let attestationFrame = try await frames.next() else { return }
             let attestation: DataQualityAttestation
             switch readAttestation(attestationFrame) {
@@ -125,10 +133,16 @@ extension Coordinator {
                 return
             }
             connection.admission.advance(to: .session)
-            guard let id = await register(name: name, session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation)) else {
-                try await connection.outbound.send(error: WireError(
-                    code: WireError.Code.removedFromPolicy,
-                    message: "the policy in force no longer names \(name); ask the consortium to add it again", closesConnection: true))
+            guard
+                let id = await register(
+                    name: name,
+                    session: Session(writer: connection.outbound, sessionNonce: nonce, attestation: attestation))
+            else {
+                try await connection.outbound.send(
+                    error: WireError(
+                        code: WireError.Code.removedFromPolicy,
+                        message: "the policy in force no longer names \(name); ask the consortium to add it again",
+                        closesConnection: true))
                 return
             }
             sessionID = id
@@ -151,7 +165,8 @@ extension Coordinator {
                         // Framing is intact but the payload is not an update: say so and close.
                         log.notice("update refused", metadata: ["cohort.code": "\(error.code)"])
                         metrics.updateRefused(code: error.code)
-                        try await connection.outbound.send(error: WireError(code: error.code, message: error.message, closesConnection: true))
+                        try await connection.outbound.send(
+                            error: WireError(code: error.code, message: error.message, closesConnection: true))
                         break receiving
                     }
                     let reply = await receive(update, from: name)
@@ -167,8 +182,10 @@ extension Coordinator {
                     do {
                         result = try frame.decode(EvaluationResult.self)
                     } catch {
-                        try await connection.outbound.send(error: WireError(
-                            code: WireError.Code.evaluationInvalid, message: error.message, closesConnection: false))
+                        try await connection.outbound.send(
+                            error: WireError(
+                                code: WireError.Code.evaluationInvalid, message: error.message, closesConnection: false)
+                        )
                         continue
                     }
                     if let refusal = await acceptEvaluation(result, from: name) {
@@ -179,9 +196,11 @@ extension Coordinator {
                     if let sessionID { await unregister(name: name, id: sessionID) }
                     return
                 default:
-                    try await connection.outbound.send(error: WireError(
-                        code: WireError.Code.unexpectedFrame, message: "a \(frame.type) frame is not expected from a participant here",
-                        closesConnection: false))
+                    try await connection.outbound.send(
+                        error: WireError(
+                            code: WireError.Code.unexpectedFrame,
+                            message: "a \(frame.type) frame is not expected from a participant here",
+                            closesConnection: false))
                 }
             }
         } catch {

@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -33,11 +33,16 @@ extension Coordinator {
             return (digest, update.hasValidSignature(publicKey: admission.signingKey, sealedDigest: digest))
         }
         guard signatureValid else {
-            return await refuseUpdate(name, WireError(code: WireError.Code.badSignature,
-                message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
+            return await refuseUpdate(
+                name,
+                WireError(
+                    code: WireError.Code.badSignature,
+                    message: "the update's signature does not verify under \(name)'s registered signing key",
+                    closesConnection: false))
         }
         if let duplicate = admission.duplicate {
-            return await refuseUpdate(name, WireError(code: duplicate.code, message: duplicate.message, closesConnection: false))
+            return await refuseUpdate(
+                name, WireError(code: duplicate.code, message: duplicate.message, closesConnection: false))
         }
         let buffer = await plaintextPool.acquire()
         let result: Result<UpdateAck, WireError>
@@ -48,7 +53,8 @@ extension Coordinator {
             }
             result = await commit(prepared, update: update, sealedDigest: sealedDigest, from: name)
         } catch {
-            result = await refuseUpdate(name, WireError(code: error.code, message: error.message, closesConnection: false))
+            result = await refuseUpdate(
+                name, WireError(code: error.code, message: error.message, closesConnection: false))
         }
         buffer.zero()
         await plaintextPool.release(buffer)
@@ -67,23 +73,44 @@ extension Coordinator {
     /// sampling, a registered key. Records a refusal.
     func admit(_ update: ReceivedUpdate, from name: String) -> Result<Admission, WireError> {
         guard update.participantName == name else {
-            return recordRefusal(name, WireError(code: WireError.Code.badSignature,
-                message: "update names `\(PeerText.sanitized(update.participantName, maxLength: 64))` but was sent by `\(name)`",
-                closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.badSignature,
+                    message:
+                        "update names `\(PeerText.sanitized(update.participantName, maxLength: 64))` but was sent by `\(name)`",
+                    closesConnection: false))
         }
         guard let active = round, active.machine.state == .collecting else {
-            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.roundNotOpen, message: "no round is collecting updates",
+                    closesConnection: false))
         }
         guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
-            return recordRefusal(name, WireError(code: WireError.Code.replayed,
-                message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.replayed,
+                    message:
+                        "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce",
+                    closesConnection: false))
         }
         guard active.invited.contains(name) else {
-            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.roundNotOpen, message: "\(name) was not sampled for round \(active.number)",
+                    closesConnection: false))
         }
         guard let key = signingKeys[name] else {
-            return recordRefusal(name, WireError(code: WireError.Code.badSignature,
-                message: "the update's signature does not verify under \(name)'s registered signing key", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.badSignature,
+                    message: "the update's signature does not verify under \(name)'s registered signing key",
+                    closesConnection: false))
         }
         var duplicate: UpdateRejection?
         do { try active.aggregator.checkNotDuplicate(name, round: UInt64(active.number)) } catch { duplicate = error }
@@ -91,14 +118,25 @@ extension Coordinator {
     }
 
     /// Adds an opened, checked, clipped update to the sum of the round it was admitted to.
-    func commit(_ prepared: PreparedUpdate, update: ReceivedUpdate, sealedDigest: [UInt8], from name: String) -> Result<UpdateAck, WireError> {
+    func commit(
+        _ prepared: PreparedUpdate, update: ReceivedUpdate, sealedDigest: [UInt8], from name: String
+    ) -> Result<UpdateAck, WireError> {
         // The round may have ended while the update was being opened.
         guard let active = round, active.machine.state == .collecting else {
-            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.roundNotOpen, message: "no round is collecting updates",
+                    closesConnection: false))
         }
         guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
-            return recordRefusal(name, WireError(code: WireError.Code.replayed,
-                message: "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.replayed,
+                    message:
+                        "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce",
+                    closesConnection: false))
         }
         do {
             let bound = updateNormBound(for: name, in: active)
@@ -114,7 +152,11 @@ extension Coordinator {
         // The machine counts the contributor (collecting was checked above, with no suspension
         // since, so it cannot refuse); its verdict for an accepted update is to carry on.
         guard (try? active.machine.handle(.updateAccepted(participant: name))) == RoundStateMachine.Action.none else {
-            return recordRefusal(name, WireError(code: WireError.Code.roundNotOpen, message: "no round is collecting updates", closesConnection: false))
+            return recordRefusal(
+                name,
+                WireError(
+                    code: WireError.Code.roundNotOpen, message: "no round is collecting updates",
+                    closesConnection: false))
         }
         let digest = SHA256.hexDigest(update.signature + sealedDigest)
         active.digests[name] = digest

@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -111,18 +111,24 @@ public actor Coordinator {
         let fileLoaded = configuration.policy
         // The ledger key cannot change while a ledger exists (PolicyChange), so the file's is the one in force.
         let ledgerKey = try Self.startupCheck("coordinator.ledger_key") {
-            try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
+            try Ed25519.KeyPair(
+                secretKey: KeyFile.readSecret(
+                    kind: .ed25519Secret, from: fileLoaded.resolve(fileLoaded.policy.coordinator.ledgerKey)))
         }
         let ledgerPath = LedgerWriter.ledgerPath(stateDirectory: configuration.stateDirectory)
         var existing: LedgerWriter?
         if DurableFile.exists(ledgerPath) {
-            let report = try LedgerWriter.recover(stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
-            if report.truncatedAt != nil { logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"]) }
+            let report = try LedgerWriter.recover(
+                stateDirectory: configuration.stateDirectory, publicKey: ledgerKey.publicKey)
+            if report.truncatedAt != nil {
+                logger.warning("ledger recovery", metadata: ["cohort.recovery": "\(report.summary)"])
+            }
             existing = try LedgerWriter.open(stateDirectory: configuration.stateDirectory, signingKey: ledgerKey)
         }
         var effective = configuration
         if let existing {
-            effective.policy = try StateDirectory.policyInForce(ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
+            effective.policy = try StateDirectory.policyInForce(
+                ledger: existing, file: fileLoaded, stateDirectory: configuration.stateDirectory, logger: logger)
         }
         self.configuration = effective
         Self.warnAboutGuaranteeTradingOptions(effective.policy.policy, logger: logger)
@@ -136,10 +142,12 @@ public actor Coordinator {
                 certificatePath: loaded.resolve(policy.coordinator.certificate),
                 privateKeyPath: loaded.resolve(policy.coordinator.privateKey))
         } catch {
-            throw CoordinatorError(code: error.code, message: "coordinator.private_key / coordinator.certificate: \(error.message)")
+            throw CoordinatorError(
+                code: error.code, message: "coordinator.private_key / coordinator.certificate: \(error.message)")
         }
         sealingKey = try Self.startupCheck("coordinator.sealing_key") {
-            try SealedBox.KeyPair(secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
+            try SealedBox.KeyPair(
+                secretKey: KeyFile.readSecret(kind: .x25519Secret, from: loaded.resolve(policy.coordinator.sealingKey)))
         }
         var keys: [String: [UInt8]] = [:]
         for (index, participant) in policy.participants.enumerated() {
@@ -149,7 +157,9 @@ public actor Coordinator {
         }
         signingKeys = keys
         gateway = ParticipantGateway(members: Set(policy.participants.map(\.name)))
-        let loadedSchema = try Self.startupCheck("model.schema") { try FeatureSchema.load(path: loaded.resolve(policy.model.schema)) }
+        let loadedSchema = try Self.startupCheck("model.schema") {
+            try FeatureSchema.load(path: loaded.resolve(policy.model.schema))
+        }
         schema = loadedSchema
         schemaDigest = try Self.startupCheck("model.schema") { try loadedSchema.digest() }
         let start = try Self.startupCheck("model") {
@@ -160,29 +170,35 @@ public actor Coordinator {
         let modelDimension = start.layout.parameterCount
         dimension = modelDimension
         let roundGrid = try Self.startupCheck("privacy.grid_inflation") {
-            try FixedPointGrid(clippingBound: policy.privacy.clippingBound, dimension: modelDimension, inflation: policy.privacy.gridInflation)
+            try FixedPointGrid(
+                clippingBound: policy.privacy.clippingBound, dimension: modelDimension,
+                inflation: policy.privacy.gridInflation)
         }
         grid = roundGrid
         // Fails early (before any round, and before a new ledger exists) when σ on this grid is
         // outside the sampler's range.
         _ = try Self.startupCheck("privacy.noise_multiplier") {
             try roundGrid.noise(
-                noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound, dimension: modelDimension)
+                noiseMultiplier: policy.privacy.noiseMultiplier, clippingBound: policy.privacy.clippingBound,
+                dimension: modelDimension)
         }
         let directory = StateDirectory(configuration.stateDirectory)
         stateDirectory = directory
         clock = configuration.clock
         try directory.create()
-        let writer = try existing ?? LedgerWriter.create(
-            stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
-            genesis: GenesisPayload(
-                ledgerPublicKey: ledgerKey.publicKey, policySHA256: fileLoaded.sha256,
-                epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta,
-                initialModelSHA256: start.initialModelSHA256
+        let writer =
+            try existing
+            ?? LedgerWriter.create(
+                stateDirectory: configuration.stateDirectory, signingKey: ledgerKey,
+                genesis: GenesisPayload(
+                    ledgerPublicKey: ledgerKey.publicKey, policySHA256: fileLoaded.sha256,
+                    epsilonMax: fileLoaded.policy.privacy.epsilonMax, delta: fileLoaded.policy.privacy.delta,
+                    initialModelSHA256: start.initialModelSHA256
+                )
             )
-        )
         if configuration.benchmarkSkipsNoise {
-            logger.critical("benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
+            logger.critical(
+                "benchmark mode: aggregates are released WITHOUT noise; this run is not differentially private")
         }
         // A crash mid-append leaves a store line without its line feed. The entry it belonged to
         // was never written (each store line goes first), so the fragment is cut, not read.
@@ -192,7 +208,8 @@ public actor Coordinator {
         try StateDirectory.abortUnfinishedRound(
             in: writer, reason: "the coordinator stopped during the round and restarted",
             stateDirectory: configuration.stateDirectory, logger: logger)
-        var restoredOptimizer = try ServerOptimizer(learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
+        var restoredOptimizer = try ServerOptimizer(
+            learningRate: policy.model.serverLearningRate, momentum: policy.model.serverMomentum)
         var restoredModel = try ModelParameters(parameters: start.parameters)
         if let last = writer.state.lastClosedRound, let digest = writer.state.lastModelSHA256 {
             let path = directory.checkpointPath(round: last)
@@ -200,7 +217,8 @@ public actor Coordinator {
             guard SHA256.hexDigest(bytes) == digest else {
                 throw CoordinatorError(
                     code: "coordinator.checkpoint_mismatch",
-                    message: "checkpoint \(path) does not match the digest the ledger recorded for round \(last); restore it from backup"
+                    message:
+                        "checkpoint \(path) does not match the digest the ledger recorded for round \(last); restore it from backup"
                 )
             }
             let checkpoint = try ModelCheckpoint(safetensors: SafetensorsFile.decode(bytes, source: path))
@@ -217,17 +235,21 @@ public actor Coordinator {
         operatorQueuedRounds = restoredQueue.queuedRounds
         paused = restoredQueue.paused
         if restoredQueue.paused {
-            logger.notice("paused by an operator before the restart; no round starts until one resumes", metadata: [
-                "cohort.queued_rounds": "\(restoredQueue.queuedRounds)",
-            ])
+            logger.notice(
+                "paused by an operator before the restart; no round starts until one resumes",
+                metadata: [
+                    "cohort.queued_rounds": "\(restoredQueue.queuedRounds)"
+                ])
         } else if restoredQueue.queuedRounds > 0 {
-            logger.notice("operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue.queuedRounds)"])
+            logger.notice(
+                "operator-queued rounds resume", metadata: ["cohort.queued_rounds": "\(restoredQueue.queuedRounds)"])
         }
         // As many updates are opened at once as there are cores to open them; more would only
         // hold more plaintext.
         profile = configuration.phaseProfile
         plaintextPool = PlaintextPool(
-            byteCount: UpdatePlaintext.headerLength + modelDimension * 4, limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
+            byteCount: UpdatePlaintext.headerLength + modelDimension * 4,
+            limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
     }
 
     /// Runs one start-up check, naming the policy field it concerns in the error it throws; the
@@ -240,7 +262,8 @@ public actor Coordinator {
         } catch let error as ModelError {
             throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
         } catch let error as PrivacyError {
-            throw CoordinatorError(code: error.code, message: "\(field): \(error.message); the policy cannot start, fix it")
+            throw CoordinatorError(
+                code: error.code, message: "\(field): \(error.message); the policy cannot start, fix it")
         } catch let error as StorageError {
             throw CoordinatorError(code: error.code, message: "\(field): \(error.message)")
         }

@@ -13,7 +13,8 @@ struct CoordinatorMetrics: Sendable {
     }
 
     func roundDuration(seconds: Double) {
-        Timer(label: "cohort_round_duration_seconds", dimensions: [], factory: factory).recordNanoseconds(Int64(seconds * 1e9))
+        Timer(label: "cohort_round_duration_seconds", dimensions: [], factory: factory).recordNanoseconds(
+            Int64(seconds * 1e9))
     }
 
     func budget(spent: Double, remaining: Double) {

@@ -1,7 +1,7 @@
 import CohortModel
 import CohortPolicy
-import Logging
 import CohortTransport
+import Logging
 import Synchronization
 
 /// The participants the policy in force names. The participant port's allow-list reads it at
@@ -124,12 +124,13 @@ struct ParticipantGateway {
             }
             let first = await race.next() ?? false
             if first == nil {
-                delivery.writer.closeNow(with: WireError(
-                    code: "session.send_timeout",
-                    message: "a \(delivery.frame.type) frame for \(delivery.name) could not be sent "
-                        + "before its deadline: "
-                        + "the connection stopped reading; reconnect and read what the coordinator sends",
-                    closesConnection: true))
+                delivery.writer.closeNow(
+                    with: WireError(
+                        code: "session.send_timeout",
+                        message: "a \(delivery.frame.type) frame for \(delivery.name) could not be sent "
+                            + "before its deadline: "
+                            + "the connection stopped reading; reconnect and read what the coordinator sends",
+                        closesConnection: true))
             }
             race.cancelAll()
             return first ?? false
@@ -150,12 +151,16 @@ extension Coordinator {
         var session = session
         session.id = gateway.lastSessionID
         if let previous = gateway.sessions[name] {
-            logger.notice("a new connection replaced the participant's session", metadata: [
-                "cohort.participant": "\(name)", "cohort.code": "\(WireError.Code.sessionReplaced)",
-            ])
-            previous.writer.close(with: WireError(
-                code: WireError.Code.sessionReplaced,
-                message: "a newer connection with the identity \(name) took over this session", closesConnection: true))
+            logger.notice(
+                "a new connection replaced the participant's session",
+                metadata: [
+                    "cohort.participant": "\(name)", "cohort.code": "\(WireError.Code.sessionReplaced)",
+                ])
+            previous.writer.close(
+                with: WireError(
+                    code: WireError.Code.sessionReplaced,
+                    message: "a newer connection with the identity \(name) took over this session",
+                    closesConnection: true))
         }
         gateway.sessions[name] = session
         metrics.participantsConnected(gateway.sessions.count)
@@ -184,13 +189,16 @@ extension Coordinator {
                 active.evaluations[name] = nil
             }
             guard let session = gateway.sessions.removeValue(forKey: name) else { continue }
-            logger.notice("participant removed by the adopted policy; session closed", metadata: [
-                "cohort.participant": "\(name)", "cohort.code": "\(WireError.Code.removedFromPolicy)",
-            ])
-            session.writer.close(with: WireError(
-                code: WireError.Code.removedFromPolicy,
-                message: "the policy in force no longer names \(name); ask the consortium to add it again",
-                closesConnection: true))
+            logger.notice(
+                "participant removed by the adopted policy; session closed",
+                metadata: [
+                    "cohort.participant": "\(name)", "cohort.code": "\(WireError.Code.removedFromPolicy)",
+                ])
+            session.writer.close(
+                with: WireError(
+                    code: WireError.Code.removedFromPolicy,
+                    message: "the policy in force no longer names \(name); ask the consortium to add it again",
+                    closesConnection: true))
         }
         metrics.participantsConnected(gateway.sessions.count)
         signalChange()
@@ -265,21 +273,25 @@ extension Coordinator {
     static func warnAboutDelta(_ policy: Policy, logger: Logger) -> Bool {
         let units = fewestProtectedUnits(policy)
         guard policy.privacy.delta > 1 / (10 * Double(units)) else { return false }
-        logger.warning("privacy.delta is above 1/(10·N) for the units a round protects; lower it", metadata: [
-            "cohort.field": "privacy.delta", "cohort.delta": "\(policy.privacy.delta)",
-            "cohort.unit": "\(policy.privacy.unit.rawValue)", "cohort.units": "\(units)",
-            "cohort.see": "docs/PRIVACY.md, δ guidance",
-        ])
+        logger.warning(
+            "privacy.delta is above 1/(10·N) for the units a round protects; lower it",
+            metadata: [
+                "cohort.field": "privacy.delta", "cohort.delta": "\(policy.privacy.delta)",
+                "cohort.unit": "\(policy.privacy.unit.rawValue)", "cohort.units": "\(units)",
+                "cohort.see": "docs/PRIVACY.md, δ guidance",
+            ])
         return true
     }
 
     /// Logs a warning for every option of `policy` that trades the privacy guarantee away.
     static func warnAboutGuaranteeTradingOptions(_ policy: Policy, logger: Logger) {
         for option in policy.guaranteeTradingOptions {
-            logger.warning("this policy option trades the differential-privacy guarantee away", metadata: [
-                "cohort.field": "\(option.field)", "cohort.why": "\(option.why)",
-                "cohort.see": "docs/PRIVACY.md, Eligibility",
-            ])
+            logger.warning(
+                "this policy option trades the differential-privacy guarantee away",
+                metadata: [
+                    "cohort.field": "\(option.field)", "cohort.why": "\(option.why)",
+                    "cohort.see": "docs/PRIVACY.md, Eligibility",
+                ])
         }
     }
 }

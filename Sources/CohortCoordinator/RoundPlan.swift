@@ -62,7 +62,8 @@ struct RoundPlan: Sendable {
     ///     zero-out adjacency (Kairouz et al. 2021); ignored in the participant unit.
     init(privacy: Policy.Privacy, dimension: Int, eligibleParticipants: Int, trainingRows: Int) throws(PrivacyError) {
         let unit: PrivacyUnit = privacy.unit == .record ? .record : .participant
-        let grid = try FixedPointGrid(clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
+        let grid = try FixedPointGrid(
+            clippingBound: privacy.clippingBound, dimension: dimension, inflation: privacy.gridInflation)
         let rows = unit == .record ? trainingRows : 0
         let bound = privacy.clippingBound
         // Δ = C + γ√d (quantisation) + 2^-23·N·C (float32 rounding of each silo's sum, record

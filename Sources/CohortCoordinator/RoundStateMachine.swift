@@ -98,7 +98,8 @@ public struct RoundStateMachine: Sendable, Equatable {
             }
             // Updates were received: the charge is written before any decision uses them,
             // the quorum decision included (write-ahead spend).
-            quorumShortfall = count >= minimum ? nil : "only \(count) of the required \(minimum) participants contributed"
+            quorumShortfall =
+                count >= minimum ? nil : "only \(count) of the required \(minimum) participants contributed"
             return .writeCharge
         case (.collecting, .chargeDurable):
             state = .charged

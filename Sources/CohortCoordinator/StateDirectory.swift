@@ -6,8 +6,8 @@ import CohortPolicy
 import CohortPrivacy
 import CohortStorage
 import CohortTransport
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import NIOSSL
 
@@ -175,7 +175,8 @@ struct StateDirectory: Sendable {
         guard ledger.state.recordedPolicies.contains(file.sha256), DurableFile.exists(stored) else {
             throw CoordinatorError(
                 code: "coordinator.policy_mismatch",
-                message: "the policy file's SHA-256 \(file.sha256) is not the policy in force in the ledger (\(inForce)); "
+                message:
+                    "the policy file's SHA-256 \(file.sha256) is not the policy in force in the ledger (\(inForce)); "
                     + "start with the policy this state directory was run with, and change it through the operator API "
                     + "(`cohort policy adopt FILE`) so the change is a signed ledger entry")
         }
@@ -186,9 +187,12 @@ struct StateDirectory: Sendable {
                 message: "\(stored) does not hash to the policy in force (\(inForce)); restore it from backup")
         }
         let adopted = PolicyLoader.Loaded(
-            policy: try PolicyLoader.parse(PolicyLoader.text(of: bytes, file: stored)), sha256: inForce, baseDirectory: file.baseDirectory)
+            policy: try PolicyLoader.parse(PolicyLoader.text(of: bytes, file: stored)), sha256: inForce,
+            baseDirectory: file.baseDirectory)
         try PolicyLoader.checkFilesExist(adopted)
-        logger.notice("using the adopted policy in force", metadata: ["cohort.policy": "\(stored)", "cohort.policy_file_ignored": "\(file.sha256)"])
+        logger.notice(
+            "using the adopted policy in force",
+            metadata: ["cohort.policy": "\(stored)", "cohort.policy_file_ignored": "\(file.sha256)"])
         return adopted
     }
 
@@ -201,9 +205,11 @@ struct StateDirectory: Sendable {
         for store in [ParticipantSampleStore.path(stateDirectory: path), EvaluationStore.path(stateDirectory: path)] {
             let cut = try DurableFile.cutUnterminatedLastLine(store)
             if cut > 0 {
-                logger.warning("an interrupted append was cut from a store", metadata: [
-                    "cohort.path": "\(store)", "cohort.bytes": "\(cut)",
-                ])
+                logger.warning(
+                    "an interrupted append was cut from a store",
+                    metadata: [
+                        "cohort.path": "\(store)", "cohort.bytes": "\(cut)",
+                    ])
             }
         }
     }
@@ -213,8 +219,10 @@ struct StateDirectory: Sendable {
     ) throws {
         guard let payload = Coordinator.unfinishedAbortPayload(writer.state, reason: reason) else { return }
         _ = try writer.append(payload)
-        logger.notice("unfinished round aborted", metadata: [
-            "cohort.round": "\(payload.round)", "cohort.reason": "\(reason)",
-        ])
+        logger.notice(
+            "unfinished round aborted",
+            metadata: [
+                "cohort.round": "\(payload.round)", "cohort.reason": "\(reason)",
+            ])
     }
 }

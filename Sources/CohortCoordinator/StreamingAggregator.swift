@@ -1,6 +1,6 @@
 import CohortCrypto
-import CohortTransport
 import CohortPrivacy
+import CohortTransport
 
 /// Verifies, opens, checks, clips and adds updates to one running sum, one at a time, so the
 /// coordinator's memory is O(model dimension) whatever the number of participants.
@@ -83,7 +83,9 @@ public final class StreamingAggregator {
         plaintext = buffer
         defer { Sodium.memzero(buffer.baseAddress!, count: buffer.count) }
         let prepared = sealed.withUnsafeBytes { bytes in
-            Result { () throws(UpdateRejection) in try preparer.prepare(sealed: bytes, round: round, sealingKey: sealingKey, into: buffer) }
+            Result { () throws(UpdateRejection) in
+                try preparer.prepare(sealed: bytes, round: round, sealingKey: sealingKey, into: buffer)
+            }
         }
         return try accumulate(prepared.get(), participant: participant, round: round)
     }
@@ -91,7 +93,8 @@ public final class StreamingAggregator {
     /// Refuses a second update from `participant` (`update.duplicate`).
     public func checkNotDuplicate(_ participant: String, round: UInt64) throws(UpdateRejection) {
         guard preClipNorms[participant] == nil else {
-            throw UpdateRejection(code: "update.duplicate", message: "\(participant) already sent an update in round \(round)")
+            throw UpdateRejection(
+                code: "update.duplicate", message: "\(participant) already sent an update in round \(round)")
         }
     }
 
@@ -111,7 +114,8 @@ public final class StreamingAggregator {
         guard prepared.norm.isFinite, prepared.norm <= (maximumNorm ?? .greatestFiniteMagnitude) else {
             throw UpdateRejection(
                 code: "update.norm_out_of_range",
-                message: "the update's L2 norm \(prepared.norm.isFinite ? String(prepared.norm) : "(not finite)") exceeds the bound "
+                message:
+                    "the update's L2 norm \(prepared.norm.isFinite ? String(prepared.norm) : "(not finite)") exceeds the bound "
                     + "\(maximumNorm ?? .greatestFiniteMagnitude) its sender's attested records allow (clipping bound × records); "
                     + "send the sum of per-record gradients each clipped to the round's clipping bound"
             )
@@ -161,7 +165,9 @@ public final class StreamingAggregator {
         for index in 0..<dimension {
             let (noised, overflow) = try grid.quantize(sum[index]).addingReportingOverflow(noise[index])
             guard !overflow else {
-                throw PrivacyError(code: "privacy.grid_out_of_range", message: "coordinate \(index) of the noised sum overflows the grid")
+                throw PrivacyError(
+                    code: "privacy.grid_out_of_range",
+                    message: "coordinate \(index) of the noised sum overflows the grid")
             }
             result[index] = Float(grid.dequantize(noised) / denominator)
         }
@@ -220,7 +226,8 @@ public struct UpdatePreparer: Sendable {
     /// names `round` and has the model's dimension and finite values, and clips it in place.
     /// The caller zeroes `plaintext` afterwards, whatever the outcome.
     public func prepare(
-        sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair, into plaintext: UnsafeMutableRawBufferPointer
+        sealed: UnsafeRawBufferPointer, round: UInt64, sealingKey: SealedBox.KeyPair,
+        into plaintext: UnsafeMutableRawBufferPointer
     ) throws(UpdateRejection) -> PreparedUpdate {
         try prepare(sealed: sealed, round: round, sealingKey: sealingKey, into: plaintext, profile: nil)
     }
@@ -236,13 +243,16 @@ public struct UpdatePreparer: Sendable {
         guard sealed.count == expectedSealed else {
             throw UpdateRejection(
                 code: "update.wrong_dimension",
-                message: "sealed update is \(sealed.count) bytes; a \(dimension)-value update seals to \(expectedSealed) bytes"
+                message:
+                    "sealed update is \(sealed.count) bytes; a \(dimension)-value update seals to \(expectedSealed) bytes"
             )
         }
         do {
             try profile.time(.open) { () throws(CryptoError) in try sealingKey.open(sealed, into: plaintext) }
         } catch {
-            throw UpdateRejection(code: "update.seal_open_failed", message: "the sealed update could not be opened: it was altered or sealed to another key")
+            throw UpdateRejection(
+                code: "update.seal_open_failed",
+                message: "the sealed update could not be opened: it was altered or sealed to another key")
         }
         return try profile.time(.clip) { () throws(UpdateRejection) in try check(plaintext, round: round) }
     }
@@ -253,10 +263,13 @@ public struct UpdatePreparer: Sendable {
     ) throws(UpdateRejection) -> PreparedUpdate {
         let header = try UpdatePlaintext.header(of: UnsafeRawBufferPointer(plaintext))
         guard header.round == round else {
-            throw UpdateRejection(code: "update.replayed", message: "update is for round \(header.round), the current round is \(round)")
+            throw UpdateRejection(
+                code: "update.replayed", message: "update is for round \(header.round), the current round is \(round)")
         }
         guard header.dimension == dimension else {
-            throw UpdateRejection(code: "update.wrong_dimension", message: "update has \(header.dimension) values; the model has \(dimension)")
+            throw UpdateRejection(
+                code: "update.wrong_dimension",
+                message: "update has \(header.dimension) values; the model has \(dimension)")
         }
         let values = UnsafeMutableBufferPointer<Float>(
             start: (plaintext.baseAddress! + UpdatePlaintext.headerLength).assumingMemoryBound(to: Float.self),
@@ -264,12 +277,14 @@ public struct UpdatePreparer: Sendable {
         )
         // One pass measures finiteness, the norm and the direction (clipping scales, so the
         // cosine is the same before and after).
-        let measured = reference.map { previous in
-            previous.withUnsafeBufferPointer { L2Clipping.measure(UnsafeBufferPointer(values), against: $0) }
-        } ?? L2Clipping.measure(UnsafeBufferPointer(values))
+        let measured =
+            reference.map { previous in
+                previous.withUnsafeBufferPointer { L2Clipping.measure(UnsafeBufferPointer(values), against: $0) }
+            } ?? L2Clipping.measure(UnsafeBufferPointer(values))
         guard measured.allFinite else {
             let index = values.firstIndex(where: { !$0.isFinite }) ?? 0
-            throw UpdateRejection(code: "update.non_finite", message: "value \(index) of the update is not a finite number")
+            throw UpdateRejection(
+                code: "update.non_finite", message: "value \(index) of the update is not a finite number")
         }
         var cosine: Double?
         if let dot = measured.dot {

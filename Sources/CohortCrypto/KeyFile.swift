@@ -1,4 +1,5 @@
 import CohortStorage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -61,7 +62,8 @@ public enum KeyFile {
         guard mode & 0o077 == 0 else {
             throw CryptoError(
                 code: "crypto.key_permissions",
-                message: "secret key file \(path) has mode \(String(mode, radix: 8)), readable or writable by group or others; "
+                message:
+                    "secret key file \(path) has mode \(String(mode, radix: 8)), readable or writable by group or others; "
                     + "run `chmod 600 \(path)` if it was never exposed, otherwise issue a new key"
             )
         }
@@ -90,7 +92,8 @@ public enum KeyFile {
         guard fields[2] == kind.rawValue else {
             throw CryptoError(
                 code: "crypto.key_kind",
-                message: "\(path) holds a \(fields[2]) key where an \(kind.rawValue) key was expected; pass the right file"
+                message:
+                    "\(path) holds a \(fields[2]) key where an \(kind.rawValue) key was expected; pass the right file"
             )
         }
         guard let key = Base64.decode(String(fields[3])), key.count == kind.length else {

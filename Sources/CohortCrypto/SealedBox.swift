@@ -46,7 +46,9 @@ public enum SealedBox {
         /// Opens a sealed box addressed to this key pair into `output` (which must hold
         /// `sealed.count - SealedBox.overhead` bytes), so plaintext can land directly in a
         /// caller-owned, zeroable buffer.
-        public func open(_ sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(CryptoError) {
+        public func open(
+            _ sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+        ) throws(CryptoError) {
             guard sealed.count >= SealedBox.overhead, output.count == sealed.count - SealedBox.overhead else {
                 throw CryptoError(
                     code: "crypto.seal_open_failed",
@@ -75,7 +77,8 @@ public enum SealedBox {
             guard sealed.count >= SealedBox.overhead else {
                 throw CryptoError(
                     code: "crypto.seal_open_failed",
-                    message: "sealed payload of \(sealed.count) bytes is shorter than the \(SealedBox.overhead)-byte envelope"
+                    message:
+                        "sealed payload of \(sealed.count) bytes is shorter than the \(SealedBox.overhead)-byte envelope"
                 )
             }
             var plain = [UInt8](repeating: 0, count: sealed.count - SealedBox.overhead)
@@ -87,7 +90,9 @@ public enum SealedBox {
     }
 
     /// Seals `message` to `recipientPublicKey`.
-    public static func seal(_ message: UnsafeRawBufferPointer, to recipientPublicKey: [UInt8]) throws(CryptoError) -> [UInt8] {
+    public static func seal(
+        _ message: UnsafeRawBufferPointer, to recipientPublicKey: [UInt8]
+    ) throws(CryptoError) -> [UInt8] {
         Sodium.ensureInitialized()
         guard recipientPublicKey.count == publicKeyLength else {
             throw .invalidLength("X25519 public key", expected: publicKeyLength, got: recipientPublicKey.count)
@@ -113,7 +118,8 @@ public enum SealedBox {
             throw .invalidLength("sealed box output", expected: message.count + overhead, got: output.count)
         }
         _ = crypto_box_seal(
-            output.baseAddress!.assumingMemoryBound(to: UInt8.self), message.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            output.baseAddress!.assumingMemoryBound(to: UInt8.self),
+            message.baseAddress?.assumingMemoryBound(to: UInt8.self),
             UInt64(message.count), recipientPublicKey
         )
     }

@@ -29,8 +29,10 @@ public struct WireFuzzReport: Sendable, Equatable {
     public func jsonLine(seed: UInt64) -> String {
         let object: [String: Any] = [
             "benchmark": "fuzz", "seed": seed, "frames": frames, "decoded": decoded, "refused": refused,
-            "refused_total": refused.values.reduce(0, +), "seeded_by_type": seededByType, "framed_by_type": framedByType,
-            "validator_runs": validatorRuns, "seconds": (seconds * 1000).rounded() / 1000, "frames_per_second": rate.rounded(),
+            "refused_total": refused.values.reduce(0, +), "seeded_by_type": seededByType,
+            "framed_by_type": framedByType,
+            "validator_runs": validatorRuns, "seconds": (seconds * 1000).rounded() / 1000,
+            "frames_per_second": rate.rounded(),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
@@ -63,7 +65,8 @@ public struct WireFuzzer {
     /// Hostile numbers substituted for numbers in JSON payloads.
     static let hostileNumbers = [
         "0", "-1", "1", "1e17", "-1e17", "1e400", "-0", "0.5", "1.5", "4611686018427387904", "9223372036854775807",
-        "9223372036854775808", "-9223372036854775808", "9.2e18", "1e10", "1000000000", "1000000001", "NaN", "\"x\"", "null", "[]",
+        "9223372036854775808", "-9223372036854775808", "9.2e18", "1e10", "1000000000", "1000000001", "NaN", "\"x\"",
+        "null", "[]",
     ]
     /// Values fed to the grid: boundaries of finiteness and of the Int64 step range.
     static let gridValues: [Double] = [
@@ -169,7 +172,8 @@ public struct WireFuzzer {
                 report.validatorRuns["metrics", default: 0] += 1
                 let accumulator: MetricsAccumulator
                 do {
-                    accumulator = try MetricsAccumulator.decodeValidated(json: result.json, expected: expectedMetrics, maximumCount: 1_000_000_000)
+                    accumulator = try MetricsAccumulator.decodeValidated(
+                        json: result.json, expected: expectedMetrics, maximumCount: 1_000_000_000)
                 } catch {
                     refuse(error.code)
                     return false
@@ -209,7 +213,8 @@ public struct WireFuzzer {
         update.withSealedBytes { bytes in
             var offset = 0
             while offset + 4 <= bytes.count && values.count < 16 {
-                values.append(Double(Float(bitPattern: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) * 1e6)
+                values.append(
+                    Double(Float(bitPattern: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) * 1e6)
                 offset += 4
             }
         }
@@ -249,8 +254,10 @@ public struct WireFuzzer {
         case 3:
             // Announce another payload length.
             guard bytes.count >= payloadStart else { return }
-            let lengths: [UInt32] = [0, 1, UInt32(max(0, bytes.count - payloadStart - 1)), UInt32(bytes.count - payloadStart + 1),
-                                     4 << 10, 256 << 10, 1 << 20, 2 << 20, .max]
+            let lengths: [UInt32] = [
+                0, 1, UInt32(max(0, bytes.count - payloadStart - 1)), UInt32(bytes.count - payloadStart + 1),
+                4 << 10, 256 << 10, 1 << 20, 2 << 20, .max,
+            ]
             let length = lengths[Int(random.next() % UInt64(lengths.count))]
             for index in 0..<4 { bytes[8 + index] = UInt8(truncatingIfNeeded: length >> (8 * (3 - index))) }
         case 4:
@@ -266,9 +273,12 @@ public struct WireFuzzer {
             bytes[6] = UInt8(truncatingIfNeeded: random.next() % 16)
         default:
             // JSON payloads: replace a number (or a value) by a hostile one and fix the lengths.
-            if type == .attestation || type == .evaluationResult { mutateJSON(&bytes, type: type) } else {
+            if type == .attestation || type == .evaluationResult {
+                mutateJSON(&bytes, type: type)
+            } else {
                 guard bytes.count > payloadStart else { return }
-                bytes[payloadStart + Int(random.next() % UInt64(bytes.count - payloadStart))] = UInt8(truncatingIfNeeded: random.next())
+                bytes[payloadStart + Int(random.next() % UInt64(bytes.count - payloadStart))] = UInt8(
+                    truncatingIfNeeded: random.next())
             }
         }
     }
@@ -285,7 +295,9 @@ public struct WireFuzzer {
             let byte = json[index]
             if (0x30...0x39).contains(byte) || byte == 0x2D {
                 let start = index
-                while index < json.count, (0x30...0x39).contains(json[index]) || [0x2D, 0x2E, 0x65, 0x45, 0x2B].contains(json[index]) { index += 1 }
+                while index < json.count,
+                    (0x30...0x39).contains(json[index]) || [0x2D, 0x2E, 0x65, 0x45, 0x2B].contains(json[index])
+                { index += 1 }
                 numbers.append(start..<index)
             } else {
                 index += 1
@@ -324,8 +336,12 @@ public struct WireFuzzer {
         let attestation = DataQualityAttestation(
             schemaName: "wdbc", schemaDigest: String(repeating: "ab", count: 32), rows: 190, columnsMatched: 3,
             extraColumns: ["id"],
-            columns: [ColumnQuality(name: "diagnosis", missing: 0, missingRate: 0), ColumnQuality(name: "radius", missing: 19, missingRate: 0.1, outOfRange: 2)],
-            overallMissingRate: 0.05, outOfRangeCount: 2, unknownCategoryCount: 0, labelCounts: LabelCounts(positive: 70, negative: 120))
+            columns: [
+                ColumnQuality(name: "diagnosis", missing: 0, missingRate: 0),
+                ColumnQuality(name: "radius", missing: 19, missingRate: 0.1, outOfRange: 2),
+            ],
+            overallMissingRate: 0.05, outOfRangeCount: 2, unknownCategoryCount: 0,
+            labelCounts: LabelCounts(positive: 70, negative: 120))
         var metrics = MetricsAccumulator()
         for index in 0..<40 { metrics.add(logit: Double(index - 20) / 4, isPositive: index % 3 == 0) }
         let parameters = TrainingParameters(
@@ -338,18 +354,32 @@ public struct WireFuzzer {
         json.outputFormatting = [.sortedKeys]
         let frames: [Frame] = [
             Frame(Hello(participantName: "hospital-a", capabilities: ["held-model"])),
-            Frame(Welcome(coordinatorSealingKey: [UInt8](repeating: 7, count: 32), sessionNonce: [UInt8](repeating: 9, count: 32), model: ModelSpec(dimension: 31))),
+            Frame(
+                Welcome(
+                    coordinatorSealingKey: [UInt8](repeating: 7, count: 32),
+                    sessionNonce: [UInt8](repeating: 9, count: 32), model: ModelSpec(dimension: 31))),
             Frame(Attestation(json: Array(try! json.encode(attestation)))),
-            Frame(RoundInvite(round: 3, roundNonce: [UInt8](repeating: 1, count: 32), deadlineMillis: 1_700_000_000_000,
-                              globalModel: [Float](repeating: 0.125, count: 31), trainingParameters: parameters.encoded())),
-            Frame(Update(round: 3, roundNonce: [UInt8](repeating: 1, count: 32), participantName: "hospital-a", sealed: plaintext,
-                         signature: [UInt8](repeating: 3, count: 64))),
+            Frame(
+                RoundInvite(
+                    round: 3, roundNonce: [UInt8](repeating: 1, count: 32), deadlineMillis: 1_700_000_000_000,
+                    globalModel: [Float](repeating: 0.125, count: 31), trainingParameters: parameters.encoded())),
+            Frame(
+                Update(
+                    round: 3, roundNonce: [UInt8](repeating: 1, count: 32), participantName: "hospital-a",
+                    sealed: plaintext,
+                    signature: [UInt8](repeating: 3, count: 64))),
             Frame(UpdateAck(round: 3, updateDigest: [UInt8](repeating: 4, count: 32))),
-            Frame(EvaluateRequest(round: 3, modelDigest: [UInt8](repeating: 5, count: 32), model: [Float](repeating: 0.25, count: 31))),
+            Frame(
+                EvaluateRequest(
+                    round: 3, modelDigest: [UInt8](repeating: 5, count: 32), model: [Float](repeating: 0.25, count: 31))
+            ),
             Frame(EvaluationResult(round: 3, json: Array(try! json.encode(metrics)))),
             Frame(RoundResult(round: 3, json: Array(#"{"outcome":"closed"}"#.utf8))),
             Frame(Bye(reason: "training finished")),
-            Frame(WireError(code: "update.non_finite", message: "value 3 of the update is not a finite number", closesConnection: false)),
+            Frame(
+                WireError(
+                    code: "update.non_finite", message: "value 3 of the update is not a finite number",
+                    closesConnection: false)),
             Frame(Ping()),
         ]
         return frames.map { ($0.type, encode($0)) }

@@ -24,8 +24,10 @@ public struct UpdateObservation: Sendable, Equatable {
     ///   - expectedContributions: q·rows (record unit) or 1 (participant unit).
     ///   - cosineToPreviousUpdate: cosine with the previous global update, or nil.
     ///   - clipped: whether clipping changed the update.
-    public init(participant: String, preClipNorm: Double, expectedContributions: Double,
-                cosineToPreviousUpdate: Double?, clipped: Bool) {
+    public init(
+        participant: String, preClipNorm: Double, expectedContributions: Double,
+        cosineToPreviousUpdate: Double?, clipped: Bool
+    ) {
         self.participant = participant
         self.preClipNorm = preClipNorm
         self.expectedContributions = expectedContributions
@@ -102,7 +104,9 @@ public enum AnomalyScreen {
             if x.isFinite && observation.expectedContributions.isFinite {
                 normalised.append((observation.participant, x))
             } else {
-                flag(observation.participant, .nonFinite, "pre-clip norm or expected contributions is not a finite number")
+                flag(
+                    observation.participant, .nonFinite,
+                    "pre-clip norm or expected contributions is not a finite number")
             }
         }
 
@@ -122,7 +126,9 @@ public enum AnomalyScreen {
                 let z = (x - m) / s
                 zScores[name] = z
                 if z > policy.normZThreshold {
-                    flag(name, .norm, "normalised norm z = \(GateJSON.text(z)) > norm_z_threshold \(policy.normZThreshold)")
+                    flag(
+                        name, .norm,
+                        "normalised norm z = \(GateJSON.text(z)) > norm_z_threshold \(policy.normZThreshold)")
                 }
             }
         }
@@ -132,7 +138,8 @@ public enum AnomalyScreen {
         let directionTested = finiteCosines.count
         // With three or more, a direction must also stand apart from the round's median: when the
         // previous update is mostly noise every honest cosine sits near or below zero together.
-        let medianCosine = finiteCosines.count >= minimumObservationsForNormTest ? RobustStatistics.median(finiteCosines) : nil
+        let medianCosine =
+            finiteCosines.count >= minimumObservationsForNormTest ? RobustStatistics.median(finiteCosines) : nil
         for observation in observations {
             guard let cosine = observation.cosineToPreviousUpdate, cosine.isFinite else {
                 cosines[observation.participant] = .null
@@ -142,21 +149,28 @@ public enum AnomalyScreen {
             guard cosine < policy.minCosine else { continue }
             if let medianCosine {
                 if cosine < medianCosine - policy.directionMargin {
-                    flag(observation.participant, .direction,
-                         "cosine with the previous global update \(GateJSON.text(cosine)) < min_cosine \(policy.minCosine) "
-                            + "and < median cosine \(GateJSON.text(medianCosine)) − direction_margin \(policy.directionMargin)")
+                    flag(
+                        observation.participant, .direction,
+                        "cosine with the previous global update \(GateJSON.text(cosine)) < min_cosine \(policy.minCosine) "
+                            + "and < median cosine \(GateJSON.text(medianCosine)) − direction_margin \(policy.directionMargin)"
+                    )
                 }
             } else {
-                flag(observation.participant, .direction,
-                     "cosine with the previous global update \(GateJSON.text(cosine)) < min_cosine \(policy.minCosine)")
+                flag(
+                    observation.participant, .direction,
+                    "cosine with the previous global update \(GateJSON.text(cosine)) < min_cosine \(policy.minCosine)")
             }
         }
 
-        let flaggedOrClipped = Set(observations.filter { $0.clipped || flags[$0.participant] != nil }.map(\.participant)).count
+        let flaggedOrClipped = Set(
+            observations.filter { $0.clipped || flags[$0.participant] != nil }.map(\.participant)
+        ).count
         let passed = flags.isEmpty
         var notes: [String] = []
         if !normTestApplied {
-            notes.append("norm test skipped: \(normalised.count) observation(s), it needs at least \(minimumObservationsForNormTest)")
+            notes.append(
+                "norm test skipped: \(normalised.count) observation(s), it needs at least \(minimumObservationsForNormTest)"
+            )
         }
         if directionTested == 0 {
             notes.append("direction test skipped: no previous global update")
@@ -165,7 +179,9 @@ public enum AnomalyScreen {
         if passed {
             reason = "no update flagged among \(observations.count)"
         } else {
-            reason = "flagged " + reasons.keys.sorted().map { "\($0) (\(reasons[$0]!.joined(separator: "; ")))" }
+            reason =
+                "flagged "
+                + reasons.keys.sorted().map { "\($0) (\(reasons[$0]!.joined(separator: "; ")))" }
                 .joined(separator: ", ")
         }
         if !notes.isEmpty { reason += "; " + notes.joined(separator: "; ") }

@@ -28,7 +28,9 @@ public enum DataQualityGate {
     ///   - policy: `governance.data_quality`.
     ///   - schemaDigest: `FeatureSchema.digest()` of the policy's schema; required only when
     ///     `require_schema_match` is true.
-    public static func requirements(_ policy: Policy.Governance.DataQuality, schemaDigest: String) -> DataQualityRequirements {
+    public static func requirements(
+        _ policy: Policy.Governance.DataQuality, schemaDigest: String
+    ) -> DataQualityRequirements {
         DataQualityRequirements(
             schemaDigest: policy.requireSchemaMatch ? schemaDigest : nil,
             minimumRows: policy.minRows,
@@ -67,7 +69,8 @@ public enum DataQualityGate {
             let publicRequirements = DataQualityRequirements(
                 schemaDigest: requirements.schemaDigest, minimumRows: requirements.minimumRows, maximumMissingRate: 1,
                 maximumColumnMissingRate: 1, minimumPerClass: 0)
-            let excluding = policy.excludeOnRecordStatistics ? violations : attestation.violations(of: publicRequirements)
+            let excluding =
+                policy.excludeOnRecordStatistics ? violations : attestation.violations(of: publicRequirements)
             let worstColumn = attestation.columns.map(\.missingRate).max() ?? 0
             // Which public rule each shortfall breaks, for the ledger (which keeps no figure).
             var failedRules: [JSONValue] = []
@@ -104,8 +107,10 @@ public enum DataQualityGate {
         if passed {
             reason = "\(eligible.count) participant(s) meet the data-quality thresholds"
         } else {
-            reason = "data quality below the policy for "
-                + failedAttested.map { "\($0) (\(reasons[$0, default: []].joined(separator: "; ")))" }.joined(separator: ", ")
+            reason =
+                "data quality below the policy for "
+                + failedAttested.map { "\($0) (\(reasons[$0, default: []].joined(separator: "; ")))" }.joined(
+                    separator: ", ")
         }
         if !missing.isEmpty {
             reason += "; no attestation (ineligible): \(missing.joined(separator: ", "))"

@@ -24,11 +24,13 @@ public enum EvaluationGate {
         if byParticipant.isEmpty {
             // Never approve what nobody measured (min_participants 0 included): an external model
             // is evaluated only by trainers with an evaluate hook (docs/TRAINER.md).
-            failures.append("no participant evaluated the model (a built-in model is evaluated by every participant; "
-                + "an external one only by trainers with an evaluate hook, docs/TRAINER.md), so nothing shows "
-                + "it meets the policy")
+            failures.append(
+                "no participant evaluated the model (a built-in model is evaluated by every participant; "
+                    + "an external one only by trainers with an evaluate hook, docs/TRAINER.md), so nothing shows "
+                    + "it meets the policy")
         } else if byParticipant.count < policy.minParticipants {
-            failures.append("\(byParticipant.count) participant(s) evaluated, min_participants is \(policy.minParticipants)")
+            failures.append(
+                "\(byParticipant.count) participant(s) evaluated, min_participants is \(policy.minParticipants)")
         }
         var thresholds: [String: JSONValue] = ["min_participants": .integer(policy.minParticipants)]
         for (metric, minimum) in policy.aggregateThresholds {
@@ -52,12 +54,14 @@ public enum EvaluationGate {
                     continue
                 }
                 if !(accuracy >= minimum) {
-                    failures.append("\(name) accuracy \(GateJSON.text(accuracy)) < per_participant_min_accuracy \(minimum)")
+                    failures.append(
+                        "\(name) accuracy \(GateJSON.text(accuracy)) < per_participant_min_accuracy \(minimum)")
                 }
             }
         }
         let passed = failures.isEmpty
-        let reason = passed
+        let reason =
+            passed
             ? "evaluation of \(byParticipant.count) participant(s) meets every threshold"
             : "evaluation below the policy: " + failures.joined(separator: "; ")
         var inputs: [String: JSONValue] = [

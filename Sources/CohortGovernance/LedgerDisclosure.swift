@@ -78,7 +78,9 @@ public enum LedgerDisclosure {
                 ? "every attesting participant meets the data-quality thresholds (exact figures in the gate-input store)"
                 : "data quality below the policy for \(shortfalls.sorted().joined(separator: ", ")) "
                     + "(exact figures in the gate-input store)")
-        if !unattested.isEmpty { result.reason += "; no attestation (ineligible): \(unattested.sorted().joined(separator: ", "))" }
+        if !unattested.isEmpty {
+            result.reason += "; no attestation (ineligible): \(unattested.sorted().joined(separator: ", "))"
+        }
         result.inputs["participants"] = .object(participants)
         return result
     }

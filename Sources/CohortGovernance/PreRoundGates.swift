@@ -9,9 +9,12 @@ public enum BudgetGate {
     ///   - spentEpsilon: the cumulative ε charged so far.
     ///   - epsilonMax: the policy's cap, `privacy.epsilon_max`.
     ///   - delta: the δ at which ε is reported.
-    public static func evaluate(projectedEpsilon: Double, spentEpsilon: Double, epsilonMax: Double, delta: Double) -> GateOutcome {
+    public static func evaluate(
+        projectedEpsilon: Double, spentEpsilon: Double, epsilonMax: Double, delta: Double
+    ) -> GateOutcome {
         let passed = projectedEpsilon <= epsilonMax
-        let reason = passed
+        let reason =
+            passed
             ? "projected ε \(projectedEpsilon) (spent \(spentEpsilon)) is within epsilon_max \(epsilonMax) at δ = \(delta)"
             : "projected ε \(projectedEpsilon) (spent \(spentEpsilon)) would exceed epsilon_max \(epsilonMax) at δ = \(delta)"
         return GateOutcome(
@@ -37,12 +40,16 @@ public enum QuorumGate {
     public static func evaluate(eligible: [String], minimum: Int) -> GateOutcome {
         let count = Set(eligible).count
         let passed = count >= minimum
-        let reason = passed
+        let reason =
+            passed
             ? "\(count) eligible participants meet the quorum of \(minimum)"
             : "only \(count) eligible participants; the quorum (rounds.min_participants) is \(minimum)"
         return GateOutcome(
             gate: .quorum, passed: passed, reason: reason,
-            inputs: ["eligible": GateJSON.names(Set(eligible)), "eligible_count": .integer(count), "minimum": .integer(minimum)]
+            inputs: [
+                "eligible": GateJSON.names(Set(eligible)), "eligible_count": .integer(count),
+                "minimum": .integer(minimum),
+            ]
         )
     }
 }
@@ -57,7 +64,8 @@ public enum ModelVersionGate {
     public static func evaluate(version: String, approved: [String]) -> GateOutcome {
         let passed = approved.contains(version)
         let list = approved.map { "`\($0)`" }.joined(separator: ", ")
-        let reason = passed
+        let reason =
+            passed
             ? "model version `\(version)` is approved"
             : "model version `\(version)` is not in governance.approved_model_versions [\(list)]"
         return GateOutcome(
@@ -87,7 +95,8 @@ public enum SuspensionGate {
     public static func evaluate(connected: [String], suspended: Set<String>) -> Result {
         let remaining = connected.filter { !suspended.contains($0) }
         let excluded = Set(connected.filter { suspended.contains($0) }).sorted()
-        let reason = excluded.isEmpty
+        let reason =
+            excluded.isEmpty
             ? "no connected participant is suspended"
             : "excluded \(excluded.count) suspended participant(s): \(excluded.joined(separator: ", "))"
         let outcome = GateOutcome(

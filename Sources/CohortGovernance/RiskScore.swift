@@ -86,9 +86,11 @@ public enum RiskScore {
         let r3 = robustness(flaggedOrClipped: flaggedOrClipped, contributors: contributors)
         let r = policy.modelBiasWeight * r1 + policy.dataBiasWeight * r2 + policy.robustnessWeight * r3
         let passed = r <= policy.max
-        let terms = "R1 (\(metric) spread) \(GateJSON.text(r1)), R2 (label JSD) \(GateJSON.text(r2)), "
+        let terms =
+            "R1 (\(metric) spread) \(GateJSON.text(r1)), R2 (label JSD) \(GateJSON.text(r2)), "
             + "R3 (flagged or clipped) \(flaggedOrClipped)/\(contributors)"
-        let reason = passed
+        let reason =
+            passed
             ? "risk R = \(GateJSON.text(r)) ≤ max \(policy.max): \(terms)"
             : "risk R = \(GateJSON.text(r)) exceeds governance.risk.max \(policy.max): \(terms)"
         let inputs: [String: JSONValue] = [

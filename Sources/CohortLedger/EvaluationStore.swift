@@ -2,9 +2,9 @@ import CohortCrypto
 import CohortStorage
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// One line of the coordinator's evaluation store: the exact federated evaluation of one

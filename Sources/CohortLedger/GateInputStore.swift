@@ -2,9 +2,9 @@ import CohortCrypto
 import CohortStorage
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// One line of the coordinator's gate-input store: a governance gate's decision with the exact
@@ -33,7 +33,8 @@ public struct GateInputRecord: Sendable, Equatable {
 
     /// A record under a fresh salt.
     public init(round: Int, gate: String, passed: Bool, reason: String, inputs: [String: JSONValue]) {
-        self.init(round: round, gate: gate, salt: SecureRandom.bytes(32), passed: passed, reason: reason, inputs: inputs)
+        self.init(
+            round: round, gate: gate, salt: SecureRandom.bytes(32), passed: passed, reason: reason, inputs: inputs)
     }
 
     public init(round: Int, gate: String, salt: [UInt8], passed: Bool, reason: String, inputs: [String: JSONValue]) {
@@ -63,7 +64,8 @@ public struct GateInputRecord: Sendable, Equatable {
             LedgerError(
                 code: .badStore,
                 message: "\(path) line \(number): \(what); the gate-input store holds one "
-                    + "{\"round\", \"gate\", \"salt\", \"passed\", \"reason\", \"inputs\"} object per line", line: number)
+                    + "{\"round\", \"gate\", \"salt\", \"passed\", \"reason\", \"inputs\"} object per line",
+                line: number)
         }
         let value: JSONValue
         do { value = try JSONParser.parse(line) } catch { throw fail("not JSON (\(error))") }
@@ -73,7 +75,9 @@ public struct GateInputRecord: Sendable, Equatable {
             throw fail("not an object with exactly the members round, gate, salt, passed, reason and inputs")
         }
         guard let round = members["round"]?.intValue, round >= 1 else { throw fail("round must be an integer ≥ 1") }
-        guard let gate = members["gate"]?.stringValue, !gate.isEmpty else { throw fail("gate must be a non-empty string") }
+        guard let gate = members["gate"]?.stringValue, !gate.isEmpty else {
+            throw fail("gate must be a non-empty string")
+        }
         guard let saltHex = members["salt"]?.stringValue, let salt = Hex.decode(saltHex), salt.count == 32 else {
             throw fail("salt must be 32 bytes in hexadecimal")
         }
@@ -117,7 +121,9 @@ public enum GateInputStore {
     /// Checks every `inputs_sha256` in `entries` (a verified ledger's entries) against the store
     /// at `path`: the line it names must exist and be for the same round, gate and decision.
     /// Ledgers without commitments (older ones) check nothing.
-    public static func check(path: String, against entries: [LedgerEntry]) throws(LedgerError)
+    public static func check(
+        path: String, against entries: [LedgerEntry]
+    ) throws(LedgerError)
         -> EvaluationStore.CheckResult
     {
         var byHash: [String: GateInputRecord] = [:]
@@ -142,7 +148,8 @@ public enum GateInputStore {
                         + "the store was altered, truncated or is another coordinator's")
             }
             guard stored.round == decision.round, stored.gate == decision.gate, stored.passed == decision.passed else {
-                throw fail("the committed line is for round \(stored.round), gate \(stored.gate), passed \(stored.passed)")
+                throw fail(
+                    "the committed line is for round \(stored.round), gate \(stored.gate), passed \(stored.passed)")
             }
             referenced.insert(commitment)
             checked += 1

@@ -1,6 +1,7 @@
 import CohortCrypto
 import CohortPrivacy
 import CohortStorage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,7 +36,8 @@ public enum LedgerBenchmark {
         let key = Ed25519.KeyPair.generate()
         var template = Array("/tmp/cohort-ledger-bench-XXXXXX".utf8CString)
         guard let pointer = mkdtemp(&template) else {
-            throw LedgerError(code: .io, message: "cannot create a temporary directory: \(String(cString: strerror(errno)))")
+            throw LedgerError(
+                code: .io, message: "cannot create a temporary directory: \(String(cString: strerror(errno)))")
         }
         let directory = String(cString: pointer)
         let path = directory + "/" + LedgerWriter.fileName
@@ -81,7 +83,9 @@ public enum LedgerBenchmark {
             let libsodium = timed { sink &+= Int(SHA256.digest(UnsafeRawBufferPointer($0))[0]) }
             let fast = timed { sink &+= LineHash.hex(UnsafeRawBufferPointer($0)).utf8.count }
             let parse = timed { line in
-                if let parsed = try? JSONParser.parseNotingCanonicalForm(buffer: line), parsed.isCanonical { sink &+= 1 }
+                if let parsed = try? JSONParser.parseNotingCanonicalForm(buffer: line), parsed.isCanonical {
+                    sink &+= 1
+                }
             }
             // One entry's signature, checked repeatedly: the median of 9 batches of 50.
             let last = UnsafeBufferPointer(rebasing: buffer[ranges[ranges.count - 1]])
@@ -90,12 +94,16 @@ public enum LedgerBenchmark {
             var batches: [Double] = []
             for _ in 0..<9 {
                 let start = monotonicSeconds()
-                for _ in 0..<50 where Ed25519.verify(signature: entry.signature, message: message, publicKey: fixture.publicKey) { sink &+= 1 }
+                for _ in 0..<50
+                where Ed25519.verify(signature: entry.signature, message: message, publicKey: fixture.publicKey) {
+                    sink &+= 1
+                }
                 batches.append((monotonicSeconds() - start) / 50)
             }
             precondition(sink != 0)
             return References(
-                sha256LibsodiumSeconds: libsodium, sha256LineHashSeconds: fast, ed25519VerifySeconds: batches.sorted()[4],
+                sha256LibsodiumSeconds: libsodium, sha256LineHashSeconds: fast,
+                ed25519VerifySeconds: batches.sorted()[4],
                 parseSeconds: parse, cores: LedgerVerifier.processorCount
             )
         }
@@ -133,32 +141,46 @@ public enum LedgerBenchmark {
         for seq in 0..<entries {
             let payload: any LedgerPayload
             if seq == 0 {
-                payload = GenesisPayload(ledgerPublicKey: key.publicKey, policySHA256: String(repeating: "ab", count: 32), epsilonMax: epsilonMax, delta: delta)
+                payload = GenesisPayload(
+                    ledgerPublicKey: key.publicKey, policySHA256: String(repeating: "ab", count: 32),
+                    epsilonMax: epsilonMax, delta: delta)
             } else {
                 switch (seq - 1) % 4 {
                 case 0:
                     round += 1
-                    payload = RoundOpenedPayload(round: round, participantsSampled: 5, participantsEligible: 6, mechanism: "discrete-gaussian")
+                    payload = RoundOpenedPayload(
+                        round: round, participantsSampled: 5, participantsEligible: 6, mechanism: "discrete-gaussian")
                 case 1:
-                    payload = GateDecisionPayload(round: round, gate: "quorum", passed: true, reason: "5 of 6 connected", inputs: ["connected": 5, "required": 3])
+                    payload = GateDecisionPayload(
+                        round: round, gate: "quorum", passed: true, reason: "5 of 6 connected",
+                        inputs: ["connected": 5, "required": 3])
                 case 2:
                     for index in total.indices { total[index] += perRound[index] }
                     let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: delta)
                     payload = RoundChargedPayload(
-                        round: round, unit: .record, samplingRate: mechanism.samplingRate, noiseMultiplier: mechanism.noiseMultiplier,
-                        clippingBound: 1, sensitivity: 1.001, gridStep: 1e-3 / 1000.0.squareRoot(), dimension: 1000, delta: delta,
-                        roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order,
+                        round: round, unit: .record, samplingRate: mechanism.samplingRate,
+                        noiseMultiplier: mechanism.noiseMultiplier,
+                        clippingBound: 1, sensitivity: 1.001, gridStep: 1e-3 / 1000.0.squareRoot(), dimension: 1000,
+                        delta: delta,
+                        roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative.epsilon,
+                        cumulativeOrder: cumulative.order,
                         contributors: contributors,
-                        updateDigests: Dictionary(uniqueKeysWithValues: contributors.map { ($0, SHA256.hexDigest(utf8: "\($0)/\(round)")) })
+                        updateDigests: Dictionary(
+                            uniqueKeysWithValues: contributors.map { ($0, SHA256.hexDigest(utf8: "\($0)/\(round)")) })
                     )
                 default:
                     payload = RoundClosedPayload(
-                        round: round, modelSHA256: SHA256.hexDigest(utf8: "model/\(round)"), checkpoint: "checkpoints/round-\(round).safetensors",
-                        metrics: ["count": 512, "accuracy": 0.9375, "precision": 0.9, "recall": 0.875, "f1": 0.8875, "roc_auc": 0.96875]
+                        round: round, modelSHA256: SHA256.hexDigest(utf8: "model/\(round)"),
+                        checkpoint: "checkpoints/round-\(round).safetensors",
+                        metrics: [
+                            "count": 512, "accuracy": 0.9375, "precision": 0.9, "recall": 0.875, "f1": 0.8875,
+                            "roc_auc": 0.96875,
+                        ]
                     )
                 }
             }
-            let entry = LedgerEntry.signed(seq: seq, time: time, kind: type(of: payload).kind, prev: prev, data: payload.data, key: key)
+            let entry = LedgerEntry.signed(
+                seq: seq, time: time, kind: type(of: payload).kind, prev: prev, data: payload.data, key: key)
             let line = entry.canonicalLine
             prev = LineHash.hex(line)
             out.append(contentsOf: line)

@@ -73,7 +73,7 @@ struct LedgerChecker: Sendable {
 
     /// Pre-round gate decisions recorded for a round that has not opened yet: gate → (passed,
     /// the budget gate's `projected_epsilon`).
-    private var preRoundDecisions: [Int: [String: (passed: Bool, projected: Double?)]] = [:]
+    private(set) var preRoundDecisions: [Int: [String: (passed: Bool, projected: Double?)]] = [:]
     /// The gates whose failure refuses a round (docs/GOVERNANCE.md).
     static let refusalGates: Swift.Set<String> = ["model_version", "budget", "quorum"]
 
@@ -95,7 +95,8 @@ struct LedgerChecker: Sendable {
             )
         }
         guard entry.prev == state.lastHash else {
-            let message = entry.seq == 0
+            let message =
+                entry.seq == 0
                 ? "the first entry's prev must be 64 zeros"
                 : "prev \(entry.prev) is not the SHA-256 of line \(number - 1) (\(state.lastHash)): that line or this one was altered, or lines between them were removed"
             throw fail(.chainBroken, message)
@@ -109,7 +110,10 @@ struct LedgerChecker: Sendable {
                 throw fail(.badGenesis, "the first entry must be of kind genesis, found \(entry.kind)")
             }
             // A genesis entry decodes to `.genesis` or fails with the genesis field at fault.
-            guard case .genesis(let genesis) = try located(number, entry.seq, { () throws(LedgerError) in try line.record.get() }) else {
+            guard
+                case .genesis(let genesis) = try located(
+                    number, entry.seq, { () throws(LedgerError) in try line.record.get() })
+            else {
                 throw fail(.badGenesis, "the first entry must be of kind genesis, found \(entry.kind)")
             }
             guard genesis.ledgerPublicKey == publicKey else {
@@ -120,7 +124,10 @@ struct LedgerChecker: Sendable {
             }
             try checkSignature(line, fail)
             guard genesis.accountant == ledgerAccountantIdentifier else {
-                throw fail(.badGenesis, "accountant \"\(genesis.accountant)\" is not supported; this verifier recomputes \(ledgerAccountantIdentifier)")
+                throw fail(
+                    .badGenesis,
+                    "accountant \"\(genesis.accountant)\" is not supported; this verifier recomputes \(ledgerAccountantIdentifier)"
+                )
             }
             record = .genesis(genesis)
         } else {
@@ -133,7 +140,9 @@ struct LedgerChecker: Sendable {
         state.lastTime = entry.time
     }
 
-    private func checkSignature(_ line: CheckedLine, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+    private func checkSignature(
+        _ line: CheckedLine, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) {
         if line.signatureValid == false {
             throw fail(
                 .badSignature,
@@ -150,13 +159,17 @@ struct LedgerChecker: Sendable {
         }
     }
 
-    private mutating func applySemantics(_ record: LedgerRecord, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+    private mutating func applySemantics(
+        _ record: LedgerRecord, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) {
         if let round = record.round {
             state.nextRound = max(state.nextRound, round + 1)
         }
         switch record {
         case .genesis(let genesis):
-            guard state.entryCount == 0 else { throw fail(.badGenesis, "a second genesis entry; a ledger has exactly one, first") }
+            guard state.entryCount == 0 else {
+                throw fail(.badGenesis, "a second genesis entry; a ledger has exactly one, first")
+            }
             state.publicKey = genesis.ledgerPublicKey
             state.policySHA256 = genesis.policySHA256
             state.recordedPolicies.insert(genesis.policySHA256)
@@ -164,10 +177,14 @@ struct LedgerChecker: Sendable {
             state.delta = genesis.delta
         case .policyAdopted(let policy):
             guard policy.oldEpsilonMax == state.epsilonMax else {
-                throw fail(.badEntry, "old_epsilon_max \(policy.oldEpsilonMax) is not the cap in force (\(state.epsilonMax))")
+                throw fail(
+                    .badEntry, "old_epsilon_max \(policy.oldEpsilonMax) is not the cap in force (\(state.epsilonMax))")
             }
             guard policy.newEpsilonMax >= state.cumulativeEpsilon else {
-                throw fail(.budgetExceeded, "new_epsilon_max \(policy.newEpsilonMax) is below the ε already spent (\(state.cumulativeEpsilon)); a cap may never go below what was charged")
+                throw fail(
+                    .budgetExceeded,
+                    "new_epsilon_max \(policy.newEpsilonMax) is below the ε already spent (\(state.cumulativeEpsilon)); a cap may never go below what was charged"
+                )
             }
             state.policySHA256 = policy.policySHA256
             state.recordedPolicies.insert(policy.policySHA256)
@@ -177,18 +194,23 @@ struct LedgerChecker: Sendable {
                 throw fail(.roundOrder, "round \(opened.round) was already opened or refused earlier")
             }
             if let unfinished = state.unfinishedRound {
-                throw fail(.roundOrder, "round \(opened.round) opened while round \(unfinished) is neither closed nor aborted")
+                throw fail(
+                    .roundOrder, "round \(opened.round) opened while round \(unfinished) is neither closed nor aborted")
             }
             // No downgrade: a writer that froze plans (and committed to samples) keeps doing so, so
             // an entry written without them cannot slip an unchecked charge or a named sample in.
             if let first = firstPlannedRound, opened.plan == nil {
-                throw fail(.badEntry, "round \(opened.round) opened without a plan, but round \(first) opened with one; "
-                    + "once a ledger records plans every later round.opened must carry one")
+                throw fail(
+                    .badEntry,
+                    "round \(opened.round) opened without a plan, but round \(first) opened with one; "
+                        + "once a ledger records plans every later round.opened must carry one")
             }
             if let first = firstCommittedRound, opened.plan?.unit == .participant, opened.sampleCommitment == nil {
-                throw fail(.badEntry, "participant-unit round \(opened.round) names its sample, but round \(first) "
-                    + "committed to its sample; once a ledger commits, every later participant-unit round.opened must "
-                    + "carry sample_commitment")
+                throw fail(
+                    .badEntry,
+                    "participant-unit round \(opened.round) names its sample, but round \(first) "
+                        + "committed to its sample; once a ledger commits, every later participant-unit round.opened must "
+                        + "carry sample_commitment")
             }
             if opened.plan != nil && firstPlannedRound == nil { firstPlannedRound = opened.round }
             if opened.sampleCommitment != nil && firstCommittedRound == nil { firstCommittedRound = opened.round }
@@ -206,10 +228,14 @@ struct LedgerChecker: Sendable {
             try applyCharge(charge, fail)
         case .roundClosed(let closed):
             guard let status = roundStatus[closed.round], status.charged, !status.finished else {
-                throw fail(.roundOrder, "round \(closed.round) closed without an earlier round.charged entry, or after it ended; a model may only be released after its charge")
+                throw fail(
+                    .roundOrder,
+                    "round \(closed.round) closed without an earlier round.charged entry, or after it ended; a model may only be released after its charge"
+                )
             }
-            try checkSampleCounts(round: closed.round, committed: status.sampleCommitted,
-                                  recorded: closed.participantsSampled != nil, fail)
+            try checkSampleCounts(
+                round: closed.round, committed: status.sampleCommitted,
+                recorded: closed.participantsSampled != nil, fail)
             roundStatus[closed.round]!.finished = true
             state.lastClosedRound = closed.round
             state.lastModelSHA256 = closed.modelSHA256
@@ -220,10 +246,14 @@ struct LedgerChecker: Sendable {
                 throw fail(.roundOrder, "round \(aborted.round) aborted but it is not open")
             }
             guard status.charged == aborted.charged else {
-                throw fail(.roundOrder, "round \(aborted.round) aborted with charged: \(aborted.charged), but the ledger \(status.charged ? "has" : "has no") charge for it")
+                throw fail(
+                    .roundOrder,
+                    "round \(aborted.round) aborted with charged: \(aborted.charged), but the ledger \(status.charged ? "has" : "has no") charge for it"
+                )
             }
-            try checkSampleCounts(round: aborted.round, committed: status.sampleCommitted,
-                                  recorded: aborted.participantsSampled != nil, fail)
+            try checkSampleCounts(
+                round: aborted.round, committed: status.sampleCommitted,
+                recorded: aborted.participantsSampled != nil, fail)
             roundStatus[aborted.round]!.finished = true
             state.unfinishedRound = nil
         case .roundRefused(let refused):
@@ -249,29 +279,40 @@ struct LedgerChecker: Sendable {
         }
     }
 
-    private mutating func applyCharge(_ charge: RoundChargedPayload, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
+    private mutating func applyCharge(
+        _ charge: RoundChargedPayload, _ fail: (LedgerError.Code, String) -> LedgerError
+    ) throws(LedgerError) {
         guard let status = roundStatus[charge.round], status.opened, !status.charged, !status.finished else {
             throw fail(.roundOrder, "round \(charge.round) charged but it is not open, or was charged already")
         }
         guard charge.delta == state.delta else {
-            throw fail(.badEntry, "delta \(charge.delta) differs from the ledger's δ \(state.delta); every charge must be reported at the genesis δ")
+            throw fail(
+                .badEntry,
+                "delta \(charge.delta) differs from the ledger's δ \(state.delta); every charge must be reported at the genesis δ"
+            )
         }
         // Quantisation to the grid moves each coordinate by ≤ γ/2, so two neighbouring sums differ
         // by ≤ C + γ√d in L2 after rounding (docs/PRIVACY.md); a smaller recorded sensitivity
         // would understate the noise needed.
         let minimumSensitivity = charge.clippingBound + charge.gridStep * Double(charge.dimension).squareRoot()
         guard charge.sensitivity >= minimumSensitivity * (1 - 1e-12) else {
-            throw fail(.sensitivityMismatch, "sensitivity \(charge.sensitivity) is below C + γ√d = \(minimumSensitivity) for C \(charge.clippingBound), γ \(charge.gridStep), d \(charge.dimension)")
+            throw fail(
+                .sensitivityMismatch,
+                "sensitivity \(charge.sensitivity) is below C + γ√d = \(minimumSensitivity) for C \(charge.clippingBound), γ \(charge.gridStep), d \(charge.dimension)"
+            )
         }
         if let plan = status.plan { try checkChargeMatchesPlan(charge, plan, fail) }
         if status.sampleCommitted && charge.contributorsCommitment == nil {
-            throw fail(.badEntry, "round \(charge.round) committed to its participant sample in round.opened, so its charge "
-                + "must "
-                + "carry contributors_commitment instead of naming the contributors")
+            throw fail(
+                .badEntry,
+                "round \(charge.round) committed to its participant sample in round.opened, so its charge "
+                    + "must "
+                    + "carry contributors_commitment instead of naming the contributors")
         }
         let mechanism: SubsampledGaussian
         do {
-            mechanism = try SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier)
+            mechanism = try SubsampledGaussian(
+                samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier)
         } catch {
             throw fail(.badEntry, error.message)
         }
@@ -295,31 +336,50 @@ struct LedgerChecker: Sendable {
         for index in total.indices { total[index] += perRound[index] }
         let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: charge.delta)
         guard Self.close(charge.roundEpsilon, roundEpsilon) else {
-            throw fail(.epsilonMismatch, "round_epsilon \(charge.roundEpsilon) differs from the recomputed \(roundEpsilon) (q \(charge.samplingRate), σ \(charge.noiseMultiplier), δ \(charge.delta), charge method \(method.rawValue))")
+            throw fail(
+                .epsilonMismatch,
+                "round_epsilon \(charge.roundEpsilon) differs from the recomputed \(roundEpsilon) (q \(charge.samplingRate), σ \(charge.noiseMultiplier), δ \(charge.delta), charge method \(method.rawValue))"
+            )
         }
         guard Self.close(charge.cumulativeEpsilon, cumulative.epsilon) else {
-            throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the recomputed \(cumulative.epsilon) over \(state.roundsCharged + 1) charges")
+            throw fail(
+                .epsilonMismatch,
+                "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the recomputed \(cumulative.epsilon) over \(state.roundsCharged + 1) charges"
+            )
         }
         // The order is an argmin; near-ties may legitimately resolve differently in the last bit,
         // so check that the recorded order attains the recorded ε rather than that it is identical.
         guard let orderIndex = orders.firstIndex(of: charge.cumulativeOrder),
-            Self.close(RDPAccountant.epsilon(orders: [orders[orderIndex]], rdp: [total[orderIndex]], delta: charge.delta).epsilon, charge.cumulativeEpsilon)
+            Self.close(
+                RDPAccountant.epsilon(orders: [orders[orderIndex]], rdp: [total[orderIndex]], delta: charge.delta)
+                    .epsilon, charge.cumulativeEpsilon)
         else {
-            throw fail(.epsilonMismatch, "cumulative_order \(charge.cumulativeOrder) does not attain cumulative_epsilon \(charge.cumulativeEpsilon) (recomputed order \(cumulative.order))")
+            throw fail(
+                .epsilonMismatch,
+                "cumulative_order \(charge.cumulativeOrder) does not attain cumulative_epsilon \(charge.cumulativeEpsilon) (recomputed order \(cumulative.order))"
+            )
         }
         guard charge.cumulativeEpsilon >= lastRecordedCumulative else {
-            throw fail(.epsilonDecreased, "cumulative_epsilon \(charge.cumulativeEpsilon) is below the previous charge's \(lastRecordedCumulative)")
+            throw fail(
+                .epsilonDecreased,
+                "cumulative_epsilon \(charge.cumulativeEpsilon) is below the previous charge's \(lastRecordedCumulative)"
+            )
         }
         // The recorded value is compared with the cap exactly (no tolerance), and so is the
         // recomputed one.
         guard max(charge.cumulativeEpsilon, cumulative.epsilon) <= state.epsilonMax else {
-            throw fail(.budgetExceeded, "cumulative ε \(max(charge.cumulativeEpsilon, cumulative.epsilon)) exceeds epsilon_max \(state.epsilonMax) in force")
+            throw fail(
+                .budgetExceeded,
+                "cumulative ε \(max(charge.cumulativeEpsilon, cumulative.epsilon)) exceeds epsilon_max \(state.epsilonMax) in force"
+            )
         }
         // The charge is the projection the budget gate passed: what was judged is what was spent.
         if let projected = status.budgetProjection, !Self.close(charge.cumulativeEpsilon, projected) {
-            throw fail(.epsilonMismatch, "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the projected_epsilon "
-                + "\(projected) "
-                + "of the budget gate decision round \(charge.round) opened on")
+            throw fail(
+                .epsilonMismatch,
+                "cumulative_epsilon \(charge.cumulativeEpsilon) differs from the projected_epsilon "
+                    + "\(projected) "
+                    + "of the budget gate decision round \(charge.round) opened on")
         }
         roundStatus[charge.round]!.charged = true
         lastRecordedCumulative = charge.cumulativeEpsilon
@@ -330,94 +390,5 @@ struct LedgerChecker: Sendable {
         state.chargesByMechanism[mechanism, default: 0] += 1
         state.chargesByMethod[charged, default: 0] += 1
         state.unfinishedRoundCharged = true
-    }
-
-    /// A plan frozen in `round.opened`: at the ledger's δ, with a sensitivity no smaller than
-    /// C + γ√d (+ 2^-23·N·C in the record unit) + 10⁻⁶·C, what the coordinator writes.
-    private func checkPlan(_ plan: RoundPlanRecord, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
-        guard plan.delta == state.delta else {
-            throw fail(.planMismatch, "plan.delta \(plan.delta) differs from the ledger's δ \(state.delta)")
-        }
-        guard plan.sensitivity >= plan.minimumSensitivity * (1 - 1e-12) else {
-            throw fail(.sensitivityMismatch, "plan.sensitivity \(plan.sensitivity) is below \(plan.minimumSensitivity) "
-                + "(C + γ√d\(plan.unit == .record ? " + 2^-23·N·C" : "") + 10^-6·C for C \(plan.clippingBound), γ \(plan.gridStep), d \(plan.dimension)\(plan.unit == .record ? ", N \(plan.records)" : ""))")
-        }
-    }
-
-    /// A planned round opens only after its pre-round gates passed: a passing `budget` decision
-    /// for the round and no failed refusal gate (`model_version`, `budget`, `quorum`) recorded
-    /// for it before. Returns the budget decision's projected ε, which the round's charge must equal.
-    private func checkPreRoundDecisions(
-        round: Int, _ fail: (LedgerError.Code, String) -> LedgerError
-    ) throws(LedgerError) -> Double {
-        let decisions = preRoundDecisions[round] ?? [:]
-        for gate in decisions.keys.sorted() where Self.refusalGates.contains(gate) && decisions[gate]?.passed == false {
-            throw fail(.roundOrder, "round \(round) opened after its \(gate) gate failed; "
-                + "a failed refusal gate must be followed by round.refused")
-        }
-        guard decisions["budget"] != nil else {
-            throw fail(.roundOrder, "round \(round) opened without a passing budget gate decision before it; "
-                + "a planned round opens only after its pre-round gates")
-        }
-        guard let projected = decisions["budget"]?.projected else {
-            throw fail(.roundOrder, "the budget gate decision before round \(round) states no inputs.projected_epsilon")
-        }
-        return projected
-    }
-
-    /// Participant unit: only a round that committed to its sample may record its counts at its
-    /// end, and then only as ledgers written before the counts were withheld did (docs/LEDGER.md
-    /// §5): current coordinators record none, so a committed round's end with or without them
-    /// verifies, and a round that did not commit may never carry them.
-    private func checkSampleCounts(
-        round: Int, committed: Bool, recorded: Bool, _ fail: (LedgerError.Code, String) -> LedgerError
-    ) throws(LedgerError) {
-        guard recorded, !committed else { return }
-        throw fail(.badEntry,
-            "round \(round) did not commit to a participant sample; participants_sampled and contributors_count "
-                + "belong only to rounds that did (in ledgers written before the counts were withheld)")
-    }
-
-    /// A charge must carry exactly the parameters its round's plan froze.
-    private func checkChargeMatchesPlan(
-        _ charge: RoundChargedPayload, _ plan: RoundPlanRecord, _ fail: (LedgerError.Code, String) -> LedgerError
-    ) throws(LedgerError) {
-        var differences: [String] = []
-        func compare<T: Equatable>(_ name: String, _ charged: T, _ planned: T) {
-            if charged != planned { differences.append("\(name) \(charged) (plan: \(planned))") }
-        }
-        compare("unit", charge.unit.rawValue, plan.unit.rawValue)
-        compare("sampling_rate", charge.samplingRate, plan.samplingRate)
-        compare("noise_multiplier", charge.noiseMultiplier, plan.noiseMultiplier)
-        compare("clipping_bound", charge.clippingBound, plan.clippingBound)
-        compare("grid_step", charge.gridStep, plan.gridStep)
-        compare("sensitivity", charge.sensitivity, plan.sensitivity)
-        compare("dimension", charge.dimension, plan.dimension)
-        compare("delta", charge.delta, plan.delta)
-        compare("charge_method", charge.effectiveChargeMethod.rawValue, plan.chargeMethod.rawValue)
-        guard differences.isEmpty else {
-            throw fail(.planMismatch, "round \(charge.round) was charged with parameters other than its round.opened plan: " + differences.joined(separator: ", "))
-        }
-    }
-
-    /// A refusal that states the (q, σ, method) it projected with must state the projection
-    /// recomputed from the ledger history, to 1e-9 relative.
-    private func checkRefusal(_ refused: RoundRefusedPayload, _ fail: (LedgerError.Code, String) -> LedgerError) throws(LedgerError) {
-        guard let q = refused.samplingRate, let sigma = refused.noiseMultiplier, let method = refused.chargeMethod else { return }
-        let projected: ProjectedCharge
-        do {
-            projected = try state.projectedCharge(
-                mechanism: try SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma), delta: state.delta, method: method)
-        } catch {
-            throw fail(.badEntry, "round.refused: \(error.message)")
-        }
-        guard Self.close(refused.projectedEpsilon, projected.cumulativeEpsilon) else {
-            throw fail(.epsilonMismatch, "projected_epsilon \(refused.projectedEpsilon) differs from the recomputed \(projected.cumulativeEpsilon) "
-                + "(q \(q), σ \(sigma), \(method.rawValue), after \(state.roundsCharged) charges)")
-        }
-    }
-
-    static func close(_ a: Double, _ b: Double) -> Bool {
-        a == b || abs(a - b) <= epsilonTolerance * max(abs(a), abs(b))
     }
 }

@@ -115,7 +115,8 @@ struct LedgerLineReader {
         }
         pending.removeLast(Self.readSize - readCount)
         if failure != 0 {
-            throw LedgerError(code: .io, message: "cannot read the ledger: \(path): \(String(cString: strerror(failure)))")
+            throw LedgerError(
+                code: .io, message: "cannot read the ledger: \(path): \(String(cString: strerror(failure)))")
         }
         if readCount == 0 { atEnd = true }
         // Index the new newlines, checking each line's length as its end is found.

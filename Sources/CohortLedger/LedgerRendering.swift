@@ -23,45 +23,61 @@ public enum LedgerRendering {
         case .genesis(let p)?:
             detail = "ε_max \(format(p.epsilonMax)) at δ \(format(p.delta)), policy \(p.policySHA256.prefix(12))…"
         case .policyAdopted(let p)?:
-            detail = "ε_max \(format(p.oldEpsilonMax)) → \(format(p.newEpsilonMax)) by \(p.operatorName)"
+            detail =
+                "ε_max \(format(p.oldEpsilonMax)) → \(format(p.newEpsilonMax)) by \(p.operatorName)"
                 + (p.changes.map { changes in
-                    "; changed: " + (changes.isEmpty ? "nothing" : changes.map { "\($0.field) \($0.old.display) → \($0.new.display)" }.joined(separator: ", "))
+                    "; changed: "
+                        + (changes.isEmpty
+                            ? "nothing"
+                            : changes.map { "\($0.field) \($0.old.display) → \($0.new.display)" }.joined(
+                                separator: ", "))
                 } ?? "")
         case .roundOpened(let p)?:
-            detail = (p.participantsSampled.map { "\($0) of \(p.participantsEligible) participants" }
-                ?? "sample of \(p.participantsEligible) participants committed to "
+            detail =
+                (p.participantsSampled.map { "\($0) of \(p.participantsEligible) participants" }
+                    ?? "sample of \(p.participantsEligible) participants committed to "
                     + "(\(p.sampleCommitment?.prefix(12) ?? "")…)")
                 + ", \(p.mechanism)"
-                + (p.plan.map { ", plan: \($0.unit.rawValue)-level, q \(format($0.samplingRate)), σ \(format($0.noiseMultiplier)), \($0.chargeMethod.rawValue)" } ?? "")
+                + (p.plan.map {
+                    ", plan: \($0.unit.rawValue)-level, q \(format($0.samplingRate)), σ \(format($0.noiseMultiplier)), \($0.chargeMethod.rawValue)"
+                } ?? "")
         case .roundCharged(let p)?:
             roundEpsilon = p.roundEpsilon
             cumulative = p.cumulativeEpsilon
-            detail = "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), "
+            detail =
+                "\(p.unit.rawValue)-level, q \(format(p.samplingRate)), σ \(format(p.noiseMultiplier)), "
                 + (p.contributorsCommitment.map { "contributors committed to (\($0.prefix(12))…), " }
                     ?? "\(p.contributors.count) contributors, ")
                 + (p.chargeMethod?.rawValue ?? "\(p.effectiveChargeMethod.rawValue) (unnamed)")
         case .roundClosed(let p)?:
-            detail = "model \(p.modelSHA256.prefix(12))…"
+            detail =
+                "model \(p.modelSHA256.prefix(12))…"
                 + (p.evaluationSHA256.map { ", evaluation \($0.prefix(12))…" } ?? "")
                 + (p.participantsSampled.map { ", \($0) sampled, \(p.contributorsCount ?? 0) contributed" } ?? "")
         case .roundRefused(let p)?:
-            detail = "REFUSED by \(p.gate): \(p.reason) (projected ε \(format(p.projectedEpsilon)) > \(format(p.epsilonMax)))"
+            detail =
+                "REFUSED by \(p.gate): \(p.reason) (projected ε \(format(p.projectedEpsilon)) > \(format(p.epsilonMax)))"
         case .roundAborted(let p)?:
-            detail = "ABORTED: \(p.reason)\(p.charged ? " (charged)" : "")"
+            detail =
+                "ABORTED: \(p.reason)\(p.charged ? " (charged)" : "")"
                 + (p.participantsSampled.map { " (\($0) sampled, \(p.contributorsCount ?? 0) contributed)" } ?? "")
         case .gateDecision(let p)?:
             detail = "gate \(p.gate): \(p.passed ? "pass" : "FAIL")\(p.reason.isEmpty ? "" : " — \(p.reason)")"
         case .evaluationRecorded(let p)?:
-            detail = p.evaluationSHA256.map {
-                "\(p.participantsEvaluated ?? 0) participants evaluated; metrics in the evaluation store (\($0.prefix(12))…)"
-            } ?? p.aggregate.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))" }.joined(separator: ", ")
+            detail =
+                p.evaluationSHA256.map {
+                    "\(p.participantsEvaluated ?? 0) participants evaluated; metrics in the evaluation store (\($0.prefix(12))…)"
+                }
+                ?? p.aggregate.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))" }.joined(
+                    separator: ", ")
         case .unknown(let kind, _)?:
             detail = "(unknown kind \(kind))"
         case nil:
             detail = "(malformed data)"
         }
-        return Row(seq: entry.seq, time: entry.time.description, kind: entry.kind, round: record?.round,
-                   roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative, detail: detail)
+        return Row(
+            seq: entry.seq, time: entry.time.description, kind: entry.kind, round: record?.round,
+            roundEpsilon: roundEpsilon, cumulativeEpsilon: cumulative, detail: detail)
     }
 
     /// A fixed-width table: seq, time, kind, round, ε round / cumulative, detail.
@@ -94,7 +110,8 @@ public enum LedgerRendering {
             let r = row(entry)
             let fields = [
                 String(r.seq), r.time, r.kind, r.round.map(String.init) ?? "",
-                r.roundEpsilon.map(CanonicalJSON.numberString) ?? "", r.cumulativeEpsilon.map(CanonicalJSON.numberString) ?? "",
+                r.roundEpsilon.map(CanonicalJSON.numberString) ?? "",
+                r.cumulativeEpsilon.map(CanonicalJSON.numberString) ?? "",
                 entry.data.canonicalString,
             ]
             out += fields.map(csvField).joined(separator: ",") + "\r\n"
@@ -130,8 +147,14 @@ public enum LedgerRendering {
     private static func log10Floor(_ x: Double) -> Int {
         var exponent = 0
         var value = x
-        while value >= 10 { value /= 10; exponent += 1 }
-        while value < 1 { value *= 10; exponent -= 1 }
+        while value >= 10 {
+            value /= 10
+            exponent += 1
+        }
+        while value < 1 {
+            value *= 10
+            exponent -= 1
+        }
         return exponent
     }
 

@@ -78,7 +78,9 @@ public struct LedgerState: Sendable, Equatable {
     /// this round's ε and the cumulative ε and order at `delta`, computed exactly as the verifier
     /// will recompute them.
     /// - Throws: `privacy.invalid_charge` when the round's curve cannot be computed.
-    public func projectedCharge(mechanism: SubsampledGaussian, delta: Double, method: ChargeMethod) throws(PrivacyError) -> ProjectedCharge {
+    public func projectedCharge(
+        mechanism: SubsampledGaussian, delta: Double, method: ChargeMethod
+    ) throws(PrivacyError) -> ProjectedCharge {
         guard delta.isFinite, delta > 0, delta < 1 else {
             throw PrivacyError(code: "privacy.invalid_delta", message: "δ must lie in (0, 1), got \(delta)")
         }
@@ -88,7 +90,8 @@ public struct LedgerState: Sendable, Equatable {
         for index in total.indices { total[index] += perRound[index] }
         let roundResult = RDPAccountant.epsilon(orders: orders, rdp: perRound, delta: delta)
         let cumulative = RDPAccountant.epsilon(orders: orders, rdp: total, delta: delta)
-        return ProjectedCharge(roundEpsilon: roundResult.epsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order)
+        return ProjectedCharge(
+            roundEpsilon: roundResult.epsilon, cumulativeEpsilon: cumulative.epsilon, cumulativeOrder: cumulative.order)
     }
 
     /// The charge of a planned round (its mechanism, method and δ), as the verifier will
@@ -104,7 +107,9 @@ public struct LedgerState: Sendable, Equatable {
         do {
             return try projectedCharge(mechanism: mechanism, delta: delta, method: .current)
         } catch {
-            return ProjectedCharge(roundEpsilon: .infinity, cumulativeEpsilon: .infinity, cumulativeOrder: DiscreteGaussianCharge.orders[0])
+            return ProjectedCharge(
+                roundEpsilon: .infinity, cumulativeEpsilon: .infinity, cumulativeOrder: DiscreteGaussianCharge.orders[0]
+            )
         }
     }
 }

@@ -67,10 +67,16 @@ public struct LedgerTime: Sendable, Hashable, Comparable, CustomStringConvertibl
         let (seconds, millisecond) = millis.quotientAndRemainder(dividingBy: 1000)
         var secs = seconds
         var ms = millisecond
-        if ms < 0 { ms += 1000; secs -= 1 }
+        if ms < 0 {
+            ms += 1000
+            secs -= 1
+        }
         var days = secs / 86_400
         var secondOfDay = secs % 86_400
-        if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }
+        if secondOfDay < 0 {
+            secondOfDay += 86_400
+            days -= 1
+        }
         let (year, month, day) = Self.civilFromDays(Int(days))
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)

@@ -1,6 +1,7 @@
 import CohortCrypto
 import CohortStorage
 import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -68,11 +69,13 @@ public enum LedgerVerifier {
         file path: String, publicKey: [UInt8], signatures: SignatureCheck = .everyEntry, keepEntries: Bool = false
     ) throws(LedgerError) -> Result {
         do throws(LedgerError) {
-            let (result, torn) = try verifyStreaming(file: path, publicKey: publicKey, verifyAll: signatures == .everyEntry, keepEntries: keepEntries)
+            let (result, torn) = try verifyStreaming(
+                file: path, publicKey: publicKey, verifyAll: signatures == .everyEntry, keepEntries: keepEntries)
             if let torn {
                 throw LedgerError(
                     code: .tornTail,
-                    message: "the last line (\(torn.length) bytes at offset \(torn.offset)) has no trailing newline: a write was interrupted; "
+                    message:
+                        "the last line (\(torn.length) bytes at offset \(torn.offset)) has no trailing newline: a write was interrupted; "
                         + "the \(result.state.entryCount) complete entries before it verify. Run recovery (LedgerWriter.recover) to truncate it",
                     line: result.state.entryCount + 1
                 )
@@ -82,8 +85,10 @@ public enum LedgerVerifier {
             // As `verifyPrefix`: with `.lastEntryOnly`, the lines up to the failing one are checked
             // again with every signature, so the error names the same first failing entry.
             guard signatures == .lastEntryOnly, error.code != .tornTail, error.code != .lineTooLong,
-                  let failing = error.line, failing >= 1 else { throw error }
-            _ = try verifyStreaming(file: path, publicKey: publicKey, verifyAll: true, keepEntries: false, lineLimit: failing)
+                let failing = error.line, failing >= 1
+            else { throw error }
+            _ = try verifyStreaming(
+                file: path, publicKey: publicKey, verifyAll: true, keepEntries: false, lineLimit: failing)
             throw error
         }
     }
@@ -93,7 +98,8 @@ public enum LedgerVerifier {
     /// line's signature is checked: a batch is checked only once the next one has been read, so
     /// the last line is known. `lineLimit` stops after that many lines (and reports no torn tail).
     static func verifyStreaming(
-        file path: String, publicKey: [UInt8], verifyAll: Bool, keepEntries: Bool, lineLimit: Int? = nil, chunkSize: Int = chunkSize
+        file path: String, publicKey: [UInt8], verifyAll: Bool, keepEntries: Bool, lineLimit: Int? = nil,
+        chunkSize: Int = chunkSize
     ) throws(LedgerError) -> (Result, tornTail: TornTail?) {
         var reader = try LedgerLineReader(path: path)
         defer { reader.closeFile() }
@@ -119,7 +125,8 @@ public enum LedgerVerifier {
             let following = try next(&reader)
             let lastIndex = following == nil ? batch.firstIndex + batch.ranges.count - 1 : -1
             let checked = checkLines(
-                bytes: batch.bytes, ranges: batch.ranges, indices: 0..<batch.ranges.count, publicKey: publicKey, keepData: keepEntries,
+                bytes: batch.bytes, ranges: batch.ranges, indices: 0..<batch.ranges.count, publicKey: publicKey,
+                keepData: keepEntries,
                 lineOffset: batch.firstIndex, verifySignature: { verifyAll || batch.firstIndex + $0 == lastIndex }
             )
             for (offset, outcome) in checked.enumerated() {
@@ -137,11 +144,13 @@ public enum LedgerVerifier {
     public static func verify(
         bytes: [UInt8], publicKey: [UInt8], signatures: SignatureCheck = .everyEntry, keepEntries: Bool = false
     ) throws(LedgerError) -> Result {
-        let outcome = try verifyPrefix(bytes: bytes, publicKey: publicKey, signatures: signatures, keepEntries: keepEntries)
+        let outcome = try verifyPrefix(
+            bytes: bytes, publicKey: publicKey, signatures: signatures, keepEntries: keepEntries)
         if let torn = outcome.tornTail {
             throw LedgerError(
                 code: .tornTail,
-                message: "the last line (\(torn.length) bytes at offset \(torn.offset)) has no trailing newline: a write was interrupted; "
+                message:
+                    "the last line (\(torn.length) bytes at offset \(torn.offset)) has no trailing newline: a write was interrupted; "
                     + "the \(outcome.result.state.entryCount) complete entries before it verify. Run recovery (LedgerWriter.recover) to truncate it",
                 line: outcome.result.state.entryCount + 1
             )
@@ -178,12 +187,14 @@ public enum LedgerVerifier {
         let lastIndex = lines.complete.count - 1
         do {
             let (result, checker) = try checkInOrder(
-                bytes: bytes, ranges: lines.complete, publicKey: publicKey, keepEntries: keepEntries, chunkSize: chunkSize,
+                bytes: bytes, ranges: lines.complete, publicKey: publicKey, keepEntries: keepEntries,
+                chunkSize: chunkSize,
                 verifySignature: { signatures == .everyEntry || $0 == lastIndex }
             )
             return (result, tornTail, checker)
         } catch {
-            guard signatures == .lastEntryOnly, let failing = error.line, failing >= 1, failing <= lines.complete.count else { throw error }
+            guard signatures == .lastEntryOnly, let failing = error.line, failing >= 1, failing <= lines.complete.count
+            else { throw error }
             // Every check of the anchored pass is also a check of the exhaustive one, so the
             // exhaustive pass over the same lines fails too, at this line or at an earlier entry
             // whose signature does not verify.
@@ -208,7 +219,8 @@ public enum LedgerVerifier {
         while chunkStart < ranges.count {
             let chunkEnd = min(chunkStart + max(1, chunkSize), ranges.count)
             let checked = checkLines(
-                bytes: bytes, ranges: ranges, indices: chunkStart..<chunkEnd, publicKey: publicKey, keepData: keepEntries,
+                bytes: bytes, ranges: ranges, indices: chunkStart..<chunkEnd, publicKey: publicKey,
+                keepData: keepEntries,
                 verifySignature: verifySignature
             )
             for (offset, outcome) in checked.enumerated() {
@@ -239,7 +251,8 @@ public enum LedgerVerifier {
 
     /// Runs the per-line checks for `indices` on all cores.
     static func checkLines(
-        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], keepData: Bool = true, lineOffset: Int = 0,
+        bytes: [UInt8], ranges: [Range<Int>], indices: Range<Int>, publicKey: [UInt8], keepData: Bool = true,
+        lineOffset: Int = 0,
         verifySignature: (Int) -> Bool
     ) -> [Swift.Result<CheckedLine, LedgerError>] {
         let count = indices.count
@@ -285,12 +298,16 @@ public enum LedgerVerifier {
         let seq = json["seq"]?.intValue
         guard isCanonical else {
             let canonical = CanonicalJSON.serialize(json)
-            let difference = zip(canonical, line).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset ?? min(canonical.count, line.count)
-            return .failure(LedgerError(
-                code: .notCanonical,
-                message: "valid JSON but not RFC 8785 canonical (first difference at byte \(difference)); entries must never be reformatted or edited",
-                line: number, seq: seq
-            ))
+            let difference =
+                zip(canonical, line).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset
+                ?? min(canonical.count, line.count)
+            return .failure(
+                LedgerError(
+                    code: .notCanonical,
+                    message:
+                        "valid JSON but not RFC 8785 canonical (first difference at byte \(difference)); entries must never be reformatted or edited",
+                    line: number, seq: seq
+                ))
         }
         var entry: LedgerEntry
         do {
@@ -301,12 +318,14 @@ public enum LedgerVerifier {
         let hash = LineHash.hex(UnsafeRawBufferPointer(line))
         var valid: Bool? = nil
         if verifySignature {
-            valid = Ed25519.verify(signature: entry.signature, message: signedBytes(ofCanonicalLine: line), publicKey: publicKey)
+            valid = Ed25519.verify(
+                signature: entry.signature, message: signedBytes(ofCanonicalLine: line), publicKey: publicKey)
         }
         let record = CheckedLine.decode(entry)
         if !keepData {
             entry = LedgerEntry(
-                version: entry.version, seq: entry.seq, time: entry.time, kind: entry.kind, prev: entry.prev, data: .null,
+                version: entry.version, seq: entry.seq, time: entry.time, kind: entry.kind, prev: entry.prev,
+                data: .null,
                 signature: entry.signature
             )
         }
@@ -321,7 +340,11 @@ public enum LedgerVerifier {
         let pattern = Array(#","sig":""#.utf8)
         var start = line.count - pattern.count
         while start >= 0 {
-            if line[start] == pattern[0], UnsafeBufferPointer(rebasing: line[start..<start + pattern.count]).elementsEqual(pattern) { break }
+            if line[start] == pattern[0],
+                UnsafeBufferPointer(rebasing: line[start..<start + pattern.count]).elementsEqual(pattern)
+            {
+                break
+            }
             start -= 1
         }
         guard start >= 0 else { return Array(line) }
@@ -375,7 +398,8 @@ public enum LedgerReader {
         var entries: [LedgerEntry] = []
         var problems: [LedgerError] = []
         let checked = LedgerVerifier.checkLines(
-            bytes: bytes, ranges: lines.complete, indices: 0..<lines.complete.count, publicKey: [], verifySignature: { _ in false }
+            bytes: bytes, ranges: lines.complete, indices: 0..<lines.complete.count, publicKey: [],
+            verifySignature: { _ in false }
         )
         for outcome in checked {
             switch outcome {
@@ -384,10 +408,12 @@ public enum LedgerReader {
             }
         }
         if let torn = lines.torn {
-            problems.append(LedgerError(
-                code: .tornTail, message: "the last line (\(torn.count) bytes) has no trailing newline: an interrupted write",
-                line: lines.complete.count + 1
-            ))
+            problems.append(
+                LedgerError(
+                    code: .tornTail,
+                    message: "the last line (\(torn.count) bytes) has no trailing newline: an interrupted write",
+                    line: lines.complete.count + 1
+                ))
         }
         return Contents(entries: entries, problems: problems)
     }

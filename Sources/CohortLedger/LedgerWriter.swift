@@ -1,5 +1,6 @@
 import CohortCrypto
 import CohortStorage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,7 +36,10 @@ public final class LedgerWriter {
     private var length: off_t
     private var poisoned: LedgerError?
 
-    private init(path: String, fd: Int32, key: Ed25519.KeyPair, clock: @escaping @Sendable () -> LedgerTime, checker: LedgerChecker, length: off_t) {
+    private init(
+        path: String, fd: Int32, key: Ed25519.KeyPair, clock: @escaping @Sendable () -> LedgerTime,
+        checker: LedgerChecker, length: off_t
+    ) {
         self.path = path
         self.fd = fd
         self.key = key
@@ -75,7 +79,8 @@ public final class LedgerWriter {
         clock: @escaping @Sendable () -> LedgerTime = { LedgerTime.now() }
     ) throws(LedgerError) -> LedgerWriter {
         guard genesis.ledgerPublicKey == signingKey.publicKey else {
-            throw LedgerError(code: .wrongKey, message: "genesis.ledger_public_key must be the signing key's public key")
+            throw LedgerError(
+                code: .wrongKey, message: "genesis.ledger_public_key must be the signing key's public key")
         }
         do {
             try DurableFile.createDirectory(stateDirectory)
@@ -104,7 +109,9 @@ public final class LedgerWriter {
             SystemCall.close(fd)
             throw error
         }
-        let writer = LedgerWriter(path: path, fd: fd, key: signingKey, clock: clock, checker: LedgerChecker(publicKey: signingKey.publicKey), length: 0)
+        let writer = LedgerWriter(
+            path: path, fd: fd, key: signingKey, clock: clock, checker: LedgerChecker(publicKey: signingKey.publicKey),
+            length: 0)
         try writer.append(genesis)
         return writer
     }
@@ -122,22 +129,26 @@ public final class LedgerWriter {
         guard fd >= 0 else {
             let err = errno
             if err == ENOENT {
-                throw LedgerError(code: .notFound, message: "no ledger at \(path); create one with a genesis entry first")
+                throw LedgerError(
+                    code: .notFound, message: "no ledger at \(path); create one with a genesis entry first")
             }
             throw storageError(err, "opening", path: path)
         }
         do throws(LedgerError) {
             try lock(fd, path: path)
             let bytes = try readAll(fd, path: path)
-            let outcome = try LedgerVerifier.verifyPrefix(bytes: bytes, publicKey: signingKey.publicKey, signatures: signatures, keepEntries: false)
+            let outcome = try LedgerVerifier.verifyPrefix(
+                bytes: bytes, publicKey: signingKey.publicKey, signatures: signatures, keepEntries: false)
             if let torn = outcome.tornTail {
                 throw LedgerError(
                     code: .tornTail,
-                    message: "the last line of \(path) (\(torn.length) bytes) is incomplete, from an interrupted write; run recovery to truncate it, then open again",
+                    message:
+                        "the last line of \(path) (\(torn.length) bytes) is incomplete, from an interrupted write; run recovery to truncate it, then open again",
                     line: outcome.result.state.entryCount + 1
                 )
             }
-            return LedgerWriter(path: path, fd: fd, key: signingKey, clock: clock, checker: outcome.checker, length: off_t(bytes.count))
+            return LedgerWriter(
+                path: path, fd: fd, key: signingKey, clock: clock, checker: outcome.checker, length: off_t(bytes.count))
         } catch {
             SystemCall.close(fd)
             throw error
@@ -160,11 +171,14 @@ public final class LedgerWriter {
     public func append(kind: String, data: JSONValue) throws(LedgerError) -> LedgerEntry {
         if let poisoned { throw poisoned }
         guard case .object = data, data.isFiniteEverywhere, !kind.isEmpty else {
-            throw LedgerError(code: .invalidEntry, message: "an entry needs a non-empty kind and a data object with finite numbers only")
+            throw LedgerError(
+                code: .invalidEntry,
+                message: "an entry needs a non-empty kind and a data object with finite numbers only")
         }
         let state = checker.state
         let entry = LedgerEntry.signed(
-            seq: state.entryCount, time: max(clock(), state.lastTime), kind: kind, prev: state.lastHash, data: data, key: key
+            seq: state.entryCount, time: max(clock(), state.lastTime), kind: kind, prev: state.lastHash, data: data,
+            key: key
         )
         var line = entry.canonicalLine
         let hash = LineHash.hex(line)
@@ -194,17 +208,22 @@ public final class LedgerWriter {
             let kind = type(of: payload).kind
             let data = payload.data
             guard case .object = data, data.isFiniteEverywhere else {
-                throw LedgerError(code: .invalidEntry, message: "an entry needs a data object with finite numbers only (\(kind))")
+                throw LedgerError(
+                    code: .invalidEntry, message: "an entry needs a data object with finite numbers only (\(kind))")
             }
             let state = next.state
             let entry = LedgerEntry.signed(
-                seq: state.entryCount, time: max(clock(), state.lastTime), kind: kind, prev: state.lastHash, data: data, key: key
+                seq: state.entryCount, time: max(clock(), state.lastTime), kind: kind, prev: state.lastHash, data: data,
+                key: key
             )
             let line = entry.canonicalLine
             do {
-                try next.apply(CheckedLine(entry: entry, hash: SHA256.hexDigest(line), signatureValid: true), number: state.entryCount + 1)
+                try next.apply(
+                    CheckedLine(entry: entry, hash: SHA256.hexDigest(line), signatureValid: true),
+                    number: state.entryCount + 1)
             } catch {
-                throw LedgerError(code: error.code, message: "refusing to append \(kind): \(error.message)", seq: entry.seq)
+                throw LedgerError(
+                    code: error.code, message: "refusing to append \(kind): \(error.message)", seq: entry.seq)
             }
             bytes += line
             bytes.append(UInt8(ascii: "\n"))
@@ -236,7 +255,8 @@ public final class LedgerWriter {
             let error = Self.storageError(err, "syncing", path: path)
             poisoned = LedgerError(
                 code: .writerPoisoned,
-                message: "an earlier fsync of \(path) failed (\(error.code)); restart the coordinator so it re-verifies the ledger"
+                message:
+                    "an earlier fsync of \(path) failed (\(error.code)); restart the coordinator so it re-verifies the ledger"
             )
             throw error
         }
@@ -267,7 +287,8 @@ public final class LedgerWriter {
         /// A one-line account for logs.
         public var summary: String {
             guard let truncatedAt else { return "ledger intact: \(entriesKept) entries, nothing removed" }
-            return "removed an incomplete final line of \(removed.count) bytes at offset \(truncatedAt); \(entriesKept) verified entries kept"
+            return
+                "removed an incomplete final line of \(removed.count) bytes at offset \(truncatedAt); \(entriesKept) verified entries kept"
         }
     }
 
@@ -296,9 +317,12 @@ public final class LedgerWriter {
             keep = torn.lowerBound
             entriesKept = 0
         } else {
-            let outcome = try LedgerVerifier.verifyPrefix(bytes: bytes, publicKey: publicKey, signatures: .everyEntry, keepEntries: false)
+            let outcome = try LedgerVerifier.verifyPrefix(
+                bytes: bytes, publicKey: publicKey, signatures: .everyEntry, keepEntries: false)
             entriesKept = outcome.result.state.entryCount
-            guard let torn = outcome.tornTail else { return RecoveryReport(truncatedAt: nil, removed: [], entriesKept: entriesKept) }
+            guard let torn = outcome.tornTail else {
+                return RecoveryReport(truncatedAt: nil, removed: [], entriesKept: entriesKept)
+            }
             keep = torn.offset
         }
         guard ftruncate(fd, off_t(keep)) == 0 else { throw storageError(errno, "truncating", path: path) }
@@ -312,7 +336,8 @@ public final class LedgerWriter {
             if err == EWOULDBLOCK {
                 throw LedgerError(
                     code: .locked,
-                    message: "another process holds the lock on \(path) (a running coordinator?); stop it before starting another on this state directory"
+                    message:
+                        "another process holds the lock on \(path) (a running coordinator?); stop it before starting another on this state directory"
                 )
             }
             throw storageError(err, "locking", path: path)
@@ -330,7 +355,9 @@ public final class LedgerWriter {
         var bytes = [UInt8](repeating: 0, count: size)
         var offset = 0
         while offset < size {
-            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + offset, size - offset, off_t(offset)) }
+            let count = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + offset, size - offset, off_t(offset))
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw storageError(errno, "reading", path: path)
@@ -351,7 +378,10 @@ public final class LedgerWriter {
                     + "free space on that file system, then retry (the round cannot proceed until its entry is written)"
             )
         default:
-            return LedgerError(code: .io, message: "\(operation) \(path) failed: \(reason); the ledger is unchanged. Check the disk and permissions")
+            return LedgerError(
+                code: .io,
+                message:
+                    "\(operation) \(path) failed: \(reason); the ledger is unchanged. Check the disk and permissions")
         }
     }
 }

@@ -2,9 +2,9 @@ import CohortCrypto
 import CohortStorage
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Participant unit: a hiding commitment to a set of participant names (the round's Poisson
@@ -184,12 +184,16 @@ public enum ParticipantSampleStore {
                     code: .commitmentMismatch, message: "\(entry.kind) of round \(round): \(what) (\(path))",
                     line: index + 1, seq: entry.seq)
             }
-            func line(_ commitment: String, round: Int, set: ParticipantSampleCommitment.SetName) throws(LedgerError)
+            func line(
+                _ commitment: String, round: Int, set: ParticipantSampleCommitment.SetName
+            ) throws(LedgerError)
                 -> ParticipantSampleCommitment
             {
                 guard let stored = byCommitment[commitment] else {
-                    throw fail(round, "no line of the participant-sample store has the commitment \(commitment): "
-                        + "the store was altered, truncated or is another coordinator's")
+                    throw fail(
+                        round,
+                        "no line of the participant-sample store has the commitment \(commitment): "
+                            + "the store was altered, truncated or is another coordinator's")
                 }
                 guard stored.round == round, stored.set == set else {
                     throw fail(round, "the committed line is the \(stored.set.rawValue) set of round \(stored.round)")
@@ -200,8 +204,10 @@ public enum ParticipantSampleStore {
                 guard let recorded, let contributed, let drawn = sampled[round] else { return }
                 let stored = contributors[round]?.participants.count ?? 0
                 guard recorded == drawn.participants.count, contributed == stored else {
-                    throw fail(round, "the entry records \(recorded) sampled and \(contributed) contributed, "
-                        + "the store \(drawn.participants.count) and \(stored)")
+                    throw fail(
+                        round,
+                        "the entry records \(recorded) sampled and \(contributed) contributed, "
+                            + "the store \(drawn.participants.count) and \(stored)")
                 }
             }
             switch record {

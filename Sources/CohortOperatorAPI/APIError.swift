@@ -33,7 +33,9 @@ extension APIError {
     static func methodNotAllowed(_ method: String, _ path: String, allowed: [String]) -> APIError {
         APIError(
             code: "api.method_not_allowed",
-            message: "\(method.prefix(16)) is not allowed on \(path.prefix(200)); use \(allowed.joined(separator: " or "))", status: 405)
+            message:
+                "\(method.prefix(16)) is not allowed on \(path.prefix(200)); use \(allowed.joined(separator: " or "))",
+            status: 405)
     }
 
     static func bodyTooLarge(limit: Int) -> APIError {
@@ -45,7 +47,8 @@ extension APIError {
     }
 
     static let requestTimeout = APIError(
-        code: "api.request_timeout", message: "the request was not received in full within the time allowed", status: 408)
+        code: "api.request_timeout", message: "the request was not received in full within the time allowed",
+        status: 408)
 
     static let internalFailure = APIError(
         code: "api.internal", message: "the request failed inside the coordinator; see its log", status: 500)

@@ -26,7 +26,8 @@ struct APIResponse: Sendable {
 
     static func error(_ error: APIError) -> APIResponse {
         // An error body always encodes; `try!` would be safe, but fail soft anyway.
-        let body = (try? APIJSON.encode(APIErrorBody(error))) ?? Array(#"{"error":{"code":"api.internal","message":""}}"#.utf8)
+        let body =
+            (try? APIJSON.encode(APIErrorBody(error))) ?? Array(#"{"error":{"code":"api.internal","message":""}}"#.utf8)
         return APIResponse(status: error.status, contentType: "application/json", body: body)
     }
 }

@@ -26,7 +26,9 @@ public enum APIRoute: Sendable, Equatable {
     /// The route for `method` and `path` (a query string is ignored), or the error to answer:
     /// `api.not_found` for an unknown path, `api.method_not_allowed` for a known path with another method.
     public static func match(method: String, path rawPath: String) -> Result<APIRoute, APIError> {
-        let path = rawPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? rawPath
+        let path =
+            rawPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+            ?? rawPath
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         let candidates: [(String, APIRoute)]
         switch segments {
@@ -52,7 +54,9 @@ public enum APIRoute: Sendable, Equatable {
             } else if segments.count == 3, segments[0] == "v1", segments[1] == "models" {
                 if segments[2] == "approved" {
                     candidates = [("GET", .model(.approved))]
-                } else if let round = Int(segments[2]), round >= 1, segments[2].utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+                } else if let round = Int(segments[2]), round >= 1,
+                    segments[2].utf8.allSatisfy({ (0x30...0x39).contains($0) })
+                {
                     candidates = [("GET", .model(.round(round)))]
                 } else {
                     return .failure(.notFound(path))
@@ -79,7 +83,9 @@ extension String {
         var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    return nil
+                }
                 bytes.append(high << 4 | low)
             } else {
                 bytes.append(byte)

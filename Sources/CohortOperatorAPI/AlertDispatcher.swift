@@ -29,8 +29,10 @@ public struct AlertCommand: Sendable, Equatable {
     /// Version suffixes are ignored (`python3.12` is `python`).
     public static let interpreters: Set<String> = [
         "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "pdksh", "csh", "tcsh", "fish", "busybox", "toybox", "env",
-        "python", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "tclsh", "wish", "awk", "gawk", "mawk", "nawk",
-        "xargs", "sudo", "su", "doas", "nohup", "timeout", "nice", "setsid", "stdbuf", "eval", "exec", "expect", "guile", "R", "Rscript",
+        "python", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "tclsh", "wish", "awk", "gawk", "mawk",
+        "nawk",
+        "xargs", "sudo", "su", "doas", "nohup", "timeout", "nice", "setsid", "stdbuf", "eval", "exec", "expect",
+        "guile", "R", "Rscript",
         "osascript", "pwsh", "powershell",
     ]
 
@@ -39,14 +41,17 @@ public struct AlertCommand: Sendable, Equatable {
     /// the script).
     public init(executable: String, arguments: [String] = []) throws(AlertConfigurationError) {
         func refuse(_ message: String) -> AlertConfigurationError {
-            AlertConfigurationError(code: "alerts.bad_command", message: "--alert-command \(executable.prefix(200)): \(message)")
+            AlertConfigurationError(
+                code: "alerts.bad_command", message: "--alert-command \(executable.prefix(200)): \(message)")
         }
         guard executable.hasPrefix("/") else { throw refuse("must be an absolute path, e.g. /usr/local/bin/notify") }
         guard !executable.utf8.contains(0), !arguments.contains(where: { $0.utf8.contains(0) }) else {
             throw refuse("the path and the arguments may not contain NUL bytes")
         }
         var info = stat()
-        guard stat(executable, &info) == 0 else { throw refuse("does not exist or cannot be inspected (\(String(cString: strerror(errno))))") }
+        guard stat(executable, &info) == 0 else {
+            throw refuse("does not exist or cannot be inspected (\(String(cString: strerror(errno))))")
+        }
         guard info.st_mode & S_IFMT == S_IFREG else { throw refuse("is not a regular file") }
         guard access(executable, X_OK) == 0 else { throw refuse("is not executable by this user; chmod u+x it") }
         let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath().path
@@ -217,13 +222,19 @@ public final class AlertDispatcher: Sendable {
     private func post(to webhook: Webhook, body: [UInt8], logger: Logger) async {
         do {
             let result = try await HTTPExchange.perform(
-                webhook.target, method: .POST, path: webhook.path, headers: [("content-type", "application/json")], body: body,
-                timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000),
+                webhook.target, method: .POST, path: webhook.path, headers: [("content-type", "application/json")],
+                body: body,
+                timeout: .nanoseconds(
+                    Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000),
                 maxResponseBytes: 1 << 20)
             if (200..<300).contains(result.status) {
-                logger.info("alert delivered to the webhook", metadata: ["cohort.webhook": "\(webhook.display)", "cohort.http_status": "\(result.status)"])
+                logger.info(
+                    "alert delivered to the webhook",
+                    metadata: ["cohort.webhook": "\(webhook.display)", "cohort.http_status": "\(result.status)"])
             } else {
-                logger.warning("alert webhook refused the alert", metadata: ["cohort.webhook": "\(webhook.display)", "cohort.http_status": "\(result.status)"])
+                logger.warning(
+                    "alert webhook refused the alert",
+                    metadata: ["cohort.webhook": "\(webhook.display)", "cohort.http_status": "\(result.status)"])
             }
         } catch {
             logger.warning("alert webhook unreachable: \(error)", metadata: ["cohort.webhook": "\(webhook.display)"])
@@ -236,13 +247,15 @@ public final class AlertDispatcher: Sendable {
     }
 
     static func parseWebhook(_ url: String) throws(AlertConfigurationError) -> Webhook {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
             let host = components.host, !host.isEmpty
         else {
             throw AlertConfigurationError(
                 code: "alerts.bad_webhook",
                 // The value is not echoed: a webhook URL often carries a token.
-                message: "--alert-webhook must be an http:// or https:// URL with a host, e.g. https://alerts.example/hook")
+                message:
+                    "--alert-webhook must be an http:// or https:// URL with a host, e.g. https://alerts.example/hook")
         }
         let secure = scheme == "https"
         var tls: TLSConfiguration?
@@ -251,13 +264,15 @@ public final class AlertDispatcher: Sendable {
             configuration.minimumTLSVersion = .tlsv12
             tls = configuration  // the system trust roots, full verification
         }
-        let path = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
+        let path =
+            (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
             + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
         let bareHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         // Show scheme, host and port only: a path or query may carry a token.
         let display = "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
         return Webhook(
-            target: .init(host: bareHost, port: components.port ?? (secure ? 443 : 80), tls: tls), path: path, display: display)
+            target: .init(host: bareHost, port: components.port ?? (secure ? 443 : 80), tls: tls), path: path,
+            display: display)
     }
 }
 

@@ -15,9 +15,12 @@ final class IdleCloseHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            logger.info("closing idle connection", metadata: [
-                "cohort.remote_address": "\(context.channel.remoteAddress?.description ?? "?")", "cohort.error_code": "api.idle_timeout",
-            ])
+            logger.info(
+                "closing idle connection",
+                metadata: [
+                    "cohort.remote_address": "\(context.channel.remoteAddress?.description ?? "?")",
+                    "cohort.error_code": "api.idle_timeout",
+                ])
             context.close(promise: nil)
             return
         }

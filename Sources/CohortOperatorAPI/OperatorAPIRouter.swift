@@ -30,7 +30,9 @@ struct OperatorAPIRouter: Sendable {
         }
     }
 
-    private func perform(_ route: APIRoute, request: APIRequest, principal: ControlPrincipal) async throws -> APIResponse {
+    private func perform(
+        _ route: APIRoute, request: APIRequest, principal: ControlPrincipal
+    ) async throws -> APIResponse {
         switch route {
         case .status:
             try await coordinator.authorize(principal, .readStatus)
@@ -99,7 +101,8 @@ struct OperatorAPIRouter: Sendable {
             let text = String(decoding: line, as: UTF8.self)
             let name = text.hasPrefix("# ") ? String(text.split(separator: " ").dropFirst(2).first ?? "") : text
             return !operatorOnlyMetrics.contains { family in
-                name == family || name.hasPrefix(family + "_") || name.hasPrefix(family + "{") || name.hasPrefix(family + " ")
+                name == family || name.hasPrefix(family + "_") || name.hasPrefix(family + "{")
+                    || name.hasPrefix(family + " ")
             }
         }
         return Array(kept.joined(separator: [0x0A]))
@@ -135,7 +138,8 @@ struct OperatorAPIRouter: Sendable {
         case .keyNotFound(let key, let context):
             return "missing \(field(context.codingPath, key))"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the body is not valid JSON" : "\(field(context.codingPath)) is malformed"
+            return context.codingPath.isEmpty
+                ? "the body is not valid JSON" : "\(field(context.codingPath)) is malformed"
         @unknown default:
             return "the body does not match the expected JSON"
         }

@@ -92,11 +92,13 @@ public final class OperatorAPIServer: Sendable {
                 .serverChannelOption(.backlog, value: 64)
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try Self.configureChild(channel, sslContext: sslContext, configuration: configuration, logger: connectionLogger)
+                        try Self.configureChild(
+                            channel, sslContext: sslContext, configuration: configuration, logger: connectionLogger)
                     }
                 }
         } catch {
-            throw TransportError(code: "api.bind_failed", message: "cannot listen on \(host):\(port) for the operator API: \(error)")
+            throw TransportError(
+                code: "api.bind_failed", message: "cannot listen on \(host):\(port) for the operator API: \(error)")
         }
         guard let address = listener.channel.localAddress else {
             throw TransportError(code: "api.bind_failed", message: "the API's listening socket has no local address")
@@ -134,10 +136,14 @@ public final class OperatorAPIServer: Sendable {
         try pipeline.addHandler(IdleCloseHandler(logger: logger))
         try pipeline.addHandler(tlsHandler)
         try pipeline.addHandler(
-            PeerCertificateHandler(tlsHandler: tlsHandler, identity: identity, handshakeTimeout: configuration.handshakeTimeout, logger: logger))
+            PeerCertificateHandler(
+                tlsHandler: tlsHandler, identity: identity, handshakeTimeout: configuration.handshakeTimeout,
+                logger: logger))
         try pipeline.addHandler(HTTPResponseEncoder())
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-        try pipeline.addHandler(RequestAggregatorHandler(maxBodyBytes: configuration.maxBodyBytes, requestTimeout: configuration.requestTimeout))
+        try pipeline.addHandler(
+            RequestAggregatorHandler(
+                maxBodyBytes: configuration.maxBodyBytes, requestTimeout: configuration.requestTimeout))
         let async = try NIOAsyncChannel<APIRequestEvent, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
         return Accepted(channel: async, identity: identity.futureResult)
     }
@@ -162,14 +168,19 @@ public final class OperatorAPIServer: Sendable {
                     switch event {
                     case .request(let request):
                         let response = await router.respond(to: request, principal: principal)
-                        logger.info("api request", metadata: [
-                            "cohort.method": "\(request.method)", "cohort.path": "\(request.path.prefix(200))",
-                            "cohort.status": "\(response.status)",
-                        ])
-                        try await write(response, keepAlive: request.keepAlive, allow: allowHeader(response, request), to: outbound)
+                        logger.info(
+                            "api request",
+                            metadata: [
+                                "cohort.method": "\(request.method)", "cohort.path": "\(request.path.prefix(200))",
+                                "cohort.status": "\(response.status)",
+                            ])
+                        try await write(
+                            response, keepAlive: request.keepAlive, allow: allowHeader(response, request), to: outbound)
                         if !request.keepAlive { return }
                     case .rejected(let error):
-                        logger.info("api request rejected", metadata: ["cohort.status": "\(error.status)", "cohort.error_code": "\(error.code)"])
+                        logger.info(
+                            "api request rejected",
+                            metadata: ["cohort.status": "\(error.status)", "cohort.error_code": "\(error.code)"])
                         try await write(.error(error), keepAlive: false, allow: nil, to: outbound)
                         // Lingering close: keep reading (and dropping) what the client still sends for a
                         // moment, so closing with unread bytes does not reset the connection before
@@ -196,7 +207,8 @@ public final class OperatorAPIServer: Sendable {
     }
 
     private static func write(
-        _ response: APIResponse, keepAlive: Bool, allow: String?, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        _ response: APIResponse, keepAlive: Bool, allow: String?,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: response.contentType)
@@ -204,7 +216,8 @@ public final class OperatorAPIServer: Sendable {
         headers.add(name: "cache-control", value: "no-store")
         if let allow { headers.add(name: "allow", value: allow) }
         if !keepAlive { headers.add(name: "connection", value: "close") }
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        let head = HTTPResponseHead(
+            version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
         try await outbound.write(contentsOf: [
             .head(head), .body(.byteBuffer(ByteBuffer(bytes: response.body))), .end(nil),
         ])

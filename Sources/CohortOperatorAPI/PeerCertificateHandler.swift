@@ -20,7 +20,10 @@ final class PeerCertificateHandler: ChannelInboundHandler {
     private var done = false
     private var timer: Scheduled<Void>?
 
-    init(tlsHandler: NIOSSLHandler, identity: EventLoopPromise<PeerIdentity>, handshakeTimeout: TimeAmount, logger: Logger) {
+    init(
+        tlsHandler: NIOSSLHandler, identity: EventLoopPromise<PeerIdentity>, handshakeTimeout: TimeAmount,
+        logger: Logger
+    ) {
         self.tlsHandler = tlsHandler
         self.identity = identity
         self.handshakeTimeout = handshakeTimeout
@@ -39,7 +42,9 @@ final class PeerCertificateHandler: ChannelInboundHandler {
     private func startTimer(context: ChannelHandlerContext) {
         guard timer == nil, !done else { return }
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) { [self] in
-            fail(context: context, TransportError(code: "tls.handshake_timeout", message: "the TLS handshake did not complete in time"))
+            fail(
+                context: context,
+                TransportError(code: "tls.handshake_timeout", message: "the TLS handshake did not complete in time"))
         }
     }
 
@@ -47,7 +52,10 @@ final class PeerCertificateHandler: ChannelInboundHandler {
         timer?.cancel()
         if !done {
             done = true
-            identity.fail(TransportError(code: "tls.closed_during_handshake", message: "the connection closed before the peer was authenticated"))
+            identity.fail(
+                TransportError(
+                    code: "tls.closed_during_handshake",
+                    message: "the connection closed before the peer was authenticated"))
         }
         context.fireChannelInactive()
     }
@@ -86,10 +94,12 @@ final class PeerCertificateHandler: ChannelInboundHandler {
         guard !done else { return }
         done = true
         timer?.cancel()
-        logger.warning("refusing connection: \(error)", metadata: [
-            "cohort.remote_address": "\(context.channel.remoteAddress?.description ?? "?")",
-            "cohort.error_code": "\((error as? TransportError)?.code ?? "tls.handshake_failed")",
-        ])
+        logger.warning(
+            "refusing connection: \(error)",
+            metadata: [
+                "cohort.remote_address": "\(context.channel.remoteAddress?.description ?? "?")",
+                "cohort.error_code": "\((error as? TransportError)?.code ?? "tls.handshake_failed")",
+            ])
         identity.fail(error)
         context.close(promise: nil)
     }
@@ -102,7 +112,8 @@ final class PeerCertificateHandler: ChannelInboundHandler {
         do {
             parsed = try Certificate(derEncoded: try certificate.toDERBytes())
         } catch {
-            throw TransportError(code: "identity.bad_certificate", message: "the peer certificate does not parse: \(error)")
+            throw TransportError(
+                code: "identity.bad_certificate", message: "the peer certificate does not parse: \(error)")
         }
         return try PeerIdentity(certificate: parsed)
     }

@@ -1,5 +1,4 @@
 import CohortAPITypes
-
 import NIOCore
 import NIOHTTP1
 
@@ -44,7 +43,8 @@ final class RequestAggregatorHandler: ChannelInboundHandler {
                 reject(context: context, .requestTimeout)
             }
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+                context.writeAndFlush(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         case (.receiving(let head, var body), .body(var buffer)):
             guard body.count + buffer.readableBytes <= maxBodyBytes else {
@@ -59,7 +59,8 @@ final class RequestAggregatorHandler: ChannelInboundHandler {
             deadline = nil
             state = .idle
             let request = APIRequest(
-                method: head.method.rawValue, path: head.uri, headers: head.headers, body: body, keepAlive: head.isKeepAlive)
+                method: head.method.rawValue, path: head.uri, headers: head.headers, body: body,
+                keepAlive: head.isKeepAlive)
             context.fireChannelRead(wrapInboundOut(.request(request)))
         case (.idle, .body), (.idle, .end), (.receiving, .head):
             reject(context: context, .badRequest("malformed HTTP request: parts out of order"))

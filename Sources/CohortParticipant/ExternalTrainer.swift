@@ -183,7 +183,9 @@ public struct ExternalTrainer: Sendable {
     /// - Throws: `participant.trainer_failed`, or `participant.trainer_output` naming the trainer
     ///   when `scores` is missing, not [holdoutCount], not finite, or — for probabilities — outside
     ///   [0, 1], or when `cohort.scores` is neither `logits` nor `probabilities`.
-    public func evaluate(round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int) async throws
+    public func evaluate(
+        round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int
+    ) async throws
         -> [Double]
     {
         let modelPath = workDirectory + "/candidate.safetensors"

@@ -39,7 +39,8 @@ public struct ParticipantConfiguration: Sendable {
     public var clock: any Clock<Duration> = ContinuousClock()
 
     public init(
-        host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String, expectedLabel: String? = nil,
+        host: String, port: Int, identity: IdentityFiles, dataPath: String, schemaPath: String,
+        expectedLabel: String? = nil,
         trainerCommand: String? = nil, holdoutFraction: Double = 0.2, holdoutKeyPath: String? = nil
     ) {
         self.host = host
@@ -82,8 +83,9 @@ public enum HoldoutKey {
             if !FileManager.default.fileExists(atPath: path) {
                 let key = KeyedPRF.generateKey()
                 try KeyFile.writeSecret(key, kind: .holdoutSecret, to: path)
-                logger.notice("created a new holdout key; it decides which local records are held out of training — keep it with this participant's identity",
-                              metadata: ["cohort.holdout_key": "\(path)"])
+                logger.notice(
+                    "created a new holdout key; it decides which local records are held out of training — keep it with this participant's identity",
+                    metadata: ["cohort.holdout_key": "\(path)"])
             }
             return try KeyedPRF(key: KeyFile.readSecret(kind: .holdoutSecret, from: path))
         } catch let error as CryptoError {
@@ -91,7 +93,6 @@ public enum HoldoutKey {
         }
     }
 }
-
 
 /// A silo: loads and validates its data, joins the coordinator, trains on invitation, and sends
 /// sealed, signed updates. Raw records never leave this process.
@@ -120,16 +121,22 @@ public struct Participant: Sendable {
     public static func loadLocalData(configuration: ParticipantConfiguration, logger: Logger) throws -> LocalData {
         let schema = try FeatureSchema.load(path: configuration.schemaPath)
         if let label = configuration.expectedLabel, label != schema.label.column {
-            throw ParticipantError(code: "participant.label_mismatch",
-                message: "--label \(label) does not match the schema's label column `\(schema.label.column)`; use the consortium's schema")
+            throw ParticipantError(
+                code: "participant.label_mismatch",
+                message:
+                    "--label \(label) does not match the schema's label column `\(schema.label.column)`; use the consortium's schema"
+            )
         }
         let prf = try HoldoutKey.loadOrCreate(path: configuration.resolvedHoldoutKeyPath, logger: logger)
         let (prepared, split) = try schema.prepare(
             csvPath: configuration.dataPath, keyedHoldout: prf, testFraction: configuration.holdoutFraction)
         // No records: nothing to train or attest; say so here instead of joining to sit out every round.
         guard prepared.dataset.count > 0 else {
-            throw ParticipantError(code: "participant.no_records",
-                message: "\(configuration.dataPath) holds a header but no records; a participant needs at least one record to train")
+            throw ParticipantError(
+                code: "participant.no_records",
+                message:
+                    "\(configuration.dataPath) holds a header but no records; a participant needs at least one record to train"
+            )
         }
         // A local holdout, never trained on, answers the coordinator's evaluation requests.
         // Its metrics leave the silo in aggregate form only, and are not covered by the DP guarantee.
@@ -145,14 +152,20 @@ public struct Participant: Sendable {
         let local = try Self.loadLocalData(configuration: configuration, logger: logger)
         let data = local.train
         let holdout = local.holdout
-        logger.info("local data split", metadata: [
-            "cohort.records": "\(local.split.train.count + local.split.test.count)", "cohort.training_records": "\(data.count)",
-            "cohort.holdout_records": "\(holdout.count)",
-        ])
-        let signingKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: configuration.identity.ed25519SecretKey))
+        logger.info(
+            "local data split",
+            metadata: [
+                "cohort.records": "\(local.split.train.count + local.split.test.count)",
+                "cohort.training_records": "\(data.count)",
+                "cohort.holdout_records": "\(holdout.count)",
+            ])
+        let signingKey = try Ed25519.KeyPair(
+            secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: configuration.identity.ed25519SecretKey))
         var trainer: ExternalTrainer?
         if let command = configuration.trainerCommand {
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-trainer-\(UUID().uuidString)").path
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cohort-trainer-\(UUID().uuidString)"
+            ).path
             trainer = ExternalTrainer(command: command, workDirectory: work, evaluates: configuration.trainerEvaluates)
             try trainer?.prepare(data: data, holdout: holdout)
         }
@@ -189,9 +202,11 @@ public struct Participant: Sendable {
                         + "\(failures) failed connection attempts (last: \(reason)); check that it runs and "
                         + "that this participant's certificate is accepted, then start the participant again")
             }
-            logger.notice("no session with the coordinator; reconnecting", metadata: [
-                "cohort.reason": "\(reason)", "cohort.attempt": "\(failures)", "cohort.delay": "\(delay)",
-            ])
+            logger.notice(
+                "no session with the coordinator; reconnecting",
+                metadata: [
+                    "cohort.reason": "\(reason)", "cohort.attempt": "\(failures)", "cohort.delay": "\(delay)",
+                ])
             guard await stop.wait(delay, on: configuration.clock) else { break }
         }
         return summary
@@ -248,13 +263,15 @@ public struct Participant: Sendable {
                     let globalModel = try heldModel.model(for: invite)
                     let roundArchitecture = parameters.model ?? .logisticRegression
                     try Self.checkModelSize(
-                        roundArchitecture, featureCount: data.dimension, coordinatorDimension: Int(welcome.model.dimension))
+                        roundArchitecture, featureCount: data.dimension,
+                        coordinatorDimension: Int(welcome.model.dimension))
                     architecture = roundArchitecture
                     let values: [Float]
                     if let trainer {
                         let layout = try roundArchitecture.layout(featureCount: data.dimension)
                         let output = try await trainer.train(
-                            round: invite.round, globalModel: globalModel, layout: layout, architecture: roundArchitecture,
+                            round: invite.round, globalModel: globalModel, layout: layout,
+                            architecture: roundArchitecture,
                             parameters: parameters)
                         if parameters.unit == "record" {
                             if let batchSize = output.batchSize {
@@ -262,7 +279,8 @@ public struct Participant: Sendable {
                                     update: output.values, batchSize: batchSize, records: data.count,
                                     samplingRate: parameters.samplingRate, clippingBound: parameters.clippingBound)
                             } else {
-                                logger.warning("""
+                                logger.warning(
+                                    """
                                     the trainer speaks contract 1 and reports no batch size: its sampling and \
                                     clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)
                                     """)
@@ -292,10 +310,12 @@ public struct Participant: Sendable {
                     // released before the frame goes out.
                     let frame = try { () throws -> Frame in
                         let sent = configuration.updateTransform?(invite.round, values) ?? values
-                        let plaintext = UpdatePlaintext.encode(round: invite.round, records: UInt32(data.count), values: sent)
+                        let plaintext = UpdatePlaintext.encode(
+                            round: invite.round, records: UInt32(data.count), values: sent)
                         return try plaintext.withUnsafeBytes { bytes in
                             try Update.sealedFrame(
-                                round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
+                                round: invite.round, roundNonce: invite.roundNonce, participantName: name,
+                                plaintext: bytes,
                                 to: welcome.coordinatorSealingKey, signingKey: signingKey)
                         }
                     }()
@@ -310,8 +330,9 @@ public struct Participant: Sendable {
                     // The candidate is evaluated as the model it is: reading an MLP's vector as a
                     // logistic regression would report a meaningless accuracy to the gate.
                     guard let architecture else {
-                        logger.notice("evaluation request before any invitation named the model; not evaluated",
-                                      metadata: ["cohort.round": "\(request.round)"])
+                        logger.notice(
+                            "evaluation request before any invitation named the model; not evaluated",
+                            metadata: ["cohort.round": "\(request.round)"])
                         continue
                     }
                     var accumulator = MetricsAccumulator()
@@ -320,21 +341,28 @@ public struct Participant: Sendable {
                         do {
                             logits = try await trainer.evaluate(
                                 round: request.round, candidate: request.model,
-                                layout: try architecture.layout(featureCount: holdout.dimension), holdoutCount: holdout.count)
+                                layout: try architecture.layout(featureCount: holdout.dimension),
+                                holdoutCount: holdout.count)
                         } catch let error as ParticipantError
-                            where error.code == "participant.trainer_output" || error.code == "participant.trainer_failed"
+                            where error.code == "participant.trainer_output"
+                            || error.code == "participant.trainer_failed"
                         {
                             // Evaluation is optional for the round: a hook that fails costs this
                             // evaluation only, never the participant's later rounds.
-                            logger.warning("the evaluate hook failed; this candidate is not evaluated here", metadata: [
-                                "cohort.round": "\(request.round)", "cohort.code": "\(error.code)",
-                                "cohort.message": "\(error.message)",
-                            ])
+                            logger.warning(
+                                "the evaluate hook failed; this candidate is not evaluated here",
+                                metadata: [
+                                    "cohort.round": "\(request.round)", "cohort.code": "\(error.code)",
+                                    "cohort.message": "\(error.message)",
+                                ])
                             continue
                         }
-                        for (index, z) in logits.enumerated() { accumulator.add(logit: z, isPositive: holdout.isPositive(index)) }
+                        for (index, z) in logits.enumerated() {
+                            accumulator.add(logit: z, isPositive: holdout.isPositive(index))
+                        }
                     } else if architecture.isBuiltIn {
-                        let model = try BuiltInModel(architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
+                        let model = try BuiltInModel(
+                            architecture: architecture, featureCount: holdout.dimension, parameters: request.model)
                         accumulator = try model.accumulator(holdout)
                     } else {
                         logger.notice(
@@ -342,18 +370,24 @@ public struct Participant: Sendable {
                             metadata: ["cohort.round": "\(request.round)"])
                         continue
                     }
-                    try await outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
+                    try await outbound.send(
+                        EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                 case .updateAck, .roundResult:
                     continue
                 case .error:
                     let error = try frame.decode(WireError.self)
                     summary.refusals.append(error.code)
-                    logger.notice("coordinator refused", metadata: ["cohort.code": "\(error.code)", "cohort.message": "\(error.message)"])
+                    logger.notice(
+                        "coordinator refused",
+                        metadata: ["cohort.code": "\(error.code)", "cohort.message": "\(error.message)"])
                     // Ineligibility, a refused attestation or any error that ends the connection
                     // is final: waiting would never lead to a round.
-                    if error.code == WireError.Code.participantIneligible || error.code == WireError.Code.attestationInvalid
-                        || error.closesConnection {
-                        throw ParticipantError(code: error.code, message: "the coordinator refused this participant: \(error.message)")
+                    if error.code == WireError.Code.participantIneligible
+                        || error.code == WireError.Code.attestationInvalid
+                        || error.closesConnection
+                    {
+                        throw ParticipantError(
+                            code: error.code, message: "the coordinator refused this participant: \(error.message)")
                     }
                 case .bye:
                     return .finished

@@ -313,14 +313,19 @@ extension Policy {
     public static func guaranteeTrading(_ governance: Governance) -> [(field: String, why: String)] {
         var options: [(field: String, why: String)] = []
         if governance.dataQuality.excludeOnRecordStatistics {
-            options.append(("governance.data_quality.exclude_on_record_statistics",
-                "excludes silos on un-noised missing rates and class counts"))
+            options.append(
+                (
+                    "governance.data_quality.exclude_on_record_statistics",
+                    "excludes silos on un-noised missing rates and class counts"
+                ))
         }
         if governance.anomaly.suspendFlagged {
-            options.append(("governance.anomaly.suspend_flagged", "suspends silos on un-noised update norms and directions"))
+            options.append(
+                ("governance.anomaly.suspend_flagged", "suspends silos on un-noised update norms and directions"))
         }
         if governance.anomaly.action == .discardRound {
-            options.append(("governance.anomaly.action", "discard_round withholds a release on un-noised update statistics"))
+            options.append(
+                ("governance.anomaly.action", "discard_round withholds a release on un-noised update statistics"))
         }
         return options
     }

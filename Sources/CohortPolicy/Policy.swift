@@ -167,7 +167,8 @@ public struct Policy: Sendable, Equatable, Codable {
         public var batchSize: Int
 
         public init(
-            kind: String, hidden: [Int] = [], activation: String = "relu", seed: Int? = nil, tensors: [TensorShape] = [],
+            kind: String, hidden: [Int] = [], activation: String = "relu", seed: Int? = nil,
+            tensors: [TensorShape] = [],
             initialModel: String? = nil, version: String, schema: String, serverLearningRate: Double,
             serverMomentum: Double, localEpochs: Int, localLearningRate: Double, batchSize: Int
         ) {

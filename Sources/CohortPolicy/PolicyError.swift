@@ -24,7 +24,9 @@ public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
         var out = ""
         for (index, scalar) in text.unicodeScalars.enumerated() {
             guard index < limit else { return out + "…" }
-            out += PrintableText.isForbidden(scalar) ? "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" : String(scalar)
+            out +=
+                PrintableText.isForbidden(scalar)
+                ? "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" : String(scalar)
         }
         return out
     }

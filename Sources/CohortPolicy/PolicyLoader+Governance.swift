@@ -14,7 +14,9 @@ extension PolicyLoader {
 
     /// The `governance` section with every default applied (`approved_model_versions` defaults to
     /// `[modelVersion]`).
-    static func parseGovernance(_ fields: inout YAMLFields, modelVersion: String) throws(PolicyError) -> Policy.Governance {
+    static func parseGovernance(
+        _ fields: inout YAMLFields, modelVersion: String
+    ) throws(PolicyError) -> Policy.Governance {
         var section = try fields.section("governance", optional: true)
         let approved = try section.stringList("approved_model_versions", default: [modelVersion])
 
@@ -34,7 +36,8 @@ extension PolicyLoader {
         let actionText = try anomalyFields.string("action", default: defaultAnomaly.action.rawValue)
         guard let action = Policy.Governance.AnomalyAction(rawValue: actionText) else {
             throw PolicyError.invalid(
-                anomalyFields.fieldPath("action"), "must be `discard_round` or `flag_only`, got `\(PolicyError.shown(actionText))`"
+                anomalyFields.fieldPath("action"),
+                "must be `discard_round` or `flag_only`, got `\(PolicyError.shown(actionText))`"
             )
         }
         let anomaly = Policy.Governance.Anomaly(
@@ -52,7 +55,8 @@ extension PolicyLoader {
         let metricText = try riskFields.string("metric", default: defaultRisk.metric.rawValue)
         guard let metric = Policy.Governance.RiskMetric(rawValue: metricText) else {
             let allowed = Policy.Governance.RiskMetric.allCases.map { "`\($0.rawValue)`" }.joined(separator: ", ")
-            throw PolicyError.invalid(riskFields.fieldPath("metric"), "must be one of \(allowed), got `\(PolicyError.shown(metricText))`")
+            throw PolicyError.invalid(
+                riskFields.fieldPath("metric"), "must be one of \(allowed), got `\(PolicyError.shown(metricText))`")
         }
         let risk = Policy.Governance.Risk(
             modelBiasWeight: try riskFields.double("model_bias_weight", default: defaultRisk.modelBiasWeight),
@@ -102,7 +106,8 @@ extension PolicyLoader {
         // Port 0 (any free port, for tests and demos) never collides.
         guard api.listen != policy.coordinator.listen || api.listen.hasSuffix(":0") else {
             throw PolicyError.invalid(
-                "api.listen", "must differ from coordinator.listen (`\(policy.coordinator.listen)`), got `\(PolicyError.shown(api.listen))`"
+                "api.listen",
+                "must differ from coordinator.listen (`\(policy.coordinator.listen)`), got `\(PolicyError.shown(api.listen))`"
             )
         }
         for (field, names) in [("api.operators", api.operators), ("api.auditors", api.auditors)] {
@@ -135,17 +140,20 @@ extension PolicyLoader {
 
         let q = g.dataQuality
         guard q.minRows >= 1 else {
-            throw PolicyError.invalid("governance.data_quality.min_rows", "must be a whole number ≥ 1, got \(q.minRows)")
+            throw PolicyError.invalid(
+                "governance.data_quality.min_rows", "must be a whole number ≥ 1, got \(q.minRows)")
         }
         try checkUnitInterval(q.maxMissingRate, field: "governance.data_quality.max_missing_rate")
         try checkUnitInterval(q.maxColumnMissingRate, field: "governance.data_quality.max_column_missing_rate")
         guard q.minPerClass >= 0 else {
-            throw PolicyError.invalid("governance.data_quality.min_per_class", "must be a whole number ≥ 0, got \(q.minPerClass)")
+            throw PolicyError.invalid(
+                "governance.data_quality.min_per_class", "must be a whole number ≥ 0, got \(q.minPerClass)")
         }
 
         let a = g.anomaly
         guard a.normZThreshold > 0, a.normZThreshold.isFinite else {
-            throw PolicyError.invalid("governance.anomaly.norm_z_threshold", "must be a finite number > 0, got \(a.normZThreshold)")
+            throw PolicyError.invalid(
+                "governance.anomaly.norm_z_threshold", "must be a finite number > 0, got \(a.normZThreshold)")
         }
         guard a.madFloor >= 0, a.madFloor.isFinite else {
             throw PolicyError.invalid("governance.anomaly.mad_floor", "must be a finite number ≥ 0, got \(a.madFloor)")
@@ -154,7 +162,8 @@ extension PolicyLoader {
             throw PolicyError.invalid("governance.anomaly.min_cosine", "must lie in [-1, 1], got \(a.minCosine)")
         }
         guard a.directionMargin >= 0, a.directionMargin <= 2 else {
-            throw PolicyError.invalid("governance.anomaly.direction_margin", "must lie in [0, 2], got \(a.directionMargin)")
+            throw PolicyError.invalid(
+                "governance.anomaly.direction_margin", "must lie in [0, 2], got \(a.directionMargin)")
         }
 
         let r = g.risk

@@ -30,10 +30,12 @@ public enum PolicyLoader {
         do {
             bytes = try DurableFile.read(path)
         } catch {
-            throw PolicyError(code: "policy.unreadable", field: "", message: "cannot read policy file: \(error.message)")
+            throw PolicyError(
+                code: "policy.unreadable", field: "", message: "cannot read policy file: \(error.message)")
         }
         let policy = try parse(try text(of: bytes, file: path))
-        let loaded = Loaded(policy: policy, sha256: SHA256.hexDigest(bytes), baseDirectory: DurableFile.parentDirectory(of: path))
+        let loaded = Loaded(
+            policy: policy, sha256: SHA256.hexDigest(bytes), baseDirectory: DurableFile.parentDirectory(of: path))
         try checkFilesExist(loaded)
         return loaded
     }
@@ -67,11 +69,14 @@ public enum PolicyLoader {
             // The parser's first line gives line, column and problem; the lines after it quote the
             // file, which may hold control characters, so they are left out and the rest escaped.
             let summary = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-            throw PolicyError(code: "policy.syntax", field: "", message: "not valid YAML: \(PolicyError.shown(summary, limit: 500))")
+            throw PolicyError(
+                code: "policy.syntax", field: "", message: "not valid YAML: \(PolicyError.shown(summary, limit: 500))")
         }
         var fields = try YAMLFields(root, path: "")
         let version = try fields.int("version")
-        guard version == 1 else { throw PolicyError.invalid("version", "must be 1 (the only policy format), got \(version)") }
+        guard version == 1 else {
+            throw PolicyError.invalid("version", "must be 1 (the only policy format), got \(version)")
+        }
         let name = try fields.string("name")
 
         var coordinatorFields = try fields.section("coordinator")
@@ -88,14 +93,16 @@ public enum PolicyLoader {
         var participants: [Policy.Participant] = []
         for (index, node) in try fields.list("participants").enumerated() {
             var entry = try YAMLFields(node, path: "participants[\(index)]")
-            participants.append(Policy.Participant(name: try entry.string("name"), signingKey: try entry.string("signing_key")))
+            participants.append(
+                Policy.Participant(name: try entry.string("name"), signingKey: try entry.string("signing_key")))
             try entry.rejectUnknownKeys()
         }
 
         var privacyFields = try fields.section("privacy")
         let unitText = try privacyFields.string("unit")
         guard let unit = Policy.PrivacyUnit(rawValue: unitText) else {
-            throw PolicyError.invalid("privacy.unit", "must be `record` or `participant`, got `\(PolicyError.shown(unitText))`")
+            throw PolicyError.invalid(
+                "privacy.unit", "must be `record` or `participant`, got `\(PolicyError.shown(unitText))`")
         }
         let privacy = Policy.Privacy(
             unit: unit,
@@ -132,14 +139,16 @@ public enum PolicyLoader {
                 var entry = try YAMLFields(node, path: "model.tensors[\(index)]")
                 let name = try entry.string("name")
                 guard let shape = try entry.optionalIntList("shape") else {
-                    throw PolicyError(code: "policy.missing_field", field: "model.tensors[\(index)].shape",
-                                      message: "is required (a list of whole numbers, e.g. [16, 30])")
+                    throw PolicyError(
+                        code: "policy.missing_field", field: "model.tensors[\(index)].shape",
+                        message: "is required (a list of whole numbers, e.g. [16, 30])")
                 }
                 tensors.append(Policy.TensorShape(name: name, shape: shape))
                 try entry.rejectUnknownKeys()
             }
         }
-        try checkModelKindFields(kind: kind, hidden: hidden, activation: activation, seed: seed, hasTensors: !tensors.isEmpty)
+        try checkModelKindFields(
+            kind: kind, hidden: hidden, activation: activation, seed: seed, hasTensors: !tensors.isEmpty)
         let model = Policy.Model(
             kind: kind, hidden: hidden ?? [], activation: activation ?? "relu", seed: seed, tensors: tensors,
             initialModel: try modelFields.optionalString("initial_model"),
@@ -175,11 +184,15 @@ public enum PolicyLoader {
     public static func validate(_ policy: Policy) throws(PolicyError) {
         // Names reach logs, the ledger and alerts: one safe charset (docs/POLICY.md).
         guard isValidName(policy.name) else {
-            throw PolicyError.invalid("name", "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(policy.name))`")
+            throw PolicyError.invalid(
+                "name",
+                "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(policy.name))`")
         }
         guard isValidName(policy.model.version) else {
             throw PolicyError.invalid(
-                "model.version", "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(policy.model.version))`")
+                "model.version",
+                "must be 1–64 characters from A–Z, a–z, 0–9, '.', '_' and '-', got `\(PolicyError.shown(policy.model.version))`"
+            )
         }
         for (index, version) in policy.governance.approvedModelVersions.enumerated() where !isValidName(version) {
             throw PolicyError.invalid(
@@ -283,12 +296,14 @@ public enum PolicyLoader {
             guard DurableFile.exists(resolved) else {
                 throw PolicyError(
                     code: "policy.missing_file", field: field,
-                    message: "file `\(resolved)` does not exist; create it (e.g. with `cohort certs issue`) or fix the path"
+                    message:
+                        "file `\(resolved)` does not exist; create it (e.g. with `cohort certs issue`) or fix the path"
                 )
             }
             guard !DurableFile.isDirectory(resolved) else {
                 throw PolicyError(
-                    code: "policy.not_a_file", field: field, message: "`\(resolved)` is a directory; name the file inside it")
+                    code: "policy.not_a_file", field: field,
+                    message: "`\(resolved)` is a directory; name the file inside it")
             }
         }
     }
@@ -298,36 +313,46 @@ public enum PolicyLoader {
 
     /// Which `model` fields go with which kind: `hidden`, `activation` and `seed` only with `mlp`
     /// (where `hidden` and `seed` are required), `tensors` only (and required) with `external`.
-    static func checkModelKindFields(kind: String, hidden: [Int]?, activation: String?, seed: Int?, hasTensors: Bool) throws(PolicyError) {
+    static func checkModelKindFields(
+        kind: String, hidden: [Int]?, activation: String?, seed: Int?, hasTensors: Bool
+    ) throws(PolicyError) {
         guard modelKinds.contains(kind) else {
             throw PolicyError.invalid(
-                "model.kind", "must be `logistic_regression` or `mlp` (built in) or `external` (your trainer), "
+                "model.kind",
+                "must be `logistic_regression` or `mlp` (built in) or `external` (your trainer), "
                     + "got `\(PolicyError.shown(kind))`")
         }
         if kind != "mlp" {
-            for (field, present) in [("hidden", hidden != nil), ("activation", activation != nil), ("seed", seed != nil)] where present {
+            for (field, present) in [
+                ("hidden", hidden != nil), ("activation", activation != nil), ("seed", seed != nil),
+            ] where present {
                 throw PolicyError.invalid("model.\(field)", "applies to kind `mlp` only; remove it or set kind: mlp")
             }
         } else {
             guard hidden != nil else {
-                throw PolicyError(code: "policy.missing_field", field: "model.hidden",
-                                  message: "is required for kind `mlp` (hidden layer widths, e.g. [16])")
+                throw PolicyError(
+                    code: "policy.missing_field", field: "model.hidden",
+                    message: "is required for kind `mlp` (hidden layer widths, e.g. [16])")
             }
             guard seed != nil else {
-                throw PolicyError(code: "policy.missing_field", field: "model.seed",
-                                  message: "is required for kind `mlp`: the initialisation seed, recorded in "
-                                      + "the policy so the starting model is fixed")
+                throw PolicyError(
+                    code: "policy.missing_field", field: "model.seed",
+                    message: "is required for kind `mlp`: the initialisation seed, recorded in "
+                        + "the policy so the starting model is fixed")
             }
         }
         if kind == "external" {
             guard hasTensors else {
-                throw PolicyError(code: "policy.missing_field", field: "model.tensors",
-                                  message: "is required for kind `external`: a list of {name, shape}, e.g. - "
-                                      + "{name: layers.0.weight, shape: [16, 30]}")
+                throw PolicyError(
+                    code: "policy.missing_field", field: "model.tensors",
+                    message: "is required for kind `external`: a list of {name, shape}, e.g. - "
+                        + "{name: layers.0.weight, shape: [16, 30]}")
             }
         } else if hasTensors {
-            throw PolicyError.invalid("model.tensors", "applies to kind `external` only; built-in models have "
-                + "fixed tensors")
+            throw PolicyError.invalid(
+                "model.tensors",
+                "applies to kind `external` only; built-in models have "
+                    + "fixed tensors")
         }
     }
 
@@ -338,15 +363,19 @@ public enum PolicyLoader {
             seed: m.seed, hasTensors: !m.tensors.isEmpty)
         if m.kind == "mlp" {
             guard !m.hidden.isEmpty, m.hidden.count <= 8 else {
-                throw PolicyError.invalid("model.hidden", "must list 1…8 hidden layer widths, e.g. [16], got "
-                    + "\(m.hidden.count)")
+                throw PolicyError.invalid(
+                    "model.hidden",
+                    "must list 1…8 hidden layer widths, e.g. [16], got "
+                        + "\(m.hidden.count)")
             }
             for (index, width) in m.hidden.enumerated() where !(1...4096).contains(width) {
                 throw PolicyError.invalid("model.hidden[\(index)]", "must lie in 1…4096, got \(width)")
             }
             guard ["relu", "tanh"].contains(m.activation) else {
-                throw PolicyError.invalid("model.activation", "must be `relu` or `tanh`, got "
-                    + "`\(PolicyError.shown(m.activation))`")
+                throw PolicyError.invalid(
+                    "model.activation",
+                    "must be `relu` or `tanh`, got "
+                        + "`\(PolicyError.shown(m.activation))`")
             }
             if let seed = m.seed, seed < 0 {
                 throw PolicyError.invalid("model.seed", "must be a whole number ≥ 0, got \(seed)")
@@ -365,14 +394,18 @@ public enum PolicyLoader {
                 throw PolicyError.invalid("model.tensors[\(index)].name", "`\(tensor.name)` is listed twice")
             }
             guard tensor.shape.count <= 8 else {
-                throw PolicyError.invalid("model.tensors[\(index)].shape", "must have at most 8 dimensions, got "
-                    + "\(tensor.shape.count)")
+                throw PolicyError.invalid(
+                    "model.tensors[\(index)].shape",
+                    "must have at most 8 dimensions, got "
+                        + "\(tensor.shape.count)")
             }
             var count = 1
             for (axis, size) in tensor.shape.enumerated() {
                 guard size >= 1, size <= 1 << 28 else {
-                    throw PolicyError.invalid("model.tensors[\(index)].shape[\(axis)]", "must lie in "
-                        + "1…268435456, got \(size)")
+                    throw PolicyError.invalid(
+                        "model.tensors[\(index)].shape[\(axis)]",
+                        "must lie in "
+                            + "1…268435456, got \(size)")
                 }
                 let (product, overflow) = count.multipliedReportingOverflow(by: size)
                 guard !overflow, product <= 1 << 28 else {
@@ -388,23 +421,28 @@ public enum PolicyLoader {
     }
 
     static func isValidTensorName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 128 && name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-        }
+        !name.isEmpty && name.utf8.count <= 128
+            && name.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E
+                    || c == 0x5F || c == 0x2D
+            }
     }
 
     static func checkHostPort(_ text: String, field: String) throws(PolicyError) {
         guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
             let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
         else {
-            throw PolicyError.invalid(field, "must be HOST:PORT with a port in 0…65535, got `\(PolicyError.shown(text))`")
+            throw PolicyError.invalid(
+                field, "must be HOST:PORT with a port in 0…65535, got `\(PolicyError.shown(text))`")
         }
     }
 
     /// Participant and file-safe names: 1–64 of A–Z a–z 0–9 . _ -
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-        } && name != "." && name != ".."
+        !name.isEmpty && name.utf8.count <= 64
+            && name.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E
+                    || c == 0x5F || c == 0x2D
+            } && name != "." && name != ".."
     }
 }

@@ -32,7 +32,8 @@ struct YAMLFields {
     static func checkText(_ value: String, field: String) throws(PolicyError) {
         if let found = PrintableText.firstForbidden(in: value) {
             throw PolicyError.invalid(
-                field, "contains the control or invisible character \(PrintableText.describe(found)); "
+                field,
+                "contains the control or invisible character \(PrintableText.describe(found)); "
                     + "policy text must be printable: remove it")
         }
         guard value.utf8.count <= maxStringBytes else {
@@ -47,7 +48,8 @@ struct YAMLFields {
 
     private func scalar(_ node: Node, _ key: String, expected: String) throws(PolicyError) -> String {
         guard let scalar = node.scalar else {
-            throw PolicyError.invalid(fieldPath(key), "must be \(expected), got a \(node.mapping != nil ? "mapping" : "list")")
+            throw PolicyError.invalid(
+                fieldPath(key), "must be \(expected), got a \(node.mapping != nil ? "mapping" : "list")")
         }
         return scalar.string
     }
@@ -78,7 +80,8 @@ struct YAMLFields {
     mutating func int(_ key: String, default defaultValue: Int? = nil) throws(PolicyError) -> Int {
         guard let node = node(key) else {
             if let defaultValue { return defaultValue }
-            throw PolicyError(code: "policy.missing_field", field: fieldPath(key), message: "is required (a whole number)")
+            throw PolicyError(
+                code: "policy.missing_field", field: fieldPath(key), message: "is required (a whole number)")
         }
         let text = try scalar(node, key, expected: "a whole number")
         guard let value = Int(text) else {
@@ -126,7 +129,8 @@ struct YAMLFields {
         for (index, element) in sequence.enumerated() {
             let path = "\(fieldPath(key))[\(index)]"
             guard let scalar = element.scalar else {
-                throw PolicyError.invalid(path, "must be a string, got a \(element.mapping != nil ? "mapping" : "list")")
+                throw PolicyError.invalid(
+                    path, "must be a string, got a \(element.mapping != nil ? "mapping" : "list")")
             }
             guard !scalar.string.isEmpty else { throw PolicyError.invalid(path, "must not be empty") }
             try Self.checkText(scalar.string, field: path)

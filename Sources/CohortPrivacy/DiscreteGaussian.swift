@@ -35,7 +35,8 @@ public struct DiscreteGaussian: Sendable, Hashable {
         guard sigma.isFinite, sigma >= Self.minimumSigma, sigma <= Self.maximumSigma else {
             throw PrivacyError(
                 code: "privacy.invalid_noise_scale",
-                message: "discrete Gaussian σ must lie in [\(Self.minimumSigma), \(Self.maximumSigma)] grid steps, got \(sigma); "
+                message:
+                    "discrete Gaussian σ must lie in [\(Self.minimumSigma), \(Self.maximumSigma)] grid steps, got \(sigma); "
                     + "choose a coarser or finer fixed-point grid"
             )
         }
@@ -61,8 +62,12 @@ public struct DiscreteGaussian: Sendable, Hashable {
     var laplaceScale: UInt64 {
         // ⌊σ⌋ from the exact rational: the largest s with s²·den ≤ num.
         var s = UInt64(sigma.rounded(.down))
-        while UInt128(s + 1) * UInt128(s + 1) * UInt128(sigmaSquaredDenominator) <= UInt128(sigmaSquaredNumerator) { s += 1 }
-        while s > 0 && UInt128(s) * UInt128(s) * UInt128(sigmaSquaredDenominator) > UInt128(sigmaSquaredNumerator) { s -= 1 }
+        while UInt128(s + 1) * UInt128(s + 1) * UInt128(sigmaSquaredDenominator) <= UInt128(sigmaSquaredNumerator) {
+            s += 1
+        }
+        while s > 0 && UInt128(s) * UInt128(s) * UInt128(sigmaSquaredDenominator) > UInt128(sigmaSquaredNumerator) {
+            s -= 1
+        }
         return s + 1
     }
 }

@@ -60,7 +60,8 @@ struct CKSDiscreteGaussianSampler {
         wordIndex = 512
         denTimesT = UInt128(distribution.sigmaSquaredDenominator) * UInt128(t)
         // 2σ²·t²·den² / den = 2·num·den·t²: the denominator of the acceptance exponent.
-        acceptanceDenominator = 2 * UInt128(distribution.sigmaSquaredNumerator)
+        acceptanceDenominator =
+            2 * UInt128(distribution.sigmaSquaredNumerator)
             * UInt128(distribution.sigmaSquaredDenominator) * UInt128(t) * UInt128(t)
         denTimesT64 = UInt64(denTimesT)
         numerator64 = Int64(distribution.sigmaSquaredNumerator)
@@ -231,9 +232,9 @@ struct CKSDiscreteGaussianSampler {
             let w = nextByte()
             if w >= 240 { continue }
             if w >= 120 { return false }  // K = 2
-            if w >= 40 { return true }    // K = 3
-            if w >= 10 { return false }   // K = 4
-            if w >= 2 { return true }     // K = 5
+            if w >= 40 { return true }  // K = 3
+            if w >= 10 { return false }  // K = 4
+            if w >= 2 { return true }  // K = 5
             return bernoulliExpMinusOneTail()
         }
     }
@@ -307,7 +308,9 @@ struct CKSDiscreteGaussianSampler {
 
     /// Bernoulli(n/d) for 0 < n < d < 2^(bitWidth-1): compares a uniform U ∈ [0, 1), drawn bit by
     /// bit, with the binary expansion of n/d, stopping at the first differing bit.
-    private mutating func bernoulliBitwise<Integer: FixedWidthInteger & UnsignedInteger>(_ n: Integer, _ d: Integer) -> Bool {
+    private mutating func bernoulliBitwise<Integer: FixedWidthInteger & UnsignedInteger>(
+        _ n: Integer, _ d: Integer
+    ) -> Bool {
         var remainder = n
         while true {
             remainder <<= 1

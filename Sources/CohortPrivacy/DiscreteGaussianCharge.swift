@@ -80,7 +80,9 @@ public enum DiscreteGaussianCharge {
             if q == 1 {
                 // CKS 2020, Prop. 6 / Thm. 15: α‖μ‖²/(2s²) = α/(2σ²). v2 takes σ² rounded down, so
                 // the rounding of σ·σ cannot lower the charge; v1 keeps its recorded arithmetic.
-                value = method == .integerAddRemoveMax ? alpha / (2 * sigma * sigma) : alpha / (2 * sigmaSquaredRoundedDown(sigma))
+                value =
+                    method == .integerAddRemoveMax
+                    ? alpha / (2 * sigma * sigma) : alpha / (2 * sigmaSquaredRoundedDown(sigma))
             } else {
                 let order = Int(alpha)
                 switch method {
@@ -96,7 +98,8 @@ public enum DiscreteGaussianCharge {
             guard !value.isNaN, value >= 0 else {
                 throw PrivacyError(
                     code: "privacy.invalid_charge",
-                    message: "the \(method.rawValue) charge at order \(alpha) for q = \(q), σ = \(sigma) evaluated to \(value); "
+                    message:
+                        "the \(method.rawValue) charge at order \(alpha) for q = \(q), σ = \(sigma) evaluated to \(value); "
                         + "a charge must be a number ≥ 0 (it is never clamped)"
                 )
             }
@@ -173,7 +176,8 @@ public enum DiscreteGaussianCharge {
             let log3 = log(3.0)
             for l in 3...alpha {
                 let dl = Double(l)
-                let term = log3 + LogMath.logBinomial(a, dl) + (a - dl) * log1mq + dl * logQ
+                let term =
+                    log3 + LogMath.logBinomial(a, dl) + (a - dl) * log1mq + dl * logQ
                     + (dl - 1) * dl / twoSigmaSquared
                 total = LogMath.logAdd(total, term)
             }
@@ -201,7 +205,9 @@ public struct ChargeAccountant: Sendable, Equatable {
 
     /// Adds `rounds` rounds of `mechanism` charged with `method`.
     /// - Throws: `privacy.invalid_charge` when the curve cannot be computed (nothing is added).
-    public mutating func compose(_ mechanism: SubsampledGaussian, rounds: Int = 1, method: ChargeMethod) throws(PrivacyError) {
+    public mutating func compose(
+        _ mechanism: SubsampledGaussian, rounds: Int = 1, method: ChargeMethod
+    ) throws(PrivacyError) {
         precondition(rounds >= 0)
         let key = CurveKey(mechanism: mechanism, method: method)
         let curve: [Double]
@@ -231,7 +237,9 @@ public struct ChargeAccountant: Sendable, Equatable {
     }
 
     /// ε at `delta` if `mechanism` ran once more under `method`: the budget gate's projection.
-    public func projectedEpsilon(adding mechanism: SubsampledGaussian, delta: Double, method: ChargeMethod) throws(PrivacyError) -> EpsilonResult {
+    public func projectedEpsilon(
+        adding mechanism: SubsampledGaussian, delta: Double, method: ChargeMethod
+    ) throws(PrivacyError) -> EpsilonResult {
         var copy = self
         try copy.compose(mechanism, method: method)
         return copy.epsilon(delta: delta)

@@ -1,9 +1,10 @@
+import CohortCrypto
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CohortCrypto
 
 /// Exact sampling from the discrete Gaussian N_Z(0, σ²) on the integers, by rejection from a
 /// piecewise-constant envelope with an exact alias table and a lazily exact acceptance test.
@@ -130,13 +131,14 @@ public struct DiscreteGaussianSampler {
         if u53 < table.acceptBelow[bin] { return true }
         if u53 >= table.rejectFrom[bin] { return false }
         if table.binWidthBits > 0,
-           let decided = decideInDouble(
-               table: table, magnitude: magnitude, inverseRatio: table.inverseRatio[bin], u53: u53)
+            let decided = decideInDouble(
+                table: table, magnitude: magnitude, inverseRatio: table.inverseRatio[bin], u53: u53)
         {
             return decided
         }
-        return exactAcceptance(table: table, magnitude: magnitude, ratioNumerator: BigUInt(table.weights[bin]),
-                               ratioDenominator: BigUInt(2 * table.scale) << table.binWidthBits, u: u, source: &source)
+        return exactAcceptance(
+            table: table, magnitude: magnitude, ratioNumerator: BigUInt(table.weights[bin]),
+            ratioDenominator: BigUInt(2 * table.scale) << table.binWidthBits, u: u, source: &source)
     }
 
     /// V < h when certain from V's first 53 bits `u53` and a Double bound on h·2^53 =
@@ -190,10 +192,11 @@ public struct DiscreteGaussianSampler {
         guard !overflow, !overflow2, magnitude <= UInt64(Int64.max) else { return nil }
         let u = source.nextWord()
         // h·2^53 = e^(-a)·2^53·4w'·c·2^g/W_tail; the factor is exact up to one rounding (4w'·c < 2^53).
-        let inverseRatio = Double(4 * table.scale << UInt64(table.tailBlockBits)) * 0x1p53
+        let inverseRatio =
+            Double(4 * table.scale << UInt64(table.tailBlockBits)) * 0x1p53
             / Double(table.weights[table.tailBin]) * Double(sign: .plus, exponent: g, significand: 1)
         if inverseRatio.isFinite,
-           let decided = decideInDouble(table: table, magnitude: magnitude, inverseRatio: inverseRatio, u53: u >> 11)
+            let decided = decideInDouble(table: table, magnitude: magnitude, inverseRatio: inverseRatio, u53: u >> 11)
         {
             return decided ? Int64(magnitude) : nil
         }

@@ -12,7 +12,8 @@ public struct FixedPointGrid: Sendable, Hashable, Codable {
     /// A grid with step `step` > 0.
     public init(step: Double) throws(PrivacyError) {
         guard step.isFinite, step > 0 else {
-            throw PrivacyError(code: "privacy.invalid_grid_step", message: "grid step must be finite and > 0, got \(step)")
+            throw PrivacyError(
+                code: "privacy.invalid_grid_step", message: "grid step must be finite and > 0, got \(step)")
         }
         self.step = step
     }
@@ -21,7 +22,8 @@ public struct FixedPointGrid: Sendable, Hashable, Codable {
     /// at most `inflation` (relative): step = inflation·C/√d.
     public init(clippingBound: Double, dimension: Int, inflation: Double = 1e-3) throws(PrivacyError) {
         guard dimension >= 1 else {
-            throw PrivacyError(code: "privacy.invalid_dimension", message: "model dimension must be ≥ 1, got \(dimension)")
+            throw PrivacyError(
+                code: "privacy.invalid_dimension", message: "model dimension must be ≥ 1, got \(dimension)")
         }
         try self.init(step: inflation * clippingBound / Double(dimension).squareRoot())
     }
@@ -33,8 +35,11 @@ public struct FixedPointGrid: Sendable, Hashable, Codable {
 
     /// The discrete Gaussian, in grid units, whose noise realises multiplier σ on this grid:
     /// standard deviation σ·(C + γ√d)/γ.
-    public func noise(noiseMultiplier: Double, clippingBound: Double, dimension: Int) throws(PrivacyError) -> DiscreteGaussian {
-        try DiscreteGaussian(sigma: noiseMultiplier * sensitivity(clippingBound: clippingBound, dimension: dimension) / step)
+    public func noise(
+        noiseMultiplier: Double, clippingBound: Double, dimension: Int
+    ) throws(PrivacyError) -> DiscreteGaussian {
+        try DiscreteGaussian(
+            sigma: noiseMultiplier * sensitivity(clippingBound: clippingBound, dimension: dimension) / step)
     }
 
     /// The largest magnitude, in grid steps, that ``quantize(_:)`` accepts: 2^62, so that adding
@@ -53,7 +58,8 @@ public struct FixedPointGrid: Sendable, Hashable, Codable {
         guard steps.isFinite, abs(steps) <= Self.maximumSteps else {
             throw PrivacyError(
                 code: "privacy.grid_out_of_range",
-                message: "a value of magnitude \(value.isFinite ? String(abs(value)) : "non-finite") is not representable on the grid "
+                message:
+                    "a value of magnitude \(value.isFinite ? String(abs(value)) : "non-finite") is not representable on the grid "
                     + "(step \(step), at most 2^62 steps); the aggregate must be bounded before it is quantised"
             )
         }

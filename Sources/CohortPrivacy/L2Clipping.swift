@@ -22,12 +22,16 @@ public enum L2Clipping {
 
     /// The norm of `vector`, its dot product with `reference` (same length) and whether all its
     /// values are finite, in one pass over memory instead of three.
-    public static func measure(_ vector: UnsafeBufferPointer<Float>, against reference: UnsafeBufferPointer<Float>? = nil) -> Measurement {
+    public static func measure(
+        _ vector: UnsafeBufferPointer<Float>, against reference: UnsafeBufferPointer<Float>? = nil
+    ) -> Measurement {
         precondition(reference == nil || reference!.count == vector.count, "reference of another length")
         let lanes = 16
         let blockLength = 4096
         let count = vector.count
-        guard let base = vector.baseAddress else { return Measurement(norm: 0, dot: reference.map { _ in 0 }, allFinite: true) }
+        guard let base = vector.baseAddress else {
+            return Measurement(norm: 0, dot: reference.map { _ in 0 }, allFinite: true)
+        }
         let raw = UnsafeRawPointer(base)
         let other = reference.flatMap { $0.baseAddress.map(UnsafeRawPointer.init) }
         var total = 0.0
@@ -69,13 +73,15 @@ public enum L2Clipping {
             dotTotal += blockDot
             start = end
         }
-        return Measurement(norm: total.squareRoot(), dot: reference == nil ? nil : dotTotal, allFinite: finiteProbe.sum() == 0)
+        return Measurement(
+            norm: total.squareRoot(), dot: reference == nil ? nil : dotTotal, allFinite: finiteProbe.sum() == 0)
     }
 
     /// Scales `vector` so its L2 norm is at most `maxNorm`, given its norm `preClipNorm` (from
     /// ``measure(_:against:)``), and returns that norm. See ``clip(_:maxNorm:)``.
     @discardableResult
-    public static func clip(_ vector: UnsafeMutableBufferPointer<Float>, maxNorm: Double, preClipNorm: Double) -> Double {
+    public static func clip(_ vector: UnsafeMutableBufferPointer<Float>, maxNorm: Double, preClipNorm: Double) -> Double
+    {
         precondition(maxNorm > 0 && maxNorm.isFinite, "clipping bound must be finite and > 0")
         // The measured norm may lie below the true one by its rounding error, so the clip aims
         // at maxNorm / (1 + normErrorMargin) and treats every vector measured above that as over.

@@ -19,7 +19,9 @@ public enum PrivacyCalculator {
     public static func noiseMultiplier(
         targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double = 1e-6
     ) throws(PrivacyError) -> NoisePlan {
-        try plan(targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance) {
+        try plan(
+            targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance
+        ) {
             var accountant = RDPAccountant()
             accountant.compose($0, rounds: rounds)
             return accountant.epsilon(delta: delta).epsilon
@@ -45,7 +47,9 @@ public enum PrivacyCalculator {
         targetEpsilon: Double, delta: Double, samplingRate: Double, rounds: Int, tolerance: Double = 1e-6,
         method: ChargeMethod = .current
     ) throws(PrivacyError) -> NoisePlan {
-        try plan(targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance) {
+        try plan(
+            targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, rounds: rounds, tolerance: tolerance
+        ) {
             var accountant = ChargeAccountant()
             do {
                 try accountant.compose($0, rounds: rounds, method: method)

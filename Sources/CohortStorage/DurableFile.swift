@@ -16,7 +16,9 @@ public enum DurableFile {
         guard fd >= 0 else { throw .system("creating", path: temporary, errno: errno) }
         do throws(StorageError) {
             // Mode is applied explicitly because open(2) filters it through the umask.
-            guard fchmod(fd, mode) == 0 else { throw StorageError.system("setting the mode of", path: temporary, errno: errno) }
+            guard fchmod(fd, mode) == 0 else {
+                throw StorageError.system("setting the mode of", path: temporary, errno: errno)
+            }
             try writeAll(fd: fd, bytes: bytes, path: temporary)
             guard fsync(fd) == 0 else { throw StorageError.system("syncing", path: temporary, errno: errno) }
         } catch {

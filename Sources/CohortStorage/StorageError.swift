@@ -1,4 +1,5 @@
 import CohortErrors
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -38,7 +39,8 @@ public struct StorageError: Error, Equatable, Sendable, CustomStringConvertible 
         case EACCES, EPERM, EROFS:
             return StorageError(
                 code: "storage.permission_denied",
-                message: "\(operation) \(path) failed: \(reason); check the owner and mode of the file and its directory",
+                message:
+                    "\(operation) \(path) failed: \(reason); check the owner and mode of the file and its directory",
                 path: path, errno: err
             )
         case ENOENT:

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -45,10 +46,13 @@ public final class ChildProcess: @unchecked Sendable {
     public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Status {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw HarnessError(message: "process \(process.processIdentifier) did not exit:\n\(log)") }
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(message: "process \(process.processIdentifier) did not exit:\n\(log)")
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
-        return process.terminationReason == .uncaughtSignal ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
+        return process.terminationReason == .uncaughtSignal
+            ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

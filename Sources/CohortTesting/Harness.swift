@@ -31,16 +31,25 @@ public struct ConsortiumFiles: Sendable {
     ///   - extraYAML: further top-level sections (e.g. `governance:`), appended verbatim.
     ///   - apiYAML: the `api` section (default: `defaultAPI`); nil for none.
     ///   - evaluationTimeoutSeconds: `rounds.evaluation_timeout_seconds` (nil: the policy default).
-    public init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
-         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
-         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         apiYAML: String? = Self.defaultAPI, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
+    public init(
+        names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2,
+        deadlineSeconds: Double = 20,
+        epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
+        roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10,
+        extraYAML: String = "",
+        apiYAML: String? = Self.defaultAPI, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil
+    ) throws {
+        directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         ca = try CertificateAuthority.initCA(outDirectory: directory + "/ca")
-        coordinatorIdentity = try ca.issue(role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator", hosts: ["localhost", "127.0.0.1"])
+        coordinatorIdentity = try ca.issue(
+            role: .coordinator, name: "coordinator", outDirectory: directory + "/coordinator",
+            hosts: ["localhost", "127.0.0.1"])
         var identities: [IdentityFiles] = []
-        for name in names { identities.append(try ca.issue(role: .participant, name: name, outDirectory: directory + "/" + name)) }
+        for name in names {
+            identities.append(try ca.issue(role: .participant, name: name, outDirectory: directory + "/" + name))
+        }
         participants = identities
         schemaPath = Self.repositoryRoot + "/Data/schemas/wdbc.json"
         // Each participant holds a disjoint slice of the WDBC records.
@@ -115,7 +124,8 @@ public struct ConsortiumFiles: Sendable {
         alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil, clock: CoordinatorClock? = nil
     ) throws -> Coordinator {
         var configuration = CoordinatorConfiguration(
-            policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory, portOverride: 0,
+            policy: try PolicyLoader.load(path: policyPath), stateDirectory: stateDirectory ?? self.stateDirectory,
+            portOverride: 0,
             quorumWaitSeconds: quorumWaitSeconds)
         configuration.alertSink = alertSink
         if let clock { configuration.clock = clock }
@@ -140,17 +150,22 @@ public final class Consortium: @unchecked Sendable {
     public var policyPath: String { files.policyPath }
 
     /// Parameters as for `ConsortiumFiles`.
-    public init(names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, deadlineSeconds: Double = 20,
-         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
-         maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
-         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil,
-         clock: CoordinatorClock? = nil, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil) async throws {
+    public init(
+        names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2,
+        deadlineSeconds: Double = 20,
+        epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
+        maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
+        apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil,
+        clock: CoordinatorClock? = nil, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil
+    ) async throws {
         files = try ConsortiumFiles(
-            names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax, unit: unit,
+            names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax,
+            unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
             handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML,
             modelYAML: modelYAML, evaluationTimeoutSeconds: evaluationTimeoutSeconds)
-        coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
+        coordinator = try files.makeCoordinator(
+            logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())
     }
@@ -166,7 +181,8 @@ public final class Consortium: @unchecked Sendable {
     ) -> Participant {
         let identity = identity(name)
         var configuration = ParticipantConfiguration(
-            host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: schemaPath,
+            host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv",
+            schemaPath: schemaPath,
             trainerCommand: trainer)
         configuration.updateTransform = transform
         configuration.trainerEvaluates = trainerEvaluates
@@ -180,9 +196,11 @@ public final class Consortium: @unchecked Sendable {
             if await coordinator.connectedParticipants.count >= count { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let notices = capture.text.split(separator: "\n").filter { !$0.hasPrefix("trace") && !$0.hasPrefix("debug") }.suffix(12)
+        let notices = capture.text.split(separator: "\n").filter { !$0.hasPrefix("trace") && !$0.hasPrefix("debug") }
+            .suffix(12)
         throw HarnessError(
-            message: "only \(await coordinator.connectedParticipants.count) of \(count) participants connected; last log lines:\n"
+            message:
+                "only \(await coordinator.connectedParticipants.count) of \(count) participants connected; last log lines:\n"
                 + notices.joined(separator: "\n"))
     }
 

@@ -44,6 +44,7 @@ public struct CapturingHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        capture.append("\(event.level) \(label) \(event.message) \(all.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
+        capture.append(
+            "\(event.level) \(label) \(event.message) \(all.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
     }
 }

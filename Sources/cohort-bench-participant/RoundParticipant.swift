@@ -44,16 +44,19 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         let prepared = try FeatureSchema.load(path: schema).prepare(csvPath: data)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))
         let files = IdentityFiles(directory: identity, name: name)
-        let signingKey = try Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: files.ed25519SecretKey))
+        let signingKey = try Ed25519.KeyPair(
+            secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: files.ed25519SecretKey))
         let tls = try TLSConfigurationFactory(identity: files)
         // The plaintext is encoded once; each round only rewrites its round number, then the
         // whole plaintext is sealed and signed afresh, as a training participant would.
         var plaintext = UpdatePlaintext.encode(
-            round: 0, records: UInt32(prepared.dataset.count), values: SyntheticUpdate.values(count: parameters, seed: name, clippingBound: clippingBound))
+            round: 0, records: UInt32(prepared.dataset.count),
+            values: SyntheticUpdate.values(count: parameters, seed: name, clippingBound: clippingBound))
         let tensorBytes = UInt32(clamping: parameters * 4 + (1 << 16))
         let connection = try await FrameClient.connect(
             host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost",
-            configuration: FrameClientConfiguration(limits: FrameLimits(maxTensorBytes: max(FrameLimits.defaultMaxTensorBytes, tensorBytes))),
+            configuration: FrameClientConfiguration(
+                limits: FrameLimits(maxTensorBytes: max(FrameLimits.defaultMaxTensorBytes, tensorBytes))),
             logger: logger)
         let name = name
         let parameters = parameters
@@ -77,7 +80,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                 guard let welcomeFrame = try await frames.next() else { return }
                 let welcome = try welcomeFrame.decode(Welcome.self)
                 guard Int(welcome.model.dimension) == parameters else {
-                    throw BenchError("the coordinator's model has \(welcome.model.dimension) parameters, not \(parameters)")
+                    throw BenchError(
+                        "the coordinator's model has \(welcome.model.dimension) parameters, not \(parameters)")
                 }
                 try await connection.outbound.send(Attestation(json: attestation))
                 while let frame = try await frames.next() {
@@ -91,13 +95,16 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                         let invite = try (consume frame).decode(RoundInvite.self)
                         let globalModel = try heldModel.model(for: invite)
                         guard globalModel.count == parameters else {
-                            throw BenchError("round \(invite.round)'s global model has \(globalModel.count) parameters, not \(parameters)")
+                            throw BenchError(
+                                "round \(invite.round)'s global model has \(globalModel.count) parameters, not \(parameters)"
+                            )
                         }
                         SyntheticUpdate.setRound(invite.round, in: &plaintext)
                         let sealStart = ContinuousClock.now
                         let frame = try plaintext.withUnsafeBytes { bytes in
                             try Update.sealedFrame(
-                                round: invite.round, roundNonce: invite.roundNonce, participantName: name, plaintext: bytes,
+                                round: invite.round, roundNonce: invite.roundNonce, participantName: name,
+                                plaintext: bytes,
                                 to: welcome.coordinatorSealingKey, signingKey: signingKey)
                         }
                         sealTime += sealStart.duration(to: .now)
@@ -110,11 +117,15 @@ struct RoundParticipantCommand: AsyncParsableCommand {
                         // model's only meaningful inputs here are the first weight and the bias.
                         let request = try heldModel.hold(evaluateRequestIn: frame)
                         var accumulator = MetricsAccumulator()
-                        let weight = Double(request.model.first ?? 0), bias = Double(request.model.last ?? 0)
+                        let weight = Double(request.model.first ?? 0)
+                        let bias = Double(request.model.last ?? 0)
                         for index in 0..<dataset.count {
-                            accumulator.add(logit: weight * Double(dataset.row(index).first ?? 0) + bias, isPositive: dataset.isPositive(index))
+                            accumulator.add(
+                                logit: weight * Double(dataset.row(index).first ?? 0) + bias,
+                                isPositive: dataset.isPositive(index))
                         }
-                        try await connection.outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
+                        try await connection.outbound.send(
+                            EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                     case .error:
                         let error = try frame.decode(WireError.self)
                         refusals.append(error.code)
@@ -142,4 +153,3 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         ])
     }
 }
-

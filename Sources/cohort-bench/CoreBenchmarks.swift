@@ -30,13 +30,16 @@ struct CoreBenchmarks: ParsableCommand {
         if only.contains(.noise) {
             let numpy = noReference ? nil : NumpyReference.rates(samples: samples)
             if let numpy {
-                Measure.emit(["benchmark": "numpy_standard_normal", "samples_per_second": numpy.standardNormal.wall,
-                              "samples_per_second_per_core": numpy.standardNormal.perCore, "threads": 1,
-                              "note": "numpy default_rng().standard_normal(out=...), not cryptographically secure",
-                             ])
-                Measure.emit(["benchmark": "numpy_normal", "samples_per_second": numpy.normal.wall,
-                              "samples_per_second_per_core": numpy.normal.perCore, "threads": 1,
-                              "note": "numpy.random.default_rng().normal(0, 1, size=n), not cryptographically secure"])
+                Measure.emit([
+                    "benchmark": "numpy_standard_normal", "samples_per_second": numpy.standardNormal.wall,
+                    "samples_per_second_per_core": numpy.standardNormal.perCore, "threads": 1,
+                    "note": "numpy default_rng().standard_normal(out=...), not cryptographically secure",
+                ])
+                Measure.emit([
+                    "benchmark": "numpy_normal", "samples_per_second": numpy.normal.wall,
+                    "samples_per_second_per_core": numpy.normal.perCore, "threads": 1,
+                    "note": "numpy.random.default_rng().normal(0, 1, size=n), not cryptographically secure",
+                ])
             }
             try noise(numpy: numpy)
         }
@@ -103,7 +106,8 @@ struct CoreBenchmarks: ParsableCommand {
         }
         Measure.emit(["benchmark": "accountant_replay_distinct_rounds", "rounds": 10_000, "seconds": heterogeneous])
         let plan = Measure.median(repetitions: 3) {
-            Measure.consume(try! PrivacyCalculator.noiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.1, rounds: 1000))
+            Measure.consume(
+                try! PrivacyCalculator.noiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.1, rounds: 1000))
         }
         Measure.emit(["benchmark": "planner", "rounds": 1000, "median_seconds": plan])
     }

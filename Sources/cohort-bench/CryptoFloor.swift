@@ -28,12 +28,16 @@ struct CryptoFloor {
         var sealed = [UInt8](repeating: 0, count: plaintext.count + SealedBox.overhead)
         let seal = Measure.median(repetitions: 5) {
             plaintext.withUnsafeBytes { message in
-                sealed.withUnsafeMutableBytes { output in try! SealedBox.seal(message, to: recipient.publicKey, into: output) }
+                sealed.withUnsafeMutableBytes { output in
+                    try! SealedBox.seal(message, to: recipient.publicKey, into: output)
+                }
             }
         }
         var opened = [UInt8](repeating: 0, count: plaintext.count)
         let open = Measure.median(repetitions: 5) {
-            sealed.withUnsafeBytes { box in opened.withUnsafeMutableBytes { output in try! recipient.open(box, into: output) } }
+            sealed.withUnsafeBytes { box in
+                opened.withUnsafeMutableBytes { output in try! recipient.open(box, into: output) }
+            }
         }
         precondition(opened == plaintext, "the sealed box did not round-trip")
         var digest: [UInt8] = []
@@ -46,7 +50,9 @@ struct CryptoFloor {
         let decrypt = Measure.median(repetitions: 5) { decrypted = try! AES.GCM.open(box!, using: key) }
         precondition(decrypted.count == sealed.count, "AES-GCM did not round-trip")
         Measure.consume(digest)
-        return CryptoFloor(sealSeconds: seal, openSeconds: open, sha256Seconds: sha, aesGCMEncryptSeconds: encrypt, aesGCMDecryptSeconds: decrypt)
+        return CryptoFloor(
+            sealSeconds: seal, openSeconds: open, sha256Seconds: sha, aesGCMEncryptSeconds: encrypt,
+            aesGCMDecryptSeconds: decrypt)
     }
 
     /// One pass of AES-GCM over a model-sized buffer. Encryption and decryption are the same
@@ -65,7 +71,9 @@ struct CryptoFloor {
     /// durable ledger step. A round has four in sequence (opening, charge, gate decisions, close).
     static func fsyncSeconds(directory: String) throws -> Double {
         let path = directory + "/fsync-probe"
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
+        else {
             throw BenchError("cannot create \(path)")
         }
         defer {

@@ -37,13 +37,17 @@ struct FloodBenchmark: ParsableCommand {
     func validate() throws {
         guard (1...32).contains(honest) else { throw ValidationError("--honest must lie in 1…32") }
         guard (1...1000).contains(connections) else { throw ValidationError("--connections must lie in 1…1000") }
-        guard (1...50_000_000).contains(parameters) else { throw ValidationError("--parameters must lie in 1…50000000") }
+        guard (1...50_000_000).contains(parameters) else {
+            throw ValidationError("--parameters must lie in 1…50000000")
+        }
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must lie in 1…100") }
     }
 
     func run() throws {
         try Child.requireParticipantExecutable()
-        let root = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cohort-flood-\(UUID().uuidString)").path
+        let root =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("cohort-flood-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { if directory == nil { try? FileManager.default.removeItem(atPath: root) } }
         // The attacker is the last silo: a member of the policy with a valid certificate. A short
@@ -59,9 +63,11 @@ struct FloodBenchmark: ParsableCommand {
         let added = flooded.peakSampledBytes - calm.peakSampledBytes
         Measure.emit([
             "benchmark": "flood",
-            "honest_participants": honest, "attacker_connections": connections, "parameters": parameters, "rounds": rounds,
+            "honest_participants": honest, "attacker_connections": connections, "parameters": parameters,
+            "rounds": rounds,
             "model_bytes": modelBytes,
-            "announced_frame_bytes": consortium.maxUpdateFrameBytes, "sent_per_connection_bytes": consortium.maxUpdateFrameBytes / 2,
+            "announced_frame_bytes": consortium.maxUpdateFrameBytes,
+            "sent_per_connection_bytes": consortium.maxUpdateFrameBytes / 2,
             "coordinator_idle_rss_mb": Double(flooded.idleBytes) / 1e6,
             "coordinator_rss_under_flood_before_rounds_mb": Double(flooded.afterFloodBytes) / 1e6,
             "coordinator_peak_rss_mb_honest_only": Double(calm.peakSampledBytes) / 1e6,
@@ -75,7 +81,8 @@ struct FloodBenchmark: ParsableCommand {
             "flood_outcomes": flooded.floodOutcomes,
             "honest_rounds_closed_flooded": flooded.roundsClosed, "honest_rounds_closed_honest_only": calm.roundsClosed,
             "round_seconds_flooded": flooded.roundSeconds, "round_seconds_honest_only": calm.roundSeconds,
-            "note": "RSS sampled every 20 ms from /proc/<pid>/status (VmRSS); MB = 10^6 bytes; target = 2 x model bytes + 64 MiB, "
+            "note":
+                "RSS sampled every 20 ms from /proc/<pid>/status (VmRSS); MB = 10^6 bytes; target = 2 x model bytes + 64 MiB, "
                 + "checked against what the flood adds to the honest-only peak (the honest round buffers are there either way) "
                 + "and, for reference, against the absolute peak",
         ])
@@ -97,10 +104,12 @@ struct FloodBenchmark: ParsableCommand {
         let coordinator = try Child(
             executable: Child.executable,
             arguments: [
-                "round-coordinator", "--policy", consortium.policyPath, "--state", consortium.directory + "/state-\(tag)",
+                "round-coordinator", "--policy", consortium.policyPath, "--state",
+                consortium.directory + "/state-\(tag)",
                 // Under the flood the attacker's newest connection holds a session: rounds start
                 // once it and every honest participant are in (it is invited and never answers).
-                "--port-file", portFile, "--parameters", String(parameters), "--participants", String(honest + (flood ? 1 : 0)),
+                "--port-file", portFile, "--parameters", String(parameters), "--participants",
+                String(honest + (flood ? 1 : 0)),
                 "--contributors", String(honest), "--rounds", String(rounds),
             ],
             log: consortium.directory + "/coordinator-\(tag).log")
@@ -110,7 +119,8 @@ struct FloodBenchmark: ParsableCommand {
         result.idleBytes = Measure.residentBytes(ofProcess: coordinator.process.processIdentifier) ?? 0
         var attack: Flood?
         if flood {
-            let running = try Flood(consortium: consortium, attacker: attackerName, port: port, connections: connections)
+            let running = try Flood(
+                consortium: consortium, attacker: attackerName, port: port, connections: connections)
             result.floodOutcomes = running.outcomes
             attack = running
             // Whatever the flood left the coordinator holding, before any round.
@@ -180,7 +190,8 @@ final class Flood {
 
     init(consortium: BenchConsortium, attacker: String, port: Int, connections: Int) throws {
         let identity = IdentityFiles(directory: consortium.directory + "/" + attacker, name: attacker)
-        let context = try NIOSSLContext(configuration: TLSConfigurationFactory(identity: identity).makeClientConfiguration())
+        let context = try NIOSSLContext(
+            configuration: TLSConfigurationFactory(identity: identity).makeClientConfiguration())
         let attestation = try FeatureSchema.load(path: consortium.schemaPath)
             .prepare(csvPath: identity.directory + "/data.csv").attestation
         let attestationFrame = Self.encoded(Frame(Attestation(json: Array(try JSONEncoder().encode(attestation)))))

@@ -32,10 +32,11 @@ struct FlowerReference {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", script, "--participants", String(participants), "--parameters", String(parameters),
-            "--rounds", String(rounds), "--mode", dp ? "dp" : "no-dp",
-        ] + (evaluate ? ["--evaluate"] : [])
+        process.arguments =
+            [
+                "python3", script, "--participants", String(participants), "--parameters", String(parameters),
+                "--rounds", String(rounds), "--mode", dp ? "dp" : "no-dp",
+            ] + (evaluate ? ["--evaluate"] : [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -57,14 +58,17 @@ struct FlowerReference {
             let server = mode["server_peak_rss_mb"] as? Double,
             let client = mode["client_peak_rss_mb"] as? Double
         else {
-            return .unavailable("the Flower reference failed (exit status \(process.terminationStatus)): \(line.prefix(300))")
+            return .unavailable(
+                "the Flower reference failed (exit status \(process.terminationStatus)): \(line.prefix(300))")
         }
         guard let cpu = mode["server_round_cpu_seconds"] as? [Double], !cpu.isEmpty else {
             return .unavailable(
                 "the Flower reference reported no server CPU time (an older Scripts/reference/flower_round.py?)")
         }
-        return .measured(FlowerReference(
-            medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [], serverPeakMB: server,
-            clientPeakMB: client, serverRoundCPUSeconds: cpu))
+        return .measured(
+            FlowerReference(
+                medianRoundSeconds: median, roundSeconds: mode["round_seconds"] as? [Double] ?? [],
+                serverPeakMB: server,
+                clientPeakMB: client, serverRoundCPUSeconds: cpu))
     }
 }

@@ -9,7 +9,8 @@ import Foundation
 struct LedgerBenchmarks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
-        abstract: "Seconds to verify a synthetic ledger (file read included), last-entry and every-entry signature checks.",
+        abstract:
+            "Seconds to verify a synthetic ledger (file read included), last-entry and every-entry signature checks.",
         discussion: """
             Prints one `ledger_reference` line (single-core SHA-256 of every line with libsodium and with the \
             verifier's hash, parsing with the canonical check, one Ed25519 verify), then one `ledger_verify` line \
@@ -31,7 +32,10 @@ struct LedgerBenchmarks: ParsableCommand {
     @Option(help: "Timed runs per mode; the median is reported.")
     var repetitions = 3
 
-    @Option(help: "Also copy the synthetic ledger and its public key file into this directory (ledger.jsonl, ledger.pub), e.g. to time `cohort ledger verify` on it.")
+    @Option(
+        help:
+            "Also copy the synthetic ledger and its public key file into this directory (ledger.jsonl, ledger.pub), e.g. to time `cohort ledger verify` on it."
+    )
     var keepIn: String?
 
     static let targetSeconds = 2.0
@@ -67,13 +71,15 @@ struct LedgerBenchmarks: ParsableCommand {
             "ed25519_verify_microseconds": references.ed25519VerifySeconds * 1e6,
             // Every signature, serially and perfectly spread over the cores: the floor of `all`.
             "all_signatures_serial_seconds": Double(entries) * references.ed25519VerifySeconds,
-            "all_signatures_floor_seconds": Double(entries) * references.ed25519VerifySeconds / Double(references.cores),
+            "all_signatures_floor_seconds": Double(entries) * references.ed25519VerifySeconds
+                / Double(references.cores),
         ])
-        let modes: [(LedgerVerifier.SignatureCheck, String)] = switch signatures {
-        case .last: [(.lastEntryOnly, "last")]
-        case .all: [(.everyEntry, "all")]
-        case .both: [(.lastEntryOnly, "last"), (.everyEntry, "all")]
-        }
+        let modes: [(LedgerVerifier.SignatureCheck, String)] =
+            switch signatures {
+            case .last: [(.lastEntryOnly, "last")]
+            case .all: [(.everyEntry, "all")]
+            case .both: [(.lastEntryOnly, "last"), (.everyEntry, "all")]
+            }
         for (mode, label) in modes {
             var times: [Double] = []
             for _ in 0..<repetitions { times.append(try LedgerBenchmark.timeVerify(fixture, signatures: mode)) }
@@ -81,7 +87,8 @@ struct LedgerBenchmarks: ParsableCommand {
             let median = times[times.count / 2]
             Measure.emit([
                 "benchmark": "ledger_verify", "entries": entries, "signatures": label,
-                "seconds": median, "seconds_min": times[0], "seconds_max": times[times.count - 1], "repetitions": repetitions,
+                "seconds": median, "seconds_min": times[0], "seconds_max": times[times.count - 1],
+                "repetitions": repetitions,
                 "entries_per_second": Double(entries) / median,
                 "target_seconds": Self.targetSeconds, "ratio_to_target": median / Self.targetSeconds,
                 "in_ed25519_verifies": median / references.ed25519VerifySeconds,

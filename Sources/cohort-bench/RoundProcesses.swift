@@ -49,7 +49,8 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
         while await coordinator.connectedParticipants.count < participants {
             guard clock.now < joinDeadline else {
                 await coordinator.stop(reason: "benchmark aborted")
-                throw BenchError("only \(await coordinator.connectedParticipants.count) of \(participants) participants joined")
+                throw BenchError(
+                    "only \(await coordinator.connectedParticipants.count) of \(participants) participants joined")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -62,7 +63,8 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
             let cpuAtRoundStart = Measure.processCPUSeconds()
             let outcome = try await coordinator.runRound()
             let elapsed = start.duration(to: clock.now)
-            guard case .closed(_, let contributed, _, _) = outcome, contributed.count >= (contributors ?? participants) else {
+            guard case .closed(_, let contributed, _, _) = outcome, contributed.count >= (contributors ?? participants)
+            else {
                 await coordinator.stop(reason: "benchmark aborted")
                 throw BenchError("a round did not close with every participant: \(outcome)")
             }
@@ -75,15 +77,16 @@ struct RoundCoordinatorCommand: AsyncParsableCommand {
         // Seconds per round of each phase, summed over every task that ran it.
         var phases: [String: Any] = [:]
         for (phase, totals) in profile.snapshot() {
-            phases[phase.rawValue] = [
-                "seconds_per_round": Double(totals.nanoseconds) / 1e9 / Double(rounds), "count": totals.count,
-            ] as [String: Any]
+            phases[phase.rawValue] =
+                [
+                    "seconds_per_round": Double(totals.nanoseconds) / 1e9 / Double(rounds), "count": totals.count,
+                ] as [String: Any]
         }
-        Measure.emit(["event": "coordinator_done", "round_seconds": times, "cpu_seconds": cpuSeconds,
-                      "round_cpu_seconds": cpuPerRound, "phases": phases, "minor_faults": minorFaults,
-                      "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
-                      "rss_file_bytes": Measure.residentFileBytes() ?? -1])
+        Measure.emit([
+            "event": "coordinator_done", "round_seconds": times, "cpu_seconds": cpuSeconds,
+            "round_cpu_seconds": cpuPerRound, "phases": phases, "minor_faults": minorFaults,
+            "peak_rss_bytes": Measure.peakResidentBytes() ?? -1,
+            "rss_file_bytes": Measure.residentFileBytes() ?? -1,
+        ])
     }
 }
-
-

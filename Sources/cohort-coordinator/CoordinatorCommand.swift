@@ -44,15 +44,19 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for a quorum before refusing a round.")
     var quorumWait: Double = 60
 
-    @Option(help: "Serve the operator API (HTTPS, mutual TLS) on HOST:PORT (0 = any free port); default: the policy's api.listen, if any.")
+    @Option(
+        help:
+            "Serve the operator API (HTTPS, mutual TLS) on HOST:PORT (0 = any free port); default: the policy's api.listen, if any."
+    )
     var apiListen: String?
 
     @Option(help: "Write the operator API's bound port to this file once listening.")
     var apiPortFile: String?
 
-    @Option(help: ArgumentHelp(
-        "Run this executable (an absolute path; no shell) for each governance alert, with the alert JSON on its standard input.",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Run this executable (an absolute path; no shell) for each governance alert, with the alert JSON on its standard input.",
+            valueName: "path"))
     var alertCommand: String?
 
     @Option(help: ArgumentHelp("An argument for --alert-command, passed as is (repeat for more).", valueName: "arg"))
@@ -64,7 +68,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds each alert delivery may take before it is abandoned.")
     var alertTimeout: Double = 10
 
-    @Flag(help: "Start no rounds on launch: run the rounds operators request (`cohort round start`) until SIGTERM/SIGINT.")
+    @Flag(
+        help: "Start no rounds on launch: run the rounds operators request (`cohort round start`) until SIGTERM/SIGINT."
+    )
     var serve = false
 
     func validate() throws {
@@ -72,16 +78,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--api-listen must be HOST:PORT, e.g. 127.0.0.1:7444, got \(apiListen)")
         }
         if serve && rounds != nil { throw ValidationError("--rounds and --serve exclude each other") }
-        if !alertArgument.isEmpty && alertCommand == nil { throw ValidationError("--alert-argument needs --alert-command") }
-        guard alertTimeout > 0, alertTimeout <= 600 else { throw ValidationError("--alert-timeout must lie in (0, 600] seconds, got \(alertTimeout)") }
+        if !alertArgument.isEmpty && alertCommand == nil {
+            throw ValidationError("--alert-argument needs --alert-command")
+        }
+        guard alertTimeout > 0, alertTimeout <= 600 else {
+            throw ValidationError("--alert-timeout must lie in (0, 600] seconds, got \(alertTimeout)")
+        }
     }
 
     /// The host's alert hook from the flags, validated; throws `AlertConfigurationError`.
     func alertDispatcher(logger: Logger) throws(AlertConfigurationError) -> AlertDispatcher? {
-        let command = try alertCommand.map { path throws(AlertConfigurationError) in try AlertCommand(executable: path, arguments: alertArgument) }
+        let command = try alertCommand.map { path throws(AlertConfigurationError) in
+            try AlertCommand(executable: path, arguments: alertArgument)
+        }
         if let alertWebhook { try AlertDispatcher.validateWebhookURL(alertWebhook) }
         guard command != nil || alertWebhook != nil else { return nil }
-        return AlertDispatcher(command: command, webhookURL: alertWebhook, timeout: .milliseconds(Int64(alertTimeout * 1000)), logger: logger)
+        return AlertDispatcher(
+            command: command, webhookURL: alertWebhook, timeout: .milliseconds(Int64(alertTimeout * 1000)),
+            logger: logger)
     }
 
     func run() async throws {
@@ -106,7 +120,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         // Metrics go to a registry of our own, exposed on the API's /metrics.
         let registry = PrometheusCollectorRegistry()
-        var configuration = CoordinatorConfiguration(policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait)
+        var configuration = CoordinatorConfiguration(
+            policy: loaded, stateDirectory: state, portOverride: port, quorumWaitSeconds: quorumWait)
         configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
         configuration.alertSink = alerts?.sink
         let coordinator: Coordinator
@@ -119,10 +134,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
         // The policy in force (possibly one adopted since the ledger began) decides the API.
-        let settings = OperatorSettings.resolve(apiListenOption: apiListen, policyInForce: await coordinator.policyInForce)
+        let settings = OperatorSettings.resolve(
+            apiListenOption: apiListen, policyInForce: await coordinator.policyInForce)
         if apiPortFile != nil && settings.apiListen == nil {
             await coordinator.stop(reason: "--api-port-file without an operator API")
-            FileHandle.standardError.write(Data("error: --api-port-file needs the operator API: give --api-listen or an `api` section in the policy\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "error: --api-port-file needs the operator API: give --api-listen or an `api` section in the policy\n"
+                        .utf8))
             throw ExitCode(2)
         }
         let tls = coordinator.tls
@@ -136,7 +155,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let listen = settings.apiListen, let (host, apiPort) = OperatorSettings.hostAndPort(listen) {
             do {
                 api = try await OperatorAPIServer.bind(
-                    host: host, port: apiPort, tls: tls.makeServerConfiguration(), coordinator: coordinator, registry: registry,
+                    host: host, port: apiPort, tls: tls.makeServerConfiguration(), coordinator: coordinator,
+                    registry: registry,
                     logger: Logger(label: "cohort.api"))
             } catch {
                 await coordinator.stop(reason: "the operator API could not start")
@@ -145,7 +165,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             }
             logger.info("operator API listening", metadata: ["cohort.api_port": "\(api?.port ?? 0)"])
             if await coordinator.policyInForce.api == nil {
-                logger.warning("the policy in force has no `api` section, so it lists no operators or auditors: every API request is refused")
+                logger.warning(
+                    "the policy in force has no `api` section, so it lists no operators or auditors: every API request is refused"
+                )
             }
             if let apiPortFile { readyFiles.append((apiPortFile, String(api?.port ?? 0))) }
         }
@@ -156,8 +178,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                    .init(
+                        service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -67,7 +67,8 @@ struct CoordinatorService: Service {
             let text: String
             switch outcome {
             case .closed(let round, let contributors, let roundEpsilon, let cumulativeEpsilon):
-                text = "closed(round: \(round), contributors: \(contributors.count), roundEpsilon: \(roundEpsilon), "
+                text =
+                    "closed(round: \(round), contributors: \(contributors.count), roundEpsilon: \(roundEpsilon), "
                     + "cumulativeEpsilon: \(cumulativeEpsilon))"
             default:
                 text = "\(outcome)"

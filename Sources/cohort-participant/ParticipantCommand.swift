@@ -46,18 +46,21 @@ struct ParticipantCommand: AsyncParsableCommand {
     @Flag(help: "The trainer implements the evaluate hook (COHORT_TASK=evaluate) and scores the holdout itself.")
     var trainerEvaluates = false
 
-    @Option(help: ArgumentHelp(
-        "The secret key file deciding which local records are held out of training (created, mode 0600, when absent).",
-        discussion: "Default: <identity>/<name>.holdout.key. Keep it with the participant's state: a new key re-deals the holdout.",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The secret key file deciding which local records are held out of training (created, mode 0600, when absent).",
+            discussion:
+                "Default: <identity>/<name>.holdout.key. Keep it with the participant's state: a new key re-deals the holdout.",
+            valueName: "path"))
     var holdoutKey: String?
 
-    @Option(help: ArgumentHelp(
-        "Reconnection attempts after consecutive failures before giving up (exit 2, participant.gave_up); "
-            + "0 never reconnects.",
-        discussion: "After a lost or refused connection the participant waits a jittered, exponentially growing "
-            + "delay (from --reconnect-initial-delay, capped at --reconnect-max-delay) and joins again.",
-        valueName: "count"))
+    @Option(
+        help: ArgumentHelp(
+            "Reconnection attempts after consecutive failures before giving up (exit 2, participant.gave_up); "
+                + "0 never reconnects.",
+            discussion: "After a lost or refused connection the participant waits a jittered, exponentially growing "
+                + "delay (from --reconnect-initial-delay, capped at --reconnect-max-delay) and joins again.",
+            valueName: "count"))
     var reconnectAttempts = 40
 
     @Option(help: ArgumentHelp("The first reconnection delay's upper bound, in seconds.", valueName: "seconds"))
@@ -71,17 +74,20 @@ struct ParticipantCommand: AsyncParsableCommand {
             throw ValidationError("--reconnect-attempts must be ≥ 0, got \(reconnectAttempts)")
         }
         guard reconnectInitialDelay.isFinite, reconnectInitialDelay > 0, reconnectInitialDelay <= 3_600 else {
-            throw ValidationError("--reconnect-initial-delay must be in (0, 3600] seconds, got \(reconnectInitialDelay)")
+            throw ValidationError(
+                "--reconnect-initial-delay must be in (0, 3600] seconds, got \(reconnectInitialDelay)")
         }
         guard reconnectMaxDelay.isFinite, reconnectMaxDelay >= reconnectInitialDelay, reconnectMaxDelay <= 3_600 else {
             throw ValidationError(
                 "--reconnect-max-delay must be in [--reconnect-initial-delay, 3600] seconds, got \(reconnectMaxDelay)")
         }
         if trainerEvaluates && trainer == nil {
-            throw ValidationError("--trainer-evaluates needs --trainer: it says the trainer command has an "
-                + "evaluate hook")
+            throw ValidationError(
+                "--trainer-evaluates needs --trainer: it says the trainer command has an "
+                    + "evaluate hook")
         }
-        guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil else {
+        guard let colon = coordinator.lastIndex(of: ":"), Int(coordinator[coordinator.index(after: colon)...]) != nil
+        else {
             throw ValidationError("--coordinator must be HOST:PORT, got `\(coordinator)`")
         }
     }
@@ -96,7 +102,8 @@ struct ParticipantCommand: AsyncParsableCommand {
         var configuration = ParticipantConfiguration(
             host: String(coordinator[..<colon]), port: Int(coordinator[coordinator.index(after: colon)...])!,
             identity: IdentityFiles(directory: identity, name: participantName),
-            dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer, holdoutKeyPath: holdoutKey
+            dataPath: data, schemaPath: schema, expectedLabel: label, trainerCommand: trainer,
+            holdoutKeyPath: holdoutKey
         )
         configuration.reconnect = ReconnectPolicy(
             initialDelay: .milliseconds(Int64(reconnectInitialDelay * 1000)),
@@ -109,8 +116,9 @@ struct ParticipantCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                    .init(
+                        service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -137,6 +145,7 @@ struct ParticipantService: Service {
         }
         let stopped = participant.stop.isRequested
         logger.info(
-            stopped ? "stopped by signal" : "finished", metadata: ["cohort.rounds": "\(summary.roundsContributed.count)"])
+            stopped ? "stopped by signal" : "finished",
+            metadata: ["cohort.rounds": "\(summary.roundsContributed.count)"])
     }
 }

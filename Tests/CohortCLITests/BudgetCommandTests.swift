@@ -68,7 +68,10 @@ import Testing
     /// ε = 3, 2.409747, rounded up) it gives ε just under 3 at an integer order, above the
     /// continuous reference.
     @Test func discreteEpsilonIsTheCharge() throws {
-        let arguments = ["budget", "epsilon", "--sampling-rate", "0.2", "--noise-multiplier", "2.40975", "--rounds", "50", "--delta", "1e-5", "--json"]
+        let arguments = [
+            "budget", "epsilon", "--sampling-rate", "0.2", "--noise-multiplier", "2.40975", "--rounds", "50", "--delta",
+            "1e-5", "--json",
+        ]
         let discrete = try json(try BuiltBinary("cohort").run(arguments).stdout)
         let continuous = try json(try BuiltBinary("cohort").run(arguments + ["--mechanism", "continuous"]).stdout)
         let charged = try #require(discrete["epsilon"] as? Double)
@@ -80,7 +83,8 @@ import Testing
 
     @Test func unknownMechanismIsAUsageError() throws {
         let result = try BuiltBinary("cohort").run([
-            "budget", "plan", "--target-epsilon", "3", "--delta", "1e-5", "--sampling-rate", "0.2", "--rounds", "50", "--mechanism", "gaussian",
+            "budget", "plan", "--target-epsilon", "3", "--delta", "1e-5", "--sampling-rate", "0.2", "--rounds", "50",
+            "--mechanism", "gaussian",
         ])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--mechanism"))
@@ -89,16 +93,46 @@ import Testing
 
     /// Each rejected argument: non-zero exit, a message naming the problem, no NaN on stdout.
     @Test(arguments: [
-        (["--sampling-rate", "0", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5"], "privacy.invalid_sampling_rate"),
-        (["--sampling-rate", "1.5", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5"], "privacy.invalid_sampling_rate"),
-        (["--sampling-rate", "nan", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5"], "privacy.invalid_sampling_rate"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "0", "--rounds", "10", "--delta", "1e-5"], "privacy.invalid_noise_multiplier"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "-2", "--rounds", "10", "--delta", "1e-5"], "privacy.invalid_noise_multiplier"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "nan", "--rounds", "10", "--delta", "1e-5"], "privacy.invalid_noise_multiplier"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "0", "--delta", "1e-5"], "privacy.invalid_rounds"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1"], "privacy.invalid_delta"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "10", "--delta", "0"], "privacy.invalid_delta"),
-        (["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "10", "--delta", "nan"], "privacy.invalid_delta"),
+        (
+            ["--sampling-rate", "0", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5"],
+            "privacy.invalid_sampling_rate"
+        ),
+        (
+            ["--sampling-rate", "1.5", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5"],
+            "privacy.invalid_sampling_rate"
+        ),
+        (
+            ["--sampling-rate", "nan", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5"],
+            "privacy.invalid_sampling_rate"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "0", "--rounds", "10", "--delta", "1e-5"],
+            "privacy.invalid_noise_multiplier"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "-2", "--rounds", "10", "--delta", "1e-5"],
+            "privacy.invalid_noise_multiplier"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "nan", "--rounds", "10", "--delta", "1e-5"],
+            "privacy.invalid_noise_multiplier"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "0", "--delta", "1e-5"],
+            "privacy.invalid_rounds"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1"],
+            "privacy.invalid_delta"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "10", "--delta", "0"],
+            "privacy.invalid_delta"
+        ),
+        (
+            ["--sampling-rate", "0.1", "--noise-multiplier", "1", "--rounds", "10", "--delta", "nan"],
+            "privacy.invalid_delta"
+        ),
     ])
     func epsilonRejects(arguments: [String], code: String) throws {
         let result = try BuiltBinary("cohort").run(["budget", "epsilon"] + arguments + ["--json"])
@@ -111,7 +145,8 @@ import Testing
 
     @Test func planRejectsUnreachableTarget() throws {
         let result = try BuiltBinary("cohort").run([
-            "budget", "plan", "--target-epsilon", "0.0001", "--delta", "1e-5", "--sampling-rate", "1", "--rounds", "100000",
+            "budget", "plan", "--target-epsilon", "0.0001", "--delta", "1e-5", "--sampling-rate", "1", "--rounds",
+            "100000",
         ])
         #expect(result.status == 2)
         #expect(result.stderr.contains("privacy.target_unreachable"))
@@ -120,7 +155,8 @@ import Testing
 
     @Test func malformedNumberIsAUsageError() throws {
         let result = try BuiltBinary("cohort").run([
-            "budget", "epsilon", "--sampling-rate", "abc", "--noise-multiplier", "1", "--rounds", "10", "--delta", "1e-5",
+            "budget", "epsilon", "--sampling-rate", "abc", "--noise-multiplier", "1", "--rounds", "10", "--delta",
+            "1e-5",
         ])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--sampling-rate"))

@@ -49,7 +49,9 @@ import Testing
     }
 
     @Test func nonPrivateBaselineTrainsTheMLPToo() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-demo-mlp-np-\(UUID().uuidString)").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-demo-mlp-np-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let result = try BuiltBinary("cohort").run([
             "demo", "--dataset", "wdbc", "--model", "mlp", "--non-private", "--json", "--workdir", work,

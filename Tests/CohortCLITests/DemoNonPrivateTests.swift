@@ -5,14 +5,18 @@ import Testing
 /// every channel that it is not private, and writes no policy, coordinator state or ledger.
 @Suite struct DemoNonPrivateTests {
     static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     @Test func runsTheBaselineAndSaysItIsNotPrivate() throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-non-private-\(UUID().uuidString)").path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-non-private-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: work) }
         let result = try BuiltBinary("cohort").run([
-            "demo", "--dataset", "wdbc", "--non-private", "--json", "--workdir", work, "--data-directory", Self.repositoryRoot + "/Data",
+            "demo", "--dataset", "wdbc", "--non-private", "--json", "--workdir", work, "--data-directory",
+            Self.repositoryRoot + "/Data",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("NOT PRIVATE"))
@@ -39,7 +43,8 @@ import Testing
         }
         // Human output says it too.
         let plain = try BuiltBinary("cohort").run([
-            "demo", "--dataset", "wdbc", "--non-private", "--workdir", work, "--data-directory", Self.repositoryRoot + "/Data",
+            "demo", "--dataset", "wdbc", "--non-private", "--workdir", work, "--data-directory",
+            Self.repositoryRoot + "/Data",
         ])
         #expect(plain.status == 0)
         #expect(plain.stdout.components(separatedBy: "NOT PRIVATE").count >= 4)

@@ -25,9 +25,11 @@ import Testing
             let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: ledger)))
             var lines = bytes.split(separator: UInt8(ascii: "\n")).map(Array.init)
             let entry = try LedgerEntry(json: JSONParser.parse(lines[index]))
-            lines[index] = LedgerEntry.signed(
-                seq: entry.seq, time: entry.time, kind: entry.kind, prev: entry.prev, data: entry.data, key: .generate()
-            ).canonicalLine
+            lines[index] =
+                LedgerEntry.signed(
+                    seq: entry.seq, time: entry.time, kind: entry.kind, prev: entry.prev, data: entry.data,
+                    key: .generate()
+                ).canonicalLine
             try Data(lines.flatMap { $0 + [UInt8(ascii: "\n")] }).write(to: URL(fileURLWithPath: ledger))
         }
 
@@ -46,7 +48,10 @@ import Testing
         #expect(byDefault.status == 0, "\(byDefault.stdout)\(byDefault.stderr)")
         #expect(byDefault.stdout.hasPrefix("OK: 60 entries"))
         #expect(byDefault.stdout.contains("signatures: last entry"))
-        let all = try cohort.run(["ledger", "verify", "--ledger", files.ledger, "--public-key", files.publicKey, "--signatures", "all", "--json"])
+        let all = try cohort.run([
+            "ledger", "verify", "--ledger", files.ledger, "--public-key", files.publicKey, "--signatures", "all",
+            "--json",
+        ])
         #expect(all.status == 0, "\(all.stdout)\(all.stderr)")
         let object = try json(all.stdout)
         #expect(object["ok"] as? Bool == true)
@@ -60,7 +65,8 @@ import Testing
         let cohort = try BuiltBinary("cohort")
         for mode in ["last", "all"] {
             let result = try cohort.run([
-                "ledger", "verify", "--ledger", files.ledger, "--public-key", files.publicKey, "--signatures", mode, "--json",
+                "ledger", "verify", "--ledger", files.ledger, "--public-key", files.publicKey, "--signatures", mode,
+                "--json",
             ])
             #expect(result.status == 1, "\(mode): \(result.stdout)\(result.stderr)")
             let object = try json(result.stdout)
@@ -81,12 +87,16 @@ import Testing
         defer { files.remove() }
         let cohort = try BuiltBinary("cohort")
         let started = Date()
-        let result = try cohort.run(["ledger", "verify", "--ledger", "/dev/zero", "--public-key", files.publicKey, "--json"])
+        let result = try cohort.run([
+            "ledger", "verify", "--ledger", "/dev/zero", "--public-key", files.publicKey, "--json",
+        ])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         let object = try json(result.stdout)
         #expect(object["code"] as? String == "ledger.line_too_long")
         #expect(object["line"] as? Int == 1)
-        #expect((object["message"] as? String)?.contains("/dev/zero: line 1 is longer than the limit of 8388608 bytes") == true)
+        #expect(
+            (object["message"] as? String)?.contains("/dev/zero: line 1 is longer than the limit of 8388608 bytes")
+                == true)
         #expect(Date().timeIntervalSince(started) < 30)
     }
 
@@ -102,20 +112,24 @@ import Testing
             unit: .record, samplingRate: 0.2, noiseMultiplier: 2.41, clippingBound: 1, gridStep: 1e-4,
             sensitivity: 1.01, dimension: 31, records: 400, delta: 1e-5)
         let projected = try writer.state.projectedCharge(plan: plan)
-        try writer.append(GateDecisionPayload(
-            round: 1, gate: "budget", passed: true, reason: "within",
-            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
-        try writer.append(RoundOpenedPayload(
-            round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "m", plan: plan))
-        try writer.append(RoundChargedPayload(
-            round: 1, plan: plan, projected: projected, contributors: ["a"],
-            updateDigests: ["a": SHA256.hexDigest(utf8: "u")]))
+        try writer.append(
+            GateDecisionPayload(
+                round: 1, gate: "budget", passed: true, reason: "within",
+                inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "m", plan: plan))
+        try writer.append(
+            RoundChargedPayload(
+                round: 1, plan: plan, projected: projected, contributors: ["a"],
+                updateDigests: ["a": SHA256.hexDigest(utf8: "u")]))
         let model = SHA256.hexDigest(utf8: "model")
         let commitment = try EvaluationStore.append(
             EvaluationRecord(round: 1, modelSHA256: model, metrics: ["accuracy": 0.9, "count": 40], participants: 2),
             stateDirectory: directory)
-        try writer.append(RoundClosedPayload(
-            round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: commitment))
+        try writer.append(
+            RoundClosedPayload(
+                round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: commitment))
         let keyPath = directory + "/ledger.pub"
         try KeyFile.writePublic(key.publicKey, kind: .ed25519Public, to: keyPath)
         return (
@@ -163,29 +177,33 @@ import Testing
             unit: .participant, samplingRate: 0.9, noiseMultiplier: 2, clippingBound: 1, gridStep: 1e-4,
             sensitivity: 1.01, dimension: 31, records: 0, delta: 1e-5)
         let projected = try writer.state.projectedCharge(plan: plan)
-        try writer.append(GateDecisionPayload(
-            round: 1, gate: "budget", passed: true, reason: "within",
-            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
+        try writer.append(
+            GateDecisionPayload(
+                round: 1, gate: "budget", passed: true, reason: "within",
+                inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon)]))
         let sampled = try ParticipantSampleStore.append(
             ParticipantSampleCommitment(round: 1, set: .sampled, participants: ["bank-a", "bank-c"]),
             stateDirectory: directory)
-        try writer.append(RoundOpenedPayload(
-            round: 1, participantsSampled: nil, participantsEligible: 3, mechanism: "m", plan: plan,
-            sampleCommitment: sampled))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 1, participantsSampled: nil, participantsEligible: 3, mechanism: "m", plan: plan,
+                sampleCommitment: sampled))
         let contributors = try ParticipantSampleStore.append(
             ParticipantSampleCommitment(
                 round: 1, set: .contributors, participants: ["bank-c"],
                 updateDigests: ["bank-c": SHA256.hexDigest(utf8: "u")]),
             stateDirectory: directory)
-        try writer.append(RoundChargedPayload(
-            round: 1, plan: plan, projected: projected, contributors: [], updateDigests: [:],
-            contributorsCommitment: contributors))
+        try writer.append(
+            RoundChargedPayload(
+                round: 1, plan: plan, projected: projected, contributors: [], updateDigests: [:],
+                contributorsCommitment: contributors))
         let model = SHA256.hexDigest(utf8: "model")
         let evaluation = try EvaluationStore.append(
             EvaluationRecord(round: 1, modelSHA256: model, metrics: ["accuracy": 0.9, "count": 40], participants: 3),
             stateDirectory: directory)
-        try writer.append(RoundClosedPayload(
-            round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: evaluation))
+        try writer.append(
+            RoundClosedPayload(
+                round: 1, modelSHA256: model, checkpoint: "round-000001.safetensors", evaluationSHA256: evaluation))
         let keyPath = directory + "/ledger.pub"
         try KeyFile.writePublic(key.publicKey, kind: .ed25519Public, to: keyPath)
         return (
@@ -230,7 +248,8 @@ import Testing
         // A store whose names no longer open the commitment: named, exit 1; the report refuses it.
         let lines = try String(contentsOfFile: store + ".kept", encoding: .utf8)
         let other = ParticipantSampleCommitment(round: 1, set: .sampled, participants: ["bank-a", "bank-b"])
-        let replaced = String(decoding: other.line, as: UTF8.self) + "\n"
+        let replaced =
+            String(decoding: other.line, as: UTF8.self) + "\n"
             + lines.split(separator: "\n").dropFirst().joined(separator: "\n") + "\n"
         try replaced.write(toFile: store, atomically: false, encoding: .utf8)
         let altered = try cohort.run(["ledger", "verify", "--ledger", ledger, "--public-key", key, "--samples", store])

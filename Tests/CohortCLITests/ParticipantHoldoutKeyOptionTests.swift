@@ -5,14 +5,18 @@ import Testing
 /// names the file and not the key, reused on the next run, and refused when others can read it.
 @Suite struct ParticipantHoldoutKeyOptionTests {
     @Test func holdoutKeyOptionCreatesReusesAndRefuses() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-holdout-option-\(UUID().uuidString)").path
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-holdout-option-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: work + "/silo", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let key = work + "/keys/silo.holdout.key"
         try FileManager.default.createDirectory(atPath: work + "/keys", withIntermediateDirectories: true)
         let arguments = [
-            "--coordinator", "127.0.0.1:1", "--identity", work + "/silo", "--data", root + "/Data/breast_cancer_wdbc.csv",
+            "--coordinator", "127.0.0.1:1", "--identity", work + "/silo", "--data",
+            root + "/Data/breast_cancer_wdbc.csv",
             "--schema", root + "/Data/schemas/wdbc.json", "--holdout-key", key,
         ]
         let participant = try BuiltBinary("cohort-participant")
@@ -26,7 +30,9 @@ import Testing
         #expect(!first.stderr.contains(secret))
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int)
         #expect(mode & 0o777 == 0o600)
-        #expect(!FileManager.default.fileExists(atPath: work + "/silo/silo.holdout.key"), "the option replaces the default path")
+        #expect(
+            !FileManager.default.fileExists(atPath: work + "/silo/silo.holdout.key"),
+            "the option replaces the default path")
 
         let second = try participant.run(arguments)
         #expect(!second.stderr.contains("created a new holdout key"))

@@ -28,7 +28,9 @@ import Testing
             for piece in pieces {
                 var tokens = piece.split(separator: " ").map(String.init)
                 if tokens.first == "do" { tokens.removeFirst() }
-                guard let binary = tokens.first, ["cohort", "cohort-coordinator", "cohort-participant"].contains(binary) else {
+                guard let binary = tokens.first,
+                    ["cohort", "cohort-coordinator", "cohort-participant"].contains(binary)
+                else {
                     continue
                 }
                 let rest = tokens.dropFirst().prefix { $0 != ">" && $0 != "2>&1" && $0 != "&" && $0 != "#" }
@@ -43,14 +45,18 @@ import Testing
     @Test func everyTutorialCommandAndOptionExists() throws {
         let invocations = try Self.invocations()
         #expect(invocations.count >= 20, "found only \(invocations.count) commands in docs/TUTORIAL.md")
-        for subcommand in [["certs", "request"], ["certs", "sign"], ["certs", "install"], ["model", "export"], ["ledger", "report"]] {
+        for subcommand in [
+            ["certs", "request"], ["certs", "sign"], ["certs", "install"], ["model", "export"], ["ledger", "report"],
+        ] {
             #expect(invocations.contains { $0.binary == "cohort" && $0.subcommands == subcommand }, "\(subcommand)")
         }
         for invocation in invocations {
             let help = try BuiltBinary(invocation.binary).run(invocation.subcommands + ["--help"])
             #expect(help.status == 0, "\(invocation): \(help.stderr)")
             for option in invocation.options where !help.stdout.contains(option) {
-                Issue.record("\(invocation): \(option) is not an option of \(invocation.binary) \(invocation.subcommands.joined(separator: " "))")
+                Issue.record(
+                    "\(invocation): \(option) is not an option of \(invocation.binary) \(invocation.subcommands.joined(separator: " "))"
+                )
             }
         }
     }

@@ -1,9 +1,9 @@
-import CohortTesting
 import CohortCoordinator
 import CohortLedger
 import CohortModel
 import CohortParticipant
 import CohortPolicy
+import CohortTesting
 import CohortTransport
 import Foundation
 import Logging
@@ -21,10 +21,12 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let clock = ManualClock()
         var configuration = CoordinatorConfiguration(
-            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory, portOverride: 0,
+            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory,
+            portOverride: 0,
             quorumWaitSeconds: 3600)
         configuration.clock = CoordinatorClock(clock)
-        let coordinator = try Coordinator(configuration: configuration, logger: LogCapture().logger("cohort.coordinator"))
+        let coordinator = try Coordinator(
+            configuration: configuration, logger: LogCapture().logger("cohort.coordinator"))
         let started = ContinuousClock.now
         let round = Task { try await coordinator.runRound() }
         // The round waits for a quorum on the manual clock; nothing else moves it.
@@ -40,7 +42,8 @@ import Testing
         }
         // An hour on the injected clock, far less in real time: the wait did not run on a wall clock.
         #expect(ContinuousClock.now - started < .seconds(600))
-        let kinds = try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)).entries.map(\.kind)
+        let kinds = try LedgerReader.read(file: LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)).entries
+            .map(\.kind)
         #expect(kinds.last == "round.refused")
         await coordinator.shutdown()
     }
@@ -62,16 +65,19 @@ import Testing
                             let dimension = Int(session.welcome.model.dimension)
                             // Round 1: contribute, then hold the evaluation request unanswered.
                             var invite = try await session.next(.roundInvite).decode(RoundInvite.self)
-                            try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
+                            try await session.outbound.send(
+                                session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
                             _ = try await session.reply()
                             _ = try await session.next(.evaluateRequest)
                             evaluatingSink.yield(name)
                             // Round 2: contribute and evaluate.
                             invite = try await session.next(.roundInvite).decode(RoundInvite.self)
-                            try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
+                            try await session.outbound.send(
+                                session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
                             let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
-                            try await session.outbound.send(EvaluationResult(
-                                round: request.round, json: Array(JSONEncoder().encode(MetricsAccumulator()))))
+                            try await session.outbound.send(
+                                EvaluationResult(
+                                    round: request.round, json: Array(JSONEncoder().encode(MetricsAccumulator()))))
                             _ = try await session.next(.roundResult)
                         }
                     }
@@ -92,7 +98,9 @@ import Testing
         let outcome = try await first.value
         #expect(outcome == .aborted(round: 1, reason: "aborted by operator ops-alice: stop this one", charged: true))
         #expect(await coordinator.globalModel == modelBefore)
-        #expect(!FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))
+        #expect(
+            !FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors")
+        )
         let round1 = try consortium.ledgerEntries().filter { $0.data["round"]?.intValue == 1 }.map(\.kind)
         #expect(round1.contains("round.charged") && round1.last == "round.aborted" && !round1.contains("round.closed"))
         // The abort was round 1's: round 2 runs to its close.
@@ -117,24 +125,29 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let capture = LogCapture()
         var configuration = CoordinatorConfiguration(
-            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory, portOverride: 0,
+            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory,
+            portOverride: 0,
             quorumWaitSeconds: 30, modelDimension: 3_000_000)
         // 12 MB frames: more than the kernel's socket buffers and the channel's watermark hold.
         configuration.peerSendTimeoutSeconds = 3
         let coordinator = try Coordinator(configuration: configuration, logger: capture.logger("cohort.coordinator"))
-        let port = try await coordinator.start(tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
+        let port = try await coordinator.start(
+            tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
         let stalled = try await StalledPeer.connect(files: files, name: "hospital-c", port: port)
         let honest = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for name in names.prefix(2) {
                     group.addTask {
-                        try await files.scripted(name, port: port, logger: capture.logger("cohort.scripted")) { session in
+                        try await files.scripted(name, port: port, logger: capture.logger("cohort.scripted")) {
+                            session in
                             let dimension = Int(session.welcome.model.dimension)
                             let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
-                            try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0, count: dimension)))
+                            try await session.outbound.send(
+                                session.update(for: invite, values: [Float](repeating: 0, count: dimension)))
                             let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
-                            try await session.outbound.send(EvaluationResult(
-                                round: request.round, json: Array(JSONEncoder().encode(MetricsAccumulator()))))
+                            try await session.outbound.send(
+                                EvaluationResult(
+                                    round: request.round, json: Array(JSONEncoder().encode(MetricsAccumulator()))))
                             _ = try await session.next(.roundResult)
                         }
                     }
@@ -142,7 +155,9 @@ import Testing
                 try await group.waitForAll()
             }
         }
-        for _ in 0..<1500 where await coordinator.connectedParticipants.count < 3 { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<1500 where await coordinator.connectedParticipants.count < 3 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(await coordinator.connectedParticipants == names)
         let outcome = try await coordinator.runRound()
         guard case .closed(1, let contributors, _, _) = outcome else {
@@ -203,11 +218,13 @@ import Testing
         #expect(await coordinator.status().state == .paused)
         _ = try await coordinator.resume(by: Self.operatorPrincipal)
         #expect(capture.text.contains("operator-queued rounds resume") == false)
-        let port = try await coordinator.start(tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
+        let port = try await coordinator.start(
+            tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
         var participants: [Task<Void, any Error>] = []
         for identity in files.participants {
             let configuration = ParticipantConfiguration(
-                host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: files.schemaPath)
+                host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv",
+                schemaPath: files.schemaPath)
             let participant = Participant(configuration: configuration, logger: capture.logger("cohort.participant"))
             participants.append(Task { _ = try await participant.run() })
         }
@@ -329,7 +346,9 @@ import Testing
         await first.shutdown()
         let store = files.stateDirectory + "/participant-samples.jsonl"
         let fragment = Array(#"{"commitment":"0f3a"#.utf8)
-        #expect(FileManager.default.createFile(atPath: store, contents: Data(fragment), attributes: [.posixPermissions: 0o600]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: store, contents: Data(fragment), attributes: [.posixPermissions: 0o600]))
         let capture = LogCapture()
         let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: store)).isEmpty)

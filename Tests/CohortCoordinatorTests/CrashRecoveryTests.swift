@@ -3,6 +3,7 @@ import CohortLedger
 import CohortTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,8 @@ import Glibc
         // the test, and on a fast machine the last ones meet the budget gate, which must refuse
         // the round rather than pass the cap. rounds.count is out of reach; deadlines are short.
         let files = try ConsortiumFiles(
-            minParticipants: 3, deadlineSeconds: 2, epsilonMax: 3.3, samplingRate: 0.05, noiseMultiplier: 1.5, roundsCount: 100_000)
+            minParticipants: 3, deadlineSeconds: 2, epsilonMax: 3.3, samplingRate: 0.05, noiseMultiplier: 1.5,
+            roundsCount: 100_000)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let coordinatorBinary = try builtExecutable("cohort-coordinator")
         let participantBinary = try builtExecutable("cohort-participant")
@@ -42,7 +44,9 @@ import Glibc
         var tally = KillTally()
 
         var restart = 0
-        while restart < Self.maximumRestarts && (restart < Self.minimumRestarts || clock.now - started < Self.timeBudget) {
+        while restart < Self.maximumRestarts
+            && (restart < Self.minimumRestarts || clock.now - started < Self.timeBudget)
+        {
             restart += 1
             // Every fifth restart also finds a torn tail: a power cut in the middle of writing a
             // line, which SIGKILL alone cannot produce (the kernel completes a write(2) to the
@@ -55,15 +59,20 @@ import Glibc
             if auditor.tornTailPending {
                 let recovered = await auditor.waitUntilTornTailRecovered()
                 #expect(recovered, "restart \(restart): recovery did not truncate the torn tail")
-                #expect(run.coordinator.log.contains("removed an incomplete final line"), "restart \(restart): recovery not logged")
+                #expect(
+                    run.coordinator.log.contains("removed an incomplete final line"),
+                    "restart \(restart): recovery not logged")
                 tally.tornTailsRecovered += recovered ? 1 : 0
             }
             var participants: [ChildProcess] = []
             for identity in files.participants {
-                participants.append(try ChildProcess(participantBinary, [
-                    "--coordinator", "127.0.0.1:\(run.port)", "--identity", identity.directory,
-                    "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
-                ], log: files.directory + "/\(identity.name)-\(restart).log"))
+                participants.append(
+                    try ChildProcess(
+                        participantBinary,
+                        [
+                            "--coordinator", "127.0.0.1:\(run.port)", "--identity", identity.directory,
+                            "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
+                        ], log: files.directory + "/\(identity.name)-\(restart).log"))
             }
             // The kill window starts when the quorum has joined, not when the port opened: on a
             // loaded machine participants take seconds to load their data and join, and a window
@@ -71,7 +80,9 @@ import Glibc
             // Every fourth restart keeps the old start (the port file), so some kills land before the quorum.
             let joinedBy = restart % 4 == 0 ? clock.now : clock.now + .seconds(30)
             while clock.now < joinedBy && run.coordinator.isRunning
-                && run.coordinator.log.components(separatedBy: "participant joined").count - 1 < files.participants.count {
+                && run.coordinator.log.components(separatedBy: "participant joined").count - 1
+                    < files.participants.count
+            {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let joined = restart % 4 == 0 ? run.listeningSince : clock.now
@@ -88,27 +99,34 @@ import Glibc
             if finishedByItself {
                 tally.finishedByBudgetGate += 1
             } else {
-                #expect(!exitedOnItsOwn, "restart \(restart): the coordinator stopped by itself: \(status)\n\(run.coordinator.log)")
+                #expect(
+                    !exitedOnItsOwn,
+                    "restart \(restart): the coordinator stopped by itself: \(status)\n\(run.coordinator.log)")
                 #expect(status == .signalled(SIGKILL), "restart \(restart): \(status)\n\(run.coordinator.log)")
             }
 
             // Nothing runs now: the files are what a crash leaves behind.
             let audit = try auditor.check(after: "restart \(restart), killed after \(delay) ms")
             if finishedByItself {
-                #expect(audit.lastRoundStep == "round.refused", "restart \(restart): the coordinator exited 0 without a refused round: \(run.coordinator.log)")
+                #expect(
+                    audit.lastRoundStep == "round.refused",
+                    "restart \(restart): the coordinator exited 0 without a refused round: \(run.coordinator.log)")
             }
             tally.record(audit, delay: delay, killed: !finishedByItself)
         }
 
         // One last start recovers the last kill's round; SIGTERM then stops it cleanly.
-        let last = try await CoordinatorRun.start(binary: coordinatorBinary, files: files, log: files.directory + "/coordinator-final.log")
+        let last = try await CoordinatorRun.start(
+            binary: coordinatorBinary, files: files, log: files.directory + "/coordinator-final.log")
         // The SIGTERM handler is installed just after the port file is written; give it time.
         try await Task.sleep(for: .milliseconds(500))
         last.coordinator.signal(SIGTERM)
         let finalStatus = try await last.coordinator.waitForExit()
         #expect(finalStatus == .exited(0), "final coordinator: \(finalStatus)\n\(last.coordinator.log)")
         let final = try auditor.check(after: "the final clean stop")
-        #expect(final.unfinishedRound == nil, "round \(final.unfinishedRound ?? 0) is still open after a restart and a clean stop")
+        #expect(
+            final.unfinishedRound == nil,
+            "round \(final.unfinishedRound ?? 0) is still open after a restart and a clean stop")
 
         #expect(restart >= Self.minimumRestarts)
         #expect(tally.tornTailsRecovered == tally.tornTailsInjected + tally.tornTailsFromKills)
@@ -118,9 +136,10 @@ import Glibc
         #expect(tally.killsAfterACharge > 0, "no kill landed after a charge: \(tally.summary)")
         let elapsed = (clock.now - started).components
         let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-        print("crash-recovery: \(restart) restarts in \(String(format: "%.1f", seconds)) s; "
-            + tally.summary + "; ledger: \(final.entries) entries, \(final.roundsCharged) rounds charged, "
-            + "\(final.roundsClosed) closed, cumulative ε \(final.cumulativeEpsilon) of \(final.epsilonMax)")
+        print(
+            "crash-recovery: \(restart) restarts in \(String(format: "%.1f", seconds)) s; "
+                + tally.summary + "; ledger: \(final.entries) entries, \(final.roundsCharged) rounds charged, "
+                + "\(final.roundsClosed) closed, cumulative ε \(final.cumulativeEpsilon) of \(final.epsilonMax)")
     }
 }
 
@@ -196,7 +215,9 @@ final class LedgerAudit {
     /// Appends the first half of the last line again, without its newline, as a crash in the
     /// middle of that write would leave it. Returns false when there is no ledger yet.
     func injectTornTail() throws -> Bool {
-        guard let bytes = FileManager.default.contents(atPath: ledgerPath).map(Array.init), bytes.last == UInt8(ascii: "\n") else {
+        guard let bytes = FileManager.default.contents(atPath: ledgerPath).map(Array.init),
+            bytes.last == UInt8(ascii: "\n")
+        else {
             return false
         }
         let lastLine = bytes.dropLast().split(separator: UInt8(ascii: "\n")).last ?? []
@@ -224,7 +245,8 @@ final class LedgerAudit {
 
     /// Every invariant of the crash-safe ledger, on the files as they are now.
     func check(after moment: String) throws -> Finding {
-        let bytes = try #require(FileManager.default.contents(atPath: ledgerPath).map(Array.init), "\(moment): no ledger")
+        let bytes = try #require(
+            FileManager.default.contents(atPath: ledgerPath).map(Array.init), "\(moment): no ledger")
         // A kill inside a write(2) could leave a torn last line; the next start must remove it.
         var complete = bytes
         let torn = bytes.last != UInt8(ascii: "\n")
@@ -243,11 +265,17 @@ final class LedgerAudit {
         }
         let state = verified.state
         let entries = verified.entries
-        #expect(state.cumulativeEpsilon >= previousEpsilon, "\(moment): cumulative ε fell from \(previousEpsilon) to \(state.cumulativeEpsilon)")
-        #expect(state.cumulativeEpsilon <= state.epsilonMax, "\(moment): cumulative ε \(state.cumulativeEpsilon) passes epsilon_max \(state.epsilonMax)")
+        #expect(
+            state.cumulativeEpsilon >= previousEpsilon,
+            "\(moment): cumulative ε fell from \(previousEpsilon) to \(state.cumulativeEpsilon)")
+        #expect(
+            state.cumulativeEpsilon <= state.epsilonMax,
+            "\(moment): cumulative ε \(state.cumulativeEpsilon) passes epsilon_max \(state.epsilonMax)")
 
         // Positions of each round's entries, to check order and uniqueness independently of the verifier.
-        var opened: [Int: [Int]] = [:], charged: [Int: [Int]] = [:], refused: [Int: [Int]] = [:]
+        var opened: [Int: [Int]] = [:]
+        var charged: [Int: [Int]] = [:]
+        var refused: [Int: [Int]] = [:]
         var closed: [Int: (index: Int, digest: String, checkpoint: String)] = [:]
         var aborted: [Int: Bool] = [:]
         for (index, entry) in entries.enumerated() {
@@ -257,21 +285,32 @@ final class LedgerAudit {
             case "round.charged": charged[round, default: []].append(index)
             case "round.refused": refused[round, default: []].append(index)
             case "round.closed":
-                closed[round] = (index, entry.data["model_sha256"]?.stringValue ?? "", entry.data["checkpoint"]?.stringValue ?? "")
+                closed[round] = (
+                    index, entry.data["model_sha256"]?.stringValue ?? "", entry.data["checkpoint"]?.stringValue ?? ""
+                )
             case "round.aborted": aborted[round] = entry.data["charged"]?.boolValue
             default: break
             }
         }
-        for (round, positions) in opened { #expect(positions.count == 1, "\(moment): round \(round) opened \(positions.count) times") }
-        for (round, positions) in charged { #expect(positions.count == 1, "\(moment): round \(round) charged \(positions.count) times") }
-        for round in refused.keys { #expect(opened[round] == nil && refused[round]?.count == 1, "\(moment): refused round \(round) reused") }
+        for (round, positions) in opened {
+            #expect(positions.count == 1, "\(moment): round \(round) opened \(positions.count) times")
+        }
+        for (round, positions) in charged {
+            #expect(positions.count == 1, "\(moment): round \(round) charged \(positions.count) times")
+        }
+        for round in refused.keys {
+            #expect(opened[round] == nil && refused[round]?.count == 1, "\(moment): refused round \(round) reused")
+        }
         // Every closed round: charged before it closed, and its checkpoint is the model the ledger names.
         for (round, close) in closed {
             let chargeIndex = try #require(charged[round]?.first, "\(moment): round \(round) closed without a charge")
             #expect(chargeIndex < close.index, "\(moment): round \(round) closed before its charge")
             let path = files.stateDirectory + "/checkpoints/" + close.checkpoint
-            let checkpoint = try #require(FileManager.default.contents(atPath: path), "\(moment): round \(round)'s checkpoint \(path) is missing")
-            #expect(SHA256.hexDigest(Array(checkpoint)) == close.digest, "\(moment): round \(round)'s checkpoint does not match its round.closed digest")
+            let checkpoint = try #require(
+                FileManager.default.contents(atPath: path), "\(moment): round \(round)'s checkpoint \(path) is missing")
+            #expect(
+                SHA256.hexDigest(Array(checkpoint)) == close.digest,
+                "\(moment): round \(round)'s checkpoint does not match its round.closed digest")
         }
         // Every checkpoint file, finished or a temporary one a kill interrupted: its round's charge is
         // durable (a noised aggregate never exists before its charge, so neither can a model).
@@ -279,19 +318,24 @@ final class LedgerAudit {
         for name in names {
             let digits = name.dropFirst("round-".count).prefix(while: \.isNumber)
             let round = try #require(Int(digits), "\(moment): unexpected file checkpoints/\(name)")
-            #expect(charged[round] != nil, "\(moment): checkpoints/\(name) exists but round \(round) has no durable charge")
+            #expect(
+                charged[round] != nil, "\(moment): checkpoints/\(name) exists but round \(round) has no durable charge")
         }
         // The round a kill interrupted is aborted by the next start, charged exactly when its charge was durable.
         if let interrupted = previousUnfinished, interrupted != state.unfinishedRound {
-            #expect(aborted[interrupted] == (charged[interrupted] != nil), "\(moment): interrupted round \(interrupted) not aborted truthfully")
+            #expect(
+                aborted[interrupted] == (charged[interrupted] != nil),
+                "\(moment): interrupted round \(interrupted) not aborted truthfully")
         }
 
         let runEntries = entries.dropFirst(LedgerReader.read(bytes: previous).entries.count)
         let roundSteps = runEntries.map(\.kind).filter { $0.hasPrefix("round.") }
         let finding = Finding(
             entries: entries.count, roundsCharged: state.roundsCharged, roundsClosed: closed.count,
-            cumulativeEpsilon: state.cumulativeEpsilon, epsilonMax: state.epsilonMax, unfinishedRound: state.unfinishedRound,
-            chargesThisRun: roundSteps.count(where: { $0 == "round.charged" }), lastRoundStep: roundSteps.last, tornTail: torn)
+            cumulativeEpsilon: state.cumulativeEpsilon, epsilonMax: state.epsilonMax,
+            unfinishedRound: state.unfinishedRound,
+            chargesThisRun: roundSteps.count(where: { $0 == "round.charged" }), lastRoundStep: roundSteps.last,
+            tornTail: torn)
         previous = complete
         previousEpsilon = state.cumulativeEpsilon
         previousUnfinished = state.unfinishedRound
@@ -311,9 +355,12 @@ struct CoordinatorRun {
     static func start(binary: URL, files: ConsortiumFiles, log: String) async throws -> CoordinatorRun {
         let portFile = files.directory + "/coordinator.port"
         try? FileManager.default.removeItem(atPath: portFile)
-        let process = try ChildProcess(binary, [
-            "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "0", "--port-file", portFile, "--quorum-wait", "10",
-        ], log: log)
+        let process = try ChildProcess(
+            binary,
+            [
+                "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "0", "--port-file", portFile,
+                "--quorum-wait", "10",
+            ], log: log)
         for _ in 0..<1500 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
                 return CoordinatorRun(coordinator: process, port: port, listeningSince: ContinuousClock.now)

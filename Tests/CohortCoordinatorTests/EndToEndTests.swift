@@ -16,7 +16,9 @@ import Testing
 @Suite(.serialized) struct EndToEndTests {
     @Test func fullRoundWithThreeParticipants() async throws {
         let consortium = try await Consortium()
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         let before = await consortium.coordinator.globalModel
         let outcome = try await consortium.coordinator.runRound()
@@ -51,9 +53,11 @@ import Testing
             let identity = consortium.identity(name)
             holdouts[name] = try Participant.loadLocalData(
                 configuration: ParticipantConfiguration(
-                    host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: identity.directory + "/data.csv",
+                    host: "127.0.0.1", port: consortium.port, identity: identity,
+                    dataPath: identity.directory + "/data.csv",
                     schemaPath: consortium.schemaPath),
-                logger: consortium.capture.logger("test")).holdout.count
+                logger: consortium.capture.logger("test")
+            ).holdout.count
         }
         let recorded = try #require(try consortium.ledgerEntries().first { $0.kind == "evaluation.recorded" })
         #expect(recorded.data["participants"] == nil && recorded.data["aggregate"] == nil)
@@ -71,11 +75,13 @@ import Testing
         #expect(plan.records == 569 - holdouts.values.reduce(0, +))
         #expect(abs(holdouts.values.reduce(0, +) - 114) < 40)
         let verified = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey(),
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey(),
             keepEntries: true)
         #expect(verified.state.lastClosedRound == 1)
         #expect(try EvaluationStore.check(path: storePath, against: verified.entries).commitmentsChecked == 2)
-        #expect(FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))
+        #expect(
+            FileManager.default.fileExists(atPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors"))
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
     }
@@ -99,15 +105,18 @@ import Testing
                     let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
                     var accumulator = MetricsAccumulator()
                     accumulator.add(logit: 0.5, isPositive: true)
-                    try await session.outbound.send(EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
+                    try await session.outbound.send(
+                        EvaluationResult(round: request.round, json: Array(try JSONEncoder().encode(accumulator))))
                     return request
                 }
                 let first = try await session.next(.roundInvite).decode(RoundInvite.self)
-                try await session.outbound.send(session.update(for: first, values: [Float](repeating: 0, count: dimension)))
+                try await session.outbound.send(
+                    session.update(for: first, values: [Float](repeating: 0, count: dimension)))
                 let request = try await evaluate()
                 let secondFrame = try await session.next(.roundInvite)
                 let second = try secondFrame.decode(RoundInvite.self)
-                try await session.outbound.send(session.update(for: second, values: [Float](repeating: 0, count: dimension)))
+                try await session.outbound.send(
+                    session.update(for: second, values: [Float](repeating: 0, count: dimension)))
                 _ = try await evaluate()
                 return TwoRoundsSeen(
                     firstInvite: first, evaluateRequest: request, secondInvite: second,
@@ -179,9 +188,13 @@ import Testing
         }
         try await consortium.waitForConnected(3)
         let outcome = try await consortium.coordinator.runRound()
-        #expect(outcome == .aborted(round: 1, reason: "only 2 of the required 3 participants contributed", charged: true))
+        #expect(
+            outcome == .aborted(round: 1, reason: "only 2 of the required 3 participants contributed", charged: true))
         let entries = try consortium.ledgerEntries()
-        #expect(entries.map(\.kind).filter { $0 != "gate.decision" } == ["genesis", "round.opened", "round.charged", "round.aborted"])
+        #expect(
+            entries.map(\.kind).filter { $0 != "gate.decision" } == [
+                "genesis", "round.opened", "round.charged", "round.aborted",
+            ])
         #expect(entries.last?.data["reason"]?.stringValue == "only 2 of the required 3 participants contributed")
         _ = try? await silent.value
         await consortium.shutdown()
@@ -195,7 +208,8 @@ import Testing
     /// Each bad update gets its stable error code; the round goes on and closes for the others.
     @Test(arguments: Attack.allCases)
     func badUpdateIsRefusedAndRoundGoesOn(attack: Attack) async throws {
-        let consortium = try await Consortium(names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], minParticipants: 2)
+        let consortium = try await Consortium(
+            names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], minParticipants: 2)
         let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
         let dimension = 31
         let attackerDone = Flag()
@@ -205,7 +219,8 @@ import Testing
             try await consortium.scripted("hospital-d") { session in
                 let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
                 while await !attackerDone.isSet { try await Task.sleep(for: .milliseconds(5)) }
-                try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.02, count: dimension)))
+                try await session.outbound.send(
+                    session.update(for: invite, values: [Float](repeating: 0.02, count: dimension)))
                 _ = try await session.reply()
             }
         }
@@ -215,11 +230,15 @@ import Testing
                 let good = [Float](repeating: 0.01, count: dimension)
                 let update: Update
                 switch attack {
-                case .wrongDimension: update = try session.update(for: invite, values: [Float](repeating: 0.01, count: dimension - 1))
+                case .wrongDimension:
+                    update = try session.update(for: invite, values: [Float](repeating: 0.01, count: dimension - 1))
                 case .nanValue: update = try session.update(for: invite, values: [.nan] + good.dropFirst())
                 case .infiniteValue: update = try session.update(for: invite, values: good.dropLast() + [.infinity])
-                case .sealedToAnotherKey: update = try session.update(for: invite, values: good, sealTo: SealedBox.KeyPair.generate().publicKey)
-                case .signedByAnotherKey: update = try session.update(for: invite, values: good, signWith: Ed25519.KeyPair.generate())
+                case .sealedToAnotherKey:
+                    update = try session.update(
+                        for: invite, values: good, sealTo: SealedBox.KeyPair.generate().publicKey)
+                case .signedByAnotherKey:
+                    update = try session.update(for: invite, values: good, signWith: Ed25519.KeyPair.generate())
                 case .duplicate:
                     try await session.outbound.send(session.update(for: invite, values: good))
                     #expect(try await session.reply().type == .updateAck)
@@ -237,8 +256,10 @@ import Testing
         let code = try await attacker.value
         try await latecomer.value
         let expected: [Attack: String] = [
-            .wrongDimension: "update.wrong_dimension", .nanValue: "update.non_finite", .infiniteValue: "update.non_finite",
-            .sealedToAnotherKey: "update.seal_open_failed", .signedByAnotherKey: "update.bad_signature", .duplicate: "update.duplicate",
+            .wrongDimension: "update.wrong_dimension", .nanValue: "update.non_finite",
+            .infiniteValue: "update.non_finite",
+            .sealedToAnotherKey: "update.seal_open_failed", .signedByAnotherKey: "update.bad_signature",
+            .duplicate: "update.duplicate",
         ]
         #expect(code == expected[attack])
         guard case .closed(_, let contributors, _, _) = outcome else {
@@ -246,7 +267,8 @@ import Testing
             await consortium.shutdown()
             return
         }
-        let expectedContributors: Set<String> = attack == .duplicate
+        let expectedContributors: Set<String> =
+            attack == .duplicate
             ? ["hospital-a", "hospital-b", "hospital-c", "hospital-d"] : ["hospital-a", "hospital-b", "hospital-d"]
         #expect(Set(contributors) == expectedContributors)
         await consortium.shutdown()
@@ -335,13 +357,16 @@ import Testing
         let directory = consortium.directory
         let otherCA = try CertificateAuthority.initCA(outDirectory: directory + "/other-ca")
         let foreign = try otherCA.issue(role: .participant, name: "hospital-c", outDirectory: directory + "/foreign")
-        let stranger = try consortium.ca.issue(role: .participant, name: "stranger", outDirectory: directory + "/stranger")
+        let stranger = try consortium.ca.issue(
+            role: .participant, name: "stranger", outDirectory: directory + "/stranger")
         let expired = try consortium.ca.issue(
             role: .participant, name: "hospital-c", outDirectory: directory + "/expired",
-            validity: CertificateValidity(notBefore: Date().addingTimeInterval(-86_400 * 10), notAfter: Date().addingTimeInterval(-86_400)))
+            validity: CertificateValidity(
+                notBefore: Date().addingTimeInterval(-86_400 * 10), notAfter: Date().addingTimeInterval(-86_400)))
         // The foreign identity's directory holds the other CA; trust the consortium CA to reach the server.
         var foreignTLS = try TLSConfigurationFactory(identity: foreign).makeClientConfiguration()
-        foreignTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(consortium.coordinatorIdentity.caCertificate))
+        foreignTLS.trustRoots = .certificates(
+            try NIOSSLCertificate.fromPEMFile(consortium.coordinatorIdentity.caCertificate))
         var noCertificate = TLSConfiguration.makeClientConfiguration()
         noCertificate.minimumTLSVersion = .tlsv13
         noCertificate.trustRoots = foreignTLS.trustRoots
@@ -395,7 +420,9 @@ import Testing
     /// No update, key or raw record reaches the logs.
     @Test func logsCarryNoSecrets() async throws {
         let consortium = try await Consortium()
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         _ = try await consortium.coordinator.runRound()
         let modelText = await consortium.coordinator.globalModel.prefix(5).map { "\($0)" }
@@ -403,7 +430,9 @@ import Testing
         for identity in consortium.participants + [consortium.coordinatorIdentity] {
             for path in [identity.ed25519SecretKey, identity.privateKey] {
                 let text = try String(contentsOfFile: path, encoding: .utf8)
-                secrets += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init).filter { $0.count >= 40 }
+                secrets += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init).filter {
+                    $0.count >= 40
+                }
             }
         }
         let sealing = try String(contentsOfFile: consortium.coordinatorIdentity.x25519SecretKey, encoding: .utf8)

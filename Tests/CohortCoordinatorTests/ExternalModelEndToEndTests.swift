@@ -91,7 +91,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let (consortium, _) = try await Self.externalMLPConsortium(work: work, deadlineSeconds: 20)
-        let command = #"if [ "$COHORT_TASK" = evaluate ]; then echo "no scores today" >&2; exit 7; fi; "#
+        let command =
+            #"if [ "$COHORT_TASK" = evaluate ]; then echo "no scores today" >&2; exit 7; fi; "#
             + "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/numpy_mlp_trainer.py'"
         let names = ["hospital-a", "hospital-b", "hospital-c"]
         let tasks = names.map { name in
@@ -101,7 +102,8 @@ import Testing
         for expectedRound in 1...2 {
             let outcome = try await consortium.coordinator.runRound()
             guard case .closed(let round, let contributors, _, _) = outcome else {
-                Issue.record("round \(expectedRound) did not close: \(outcome)\n\(consortium.capture.text.suffix(3000))")
+                Issue.record(
+                    "round \(expectedRound) did not close: \(outcome)\n\(consortium.capture.text.suffix(3000))")
                 break
             }
             #expect(round == expectedRound)

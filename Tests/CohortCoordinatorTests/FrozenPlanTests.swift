@@ -30,7 +30,8 @@ import Testing
                                 for await _ in release.stream {}
                             }
                             let dimension = Int(session.welcome.model.dimension)
-                            try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
+                            try await session.outbound.send(
+                                session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
                             rounds += 1
                         case .bye: return rounds
                         default: continue
@@ -66,7 +67,8 @@ import Testing
         }
         let entries = try consortium.ledgerEntries()
         func payload<P: LedgerPayload>(_ type: P.Type, round: Int) throws -> P {
-            let entry = try #require(entries.first { $0.kind == P.kind && $0.data["round"]?.doubleValue == Double(round) })
+            let entry = try #require(
+                entries.first { $0.kind == P.kind && $0.data["round"]?.doubleValue == Double(round) })
             return try P(data: entry.data)
         }
         // Round 1: opened, noised and charged with the plan it opened with.
@@ -85,7 +87,8 @@ import Testing
         #expect(opened2.noiseMultiplier == 4.0 && opened2.samplingRate == 0.1)
         #expect(charged2.noiseMultiplier == 4.0 && charged2.samplingRate == 0.1)
         let verified = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
         #expect(verified.state.lastClosedRound == 2)
         await consortium.shutdown()
         for task in scripted { #expect(try await task.value == 2) }
@@ -97,12 +100,13 @@ import Testing
     @Test func anAdoptionWhileARoundCollectsLeavesItsGatesAlone() async throws {
         let names = ["hospital-a", "hospital-b", "hospital-c", "hospital-d"]
         let consortium = try await Consortium(
-            names: names, epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
-            governance:
-              anomaly:
-                action: flag_only
+            names: names, epsilonMax: 50, noiseMultiplier: 1.0,
+            extraYAML: """
+                governance:
+                  anomaly:
+                    action: flag_only
 
-            """)
+                """)
         let invited = AsyncStream<Void>.makeStream()
         let releases = names.map { _ in AsyncStream<Void>.makeStream() }
         // Three honest updates and one six times larger, which the norm test flags.

@@ -17,7 +17,8 @@ import Testing
 
     func gateDecisions(_ consortium: Consortium, round: Int) throws -> [String: LedgerEntry] {
         var decisions: [String: LedgerEntry] = [:]
-        for entry in try consortium.ledgerEntries() where entry.kind == "gate.decision" && entry.data["round"]?.intValue == round {
+        for entry in try consortium.ledgerEntries()
+        where entry.kind == "gate.decision" && entry.data["round"]?.intValue == round {
             decisions[entry.data["gate"]?.stringValue ?? ""] = entry
         }
         return decisions
@@ -25,18 +26,22 @@ import Testing
 
     func verifiedState(_ consortium: Consortium) throws -> LedgerState {
         try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey()
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey()
         ).state
     }
 
     @Test func everyGateDecisionIsLedgeredAndShown() async throws {
-        let consortium = try await Consortium(extraYAML: """
-            governance:
-              evaluation:
-                min_accuracy: 0.5
+        let consortium = try await Consortium(
+            extraYAML: """
+                governance:
+                  evaluation:
+                    min_accuracy: 0.5
 
-            """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+                """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         let outcome = try await consortium.coordinator.runRound()
         guard case .closed = outcome else {
@@ -45,7 +50,10 @@ import Testing
             return
         }
         let decisions = try gateDecisions(consortium, round: 1)
-        let gates = ["model_version", "budget", "suspension", "data_quality", "quorum", "update_checks", "anomaly", "risk", "evaluation"]
+        let gates = [
+            "model_version", "budget", "suspension", "data_quality", "quorum", "update_checks", "anomaly", "risk",
+            "evaluation",
+        ]
         #expect(Set(decisions.keys) == Set(gates))
         for gate in gates { #expect(decisions[gate]?.data["passed"] == .bool(true), "gate \(gate)") }
         // Pre-round decisions precede the opening; the charge precedes the post-aggregate ones.
@@ -54,7 +62,8 @@ import Testing
         let charged = try #require(kinds.firstIndex(of: "round.charged"))
         #expect(kinds[..<opened].filter { $0 == "gate.decision" }.count == 5)
         let entries = try consortium.ledgerEntries()
-        let anomalyIndex = try #require(entries.firstIndex { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "anomaly" })
+        let anomalyIndex = try #require(
+            entries.firstIndex { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "anomaly" })
         #expect(anomalyIndex > charged)
         #expect(decisions["evaluation"]?.data["inputs"]?["promoted"] == .bool(true))
         let state = try verifiedState(consortium)
@@ -68,12 +77,18 @@ import Testing
 
     @Test func suspendedParticipantIsNotSampledAndRolesAreEnforced() async throws {
         let consortium = try await Consortium(minParticipants: 2)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         let coordinator = consortium.coordinator
         // Participants only train; auditors only read.
-        await #expect(throws: ControlError.self) { _ = try await coordinator.requestRounds(1, by: Self.participantPrincipal) }
-        await #expect(throws: ControlError.self) { _ = try await coordinator.suspend(participant: "hospital-c", reason: "", by: Self.auditorPrincipal) }
+        await #expect(throws: ControlError.self) {
+            _ = try await coordinator.requestRounds(1, by: Self.participantPrincipal)
+        }
+        await #expect(throws: ControlError.self) {
+            _ = try await coordinator.suspend(participant: "hospital-c", reason: "", by: Self.auditorPrincipal)
+        }
         do {
             _ = try await coordinator.abortRound(reason: "", by: Self.auditorPrincipal)
             Issue.record("an auditor aborted")
@@ -83,8 +98,11 @@ import Testing
         }
         #expect(consortium.capture.text.contains("control action refused"))
         #expect(await coordinator.status().participants.count == 3)
-        await #expect(throws: ControlError.self) { _ = try await coordinator.suspend(participant: "nobody", reason: "", by: Self.operatorPrincipal) }
-        let suspended = try await coordinator.suspend(participant: "hospital-c", reason: "maintenance window", by: Self.operatorPrincipal)
+        await #expect(throws: ControlError.self) {
+            _ = try await coordinator.suspend(participant: "nobody", reason: "", by: Self.operatorPrincipal)
+        }
+        let suspended = try await coordinator.suspend(
+            participant: "hospital-c", reason: "maintenance window", by: Self.operatorPrincipal)
         #expect(suspended.suspended && suspended.suspensionReason?.contains("maintenance window") == true)
         let outcome = try await coordinator.runRound()
         guard case .closed(_, let contributors, _, _) = outcome else {
@@ -111,13 +129,14 @@ import Testing
     }
 
     @Test func policyApiSectionNamesWhoHoldsEachRole() async throws {
-        let consortium = try await Consortium(apiYAML: """
-            api:
-              listen: 127.0.0.1:0
-              operators: [ops-alice]
-              auditors: [audit-carol]
+        let consortium = try await Consortium(
+            apiYAML: """
+                api:
+                  listen: 127.0.0.1:0
+                  operators: [ops-alice]
+                  auditors: [audit-carol]
 
-            """)
+                """)
         let coordinator = consortium.coordinator
         _ = try await coordinator.pause(by: Self.operatorPrincipal)
         let mallory = try PeerIdentity(role: .operator, name: "ops-mallory")
@@ -162,7 +181,9 @@ import Testing
 
     @Test func policyAdoptionNeverGoesBelowWhatIsSpent() async throws {
         let consortium = try await Consortium()
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         guard case .closed(_, _, _, let spent) = try await consortium.coordinator.runRound() else {
             Issue.record("round did not close")
@@ -180,7 +201,9 @@ import Testing
             #expect(error.code == "policy.epsilon_below_spent")
             #expect(error.message.contains("\(spent)"))
         }
-        await #expect(throws: ControlError.self) { _ = try await consortium.coordinator.adoptPolicy(yaml: text, by: Self.auditorPrincipal) }
+        await #expect(throws: ControlError.self) {
+            _ = try await consortium.coordinator.adoptPolicy(yaml: text, by: Self.auditorPrincipal)
+        }
         // A signing key that exists but is not a key file: refused before anything is recorded.
         let keyPath = consortium.identity("hospital-a").ed25519PublicKey
         let badKey = text.replacingOccurrences(of: keyPath, with: consortium.policyPath)
@@ -217,8 +240,10 @@ import Testing
     /// δ above 1/(10·N) is warned about when the coordinator starts, in both units: N is the
     /// participants the policy names (participant unit) or, before any attestation, the fewest
     /// records a round can protect (record unit: quorum × min_rows).
-    @Test(arguments: [("participant", "0.05", true), ("participant", "1e-5", false), ("record", "0.2", true),
-                      ("record", "1e-5", false)])
+    @Test(arguments: [
+        ("participant", "0.05", true), ("participant", "1e-5", false), ("record", "0.2", true),
+        ("record", "1e-5", false),
+    ])
     func deltaAboveGuidanceIsWarnedAtStart(unit: String, delta: String, warns: Bool) async throws {
         let files = try ConsortiumFiles(unit: unit)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
@@ -228,7 +253,8 @@ import Testing
         let capture = LogCapture()
         let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
         await coordinator.shutdown()
-        #expect(capture.text.contains("privacy.delta is above 1/(10·N)") == warns, "\(unit) δ \(delta): \(capture.text)")
+        #expect(
+            capture.text.contains("privacy.delta is above 1/(10·N)") == warns, "\(unit) δ \(delta): \(capture.text)")
     }
 
     @Test func adoptedPolicyStaysInForceAcrossRestarts() async throws {
@@ -238,7 +264,9 @@ import Testing
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
         do {
             let first = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
-            _ = try await first.adoptPolicy(yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5"), by: Self.operatorPrincipal)
+            _ = try await first.adoptPolicy(
+                yaml: original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5"),
+                by: Self.operatorPrincipal)
             await first.shutdown()
         }
         // Restarted with the original file, the coordinator keeps the adopted policy.
@@ -247,7 +275,8 @@ import Testing
         #expect(capture.text.contains("using the adopted policy in force"))
         await second.shutdown()
         // A policy file edited behind the ledger's back is refused at start.
-        try original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 99.0").write(toFile: files.policyPath, atomically: true, encoding: .utf8)
+        try original.replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 99.0").write(
+            toFile: files.policyPath, atomically: true, encoding: .utf8)
         do {
             _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
             Issue.record("a coordinator started with a policy that is not in force")
@@ -260,13 +289,16 @@ import Testing
     @Test(arguments: [Poison.scaled, Poison.signFlipped])
     func poisonedParticipantIsFlaggedAcrossRounds(poison: Poison) async throws {
         let consortium = try await Consortium(
-            names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
-            governance:
-              anomaly:
-                action: flag_only
+            names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], epsilonMax: 50, noiseMultiplier: 1.0,
+            extraYAML: """
+                governance:
+                  anomaly:
+                    action: flag_only
 
-            """)
-        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+                """)
+        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         tasks.append(Task { try await consortium.participant("hospital-d", transform: poison.transform).run() })
         try await consortium.waitForConnected(4)
         for _ in 1...3 {
@@ -280,7 +312,9 @@ import Testing
         let flagged = Dictionary(uniqueKeysWithValues: statuses.map { ($0.name, $0.flaggedRounds) })
         // Round 1 has no previous update, so a sign flip can only show from round 2.
         #expect(flagged["hospital-d"] == (poison == .scaled ? [1, 2, 3] : [2, 3]), "\(flagged)")
-        for honest in ["hospital-a", "hospital-b", "hospital-c"] { #expect(flagged[honest] == [], "\(honest) flagged: \(flagged)") }
+        for honest in ["hospital-a", "hospital-b", "hospital-c"] {
+            #expect(flagged[honest] == [], "\(honest) flagged: \(flagged)")
+        }
         let anomaly = try #require(try gateDecisions(consortium, round: 3)["anomaly"])
         #expect(anomaly.data["passed"] == .bool(false))
         #expect(anomaly.data["reason"]?.stringValue?.contains("hospital-d") == true)
@@ -298,13 +332,16 @@ import Testing
     @Test func participantUnitRemembersNoFlaggedName() async throws {
         let consortium = try await Consortium(
             names: ["hospital-a", "hospital-b", "hospital-c", "hospital-d"], epsilonMax: 50, unit: "participant",
-            samplingRate: 1.0, noiseMultiplier: 1.0, extraYAML: """
-            governance:
-              anomaly:
-                action: flag_only
+            samplingRate: 1.0, noiseMultiplier: 1.0,
+            extraYAML: """
+                governance:
+                  anomaly:
+                    action: flag_only
 
-            """)
-        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+                """)
+        var tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         tasks.append(Task { try await consortium.participant("hospital-d", transform: Poison.scaled.transform).run() })
         try await consortium.waitForConnected(4)
         let outcome = try await consortium.coordinator.runRound()
@@ -323,13 +360,15 @@ import Testing
     }
 
     @Test func discardedRoundKeepsItsChargeAndTheModel() async throws {
-        let consortium = try await Consortium(epsilonMax: 50, noiseMultiplier: 1.0, extraYAML: """
-            governance:
-              anomaly:
-                action: discard_round
-                suspend_flagged: true
+        let consortium = try await Consortium(
+            epsilonMax: 50, noiseMultiplier: 1.0,
+            extraYAML: """
+                governance:
+                  anomaly:
+                    action: discard_round
+                    suspend_flagged: true
 
-            """)
+                """)
         var tasks = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
         tasks.append(Task { try await consortium.participant("hospital-c", transform: Poison.scaled.transform).run() })
         try await consortium.waitForConnected(3)
@@ -358,14 +397,17 @@ import Testing
     }
 
     @Test func modelFailingTheEvaluationGateIsNotPromoted() async throws {
-        let consortium = try await Consortium(extraYAML: """
-            governance:
-              evaluation:
-                min_accuracy: 0.9999
-                min_roc_auc: 0.9999
+        let consortium = try await Consortium(
+            extraYAML: """
+                governance:
+                  evaluation:
+                    min_accuracy: 0.9999
+                    min_roc_auc: 0.9999
 
-            """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+                """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         let outcome = try await consortium.coordinator.runRound()
         guard case .closed = outcome else {
@@ -396,13 +438,16 @@ import Testing
     /// risk terms) go to the operator-only gate-input store, to which the entry commits.
     @Test func ledgerKeepsDecisionsAndTheStoreKeepsRecordStatistics() async throws {
         // The three slices hold 190, 190 and 189 records.
-        let consortium = try await Consortium(extraYAML: """
-            governance:
-              data_quality:
-                min_rows: 190
+        let consortium = try await Consortium(
+            extraYAML: """
+                governance:
+                  data_quality:
+                    min_rows: 190
 
-            """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+                """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         let outcome = try await consortium.coordinator.runRound()
         guard case .closed = outcome else {
@@ -444,13 +489,16 @@ import Testing
 
     @Test func participantFailingDataQualitySitsOut() async throws {
         // The three slices hold 190, 190 and 189 records.
-        let consortium = try await Consortium(extraYAML: """
-            governance:
-              data_quality:
-                min_rows: 190
+        let consortium = try await Consortium(
+            extraYAML: """
+                governance:
+                  data_quality:
+                    min_rows: 190
 
-            """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+                """)
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         try await consortium.waitForConnected(3)
         let outcome = try await consortium.coordinator.runRound()
         guard case .closed(_, let contributors, _, _) = outcome else {

@@ -18,7 +18,7 @@ import Testing
     /// Attestations no coordinator may accept, each with the code its sender gets.
     enum BadAttestation: String, CaseIterable, Sendable, CustomStringConvertible {
         case rowsNearIntMax, rowsTenBillion, negativeRows, labelCountsOverflow, negativeLabel, labelsAboveRows,
-             missingRateNaN, missingRateAboveOne, hugeSchemaName, controlCharacterInName, notJSON, wrongType
+            missingRateNaN, missingRateAboveOne, hugeSchemaName, controlCharacterInName, notJSON, wrongType
         var description: String { rawValue }
 
         /// The JSON sent instead of the honest attestation.
@@ -33,8 +33,10 @@ import Testing
             case .labelsAboveRows: object["label_counts"] = ["positive": object["rows"]!, "negative": 1]
             case .missingRateNaN:
                 // JSON has no NaN; 1e400 parses to infinity, which is not a rate either.
-                return Array(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-                    .replacingOccurrences(of: "\"overall_missing_rate\":0", with: "\"overall_missing_rate\":1e400").utf8)
+                return Array(
+                    String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+                        .replacingOccurrences(of: "\"overall_missing_rate\":0", with: "\"overall_missing_rate\":1e400")
+                        .utf8)
             case .missingRateAboveOne: object["overall_missing_rate"] = 1.5
             // 200 KiB: inside the 256 KiB attestation frame limit, so the attestation's own bound refuses it.
             case .hugeSchemaName: object["schema_name"] = String(repeating: "x", count: 200 << 10)
@@ -112,7 +114,9 @@ import Testing
         try await consortium.waitForConnected(3)
         try await expectRoundClosesAndLedgerVerifies(consortium, contributors: ["hospital-a", "hospital-b"])
         #expect(try await attacker.value == "update.norm_out_of_range")
-        let checks = try consortium.ledgerEntries().first { $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "update_checks" }
+        let checks = try consortium.ledgerEntries().first {
+            $0.kind == "gate.decision" && $0.data["gate"]?.stringValue == "update_checks"
+        }
         #expect(checks?.data["passed"] == .bool(false))
         await consortium.shutdown()
         for task in honest { _ = try await task.value }
@@ -147,31 +151,41 @@ import Testing
 
     /// Evaluation results no coordinator may merge.
     enum BadEvaluation: String, CaseIterable, Sendable, CustomStringConvertible {
-        case confusionTwoToThe62, negativeConfusion, otherLayout, countsDisagreeWithHistograms, moreThanAttested, notJSON
+        case confusionTwoToThe62, negativeConfusion, otherLayout, countsDisagreeWithHistograms, moreThanAttested,
+            notJSON
         var description: String { rawValue }
 
         func json() throws -> [UInt8] {
             let honest = MetricsAccumulator()
-            var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(honest)) as? [String: Any])
+            var object = try #require(
+                try JSONSerialization.jsonObject(with: JSONEncoder().encode(honest)) as? [String: Any])
             var positive = [Int](repeating: 0, count: honest.layout.binCount)
             switch self {
             case .confusionTwoToThe62:
                 positive[0] = 1 << 62
                 object["positive_histogram"] = positive
-                object["confusion"] = ["true_positives": 1 << 62, "false_positives": 0, "true_negatives": 0, "false_negatives": 0]
+                object["confusion"] = [
+                    "true_positives": 1 << 62, "false_positives": 0, "true_negatives": 0, "false_negatives": 0,
+                ]
             case .negativeConfusion:
                 positive[0] = -3
                 object["positive_histogram"] = positive
-                object["confusion"] = ["true_positives": -3, "false_positives": 0, "true_negatives": 0, "false_negatives": 0]
+                object["confusion"] = [
+                    "true_positives": -3, "false_positives": 0, "true_negatives": 0, "false_negatives": 0,
+                ]
             case .otherLayout:
                 let other = MetricsAccumulator(layout: .init(logitBound: 8, binsPerUnit: 4))
                 return Array(try JSONEncoder().encode(other))
             case .countsDisagreeWithHistograms:
-                object["confusion"] = ["true_positives": 5, "false_positives": 0, "true_negatives": 0, "false_negatives": 0]
+                object["confusion"] = [
+                    "true_positives": 5, "false_positives": 0, "true_negatives": 0, "false_negatives": 0,
+                ]
             case .moreThanAttested:
                 positive[0] = 1_000_000
                 object["positive_histogram"] = positive
-                object["confusion"] = ["true_positives": 1_000_000, "false_positives": 0, "true_negatives": 0, "false_negatives": 0]
+                object["confusion"] = [
+                    "true_positives": 1_000_000, "false_positives": 0, "true_negatives": 0, "false_negatives": 0,
+                ]
             case .notJSON:
                 return Array("[]".utf8)
             }
@@ -189,7 +203,8 @@ import Testing
         let evaluator = Task { () -> String in
             try await consortium.scripted("hospital-c") { session in
                 let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
-                try await session.outbound.send(session.update(for: invite, values: [Float](repeating: 0.01, count: Self.dimension)))
+                try await session.outbound.send(
+                    session.update(for: invite, values: [Float](repeating: 0.01, count: Self.dimension)))
                 _ = try await session.reply()
                 let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
                 try await session.outbound.send(EvaluationResult(round: request.round, json: json))
@@ -197,7 +212,8 @@ import Testing
             }
         }
         try await consortium.waitForConnected(3)
-        try await expectRoundClosesAndLedgerVerifies(consortium, contributors: ["hospital-a", "hospital-b", "hospital-c"])
+        try await expectRoundClosesAndLedgerVerifies(
+            consortium, contributors: ["hospital-a", "hospital-b", "hospital-c"])
         #expect(try await evaluator.value == "evaluation.invalid")
         let recorded = try #require(try consortium.ledgerEntries().first { $0.kind == "evaluation.recorded" })
         // Two evaluations merged; the honest participants' metrics are in the evaluation store.
@@ -214,10 +230,12 @@ import Testing
         let consortium = try await Consortium(minParticipants: 2)
         let identity = consortium.identity("hospital-c")
         let path = identity.directory + "/empty.csv"
-        let header = try #require(try String(contentsOfFile: identity.directory + "/data.csv", encoding: .utf8).split(separator: "\n").first)
+        let header = try #require(
+            try String(contentsOfFile: identity.directory + "/data.csv", encoding: .utf8).split(separator: "\n").first)
         try (header + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let configuration = ParticipantConfiguration(
-            host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: path, schemaPath: consortium.schemaPath)
+            host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: path,
+            schemaPath: consortium.schemaPath)
         let error = await #expect(throws: ParticipantError.self) {
             _ = try await Participant(configuration: configuration, logger: consortium.capture.logger("p")).run()
         }
@@ -233,13 +251,18 @@ import Testing
         let consortium = try await Consortium(minParticipants: 2)
         let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
         let identity = consortium.identity("hospital-c")
-        var schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: consortium.schemaPath))) as? [String: Any])
+        var schema = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: consortium.schemaPath)))
+                as? [String: Any])
         schema["name"] = "wdbc-local-variant"
         let otherSchema = identity.directory + "/other-schema.json"
         try JSONSerialization.data(withJSONObject: schema).write(to: URL(fileURLWithPath: otherSchema))
         let configuration = ParticipantConfiguration(
-            host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: otherSchema)
-        let mismatched = Task { try await Participant(configuration: configuration, logger: consortium.capture.logger("p")).run() }
+            host: "127.0.0.1", port: consortium.port, identity: identity, dataPath: identity.directory + "/data.csv",
+            schemaPath: otherSchema)
+        let mismatched = Task {
+            try await Participant(configuration: configuration, logger: consortium.capture.logger("p")).run()
+        }
         try await consortium.waitForConnected(3)
         try await expectRoundClosesAndLedgerVerifies(consortium, contributors: ["hospital-a", "hospital-b"])
         let result = await mismatched.result
@@ -266,6 +289,8 @@ import Testing
         let entries = try consortium.ledgerEntries()
         #expect(!entries.contains { $0.kind == "round.aborted" })
         #expect(entries.filter { $0.kind == "round.charged" && $0.data["round"] == .integer(round) }.count == 1)
-        _ = try LedgerVerifier.verify(file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+        _ = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
     }
 }

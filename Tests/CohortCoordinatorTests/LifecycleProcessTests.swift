@@ -89,7 +89,8 @@ import Darwin
     func sigtermAbortsTheRoundInProgressExitsZeroAndLeavesAVerifyingLedger() async throws {
         // Rounds that cannot all finish before SIGTERM lands (1000 ran out in 40 s once on a loaded
         // machine before the test saw the second opening): the budget (ε 100) lasts far longer.
-        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 20, epsilonMax: 100, roundsCount: 1_000_000)
+        let files = try ConsortiumFiles(
+            minParticipants: 3, deadlineSeconds: 20, epsilonMax: 100, roundsCount: 1_000_000)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let (coordinator, port) = try await Self.startCoordinator(
             files, port: 0, log: files.directory + "/coordinator.log")
@@ -156,7 +157,8 @@ import Darwin
     func participantsReconnectAfterTheCoordinatorIsKilledAndFinishTheRemainingRounds() async throws {
         // More rounds than can run before the kill (1000 once finished in 24 s, before the first
         // poll saw a close); the budget (ε 100) ends them long after.
-        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 15, epsilonMax: 100, roundsCount: 1_000_000)
+        let files = try ConsortiumFiles(
+            minParticipants: 3, deadlineSeconds: 15, epsilonMax: 100, roundsCount: 1_000_000)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let (first, port) = try await Self.startCoordinator(files, port: 0, log: files.directory + "/coordinator-1.log")
         let participants = try Self.startParticipants(

@@ -35,7 +35,9 @@ import Testing
             "layers.0.bias"
         ),
     ])
-    func badInitialModelIsRefusedNamingTheTensorAndLeavesNoLedger(tensors: [String: [Int]], code: String, name: String)
+    func badInitialModelIsRefusedNamingTheTensorAndLeavesNoLedger(
+        tensors: [String: [Int]], code: String, name: String
+    )
         throws
     {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(

@@ -31,15 +31,18 @@ final class APIConsortium: @unchecked Sendable {
         names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2, epsilonMax: Double = 10,
         apiConfiguration: OperatorAPIConfiguration = OperatorAPIConfiguration()
     ) async throws {
-        files = try ConsortiumFiles(names: names, minParticipants: minParticipants, deadlineSeconds: 20, epsilonMax: epsilonMax)
+        files = try ConsortiumFiles(
+            names: names, minParticipants: minParticipants, deadlineSeconds: 20, epsilonMax: epsilonMax)
         var configuration = CoordinatorConfiguration(
-            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory, portOverride: 0, quorumWaitSeconds: 10)
+            policy: try PolicyLoader.load(path: files.policyPath), stateDirectory: files.stateDirectory,
+            portOverride: 0, quorumWaitSeconds: 10)
         configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
         coordinator = try Coordinator(configuration: configuration, logger: capture.logger("cohort.coordinator"))
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)
         port = try await coordinator.start(tls: tls.makeServerConfiguration())
         api = try await OperatorAPIServer.bind(
-            host: "127.0.0.1", port: 0, tls: tls.makeServerConfiguration(), coordinator: coordinator, registry: registry,
+            host: "127.0.0.1", port: 0, tls: tls.makeServerConfiguration(), coordinator: coordinator,
+            registry: registry,
             configuration: apiConfiguration, logger: capture.logger("cohort.api"))
         operatorIdentity = try files.ca.issue(role: .operator, name: "alice", outDirectory: files.directory + "/alice")
         auditorIdentity = try files.ca.issue(role: .auditor, name: "audrey", outDirectory: files.directory + "/audrey")
@@ -65,7 +68,8 @@ final class APIConsortium: @unchecked Sendable {
             let identity = files.identity(name)
             let participant = Participant(
                 configuration: ParticipantConfiguration(
-                    host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv", schemaPath: files.schemaPath),
+                    host: "127.0.0.1", port: port, identity: identity, dataPath: identity.directory + "/data.csv",
+                    schemaPath: files.schemaPath),
                 logger: capture.logger("cohort.participant"))
             participantTasks.append(Task { _ = try await participant.run() })
         }
@@ -120,7 +124,9 @@ enum BuiltProduct {
     }
 
     /// Runs `executable` and waits for it (off the cooperative pool).
-    static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) async throws -> Result {
+    static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String]? = nil
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
@@ -136,9 +142,10 @@ enum BuiltProduct {
                     let stdout = out.fileHandleForReading.readDataToEndOfFile()
                     let stderr = err.fileHandleForReading.readDataToEndOfFile()
                     process.waitUntilExit()
-                    continuation.resume(returning: Result(
-                        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                        stderr: String(decoding: stderr, as: UTF8.self)))
+                    continuation.resume(
+                        returning: Result(
+                            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                            stderr: String(decoding: stderr, as: UTF8.self)))
                 } catch {
                     continuation.resume(throwing: error)
                 }

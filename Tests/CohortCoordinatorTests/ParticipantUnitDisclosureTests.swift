@@ -198,7 +198,9 @@ import Testing
         var emptyRound: Int?
         for round in 1...8 where emptyRound == nil {
             let outcome = try await consortium.coordinator.runRound()
-            let sampled = try ParticipantSampleStore.read(path: storePath).first { $0.round == round && $0.set == .sampled }
+            let sampled = try ParticipantSampleStore.read(path: storePath).first {
+                $0.round == round && $0.set == .sampled
+            }
             guard try #require(sampled).participants.isEmpty else { continue }
             emptyRound = round
             guard case .closed = outcome else {

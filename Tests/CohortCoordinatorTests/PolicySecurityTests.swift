@@ -20,12 +20,15 @@ import Testing
     static let auditorPrincipal = try! PeerIdentity(role: .auditor, name: "audit-bob")
 
     static func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-security-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-security-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
-    static func ledgerPath(_ files: ConsortiumFiles) -> String { LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory) }
+    static func ledgerPath(_ files: ConsortiumFiles) -> String {
+        LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory)
+    }
 
     // MARK: - Alerts are host configuration
 
@@ -35,11 +38,23 @@ import Testing
         let ledger = LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory)
         let before = try Data(contentsOf: URL(fileURLWithPath: ledger))
         let attempts: [(yaml: String, code: String, field: String)] = [
-            (text + "governance:\n  alerts:\n    command: /bin/sh\n", "policy.host_setting", "governance.alerts.command"),
-            (text + "governance:\n  alerts:\n    webhook_url: http://169.254.169.254/latest/meta-data\n", "policy.host_setting",
-             "governance.alerts.webhook_url"),
-            (text.replacingOccurrences(of: "name: e2e", with: "name: '$(touch pwned)'"), "policy.invalid_field", "`name`"),
-            (text.replacingOccurrences(of: "name: e2e", with: "name: \"e2e\\nINFO forged\""), "policy.invalid_field", "`name`"),
+            (
+                text + "governance:\n  alerts:\n    command: /bin/sh\n", "policy.host_setting",
+                "governance.alerts.command"
+            ),
+            (
+                text + "governance:\n  alerts:\n    webhook_url: http://169.254.169.254/latest/meta-data\n",
+                "policy.host_setting",
+                "governance.alerts.webhook_url"
+            ),
+            (
+                text.replacingOccurrences(of: "name: e2e", with: "name: '$(touch pwned)'"), "policy.invalid_field",
+                "`name`"
+            ),
+            (
+                text.replacingOccurrences(of: "name: e2e", with: "name: \"e2e\\nINFO forged\""), "policy.invalid_field",
+                "`name`"
+            ),
         ]
         for attempt in attempts {
             #expect(attempt.yaml != text)
@@ -55,7 +70,8 @@ import Testing
         }
         // Nothing was recorded or stored.
         #expect(try Data(contentsOf: URL(fileURLWithPath: ledger)) == before)
-        let stored = (try? FileManager.default.contentsOfDirectory(atPath: consortium.stateDirectory + "/policies")) ?? []
+        let stored =
+            (try? FileManager.default.contentsOfDirectory(atPath: consortium.stateDirectory + "/policies")) ?? []
         #expect(stored.isEmpty)
         #expect(await consortium.coordinator.policyInForce.name == "e2e")
         await consortium.shutdown()
@@ -66,7 +82,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The host's own program, written by the test: it stores its stdin and its second argument.
         let hook = directory + "/hook.sh"
-        try "#!/bin/sh\ncat > \"$1\"\nprintf '%s' \"$2\" > \"$1.arg\"\n".write(toFile: hook, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ncat > \"$1\"\nprintf '%s' \"$2\" > \"$1.arg\"\n".write(
+            toFile: hook, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: hook)
         let out = directory + "/alert.json"
         let literal = "$(touch pwned) `touch pwned` ; touch pwned"
@@ -97,8 +114,13 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: notExecutable)
         let linkToShell = directory + "/notify"
         try FileManager.default.createSymbolicLink(atPath: linkToShell, withDestinationPath: "/bin/sh")
-        var refused = ["/bin/sh", "/bin/bash", "/usr/bin/env", "hook.sh", "./hook.sh", directory, notExecutable, linkToShell, directory + "/missing"]
-        for python in ["/usr/bin/python3", "/usr/bin/perl"] where FileManager.default.isExecutableFile(atPath: python) { refused.append(python) }
+        var refused = [
+            "/bin/sh", "/bin/bash", "/usr/bin/env", "hook.sh", "./hook.sh", directory, notExecutable, linkToShell,
+            directory + "/missing",
+        ]
+        for python in ["/usr/bin/python3", "/usr/bin/perl"] where FileManager.default.isExecutableFile(atPath: python) {
+            refused.append(python)
+        }
         for path in refused {
             do {
                 _ = try AlertCommand(executable: path, arguments: ["-c", "touch pwned"])
@@ -119,15 +141,22 @@ import Testing
         let out = directory + "/alert.json"
         let capture = LogCapture()
         let dispatcher = AlertDispatcher(
-            command: try AlertCommand(executable: hook, arguments: [out]), webhookURL: nil, logger: capture.logger("cohort.alerts"))
+            command: try AlertCommand(executable: hook, arguments: [out]), webhookURL: nil,
+            logger: capture.logger("cohort.alerts"))
         // The budget gate refuses the first round (ε_max 0.5) and alerts.
         let consortium = try await Consortium(epsilonMax: 0.5, alertSink: dispatcher.sink)
         _ = try await consortium.coordinator.runRound()
-        for _ in 0..<250 where !FileManager.default.fileExists(atPath: out) { try await Task.sleep(for: .milliseconds(20)) }
-        for _ in 0..<50 where (try? APIJSON.decoder().decode(GovernanceAlert.self, from: Data(contentsOf: URL(fileURLWithPath: out)))) == nil {
+        for _ in 0..<250 where !FileManager.default.fileExists(atPath: out) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let alert = try APIJSON.decoder().decode(GovernanceAlert.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        for _ in 0..<50
+        where (try? APIJSON.decoder().decode(GovernanceAlert.self, from: Data(contentsOf: URL(fileURLWithPath: out))))
+            == nil
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let alert = try APIJSON.decoder().decode(
+            GovernanceAlert.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
         #expect(alert.gate == "budget" && alert.kind == "gate_failed" && alert.consortium == "e2e")
         await consortium.shutdown()
     }
@@ -137,7 +166,10 @@ import Testing
     @Test func operatorReasonsCannotForgeLogLines() async throws {
         let consortium = try await Consortium()
         let coordinator = consortium.coordinator
-        for reason in ["fine\nINFO cohort.coordinator forged", "ansi \u{1B}[2K", "bidi \u{202E}", "sep \u{2028}", String(repeating: "r", count: 201)] {
+        for reason in [
+            "fine\nINFO cohort.coordinator forged", "ansi \u{1B}[2K", "bidi \u{202E}", "sep \u{2028}",
+            String(repeating: "r", count: 201),
+        ] {
             do {
                 _ = try await coordinator.suspend(participant: "hospital-b", reason: reason, by: Self.operatorPrincipal)
                 Issue.record("suspended with a reason that must be refused")
@@ -145,7 +177,9 @@ import Testing
                 #expect(error.code == "control.invalid_reason" && error.category == .invalidInput, "\(error)")
                 #expect(!error.message.unicodeScalars.contains { PrintableText.isForbidden($0) })
             }
-            await #expect(throws: ControlError.self) { _ = try await coordinator.abortRound(reason: reason, by: Self.operatorPrincipal) }
+            await #expect(throws: ControlError.self) {
+                _ = try await coordinator.abortRound(reason: reason, by: Self.operatorPrincipal)
+            }
         }
         #expect(!FileManager.default.fileExists(atPath: consortium.stateDirectory + "/suspended.json"))
         #expect(!consortium.capture.text.contains("forged"))
@@ -168,7 +202,9 @@ import Testing
         let withoutAPI = original.replacingOccurrences(of: ConsortiumFiles.defaultAPI, with: "")
         #expect(withoutAPI != original && !withoutAPI.contains("api:"))
         func expectNoOneListed(_ coordinator: Coordinator) async {
-            for (principal, action) in [(Self.operatorPrincipal, Coordinator.ControlAction.pause), (Self.auditorPrincipal, .readStatus)] {
+            for (principal, action) in [
+                (Self.operatorPrincipal, Coordinator.ControlAction.pause), (Self.auditorPrincipal, .readStatus),
+            ] {
                 do {
                     try await coordinator.authorize(principal, action)
                     Issue.record("\(principal) allowed to \(action.rawValue) without an api section")
@@ -185,7 +221,9 @@ import Testing
             #expect(adoption.changedFields.contains { $0.hasPrefix("api.") })
             // Live: the adopted policy lists no one, so nothing more can be done through the API.
             await expectNoOneListed(first)
-            await #expect(throws: ControlError.self) { _ = try await first.adoptPolicy(yaml: original, by: Self.operatorPrincipal) }
+            await #expect(throws: ControlError.self) {
+                _ = try await first.adoptPolicy(yaml: original, by: Self.operatorPrincipal)
+            }
             await first.shutdown()
         }
         // Restarted with the original file (which has an api section), the adopted policy is in
@@ -198,9 +236,12 @@ import Testing
         // file's api section no longer counts, so --api-port-file has no API to report.
         let binary = try #require(BuiltProduct.url("cohort-coordinator"))
         let apiPortFile = files.directory + "/api.port"
-        let run = try await BuiltProduct.run(binary, [
-            "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "0", "--api-port-file", apiPortFile, "--rounds", "1",
-        ])
+        let run = try await BuiltProduct.run(
+            binary,
+            [
+                "--policy", files.policyPath, "--state", files.stateDirectory, "--port", "0", "--api-port-file",
+                apiPortFile, "--rounds", "1",
+            ])
         #expect(run.status == 2, "\(run.stderr)")
         #expect(run.stderr.contains("--api-port-file needs the operator API"))
         #expect(!FileManager.default.fileExists(atPath: apiPortFile))
@@ -212,24 +253,27 @@ import Testing
         let capture = LogCapture()
         let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
-        let changed = original
+        let changed =
+            original
             .replacingOccurrences(of: "epsilon_max: 10.0", with: "epsilon_max: 9.5")
             .replacingOccurrences(of: "count: 3", with: "count: 7")
             .replacingOccurrences(of: "auditors: [audit-bob, audrey]", with: "auditors: [audit-bob]")
         _ = try await coordinator.adoptPolicy(yaml: changed, by: Self.operatorPrincipal)
         await coordinator.shutdown()
-        let result = try LedgerVerifier.verify(file: Self.ledgerPath(files), publicKey: files.ledgerPublicKey(), keepEntries: true)
+        let result = try LedgerVerifier.verify(
+            file: Self.ledgerPath(files), publicKey: files.ledgerPublicKey(), keepEntries: true)
         #expect(result.state.epsilonMax == 9.5)
         guard case .policyAdopted(let adopted) = try result.entries.last!.record() else {
             Issue.record("the last entry is not policy.adopted")
             return
         }
         let changes = try #require(adopted.changes)
-        #expect(changes == [
-            PolicyAdoptedPayload.FieldChange(field: "api.auditors[1]", old: "audrey", new: nil),
-            PolicyAdoptedPayload.FieldChange(field: "privacy.epsilon_max", old: "10.0", new: "9.5"),
-            PolicyAdoptedPayload.FieldChange(field: "rounds.count", old: "3", new: "7"),
-        ])
+        #expect(
+            changes == [
+                PolicyAdoptedPayload.FieldChange(field: "api.auditors[1]", old: "audrey", new: nil),
+                PolicyAdoptedPayload.FieldChange(field: "privacy.epsilon_max", old: "10.0", new: "9.5"),
+                PolicyAdoptedPayload.FieldChange(field: "rounds.count", old: "3", new: "7"),
+            ])
         #expect(LedgerRendering.table(result.entries).contains("rounds.count 3 → 7"))
     }
 
@@ -252,14 +296,19 @@ import Testing
         // A schema path that is a directory: refused by the loader and by the coordinator itself.
         let schemaDirectory = files.directory + "/schema-dir"
         try FileManager.default.createDirectory(atPath: schemaDirectory, withIntermediateDirectories: true)
-        let directorySchema = original
+        let directorySchema =
+            original
             .replacingOccurrences(of: "noise_multiplier: 1e+300", with: "noise_multiplier: 2.0")
             .replacingOccurrences(of: "schema: \(files.schemaPath)", with: "schema: \(schemaDirectory)")
         try directorySchema.write(toFile: files.policyPath, atomically: true, encoding: .utf8)
         #expect(throws: PolicyError.self) { _ = try PolicyLoader.load(path: files.policyPath) }
-        let unchecked = PolicyLoader.Loaded(policy: try PolicyLoader.parse(directorySchema), sha256: String(repeating: "0", count: 64), baseDirectory: files.directory)
+        let unchecked = PolicyLoader.Loaded(
+            policy: try PolicyLoader.parse(directorySchema), sha256: String(repeating: "0", count: 64),
+            baseDirectory: files.directory)
         do {
-            _ = try Coordinator(configuration: CoordinatorConfiguration(policy: unchecked, stateDirectory: files.stateDirectory), logger: capture.logger("c"))
+            _ = try Coordinator(
+                configuration: CoordinatorConfiguration(policy: unchecked, stateDirectory: files.stateDirectory),
+                logger: capture.logger("c"))
             Issue.record("a schema directory was accepted")
         } catch let error as CoordinatorError {
             #expect(error.message.hasPrefix("model.schema: "), "\(error)")
@@ -269,15 +318,19 @@ import Testing
         // A sealing key others may read.
         let corrected = original.replacingOccurrences(of: "noise_multiplier: 1e+300", with: "noise_multiplier: 2.0")
         try corrected.write(toFile: files.policyPath, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: files.coordinatorIdentity.x25519SecretKey)
+        try FileManager.default.setAttributes(
+            [.posixPermissions: 0o644], ofItemAtPath: files.coordinatorIdentity.x25519SecretKey)
         do {
             _ = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
             Issue.record("a sealing key with mode 0644 was accepted")
         } catch let error as CoordinatorError {
-            #expect(error.code == "crypto.key_permissions" && error.message.hasPrefix("coordinator.sealing_key: "), "\(error)")
+            #expect(
+                error.code == "crypto.key_permissions" && error.message.hasPrefix("coordinator.sealing_key: "),
+                "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: files.coordinatorIdentity.x25519SecretKey)
+        try FileManager.default.setAttributes(
+            [.posixPermissions: 0o600], ofItemAtPath: files.coordinatorIdentity.x25519SecretKey)
 
         // Corrected: it starts, and its genesis names the corrected file.
         let coordinator = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
@@ -302,7 +355,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
         // The executable refuses it the same way, before creating a ledger.
         let binary = try #require(BuiltProduct.url("cohort-coordinator"))
-        let run = try await BuiltProduct.run(binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--port", "0", "--rounds", "1"])
+        let run = try await BuiltProduct.run(
+            binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--port", "0", "--rounds", "1"])
         #expect(run.status == 3 && run.stderr.contains("certs.key_permissions"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
@@ -315,14 +369,21 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
         let binary = try #require(BuiltProduct.url("cohort-coordinator"))
         let original = try String(contentsOfFile: files.policyPath, encoding: .utf8)
-        try (original + "governance:\n  alerts:\n    command: /bin/sh\n").write(toFile: files.policyPath, atomically: true, encoding: .utf8)
-        let withAlerts = try await BuiltProduct.run(binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--rounds", "1"])
+        try (original + "governance:\n  alerts:\n    command: /bin/sh\n").write(
+            toFile: files.policyPath, atomically: true, encoding: .utf8)
+        let withAlerts = try await BuiltProduct.run(
+            binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--rounds", "1"])
         #expect(withAlerts.status == 2, "\(withAlerts.stderr)")
-        #expect(withAlerts.stderr.contains("governance.alerts.command") && withAlerts.stderr.contains("--alert-command"))
+        #expect(
+            withAlerts.stderr.contains("governance.alerts.command") && withAlerts.stderr.contains("--alert-command"))
         #expect(!FileManager.default.fileExists(atPath: Self.ledgerPath(files)))
         try original.write(toFile: files.policyPath, atomically: true, encoding: .utf8)
-        for flags in [["--alert-command", "/bin/sh", "--alert-argument=-c", "--alert-argument", "touch pwned"], ["--alert-command", "notify"], ["--alert-webhook", "ftp://alerts.example/hook?token=s3cret"]] {
-            let run = try await BuiltProduct.run(binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--rounds", "1"] + flags)
+        for flags in [
+            ["--alert-command", "/bin/sh", "--alert-argument=-c", "--alert-argument", "touch pwned"],
+            ["--alert-command", "notify"], ["--alert-webhook", "ftp://alerts.example/hook?token=s3cret"],
+        ] {
+            let run = try await BuiltProduct.run(
+                binary, ["--policy", files.policyPath, "--state", files.stateDirectory, "--rounds", "1"] + flags)
             #expect(run.status == 2, "\(flags): \(run.stderr)")
             #expect(run.stderr.contains("alerts.bad_"), "\(run.stderr)")
             #expect(!run.stderr.contains("s3cret"))

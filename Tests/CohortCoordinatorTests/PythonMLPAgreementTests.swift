@@ -1,7 +1,7 @@
 import CohortModel
 import CohortParticipant
-import CohortTransport
 import CohortTesting
+import CohortTransport
 import Foundation
 import Testing
 
@@ -79,7 +79,8 @@ import Testing
         ))
     func torchTrainerMatchesTheSwiftMLP() async throws {
         guard Self.torchAvailable else {
-            let message = "COHORT_REQUIRE_TORCH=1 but python3 cannot import `torch` (with numpy and safetensors): "
+            let message =
+                "COHORT_REQUIRE_TORCH=1 but python3 cannot import `torch` (with numpy and safetensors): "
                 + "pip install './python[torch]'"
             Issue.record(Comment(rawValue: message))
             return

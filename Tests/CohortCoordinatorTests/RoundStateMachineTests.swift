@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CohortCoordinator
 
 @Suite struct RoundStateMachineTests {
@@ -42,7 +43,8 @@ import Testing
     @Test func abortAfterCloseIsRefused() throws {
         var machine = Machine()
         for event: RoundStateMachine.Event in [
-            .gatesPassed, .invitationsSent, .updateAccepted(participant: "a"), .collectionEnded(contributors: 1, minimum: 1),
+            .gatesPassed, .invitationsSent, .updateAccepted(participant: "a"),
+            .collectionEnded(contributors: 1, minimum: 1),
             .chargeDurable, .aggregated, .released, .closeDurable,
         ] {
             _ = try machine.handle(event)
@@ -67,7 +69,9 @@ import Testing
         var machine = Machine()
         _ = try machine.handle(.gatesPassed)
         _ = try machine.handle(.invitationsSent)
-        #expect(try machine.handle(.collectionEnded(contributors: 0, minimum: 2)) == .abort(reason: "no participant contributed (at least 2 required)", charged: false))
+        #expect(
+            try machine.handle(.collectionEnded(contributors: 0, minimum: 2))
+                == .abort(reason: "no participant contributed (at least 2 required)", charged: false))
     }
 
     /// A secret sample (participant unit) is charged and released whatever came back, even
@@ -78,7 +82,9 @@ import Testing
             _ = try machine.handle(.gatesPassed)
             _ = try machine.handle(.invitationsSent)
             if count == 1 { _ = try machine.handle(.updateAccepted(participant: "a")) }
-            #expect(try machine.handle(.collectionEnded(contributors: count, minimum: 2, sampleIsSecret: true)) == .writeCharge)
+            #expect(
+                try machine.handle(.collectionEnded(contributors: count, minimum: 2, sampleIsSecret: true))
+                    == .writeCharge)
             #expect(try machine.handle(.chargeDurable) == .computeNoisedAggregate)
             #expect(machine.charged)
         }
@@ -86,7 +92,9 @@ import Testing
 
     @Test func refusedBeforeOpen() throws {
         var machine = Machine()
-        #expect(try machine.handle(.gateFailed(gate: "budget", reason: "ε 3.2 > 3")) == .refuse(gate: "budget", reason: "ε 3.2 > 3"))
+        #expect(
+            try machine.handle(.gateFailed(gate: "budget", reason: "ε 3.2 > 3"))
+                == .refuse(gate: "budget", reason: "ε 3.2 > 3"))
         #expect(machine.state == .refused)
     }
 
@@ -119,7 +127,9 @@ import Testing
                     #expect(next == machine, "a refused event must not change the machine")
                     continue
                 }
-                if action == .computeNoisedAggregate || action == .runPostAggregateChecksAndRelease || action == .writeClose {
+                if action == .computeNoisedAggregate || action == .runPostAggregateChecksAndRelease
+                    || action == .writeClose
+                {
                     #expect(next.charged)
                 }
                 if next.state == .aborted && !next.contributors.isEmpty {
@@ -128,7 +138,9 @@ import Testing
                     if case .abort(_, let charged) = action { #expect(charged) }
                 }
                 if next.state != machine.state || next.contributors.count < 3 {
-                    if next.state != .closed && next.state != .aborted && next.state != .refused { frontier.append(next) }
+                    if next.state != .closed && next.state != .aborted && next.state != .refused {
+                        frontier.append(next)
+                    }
                 }
             }
         }

@@ -32,12 +32,18 @@ struct ScriptedSession {
     }
 
     /// A correctly sealed and signed update for `invite` carrying `values`.
-    func update(for invite: RoundInvite, values: [Float], round: UInt64? = nil, sealTo: [UInt8]? = nil,
-                signWith: Ed25519.KeyPair? = nil) throws -> Update {
+    func update(
+        for invite: RoundInvite, values: [Float], round: UInt64? = nil, sealTo: [UInt8]? = nil,
+        signWith: Ed25519.KeyPair? = nil
+    ) throws -> Update {
         let plaintext = UpdatePlaintext.encode(round: round ?? invite.round, records: 10, values: values)
         let sealed = try SealedBox.seal(plaintext, to: sealTo ?? welcome.coordinatorSealingKey)
-        let key = try signWith ?? Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: identity.ed25519SecretKey))
-        return Update.signed(round: invite.round, roundNonce: invite.roundNonce, participantName: identity.name, sealed: sealed, signingKey: key)
+        let key =
+            try signWith
+            ?? Ed25519.KeyPair(secretKey: KeyFile.readSecret(kind: .ed25519Secret, from: identity.ed25519SecretKey))
+        return Update.signed(
+            round: invite.round, roundNonce: invite.roundNonce, participantName: identity.name, sealed: sealed,
+            signingKey: key)
     }
 }
 
@@ -48,7 +54,8 @@ extension Consortium {
     func scripted<T: Sendable>(
         _ name: String, attestation: [UInt8]? = nil, _ body: @Sendable (inout ScriptedSession) async throws -> T
     ) async throws -> T {
-        try await files.scripted(name, port: port, logger: capture.logger("cohort.scripted"), attestation: attestation, body)
+        try await files.scripted(
+            name, port: port, logger: capture.logger("cohort.scripted"), attestation: attestation, body)
     }
 
     /// `name`'s honest attestation as a JSON object, for a test to alter before sending.
@@ -68,16 +75,20 @@ extension ConsortiumFiles {
         let identity = identity(name)
         let tls = try TLSConfigurationFactory(identity: identity)
         let connection = try await FrameClient.connect(
-            host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost", logger: logger)
+            host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost",
+            logger: logger)
         let schema = try FeatureSchema.load(path: schemaPath)
-        let attestationJSON = try attestation ?? Array(JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
+        let attestationJSON =
+            try attestation
+            ?? Array(JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
         return try await connection.executeThenClose { connection in
             var frames = connection.inbound.makeAsyncIterator()
             try await connection.outbound.send(Hello(participantName: name))
             guard let welcomeFrame = try await frames.next() else { throw HarnessError(message: "no welcome") }
             let welcome = try welcomeFrame.decode(Welcome.self)
             try await connection.outbound.send(Attestation(json: attestationJSON))
-            var session = ScriptedSession(welcome: welcome, outbound: connection.outbound, frames: frames, identity: identity)
+            var session = ScriptedSession(
+                welcome: welcome, outbound: connection.outbound, frames: frames, identity: identity)
             return try await body(&session)
         }
     }

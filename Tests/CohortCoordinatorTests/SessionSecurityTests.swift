@@ -53,7 +53,9 @@ import Testing
             }
         }
         try await consortium.waitForConnected(1)
-        let honest = ["hospital-a", "hospital-b", "hospital-c"].map { name in Task { try await consortium.participant(name).run() } }
+        let honest = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
         let error = try await replaced.value
         #expect(error?.code == WireError.Code.sessionReplaced)
         // The old connection's end must not take the new session with it.
@@ -70,21 +72,26 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
-    @Test func aParticipantRemovedByAdoptionIsDisconnectedRefusedAndNotInvitedThenReadmittedWithoutRestart() async throws {
+    @Test func aParticipantRemovedByAdoptionIsDisconnectedRefusedAndNotInvitedThenReadmittedWithoutRestart()
+        async throws
+    {
         let consortium = try await Consortium()
         let tasks = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
         let removed = Task { try await consortium.participant("hospital-c").run() }
         try await consortium.waitForConnected(3)
         let original = try String(contentsOfFile: consortium.policyPath, encoding: .utf8)
         let started = ContinuousClock.now
-        _ = try await consortium.coordinator.adoptPolicy(yaml: try Self.policy(consortium, without: "hospital-c"), by: Self.operatorPrincipal)
+        _ = try await consortium.coordinator.adoptPolicy(
+            yaml: try Self.policy(consortium, without: "hospital-c"), by: Self.operatorPrincipal)
         // The removed participant's session ends at once, with the reason, and the participant stops.
         let ended = await removed.result
         // A liveness bound, not a speed target: the close is pushed by the adoption, never
         // waited for at a timeout (the idle timeout here is 300 s).
         #expect(ContinuousClock.now - started < .seconds(30))
         #expect(throws: ParticipantError.self) { _ = try ended.get() }
-        if case .failure(let error as ParticipantError) = ended { #expect(error.code == WireError.Code.removedFromPolicy) }
+        if case .failure(let error as ParticipantError) = ended {
+            #expect(error.code == WireError.Code.removedFromPolicy)
+        }
         #expect(await consortium.coordinator.connectedParticipants == ["hospital-a", "hospital-b"])
         let statuses = await consortium.coordinator.participantStatuses()
         #expect(!statuses.contains { $0.name == "hospital-c" })
@@ -109,7 +116,8 @@ import Testing
         }
         #expect(Set(all) == ["hospital-a", "hospital-b", "hospital-c"])
         let verified = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory), publicKey: consortium.ledgerPublicKey())
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
         #expect(verified.state.lastClosedRound == 2)
         await consortium.shutdown()
         for task in tasks { _ = try await task.value }
@@ -118,7 +126,8 @@ import Testing
 
     @Test func aSuspendedParticipantReceivesNoModelAndNoEvaluationRequest() async throws {
         let consortium = try await Consortium()
-        _ = try await consortium.coordinator.suspend(participant: "hospital-c", reason: "review", by: Self.operatorPrincipal)
+        _ = try await consortium.coordinator.suspend(
+            participant: "hospital-c", reason: "review", by: Self.operatorPrincipal)
         let watcher = Task {
             try await consortium.scripted("hospital-c") { session -> [FrameType] in
                 var seen: [FrameType] = []
@@ -176,7 +185,8 @@ import Testing
         }
         #expect(misnamed?.code == WireError.Code.nameMismatch)
         // The peer's text is escaped before it is echoed: no control character comes back.
-        #expect(misnamed.map { $0.message.unicodeScalars.contains { $0.properties.generalCategory == .control } } == false)
+        #expect(
+            misnamed.map { $0.message.unicodeScalars.contains { $0.properties.generalCategory == .control } } == false)
         await consortium.shutdown()
     }
 
@@ -202,7 +212,8 @@ import Testing
         #expect(error.closesConnection)
         #expect(error.message.contains("version \(version)"), "names the peer's version: \(error.message)")
         #expect(
-            error.message.contains("version \(Frame.currentVersion)"), "names the coordinator's version: \(error.message)")
+            error.message.contains("version \(Frame.currentVersion)"),
+            "names the coordinator's version: \(error.message)")
         #expect(refused.1, "the connection closes after the error frame")
         #expect(await !consortium.coordinator.connectedParticipants.contains("hospital-a"))
         // The same identity with the supported version is admitted.
@@ -217,11 +228,12 @@ import Testing
         let release = AsyncStream<Void>.makeStream()
         var holders: [Task<Void, any Error>] = []
         for _ in 0..<3 {
-            holders.append(Task {
-                try await Self.rawConnection(consortium, as: "hospital-a") { _ in
-                    for await _ in release.stream {}
-                }
-            })
+            holders.append(
+                Task {
+                    try await Self.rawConnection(consortium, as: "hospital-a") { _ in
+                        for await _ in release.stream {}
+                    }
+                })
             // Each must be counted by the server before the next is opened.
             try await Task.sleep(for: .milliseconds(200))
         }

@@ -1,6 +1,6 @@
-import CohortTesting
 import CohortCrypto
 import CohortModel
+import CohortTesting
 import CohortTransport
 import Foundation
 import NIOCore
@@ -22,9 +22,11 @@ final class StalledPeer: Sendable {
 
     static func connect(files: ConsortiumFiles, name: String, port: Int) async throws -> StalledPeer {
         let identity = files.identity(name)
-        let context = try NIOSSLContext(configuration: TLSConfigurationFactory(identity: identity).makeClientConfiguration())
+        let context = try NIOSSLContext(
+            configuration: TLSConfigurationFactory(identity: identity).makeClientConfiguration())
         let schema = try FeatureSchema.load(path: files.schemaPath)
-        let attestation = try Array(JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
+        let attestation = try Array(
+            JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
         var hello = ByteBuffer()
         FrameEncoder.encode(Frame(Hello(participantName: name)), into: &hello)
         var attest = ByteBuffer()
@@ -35,8 +37,10 @@ final class StalledPeer: Sendable {
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try channel.pipeline.syncOperations.addHandler(JoinThenStopReading(hello: hi, attestation: at, joined: joined))
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHandler(
+                        JoinThenStopReading(hello: hi, attestation: at, joined: joined))
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()

@@ -6,6 +6,7 @@ import CohortTransport
 import Foundation
 import Logging
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,13 +36,18 @@ import Glibc
         let roundA = await service.coordinator.ledgerState.nextRound
         let failureA = try await service.failRound(roundA, filling: disk, ledger: ledger, gate: gate)
         #expect(failureA.code == "ledger.storage_full", "phase A: \(failureA.message)")
-        #expect(failureA.entries.charged == false, "phase A: round \(roundA) was charged although the charge could not be written")
-        #expect(capture.text.contains("cohort.code=ledger.storage_full"), "phase A: the failure was not logged with its code")
+        #expect(
+            failureA.entries.charged == false,
+            "phase A: round \(roundA) was charged although the charge could not be written")
+        #expect(
+            capture.text.contains("cohort.code=ledger.storage_full"),
+            "phase A: the failure was not logged with its code")
         // Space freed, the same coordinator goes on: the failed round is (or gets) its abort,
         // uncharged since its charge never became durable, and the next round closes.
         try disk.free()
         let afterA = try await service.coordinator.runRound()
-        #expect(afterA.closedRound == roundA + 1, "after freeing space the coordinator did not close a round: \(afterA)")
+        #expect(
+            afterA.closedRound == roundA + 1, "after freeing space the coordinator did not close a round: \(afterA)")
         let entriesA = try ledger.verifiedRoundEntries(roundA)
         #expect(entriesA.map(\.kind).filter { $0.hasPrefix("round.") } == ["round.opened", "round.aborted"])
         #expect(entriesA.last?.data["charged"]?.boolValue == false)
@@ -63,20 +69,26 @@ import Glibc
         // Space freed, a fresh coordinator over the same state directory: it verifies the ledger,
         // records the abort if the full disk prevented it, restores the last released model, runs on.
         try disk.free()
-        service = try await Service.restart(consume service, files: files, stateDirectory: state, gate: gate, capture: capture)
-        #expect(await service.coordinator.globalModel == modelBeforeB, "the restored model is not the last released one")
+        service = try await Service.restart(
+            consume service, files: files, stateDirectory: state, gate: gate, capture: capture)
+        #expect(
+            await service.coordinator.globalModel == modelBeforeB, "the restored model is not the last released one")
         let afterB = try await service.coordinator.runRound()
         #expect(afterB.closedRound == roundB + 1, "the fresh coordinator did not close a round: \(afterB)")
         let entriesB = try ledger.verifiedRoundEntries(roundB)
-        #expect(entriesB.map(\.kind).filter { $0.hasPrefix("round.") } == ["round.opened", "round.charged", "round.aborted"])
+        #expect(
+            entriesB.map(\.kind).filter { $0.hasPrefix("round.") } == [
+                "round.opened", "round.charged", "round.aborted",
+            ])
         #expect(entriesB.last?.data["charged"]?.boolValue == true)
         let final = try ledger.verify()
         #expect(final.state.unfinishedRound == nil)
         #expect(final.state.lastClosedRound == roundB + 1)
         await service.stop()
-        print("storage-failure: phase A round \(roundA) [\(failureA.code)] slack \(failureA.slack) B, abort written at once: \(failureA.abortWritten); "
-            + "phase B round \(roundB) [\(failureB.code)] slack \(failureB.slack) B, abort written at once: \(failureB.abortWritten); "
-            + "\(final.state.entryCount) ledger entries, last closed round \(final.state.lastClosedRound ?? 0)")
+        print(
+            "storage-failure: phase A round \(roundA) [\(failureA.code)] slack \(failureA.slack) B, abort written at once: \(failureA.abortWritten); "
+                + "phase B round \(roundB) [\(failureB.code)] slack \(failureB.slack) B, abort written at once: \(failureB.abortWritten); "
+                + "\(final.state.entryCount) ledger entries, last closed round \(final.state.lastClosedRound ?? 0)")
     }
 }
 
@@ -102,20 +114,24 @@ final class Service {
         self.peers = peers
     }
 
-    static func start(files: ConsortiumFiles, stateDirectory: String, gate: RoundGate, capture: LogCapture) async throws -> Service {
+    static func start(
+        files: ConsortiumFiles, stateDirectory: String, gate: RoundGate, capture: LogCapture
+    ) async throws -> Service {
         var coordinator: Coordinator?
         // A stopped coordinator keeps its ledger lock until its last reference (its server task)
         // is gone, a moment after `stop()`.
         for attempt in 0..<100 {
             do {
-                coordinator = try files.makeCoordinator(stateDirectory: stateDirectory, logger: capture.logger("cohort.coordinator"))
+                coordinator = try files.makeCoordinator(
+                    stateDirectory: stateDirectory, logger: capture.logger("cohort.coordinator"))
                 break
             } catch let error as LedgerError where error.code == .locked && attempt < 99 {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
         let started = try #require(coordinator)
-        let port = try await started.start(tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
+        let port = try await started.start(
+            tls: TLSConfigurationFactory(identity: files.coordinatorIdentity).makeServerConfiguration())
         let logger = capture.logger("cohort.scripted")
         let peers = files.participants.map { identity in
             Task {
@@ -179,7 +195,8 @@ final class Service {
 
     /// Runs round `number`, filling the disk once its invitations are out (its `round.opened` is
     /// durable and the coordinator waits for updates), and checks that it fails before any release.
-    func failRound(_ number: Int, filling disk: SmallTmpfs, ledger: LedgerFile, gate: RoundGate) async throws -> Failure {
+    func failRound(_ number: Int, filling disk: SmallTmpfs, ledger: LedgerFile, gate: RoundGate) async throws -> Failure
+    {
         let modelBefore = await coordinator.globalModel
         let checkpointsBefore = try disk.checkpoints(stateDirectory: ledger.stateDirectory)
         await gate.hold(UInt64(number))
@@ -203,7 +220,9 @@ final class Service {
         #expect(message.contains("aborted before any release"), "round \(number): \(message)")
         // Nothing derived from the updates left the coordinator: no checkpoint (not even a
         // temporary one), and the model the next round would send is the one before.
-        #expect(try disk.checkpoints(stateDirectory: ledger.stateDirectory) == checkpointsBefore, "round \(number) left a checkpoint")
+        #expect(
+            try disk.checkpoints(stateDirectory: ledger.stateDirectory) == checkpointsBefore,
+            "round \(number) left a checkpoint")
         #expect(await coordinator.globalModel == modelBefore, "round \(number) changed the model")
         // The ledger is intact and says what happened: the round is aborted, or still open when
         // even the abort did not fit (it is then recorded before the next round).
@@ -211,7 +230,9 @@ final class Service {
         let entries = try ledger.verifiedRoundEntries(number)
         let kinds = entries.map(\.kind)
         let abortWritten = kinds.last == "round.aborted"
-        #expect(abortWritten || verified.state.unfinishedRound == number, "round \(number) is neither aborted nor open: \(kinds)")
+        #expect(
+            abortWritten || verified.state.unfinishedRound == number,
+            "round \(number) is neither aborted nor open: \(kinds)")
         #expect(!kinds.contains("round.closed"))
         // The actor is ready for another round: none is active (an update for it is refused).
         #expect(await coordinator.ledgerState == verified.state)
@@ -288,7 +309,9 @@ struct LedgerFile {
         let openedIndex = entries.lastIndex { $0.kind == "round.opened" }!
         let chargedIndex = entries.lastIndex { $0.kind == "round.charged" }!
         let opening = batchLength(of: opened.round) { $0 <= openedIndex }
-        let charge = batchLength(of: charged.round) { $0 == chargedIndex || ($0 < chargedIndex && $0 > openedIndex && entries[$0].kind == "gate.decision") }
+        let charge = batchLength(of: charged.round) {
+            $0 == chargedIndex || ($0 < chargedIndex && $0 > openedIndex && entries[$0].kind == "gate.decision")
+        }
         let afterOpened = bytes.count + opening
         let slack = (Self.pageSize - afterOpened % Self.pageSize) % Self.pageSize
         return (slack, charge)
@@ -310,7 +333,9 @@ struct SmallTmpfs {
             let err = errno
             let reason = String(cString: strerror(err))
             if err == EPERM || err == EACCES {
-                try Test.cancel("mounting a tmpfs is not permitted here (\(reason)); this test needs root or CAP_SYS_ADMIN, as in CI")
+                try Test.cancel(
+                    "mounting a tmpfs is not permitted here (\(reason)); this test needs root or CAP_SYS_ADMIN, as in CI"
+                )
             }
             throw HarnessError(message: "mount -t tmpfs -o size=\(kilobytes)k tmpfs \(path) failed: \(reason)")
         }
@@ -325,18 +350,24 @@ struct SmallTmpfs {
     /// Writes a filler file until the file system has no free block left.
     func fill() throws {
         let fd = open(fillerPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw HarnessError(message: "cannot create \(fillerPath): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw HarnessError(message: "cannot create \(fillerPath): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         let page = [UInt8](repeating: 0xA5, count: LedgerFile.pageSize)
         while true {
             let written = page.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
             if written == page.count { continue }
             if written < 0 && errno == EINTR { continue }
-            guard written >= 0 || errno == ENOSPC else { throw HarnessError(message: "filling \(fillerPath): \(String(cString: strerror(errno)))") }
+            guard written >= 0 || errno == ENOSPC else {
+                throw HarnessError(message: "filling \(fillerPath): \(String(cString: strerror(errno)))")
+            }
             break
         }
         var info = statvfs()
-        guard statvfs(path, &info) == 0 else { throw HarnessError(message: "statvfs \(path): \(String(cString: strerror(errno)))") }
+        guard statvfs(path, &info) == 0 else {
+            throw HarnessError(message: "statvfs \(path): \(String(cString: strerror(errno)))")
+        }
         #expect(info.f_bavail == 0, "the tmpfs still has \(info.f_bavail) free blocks after filling")
     }
 

@@ -1,20 +1,24 @@
-import Testing
 @_spi(CohortTesting) import CohortCrypto
 @_spi(CohortTesting) import CohortPrivacy
-@testable import CohortCoordinator
 import CohortTransport
+import Testing
+
+@testable import CohortCoordinator
 
 @Suite struct StreamingAggregatorTests {
     let key = SealedBox.KeyPair.generate()
 
     func sealed(round: UInt64, values: [Float], to publicKey: [UInt8]? = nil) throws -> [UInt8] {
-        try SealedBox.seal(UpdatePlaintext.encode(round: round, records: 10, values: values), to: publicKey ?? key.publicKey)
+        try SealedBox.seal(
+            UpdatePlaintext.encode(round: round, records: 10, values: values), to: publicKey ?? key.publicKey)
     }
 
     @Test func clipsAndSumsParticipantUpdates() throws {
         let aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
-        let normA = try aggregator.add(sealed: sealed(round: 4, values: [3, 4, 0]), participant: "a", round: 4, sealingKey: key)
-        let normB = try aggregator.add(sealed: sealed(round: 4, values: [0.1, 0.2, 0.2]), participant: "b", round: 4, sealingKey: key)
+        let normA = try aggregator.add(
+            sealed: sealed(round: 4, values: [3, 4, 0]), participant: "a", round: 4, sealingKey: key)
+        let normB = try aggregator.add(
+            sealed: sealed(round: 4, values: [0.1, 0.2, 0.2]), participant: "b", round: 4, sealingKey: key)
         #expect(abs(normA - 5) < 1e-9)
         #expect(abs(normB - 0.3) < 1e-6)
         #expect(aggregator.clipped == ["a"])
@@ -65,20 +69,25 @@ import CohortTransport
     ])
     func rejectsBadUpdatesAndKeepsTheSum(kind: String, code: String) throws {
         let aggregator = StreamingAggregator(dimension: 3, clippingBound: 1)
-        try aggregator.add(sealed: sealed(round: 2, values: [0.1, 0.1, 0.1]), participant: "a", round: 2, sealingKey: key)
+        try aggregator.add(
+            sealed: sealed(round: 2, values: [0.1, 0.1, 0.1]), participant: "a", round: 2, sealingKey: key)
         let before = aggregator.rawSum()
         let payload: [UInt8]
         var sender = "b"
         switch kind {
         case "duplicate":
-            payload = try sealed(round: 2, values: [0.2, 0.2, 0.2]); sender = "a"
+            payload = try sealed(round: 2, values: [0.2, 0.2, 0.2])
+            sender = "a"
         case "replay": payload = try sealed(round: 1, values: [0.2, 0.2, 0.2])
         case "dimension": payload = try sealed(round: 2, values: [0.2, 0.2])
         case "nan": payload = try sealed(round: 2, values: [0.2, .nan, 0.2])
         case "infinity": payload = try sealed(round: 2, values: [-.infinity, 0.2, 0.2])
-        case "foreign key": payload = try sealed(round: 2, values: [0.2, 0.2, 0.2], to: SealedBox.KeyPair.generate().publicKey)
+        case "foreign key":
+            payload = try sealed(round: 2, values: [0.2, 0.2, 0.2], to: SealedBox.KeyPair.generate().publicKey)
         default:
-            var bytes = try sealed(round: 2, values: [0.2, 0.2, 0.2]); bytes[40] ^= 1; payload = bytes
+            var bytes = try sealed(round: 2, values: [0.2, 0.2, 0.2])
+            bytes[40] ^= 1
+            payload = bytes
         }
         do {
             try aggregator.add(sealed: payload, participant: sender, round: 2, sealingKey: key)

@@ -2,6 +2,7 @@ import CohortStorage
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortCrypto
 
 @Suite struct SealedBoxTests {
@@ -67,7 +68,8 @@ import Testing
             tampered[index] ^= 0x01
             #expect(!Ed25519.verify(signature: tampered, message: message, publicKey: pair.publicKey))
         }
-        #expect(!Ed25519.verify(signature: signature, message: message, publicKey: Ed25519.KeyPair.generate().publicKey))
+        #expect(
+            !Ed25519.verify(signature: signature, message: message, publicKey: Ed25519.KeyPair.generate().publicKey))
         #expect(!Ed25519.verify(signature: [1, 2], message: message, publicKey: pair.publicKey))
     }
 }
@@ -140,6 +142,8 @@ import Testing
         let garbage = directory.path + "/garbage.pub"
         try DurableFile.writeAtomically(Array("hello world".utf8), to: garbage)
         #expect(throws: CryptoError.self) { try KeyFile.readPublic(kind: .ed25519Public, from: garbage) }
-        #expect(throws: StorageError.self) { try KeyFile.readPublic(kind: .ed25519Public, from: directory.path + "/missing") }
+        #expect(throws: StorageError.self) {
+            try KeyFile.readPublic(kind: .ed25519Public, from: directory.path + "/missing")
+        }
     }
 }

@@ -15,10 +15,14 @@ import Testing
         #expect((report.seededByType["random"] ?? 0) == 2_000)
         // Both outcomes happen: valid inputs decode, hostile ones are refused by code.
         #expect(report.decoded > 1_000)
-        for code in ["wire.malformed_payload", "attestation.invalid", "evaluation.invalid", "privacy.grid_out_of_range"] {
+        for code in [
+            "wire.malformed_payload", "attestation.invalid", "evaluation.invalid", "privacy.grid_out_of_range",
+        ] {
             #expect((report.refused[code] ?? 0) > 0, "\(code) refused")
         }
-        for validator in ["attestation", "metrics", "metrics_merge", "quantize", "training_parameters", "update_plaintext"] {
+        for validator in [
+            "attestation", "metrics", "metrics_merge", "quantize", "training_parameters", "update_plaintext",
+        ] {
             #expect((report.validatorRuns[validator] ?? 0) > 0, "\(validator) ran")
         }
         // Deterministic for a seed.

@@ -1,6 +1,7 @@
 import CohortLedger
 import CohortPolicy
 import Testing
+
 @testable import CohortGovernance
 
 /// Five honest record-unit updates: norm ≈ 0.05 per expected contribution, aligned with the
@@ -32,10 +33,11 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
 
     @Test func scaledUpdateIsFlaggedByNorm() {
         var observations = honestObservations()
-        observations.append(UpdateObservation(
-            participant: "scaler", preClipNorm: 10 * 0.05 * 40, expectedContributions: 40,
-            cosineToPreviousUpdate: 0.35, clipped: true
-        ))
+        observations.append(
+            UpdateObservation(
+                participant: "scaler", preClipNorm: 10 * 0.05 * 40, expectedContributions: 40,
+                cosineToPreviousUpdate: 0.35, clipped: true
+            ))
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(!result.outcome.passed)
         #expect(result.flags == ["scaler": [.norm]])
@@ -48,10 +50,11 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
 
     @Test func signFlippedUpdateIsFlaggedByDirection() {
         var observations = honestObservations()
-        observations.append(UpdateObservation(
-            participant: "flipper", preClipNorm: 0.05 * 30, expectedContributions: 30,
-            cosineToPreviousUpdate: -0.95, clipped: false
-        ))
+        observations.append(
+            UpdateObservation(
+                participant: "flipper", preClipNorm: 0.05 * 30, expectedContributions: 30,
+                cosineToPreviousUpdate: -0.95, clipped: false
+            ))
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(!result.outcome.passed)
         #expect(result.flags == ["flipper": [.direction]])
@@ -69,8 +72,9 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
 
     @Test func firstRoundSkipsDirection() {
         let observations = honestObservations().map {
-            UpdateObservation(participant: $0.participant, preClipNorm: $0.preClipNorm,
-                              expectedContributions: $0.expectedContributions, cosineToPreviousUpdate: nil, clipped: false)
+            UpdateObservation(
+                participant: $0.participant, preClipNorm: $0.preClipNorm,
+                expectedContributions: $0.expectedContributions, cosineToPreviousUpdate: nil, clipped: false)
         }
         let result = AnomalyScreen.evaluate(observations: observations, policy: Policy.Governance.Anomaly(minCosine: 1))
         // min_cosine 1 would flag every update that has a cosine; none has one.
@@ -82,8 +86,11 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
 
     @Test func fewerThanThreeObservationsSkipNormButNotDirection() {
         let observations = [
-            UpdateObservation(participant: "a", preClipNorm: 1, expectedContributions: 1, cosineToPreviousUpdate: 0.5, clipped: false),
-            UpdateObservation(participant: "b", preClipNorm: 1000, expectedContributions: 1, cosineToPreviousUpdate: -0.9, clipped: false),
+            UpdateObservation(
+                participant: "a", preClipNorm: 1, expectedContributions: 1, cosineToPreviousUpdate: 0.5, clipped: false),
+            UpdateObservation(
+                participant: "b", preClipNorm: 1000, expectedContributions: 1, cosineToPreviousUpdate: -0.9,
+                clipped: false),
         ]
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(!result.normTestApplied)
@@ -96,20 +103,25 @@ func allNumbersFinite(_ value: JSONValue) -> Bool {
 
     @Test func smallNormsAreNotFlagged() {
         var observations = honestObservations()
-        observations.append(UpdateObservation(
-            participant: "tiny", preClipNorm: 1e-6, expectedContributions: 30, cosineToPreviousUpdate: 0.4, clipped: false
-        ))
+        observations.append(
+            UpdateObservation(
+                participant: "tiny", preClipNorm: 1e-6, expectedContributions: 30, cosineToPreviousUpdate: 0.4,
+                clipped: false
+            ))
         // A small floor, so the tiny norm's z goes far below −threshold.
-        let result = AnomalyScreen.evaluate(observations: observations, policy: Policy.Governance.Anomaly(madFloor: 0.1))
+        let result = AnomalyScreen.evaluate(
+            observations: observations, policy: Policy.Governance.Anomaly(madFloor: 0.1))
         #expect(result.outcome.passed, "the norm test is one-sided")
         #expect(result.zScores["tiny"]! < -3.5)
     }
 
     @Test func nonFiniteNormIsFlaggedAndKeptOutOfTheStatistics() {
         var observations = honestObservations()
-        observations.append(UpdateObservation(
-            participant: "broken", preClipNorm: .infinity, expectedContributions: 30, cosineToPreviousUpdate: nil, clipped: true
-        ))
+        observations.append(
+            UpdateObservation(
+                participant: "broken", preClipNorm: .infinity, expectedContributions: 30, cosineToPreviousUpdate: nil,
+                clipped: true
+            ))
         let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
         #expect(result.flags["broken"] == [.nonFinite])
         #expect(result.zScores["broken"] == nil)

@@ -1,5 +1,6 @@
 import CohortLedger
 import Testing
+
 @testable import CohortGovernance
 
 @Suite struct GateOutcomeTests {
@@ -16,10 +17,11 @@ import Testing
     }
 
     @Test func gateNamesAreStable() {
-        #expect(GateName.allCases.map(\.rawValue) == [
-            "budget", "quorum", "model_version", "suspension", "data_quality", "update_checks", "anomaly", "risk",
-            "evaluation",
-        ])
+        #expect(
+            GateName.allCases.map(\.rawValue) == [
+                "budget", "quorum", "model_version", "suspension", "data_quality", "update_checks", "anomaly", "risk",
+                "evaluation",
+            ])
     }
 
     @Test func roundingKeepsNumbersFiniteAndDropsNegativeZero() {

@@ -1,5 +1,6 @@
 import CohortPolicy
 import Testing
+
 @testable import CohortGovernance
 
 let basePolicyText = """
@@ -55,7 +56,8 @@ func policy(replacing old: String? = nil, with new: String = "", appending extra
 
     @Test func acceptsLoweringToAtLeastSpent() throws {
         let summary = try PolicyChange.check(
-            current: try policy(), proposed: try policy(replacing: "epsilon_max", with: "epsilon_max: 2.25"), spentEpsilon: 2.25
+            current: try policy(), proposed: try policy(replacing: "epsilon_max", with: "epsilon_max: 2.25"),
+            spentEpsilon: 2.25
         )
         #expect(summary.oldEpsilonMax == 3 && summary.newEpsilonMax == 2.25)
     }
@@ -118,10 +120,14 @@ func policy(replacing old: String? = nil, with new: String = "", appending extra
         let summary = try PolicyChange.check(current: try policy(), proposed: proposed, spentEpsilon: 2.9)
         #expect(summary.oldEpsilonMax == 3 && summary.newEpsilonMax == 2.95)
         #expect(summary.changes.contains(PolicyChange.Change(field: "privacy.epsilon_max", old: "3.0", new: "2.95")))
-        #expect(summary.changes.contains(PolicyChange.Change(
-            field: "governance.anomaly.action", old: "flag_only", new: "discard_round")))
-        #expect(summary.changes.contains(PolicyChange.Change(
-            field: "governance.approved_model_versions[1]", old: nil, new: "lr-v2")))
+        #expect(
+            summary.changes.contains(
+                PolicyChange.Change(
+                    field: "governance.anomaly.action", old: "flag_only", new: "discard_round")))
+        #expect(
+            summary.changes.contains(
+                PolicyChange.Change(
+                    field: "governance.approved_model_versions[1]", old: nil, new: "lr-v2")))
         #expect(summary.changedFields == summary.changedFields.sorted())
         #expect(summary.changes.count == 3)
     }

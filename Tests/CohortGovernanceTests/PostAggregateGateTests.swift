@@ -2,9 +2,12 @@ import CohortLedger
 import CohortModel
 import CohortPolicy
 import Testing
+
 @testable import CohortGovernance
 
-let goodAggregate: [String: Double] = ["accuracy": 0.95, "precision": 0.9, "recall": 0.92, "f1": 0.91, "roc_auc": 0.98, "count": 120]
+let goodAggregate: [String: Double] = [
+    "accuracy": 0.95, "precision": 0.9, "recall": 0.92, "f1": 0.91, "roc_auc": 0.98, "count": 120,
+]
 let goodParticipants: [String: [String: Double]] = [
     "a": ["accuracy": 0.96, "count": 60], "b": ["accuracy": 0.94, "count": 60],
 ]
@@ -15,7 +18,8 @@ let strictEvaluation = Policy.Governance.Evaluation(
 
 @Suite struct EvaluationGateTests {
     @Test func passesWhenEveryThresholdIsMet() {
-        let outcome = EvaluationGate.evaluate(aggregate: goodAggregate, byParticipant: goodParticipants, policy: strictEvaluation)
+        let outcome = EvaluationGate.evaluate(
+            aggregate: goodAggregate, byParticipant: goodParticipants, policy: strictEvaluation)
         #expect(outcome.passed && outcome.gate == "evaluation")
         #expect(outcome.inputs["participants_evaluated"] == 2)
         #expect(outcome.inputs["thresholds"]?["min_roc_auc"] == .number(0.95))
@@ -41,7 +45,8 @@ let strictEvaluation = Policy.Governance.Evaluation(
     func eachAggregateThresholdFails(metric: String, value: Double, expected: String) {
         var aggregate = goodAggregate
         aggregate[metric] = value
-        let outcome = EvaluationGate.evaluate(aggregate: aggregate, byParticipant: goodParticipants, policy: strictEvaluation)
+        let outcome = EvaluationGate.evaluate(
+            aggregate: aggregate, byParticipant: goodParticipants, policy: strictEvaluation)
         #expect(!outcome.passed)
         #expect(outcome.reason.contains(expected), "\(outcome.reason)")
     }
@@ -49,16 +54,19 @@ let strictEvaluation = Policy.Governance.Evaluation(
     @Test func missingOrNaNRequiredMetricFails() {
         var aggregate = goodAggregate
         aggregate["roc_auc"] = nil
-        let missing = EvaluationGate.evaluate(aggregate: aggregate, byParticipant: goodParticipants, policy: strictEvaluation)
+        let missing = EvaluationGate.evaluate(
+            aggregate: aggregate, byParticipant: goodParticipants, policy: strictEvaluation)
         #expect(!missing.passed && missing.reason.contains("roc_auc is missing, min_roc_auc is 0.95"))
         aggregate["roc_auc"] = .nan
-        let nan = EvaluationGate.evaluate(aggregate: aggregate, byParticipant: goodParticipants, policy: strictEvaluation)
+        let nan = EvaluationGate.evaluate(
+            aggregate: aggregate, byParticipant: goodParticipants, policy: strictEvaluation)
         #expect(!nan.passed && nan.reason.contains("min_roc_auc"))
         #expect(nan.inputs["aggregate"]?["roc_auc"] == .null)
     }
 
     @Test func tooFewParticipantsFails() {
-        let outcome = EvaluationGate.evaluate(aggregate: goodAggregate, byParticipant: ["a": goodParticipants["a"]!], policy: strictEvaluation)
+        let outcome = EvaluationGate.evaluate(
+            aggregate: goodAggregate, byParticipant: ["a": goodParticipants["a"]!], policy: strictEvaluation)
         #expect(!outcome.passed && outcome.reason.contains("1 participant(s) evaluated, min_participants is 2"))
     }
 
@@ -66,7 +74,8 @@ let strictEvaluation = Policy.Governance.Evaluation(
         var participants = goodParticipants
         participants["b"] = ["accuracy": 0.7]
         participants["c"] = ["count": 10]
-        let outcome = EvaluationGate.evaluate(aggregate: goodAggregate, byParticipant: participants, policy: strictEvaluation)
+        let outcome = EvaluationGate.evaluate(
+            aggregate: goodAggregate, byParticipant: participants, policy: strictEvaluation)
         #expect(!outcome.passed)
         #expect(outcome.reason.contains("b accuracy 0.7 < per_participant_min_accuracy 0.8"))
         #expect(outcome.reason.contains("c reported no accuracy"))
@@ -111,6 +120,9 @@ let strictEvaluation = Policy.Governance.Evaluation(
         #expect(bias.isFinite)
         #expect(bias >= 0 && bias <= 1)
         // Negative counts carry no weight; equal distributions have no bias.
-        #expect(RiskScore.dataBias(labelCounts: ["a": LabelCounts(positive: -5, negative: 3), "b": LabelCounts(positive: huge, negative: huge)]) == 0)
+        #expect(
+            RiskScore.dataBias(labelCounts: [
+                "a": LabelCounts(positive: -5, negative: 3), "b": LabelCounts(positive: huge, negative: huge),
+            ]) == 0)
     }
 }

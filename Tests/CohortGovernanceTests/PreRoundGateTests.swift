@@ -2,6 +2,7 @@ import CohortLedger
 import CohortModel
 import CohortPolicy
 import Testing
+
 @testable import CohortGovernance
 
 func attestation(
@@ -10,7 +11,9 @@ func attestation(
 ) -> DataQualityAttestation {
     DataQualityAttestation(
         schemaName: "wdbc", schemaDigest: digest, rows: rows, columnsMatched: columnMissing.count, extraColumns: [],
-        columns: columnMissing.enumerated().map { ColumnQuality(name: "c\($0.offset)", missing: Int($0.element * Double(rows)), missingRate: $0.element) },
+        columns: columnMissing.enumerated().map {
+            ColumnQuality(name: "c\($0.offset)", missing: Int($0.element * Double(rows)), missingRate: $0.element)
+        },
         overallMissingRate: missing, outOfRangeCount: 0, unknownCategoryCount: 0,
         labelCounts: LabelCounts(positive: positive, negative: negative)
     )
@@ -59,7 +62,8 @@ func attestation(
     }
 
     @Test func dataQualityGateJudgesEachParticipant() {
-        let policy = Policy.Governance.DataQuality(minRows: 50, maxMissingRate: 0.2, maxColumnMissingRate: 0.5, minPerClass: 5)
+        let policy = Policy.Governance.DataQuality(
+            minRows: 50, maxMissingRate: 0.2, maxColumnMissingRate: 0.5, minPerClass: 5)
         let result = DataQualityGate.evaluate(
             attestations: [
                 "good": attestation(),
@@ -97,7 +101,8 @@ func attestation(
     }
 
     @Test func excludingOnRecordStatisticsIsAnOptionThatIsNamedAsTradingTheGuaranteeAway() {
-        var policy = Policy.Governance.DataQuality(minRows: 50, maxMissingRate: 0.2, maxColumnMissingRate: 0.5, minPerClass: 5)
+        var policy = Policy.Governance.DataQuality(
+            minRows: 50, maxMissingRate: 0.2, maxColumnMissingRate: 0.5, minPerClass: 5)
         policy.excludeOnRecordStatistics = true
         let result = DataQualityGate.evaluate(
             attestations: [
@@ -110,9 +115,10 @@ func attestation(
         #expect(Policy.guaranteeTrading(governance).isEmpty)
         governance.dataQuality = policy
         governance.anomaly.suspendFlagged = true
-        #expect(Policy.guaranteeTrading(governance).map(\.field) == [
-            "governance.data_quality.exclude_on_record_statistics", "governance.anomaly.suspend_flagged",
-        ])
+        #expect(
+            Policy.guaranteeTrading(governance).map(\.field) == [
+                "governance.data_quality.exclude_on_record_statistics", "governance.anomaly.suspend_flagged",
+            ])
     }
 
     @Test func missingAttestationMakesIneligibleButDoesNotFailTheGate() {
@@ -131,7 +137,9 @@ func attestation(
             policy: Policy.Governance.DataQuality(requireSchemaMatch: false)
         )
         #expect(result.outcome.passed && result.eligible == ["other"])
-        #expect(DataQualityGate.requirements(Policy.Governance.DataQuality(requireSchemaMatch: false), schemaDigest: "d").schemaDigest == nil)
+        #expect(
+            DataQualityGate.requirements(Policy.Governance.DataQuality(requireSchemaMatch: false), schemaDigest: "d")
+                .schemaDigest == nil)
         #expect(DataQualityGate.requirements(Policy.Governance.DataQuality(), schemaDigest: "d").schemaDigest == "d")
     }
 
@@ -144,7 +152,8 @@ func attestation(
         record.refuse("a", code: "update.duplicate")
         let outcome = record.outcome
         #expect(!outcome.passed && outcome.gate == "update_checks")
-        #expect(outcome.inputs["participants"] == ["a": "accepted", "b": "update.bad_signature", "c": "update.non_finite"])
+        #expect(
+            outcome.inputs["participants"] == ["a": "accepted", "b": "update.bad_signature", "c": "update.non_finite"])
         #expect(outcome.inputs["refused"] == 3 && outcome.inputs["accepted"] == 1)
         #expect(outcome.reason.contains("1 update(s) accepted, 3 refused"))
         #expect(outcome.reason.contains("update.bad_signature: 1"))

@@ -2,6 +2,7 @@ import CohortModel
 import CohortPolicy
 import Foundation
 import Testing
+
 @testable import CohortGovernance
 
 /// The fixture written by Scripts/reference/governance_reference.py (numpy medians, scipy's
@@ -70,7 +71,8 @@ struct GovernanceReference: Decodable {
     var risk: [RiskCase]
 
     static func load() throws -> GovernanceReference {
-        let url = try #require(Bundle.module.url(forResource: "governance_reference", withExtension: "json", subdirectory: "Fixtures"))
+        let url = try #require(
+            Bundle.module.url(forResource: "governance_reference", withExtension: "json", subdirectory: "Fixtures"))
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try decoder.decode(GovernanceReference.self, from: Data(contentsOf: url))
@@ -93,22 +95,28 @@ func close(_ actual: Double?, _ expected: Double?, tolerance: Double = 1e-9) -> 
                 minCosine: testCase.policy.minCosine, directionMargin: testCase.policy.directionMargin
             )
             let observations = testCase.observations.map {
-                UpdateObservation(participant: $0.participant, preClipNorm: $0.preClipNorm,
-                                  expectedContributions: $0.expectedContributions,
-                                  cosineToPreviousUpdate: $0.cosine, clipped: $0.clipped)
+                UpdateObservation(
+                    participant: $0.participant, preClipNorm: $0.preClipNorm,
+                    expectedContributions: $0.expectedContributions,
+                    cosineToPreviousUpdate: $0.cosine, clipped: $0.clipped)
             }
             let result = AnomalyScreen.evaluate(observations: observations, policy: policy)
             let expected = testCase.expected
             #expect(result.normTestApplied == expected.normTestApplied, "\(testCase.name)")
-            #expect(close(result.median, expected.median), "\(testCase.name) median \(String(describing: result.median))")
+            #expect(
+                close(result.median, expected.median), "\(testCase.name) median \(String(describing: result.median))")
             #expect(close(result.mad, expected.mad), "\(testCase.name) MAD")
             #expect(close(result.scale, expected.scale), "\(testCase.name) scale")
             let expectedZ = expected.z ?? [:]
             #expect(Set(result.zScores.keys) == Set(expectedZ.keys), "\(testCase.name)")
             for (name, z) in expectedZ {
-                #expect(close(result.zScores[name], z), "\(testCase.name) z[\(name)] = \(String(describing: result.zScores[name])), want \(z)")
+                #expect(
+                    close(result.zScores[name], z),
+                    "\(testCase.name) z[\(name)] = \(String(describing: result.zScores[name])), want \(z)")
             }
-            #expect(close(result.outcome.inputs["median_cosine"]?.doubleValue, expected.medianCosine), "\(testCase.name) median cosine")
+            #expect(
+                close(result.outcome.inputs["median_cosine"]?.doubleValue, expected.medianCosine),
+                "\(testCase.name) median cosine")
             let flags = result.flags.mapValues { $0.map(\.rawValue).sorted() }
             #expect(flags == expected.flags, "\(testCase.name)")
             #expect(result.outcome.passed == expected.flags.isEmpty, "\(testCase.name)")

@@ -3,6 +3,7 @@ import CohortPrivacy
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortLedger
 
 /// `charge_method`, the frozen round plan, the refusal's projection and the metric ranges, as the
@@ -34,20 +35,26 @@ struct ChargeMethodLedgerTests {
         }
         #expect(charges.count == 6)
         #expect(charges.allSatisfy { $0.chargeMethod == nil && $0.effectiveChargeMethod == .integerAddRemoveMax })
-        #expect(result.entries.allSatisfy { !String(decoding: $0.canonicalLine, as: UTF8.self).contains("charge_method") })
+        #expect(
+            result.entries.allSatisfy { !String(decoding: $0.canonicalLine, as: UTF8.self).contains("charge_method") })
         // The recomputed state is the v1 composition of the six charges.
         var accountant = ChargeAccountant()
         for charge in charges {
             try accountant.compose(
-                SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier), method: .integerAddRemoveMax)
+                SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier),
+                method: .integerAddRemoveMax)
         }
         let last = try #require(charges.last)
-        #expect(abs(accountant.epsilon(delta: Fixtures.delta).epsilon - last.cumulativeEpsilon) <= 1e-12 * last.cumulativeEpsilon)
+        #expect(
+            abs(accountant.epsilon(delta: Fixtures.delta).epsilon - last.cumulativeEpsilon) <= 1e-12
+                * last.cumulativeEpsilon)
         #expect(abs(result.state.cumulativeEpsilon - last.cumulativeEpsilon) <= 1e-12 * last.cumulativeEpsilon)
         // Under v2 the same history would be charged less: the fixture really is v1.
         var v2 = ChargeAccountant()
         for charge in charges {
-            try v2.compose(SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier), method: .integerAddSymmetric)
+            try v2.compose(
+                SubsampledGaussian(samplingRate: charge.samplingRate, noiseMultiplier: charge.noiseMultiplier),
+                method: .integerAddSymmetric)
         }
         #expect(v2.epsilon(delta: Fixtures.delta).epsilon < last.cumulativeEpsilon)
     }
@@ -111,18 +118,24 @@ struct ChargeMethodLedgerTests {
 
     // MARK: - New ledgers
 
-    static func plan(q: Double = 0.2, sigma: Double = 2.41, unit: PrivacyUnit = .record, records: Int = 400) -> RoundPlanRecord {
+    static func plan(
+        q: Double = 0.2, sigma: Double = 2.41, unit: PrivacyUnit = .record, records: Int = 400
+    ) -> RoundPlanRecord {
         let clip = 1.0
         let dimension = 31
         let grid = 1e-3 * clip / Double(dimension).squareRoot()
-        let sensitivity = clip + grid * Double(dimension).squareRoot() + (unit == .record ? 0x1p-23 * Double(records) * clip : 0)
+        let sensitivity =
+            clip + grid * Double(dimension).squareRoot() + (unit == .record ? 0x1p-23 * Double(records) * clip : 0)
             + RoundPlanRecord.sensitivityMargin * clip
         return RoundPlanRecord(
-            unit: unit, samplingRate: q, noiseMultiplier: sigma, clippingBound: clip, gridStep: grid, sensitivity: sensitivity,
+            unit: unit, samplingRate: q, noiseMultiplier: sigma, clippingBound: clip, gridStep: grid,
+            sensitivity: sensitivity,
             dimension: dimension, records: unit == .record ? records : 0, chargeMethod: .current, delta: Fixtures.delta)
     }
 
-    static let metrics: [String: Double] = ["count": 120, "accuracy": 0.925, "precision": 0.9, "recall": 0.875, "f1": 0.8875, "roc_auc": 0.95]
+    static let metrics: [String: Double] = [
+        "count": 120, "accuracy": 0.925, "precision": 0.9, "recall": 0.875, "f1": 0.8875, "roc_auc": 0.95,
+    ]
 
     /// The passing pre-round decisions a planned round opens on: budget (with its projection)
     /// and quorum.
@@ -145,16 +158,26 @@ struct ChargeMethodLedgerTests {
     static func plannedLedger(rounds: Int, in directory: TemporaryDirectory) throws -> LedgerWriter {
         let key = Fixtures.testKey()
         let writer = try LedgerWriter.create(
-            stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key), clock: TestClock().now)
+            stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key), clock: TestClock().now
+        )
         for round in 1...rounds {
             let plan = plan()
             let projected = try writer.state.projectedCharge(plan: plan)
             for decision in preRoundGates(round: round, projected: projected.cumulativeEpsilon) {
                 try writer.append(decision)
             }
-            try writer.append(RoundOpenedPayload(round: round, participantsSampled: 3, participantsEligible: 3, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
-            try writer.append(RoundChargedPayload(round: round, plan: plan, projected: projected, contributors: ["bank-a"], updateDigests: ["bank-a": SHA256.hexDigest(utf8: "u\(round)")]))
-            try writer.append(RoundClosedPayload(round: round, modelSHA256: SHA256.hexDigest(utf8: "m\(round)"), checkpoint: "c\(round)", metrics: metrics))
+            try writer.append(
+                RoundOpenedPayload(
+                    round: round, participantsSampled: 3, participantsEligible: 3,
+                    mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
+            try writer.append(
+                RoundChargedPayload(
+                    round: round, plan: plan, projected: projected, contributors: ["bank-a"],
+                    updateDigests: ["bank-a": SHA256.hexDigest(utf8: "u\(round)")]))
+            try writer.append(
+                RoundClosedPayload(
+                    round: round, modelSHA256: SHA256.hexDigest(utf8: "m\(round)"), checkpoint: "c\(round)",
+                    metrics: metrics))
         }
         return writer
     }
@@ -167,20 +190,31 @@ struct ChargeMethodLedgerTests {
         let bytes = Fixtures.read(directory.ledgerPath)
         #expect(Self.verify(bytes) == nil)
         let lines = Fixtures.lines(bytes).map { String(decoding: $0, as: UTF8.self) }
-        #expect(lines[3].contains(#""plan":{"charge_method":"mtz-integer-add-symmetric-v2","clipping_bound":1,"delta":0.00001,"#))
+        #expect(
+            lines[3].contains(
+                #""plan":{"charge_method":"mtz-integer-add-symmetric-v2","clipping_bound":1,"delta":0.00001,"#))
         #expect(lines[4].contains(#""charge_method":"mtz-integer-add-symmetric-v2""#))
         // The plan decodes to what was written.
         let opened = try LedgerEntry(json: JSONParser.parse(Array(lines[3].utf8))).record()
-        #expect(opened == .roundOpened(RoundOpenedPayload(round: 1, participantsSampled: 3, participantsEligible: 3, mechanism: "poisson-subsampled-discrete-gaussian", plan: Self.plan())))
+        #expect(
+            opened
+                == .roundOpened(
+                    RoundOpenedPayload(
+                        round: 1, participantsSampled: 3, participantsEligible: 3,
+                        mechanism: "poisson-subsampled-discrete-gaussian", plan: Self.plan())))
         // The state's charge is v2: three rounds of the plan.
         var accountant = ChargeAccountant()
         try accountant.compose(try Self.plan().mechanism(), rounds: 3, method: .integerAddSymmetric)
         #expect(abs(writer.state.cumulativeEpsilon - accountant.epsilon(delta: Fixtures.delta).epsilon) <= 1e-12)
-        #expect(writer.state.chargesByMethod[ChargedMechanism(mechanism: try Self.plan().mechanism(), method: .integerAddSymmetric)] == 3)
+        #expect(
+            writer.state.chargesByMethod[
+                ChargedMechanism(mechanism: try Self.plan().mechanism(), method: .integerAddSymmetric)] == 3)
     }
 
     /// The lines of a 2-round planned ledger, with entry `index`'s data edited and re-signed.
-    static func planned(editing index: Int, _ edit: (inout [String: JSONValue]) -> Void) throws -> (bytes: [UInt8], line: Int) {
+    static func planned(
+        editing index: Int, _ edit: (inout [String: JSONValue]) -> Void
+    ) throws -> (bytes: [UInt8], line: Int) {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         _ = try plannedLedger(rounds: 2, in: directory)
@@ -188,13 +222,19 @@ struct ChargeMethodLedgerTests {
         return (Fixtures.join(try Fixtures.resign(lines, from: index, key: Fixtures.testKey(), edit: edit)), index + 1)
     }
 
-    @Test("a charge that differs from its plan in any frozen field fails with ledger.plan_mismatch",
-          arguments: ["unit", "sampling_rate", "noise_multiplier", "clipping_bound", "grid_step", "sensitivity", "dimension", "charge_method"])
+    @Test(
+        "a charge that differs from its plan in any frozen field fails with ledger.plan_mismatch",
+        arguments: [
+            "unit", "sampling_rate", "noise_multiplier", "clipping_bound", "grid_step", "sensitivity", "dimension",
+            "charge_method",
+        ])
     func chargeDiffersFromPlan(field: String) throws {
         let (bytes, line) = try Self.planned(editing: Self.secondOpened) { data in
             var plan = data["plan"]!.objectValue!
             switch field {
-            case "unit": plan["unit"] = .string("participant"); plan["records"] = .integer(0)
+            case "unit":
+                plan["unit"] = .string("participant")
+                plan["records"] = .integer(0)
             case "dimension": plan["dimension"] = .integer(30)
             case "charge_method": plan["charge_method"] = .string(ChargeMethod.integerAddRemoveMax.rawValue)
             case "sensitivity": plan["sensitivity"] = .number(plan["sensitivity"]!.doubleValue! * 1.5)
@@ -280,15 +320,29 @@ struct ChargeMethodLedgerTests {
         let plan = Self.plan()
         let projected = try LedgerState().projectedCharge(plan: plan)
         // Cap = the recomputed value; the recorded one is 1 ulp above it (within 1e-9 relative).
-        let bytes = Fixtures.forge([
-            ("genesis", Fixtures.genesis(key: key, epsilonMax: projected.cumulativeEpsilon).data),
-        ] + Self.preRoundGates(round: 1, projected: projected.cumulativeEpsilon).map { ("gate.decision", $0.data) } + [
-            ("round.opened", RoundOpenedPayload(round: 1, participantsSampled: 1, participantsEligible: 1, mechanism: "m", plan: plan).data),
-            ("round.charged", RoundChargedPayload(
-                round: 1, plan: plan,
-                projected: ProjectedCharge(roundEpsilon: projected.roundEpsilon, cumulativeEpsilon: projected.cumulativeEpsilon.nextUp, cumulativeOrder: projected.cumulativeOrder),
-                contributors: [], updateDigests: [:]).data),
-        ], key: key)
+        let bytes = Fixtures.forge(
+            [
+                ("genesis", Fixtures.genesis(key: key, epsilonMax: projected.cumulativeEpsilon).data)
+            ] + Self.preRoundGates(round: 1, projected: projected.cumulativeEpsilon).map { ("gate.decision", $0.data) }
+                + [
+                    (
+                        "round.opened",
+                        RoundOpenedPayload(
+                            round: 1, participantsSampled: 1, participantsEligible: 1, mechanism: "m", plan: plan
+                        ).data
+                    ),
+                    (
+                        "round.charged",
+                        RoundChargedPayload(
+                            round: 1, plan: plan,
+                            projected: ProjectedCharge(
+                                roundEpsilon: projected.roundEpsilon,
+                                cumulativeEpsilon: projected.cumulativeEpsilon.nextUp,
+                                cumulativeOrder: projected.cumulativeOrder),
+                            contributors: [], updateDigests: [:]
+                        ).data
+                    ),
+                ], key: key)
         let error = try #require(Self.verify(bytes))
         #expect(error.code == .budgetExceeded)
         #expect(error.line == 5)
@@ -298,7 +352,8 @@ struct ChargeMethodLedgerTests {
 
     static func refusalLedger(_ refused: RoundRefusedPayload) -> [UInt8] {
         let key = Fixtures.testKey()
-        return Fixtures.forge([("genesis", Fixtures.genesis(key: key).data), ("round.refused", refused.data)], key: key)
+        return Fixtures.forge(
+            [("genesis", Fixtures.genesis(key: key).data), ("round.refused", refused.data)], key: key)
     }
 
     @Test("a refusal states the q, σ and method it projected with, and its projection is recomputed")
@@ -316,12 +371,19 @@ struct ChargeMethodLedgerTests {
         #expect(error.code == .epsilonMismatch)
         #expect(error.line == 2)
         // Old refusals without the fields still verify.
-        #expect(Self.verify(Self.refusalLedger(RoundRefusedPayload(round: 1, gate: "budget", reason: "over", projectedEpsilon: 9, epsilonMax: 8))) == nil)
+        #expect(
+            Self.verify(
+                Self.refusalLedger(
+                    RoundRefusedPayload(round: 1, gate: "budget", reason: "over", projectedEpsilon: 9, epsilonMax: 8)))
+                == nil)
         // q without σ and method is malformed.
         var partial = good.data.objectValue!
         partial["noise_multiplier"] = nil
         let key = Fixtures.testKey()
-        let partialError = try #require(Self.verify(Fixtures.forge([("genesis", Fixtures.genesis(key: key).data), ("round.refused", .object(partial))], key: key)))
+        let partialError = try #require(
+            Self.verify(
+                Fixtures.forge(
+                    [("genesis", Fixtures.genesis(key: key).data), ("round.refused", .object(partial))], key: key)))
         #expect(partialError.code == .badEntry)
     }
 
@@ -332,13 +394,30 @@ struct ChargeMethodLedgerTests {
         let charge = Fixtures.charge(round: 1, state: LedgerState.afterGenesis(delta: Fixtures.delta))
         var records: [(String, JSONValue)] = [
             ("genesis", Fixtures.genesis(key: key).data),
-            ("round.opened", RoundOpenedPayload(round: 1, participantsSampled: 3, participantsEligible: 4, mechanism: "m").data),
+            (
+                "round.opened",
+                RoundOpenedPayload(round: 1, participantsSampled: 3, participantsEligible: 4, mechanism: "m").data
+            ),
             ("round.charged", charge.data),
         ]
         if evaluation {
-            records.append(("evaluation.recorded", .object(["round": .integer(1), "participants": .object(["bank-a": .object(metrics)]), "aggregate": .object([:])])))
+            records.append(
+                (
+                    "evaluation.recorded",
+                    .object([
+                        "round": .integer(1), "participants": .object(["bank-a": .object(metrics)]),
+                        "aggregate": .object([:]),
+                    ])
+                ))
         } else {
-            records.append(("round.closed", .object(["round": .integer(1), "model_sha256": .string(SHA256.hexDigest(utf8: "m")), "checkpoint": .string("c"), "metrics": .object(metrics)])))
+            records.append(
+                (
+                    "round.closed",
+                    .object([
+                        "round": .integer(1), "model_sha256": .string(SHA256.hexDigest(utf8: "m")),
+                        "checkpoint": .string("c"), "metrics": .object(metrics),
+                    ])
+                ))
         }
         return Fixtures.forge(records, key: key)
     }
@@ -347,7 +426,11 @@ struct ChargeMethodLedgerTests {
     func metricsInRange(evaluation: Bool) throws {
         let metrics = Self.metrics.mapValues { JSONValue.number($0) }
         #expect(Self.verify(Self.closedLedger(metrics: metrics, evaluation: evaluation)) == nil)
-        #expect(Self.verify(Self.closedLedger(metrics: ["accuracy": .number(0), "roc_auc": .number(1), "count": .number(0)], evaluation: evaluation)) == nil)
+        #expect(
+            Self.verify(
+                Self.closedLedger(
+                    metrics: ["accuracy": .number(0), "roc_auc": .number(1), "count": .number(0)],
+                    evaluation: evaluation)) == nil)
         // The holdout loss, at both ends of its range (older ledgers, as above, have none).
         for loss in [0, 0.3125, LedgerMetric.maximumLoss] {
             let metrics: [String: JSONValue] = ["count": .number(8), "loss": .number(loss)]
@@ -355,11 +438,17 @@ struct ChargeMethodLedgerTests {
         }
     }
 
-    @Test("out-of-range or unknown metrics fail verification",
-          arguments: [("accuracy", 1.5), ("precision", -0.1), ("recall", 2), ("f1", 1.0000001), ("roc_auc", -1), ("count", 2.5), ("count", -1), ("auc", 0.9), ("update_norm", 0.75), ("loss", -0.1), ("loss", 34.6), ("log_loss", 0.5)])
+    @Test(
+        "out-of-range or unknown metrics fail verification",
+        arguments: [
+            ("accuracy", 1.5), ("precision", -0.1), ("recall", 2), ("f1", 1.0000001), ("roc_auc", -1), ("count", 2.5),
+            ("count", -1), ("auc", 0.9), ("update_norm", 0.75), ("loss", -0.1), ("loss", 34.6), ("log_loss", 0.5),
+        ])
     func metricsOutOfRange(name: String, value: Double) throws {
         for evaluation in [false, true] {
-            let error = try #require(Self.verify(Self.closedLedger(metrics: [name: .number(value)], evaluation: evaluation)), "\(name) \(value)")
+            let error = try #require(
+                Self.verify(Self.closedLedger(metrics: [name: .number(value)], evaluation: evaluation)),
+                "\(name) \(value)")
             #expect(error.code == .badEntry)
             #expect(error.line == 4)
             #expect(error.message.contains(name))

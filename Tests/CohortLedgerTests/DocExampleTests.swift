@@ -2,7 +2,9 @@ import CohortCrypto
 import CohortPrivacy
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,32 +18,42 @@ struct DocExampleTests {
     static func exampleLedger(in directory: String) throws -> LedgerWriter {
         let key = Fixtures.testKey()
         let times = [
-            "2026-11-29T14:00:00.000Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:09:30.500Z",
+            "2026-11-29T14:00:00.000Z", "2026-11-29T14:05:00.250Z", "2026-11-29T14:05:00.250Z",
+            "2026-11-29T14:09:30.500Z",
         ]
-            .map { LedgerTime($0)! }
+        .map { LedgerTime($0)! }
         let counter = TestClock()
         let clock: @Sendable () -> LedgerTime = {
             let tick = Int((counter.now().millisecondsSinceEpoch - TestClock.start) / 1500)
             return times[min(tick, times.count - 1)]
         }
         let genesis = GenesisPayload(
-            ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "example policy\n"), epsilonMax: 8, delta: 1e-5
+            ledgerPublicKey: key.publicKey, policySHA256: SHA256.hexDigest(utf8: "example policy\n"), epsilonMax: 8,
+            delta: 1e-5
         )
         let writer = try LedgerWriter.create(stateDirectory: directory, signingKey: key, genesis: genesis, clock: clock)
         // Record unit, N = 1,000 attested records: Δ = C + γ√d + 2^-23·N·C + 10^-6·C.
         let plan = RoundPlanRecord(
             unit: .record, samplingRate: 0.02, noiseMultiplier: 1.1, clippingBound: 1, gridStep: 0.0001,
-            sensitivity: 1.001 + 0x1p-23 * 1000 + 1e-6, dimension: 100, records: 1000, chargeMethod: .integerAddSymmetric, delta: 1e-5)
+            sensitivity: 1.001 + 0x1p-23 * 1000 + 1e-6, dimension: 100, records: 1000,
+            chargeMethod: .integerAddSymmetric, delta: 1e-5)
         // The round opens on its passing budget decision, whose projection the charge must equal.
         let projected = try writer.state.projectedCharge(plan: plan)
-        try writer.append(GateDecisionPayload(
-            round: 1, gate: "budget", passed: true, reason: "within epsilon_max",
-            inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon), "epsilon_max": 8]))
-        try writer.append(RoundOpenedPayload(round: 1, participantsSampled: 2, participantsEligible: 2, mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
-        try writer.append(RoundChargedPayload(
-            round: 1, plan: plan, projected: projected, contributors: ["hospital-a", "hospital-b"],
-            updateDigests: ["hospital-a": SHA256.hexDigest(utf8: "update a"), "hospital-b": SHA256.hexDigest(utf8: "update b")]
-        ))
+        try writer.append(
+            GateDecisionPayload(
+                round: 1, gate: "budget", passed: true, reason: "within epsilon_max",
+                inputs: ["projected_epsilon": .number(projected.cumulativeEpsilon), "epsilon_max": 8]))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 1, participantsSampled: 2, participantsEligible: 2,
+                mechanism: "poisson-subsampled-discrete-gaussian", plan: plan))
+        try writer.append(
+            RoundChargedPayload(
+                round: 1, plan: plan, projected: projected, contributors: ["hospital-a", "hospital-b"],
+                updateDigests: [
+                    "hospital-a": SHA256.hexDigest(utf8: "update a"), "hospital-b": SHA256.hexDigest(utf8: "update b"),
+                ]
+            ))
         return writer
     }
 
@@ -65,7 +77,9 @@ struct DocExampleTests {
         }
         #expect(lines.count == 4)
         #expect(lines.map { SHA256.hexDigest($0) } == Self.documentedHashes)
-        #expect(try lines.map { Base64.encode(try LedgerEntry(json: JSONParser.parse($0)).signature) } == Self.documentedSignatures)
+        #expect(
+            try lines.map { Base64.encode(try LedgerEntry(json: JSONParser.parse($0)).signature) }
+                == Self.documentedSignatures)
     }
 
     static let documentedHashes = [

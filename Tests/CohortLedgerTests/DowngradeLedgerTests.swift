@@ -39,19 +39,24 @@ struct DowngradeLedgerTests {
         let contributors = ParticipantSampleCommitment(
             round: 2, set: .contributors, participants: ["hospital-a"],
             updateDigests: ["hospital-a": SHA256.hexDigest(utf8: "u2")])
-        records.append((
-            "round.opened",
-            RoundOpenedPayload(
-                round: 2, participantsSampled: commit ? nil : 1, participantsEligible: 3, mechanism: "m", plan: plan,
-                sampleCommitment: commit ? sampled.commitment : nil
-            ).data))
-        records.append((
-            "round.charged",
-            RoundChargedPayload(
-                round: 2, plan: plan, projected: projected, contributors: commit ? [] : ["hospital-a"],
-                updateDigests: commit ? [:] : contributors.updateDigests,
-                contributorsCommitment: commit ? contributors.commitment : nil
-            ).data))
+        records.append(
+            (
+                "round.opened",
+                RoundOpenedPayload(
+                    round: 2, participantsSampled: commit ? nil : 1, participantsEligible: 3, mechanism: "m",
+                    plan: plan,
+                    sampleCommitment: commit ? sampled.commitment : nil
+                ).data
+            ))
+        records.append(
+            (
+                "round.charged",
+                RoundChargedPayload(
+                    round: 2, plan: plan, projected: projected, contributors: commit ? [] : ["hospital-a"],
+                    updateDigests: commit ? [:] : contributors.updateDigests,
+                    contributorsCommitment: commit ? contributors.commitment : nil
+                ).data
+            ))
         return Fixtures.forge(records, key: Fixtures.testKey())
     }
 

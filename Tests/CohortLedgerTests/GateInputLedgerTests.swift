@@ -61,7 +61,8 @@ struct GateInputLedgerTests {
     func store() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let record = GateInputRecord(round: 1, gate: "anomaly", passed: true, reason: "exact", inputs: Self.exactAnomaly)
+        let record = GateInputRecord(
+            round: 1, gate: "anomaly", passed: true, reason: "exact", inputs: Self.exactAnomaly)
         let again = GateInputRecord(round: 1, gate: "anomaly", passed: true, reason: "exact", inputs: Self.exactAnomaly)
         // A fresh salt per line: equal inputs give unrelated commitments (nothing to test guesses against).
         #expect(record.salt.count == 32 && record.sha256 != again.sha256)
@@ -72,9 +73,13 @@ struct GateInputLedgerTests {
         #expect(try GateInputStore.read(path: path).map(\.record) == [record])
         let kept = Self.exactAnomaly.filter { ["flags", "norm_z_threshold"].contains($0.key) }
         let bytes = try Self.ledger(anomalyInputs: kept, commitment: commitment)
-        let entries = try LedgerVerifier.verify(bytes: bytes, publicKey: Fixtures.testKey().publicKey, keepEntries: true)
-            .entries
-        #expect(try GateInputStore.check(path: path, against: entries) == .init(commitmentsChecked: 1, unreferencedLines: 0))
+        let entries = try LedgerVerifier.verify(
+            bytes: bytes, publicKey: Fixtures.testKey().publicKey, keepEntries: true
+        )
+        .entries
+        #expect(
+            try GateInputStore.check(path: path, against: entries) == .init(commitmentsChecked: 1, unreferencedLines: 0)
+        )
         // An altered figure no longer matches the commitment.
         var altered = record
         altered.inputs["median"] = .number(0.9)

@@ -1,5 +1,6 @@
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
 
 @Suite("RFC 8785 canonical JSON")
@@ -52,7 +53,7 @@ struct JCSTests {
             (333333333.3333333, "333333333.3333333"), (-0.0, "0"), (Double.leastNonzeroMagnitude, "5e-324"),
             (1.7976931348623157e308, "1.7976931348623157e+308"), (100, "100"), (1.5, "1.5"), (-2, "-2"),
             (0.1, "0.1"), (123e-20, "1.23e-18"), (1.25e-6, "0.00000125"), (1.5e300, "1.5e+300"), (4.5, "4.5"),
-            (0.002, "0.002"), (1e30, "1e+30"), (9007199254740991, "9007199254740991"), (1e-5, "0.00001"),
+            (0.002, "0.002"), (1e30, "1e+30"), (9_007_199_254_740_991, "9007199254740991"), (1e-5, "0.00001"),
         ]
         for (value, expected) in cases {
             #expect(CanonicalJSON.numberString(value) == expected, "\(value)")
@@ -69,7 +70,10 @@ struct JCSTests {
             }
             """#
         let canonical = try JSONParser.parse(input).canonicalString
-        #expect(canonical == #"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#)
+        #expect(
+            canonical
+                == #"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
+        )
     }
 
     @Test("RFC 8785 §3.2.3 member ordering by UTF-16 code units")
@@ -98,18 +102,23 @@ struct JCSTests {
         #expect(value.canonicalString == "\"\\b\\f\\n\\r\\t\\u0000\\u001f\u{7f}é\\\"\\\\/\"")
     }
 
-    @Test("the parser rejects what I-JSON forbids", arguments: [
-        #"{"a":1,"a":2}"#, #"{"a":1} x"#, #"[1,]"#, #"{"a":NaN}"#, #"[Infinity]"#, #"[-Infinity]"#, #"[1e400]"#,
-        #"[01]"#, #"["\ud800"]"#, #"["\udc00x"]"#, "[\"a\u{1}\"]", #"[1.]"#, #"[.5]"#, #"{"a" 1}"#, #"[tru]"#, "", "  ",
-        #"["\x"]"#, #"[+1]"#,
-    ])
+    @Test(
+        "the parser rejects what I-JSON forbids",
+        arguments: [
+            #"{"a":1,"a":2}"#, #"{"a":1} x"#, #"[1,]"#, #"{"a":NaN}"#, #"[Infinity]"#, #"[-Infinity]"#, #"[1e400]"#,
+            #"[01]"#, #"["\ud800"]"#, #"["\udc00x"]"#, "[\"a\u{1}\"]", #"[1.]"#, #"[.5]"#, #"{"a" 1}"#, #"[tru]"#, "",
+            "  ",
+            #"["\x"]"#, #"[+1]"#,
+        ])
     func rejects(text: String) {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }
 
     @Test("the parser rejects invalid UTF-8")
     func rejectsInvalidUTF8() throws {
-        for bytes: [UInt8] in [[0x22, 0xff, 0x22], [0x22, 0xc3, 0x22], [0x22, 0xed, 0xa0, 0x80, 0x22], [0x22, 0xc0, 0xaf, 0x22]] {
+        for bytes: [UInt8] in [
+            [0x22, 0xff, 0x22], [0x22, 0xc3, 0x22], [0x22, 0xed, 0xa0, 0x80, 0x22], [0x22, 0xc0, 0xaf, 0x22],
+        ] {
             #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes) }
         }
         #expect(try JSONParser.parse([0x22, 0xc3, 0xa9, 0x22]) == .string("é"))
@@ -120,33 +129,46 @@ struct JCSTests {
         #expect(try JSONParser.parse(#""\ud83d\ude00""#) == .string("😀"))
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
-        #expect(try JSONParser.parse(" [ -0 , 0 , 12345678901234567890 ] ") == [.number(-0.0), 0, .number(Double("12345678901234567890")!)])
+        #expect(
+            try JSONParser.parse(" [ -0 , 0 , 12345678901234567890 ] ") == [
+                .number(-0.0), 0, .number(Double("12345678901234567890")!),
+            ])
     }
 
     @Test("the fast UTF-16 order equals a plain UTF-16 comparison")
     func utf16Order() {
-        let samples = ["", "a", "ab", "b", "A", "\r", "1", "\u{7f}", "\u{80}", "ö", "€", "\u{d7ff}", "\u{e000}", "\u{fb33}", "\u{ffff}",
-                       "😀", "😀a", "\u{10000}", "\u{10ffff}", "a😀", "a\u{fb33}", "aö", "a€"]
+        let samples = [
+            "", "a", "ab", "b", "A", "\r", "1", "\u{7f}", "\u{80}", "ö", "€", "\u{d7ff}", "\u{e000}", "\u{fb33}",
+            "\u{ffff}",
+            "😀", "😀a", "\u{10000}", "\u{10ffff}", "a😀", "a\u{fb33}", "aö", "a€",
+        ]
         for a in samples {
             for b in samples {
-                #expect(CanonicalJSON.utf16Precedes(a, b) == a.utf16.lexicographicallyPrecedes(b.utf16), "\(a.unicodeScalars.map(\.value)) vs \(b.unicodeScalars.map(\.value))")
+                #expect(
+                    CanonicalJSON.utf16Precedes(a, b) == a.utf16.lexicographicallyPrecedes(b.utf16),
+                    "\(a.unicodeScalars.map(\.value)) vs \(b.unicodeScalars.map(\.value))")
             }
         }
     }
 
     /// The one-pass canonical verdict must equal "re-serialising gives the same bytes".
     static func agree(_ bytes: [UInt8]) -> Bool? {
-        guard let parsed = try? bytes.withUnsafeBufferPointer({ try JSONParser.parseNotingCanonicalForm(buffer: $0) }) else { return nil }
+        guard let parsed = try? bytes.withUnsafeBufferPointer({ try JSONParser.parseNotingCanonicalForm(buffer: $0) })
+        else { return nil }
         return parsed.isCanonical == (parsed.value.canonicalBytes == bytes)
     }
 
     @Test("the parser's canonical verdict equals re-serialisation, on crafted cases")
     func canonicalVerdictCases() {
         let cases = [
-            #"{"a":1}"#, #"{"a":1.0}"#, #"{"a":1e2}"#, #"{"a":-0}"#, #"{"a":0}"#, #"{"a":1E+21}"#, #"{"a":1e+21}"#, #"{"a":0.000001}"#,
-            #"{"a":1e-7}"#, #"{"a":1E-7}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#, #"{"a":"\u001F"}"#, #"{"a":"\u001f"}"#, #"{"a":"\u000a"}"#,
-            #"{"a":"\n"}"#, #"{"b":1,"a":2}"#, #"{"a":1,"b":2}"#, #"{"a":[1, 2]}"#, #" {"a":1}"#, #"{"a":1} "#, #"{"a":"\ud83d\ude00"}"#,
-            #"{"a":"😀"}"#, #"{"€":1,"😀":2}"#, #"{"😀":1,"€":2}"#, #"{"a":123456789012345678}"#, #"{"a":123456789012345680}"#,
+            #"{"a":1}"#, #"{"a":1.0}"#, #"{"a":1e2}"#, #"{"a":-0}"#, #"{"a":0}"#, #"{"a":1E+21}"#, #"{"a":1e+21}"#,
+            #"{"a":0.000001}"#,
+            #"{"a":1e-7}"#, #"{"a":1E-7}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#, #"{"a":"\u001F"}"#, #"{"a":"\u001f"}"#,
+            #"{"a":"\u000a"}"#,
+            #"{"a":"\n"}"#, #"{"b":1,"a":2}"#, #"{"a":1,"b":2}"#, #"{"a":[1, 2]}"#, #" {"a":1}"#, #"{"a":1} "#,
+            #"{"a":"\ud83d\ude00"}"#,
+            #"{"a":"😀"}"#, #"{"€":1,"😀":2}"#, #"{"😀":1,"€":2}"#, #"{"a":123456789012345678}"#,
+            #"{"a":123456789012345680}"#,
             #"{"a":-5e-324}"#, #"{"a":0.1}"#, #"{"a":.1e1}"#, #"{"a":true,"b":null}"#,
         ]
         for text in cases {

@@ -1,7 +1,9 @@
 import CohortCrypto
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,7 +23,9 @@ struct LedgerRecoveryTests {
         let partial = Array(#"{"data":{"round":3,"#.utf8)
         Fixtures.write(intact + partial, to: directory.ledgerPath)
 
-        #expect(ledgerError { _ = try LedgerWriter.open(stateDirectory: directory.path, signingKey: key) }?.code == .tornTail)
+        #expect(
+            ledgerError { _ = try LedgerWriter.open(stateDirectory: directory.path, signingKey: key) }?.code
+                == .tornTail)
         let report = try LedgerWriter.recover(stateDirectory: directory.path, publicKey: key.publicKey)
         #expect(report.truncatedAt == intact.count)
         #expect(report.removed == partial)
@@ -57,13 +61,19 @@ struct LedgerRecoveryTests {
         lines.remove(at: 3)
         let damaged = Fixtures.join(lines) + Array(#"{"da"#.utf8)
         Fixtures.write(damaged, to: directory.ledgerPath)
-        let error = ledgerError { _ = try LedgerWriter.recover(stateDirectory: directory.path, publicKey: key.publicKey) }
+        let error = ledgerError {
+            _ = try LedgerWriter.recover(stateDirectory: directory.path, publicKey: key.publicKey)
+        }
         #expect(error?.code == .sequenceGap)
         #expect(error?.line == 4)
         #expect(Fixtures.read(directory.ledgerPath) == damaged)
         // A torn tail with the wrong key is not "recovered" either.
         Fixtures.write(Fixtures.join(Array(lines.prefix(3))) + [0x7b], to: directory.ledgerPath)
-        #expect(ledgerError { _ = try LedgerWriter.recover(stateDirectory: directory.path, publicKey: Ed25519.KeyPair.generate().publicKey) }?.code == .wrongKey)
+        #expect(
+            ledgerError {
+                _ = try LedgerWriter.recover(
+                    stateDirectory: directory.path, publicKey: Ed25519.KeyPair.generate().publicKey)
+            }?.code == .wrongKey)
     }
 
     @Test("recover() after an interrupted genesis empties the file so create() can start again")
@@ -72,10 +82,13 @@ struct LedgerRecoveryTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         Fixtures.write(Array(#"{"data":{"accountant""#.utf8), to: directory.ledgerPath)
-        #expect(ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey) }?.code == .tornTail)
+        #expect(
+            ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey) }?.code
+                == .tornTail)
         let report = try LedgerWriter.recover(stateDirectory: directory.path, publicKey: key.publicKey)
         #expect(report.truncatedAt == 0)
-        let writer = try LedgerWriter.create(stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key))
+        let writer = try LedgerWriter.create(
+            stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key))
         #expect(writer.state.entryCount == 1)
     }
 
@@ -91,7 +104,9 @@ struct LedgerRecoveryTests {
         }
         defer { _ = system("umount '\(mountPoint)'") }
         let key = Fixtures.testKey()
-        let writer = try LedgerWriter.create(stateDirectory: mountPoint, signingKey: key, genesis: Fixtures.genesis(key: key, epsilonMax: 1e6), clock: TestClock().now)
+        let writer = try LedgerWriter.create(
+            stateDirectory: mountPoint, signingKey: key, genesis: Fixtures.genesis(key: key, epsilonMax: 1e6),
+            clock: TestClock().now)
         var failure: LedgerError? = nil
         var round = 1
         while failure == nil && round < 10_000 {

@@ -1,6 +1,7 @@
 import CohortCrypto
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
 
 @Suite("Ledger show, export and report")
@@ -10,9 +11,14 @@ struct LedgerRenderingTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 2)
-        try writer.append(GateDecisionPayload(round: 3, gate: "quorum", passed: false, reason: "1 of 4 <connected>", inputs: ["connected": 1]))
-        try writer.append(RoundRefusedPayload(round: 3, gate: "budget", reason: "projected ε 9.1 > 8 & more", projectedEpsilon: 9.1, epsilonMax: 8))
-        return try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true).entries
+        try writer.append(
+            GateDecisionPayload(
+                round: 3, gate: "quorum", passed: false, reason: "1 of 4 <connected>", inputs: ["connected": 1]))
+        try writer.append(
+            RoundRefusedPayload(
+                round: 3, gate: "budget", reason: "projected ε 9.1 > 8 & more", projectedEpsilon: 9.1, epsilonMax: 8))
+        return try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
+            .entries
     }
 
     @Test("the table has one row per entry with round and ε columns")
@@ -37,7 +43,9 @@ struct LedgerRenderingTests {
         #expect(rows.count == entries.count + 1)
         #expect(rows[0] == "seq,time,kind,round,round_epsilon,cumulative_epsilon,data")
         #expect(rows[4].hasPrefix("3,2026-11-29T14:00:"))
-        #expect(rows[4].contains(",\"{\"\"charge_method\"\":\"\"mtz-integer-add-symmetric-v2\"\",\"\"clipping_bound\"\":1,"))
+        #expect(
+            rows[4].contains(",\"{\"\"charge_method\"\":\"\"mtz-integer-add-symmetric-v2\"\",\"\"clipping_bound\"\":1,")
+        )
 
         let json = try JSONParser.parse(LedgerRendering.json(entries))
         let array = try #require(json.arrayValue)
@@ -47,7 +55,8 @@ struct LedgerRenderingTests {
     @Test("the HTML report is self-contained and escapes text")
     func html() throws {
         let entries = try Self.entries()
-        let html = LedgerHTMLReport.render(entries: entries, title: "ledger <test>.jsonl", verification: "all 11 entries verified")
+        let html = LedgerHTMLReport.render(
+            entries: entries, title: "ledger <test>.jsonl", verification: "all 11 entries verified")
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("<svg"))
         #expect(html.contains("<polyline"))
@@ -73,11 +82,13 @@ struct LedgerRenderingTests {
 
             """
         let evaluations = try RoundEvaluations.parse(Array(text.utf8), source: "e.jsonl")
-        #expect(evaluations == [
-            RoundEvaluation(round: 1, accuracy: 0.81, rocAUC: 0.9, loss: 0.44, count: 100, participants: 3),
-            RoundEvaluation(round: 2, accuracy: 0.85, rocAUC: 0.91, loss: nil, count: 100, participants: 2),
-        ])
-        let html = LedgerHTMLReport.render(entries: try Self.entries(), title: "t", evaluations: evaluations, evaluationsSource: "e.jsonl")
+        #expect(
+            evaluations == [
+                RoundEvaluation(round: 1, accuracy: 0.81, rocAUC: 0.9, loss: 0.44, count: 100, participants: 3),
+                RoundEvaluation(round: 2, accuracy: 0.85, rocAUC: 0.91, loss: nil, count: 100, participants: 2),
+            ])
+        let html = LedgerHTMLReport.render(
+            entries: try Self.entries(), title: "t", evaluations: evaluations, evaluationsSource: "e.jsonl")
         #expect(html.contains("data-plot=\"holdout-metrics\""))
         #expect(html.contains("data-plot=\"holdout-loss\""))
         #expect(html.contains("Metrics from e.jsonl."))
@@ -95,23 +106,26 @@ struct LedgerRenderingTests {
         let entries = try LedgerVerifier.verify(file: writer.path, publicKey: key.publicKey, keepEntries: true).entries
         let evaluations = try RoundEvaluations.parse(
             Array(#"{"round": 1, "metrics": {"loss": 1.7e308, "accuracy": 0.5}}"#.utf8), source: "e.jsonl")
-        let html = LedgerHTMLReport.render(entries: entries, title: "t", evaluations: evaluations, evaluationsSource: "e.jsonl")
+        let html = LedgerHTMLReport.render(
+            entries: entries, title: "t", evaluations: evaluations, evaluationsSource: "e.jsonl")
         #expect(html.contains("data-plot=\"epsilon\"") && html.contains("data-plot=\"holdout-loss\""))
         #expect(!html.lowercased().contains("=\"nan") && !html.lowercased().contains("=\"inf"))
     }
 
-    @Test("a bad evaluations line is named with its line and what is wrong", arguments: [
-        ("not json", "not JSON"),
-        ("[1, 2]", "not a JSON object"),
-        (#"{"round": 0, "metrics": {}}"#, "\"round\" must be an integer ≥ 1"),
-        (#"{"round": 1.5, "metrics": {}}"#, "\"round\" must be an integer ≥ 1"),
-        (#"{"round": 1}"#, "\"metrics\" must be an object"),
-        (#"{"round": 1, "metrics": {"accuracy": 1.2}}"#, "metrics.accuracy must be a number in [0, 1]"),
-        (#"{"round": 1, "metrics": {"roc_auc": "high"}}"#, "metrics.roc_auc must be a number in [0, 1]"),
-        (#"{"round": 1, "metrics": {"loss": -1}}"#, "metrics.loss must be a finite number ≥ 0"),
-        (#"{"round": 1, "metrics": {"count": 2.5}}"#, "metrics.count must be an integer ≥ 0"),
-        (#"{"round": 1, "metrics": {}, "participants": -1}"#, "participants must be an integer ≥ 0"),
-    ])
+    @Test(
+        "a bad evaluations line is named with its line and what is wrong",
+        arguments: [
+            ("not json", "not JSON"),
+            ("[1, 2]", "not a JSON object"),
+            (#"{"round": 0, "metrics": {}}"#, "\"round\" must be an integer ≥ 1"),
+            (#"{"round": 1.5, "metrics": {}}"#, "\"round\" must be an integer ≥ 1"),
+            (#"{"round": 1}"#, "\"metrics\" must be an object"),
+            (#"{"round": 1, "metrics": {"accuracy": 1.2}}"#, "metrics.accuracy must be a number in [0, 1]"),
+            (#"{"round": 1, "metrics": {"roc_auc": "high"}}"#, "metrics.roc_auc must be a number in [0, 1]"),
+            (#"{"round": 1, "metrics": {"loss": -1}}"#, "metrics.loss must be a finite number ≥ 0"),
+            (#"{"round": 1, "metrics": {"count": 2.5}}"#, "metrics.count must be an integer ≥ 0"),
+            (#"{"round": 1, "metrics": {}, "participants": -1}"#, "participants must be an integer ≥ 0"),
+        ])
     func badEvaluationsLine(line: String, problem: String) throws {
         let text = #"{"round": 1, "metrics": {"accuracy": 0.8}}"# + "\n" + line + "\n"
         do {

@@ -2,6 +2,7 @@ import CohortCrypto
 import CohortPrivacy
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
 
 @Suite("Ledger append and verify")
@@ -12,8 +13,12 @@ struct LedgerRoundTripTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 3)
-        try writer.append(RoundRefusedPayload(round: 4, gate: "budget", reason: "projected ε above the cap", projectedEpsilon: 9.5, epsilonMax: 8))
-        try writer.append(EvaluationRecordedPayload(round: 3, participants: ["bank-a": ["accuracy": 0.91]], aggregate: ["accuracy": 0.9, "roc_auc": 0.95]))
+        try writer.append(
+            RoundRefusedPayload(
+                round: 4, gate: "budget", reason: "projected ε above the cap", projectedEpsilon: 9.5, epsilonMax: 8))
+        try writer.append(
+            EvaluationRecordedPayload(
+                round: 3, participants: ["bank-a": ["accuracy": 0.91]], aggregate: ["accuracy": 0.9, "roc_auc": 0.95]))
         let written = writer.state
 
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
@@ -34,7 +39,9 @@ struct LedgerRoundTripTests {
         charged.compose(mechanism, rounds: 3)
         let reference = charged.epsilon(delta: Fixtures.delta)
         #expect(abs(result.state.cumulativeEpsilon - reference.epsilon) <= 1e-12 * reference.epsilon)
-        #expect(abs(result.state.accountant.epsilon(delta: Fixtures.delta).epsilon - reference.epsilon) <= 1e-12 * reference.epsilon)
+        #expect(
+            abs(result.state.accountant.epsilon(delta: Fixtures.delta).epsilon - reference.epsilon) <= 1e-12
+                * reference.epsilon)
 
         // Every line is canonical JSON ending in one newline; entries read back equal what was written.
         let bytes = Fixtures.read(directory.ledgerPath)
@@ -43,7 +50,9 @@ struct LedgerRoundTripTests {
             #expect(try JSONParser.parse(line).canonicalBytes == line)
             #expect(result.entries[index].canonicalLine == line)
             // The fast signed-bytes splice equals the re-serialised form.
-            #expect(line.withUnsafeBufferPointer { LedgerVerifier.signedBytes(ofCanonicalLine: $0) } == result.entries[index].signedBytes)
+            #expect(
+                line.withUnsafeBufferPointer { LedgerVerifier.signedBytes(ofCanonicalLine: $0) }
+                    == result.entries[index].signedBytes)
         }
     }
 
@@ -72,7 +81,10 @@ struct LedgerRoundTripTests {
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 1)
         let error = ledgerError { _ = try LedgerWriter.open(stateDirectory: directory.path, signingKey: key) }
         #expect(error?.code == .locked)
-        let second = ledgerError { _ = try LedgerWriter.create(stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key)) }
+        let second = ledgerError {
+            _ = try LedgerWriter.create(
+                stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key))
+        }
         #expect(second?.code == .locked)
         withExtendedLifetime(writer) {}
     }
@@ -83,7 +95,10 @@ struct LedgerRoundTripTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         do { _ = try Fixtures.writeLedger(in: directory, key: key, rounds: 0) }
-        let error = ledgerError { _ = try LedgerWriter.create(stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key)) }
+        let error = ledgerError {
+            _ = try LedgerWriter.create(
+                stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key))
+        }
         #expect(error?.code == .alreadyExists)
     }
 
@@ -96,11 +111,16 @@ struct LedgerRoundTripTests {
         let before = Fixtures.read(directory.ledgerPath)
 
         // Releasing a model without a charge breaks the write-ahead rule.
-        try writer.append(RoundOpenedPayload(round: 2, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 2, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
         let afterOpen = Fixtures.read(directory.ledgerPath)
-        #expect(ledgerError {
-            try writer.append(RoundClosedPayload(round: 2, modelSHA256: SHA256.hexDigest(utf8: "m"), checkpoint: "c", metrics: [:]))
-        }?.code == .roundOrder)
+        #expect(
+            ledgerError {
+                try writer.append(
+                    RoundClosedPayload(
+                        round: 2, modelSHA256: SHA256.hexDigest(utf8: "m"), checkpoint: "c", metrics: [:]))
+            }?.code == .roundOrder)
         // A charge with a wrong ε.
         var charge = Fixtures.charge(round: 2, state: writer.state)
         charge.cumulativeEpsilon *= 0.9
@@ -113,9 +133,13 @@ struct LedgerRoundTripTests {
         #expect(afterOpen.count > before.count)
 
         // An abort after no charge records charged: false; claiming otherwise is refused.
-        #expect(ledgerError { try writer.append(RoundAbortedPayload(round: 2, reason: "x", charged: true)) }?.code == .roundOrder)
+        #expect(
+            ledgerError { try writer.append(RoundAbortedPayload(round: 2, reason: "x", charged: true)) }?.code
+                == .roundOrder)
         try writer.append(RoundAbortedPayload(round: 2, reason: "operator abort", charged: false))
-        #expect(try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey).state.unfinishedRound == nil)
+        #expect(
+            try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey).state.unfinishedRound == nil
+        )
     }
 
     @Test("a charged round that is aborted stays charged")
@@ -124,7 +148,9 @@ struct LedgerRoundTripTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 1)
-        try writer.append(RoundOpenedPayload(round: 2, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 2, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
         try writer.append(Fixtures.charge(round: 2, state: writer.state))
         #expect(writer.state.unfinishedRound == 2)
         #expect(writer.state.unfinishedRoundCharged)
@@ -144,7 +170,9 @@ struct LedgerRoundTripTests {
         try writer.append(kind: "operator.note", data: ["text": "maintenance window", "round": 1])
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
         #expect(result.state.unknownKinds == ["operator.note": 1])
-        #expect(try result.entries.last!.record() == .unknown(kind: "operator.note", data: ["text": "maintenance window", "round": 1]))
+        #expect(
+            try result.entries.last!.record()
+                == .unknown(kind: "operator.note", data: ["text": "maintenance window", "round": 1]))
     }
 
     @Test("policy adoption changes the cap from that entry on")
@@ -153,12 +181,21 @@ struct LedgerRoundTripTests {
         defer { directory.remove() }
         let key = Fixtures.testKey()
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 1, epsilonMax: 8)
-        try writer.append(PolicyAdoptedPayload(policySHA256: SHA256.hexDigest(utf8: "v2"), oldEpsilonMax: 8, newEpsilonMax: 10, operatorName: "ops@bank-a"))
+        try writer.append(
+            PolicyAdoptedPayload(
+                policySHA256: SHA256.hexDigest(utf8: "v2"), oldEpsilonMax: 8, newEpsilonMax: 10,
+                operatorName: "ops@bank-a"))
         #expect(writer.state.epsilonMax == 10)
-        #expect(ledgerError {
-            try writer.append(PolicyAdoptedPayload(policySHA256: SHA256.hexDigest(utf8: "v3"), oldEpsilonMax: 8, newEpsilonMax: 12, operatorName: "x"))
-        }?.code == .badEntry)
-        #expect(try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey).state.policySHA256 == SHA256.hexDigest(utf8: "v2"))
+        #expect(
+            ledgerError {
+                try writer.append(
+                    PolicyAdoptedPayload(
+                        policySHA256: SHA256.hexDigest(utf8: "v3"), oldEpsilonMax: 8, newEpsilonMax: 12,
+                        operatorName: "x"))
+            }?.code == .badEntry)
+        #expect(
+            try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey).state.policySHA256
+                == SHA256.hexDigest(utf8: "v2"))
     }
 
     @Test("timestamps: exact form only, and a clock that steps back does not break the ledger")
@@ -166,8 +203,11 @@ struct LedgerRoundTripTests {
         #expect(LedgerTime("2026-11-29T14:00:00.123Z")?.millisecondsSinceEpoch == 1_795_960_800_123)
         #expect(LedgerTime(millisecondsSinceEpoch: 1_795_960_800_123).description == "2026-11-29T14:00:00.123Z")
         #expect(LedgerTime(millisecondsSinceEpoch: 951_782_400_000).description == "2000-02-29T00:00:00.000Z")
-        for bad in ["2026-11-29T14:00:00Z", "2026-11-29T14:00:00.123+00:00", "2026-02-30T00:00:00.000Z", "2026-11-29t14:00:00.123z",
-                    "2026-11-29T24:00:00.000Z", "2026-11-29T14:00:60.000Z", "2026-13-01T00:00:00.000Z"] {
+        for bad in [
+            "2026-11-29T14:00:00Z", "2026-11-29T14:00:00.123+00:00", "2026-02-30T00:00:00.000Z",
+            "2026-11-29t14:00:00.123z",
+            "2026-11-29T24:00:00.000Z", "2026-11-29T14:00:60.000Z", "2026-13-01T00:00:00.000Z",
+        ] {
             #expect(LedgerTime(bad) == nil, "\(bad)")
         }
         let directory = try TemporaryDirectory()
@@ -178,7 +218,8 @@ struct LedgerRoundTripTests {
         let backwards: @Sendable () -> LedgerTime = {
             LedgerTime(millisecondsSinceEpoch: 2 * TestClock.start - clock.now().millisecondsSinceEpoch)
         }
-        let writer = try LedgerWriter.create(stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key), clock: backwards)
+        let writer = try LedgerWriter.create(
+            stateDirectory: directory.path, signingKey: key, genesis: Fixtures.genesis(key: key), clock: backwards)
         try Fixtures.writeRound(1, to: writer)
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
         #expect(Set(result.entries.map(\.time)).count == 1)

@@ -1,6 +1,7 @@
 import CohortCrypto
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
 
 /// Verification of a file reads it streaming, a batch of lines at a time, with a maximum line
@@ -29,7 +30,9 @@ struct LedgerStreamingTests {
         let lineCount = Fixtures.lines(bytes).count
         bytes += [UInt8](repeating: UInt8(ascii: "a"), count: LedgerLineReader.maximumLineBytes + 1) + [0x0A]
         Fixtures.write(bytes, to: directory.ledgerPath)
-        let error = ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: Self.key.publicKey) }
+        let error = ledgerError {
+            _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: Self.key.publicKey)
+        }
         #expect(error?.code == .lineTooLong)
         #expect(error?.line == lineCount + 1)
         #expect(error?.message.contains(directory.ledgerPath) == true)
@@ -39,19 +42,26 @@ struct LedgerStreamingTests {
     func lineAtTheLimit() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        Fixtures.write([UInt8](repeating: UInt8(ascii: "a"), count: LedgerLineReader.maximumLineBytes) + [0x0A], to: directory.ledgerPath)
-        #expect(ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: Self.key.publicKey) }?.code == .badJSON)
+        Fixtures.write(
+            [UInt8](repeating: UInt8(ascii: "a"), count: LedgerLineReader.maximumLineBytes) + [0x0A],
+            to: directory.ledgerPath)
+        #expect(
+            ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: Self.key.publicKey) }?
+                .code == .badJSON)
     }
 
     @Test("batches of any size verify the same ledger and report the same first failure")
     func batchBoundaries() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        Fixtures.write(Fixtures.join(Fixtures.lines(LedgerBenchmark.syntheticLedger(entries: 300, key: Self.key))), to: directory.ledgerPath)
+        Fixtures.write(
+            Fixtures.join(Fixtures.lines(LedgerBenchmark.syntheticLedger(entries: 300, key: Self.key))),
+            to: directory.ledgerPath)
         for chunk in [1, 2, 7, 299, 300, 301] {
             for verifyAll in [true, false] {
                 let (result, torn) = try LedgerVerifier.verifyStreaming(
-                    file: directory.ledgerPath, publicKey: Self.key.publicKey, verifyAll: verifyAll, keepEntries: false, chunkSize: chunk)
+                    file: directory.ledgerPath, publicKey: Self.key.publicKey, verifyAll: verifyAll, keepEntries: false,
+                    chunkSize: chunk)
                 #expect(result.state.entryCount == 300)
                 #expect(torn == nil)
             }
@@ -62,10 +72,16 @@ struct LedgerStreamingTests {
         Fixtures.write(Fixtures.join(lines), to: directory.ledgerPath)
         for chunk in [1, 7, 149, 150, 151] {
             let error = ledgerError {
-                _ = try LedgerVerifier.verifyStreaming(file: directory.ledgerPath, publicKey: Self.key.publicKey, verifyAll: true, keepEntries: false, chunkSize: chunk)
+                _ = try LedgerVerifier.verifyStreaming(
+                    file: directory.ledgerPath, publicKey: Self.key.publicKey, verifyAll: true, keepEntries: false,
+                    chunkSize: chunk)
             }
             #expect(error?.line == 150)
         }
-        #expect(ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: Self.key.publicKey, signatures: .lastEntryOnly) }?.line == 150)
+        #expect(
+            ledgerError {
+                _ = try LedgerVerifier.verify(
+                    file: directory.ledgerPath, publicKey: Self.key.publicKey, signatures: .lastEntryOnly)
+            }?.line == 150)
     }
 }

@@ -2,6 +2,7 @@ import CohortCrypto
 import CohortPrivacy
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
 
 /// Every kind of damage is detected, and the error names the entry at fault.
@@ -15,7 +16,9 @@ struct LedgerTamperTests {
         return (directory, key, Fixtures.lines(Fixtures.read(directory.ledgerPath)))
     }
 
-    static func verify(_ bytes: [UInt8], key: [UInt8], signatures: LedgerVerifier.SignatureCheck = .everyEntry) -> LedgerError? {
+    static func verify(
+        _ bytes: [UInt8], key: [UInt8], signatures: LedgerVerifier.SignatureCheck = .everyEntry
+    ) -> LedgerError? {
         ledgerError { _ = try LedgerVerifier.verify(bytes: bytes, publicKey: key, signatures: signatures) }
     }
 
@@ -69,7 +72,8 @@ struct LedgerTamperTests {
         defer { directory.remove() }
         // Documented limitation (docs/LEDGER.md): truncation at a line boundary leaves a valid
         // prefix; the coordinator's state (last seq and hash) or a published head detects it.
-        let state = try LedgerVerifier.verify(bytes: Fixtures.join(Array(lines.dropLast())), publicKey: key.publicKey).state
+        let state = try LedgerVerifier.verify(bytes: Fixtures.join(Array(lines.dropLast())), publicKey: key.publicKey)
+            .state
         #expect(state.entryCount == 12)
     }
 
@@ -194,9 +198,13 @@ struct LedgerTamperTests {
         let rightKey = try KeyFile.readPublic(kind: .ed25519Public, from: right)
         #expect(try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: rightKey).state.entryCount == 13)
         let wrongKey = try KeyFile.readPublic(kind: .ed25519Public, from: wrong)
-        #expect(ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: wrongKey) }?.code == .wrongKey)
+        #expect(
+            ledgerError { _ = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: wrongKey) }?.code
+                == .wrongKey)
         #expect(throws: CryptoError.self) { try KeyFile.readPublic(kind: .ed25519Public, from: sealing) }
-        #expect(String(decoding: Fixtures.read(right), as: UTF8.self) == "cohort-key v1 ed25519-public \(Base64.encode(key.publicKey))\n")
+        #expect(
+            String(decoding: Fixtures.read(right), as: UTF8.self)
+                == "cohort-key v1 ed25519-public \(Base64.encode(key.publicKey))\n")
     }
 
     @Test("a charge beyond epsilon_max is refused by the writer and caught by the verifier")
@@ -210,14 +218,17 @@ struct LedgerTamperTests {
         let two = charged.epsilon(delta: Fixtures.delta).epsilon
         let cap = two * 1.01
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 2, epsilonMax: cap)
-        try writer.append(RoundOpenedPayload(round: 3, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
+        try writer.append(
+            RoundOpenedPayload(
+                round: 3, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
         let refused = ledgerError { try writer.append(Fixtures.charge(round: 3, state: writer.state)) }
         #expect(refused?.code == .budgetExceeded)
 
         // A coordinator that ignored its gate (signed with the right key, ε honestly computed).
         var lines = Fixtures.lines(Fixtures.read(directory.ledgerPath))
         let forged = LedgerEntry.signed(
-            seq: lines.count, time: LedgerTime(millisecondsSinceEpoch: TestClock.start + 100_000), kind: RoundChargedPayload.kind,
+            seq: lines.count, time: LedgerTime(millisecondsSinceEpoch: TestClock.start + 100_000),
+            kind: RoundChargedPayload.kind,
             prev: SHA256.hexDigest(lines.last!), data: Fixtures.charge(round: 3, state: writer.state).data, key: key
         )
         lines.append(forged.canonicalLine)
@@ -230,7 +241,13 @@ struct LedgerTamperTests {
     @Test("a first entry that is not genesis, and a second genesis, are refused")
     func genesisRules() throws {
         let key = Fixtures.testKey()
-        let noGenesis = Fixtures.forge([("round.opened", RoundOpenedPayload(round: 1, participantsSampled: 1, participantsEligible: 1, mechanism: "m").data)], key: key)
+        let noGenesis = Fixtures.forge(
+            [
+                (
+                    "round.opened",
+                    RoundOpenedPayload(round: 1, participantsSampled: 1, participantsEligible: 1, mechanism: "m").data
+                )
+            ], key: key)
         #expect(Self.verify(noGenesis, key: key.publicKey)?.code == .badGenesis)
         let genesis = Fixtures.genesis(key: key).data
         let twice = Fixtures.forge([("genesis", genesis), ("genesis", genesis)], key: key)
@@ -239,7 +256,9 @@ struct LedgerTamperTests {
         #expect(error?.line == 2)
         var unsupported = Fixtures.genesis(key: key)
         unsupported.accountant = "prv-accountant"
-        #expect(Self.verify(Fixtures.forge([("genesis", unsupported.data)], key: key), key: key.publicKey)?.code == .badGenesis)
+        #expect(
+            Self.verify(Fixtures.forge([("genesis", unsupported.data)], key: key), key: key.publicKey)?.code
+                == .badGenesis)
         #expect(Self.verify([], key: key.publicKey)?.code == .empty)
     }
 
@@ -250,7 +269,8 @@ struct LedgerTamperTests {
         var damaged = lines
         let entry = try LedgerEntry(json: JSONParser.parse(lines[6]))
         let earlier = LedgerEntry.signed(
-            seq: entry.seq, time: LedgerTime(millisecondsSinceEpoch: entry.time.millisecondsSinceEpoch - 60_000), kind: entry.kind,
+            seq: entry.seq, time: LedgerTime(millisecondsSinceEpoch: entry.time.millisecondsSinceEpoch - 60_000),
+            kind: entry.kind,
             prev: entry.prev, data: entry.data, key: key
         )
         damaged[6] = earlier.canonicalLine

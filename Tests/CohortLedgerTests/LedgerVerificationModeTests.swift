@@ -1,16 +1,19 @@
 import CohortCrypto
 import CohortTesting
 import Testing
+
 @testable import CohortLedger
 
 /// The two signature modes, the parallel pass and the fast paths of verification.
 @Suite("Ledger verification modes")
 struct LedgerVerificationModeTests {
     static func verify(
-        _ bytes: [UInt8], key: [UInt8], signatures: LedgerVerifier.SignatureCheck, chunkSize: Int = LedgerVerifier.chunkSize
+        _ bytes: [UInt8], key: [UInt8], signatures: LedgerVerifier.SignatureCheck,
+        chunkSize: Int = LedgerVerifier.chunkSize
     ) -> LedgerError? {
         ledgerError {
-            _ = try LedgerVerifier.verifyPrefix(bytes: bytes, publicKey: key, signatures: signatures, keepEntries: false, chunkSize: chunkSize)
+            _ = try LedgerVerifier.verifyPrefix(
+                bytes: bytes, publicKey: key, signatures: signatures, keepEntries: false, chunkSize: chunkSize)
         }
     }
 
@@ -32,7 +35,9 @@ struct LedgerVerificationModeTests {
         for position in first..<lines.count {
             let entry = try LedgerEntry(json: JSONParser.parse(lines[position]))
             let signer = damage[position] == .otherKey ? other : key
-            var line = LedgerEntry.signed(seq: entry.seq, time: entry.time, kind: entry.kind, prev: prev, data: entry.data, key: signer).canonicalLine
+            var line = LedgerEntry.signed(
+                seq: entry.seq, time: entry.time, kind: entry.kind, prev: prev, data: entry.data, key: signer
+            ).canonicalLine
             if damage[position] == .notCanonical { line.insert(UInt8(ascii: " "), at: 1) }
             result[position] = line
             prev = LineHash.hex(line)
@@ -68,7 +73,8 @@ struct LedgerVerificationModeTests {
         for (damage, line, code) in cases {
             let bytes = Fixtures.join(try Self.rebuild(Self.lines, key: Self.key, damage: damage))
             for chunk in [256, 1000, LedgerVerifier.chunkSize] {
-                let error = try #require(Self.verify(bytes, key: Self.key.publicKey, signatures: .everyEntry, chunkSize: chunk))
+                let error = try #require(
+                    Self.verify(bytes, key: Self.key.publicKey, signatures: .everyEntry, chunkSize: chunk))
                 #expect(error.line == line, "chunk \(chunk): \(error)")
                 #expect(error.code == code, "chunk \(chunk): \(error)")
                 #expect(error.seq == line - 1)
@@ -76,7 +82,9 @@ struct LedgerVerificationModeTests {
         }
     }
 
-    @Test("last-signature mode accepts an invalid inner signature that a later valid signature covers, and says so in its contract")
+    @Test(
+        "last-signature mode accepts an invalid inner signature that a later valid signature covers, and says so in its contract"
+    )
     func anchoredCoversInnerSignatures() throws {
         // Only the key holder can produce this file: every line after the bad signature is signed
         // with the ledger key over a chain that includes the bad signature's bytes.
@@ -87,7 +95,8 @@ struct LedgerVerificationModeTests {
         // names the first entry whose signature fails, as the exhaustive mode does.
         let tail = Dictionary(uniqueKeysWithValues: (1500..<Self.lines.count).map { ($0, Damage.otherKey) })
         let forged = Fixtures.join(try Self.rebuild(Self.lines, key: Self.key, damage: tail))
-        let error = try #require(Self.verify(forged, key: Self.key.publicKey, signatures: .lastEntryOnly, chunkSize: 256))
+        let error = try #require(
+            Self.verify(forged, key: Self.key.publicKey, signatures: .lastEntryOnly, chunkSize: 256))
         #expect(error.code == .badSignature)
         #expect(error.line == 1501)
     }
@@ -115,12 +124,23 @@ struct LedgerVerificationModeTests {
         let other = Ed25519.KeyPair.generate()
         variants.append(("re-signed", Fixtures.join(try Fixtures.resign(lines, from: 4, key: other, rechain: false))))
         variants.append(("re-signed and re-chained", Fixtures.join(try Fixtures.resign(lines, from: 4, key: other))))
-        variants.append(("edited ε", Fixtures.join(try Fixtures.resign(lines, from: 7, key: key) { data in
-            data["cumulative_epsilon"] = .number(data["cumulative_epsilon"]!.doubleValue! * (1 + 1e-6))
-        })))
+        variants.append(
+            (
+                "edited ε",
+                Fixtures.join(
+                    try Fixtures.resign(lines, from: 7, key: key) { data in
+                        data["cumulative_epsilon"] = .number(data["cumulative_epsilon"]!.doubleValue! * (1 + 1e-6))
+                    })
+            ))
         for (name, bytes) in variants {
-            let all = try #require(ledgerError { _ = try LedgerVerifier.verify(bytes: bytes, publicKey: key.publicKey, signatures: .everyEntry) }, "\(name)")
-            let last = try #require(ledgerError { _ = try LedgerVerifier.verify(bytes: bytes, publicKey: key.publicKey, signatures: .lastEntryOnly) }, "\(name)")
+            let all = try #require(
+                ledgerError {
+                    _ = try LedgerVerifier.verify(bytes: bytes, publicKey: key.publicKey, signatures: .everyEntry)
+                }, "\(name)")
+            let last = try #require(
+                ledgerError {
+                    _ = try LedgerVerifier.verify(bytes: bytes, publicKey: key.publicKey, signatures: .lastEntryOnly)
+                }, "\(name)")
             #expect(all.code == last.code, "\(name): \(all) vs \(last)")
             #expect(all.line == last.line, "\(name): \(all) vs \(last)")
             #expect(all.seq == last.seq, "\(name)")
@@ -152,7 +172,9 @@ struct LedgerVerificationModeTests {
                     let original = chars[position]
                     chars[position] = replacement
                     let mutated = String(decoding: chars, as: UTF8.self)
-                    let reference = Base64.decode(mutated).flatMap { $0.count == 64 && Base64.encode($0) == mutated ? $0 : nil }
+                    let reference = Base64.decode(mutated).flatMap {
+                        $0.count == 64 && Base64.encode($0) == mutated ? $0 : nil
+                    }
                     #expect(LedgerEntry.decodeSignature(mutated) == reference, "\(mutated)")
                     chars[position] = original
                 }

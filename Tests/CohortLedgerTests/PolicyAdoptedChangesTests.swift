@@ -22,10 +22,13 @@ import Testing
         #expect(changes[1].new == .sha256(SHA256.hexDigest(utf8: long)))
         #expect(changes[0].old == .absent && changes[2].old == .text("8.0"))
         let payload = PolicyAdoptedPayload(
-            policySHA256: SHA256.hexDigest(utf8: "v2"), oldEpsilonMax: 8, newEpsilonMax: 10, operatorName: "ops-alice", changes: changes)
+            policySHA256: SHA256.hexDigest(utf8: "v2"), oldEpsilonMax: 8, newEpsilonMax: 10, operatorName: "ops-alice",
+            changes: changes)
         let entry = try writer.append(payload)
         #expect(entry.data["changes"]?.arrayValue?.count == 4)
-        #expect(entry.data["changes"]?.arrayValue?[1].objectValue?["new_sha256"]?.stringValue == SHA256.hexDigest(utf8: long))
+        #expect(
+            entry.data["changes"]?.arrayValue?[1].objectValue?["new_sha256"]?.stringValue
+                == SHA256.hexDigest(utf8: long))
         #expect(entry.data["changes"]?.arrayValue?[0].objectValue?["old"] == .null)
 
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
@@ -49,9 +52,12 @@ import Testing
         defer { directory.remove() }
         let key = Fixtures.testKey()
         let writer = try Fixtures.writeLedger(in: directory, key: key, rounds: 1, epsilonMax: 8)
-        try writer.append(kind: PolicyAdoptedPayload.kind, data: [
-            "policy_sha256": .string(SHA256.hexDigest(utf8: "v2")), "old_epsilon_max": 8, "new_epsilon_max": 9, "operator": "ops-alice",
-        ])
+        try writer.append(
+            kind: PolicyAdoptedPayload.kind,
+            data: [
+                "policy_sha256": .string(SHA256.hexDigest(utf8: "v2")), "old_epsilon_max": 8, "new_epsilon_max": 9,
+                "operator": "ops-alice",
+            ])
         let result = try LedgerVerifier.verify(file: directory.ledgerPath, publicKey: key.publicKey, keepEntries: true)
         #expect(result.state.epsilonMax == 9)
         guard case .policyAdopted(let read) = try result.entries.last!.record() else {
@@ -72,7 +78,8 @@ import Testing
             [["field": "x", "old": "1", "new": "2", "new_sha256": .string(SHA256.hexDigest(utf8: "2"))]],
         ] {
             let data: JSONValue = [
-                "policy_sha256": .string(SHA256.hexDigest(utf8: "v2")), "old_epsilon_max": 8, "new_epsilon_max": 9, "operator": "o",
+                "policy_sha256": .string(SHA256.hexDigest(utf8: "v2")), "old_epsilon_max": 8, "new_epsilon_max": 9,
+                "operator": "o",
                 "changes": bad,
             ]
             #expect(ledgerError { _ = try PolicyAdoptedPayload(data: data) }?.code == .badEntry, "\(bad)")

@@ -3,6 +3,7 @@ import CohortPrivacy
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortLedger
 
 /// `Scripts/verify_ledger.py`, the independent verifier docs/LEDGER.md §9 points to, agrees with
@@ -54,7 +55,10 @@ struct PythonVerifierTests {
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("3 charges"))
         // Python sums the log-sum-exp with fsum, Swift sequentially: they agree far inside 1e-9.
-        let difference = try #require(result.output.split(separator: " ").last.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let difference = try #require(
+            result.output.split(separator: " ").last.flatMap {
+                Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
         #expect(difference < 1e-12)
     }
 

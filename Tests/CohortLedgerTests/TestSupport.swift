@@ -1,9 +1,11 @@
 import CohortCrypto
-import CohortTesting
-import Testing
 import CohortPrivacy
+import CohortTesting
 import Synchronization
+import Testing
+
 @testable import CohortLedger
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -54,30 +56,43 @@ enum Fixtures {
         let grid = 1e-3 * clip / Double(dimension).squareRoot()
         return RoundChargedPayload(
             round: round, unit: .record, samplingRate: q, noiseMultiplier: sigma, clippingBound: clip,
-            sensitivity: clip + grid * Double(dimension).squareRoot(), gridStep: grid, dimension: dimension, delta: delta,
+            sensitivity: clip + grid * Double(dimension).squareRoot(), gridStep: grid, dimension: dimension,
+            delta: delta,
             roundEpsilon: projected.roundEpsilon, cumulativeEpsilon: projected.cumulativeEpsilon,
             cumulativeOrder: projected.cumulativeOrder, contributors: contributors,
-            updateDigests: Dictionary(uniqueKeysWithValues: contributors.map { ($0, SHA256.hexDigest(utf8: "update \($0) \(round)")) })
+            updateDigests: Dictionary(
+                uniqueKeysWithValues: contributors.map { ($0, SHA256.hexDigest(utf8: "update \($0) \(round)")) })
         )
     }
 
     /// Writes a complete round (opened, gate, charged, closed) through `writer`.
     static func writeRound(_ round: Int, to writer: LedgerWriter, q: Double = 0.05, sigma: Double = 1.2) throws {
-        try writer.append(RoundOpenedPayload(round: round, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
-        try writer.append(GateDecisionPayload(round: round, gate: "quorum", passed: true, reason: "3 of 4 connected", inputs: ["connected": 3, "required": 2]))
+        try writer.append(
+            RoundOpenedPayload(
+                round: round, participantsSampled: 3, participantsEligible: 4, mechanism: "discrete-gaussian"))
+        try writer.append(
+            GateDecisionPayload(
+                round: round, gate: "quorum", passed: true, reason: "3 of 4 connected",
+                inputs: ["connected": 3, "required": 2]))
         try writer.append(charge(round: round, state: writer.state, q: q, sigma: sigma))
-        try writer.append(RoundClosedPayload(
-            round: round, modelSHA256: SHA256.hexDigest(utf8: "model \(round)"), checkpoint: "checkpoints/round-\(round).safetensors",
-            metrics: ["count": 120, "accuracy": 0.925, "roc_auc": 0.95]
-        ))
+        try writer.append(
+            RoundClosedPayload(
+                round: round, modelSHA256: SHA256.hexDigest(utf8: "model \(round)"),
+                checkpoint: "checkpoints/round-\(round).safetensors",
+                metrics: ["count": 120, "accuracy": 0.925, "roc_auc": 0.95]
+            ))
     }
 
     /// A ledger written through `LedgerWriter`: genesis, then `rounds` full rounds.
     /// Lines: 1 genesis, 2–5 round 1, 6–9 round 2, …
     @discardableResult
-    static func writeLedger(in directory: TemporaryDirectory, key: Ed25519.KeyPair, rounds: Int = 3, epsilonMax: Double = 8) throws -> LedgerWriter {
+    static func writeLedger(
+        in directory: TemporaryDirectory, key: Ed25519.KeyPair, rounds: Int = 3, epsilonMax: Double = 8
+    ) throws -> LedgerWriter {
         let clock = TestClock()
-        let writer = try LedgerWriter.create(stateDirectory: directory.path, signingKey: key, genesis: genesis(key: key, epsilonMax: epsilonMax), clock: clock.now)
+        let writer = try LedgerWriter.create(
+            stateDirectory: directory.path, signingKey: key, genesis: genesis(key: key, epsilonMax: epsilonMax),
+            clock: clock.now)
         if rounds > 0 {
             for round in 1...rounds { try writeRound(round, to: writer) }
         }
@@ -95,8 +110,10 @@ enum Fixtures {
 
     /// Re-signs entries from `index` on with `key`, re-chaining `prev`, after `edit` changed
     /// entry `index`'s data: what an attacker holding the key could do.
-    static func resign(_ lines: [[UInt8]], from index: Int, key: Ed25519.KeyPair, rechain: Bool = true,
-                       edit: (inout [String: JSONValue]) -> Void = { _ in }) throws -> [[UInt8]] {
+    static func resign(
+        _ lines: [[UInt8]], from index: Int, key: Ed25519.KeyPair, rechain: Bool = true,
+        edit: (inout [String: JSONValue]) -> Void = { _ in }
+    ) throws -> [[UInt8]] {
         var result = lines
         var prev = index == 0 ? LedgerEntry.genesisPrev : SHA256.hexDigest(lines[index - 1])
         let last = rechain ? lines.count - 1 : index
@@ -104,7 +121,9 @@ enum Fixtures {
             let entry = try LedgerEntry(json: JSONParser.parse(lines[position]))
             var data = entry.data.objectValue!
             if position == index { edit(&data) }
-            let signed = LedgerEntry.signed(seq: entry.seq, time: entry.time, kind: entry.kind, prev: rechain ? prev : entry.prev, data: .object(data), key: key)
+            let signed = LedgerEntry.signed(
+                seq: entry.seq, time: entry.time, kind: entry.kind, prev: rechain ? prev : entry.prev,
+                data: .object(data), key: key)
             result[position] = signed.canonicalLine
             prev = SHA256.hexDigest(result[position])
         }
@@ -116,7 +135,9 @@ enum Fixtures {
         var prev = LedgerEntry.genesisPrev
         var out: [UInt8] = []
         for (seq, (kind, data)) in records.enumerated() {
-            let entry = LedgerEntry.signed(seq: seq, time: LedgerTime(millisecondsSinceEpoch: TestClock.start + Int64(seq) * 1000), kind: kind, prev: prev, data: data, key: key)
+            let entry = LedgerEntry.signed(
+                seq: seq, time: LedgerTime(millisecondsSinceEpoch: TestClock.start + Int64(seq) * 1000), kind: kind,
+                prev: prev, data: data, key: key)
             let line = entry.canonicalLine
             prev = SHA256.hexDigest(line)
             out += line + [UInt8(ascii: "\n")]

@@ -1,5 +1,6 @@
 import CohortTesting
 import Testing
+
 @testable import CohortModel
 
 @Suite struct CSVReaderTests {
@@ -58,7 +59,9 @@ import Testing
 
     @Test func headerProblems() {
         _ = expectModelError("csv.empty_file") { _ = try CSVReader.parse(text: "\n\n", source: "e.csv") }
-        let duplicate = expectModelError("csv.duplicate_column") { _ = try CSVReader.parse(text: "a,b,a\n", source: "d.csv") }
+        let duplicate = expectModelError("csv.duplicate_column") {
+            _ = try CSVReader.parse(text: "a,b,a\n", source: "d.csv")
+        }
         #expect(duplicate?.location == FileLocation(file: "d.csv", line: 1, column: 3, columnName: "a"))
         _ = expectModelError("csv.empty_column_name") { _ = try CSVReader.parse(text: "a,,b\n", source: "n.csv") }
     }
@@ -80,10 +83,12 @@ import Testing
     }
 
     @Test func writerRoundTrip() throws {
-        let table = CSVTable(source: "mem", header: ["a", "b c", "d"], rows: [
-            ["x,y", "say \"no\"", nil],
-            ["line\nbreak", " padded ", "plain"],
-        ])
+        let table = CSVTable(
+            source: "mem", header: ["a", "b c", "d"],
+            rows: [
+                ["x,y", "say \"no\"", nil],
+                ["line\nbreak", " padded ", "plain"],
+            ])
         let directory = try TemporaryDirectory()
         try table.write(path: directory.file("out.csv"))
         let back = try CSVTable.read(path: directory.file("out.csv"))

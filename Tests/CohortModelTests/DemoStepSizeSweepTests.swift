@@ -121,7 +121,7 @@ import Testing
             }
             return
                 "mean=\(values.reduce(0, +) / Double(values.count)) min=\(values.min()!) "
-                    + "values=\(values.map { ($0 * 1000).rounded() / 1000 })"
+                + "values=\(values.map { ($0 * 1000).rounded() / 1000 })"
         }
         var plan = DPFedSGDPlan.wdbcDemo
         print("SPLIT demo split, keyed holdouts (the demo): " + (try run(plan) { (demo[$0].silos, demo[$0].test) }))

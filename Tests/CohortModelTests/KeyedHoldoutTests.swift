@@ -8,7 +8,8 @@ import Testing
 /// membership only.
 @Suite struct KeyedHoldoutTests {
     static let wdbc: CSVTable = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return try! CSVTable.read(path: root.path + "/Data/breast_cancer_wdbc.csv")
     }()
 
@@ -41,7 +42,8 @@ import Testing
         }
         let first = try DataSplit.keyedHoldout(records: records, prf: prf, testFraction: 0.2)
         let again = try DataSplit.keyedHoldout(records: records, prf: prf, testFraction: 0.2)
-        let otherKey = try DataSplit.keyedHoldout(records: records, prf: try KeyedPRF(key: KeyedPRF.generateKey()), testFraction: 0.2)
+        let otherKey = try DataSplit.keyedHoldout(
+            records: records, prf: try KeyedPRF(key: KeyedPRF.generateKey()), testFraction: 0.2)
         #expect(first == again)
         #expect(first != otherKey)
     }
@@ -54,8 +56,12 @@ import Testing
     @Test func badFractionsAndKeysAreRefused() throws {
         let prf = try KeyedPRF(key: KeyedPRF.generateKey())
         for fraction in [0, 1, -0.1, .nan, .infinity] {
-            _ = expectModelError("data.invalid_split") { _ = try DataSplit.keyedHoldout(records: [["a"]], prf: prf, testFraction: fraction) }
+            _ = expectModelError("data.invalid_split") {
+                _ = try DataSplit.keyedHoldout(records: [["a"]], prf: prf, testFraction: fraction)
+            }
         }
-        #expect(throws: CryptoError.self) { _ = try KeyedPRF(key: SecureBytes(copying: [UInt8](repeating: 1, count: 16))) }
+        #expect(throws: CryptoError.self) {
+            _ = try KeyedPRF(key: SecureBytes(copying: [UInt8](repeating: 1, count: 16)))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CohortModel
 
 @Suite struct MetricsTests {
@@ -22,7 +23,9 @@ import Testing
         let probabilities = [0.9, 0.6, 0.4, 0.5, 0.2, 0.1]
         let labels = [true, false, true, true, false, false]
         let metrics = BinaryMetrics.evaluate(probabilities: probabilities, labels: labels)
-        #expect(metrics.confusion == ConfusionCounts(truePositives: 2, falsePositives: 1, trueNegatives: 2, falseNegatives: 1))
+        #expect(
+            metrics.confusion
+                == ConfusionCounts(truePositives: 2, falsePositives: 1, trueNegatives: 2, falseNegatives: 1))
         #expect(metrics.accuracy == 4.0 / 6)
         #expect(metrics.precision == 2.0 / 3)
         #expect(metrics.recall == 2.0 / 3)

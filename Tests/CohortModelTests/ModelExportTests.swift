@@ -23,8 +23,9 @@ struct ModelExportTests {
             velocity: [Float](repeating: 0.25, count: model.parameters.count))
         return try ModelCheckpoint(
             round: round, model: ModelParameters(parameters: model.parameters), optimizer: optimizer,
-            schemaDigest: schema.digest())
-            .safetensors()
+            schemaDigest: schema.digest()
+        )
+        .safetensors()
     }
 
     /// The fenced Python block between the export-snippet markers of docs/MODEL.md.

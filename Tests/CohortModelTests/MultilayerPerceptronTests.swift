@@ -17,7 +17,9 @@ import Testing
     }
 
     /// The log-loss of one record as a function of the parameters, in double precision.
-    static func loss(_ model: MultilayerPerceptron, _ parameters: [Double], row: ArraySlice<Float>, label: Double)
+    static func loss(
+        _ model: MultilayerPerceptron, _ parameters: [Double], row: ArraySlice<Float>, label: Double
+    )
         throws -> Double
     {
         // Float parameters would round the ±h step away; evaluate the forward pass in double by hand.

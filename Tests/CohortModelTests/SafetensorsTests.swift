@@ -1,6 +1,7 @@
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortModel
 
 @Suite struct SafetensorsTests {
@@ -54,30 +55,38 @@ import Testing
             _ = try SafetensorsFile.decode(Self.file(header: #"{"w": {"dtype": "F32", "shape": [2]}}"#, data: eight))
         }
         let dtype = expectModelError("safetensors.unsupported_dtype") {
-            _ = try SafetensorsFile.decode(Self.file(
-                header: #"{"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}"#, data: eight), source: "x.safetensors")
+            _ = try SafetensorsFile.decode(
+                Self.file(
+                    header: #"{"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}"#, data: eight),
+                source: "x.safetensors")
         }
         #expect(dtype?.message.contains("'w' has dtype F64") == true)
         #expect(dtype?.message.hasPrefix("x.safetensors") == true)
         let size = expectModelError("safetensors.invalid_offsets") {
-            _ = try SafetensorsFile.decode(Self.file(header: #"{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#, data: eight))
+            _ = try SafetensorsFile.decode(
+                Self.file(header: #"{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#, data: eight))
         }
         #expect(size?.message.contains("shape [3] but 8 bytes") == true)
         let gap = expectModelError("safetensors.invalid_offsets") {
-            _ = try SafetensorsFile.decode(Self.file(header: #"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, data: eight))
+            _ = try SafetensorsFile.decode(
+                Self.file(header: #"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, data: eight))
         }
         #expect(gap?.message.contains("gap") == true)
         let overlap = expectModelError("safetensors.invalid_offsets") {
-            _ = try SafetensorsFile.decode(Self.file(
-                header: #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
-                data: eight))
+            _ = try SafetensorsFile.decode(
+                Self.file(
+                    header:
+                        #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
+                    data: eight))
         }
         #expect(overlap?.message.contains("overlaps") == true)
         _ = expectModelError("safetensors.invalid_offsets") {
-            _ = try SafetensorsFile.decode(Self.file(header: #"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#, data: eight))
+            _ = try SafetensorsFile.decode(
+                Self.file(header: #"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#, data: eight))
         }
         _ = expectModelError("safetensors.truncated") {
-            _ = try SafetensorsFile.decode(Self.file(header: #"{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}"#, data: eight))
+            _ = try SafetensorsFile.decode(
+                Self.file(header: #"{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}"#, data: eight))
         }
         _ = expectModelError("safetensors.shape_mismatch") { _ = try Tensor(shape: [2, 2], values: [1, 2, 3]) }
         _ = expectModelError("safetensors.duplicate_name") {
@@ -133,7 +142,11 @@ import Testing
         let (status, output) = try Self.python(script, [path])
         try #require(status == 0, "python failed: \(output)")
         struct Dump: Decodable {
-            struct Entry: Decodable { let dtype: String; let shape: [Int]; let values: [Double] }
+            struct Entry: Decodable {
+                let dtype: String
+                let shape: [Int]
+                let values: [Double]
+            }
             let metadata: [String: String]
             let tensors: [String: Entry]
         }
@@ -172,7 +185,8 @@ import Testing
         #expect(file.tensor(named: "zz")?.shape == [0])
 
         // A float64 file from Python is refused with advice, not misread.
-        let (status64, output64) = try Self.python("""
+        let (status64, output64) = try Self.python(
+            """
             import sys, numpy as np
             from safetensors.numpy import save_file
             save_file({"w": np.ones(3)}, sys.argv[1])

@@ -1,6 +1,7 @@
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortModel
 
 /// The shipped schemas: valid, and their constants are exactly the full data sets' statistics.

@@ -1,27 +1,33 @@
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortModel
 
 /// Validation of tables against a schema: every rejection has its code and location, every
 /// tolerated problem is counted in the attestation.
 @Suite struct SchemaValidationTests {
     /// A small schema exercising every option.
-    static func schema(outOfRange: OutOfRangePolicy = .reject, unknown: UnknownCategoryPolicy = .reject) -> FeatureSchema {
+    static func schema(
+        outOfRange: OutOfRangePolicy = .reject, unknown: UnknownCategoryPolicy = .reject
+    ) -> FeatureSchema {
         FeatureSchema(
             name: "toy",
             label: LabelSpecification(column: "y", positiveClass: "yes", negativeClass: "no"),
             numeric: [
-                NumericFeature(name: "age", range: ValueRange(min: 18, max: 100), outOfRange: outOfRange,
-                               imputation: NumericImputation(strategy: .median, value: 40),
-                               scaling: Scaling(mean: 40, standardDeviation: 10)),
+                NumericFeature(
+                    name: "age", range: ValueRange(min: 18, max: 100), outOfRange: outOfRange,
+                    imputation: NumericImputation(strategy: .median, value: 40),
+                    scaling: Scaling(mean: 40, standardDeviation: 10)),
                 NumericFeature(name: "income", imputation: NumericImputation(strategy: .constant, value: 0)),
             ],
             categorical: [
-                CategoricalFeature(name: "home", categories: ["own", "rent"],
-                                   imputation: CategoricalImputation(strategy: .missingCategory), unknownCategory: unknown),
-                CategoricalFeature(name: "job", categories: ["a", "b", "c"],
-                                   imputation: CategoricalImputation(strategy: .mostFrequent, value: "b")),
+                CategoricalFeature(
+                    name: "home", categories: ["own", "rent"],
+                    imputation: CategoricalImputation(strategy: .missingCategory), unknownCategory: unknown),
+                CategoricalFeature(
+                    name: "job", categories: ["a", "b", "c"],
+                    imputation: CategoricalImputation(strategy: .mostFrequent, value: "b")),
             ]
         )
     }
@@ -29,15 +35,20 @@ import Testing
     static func table(_ text: String) throws -> CSVTable { try CSVReader.parse(text: text, source: "silo.csv") }
 
     @Test func encodesInFixedOrderWithImputationAndScaling() throws {
-        let prepared = try Self.schema().prepare(Self.table("""
-            y,job,extra,home,income,age
-            yes,c,zz,rent,10.5,50
-            no,,zz,,,
-            no, a ,,own,2,18
+        let prepared = try Self.schema().prepare(
+            Self.table(
+                """
+                y,job,extra,home,income,age
+                yes,c,zz,rent,10.5,50
+                no,,zz,,,
+                no, a ,,own,2,18
 
-            """))
+                """))
         let data = prepared.dataset
-        #expect(data.featureNames == ["age", "income", "home=own", "home=rent", "home=<missing>", "job=a", "job=b", "job=c"])
+        #expect(
+            data.featureNames == [
+                "age", "income", "home=own", "home=rent", "home=<missing>", "job=a", "job=b", "job=c",
+            ])
         #expect(Array(data.row(0)) == [1, 10.5, 0, 1, 0, 0, 0, 1])
         #expect(Array(data.row(1)) == [0, 0, 0, 0, 1, 0, 1, 0])  // age imputed 40 → 0 after scaling
         #expect(Array(data.row(2)) == [-2.2, 2, 1, 0, 0, 1, 0, 0])
@@ -149,7 +160,8 @@ import Testing
         #expect(back == schema)
 
         let missingField = expectModelError("schema.invalid_json") {
-            _ = try FeatureSchema.decode(json: Array(#"{"version": 1, "name": "m", "label": {"column": "y"}}"#.utf8), source: "p.json")
+            _ = try FeatureSchema.decode(
+                json: Array(#"{"version": 1, "name": "m", "label": {"column": "y"}}"#.utf8), source: "p.json")
         }
         #expect(missingField?.message.contains("positive_class") == true)
         #expect(missingField?.message.hasPrefix("p.json") == true)

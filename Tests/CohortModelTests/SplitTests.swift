@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CohortModel
 
 @Suite struct SplitTests {
@@ -14,7 +15,9 @@ import Testing
         let testPositives = split.test.filter { Self.labels[$0] }.count
         #expect(testPositives == Int((Double(positives) * 0.2).rounded()))
         #expect(split.test.count == testPositives + Int((Double(569 - positives) * 0.2).rounded()))
-        _ = expectModelError("data.invalid_split") { _ = try DataSplit.stratifiedTrainTest(labels: Self.labels, testFraction: 1, seed: 1) }
+        _ = expectModelError("data.invalid_split") {
+            _ = try DataSplit.stratifiedTrainTest(labels: Self.labels, testFraction: 1, seed: 1)
+        }
     }
 
     /// Pins the generator's output: a change would silently change every demo split.
@@ -32,21 +35,26 @@ import Testing
 
     @Test func dirichletSplitPartitionsWithSkew() throws {
         let rows = Array(0..<569)
-        let silos = try DataSplit.dirichletLabelSkew(labels: Self.labels, rows: rows, silos: 3, concentration: 0.5,
-                                                     minimumPerClass: 10, seed: 3)
+        let silos = try DataSplit.dirichletLabelSkew(
+            labels: Self.labels, rows: rows, silos: 3, concentration: 0.5,
+            minimumPerClass: 10, seed: 3)
         #expect(silos.count == 3)
         #expect(silos.flatMap { $0 }.sorted() == rows)
         for silo in silos {
             #expect(silo.filter { Self.labels[$0] }.count >= 10)
             #expect(silo.filter { !Self.labels[$0] }.count >= 10)
         }
-        #expect(silos == (try DataSplit.dirichletLabelSkew(labels: Self.labels, rows: rows, silos: 3, concentration: 0.5,
-                                                           minimumPerClass: 10, seed: 3)))
+        #expect(
+            silos
+                == (try DataSplit.dirichletLabelSkew(
+                    labels: Self.labels, rows: rows, silos: 3, concentration: 0.5,
+                    minimumPerClass: 10, seed: 3)))
         let rates = silos.map { silo in Double(silo.filter { Self.labels[$0] }.count) / Double(silo.count) }
         #expect(rates.max()! - rates.min()! > 0.05, "α = 0.5 should skew the class balance, got \(rates)")
         _ = expectModelError("data.split_infeasible") {
-            _ = try DataSplit.dirichletLabelSkew(labels: Self.labels, rows: rows, silos: 3, concentration: 1,
-                                                 minimumPerClass: 100, seed: 3)
+            _ = try DataSplit.dirichletLabelSkew(
+                labels: Self.labels, rows: rows, silos: 3, concentration: 1,
+                minimumPerClass: 100, seed: 3)
         }
     }
 

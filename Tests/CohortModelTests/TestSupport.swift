@@ -1,6 +1,7 @@
 import CohortTesting
 import Foundation
 import Testing
+
 @testable import CohortModel
 
 /// The data sets the model tests read, in the repository.

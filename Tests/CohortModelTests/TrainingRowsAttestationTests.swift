@@ -22,7 +22,9 @@ import Testing
 
     @Test(arguments: [0, 1, 80, 100])
     func withinZeroAndRowsDecodes(value: Int) throws {
-        #expect(try DataQualityAttestation.decodeValidated(json: Self.json(trainingRows: String(value))).trainingRows == value)
+        #expect(
+            try DataQualityAttestation.decodeValidated(json: Self.json(trainingRows: String(value))).trainingRows
+                == value)
         var attestation = PeerInputValidationTests.attestation()
         attestation.trainingRows = value
         #expect(try PeerInputValidationTests.roundTrip(attestation) == attestation)
@@ -30,20 +32,25 @@ import Testing
 
     @Test(arguments: ["101", "-1", "4611686018427387904", "9223372036854775807"])
     func outsideZeroAndRowsIsRefused(value: String) {
-        let error = expectModelError("attestation.invalid") { _ = try DataQualityAttestation.decodeValidated(json: Self.json(trainingRows: value)) }
+        let error = expectModelError("attestation.invalid") {
+            _ = try DataQualityAttestation.decodeValidated(json: Self.json(trainingRows: value))
+        }
         #expect(error?.message.contains("`training_rows`") == true)
         #expect(error?.message.contains("0...100") == true)
     }
 
     @Test func wrongTypeIsMalformed() {
-        let error = expectModelError("attestation.malformed") { _ = try DataQualityAttestation.decodeValidated(json: Self.json(trainingRows: #""80""#)) }
+        let error = expectModelError("attestation.malformed") {
+            _ = try DataQualityAttestation.decodeValidated(json: Self.json(trainingRows: #""80""#))
+        }
         #expect(error?.message.contains("training_rows") == true)
     }
 
     /// The streaming keyed-holdout `prepare` gives the same split as `DataSplit.keyedHoldout` over
     /// the file's raw cells, the same encoding as `prepare(csvPath:)`, and attests the training rows.
     @Test func keyedPrepareMatchesTheTableSplitAndAttestsTrainingRows() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
         let csv = root + "/Data/credit_scoring.csv"
         let schema = try FeatureSchema.load(path: root + "/Data/schemas/credit.json")
         let prf = try KeyedPRF(key: KeyedPRF.generateKey())
@@ -59,7 +66,9 @@ import Testing
         withoutTrainingRows.trainingRows = nil
         #expect(withoutTrainingRows == plain.attestation)
         for fraction in [0, 1, Double.nan] {
-            _ = expectModelError("data.invalid_split") { _ = try schema.prepare(csvPath: csv, keyedHoldout: prf, testFraction: fraction) }
+            _ = expectModelError("data.invalid_split") {
+                _ = try schema.prepare(csvPath: csv, keyedHoldout: prf, testFraction: fraction)
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
+@_spi(CohortTesting) import CohortCrypto
 import CohortTesting
 import Foundation
 import Testing
-@_spi(CohortTesting) import CohortCrypto
+
 @_spi(CohortTesting) @testable import CohortModel
 
 @Suite struct TrainingTests {
@@ -33,7 +34,8 @@ import Testing
             minus[j] -= h
             // Float storage limits the precision of the difference quotient.
             let up = try LogisticRegression(parameters: plus.map { Float($0) }).lossAndGradient(Self.toy, l2: 0.1).loss
-            let down = try LogisticRegression(parameters: minus.map { Float($0) }).lossAndGradient(Self.toy, l2: 0.1).loss
+            let down = try LogisticRegression(parameters: minus.map { Float($0) }).lossAndGradient(Self.toy, l2: 0.1)
+                .loss
             #expect(abs((up - down) / (2 * h) - gradient[j]) < 1e-3)
         }
     }
@@ -43,7 +45,8 @@ import Testing
         let bound = 0.5
         var expected = [Double](repeating: 0, count: 3)
         for index in 0..<Self.toy.count {
-            let single = try RecordLevelTraining.clippedGradientSum(model: model, data: Self.toy, indices: [index], clippingBound: bound)
+            let single = try RecordLevelTraining.clippedGradientSum(
+                model: model, data: Self.toy, indices: [index], clippingBound: bound)
             let norm = single.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
             #expect(norm <= bound * (1 + 1e-6))
             // The unclipped gradient is (σ(z) − y)·[x, 1].
@@ -57,7 +60,8 @@ import Testing
                 expected[j] += raw[j] * scale
             }
         }
-        let sum = try RecordLevelTraining.clippedGradientSum(model: model, data: Self.toy, indices: Array(0..<5), clippingBound: bound)
+        let sum = try RecordLevelTraining.clippedGradientSum(
+            model: model, data: Self.toy, indices: Array(0..<5), clippingBound: bound)
         for j in 0..<3 { #expect(abs(Double(sum[j]) - expected[j]) < 1e-6) }
         _ = expectModelError("model.invalid_clipping_bound") {
             _ = try RecordLevelTraining.clippedGradientSum(model: model, data: Self.toy, indices: [0], clippingBound: 0)
@@ -120,12 +124,14 @@ import Testing
         let global = LogisticRegression(featureCount: 2)
         var generator = SeededGenerator(seed: 1)
         let configuration = LocalTrainingConfiguration(epochs: 5, batchSize: 2, learningRate: 0.5)
-        let delta = try LocalTraining.modelDelta(from: global, on: Self.toy, configuration: configuration, using: &generator)
+        let delta = try LocalTraining.modelDelta(
+            from: global, on: Self.toy, configuration: configuration, using: &generator)
         let local = try LogisticRegression(parameters: zip(global.parameters, delta).map { $0 + $1 })
         #expect(try local.lossAndGradient(Self.toy).loss < global.lossAndGradient(Self.toy).loss)
         _ = expectModelError("model.invalid_training_configuration") {
-            _ = try LocalTraining.modelDelta(from: global, on: Self.toy,
-                                             configuration: .init(epochs: 0, batchSize: 1, learningRate: 1), using: &generator)
+            _ = try LocalTraining.modelDelta(
+                from: global, on: Self.toy,
+                configuration: .init(epochs: 0, batchSize: 1, learningRate: 1), using: &generator)
         }
     }
 
@@ -137,8 +143,11 @@ import Testing
         let configuration = LocalTrainingConfiguration(epochs: 60, batchSize: 32, learningRate: 0.1, l2: 1e-3)
         try LocalTraining.train(&model, on: train, configuration: configuration, using: &generator)
         let metrics = try model.evaluate(test)
-        let exact = BinaryMetrics.evaluate(probabilities: try model.probabilities(test), labels: (0..<test.count).map(test.isPositive))
-        print("centralised WDBC (held-out \(test.count)): accuracy \(metrics.accuracy), F1 \(metrics.f1), AUC \(exact.rocAUC ?? .nan)")
+        let exact = BinaryMetrics.evaluate(
+            probabilities: try model.probabilities(test), labels: (0..<test.count).map(test.isPositive))
+        print(
+            "centralised WDBC (held-out \(test.count)): accuracy \(metrics.accuracy), F1 \(metrics.f1), AUC \(exact.rocAUC ?? .nan)"
+        )
         #expect(metrics.accuracy >= 0.96)
         #expect(try #require(exact.rocAUC) >= 0.98)
     }
@@ -149,8 +158,11 @@ import Testing
         var generator = SeededGenerator(seed: 2)
         let configuration = LocalTrainingConfiguration(epochs: 15, batchSize: 64, learningRate: 0.1, l2: 1e-4)
         try LocalTraining.train(&model, on: train, configuration: configuration, using: &generator)
-        let exact = BinaryMetrics.evaluate(probabilities: try model.probabilities(test), labels: (0..<test.count).map(test.isPositive))
-        print("centralised credit (held-out \(test.count)): accuracy \(exact.accuracy), F1 \(exact.f1), AUC \(exact.rocAUC ?? .nan)")
+        let exact = BinaryMetrics.evaluate(
+            probabilities: try model.probabilities(test), labels: (0..<test.count).map(test.isPositive))
+        print(
+            "centralised credit (held-out \(test.count)): accuracy \(exact.accuracy), F1 \(exact.f1), AUC \(exact.rocAUC ?? .nan)"
+        )
         #expect(try #require(exact.rocAUC) >= 0.80)
     }
 }
@@ -160,7 +172,9 @@ enum Experiments {
     static let testFraction = 0.2
     static let splitSeed: UInt64 = 20_240_601
 
-    static func split(_ table: CSVTable, _ schema: FeatureSchema) throws -> (train: EncodedDataset, test: EncodedDataset, trainRows: [Int]) {
+    static func split(
+        _ table: CSVTable, _ schema: FeatureSchema
+    ) throws -> (train: EncodedDataset, test: EncodedDataset, trainRows: [Int]) {
         let labels = Datasets.labels(table, schema)
         let split = try DataSplit.stratifiedTrainTest(labels: labels, testFraction: testFraction, seed: splitSeed)
         let train = try schema.prepare(table.selecting(rows: split.train)).dataset
@@ -180,11 +194,14 @@ enum Experiments {
 
     /// The demo's files: `silos` participants with Dirichlet label skew (α = 1) and a held-out
     /// test file, each read back and encoded from its own CSV file as a participant would.
-    static func silos(_ table: CSVTable, _ schema: FeatureSchema, count: Int, directory: TemporaryDirectory)
+    static func silos(
+        _ table: CSVTable, _ schema: FeatureSchema, count: Int, directory: TemporaryDirectory
+    )
         throws -> (silos: [EncodedDataset], test: EncodedDataset)
     {
-        let files = try DataSplit.writeFederatedSplit(table, schema: schema, silos: count, testFraction: testFraction,
-                                                      seed: splitSeed, directory: directory.path, prefix: schema.name)
+        let files = try DataSplit.writeFederatedSplit(
+            table, schema: schema, silos: count, testFraction: testFraction,
+            seed: splitSeed, directory: directory.path, prefix: schema.name)
         let silos = try files.silos.map { try schema.prepare(csvPath: $0).dataset }
         let test = try schema.prepare(csvPath: files.test).dataset
         // The held-out file is the same one the centralised tests use.

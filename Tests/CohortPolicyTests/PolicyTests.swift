@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CohortPolicy
 
 let validPolicy = """
@@ -108,12 +109,20 @@ func mutate(_ old: String, _ new: String?) -> String {
         (mutate("min_participants:", "min_participants: 4"), "rounds.min_participants", "policy.invalid_field"),
         (mutate("deadline_seconds:", "deadline_seconds: 0"), "rounds.deadline_seconds", "policy.invalid_field"),
         (mutate("deadline_seconds:", "deadline_secs: 30"), "rounds.deadline_secs", "policy.unknown_field"),
-        (mutate("deadline_seconds:", "deadline_seconds: 30\n  evaluation_timeout_seconds: 0"),
-         "rounds.evaluation_timeout_seconds", "policy.invalid_field"),
+        (
+            mutate("deadline_seconds:", "deadline_seconds: 30\n  evaluation_timeout_seconds: 0"),
+            "rounds.evaluation_timeout_seconds", "policy.invalid_field"
+        ),
         (mutate("version: lr-v1", "version: lr-v1\n  kind: transformer"), "model.kind", "policy.invalid_field"),
         (mutate("schema:", nil), "model.schema", "policy.missing_field"),
-        (mutate("server_learning_rate:", "server_learning_rate: 0"), "model.server_learning_rate", "policy.invalid_field"),
-        (mutate("server_learning_rate:", "server_learning_rate: 0.5\n  server_momentum: 1"), "model.server_momentum", "policy.invalid_field"),
+        (
+            mutate("server_learning_rate:", "server_learning_rate: 0"), "model.server_learning_rate",
+            "policy.invalid_field"
+        ),
+        (
+            mutate("server_learning_rate:", "server_learning_rate: 0.5\n  server_momentum: 1"), "model.server_momentum",
+            "policy.invalid_field"
+        ),
         (validPolicy + "\nlimits:\n  max_update_bytes: 10", "limits.max_update_bytes", "policy.invalid_field"),
         (validPolicy + "\nlimits:\n  max_control_bytes: 1e12", "limits.max_control_bytes", "policy.invalid_field"),
         (validPolicy + "\nextra: 1", "extra", "policy.unknown_field"),
@@ -142,7 +151,8 @@ func mutate(_ old: String, _ new: String?) -> String {
     }
 
     @Test func loadChecksFilesAndDigest() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-policy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("policy.yaml").path
@@ -155,11 +165,14 @@ func mutate(_ old: String, _ new: String?) -> String {
             #expect(error.field == "coordinator.ca_certificate")
             #expect(error.message.contains(directory.path + "/certs/ca.pem"))
         }
-        for file in ["certs/ca.pem", "certs/coordinator.pem", "certs/coordinator.key.pem", "certs/coordinator.x25519.key",
-                     "certs/coordinator.ed25519.key", "schemas/wdbc.json", "certs/hospital-a.ed25519.pub",
-                     "certs/hospital-b.ed25519.pub", "certs/hospital-c.ed25519.pub"] {
+        for file in [
+            "certs/ca.pem", "certs/coordinator.pem", "certs/coordinator.key.pem", "certs/coordinator.x25519.key",
+            "certs/coordinator.ed25519.key", "schemas/wdbc.json", "certs/hospital-a.ed25519.pub",
+            "certs/hospital-b.ed25519.pub", "certs/hospital-c.ed25519.pub",
+        ] {
             let url = directory.appendingPathComponent(file)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data().write(to: url)
         }
         let loaded = try PolicyLoader.load(path: path)
@@ -210,7 +223,8 @@ func mutate(_ old: String, _ new: String?) -> String {
     }
 
     @Test func invalidUTF8IsRefusedWithFileAndLine() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-policy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("policy.yaml").path
@@ -223,7 +237,9 @@ func mutate(_ old: String, _ new: String?) -> String {
             Issue.record("invalid UTF-8 accepted")
         } catch {
             #expect(error.code == "policy.invalid_utf8", "\(error)")
-            #expect(error.message.contains(path) && error.message.contains("line 2") && error.message.contains("byte 21"), "\(error)")
+            #expect(
+                error.message.contains(path) && error.message.contains("line 2") && error.message.contains("byte 21"),
+                "\(error)")
         }
         // A truncated multi-byte character at the very end is refused too, on its line.
         #expect(throws: PolicyError.self) { try PolicyLoader.text(of: Array("a\nb\n".utf8) + [0xC3], file: "p.yaml") }
@@ -236,16 +252,21 @@ func mutate(_ old: String, _ new: String?) -> String {
     }
 
     @Test func aDirectoryWhereAFileIsNamedIsRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-policy-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cohort-policy-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        for file in ["certs/ca.pem", "certs/coordinator.pem", "certs/coordinator.key.pem", "certs/coordinator.x25519.key",
-                     "certs/coordinator.ed25519.key", "certs/hospital-a.ed25519.pub",
-                     "certs/hospital-b.ed25519.pub", "certs/hospital-c.ed25519.pub"] {
+        for file in [
+            "certs/ca.pem", "certs/coordinator.pem", "certs/coordinator.key.pem", "certs/coordinator.x25519.key",
+            "certs/coordinator.ed25519.key", "certs/hospital-a.ed25519.pub",
+            "certs/hospital-b.ed25519.pub", "certs/hospital-c.ed25519.pub",
+        ] {
             let url = directory.appendingPathComponent(file)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data().write(to: url)
         }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("schemas/wdbc.json"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("schemas/wdbc.json"), withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("policy.yaml").path
         try validPolicy.write(toFile: path, atomically: true, encoding: .utf8)
         do {

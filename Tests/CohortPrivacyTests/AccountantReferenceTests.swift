@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CohortPrivacy
 
 /// The accountant against Google's `dp_accounting` 0.6.0 (values computed by that library; see
@@ -11,8 +12,10 @@ import Testing
         let rows = try fixtureRows("accountant_reference")
         #expect(rows.count >= 36)
         for row in rows {
-            let mechanism = try SubsampledGaussian(samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
-            let result = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: row.int("rounds"), delta: row.double("delta"))
+            let mechanism = try SubsampledGaussian(
+                samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
+            let result = try PrivacyCalculator.epsilon(
+                mechanism: mechanism, rounds: row.int("rounds"), delta: row.double("delta"))
             #expect(relativeError(result.epsilon, row.double("epsilon")) <= Self.tolerance, "row \(row)")
             #expect(result.order == row.double("order"), "row \(row)")
         }
@@ -23,8 +26,10 @@ import Testing
         #expect(rows.count > 1000)
         var failures: [String] = []
         for row in rows {
-            let mechanism = try SubsampledGaussian(samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
-            let result = try PrivacyCalculator.epsilon(mechanism: mechanism, rounds: row.int("rounds"), delta: row.double("delta"))
+            let mechanism = try SubsampledGaussian(
+                samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
+            let result = try PrivacyCalculator.epsilon(
+                mechanism: mechanism, rounds: row.int("rounds"), delta: row.double("delta"))
             let expected = row.double("epsilon")
             if relativeError(result.epsilon, expected) > Self.tolerance {
                 failures.append("\(row): got \(result.epsilon) at order \(result.order)")
@@ -40,7 +45,8 @@ import Testing
             var accountant = RDPAccountant()
             for segment in row["rounds"]!.split(separator: ";") {
                 let parts = segment.split(separator: ":").map { Double($0)! }
-                accountant.compose(try SubsampledGaussian(samplingRate: parts[0], noiseMultiplier: parts[1]), rounds: Int(parts[2]))
+                accountant.compose(
+                    try SubsampledGaussian(samplingRate: parts[0], noiseMultiplier: parts[1]), rounds: Int(parts[2]))
             }
             let result = accountant.epsilon(delta: row.double("delta"))
             #expect(relativeError(result.epsilon, row.double("epsilon")) <= Self.tolerance, "row \(row)")
@@ -71,7 +77,9 @@ import Testing
                 targetEpsilon: row.double("target_epsilon"), delta: row.double("delta"),
                 samplingRate: row.double("sampling_rate"), rounds: row.int("rounds")
             )
-            #expect(abs(plan.noiseMultiplier - row.double("noise_multiplier")) <= 1e-3, "row \(row): got \(plan.noiseMultiplier)")
+            #expect(
+                abs(plan.noiseMultiplier - row.double("noise_multiplier")) <= 1e-3,
+                "row \(row): got \(plan.noiseMultiplier)")
             #expect(plan.epsilon <= row.double("target_epsilon"))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CohortPrivacy
 
 /// The charged RDP of the discrete-Gaussian mechanism, against values computed independently:
@@ -11,7 +12,8 @@ import Testing
         #expect(rows.count == 72)
         for row in rows {
             var accountant = ChargeAccountant()
-            let mechanism = try SubsampledGaussian(samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
+            let mechanism = try SubsampledGaussian(
+                samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
             try accountant.compose(mechanism, rounds: row.int("rounds"), method: .integerAddRemoveMax)
             let result = accountant.epsilon(delta: row.double("delta"))
             #expect(relativeError(result.epsilon, row.double("epsilon")) <= 1e-9, "row \(row): got \(result.epsilon)")
@@ -26,7 +28,8 @@ import Testing
         #expect(rows.count == 144)
         for row in rows {
             var accountant = ChargeAccountant()
-            let mechanism = try SubsampledGaussian(samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
+            let mechanism = try SubsampledGaussian(
+                samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
             try accountant.compose(mechanism, rounds: row.int("rounds"), method: .integerAddSymmetric)
             let result = accountant.epsilon(delta: row.double("delta"))
             #expect(relativeError(result.epsilon, row.double("epsilon")) <= 1e-9, "row \(row): got \(result.epsilon)")
@@ -42,7 +45,8 @@ import Testing
         let rows = try fixtureRows("lemma_rdp_reference")
         #expect(rows.count == 25)
         for row in rows {
-            let mechanism = try SubsampledGaussian(samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
+            let mechanism = try SubsampledGaussian(
+                samplingRate: row.double("sampling_rate"), noiseMultiplier: row.double("noise_multiplier"))
             let curve = try DiscreteGaussianCharge.rdp(of: mechanism, method: .integerAddSymmetric)
             let index = try #require(DiscreteGaussianCharge.orders.firstIndex(of: row.double("order")))
             #expect(curve[index] > 0)
@@ -120,15 +124,21 @@ import Testing
 
     @Test(arguments: ChargeMethod.allCases)
     func chargedPlannerMeetsTargetUnderTheCharge(method: ChargeMethod) throws {
-        let plan = try PrivacyCalculator.chargedNoiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.2, rounds: 50, method: method)
+        let plan = try PrivacyCalculator.chargedNoiseMultiplier(
+            targetEpsilon: 3, delta: 1e-5, samplingRate: 0.2, rounds: 50, method: method)
         var accountant = ChargeAccountant()
-        try accountant.compose(try SubsampledGaussian(samplingRate: 0.2, noiseMultiplier: plan.noiseMultiplier), rounds: 50, method: method)
+        try accountant.compose(
+            try SubsampledGaussian(samplingRate: 0.2, noiseMultiplier: plan.noiseMultiplier), rounds: 50, method: method
+        )
         #expect(accountant.epsilon(delta: 1e-5).epsilon <= 3)
         var tighter = ChargeAccountant()
-        try tighter.compose(try SubsampledGaussian(samplingRate: 0.2, noiseMultiplier: plan.noiseMultiplier - 1e-3), rounds: 50, method: method)
+        try tighter.compose(
+            try SubsampledGaussian(samplingRate: 0.2, noiseMultiplier: plan.noiseMultiplier - 1e-3), rounds: 50,
+            method: method)
         #expect(tighter.epsilon(delta: 1e-5).epsilon > 3)
         // The charge is never below the continuous reference, so it needs at least its noise.
-        let reference = try PrivacyCalculator.noiseMultiplier(targetEpsilon: 3, delta: 1e-5, samplingRate: 0.2, rounds: 50)
+        let reference = try PrivacyCalculator.noiseMultiplier(
+            targetEpsilon: 3, delta: 1e-5, samplingRate: 0.2, rounds: 50)
         #expect(plan.noiseMultiplier >= reference.noiseMultiplier - 1e-6)
     }
 
@@ -139,13 +149,19 @@ import Testing
         #expect(rows.count == 6)
         for row in rows {
             let plan = try PrivacyCalculator.chargedNoiseMultiplier(
-                targetEpsilon: row.double("target_epsilon"), delta: row.double("delta"), samplingRate: row.double("sampling_rate"),
+                targetEpsilon: row.double("target_epsilon"), delta: row.double("delta"),
+                samplingRate: row.double("sampling_rate"),
                 rounds: row.int("rounds"), method: .integerAddSymmetric)
-            #expect(abs(plan.noiseMultiplier - row.double("noise_multiplier")) <= 2e-6, "row \(row): got \(plan.noiseMultiplier)")
+            #expect(
+                abs(plan.noiseMultiplier - row.double("noise_multiplier")) <= 2e-6,
+                "row \(row): got \(plan.noiseMultiplier)")
         }
-        let expected: [(Double, Double, Double)] = [(0.2, 3, 2.4098), (0.2, 1, 5.9784), (0.1, 3, 1.4547), (0.1, 1, 3.1848)]
+        let expected: [(Double, Double, Double)] = [
+            (0.2, 3, 2.4098), (0.2, 1, 5.9784), (0.1, 3, 1.4547), (0.1, 1, 3.1848),
+        ]
         for (q, target, sigma) in expected {
-            let plan = try PrivacyCalculator.chargedNoiseMultiplier(targetEpsilon: target, delta: 1e-5, samplingRate: q, rounds: 50)
+            let plan = try PrivacyCalculator.chargedNoiseMultiplier(
+                targetEpsilon: target, delta: 1e-5, samplingRate: q, rounds: 50)
             #expect(abs(plan.noiseMultiplier - sigma) <= 5e-4, "q \(q), ε \(target): got \(plan.noiseMultiplier)")
         }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CohortPrivacy
 
 @Suite struct ClippingAndGridTests {
@@ -35,7 +36,9 @@ import Testing
             for bad in [Float.nan, .infinity, -.infinity] {
                 let saved = vector[index]
                 vector[index] = bad
-                #expect(!vector.withUnsafeBufferPointer { L2Clipping.measure($0) }.allFinite, "\(bad) at \(index) of \(count)")
+                #expect(
+                    !vector.withUnsafeBufferPointer { L2Clipping.measure($0) }.allFinite,
+                    "\(bad) at \(index) of \(count)")
                 vector[index] = saved
             }
         }
@@ -78,7 +81,9 @@ import Testing
     func clippedTrueNormNeverExceedsBound(count: Int) {
         var generator = SystemRandomNumberGenerator()
         for trial in 0..<5 {
-            var vector = (0..<count).map { _ in Float.random(in: -1...1, using: &generator) * Float.random(in: 0...1000, using: &generator) }
+            var vector = (0..<count).map { _ in
+                Float.random(in: -1...1, using: &generator) * Float.random(in: 0...1000, using: &generator)
+            }
             let exact = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             // Bounds just above, at and just below the exact norm.
             let bound = exact * [1 + 2e-6, 1, 1 - 2e-6, 0.5, 1e-3][trial]

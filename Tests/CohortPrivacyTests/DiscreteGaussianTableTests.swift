@@ -1,6 +1,7 @@
+@_spi(CohortTesting) import CohortCrypto
 import Foundation
 import Testing
-@_spi(CohortTesting) import CohortCrypto
+
 @_spi(CohortTesting) @testable import CohortPrivacy
 
 /// The production sampler (`DiscreteGaussianSampler`): its floating-point-derived constants
@@ -33,18 +34,21 @@ import Testing
                 let first = exponentBounds(table.starts[j])
                 #expect(weight << p >= twoWC * first.hi, "σ = \(sigma), bin \(j): weight below the envelope")
                 let last = exponentBounds(table.starts[j] + width - 1)
-                #expect(BigUInt(table.acceptBelow[j]) * weight << p <= last.lo * twoWC * one53,
-                        "σ = \(sigma), bin \(j): squeeze threshold above the acceptance probability")
+                #expect(
+                    BigUInt(table.acceptBelow[j]) * weight << p <= last.lo * twoWC * one53,
+                    "σ = \(sigma), bin \(j): squeeze threshold above the acceptance probability")
                 if table.rejectFrom[j] < 1 << 53 {
-                    #expect(BigUInt(table.rejectFrom[j]) * weight << p >= first.hi * twoWC * one53,
-                            "σ = \(sigma), bin \(j): rejection threshold below the acceptance probability")
+                    #expect(
+                        BigUInt(table.rejectFrom[j]) * weight << p >= first.hi * twoWC * one53,
+                        "σ = \(sigma), bin \(j): rejection threshold below the acceptance probability")
                 }
             }
             let tail = exponentBounds(table.tailStart)
             let fourWPrimeC = BigUInt(4 * table.scale) << table.tailBlockBits
             #expect(BigUInt(table.weights[table.tailBin]) << p >= fourWPrimeC * tail.hi, "σ = \(sigma): tail weight")
             // w'·M/σ² ≥ 1, so the envelope falls by at least 2 per block.
-            #expect(UInt128(1) << UInt128(table.tailBlockBits) * UInt128(table.tailStart) * UInt128(table.denominator)
+            #expect(
+                UInt128(1) << UInt128(table.tailBlockBits) * UInt128(table.tailStart) * UInt128(table.denominator)
                     >= UInt128(table.numerator))
             // Alias table: column i keeps bin i below its threshold and gives its alias above.
             var mass = [UInt64](repeating: 0, count: table.weights.count)
@@ -77,7 +81,8 @@ import Testing
             let bounds = ExactExp.bounds(
                 n: BigUInt(magnitude) * BigUInt(magnitude) * BigUInt(table.denominator),
                 d: BigUInt(2 * UInt128(table.numerator)), precision: 128)
-            let boundary = (bounds.lo * twoWC).quotientAndRemainder(dividingBy: BigUInt(table.weights[bin])).quotient >> 64
+            let boundary =
+                (bounds.lo * twoWC).quotientAndRemainder(dividingBy: BigUInt(table.weights[bin])).quotient >> 64
             let boundaryWord = boundary.limbs.first ?? 0
             // u at the boundary (±1 at 64 bits), or anywhere for a third of the trials.
             let u = trial % 3 == 0 ? generator.next() : boundaryWord &+ (generator.next() % 3) &- 1
@@ -114,8 +119,9 @@ import Testing
         let samples = sampler.samples(n)
         let result = Self.chiSquare(samples, variance: distribution.variance)
         // The 99.99th percentile of χ² with k degrees of freedom is below 2.3k + 20 for k ≤ 60.
-        #expect(result.statistic < 2.3 * Double(result.degreesOfFreedom) + 20,
-                "σ = \(sigma), coverage \(coverage): χ² = \(result.statistic) with \(result.degreesOfFreedom) d.f.")
+        #expect(
+            result.statistic < 2.3 * Double(result.degreesOfFreedom) + 20,
+            "σ = \(sigma), coverage \(coverage): χ² = \(result.statistic) with \(result.degreesOfFreedom) d.f.")
         #expect(result.degreesOfFreedom >= 3)
     }
 
@@ -142,8 +148,9 @@ import Testing
             statistic += (x - y) * (x - y) / (x + y)
             used += 1
         }
-        #expect(statistic < 2.3 * Double(used - 1) + 20,
-                "σ = \(sigma): two-sample χ² = \(statistic) over \(used) cells")
+        #expect(
+            statistic < 2.3 * Double(used - 1) + 20,
+            "σ = \(sigma): two-sample χ² = \(statistic) over \(used) cells")
     }
 
     /// χ² over cells of width max(1, ⌊σ/4⌋) around 0, with cells of expected count < 5 pooled

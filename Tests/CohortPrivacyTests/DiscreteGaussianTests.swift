@@ -1,6 +1,7 @@
+@_spi(CohortTesting) import CohortCrypto
 import Foundation
 import Testing
-@_spi(CohortTesting) import CohortCrypto
+
 @_spi(CohortTesting) @testable import CohortPrivacy
 
 /// Distribution tests of the exact discrete Gaussian sampler. They run on seeded streams so a

@@ -1,6 +1,7 @@
+@_spi(CohortTesting) import CohortCrypto
 import Foundation
 import Testing
-@_spi(CohortTesting) import CohortCrypto
+
 @_spi(CohortTesting) @testable import CohortPrivacy
 
 /// Words from a fixed list, so a test decides every bit the sampler reads.
@@ -49,9 +50,10 @@ extension BigUInt {
     static func rows() throws -> [Row] {
         try fixtureRows("exp_bits_reference").map { row in
             let parse = { (key: String) in BigUInt(decimal: row[key]!) }
-            return Row(n: parse("n"), d: parse("d"), dn: parse("dn"), dd: parse("dd"),
-                       bits: BigUInt(hex: Substring(row["bits256_hex"]!)),
-                       label: "e^-(\(row["n"]!)/\(row["d"]!))·\(row["dd"]!)/\(row["dn"]!)")
+            return Row(
+                n: parse("n"), d: parse("d"), dn: parse("dn"), dd: parse("dd"),
+                bits: BigUInt(hex: Substring(row["bits256_hex"]!)),
+                label: "e^-(\(row["n"]!)/\(row["d"]!))·\(row["dd"]!)/\(row["dn"]!)")
         }
     }
 
@@ -86,7 +88,8 @@ extension BigUInt {
                 let lowOnes = (BigUInt(1) << position) - 1
                 let v256 = referenceBit ? high + lowOnes : high + (BigUInt(1) << position)
                 let filler: UInt64 = referenceBit ? .max : 0
-                var source = FixedWords([v256.word(2), v256.word(1), v256.word(0)] + Array(repeating: filler, count: 8))
+                var source = FixedWords(
+                    [v256.word(2), v256.word(1), v256.word(0)] + Array(repeating: filler, count: 8))
                 let below = ExactExp.uniformTimesFactorIsBelow(
                     prefix: v256.word(3), n: row.n, d: row.d, dn: row.dn, dd: row.dd, source: &source)
                 #expect(below == referenceBit, "\(row.label), V differing at bit \(k + 1)")
@@ -98,8 +101,9 @@ extension BigUInt {
     /// x ≥ 2^27 is the documented truncation: decided "not below" without evaluation.
     @Test func hugeExponentsAreRejectedOutright() {
         var source = FixedWords([])
-        #expect(!ExactExp.uniformTimesFactorIsBelow(
-            prefix: 0, n: BigUInt(1) << 27, d: 1, dn: 1, dd: 1, source: &source))
+        #expect(
+            !ExactExp.uniformTimesFactorIsBelow(
+                prefix: 0, n: BigUInt(1) << 27, d: 1, dn: 1, dd: 1, source: &source))
         #expect(!source.overrun)
     }
 

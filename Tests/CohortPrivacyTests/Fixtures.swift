@@ -8,7 +8,9 @@ func fixtureRows(_ name: String) throws -> [[String: String]] {
     let lines = try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline)
     let header = lines[0].split(separator: ",").map(String.init)
     return lines.dropFirst().map { line in
-        Dictionary(uniqueKeysWithValues: zip(header, line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
+        Dictionary(
+            uniqueKeysWithValues: zip(
+                header, line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
     }
 }
 

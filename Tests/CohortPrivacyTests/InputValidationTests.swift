@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CohortPrivacy
 
 /// Every rejected privacy parameter gives a typed error with a stable code, never NaN or a trap.
@@ -16,8 +17,11 @@ import Testing
 
     @Test(arguments: [0.0, -1.0, .nan, .infinity])
     func rejectsNonPositiveNoise(sigma: Double) {
-        #expect(throws: PrivacyError(code: "privacy.invalid_noise_multiplier",
-                                     message: "noise multiplier σ must be a finite number > 0, got \(sigma)")) {
+        #expect(
+            throws: PrivacyError(
+                code: "privacy.invalid_noise_multiplier",
+                message: "noise multiplier σ must be a finite number > 0, got \(sigma)")
+        ) {
             try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: sigma)
         }
     }
@@ -43,14 +47,16 @@ import Testing
 
     @Test func plannerRejectsUnreachableAndInvalidTargets() {
         do {
-            _ = try PrivacyCalculator.noiseMultiplier(targetEpsilon: 1e-9, delta: 1e-5, samplingRate: 1, rounds: 1_000_000)
+            _ = try PrivacyCalculator.noiseMultiplier(
+                targetEpsilon: 1e-9, delta: 1e-5, samplingRate: 1, rounds: 1_000_000)
             Issue.record("an unreachable target was planned")
         } catch {
             #expect(error.code == "privacy.target_unreachable")
         }
         for target in [0.0, -1.0, Double.nan, .infinity] {
             do {
-                _ = try PrivacyCalculator.noiseMultiplier(targetEpsilon: target, delta: 1e-5, samplingRate: 0.1, rounds: 10)
+                _ = try PrivacyCalculator.noiseMultiplier(
+                    targetEpsilon: target, delta: 1e-5, samplingRate: 0.1, rounds: 10)
                 Issue.record("target \(target) was accepted")
             } catch {
                 #expect(error.code == "privacy.invalid_target_epsilon")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CohortPrivacy
 
 /// The lemma behind `ChargeMethod.integerAddSymmetric` (docs/PRIVACY.md, "The charge"), checked
@@ -17,7 +18,9 @@ import Testing
     /// unnormalised log-density log p̃(x) = −‖x‖²/(2s²) and its log-likelihood ratio
     /// log L(x) = (2⟨x, μ⟩ − ‖μ‖²)/(2s²) (P and Q share their normalising constant, as μ is an
     /// integer vector).
-    static func logMoments(points: [(logDensity: Double, logRatio: Double)], q: Double, alpha: Double) -> (a: Double, b: Double) {
+    static func logMoments(
+        points: [(logDensity: Double, logRatio: Double)], q: Double, alpha: Double
+    ) -> (a: Double, b: Double) {
         let logNormaliser = logSumExp(points.map(\.logDensity))
         let log1mq = log1p(-q)
         let logQ = log(q)
@@ -73,7 +76,9 @@ import Testing
         return points
     }
 
-    func check(points: [(logDensity: Double, logRatio: Double)], shiftNorm: Double, s: Double, alpha: Double, label: String) {
+    func check(
+        points: [(logDensity: Double, logRatio: Double)], shiftNorm: Double, s: Double, alpha: Double, label: String
+    ) {
         for q in Self.rates {
             let (logA, logB) = Self.logMoments(points: points, q: q, alpha: alpha)
             // B ≤ A (1 + 1e-12).
@@ -81,7 +86,9 @@ import Testing
             if alpha.rounded() == alpha {
                 let closed = DiscreteGaussianCharge.addLogMoment(q: q, sigma: s / shiftNorm, alpha: Int(alpha))
                 // A matches the MTZ closed form to 1e-10 relative (|Δ log A| ≈ relative error of A).
-                #expect(abs(logA - closed) <= 1e-10, "\(label), q \(q), α \(alpha): lattice \(logA) vs closed form \(closed)")
+                #expect(
+                    abs(logA - closed) <= 1e-10,
+                    "\(label), q \(q), α \(alpha): lattice \(logA) vs closed form \(closed)")
             }
         }
     }
@@ -89,7 +96,9 @@ import Testing
     @Test(arguments: [1, 2, 3], [0.7, 1.5, 4])
     func oneDimensionalLattice(mu: Int, s: Double) {
         for alpha in Self.orders {
-            check(points: Self.points1D(s: s, mu: mu, alpha: alpha), shiftNorm: Double(mu), s: s, alpha: alpha, label: "1-D μ \(mu), s \(s)")
+            check(
+                points: Self.points1D(s: s, mu: mu, alpha: alpha), shiftNorm: Double(mu), s: s, alpha: alpha,
+                label: "1-D μ \(mu), s \(s)")
         }
     }
 
@@ -99,7 +108,9 @@ import Testing
         for mu in [(1, 1), (2, 1)] {
             for alpha in [1.5, 2, 3.5, 8] {
                 let norm = Double(mu.0 * mu.0 + mu.1 * mu.1).squareRoot()
-                check(points: Self.points2D(s: s, mu: mu, alpha: alpha), shiftNorm: norm, s: s, alpha: alpha, label: "2-D μ \(mu), s \(s)")
+                check(
+                    points: Self.points2D(s: s, mu: mu, alpha: alpha), shiftNorm: norm, s: s, alpha: alpha,
+                    label: "2-D μ \(mu), s \(s)")
             }
         }
     }

@@ -16,7 +16,8 @@ struct AdmissionTests {
     /// A header announcing `length` bytes of `type`, followed by `sent` payload bytes.
     private func partial(_ type: FrameType, length: Int, sent: Int) -> ByteBuffer {
         var buffer = ByteBuffer()
-        FrameEncoder.encodeHeader(of: Frame(type: type, payload: ByteBuffer(repeating: 0, count: length)), into: &buffer)
+        FrameEncoder.encodeHeader(
+            of: Frame(type: type, payload: ByteBuffer(repeating: 0, count: length)), into: &buffer)
         buffer.writeRepeatingByte(1, count: sent)
         return buffer
     }

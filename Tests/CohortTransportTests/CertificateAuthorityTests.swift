@@ -58,11 +58,15 @@ struct CertificateAuthorityTests {
         #expect(try mode(files.privateKey) == 0o600)
         #expect(try mode(files.ed25519SecretKey) == 0o600)
         #expect(try mode(files.x25519SecretKey) == 0o600)
-        let signing = try Ed25519.KeyPair(secretKey: try KeyFile.readSecret(kind: .ed25519Secret, from: files.ed25519SecretKey))
+        let signing = try Ed25519.KeyPair(
+            secretKey: try KeyFile.readSecret(kind: .ed25519Secret, from: files.ed25519SecretKey))
         #expect(signing.publicKey == (try KeyFile.readPublic(kind: .ed25519Public, from: files.ed25519PublicKey)))
-        let sealing = try SealedBox.KeyPair(secretKey: try KeyFile.readSecret(kind: .x25519Secret, from: files.x25519SecretKey))
+        let sealing = try SealedBox.KeyPair(
+            secretKey: try KeyFile.readSecret(kind: .x25519Secret, from: files.x25519SecretKey))
         #expect(sealing.publicKey == (try KeyFile.readPublic(kind: .x25519Public, from: files.x25519PublicKey)))
-        #expect(FileManager.default.contentsEqual(atPath: files.caCertificate, andPath: CAFiles(directory: directory.sub("ca")).certificate))
+        #expect(
+            FileManager.default.contentsEqual(
+                atPath: files.caCertificate, andPath: CAFiles(directory: directory.sub("ca")).certificate))
         #expect(try PeerIdentity(certificate: certificate) == PeerIdentity(role: .coordinator, name: "coord-1"))
     }
 
@@ -84,7 +88,9 @@ struct CertificateAuthorityTests {
         let directory = try TemporaryDirectory()
         let ca = try CertificateAuthority.initCA(outDirectory: directory.sub("ca"))
         for name in ["", "../evil", "a/b", ".hidden", "-x", "ca", String(repeating: "x", count: 65), "naïve"] {
-            #expect(throws: TransportError.self) { try ca.issue(role: .participant, name: name, outDirectory: directory.sub("id")) }
+            #expect(throws: TransportError.self) {
+                try ca.issue(role: .participant, name: name, outDirectory: directory.sub("id"))
+            }
         }
         #expect(throws: TransportError.self) {
             try ca.issue(role: .participant, name: "p", outDirectory: directory.sub("id"), hosts: ["example.org"])
@@ -93,7 +99,9 @@ struct CertificateAuthorityTests {
             try ca.issue(role: .coordinator, name: "c", outDirectory: directory.sub("id"), hosts: ["bad host!"])
         }
         try ca.issue(role: .participant, name: "p", outDirectory: directory.sub("id"))
-        #expect(throws: TransportError.self) { try ca.issue(role: .participant, name: "p", outDirectory: directory.sub("id")) }
+        #expect(throws: TransportError.self) {
+            try ca.issue(role: .participant, name: "p", outDirectory: directory.sub("id"))
+        }
         try ca.issue(role: .participant, name: "p", outDirectory: directory.sub("id"), overwrite: true)
     }
 
@@ -134,13 +142,21 @@ struct PeerIdentityTests {
     }
 
     @Test func unknownOrMissingRoleIsRejected() throws {
-        let unknown = try certificate(subject: DistinguishedName { OrganizationalUnitName("janitor"); CommonName("bob") })
+        let unknown = try certificate(
+            subject: DistinguishedName {
+                OrganizationalUnitName("janitor")
+                CommonName("bob")
+            })
         #expect(throws: TransportError.self) { try PeerIdentity(certificate: unknown) }
         let missing = try certificate(subject: DistinguishedName { CommonName("bob") })
         let error = #expect(throws: TransportError.self) { try PeerIdentity(certificate: missing) }
         #expect(error?.code == "identity.missing_role")
         let twoRoles = try certificate(
-            subject: DistinguishedName { OrganizationalUnitName("participant"); OrganizationalUnitName("operator"); CommonName("bob") }
+            subject: DistinguishedName {
+                OrganizationalUnitName("participant")
+                OrganizationalUnitName("operator")
+                CommonName("bob")
+            }
         )
         #expect(throws: TransportError.self) { try PeerIdentity(certificate: twoRoles) }
         let noName = try certificate(subject: DistinguishedName { OrganizationalUnitName("participant") })
@@ -148,7 +164,10 @@ struct PeerIdentityTests {
     }
 
     @Test func uriMustAgreeWithSubject() throws {
-        let subject = try DistinguishedName { OrganizationalUnitName("participant"); CommonName("bob") }
+        let subject = try DistinguishedName {
+            OrganizationalUnitName("participant")
+            CommonName("bob")
+        }
         let good = try certificate(subject: subject, sans: [.uniformResourceIdentifier("cohort://participant/bob")])
         #expect(try PeerIdentity(certificate: good) == PeerIdentity(role: .participant, name: "bob"))
         let bad = try certificate(subject: subject, sans: [.uniformResourceIdentifier("cohort://operator/bob")])

@@ -1,6 +1,6 @@
 import CohortCrypto
-import Crypto
 import CohortTesting
+import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -261,7 +261,9 @@ struct CertificateRequestTests {
         }
         func contents(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
         try signAndInstall(root.sub("first.pem"))
-        let protocolKeys = [files.ed25519SecretKey, files.ed25519PublicKey, files.x25519SecretKey, files.x25519PublicKey]
+        let protocolKeys = [
+            files.ed25519SecretKey, files.ed25519PublicKey, files.x25519SecretKey, files.x25519PublicKey,
+        ]
         let protocolBefore = try protocolKeys.map(contents)
         let keyBefore = try contents(files.privateKey)
 
@@ -280,7 +282,8 @@ struct CertificateRequestTests {
         // The first certificate certifies a key that is gone.
         expectError("certs.key_mismatch") {
             try CertificateInstaller.install(
-                certificate: root.sub("first.pem"), caCertificate: caPEM, identityDirectory: directory, name: "coordinator")
+                certificate: root.sub("first.pem"), caCertificate: caPEM, identityDirectory: directory,
+                name: "coordinator")
         }
         // `issue --force` rotates the TLS key and keeps the protocol keys too.
         try authority.issue(role: .coordinator, name: "coordinator", outDirectory: directory, overwrite: true)

@@ -35,7 +35,9 @@ struct FrameDecoderTests {
         }
     }
 
-    private func header(magic: [UInt8] = Frame.magic, version: UInt16 = 1, type: UInt8, flags: UInt8 = 0, length: UInt32) -> ByteBuffer {
+    private func header(
+        magic: [UInt8] = Frame.magic, version: UInt16 = 1, type: UInt8, flags: UInt8 = 0, length: UInt32
+    ) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeBytes(magic)
         buffer.writeInteger(version, endianness: .big)
@@ -63,7 +65,10 @@ struct FrameDecoderTests {
             Frame(EvaluateRequest(round: 3, model: [1, -2.5, .pi])),
         ]
         var all = ByteBuffer()
-        for frame in frames { var one = encoded(frame); all.writeBuffer(&one) }
+        for frame in frames {
+            var one = encoded(frame)
+            all.writeBuffer(&one)
+        }
 
         var decoder = FrameDecoder()
         var input = ByteBuffer()
@@ -167,10 +172,16 @@ struct FrameDecoderTests {
         let nonce = [UInt8](repeating: 0xAB, count: 32)
         let payloads: [any FramePayload] = [
             Hello(participantName: "alpha", capabilities: ["a", "b"]),
-            Welcome(coordinatorSealingKey: [UInt8](repeating: 1, count: 32), sessionNonce: nonce, model: ModelSpec(dimension: 31)),
+            Welcome(
+                coordinatorSealingKey: [UInt8](repeating: 1, count: 32), sessionNonce: nonce,
+                model: ModelSpec(dimension: 31)),
             Attestation(json: Array(#"{"rows":569}"#.utf8)),
-            RoundInvite(round: 7, roundNonce: nonce, deadlineMillis: 1_700_000_000_000, globalModel: [0, 1, -1, .greatestFiniteMagnitude], trainingParameters: Array("{}".utf8)),
-            Update(round: 7, roundNonce: nonce, participantName: "alpha", sealed: [1, 2, 3], signature: [UInt8](repeating: 5, count: 64)),
+            RoundInvite(
+                round: 7, roundNonce: nonce, deadlineMillis: 1_700_000_000_000,
+                globalModel: [0, 1, -1, .greatestFiniteMagnitude], trainingParameters: Array("{}".utf8)),
+            Update(
+                round: 7, roundNonce: nonce, participantName: "alpha", sealed: [1, 2, 3],
+                signature: [UInt8](repeating: 5, count: 64)),
             UpdateAck(round: 7, updateDigest: [UInt8](repeating: 3, count: 32)),
             EvaluateRequest(round: 7, model: [0.5]),
             EvaluationResult(round: 7, json: Array(#"{"auc":0.9}"#.utf8)),
@@ -245,7 +256,8 @@ struct FrameDecoderTests {
     @Test func updateSignatureBindsRoundNonceNameAndPayload() throws {
         let key = Ed25519.KeyPair.generate()
         let nonce = [UInt8](repeating: 1, count: 32)
-        let update = Update.signed(round: 4, roundNonce: nonce, participantName: "alpha", sealed: [9, 9, 9], signingKey: key)
+        let update = Update.signed(
+            round: 4, roundNonce: nonce, participantName: "alpha", sealed: [9, 9, 9], signingKey: key)
         #expect(update.hasValidSignature(publicKey: key.publicKey))
         var replayed = update
         replayed.round = 5
@@ -262,7 +274,8 @@ struct FrameDecoderTests {
         #expect(!update.hasValidSignature(publicKey: Ed25519.KeyPair.generate().publicKey))
         #expect(update.sealedDigest == CohortCrypto.SHA256.digest([9, 9, 9]))
         #expect(update.hasValidSignature(publicKey: key.publicKey, sealedDigest: update.sealedDigest))
-        #expect(!update.hasValidSignature(publicKey: key.publicKey, sealedDigest: CohortCrypto.SHA256.digest([9, 9, 8])))
+        #expect(
+            !update.hasValidSignature(publicKey: key.publicKey, sealedDigest: CohortCrypto.SHA256.digest([9, 9, 8])))
     }
 
     /// The BoringSSL-backed digest used for sealed updates and checkpoints is the libsodium one,
@@ -272,7 +285,9 @@ struct FrameDecoderTests {
             let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             #expect(BulkSHA256.digest(bytes) == CohortCrypto.SHA256.digest(bytes), "length \(count)")
         }
-        #expect(BulkSHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            BulkSHA256.hexDigest(Array("abc".utf8))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
 
@@ -318,7 +333,9 @@ struct LargeFrameTests {
         let plaintext = [UInt8](repeating: 7, count: 300_000)
         let nonce = [UInt8](repeating: 0xAB, count: 32)
         let frame = try plaintext.withUnsafeBytes {
-            try Update.sealedFrame(round: 4, roundNonce: nonce, participantName: "alpha", plaintext: $0, to: recipient.publicKey, signingKey: signer)
+            try Update.sealedFrame(
+                round: 4, roundNonce: nonce, participantName: "alpha", plaintext: $0, to: recipient.publicKey,
+                signingKey: signer)
         }
         let update = try frame.decode(Update.self)
         #expect(update.round == 4 && update.roundNonce == nonce && update.participantName == "alpha")

@@ -12,7 +12,8 @@ struct HeldModelTests {
 
     private func invite(round: UInt64 = 2, digest: [UInt8], model: [Float] = []) -> RoundInvite {
         RoundInvite(
-            round: round, roundNonce: [UInt8](repeating: 7, count: 32), deadlineMillis: 1_700_000_000_000, modelDigest: digest,
+            round: round, roundNonce: [UInt8](repeating: 7, count: 32), deadlineMillis: 1_700_000_000_000,
+            modelDigest: digest,
             globalModel: model, trainingParameters: Array("{}".utf8))
     }
 
@@ -23,7 +24,8 @@ struct HeldModelTests {
             let frame = Frame(invite(round: round, digest: ModelDigest.of(candidate)))
             #expect(throws: WireError.self) { try frame.decode(RoundInvite.self) }
         }
-        let largest = try Frame(invite(round: UInt64(Int.max), digest: ModelDigest.of(candidate))).decode(RoundInvite.self)
+        let largest = try Frame(invite(round: UInt64(Int.max), digest: ModelDigest.of(candidate))).decode(
+            RoundInvite.self)
         #expect(largest.round == UInt64(Int.max))
     }
 
@@ -59,7 +61,8 @@ struct HeldModelTests {
         held.hold(EvaluateRequest(round: 1, model: candidate))
         #expect(wireCode { try held.model(for: invite(digest: ModelDigest.of(other))) } == WireError.Code.unknownModel)
         held.release()
-        #expect(wireCode { try held.model(for: invite(digest: ModelDigest.of(candidate))) } == WireError.Code.unknownModel)
+        #expect(
+            wireCode { try held.model(for: invite(digest: ModelDigest.of(candidate))) } == WireError.Code.unknownModel)
         var empty = HeldModel()
         do {
             _ = try empty.model(for: invite(round: 9, digest: ModelDigest.of(candidate)))
@@ -96,9 +99,14 @@ struct HeldModelTests {
         _ = try held.hold(evaluateRequestIn: Frame(EvaluateRequest(round: 1, model: candidate)))
         var payload = Frame(EvaluateRequest(round: 2, model: other)).payload
         payload.writeInteger(UInt8(0))  // a trailing byte
-        #expect(wireCode { try held.hold(evaluateRequestIn: Frame(type: .evaluateRequest, payload: payload)) } == WireError.Code.malformedPayload)
-        #expect(wireCode { try held.model(for: invite(digest: ModelDigest.of(candidate))) } == WireError.Code.unknownModel)
-        #expect(wireCode { try held.hold(evaluateRequestIn: Frame(invite(digest: ModelDigest.of(candidate)))) } == WireError.Code.unexpectedFrame)
+        #expect(
+            wireCode { try held.hold(evaluateRequestIn: Frame(type: .evaluateRequest, payload: payload)) }
+                == WireError.Code.malformedPayload)
+        #expect(
+            wireCode { try held.model(for: invite(digest: ModelDigest.of(candidate))) } == WireError.Code.unknownModel)
+        #expect(
+            wireCode { try held.hold(evaluateRequestIn: Frame(invite(digest: ModelDigest.of(candidate)))) }
+                == WireError.Code.unexpectedFrame)
     }
 
     @Test func referenceInvitationIsSmallAndRoundTrips() throws {

@@ -117,7 +117,10 @@ struct MutualTLSTests {
         #expect(outcome.error != nil)
         let described = outcome.error.map { "\($0)" } ?? ""
         #expect(described.contains("CERTIFICATE_EXPIRED"))
-        #expect(logs.all.contains { "\($0.message)".contains("CERTIFICATE_VERIFY_FAILED") || $0.message.contains("expired") })
+        #expect(
+            logs.all.contains {
+                "\($0.message)".contains("CERTIFICATE_VERIFY_FAILED") || $0.message.contains("expired")
+            })
     }
 
     @Test func validCertificateNotInPolicyIsRefusedWithAnErrorFrame() async throws {
@@ -194,7 +197,9 @@ struct MutualTLSTests {
                 reached.withLock { $0.append("error: \((error as? WireError)?.code ?? "\(error)")") }
             }
         }
-        let outcome = try await withServer(pki: pki, configuration: FrameServerConfiguration(limits: limits), handler: handler) { server in
+        let outcome = try await withServer(
+            pki: pki, configuration: FrameServerConfiguration(limits: limits), handler: handler
+        ) { server in
             try await exchange(
                 port: server.port,
                 tls: try pki.factory(pki.alpha).makeClientConfiguration(),
@@ -227,7 +232,8 @@ struct MutualTLSTests {
         let pki = try TestPKI()
         let logs = CapturedLogs()
         let configuration = FrameServerConfiguration(handshakeTimeout: .milliseconds(200))
-        try await withServer(pki: pki, configuration: configuration, logger: logs.logger(), handler: welcomeHandler) { server in
+        try await withServer(pki: pki, configuration: configuration, logger: logs.logger(), handler: welcomeHandler) {
+            server in
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: server.port).get()
             // The server closes the socket; closeFuture completes without us doing anything.
@@ -264,6 +270,8 @@ struct MutualTLSTests {
         // Metadata keys are namespaced.
         let keys = Set((serverLogs.all + clientLogs.all).flatMap { $0.metadata.keys })
         #expect(keys.allSatisfy { $0.hasPrefix("cohort.") })
-        #expect(serverLogs.all.contains { $0.metadata["cohort.peer_name"] == "alpha" && $0.message == "peer authenticated" })
+        #expect(
+            serverLogs.all.contains { $0.metadata["cohort.peer_name"] == "alpha" && $0.message == "peer authenticated" }
+        )
     }
 }

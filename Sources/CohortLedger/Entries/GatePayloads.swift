@@ -46,7 +46,8 @@ public struct GateDecisionPayload: LedgerPayload {
             for key in keys.sorted() where exact.contains(String(key.split(separator: ".").last ?? "")) {
                 throw f.fail(
                     "inputs.\(key)",
-                    "absent when data.inputs_sha256 is present: the exact \(gate) statistics stay in the gate-input store")
+                    "absent when data.inputs_sha256 is present: the exact \(gate) statistics stay in the gate-input store"
+                )
             }
         }
     }
@@ -120,7 +121,9 @@ public struct EvaluationRecordedPayload: LedgerPayload {
             let inner = try PayloadFields(kind: Self.kind, data: value)
             var metrics: [String: Double] = [:]
             for (metric, number) in inner.members {
-                guard let number = number.doubleValue else { throw f.fail("participants.\(name).\(metric)", "a number") }
+                guard let number = number.doubleValue else {
+                    throw f.fail("participants.\(name).\(metric)", "a number")
+                }
                 metrics[metric] = number
             }
             try LedgerMetric.validate(metrics, field: "participants.\(name)", kind: Self.kind)
@@ -133,8 +136,10 @@ public struct EvaluationRecordedPayload: LedgerPayload {
 
     public var data: JSONValue {
         if let evaluationSHA256 {
-            return ["round": .integer(round), "evaluation_sha256": .string(evaluationSHA256),
-                    "participants_evaluated": .integer(participantsEvaluated ?? 0)]
+            return [
+                "round": .integer(round), "evaluation_sha256": .string(evaluationSHA256),
+                "participants_evaluated": .integer(participantsEvaluated ?? 0),
+            ]
         }
         return [
             "round": .integer(round), "participants": .object(participants.mapValues { $0.json }),

@@ -38,11 +38,14 @@ public struct LedgerEntry: Sendable, Equatable {
     ) -> LedgerEntry {
         let unsigned = unsignedObject(version: formatVersion, seq: seq, time: time, kind: kind, prev: prev, data: data)
         let signature = key.sign(CanonicalJSON.serialize(.object(unsigned)))
-        return LedgerEntry(version: formatVersion, seq: seq, time: time, kind: kind, prev: prev, data: data, signature: signature)
+        return LedgerEntry(
+            version: formatVersion, seq: seq, time: time, kind: kind, prev: prev, data: data, signature: signature)
     }
 
     /// An entry from its parts (no signing or checking; for parsers and tests).
-    public init(version: Int, seq: Int, time: LedgerTime, kind: String, prev: String, data: JSONValue, signature: [UInt8]) {
+    public init(
+        version: Int, seq: Int, time: LedgerTime, kind: String, prev: String, data: JSONValue, signature: [UInt8]
+    ) {
         self.version = version
         self.seq = seq
         self.time = time
@@ -60,21 +63,28 @@ public struct LedgerEntry: Sendable, Equatable {
         }
         func bad(_ what: String) -> LedgerError { LedgerError(code: .badEntry, message: what) }
         let (v, seqValue, timeValue, kindValue, prevValue, dataValue, sigValue) =
-            (members["v"], members["seq"], members["time"], members["kind"], members["prev"], members["data"], members["sig"])
+            (
+                members["v"], members["seq"], members["time"], members["kind"], members["prev"], members["data"],
+                members["sig"]
+            )
         // Extra top-level members would be signed but meaningless to every verifier; refuse them
         // so the envelope has one interpretation. Extensions go into `data` or a new `v`.
         // (Seven members that include all seven names leave no room for another.)
-        let allPresent = v != nil && seqValue != nil && timeValue != nil && kindValue != nil && prevValue != nil && dataValue != nil && sigValue != nil
+        let allPresent =
+            v != nil && seqValue != nil && timeValue != nil && kindValue != nil && prevValue != nil && dataValue != nil
+            && sigValue != nil
         if !(allPresent && members.count == Self.fieldNames.count),
             let extra = members.keys.first(where: { !Self.fieldNames.contains($0) })
         {
-            throw bad("unexpected top-level member \"\(extra)\"; an entry has exactly data, kind, prev, seq, sig, time, v")
+            throw bad(
+                "unexpected top-level member \"\(extra)\"; an entry has exactly data, kind, prev, seq, sig, time, v")
         }
         guard let version = v?.intValue else { throw bad("v is missing or not an integer") }
         guard version == Self.formatVersion else {
             throw LedgerError(
                 code: .unsupportedVersion,
-                message: "format version \(version) is not supported (this build reads v\(Self.formatVersion)); use a newer verifier"
+                message:
+                    "format version \(version) is not supported (this build reads v\(Self.formatVersion)); use a newer verifier"
             )
         }
         guard let seq = seqValue?.intValue, seq >= 0 else { throw bad("seq is missing or not an integer ≥ 0") }
@@ -82,7 +92,9 @@ public struct LedgerEntry: Sendable, Equatable {
         guard let time = LedgerTime(timeText) else {
             throw bad("time \"\(timeText)\" is not of the form YYYY-MM-DDTHH:MM:SS.mmmZ")
         }
-        guard let kind = kindValue?.stringValue, !kind.isEmpty else { throw bad("kind is missing or not a non-empty string") }
+        guard let kind = kindValue?.stringValue, !kind.isEmpty else {
+            throw bad("kind is missing or not a non-empty string")
+        }
         guard let prev = prevValue?.stringValue, PayloadFields.isSHA256Hex(prev) else {
             throw bad("prev is missing or not 64 lowercase hexadecimal digits")
         }
@@ -131,9 +143,13 @@ public struct LedgerEntry: Sendable, Equatable {
         }
     }
 
-    static func unsignedObject(version: Int, seq: Int, time: LedgerTime, kind: String, prev: String, data: JSONValue) -> [String: JSONValue] {
-        ["v": .integer(version), "seq": .integer(seq), "time": .string(time.description), "kind": .string(kind),
-         "prev": .string(prev), "data": data]
+    static func unsignedObject(
+        version: Int, seq: Int, time: LedgerTime, kind: String, prev: String, data: JSONValue
+    ) -> [String: JSONValue] {
+        [
+            "v": .integer(version), "seq": .integer(seq), "time": .string(time.description), "kind": .string(kind),
+            "prev": .string(prev), "data": data,
+        ]
     }
 
     /// The entry as JSON, with `sig`.
@@ -145,7 +161,8 @@ public struct LedgerEntry: Sendable, Equatable {
 
     /// The bytes the signature covers: the canonical JSON of the entry without `sig`.
     public var signedBytes: [UInt8] {
-        CanonicalJSON.serialize(.object(Self.unsignedObject(version: version, seq: seq, time: time, kind: kind, prev: prev, data: data)))
+        CanonicalJSON.serialize(
+            .object(Self.unsignedObject(version: version, seq: seq, time: time, kind: kind, prev: prev, data: data)))
     }
 
     /// The canonical line without its newline (what the next entry's `prev` hashes).

@@ -36,8 +36,10 @@ public struct GenesisPayload: LedgerPayload {
     /// (member `initial_model_sha256`, absent otherwise): the policy digest covers only the path.
     public var initialModelSHA256: String?
 
-    public init(ledgerPublicKey: [UInt8], policySHA256: String, epsilonMax: Double, delta: Double,
-                accountant: String = ledgerAccountantIdentifier, initialModelSHA256: String? = nil) {
+    public init(
+        ledgerPublicKey: [UInt8], policySHA256: String, epsilonMax: Double, delta: Double,
+        accountant: String = ledgerAccountantIdentifier, initialModelSHA256: String? = nil
+    ) {
         self.ledgerPublicKey = ledgerPublicKey
         self.policySHA256 = policySHA256
         self.epsilonMax = epsilonMax
@@ -144,7 +146,8 @@ public struct PolicyAdoptedPayload: LedgerPayload {
     }
 
     public init(
-        policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, operatorName: String, changes: [FieldChange]? = nil
+        policySHA256: String, oldEpsilonMax: Double, newEpsilonMax: Double, operatorName: String,
+        changes: [FieldChange]? = nil
     ) {
         self.policySHA256 = policySHA256
         self.oldEpsilonMax = oldEpsilonMax
@@ -169,15 +172,18 @@ public struct PolicyAdoptedPayload: LedgerPayload {
             guard let members = element.objectValue, let field = members["field"]?.stringValue, !field.isEmpty else {
                 throw f.fail("changes[\(index)]", "an object with a non-empty string `field`")
             }
-            decoded.append(FieldChange(
-                field: field, old: try Self.value(members, "old", f, at: "changes[\(index)]"),
-                new: try Self.value(members, "new", f, at: "changes[\(index)]")))
+            decoded.append(
+                FieldChange(
+                    field: field, old: try Self.value(members, "old", f, at: "changes[\(index)]"),
+                    new: try Self.value(members, "new", f, at: "changes[\(index)]")))
         }
         changes = decoded
     }
 
     /// `side` (`old` or `new`) of one change: `"<side>": string | null`, or `"<side>_sha256": hex`.
-    private static func value(_ members: [String: JSONValue], _ side: String, _ f: PayloadFields, at path: String) throws(LedgerError) -> Value {
+    private static func value(
+        _ members: [String: JSONValue], _ side: String, _ f: PayloadFields, at path: String
+    ) throws(LedgerError) -> Value {
         switch (members[side], members[side + "_sha256"]) {
         case (.string(let text)?, nil): return .text(text)
         case (.null?, nil): return .absent
@@ -195,17 +201,18 @@ public struct PolicyAdoptedPayload: LedgerPayload {
             "operator": .string(operatorName),
         ]
         if let changes {
-            members["changes"] = .array(changes.map { change in
-                var object: [String: JSONValue] = ["field": .string(change.field)]
-                for (side, value) in [("old", change.old), ("new", change.new)] {
-                    switch value {
-                    case .absent: object[side] = .null
-                    case .text(let text): object[side] = .string(text)
-                    case .sha256(let digest): object[side + "_sha256"] = .string(digest)
+            members["changes"] = .array(
+                changes.map { change in
+                    var object: [String: JSONValue] = ["field": .string(change.field)]
+                    for (side, value) in [("old", change.old), ("new", change.new)] {
+                        switch value {
+                        case .absent: object[side] = .null
+                        case .text(let text): object[side] = .string(text)
+                        case .sha256(let digest): object[side + "_sha256"] = .string(digest)
+                        }
                     }
-                }
-                return .object(object)
-            })
+                    return .object(object)
+                })
         }
         return .object(members)
     }

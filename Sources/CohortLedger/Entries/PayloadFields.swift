@@ -11,7 +11,9 @@ struct PayloadFields {
 
     init(kind: String, data: JSONValue, prefix: String = "") throws(LedgerError) {
         guard case .object(let members) = data else {
-            throw LedgerError(code: .badEntry, message: "\(kind): data\(prefix.isEmpty ? "" : "." + prefix.dropLast()) must be a JSON object")
+            throw LedgerError(
+                code: .badEntry,
+                message: "\(kind): data\(prefix.isEmpty ? "" : "." + prefix.dropLast()) must be a JSON object")
         }
         self.kind = kind
         self.members = members
@@ -23,7 +25,9 @@ struct PayloadFields {
     }
 
     func value(_ field: String) throws(LedgerError) -> JSONValue {
-        guard let value = members[field] else { throw LedgerError(code: .badEntry, message: "\(kind): data.\(prefix)\(field) is missing") }
+        guard let value = members[field] else {
+            throw LedgerError(code: .badEntry, message: "\(kind): data.\(prefix)\(field) is missing")
+        }
         return value
     }
 
@@ -34,7 +38,10 @@ struct PayloadFields {
     func chargeMethod(_ field: String) throws(LedgerError) -> ChargeMethod {
         let raw = try string(field)
         guard let method = ChargeMethod(rawValue: raw) else {
-            throw fail(field, "one of " + ChargeMethod.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + ", got \"\(raw)\"")
+            throw fail(
+                field,
+                "one of " + ChargeMethod.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                    + ", got \"\(raw)\"")
         }
         return method
     }
@@ -114,7 +121,10 @@ struct PayloadFields {
         var text = text
         return text.withUTF8 { bytes in
             bytes.count == 64
-                && bytes.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
+                && bytes.allSatisfy {
+                    ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                        || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+                }
         }
     }
 }

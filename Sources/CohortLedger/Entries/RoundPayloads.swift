@@ -20,8 +20,10 @@ public struct RoundOpenedPayload: LedgerPayload {
     /// (`ParticipantSampleCommitment`), written instead of any name or count of the sample.
     public var sampleCommitment: String?
 
-    public init(round: Int, participantsSampled: Int?, participantsEligible: Int, mechanism: String,
-                plan: RoundPlanRecord? = nil, sampleCommitment: String? = nil) {
+    public init(
+        round: Int, participantsSampled: Int?, participantsEligible: Int, mechanism: String,
+        plan: RoundPlanRecord? = nil, sampleCommitment: String? = nil
+    ) {
         self.round = round
         self.participantsSampled = participantsSampled
         self.participantsEligible = participantsEligible
@@ -43,7 +45,8 @@ public struct RoundOpenedPayload: LedgerPayload {
             }
             guard !f.has("participants_sampled") else {
                 throw f.fail(
-                    "participants_sampled", "absent when data.sample_commitment is present (the count is recorded when the round ends)")
+                    "participants_sampled",
+                    "absent when data.sample_commitment is present (the count is recorded when the round ends)")
             }
             sampleCommitment = try f.sha256Hex("sample_commitment")
             participantsSampled = nil
@@ -115,10 +118,12 @@ public struct RoundChargedPayload: LedgerPayload {
     /// The method the entry's ε values are recomputed with.
     public var effectiveChargeMethod: ChargeMethod { chargeMethod ?? .unnamed }
 
-    public init(round: Int, unit: PrivacyUnit, samplingRate: Double, noiseMultiplier: Double, clippingBound: Double,
-                sensitivity: Double, gridStep: Double, dimension: Int, delta: Double, roundEpsilon: Double,
-                cumulativeEpsilon: Double, cumulativeOrder: Double, contributors: [String], updateDigests: [String: String],
-                chargeMethod: ChargeMethod? = .current, contributorsCommitment: String? = nil) {
+    public init(
+        round: Int, unit: PrivacyUnit, samplingRate: Double, noiseMultiplier: Double, clippingBound: Double,
+        sensitivity: Double, gridStep: Double, dimension: Int, delta: Double, roundEpsilon: Double,
+        cumulativeEpsilon: Double, cumulativeOrder: Double, contributors: [String], updateDigests: [String: String],
+        chargeMethod: ChargeMethod? = .current, contributorsCommitment: String? = nil
+    ) {
         self.chargeMethod = chargeMethod
         self.contributorsCommitment = contributorsCommitment
         self.round = round
@@ -140,7 +145,9 @@ public struct RoundChargedPayload: LedgerPayload {
     public init(data: JSONValue) throws(LedgerError) {
         let f = try PayloadFields(kind: Self.kind, data: data)
         round = try f.int("round", minimum: 1)
-        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else { throw f.fail("unit", "\"record\" or \"participant\"") }
+        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else {
+            throw f.fail("unit", "\"record\" or \"participant\"")
+        }
         self.unit = unit
         samplingRate = try f.positiveDouble("sampling_rate")
         guard samplingRate <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
@@ -159,7 +166,8 @@ public struct RoundChargedPayload: LedgerPayload {
             // Participant unit: the contributors are committed to, never named.
             guard unit == .participant else {
                 throw f.fail(
-                    "contributors_commitment", "absent unless unit is \"participant\" (the record unit lists its contributors)")
+                    "contributors_commitment",
+                    "absent unless unit is \"participant\" (the record unit lists its contributors)")
             }
             guard !f.has("contributors"), !f.has("update_digests") else {
                 throw f.fail(
@@ -215,12 +223,14 @@ public struct RoundChargedPayload: LedgerPayload {
     /// The charge of a planned round: every parameter from `plan`, the ε values from `projected`
     /// (`LedgerState.projectedCharge(plan:)` just before writing).
     public init(
-        round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String], updateDigests: [String: String],
+        round: Int, plan: RoundPlanRecord, projected: ProjectedCharge, contributors: [String],
+        updateDigests: [String: String],
         contributorsCommitment: String? = nil
     ) {
         self.init(
             round: round, unit: plan.unit, samplingRate: plan.samplingRate, noiseMultiplier: plan.noiseMultiplier,
-            clippingBound: plan.clippingBound, sensitivity: plan.sensitivity, gridStep: plan.gridStep, dimension: plan.dimension,
+            clippingBound: plan.clippingBound, sensitivity: plan.sensitivity, gridStep: plan.gridStep,
+            dimension: plan.dimension,
             delta: plan.delta, roundEpsilon: projected.roundEpsilon, cumulativeEpsilon: projected.cumulativeEpsilon,
             cumulativeOrder: projected.cumulativeOrder, contributors: contributors, updateDigests: updateDigests,
             chargeMethod: plan.chargeMethod, contributorsCommitment: contributorsCommitment)
@@ -257,8 +267,10 @@ public struct RoundClosedPayload: LedgerPayload {
 
     /// An entry that commits to the evaluation store's line for the round, with the sample's
     /// counts in the participant unit.
-    public init(round: Int, modelSHA256: String, checkpoint: String, evaluationSHA256: String,
-                participantsSampled: Int? = nil, contributorsCount: Int? = nil) {
+    public init(
+        round: Int, modelSHA256: String, checkpoint: String, evaluationSHA256: String,
+        participantsSampled: Int? = nil, contributorsCount: Int? = nil
+    ) {
         self.round = round
         self.modelSHA256 = modelSHA256
         self.checkpoint = checkpoint
@@ -275,7 +287,8 @@ public struct RoundClosedPayload: LedgerPayload {
         checkpoint = try f.string("checkpoint")
         guard f.has("metrics") != f.has("evaluation_sha256") else {
             throw f.fail(
-                "evaluation_sha256", "present (new entries) or replaced by data.metrics (older entries), not both or neither")
+                "evaluation_sha256",
+                "present (new entries) or replaced by data.metrics (older entries), not both or neither")
         }
         if f.has("metrics") {
             metrics = try f.numberMap("metrics")
@@ -342,8 +355,10 @@ public struct RoundRefusedPayload: LedgerPayload {
     /// The charge method the projection used; present exactly when q and σ are.
     public var chargeMethod: ChargeMethod?
 
-    public init(round: Int, gate: String, reason: String, projectedEpsilon: Double, epsilonMax: Double,
-                samplingRate: Double? = nil, noiseMultiplier: Double? = nil, chargeMethod: ChargeMethod? = nil) {
+    public init(
+        round: Int, gate: String, reason: String, projectedEpsilon: Double, epsilonMax: Double,
+        samplingRate: Double? = nil, noiseMultiplier: Double? = nil, chargeMethod: ChargeMethod? = nil
+    ) {
         self.round = round
         self.gate = gate
         self.reason = reason
@@ -363,7 +378,9 @@ public struct RoundRefusedPayload: LedgerPayload {
         epsilonMax = try f.positiveDouble("epsilon_max")
         let present = [f.has("sampling_rate"), f.has("noise_multiplier"), f.has("charge_method")]
         guard present.allSatisfy({ $0 }) || present.allSatisfy({ !$0 }) else {
-            throw f.fail("sampling_rate", "present together with data.noise_multiplier and data.charge_method, or all three absent")
+            throw f.fail(
+                "sampling_rate",
+                "present together with data.noise_multiplier and data.charge_method, or all three absent")
         }
         if present[0] {
             let q = try f.positiveDouble("sampling_rate")

@@ -77,7 +77,9 @@ public struct RoundPlanRecord: Sendable, Equatable, Hashable {
     /// Decodes `data.plan` of a `round.opened` entry.
     init(data: JSONValue, kind: String) throws(LedgerError) {
         let f = try PayloadFields(kind: kind, data: data, prefix: "plan.")
-        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else { throw f.fail("unit", "\"record\" or \"participant\"") }
+        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else {
+            throw f.fail("unit", "\"record\" or \"participant\"")
+        }
         self.unit = unit
         samplingRate = try f.positiveDouble("sampling_rate")
         guard samplingRate <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
@@ -128,12 +130,15 @@ public enum LedgerMetric {
     static func validate(_ metrics: [String: Double], field: String, kind: String) throws(LedgerError) {
         for (name, value) in metrics {
             func fail(_ expectation: String) -> LedgerError {
-                LedgerError(code: .badEntry, message: "\(kind): data.\(field).\(name) must be \(expectation), got \(value)")
+                LedgerError(
+                    code: .badEntry, message: "\(kind): data.\(field).\(name) must be \(expectation), got \(value)")
             }
             if ratios.contains(name) {
                 guard value >= 0, value <= 1 else { throw fail("a number in [0, 1]") }
             } else if name == count {
-                guard value >= 0, value <= 0x1p53, value.rounded(.towardZero) == value else { throw fail("an integer ≥ 0") }
+                guard value >= 0, value <= 0x1p53, value.rounded(.towardZero) == value else {
+                    throw fail("an integer ≥ 0")
+                }
             } else if name == loss {
                 // The slack covers float rounding of a mean of clamped values.
                 guard value.isFinite, value >= 0, value <= maximumLoss * (1 + 1e-9) else {

@@ -51,7 +51,9 @@ public enum JSONParser {
     /// control characters) — all other characters literal; and every number's text is the
     /// ECMAScript form of its value. Tests check this verdict against
     /// `CanonicalJSON.serialize(value) == bytes` on many mutated inputs.
-    public static func parseNotingCanonicalForm(buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> (value: JSONValue, isCanonical: Bool) {
+    public static func parseNotingCanonicalForm(
+        buffer: UnsafeBufferPointer<UInt8>
+    ) throws(JSONParseError) -> (value: JSONValue, isCanonical: Bool) {
         var parser = Parser(bytes: buffer)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -248,12 +250,16 @@ private struct Parser {
                 var scalar = try parseHex4()
                 // JCS uses \u only for control characters without a short form, in lowercase.
                 if canonical {
-                    let hasShortForm = scalar == 0x08 || scalar == 0x09 || scalar == 0x0A || scalar == 0x0C || scalar == 0x0D
-                    let lowercase = (escapeStart..<index).allSatisfy { bytes[$0] < UInt8(ascii: "A") || bytes[$0] > UInt8(ascii: "F") }
+                    let hasShortForm =
+                        scalar == 0x08 || scalar == 0x09 || scalar == 0x0A || scalar == 0x0C || scalar == 0x0D
+                    let lowercase = (escapeStart..<index).allSatisfy {
+                        bytes[$0] < UInt8(ascii: "A") || bytes[$0] > UInt8(ascii: "F")
+                    }
                     if scalar >= 0x20 || hasShortForm || !lowercase { canonical = false }
                 }
                 if (0xD800...0xDBFF).contains(scalar) {
-                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        bytes[index + 1] == UInt8(ascii: "u")
                     else { throw error("lone high surrogate escape") }
                     index += 2
                     let low = try parseHex4()
@@ -320,7 +326,9 @@ private struct Parser {
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             simple = false
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("expected a digit in exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }

@@ -76,6 +76,7 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         // Literals with a repeated key are programming errors, not input errors.
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, _ in preconditionFailure("duplicate key in JSON literal") }))
+        self = .object(
+            Dictionary(elements, uniquingKeysWith: { _, _ in preconditionFailure("duplicate key in JSON literal") }))
     }
 }

@@ -88,9 +88,11 @@ public enum BuiltInModel: Sendable, Equatable {
         let unbounded = Double.greatestFiniteMagnitude
         switch self {
         case .logisticRegression(let model):
-            return try RecordLevelTraining.clippedGradientSum(model: model, data: data, indices: indices, clippingBound: unbounded)
+            return try RecordLevelTraining.clippedGradientSum(
+                model: model, data: data, indices: indices, clippingBound: unbounded)
         case .mlp(let model):
-            return try RecordLevelTraining.clippedGradientSum(model: model, data: data, indices: indices, clippingBound: unbounded)
+            return try RecordLevelTraining.clippedGradientSum(
+                model: model, data: data, indices: indices, clippingBound: unbounded)
         }
     }
 

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-    import FoundationEssentials
+import FoundationEssentials
 #else
-    import Foundation
+import Foundation
 #endif
 
 /// One named float32 tensor of a model: its name and its shape.
@@ -148,7 +148,9 @@ public struct ModelLayout: Sendable, Equatable, Hashable, Codable {
     ///   - ignoring: names of extra tensors that may be present and are skipped (e.g. `velocity`).
     /// - Throws: `model.tensor_missing`, `model.tensor_unexpected`, `model.tensor_shape` or
     ///   `model.non_finite_parameters`, each naming the tensor and the expected shape.
-    public func flatten(_ file: SafetensorsFile, source: String, ignoring: Set<String> = []) throws(ModelError)
+    public func flatten(
+        _ file: SafetensorsFile, source: String, ignoring: Set<String> = []
+    ) throws(ModelError)
         -> [Float]
     {
         let expected = Set(tensors.map(\.name))

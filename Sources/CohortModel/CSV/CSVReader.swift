@@ -80,7 +80,9 @@ public enum CSVReader {
     }
 
     /// Parses one block of complete records (a piece of a file cut at a record boundary).
-    static func records(in block: [UInt8], source: String, firstLine: Int, skipBOM: Bool) throws(ModelError) -> (records: [([String?], Int)], nextLine: Int) {
+    static func records(
+        in block: [UInt8], source: String, firstLine: Int, skipBOM: Bool
+    ) throws(ModelError) -> (records: [([String?], Int)], nextLine: Int) {
         var parser = Parser(bytes: block, source: source, line: firstLine, skipBOM: skipBOM)
         var records: [([String?], Int)] = []
         while let record = try parser.nextRecord() { records.append(record) }
@@ -132,7 +134,10 @@ public enum CSVReader {
                 if byte == Self.comma {
                     position += 1
                     // A trailing comma at end of input still opens one (empty) field.
-                    if position >= bytes.count { cells.append(nil); return (cells, startLine) }
+                    if position >= bytes.count {
+                        cells.append(nil)
+                        return (cells, startLine)
+                    }
                     continue
                 }
                 if byte == Self.lf {
@@ -213,7 +218,8 @@ public enum CSVReader {
             guard !content.contains(0) else {
                 throw ModelError(
                     code: "csv.nul_byte",
-                    message: "the field contains a NUL byte; CSV data files are text: remove it or re-export the file as UTF-8 text",
+                    message:
+                        "the field contains a NUL byte; CSV data files are text: remove it or re-export the file as UTF-8 text",
                     location: FileLocation(file: source, line: line, column: column)
                 )
             }
@@ -265,8 +271,9 @@ public struct CSVStream {
         self.maximumRecordBytes = maximumRecordBytes
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw ModelError(code: "csv.unreadable_file", message: "cannot read the CSV file: \(String(cString: strerror(errno)))",
-                             location: FileLocation(file: path, line: 0))
+            throw ModelError(
+                code: "csv.unreadable_file", message: "cannot read the CSV file: \(String(cString: strerror(errno)))",
+                location: FileLocation(file: path, line: 0))
         }
         do {
             header = try CSVReader.validateHeader(nextRecord(), source: path)
@@ -346,8 +353,9 @@ public struct CSVStream {
         }
         buffer.removeLast(Self.readSize - count)
         if failure != 0 {
-            throw ModelError(code: "csv.unreadable_file", message: "cannot read the CSV file: \(String(cString: strerror(failure)))",
-                             location: FileLocation(file: source, line: nextLine))
+            throw ModelError(
+                code: "csv.unreadable_file", message: "cannot read the CSV file: \(String(cString: strerror(failure)))",
+                location: FileLocation(file: source, line: nextLine))
         }
         if count == 0 { atEnd = true }
         for index in scanned..<buffer.count {
@@ -384,7 +392,8 @@ public enum CSVWriter {
 
     /// One field, quoted when needed.
     public static func field(_ value: String) -> String {
-        let needsQuotes = value.utf8.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
+        let needsQuotes =
+            value.utf8.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }
             || value.first == " " || value.last == " "
         guard needsQuotes else { return value }
         return "\"" + value.replacingAll("\"", with: "\"\"") + "\""

@@ -63,7 +63,8 @@ public struct CSVTable: Sendable, Equatable {
         do {
             try DurableFile.writeAtomically(Array(CSVWriter.encode(self).utf8), to: path)
         } catch {
-            throw ModelError(code: "csv.unwritable_file", message: "cannot write the CSV file \(path): \(error.message)")
+            throw ModelError(
+                code: "csv.unwritable_file", message: "cannot write the CSV file \(path): \(error.message)")
         }
     }
 }

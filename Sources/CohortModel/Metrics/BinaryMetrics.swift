@@ -75,8 +75,10 @@ public struct BinaryClassificationMetrics: Codable, Sendable, Equatable {
     /// The decisions behind accuracy, precision, recall and F1.
     public var confusion: ConfusionCounts
 
-    public init(count: Int, accuracy: Double, precision: Double, recall: Double, f1: Double,
-                rocAUC: Double?, logLoss: Double, confusion: ConfusionCounts) {
+    public init(
+        count: Int, accuracy: Double, precision: Double, recall: Double, f1: Double,
+        rocAUC: Double?, logLoss: Double, confusion: ConfusionCounts
+    ) {
         self.count = count
         self.accuracy = accuracy
         self.precision = precision
@@ -100,7 +102,9 @@ public enum BinaryMetrics {
     public static let logLossEpsilon = 1e-15
 
     /// All metrics, deciding positive when probability ≥ `threshold`.
-    public static func evaluate(probabilities: [Double], labels: [Bool], threshold: Double = 0.5) -> BinaryClassificationMetrics {
+    public static func evaluate(
+        probabilities: [Double], labels: [Bool], threshold: Double = 0.5
+    ) -> BinaryClassificationMetrics {
         precondition(probabilities.count == labels.count, "one label per probability")
         var confusion = ConfusionCounts()
         var loss = 0.0

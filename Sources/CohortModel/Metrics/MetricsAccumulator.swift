@@ -55,7 +55,8 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
 
     /// An empty accumulator.
     public init(layout: HistogramLayout = HistogramLayout(), logitThreshold: Double = 0) {
-        precondition(layout.logitBound > 0 && layout.binsPerUnit > 0, "histogram layout needs a positive bound and bin count")
+        precondition(
+            layout.logitBound > 0 && layout.binsPerUnit > 0, "histogram layout needs a positive bound and bin count")
         self.layout = layout
         self.logitThreshold = logitThreshold
         confusion = ConfusionCounts()
@@ -84,7 +85,8 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         do {
             try checkConsistency()
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
         }
     }
 
@@ -118,15 +120,19 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
     /// - Throws: `evaluation.invalid`, naming what is wrong.
     public func checkConsistency() throws(ModelError) {
         func invalid(_ problem: String) -> ModelError {
-            ModelError(code: "evaluation.invalid",
-                       message: "evaluation result: \(problem); send the accumulator cohort-participant computes on its holdout")
+            ModelError(
+                code: "evaluation.invalid",
+                message:
+                    "evaluation result: \(problem); send the accumulator cohort-participant computes on its holdout")
         }
         guard layout.logitBound.isFinite, layout.logitBound > 0, layout.logitBound <= 1e3,
-              layout.binsPerUnit > 0, layout.binsPerUnit <= 1 << 12
+            layout.binsPerUnit > 0, layout.binsPerUnit <= 1 << 12
         else { throw invalid("histogram layout (logit_bound in (0, 1000], bins_per_unit in 1...4096) is out of range") }
         guard logitThreshold.isFinite else { throw invalid("logit_threshold is not finite") }
         guard positiveHistogram.count == layout.binCount, negativeHistogram.count == layout.binCount else {
-            throw invalid("histograms have \(positiveHistogram.count) and \(negativeHistogram.count) bins; the layout has \(layout.binCount)")
+            throw invalid(
+                "histograms have \(positiveHistogram.count) and \(negativeHistogram.count) bins; the layout has \(layout.binCount)"
+            )
         }
         let limit = Self.maximumCount
         var positives = 0
@@ -140,18 +146,28 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
             // Each term ≤ 10^9 and the running totals stay ≤ 10^9 (checked below), so no overflow.
             positives += positive
             negatives += negative
-            guard positives <= limit, negatives <= limit else { throw invalid("histograms count more than \(limit) records") }
+            guard positives <= limit, negatives <= limit else {
+                throw invalid("histograms count more than \(limit) records")
+            }
         }
-        let counts = [confusion.truePositives, confusion.falsePositives, confusion.trueNegatives, confusion.falseNegatives]
-        guard counts.allSatisfy({ $0 >= 0 && $0 <= limit }) else { throw invalid("a confusion count is outside 0...\(limit)") }
+        let counts = [
+            confusion.truePositives, confusion.falsePositives, confusion.trueNegatives, confusion.falseNegatives,
+        ]
+        guard counts.allSatisfy({ $0 >= 0 && $0 <= limit }) else {
+            throw invalid("a confusion count is outside 0...\(limit)")
+        }
         guard confusion.truePositives + confusion.falseNegatives == positives,
-              confusion.falsePositives + confusion.trueNegatives == negatives
+            confusion.falsePositives + confusion.trueNegatives == negatives
         else {
-            throw invalid("confusion counts (\(confusion.truePositives + confusion.falseNegatives) positive, "
-                + "\(confusion.falsePositives + confusion.trueNegatives) negative) disagree with the histograms (\(positives), \(negatives))")
+            throw invalid(
+                "confusion counts (\(confusion.truePositives + confusion.falseNegatives) positive, "
+                    + "\(confusion.falsePositives + confusion.trueNegatives) negative) disagree with the histograms (\(positives), \(negatives))"
+            )
         }
         guard positives + negatives <= limit else { throw invalid("counts more than \(limit) records") }
-        guard logLossSum.isFinite, logLossSum >= 0 else { throw invalid("log_loss_sum is not a finite non-negative number") }
+        guard logLossSum.isFinite, logLossSum >= 0 else {
+            throw invalid("log_loss_sum is not a finite non-negative number")
+        }
         // Every record adds at most −ln ε; the relative slack covers float rounding of the sum.
         let records = positives + negatives
         guard logLossSum <= Double(records) * Self.maximumRecordLoss * (1 + 1e-9) else {
@@ -171,14 +187,17 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         guard layout == expected.layout, logitThreshold == expected.logitThreshold else {
             throw ModelError(
                 code: "evaluation.invalid",
-                message: "evaluation result uses histogram layout (logit_bound \(layout.logitBound), bins_per_unit \(layout.binsPerUnit), "
+                message:
+                    "evaluation result uses histogram layout (logit_bound \(layout.logitBound), bins_per_unit \(layout.binsPerUnit), "
                     + "threshold \(logitThreshold)); the coordinator expects (\(expected.layout.logitBound), \(expected.layout.binsPerUnit), "
                     + "\(expected.logitThreshold)); use the consortium's evaluation settings")
         }
         if let maximumCount, confusion.total > maximumCount {
             throw ModelError(
                 code: "evaluation.invalid",
-                message: "evaluation result counts \(confusion.total) records, more than the \(maximumCount) the participant attested")
+                message:
+                    "evaluation result counts \(confusion.total) records, more than the \(maximumCount) the participant attested"
+            )
         }
     }
 
@@ -193,8 +212,9 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         } catch let DecodingError.dataCorrupted(context) where context.underlyingError is ModelError {
             throw context.underlyingError as! ModelError
         } catch {
-            throw ModelError(code: "evaluation.invalid",
-                             message: "the evaluation result (\(json.count) bytes) is not a JSON metrics accumulator")
+            throw ModelError(
+                code: "evaluation.invalid",
+                message: "the evaluation result (\(json.count) bytes) is not a JSON metrics accumulator")
         }
         try decoded.validate(against: expected, maximumCount: maximumCount)
         return decoded
@@ -220,21 +240,29 @@ public struct MetricsAccumulator: Codable, Sendable, Equatable {
         // ``maximumMergedCount``) throws `model.metrics_overflow` and leaves this accumulator unchanged.
         let overflow = ModelError(
             code: "model.metrics_overflow",
-            message: "merging this evaluation result would count more than \(Self.maximumMergedCount) records; it is left out")
+            message:
+                "merging this evaluation result would count more than \(Self.maximumMergedCount) records; it is left out"
+        )
         func add(_ a: Int, _ b: Int) throws(ModelError) -> Int {
             let (sum, overflowed) = a.addingReportingOverflow(b)
             guard !overflowed, sum >= 0, sum <= Self.maximumMergedCount else { throw overflow }
             return sum
         }
-        guard other.positiveHistogram.count == positiveHistogram.count, other.negativeHistogram.count == negativeHistogram.count else {
-            throw ModelError(code: "model.incompatible_metrics", message: "cannot merge evaluation results with a different number of histogram bins")
+        guard other.positiveHistogram.count == positiveHistogram.count,
+            other.negativeHistogram.count == negativeHistogram.count
+        else {
+            throw ModelError(
+                code: "model.incompatible_metrics",
+                message: "cannot merge evaluation results with a different number of histogram bins")
         }
         let mergedConfusion = ConfusionCounts(
             truePositives: try add(confusion.truePositives, other.confusion.truePositives),
             falsePositives: try add(confusion.falsePositives, other.confusion.falsePositives),
             trueNegatives: try add(confusion.trueNegatives, other.confusion.trueNegatives),
             falseNegatives: try add(confusion.falseNegatives, other.confusion.falseNegatives))
-        _ = try add(mergedConfusion.truePositives + mergedConfusion.falseNegatives, mergedConfusion.falsePositives + mergedConfusion.trueNegatives)
+        _ = try add(
+            mergedConfusion.truePositives + mergedConfusion.falseNegatives,
+            mergedConfusion.falsePositives + mergedConfusion.trueNegatives)
         var positive = positiveHistogram
         var negative = negativeHistogram
         for bin in positive.indices {

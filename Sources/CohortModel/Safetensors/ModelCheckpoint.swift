@@ -28,8 +28,10 @@ public struct ModelCheckpoint: Sendable, Equatable {
 
     /// A checkpoint. `model` is the flat parameter vector of any model; `layout` names its
     /// tensors (nil: logistic regression's `weight`/`bias`).
-    public init(round: Int, model: ModelParameters, optimizer: ServerOptimizer? = nil, schemaDigest: String,
-                layout: ModelLayout? = nil) {
+    public init(
+        round: Int, model: ModelParameters, optimizer: ServerOptimizer? = nil, schemaDigest: String,
+        layout: ModelLayout? = nil
+    ) {
         self.round = round
         self.model = model
         self.optimizer = optimizer
@@ -78,18 +80,30 @@ public struct ModelCheckpoint: Sendable, Equatable {
         func invalid(_ problem: String) -> ModelError {
             ModelError(code: "model.invalid_checkpoint", message: "not a Cohort checkpoint: \(problem)")
         }
-        guard file.metadata["cohort.format"] == Self.format else { throw invalid("metadata cohort.format is not '\(Self.format)'") }
-        guard let version = file.metadata["cohort.version"].flatMap({ Int($0) }), (1...Self.currentVersion).contains(version) else {
-            throw invalid("unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this "
-                + "build reads 1…\(Self.currentVersion)")
+        guard file.metadata["cohort.format"] == Self.format else {
+            throw invalid("metadata cohort.format is not '\(Self.format)'")
         }
-        guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else { throw invalid("cohort.round is missing") }
-        guard let digest = file.metadata["cohort.schema_digest"] else { throw invalid("cohort.schema_digest is missing") }
+        guard let version = file.metadata["cohort.version"].flatMap({ Int($0) }),
+            (1...Self.currentVersion).contains(version)
+        else {
+            throw invalid(
+                "unsupported cohort.version \(file.metadata["cohort.version"] ?? "(absent)"); this "
+                    + "build reads 1…\(Self.currentVersion)")
+        }
+        guard let round = file.metadata["cohort.round"].flatMap({ Int($0) }), round >= 0 else {
+            throw invalid("cohort.round is missing")
+        }
+        guard let digest = file.metadata["cohort.schema_digest"] else {
+            throw invalid("cohort.schema_digest is missing")
+        }
         var layout: ModelLayout? = nil
         let model: ModelParameters
         if version >= 2 {
-            guard let json = file.metadata["cohort.layout"] else { throw invalid("a version 2 checkpoint needs "
-                + "cohort.layout") }
+            guard let json = file.metadata["cohort.layout"] else {
+                throw invalid(
+                    "a version 2 checkpoint needs "
+                        + "cohort.layout")
+            }
             let decoded = try ModelLayout(json: json)
             model = try ModelParameters(
                 parameters: try decoded.flatten(file, source: "checkpoint", ignoring: ["velocity"]))
@@ -119,7 +133,10 @@ extension LogisticRegression {
     /// trainer (it reads the global model from, and writes its result to, such a file).
     public func safetensors(metadata: [String: String] = [:]) throws(ModelError) -> SafetensorsFile {
         SafetensorsFile(
-            tensors: [("weight", try Tensor(shape: [1, featureCount], values: Array(weights))), ("bias", Tensor(vector: [bias]))],
+            tensors: [
+                ("weight", try Tensor(shape: [1, featureCount], values: Array(weights))),
+                ("bias", Tensor(vector: [bias])),
+            ],
             metadata: metadata
         )
     }
@@ -127,12 +144,16 @@ extension LogisticRegression {
     /// A model from a file's `weight` ([d] or [1, d]) and `bias` ([1] or scalar) tensors.
     public init(weightAndBias file: SafetensorsFile) throws(ModelError) {
         guard let weight = file.tensor(named: "weight"), let bias = file.tensor(named: "bias") else {
-            throw ModelError(code: "model.invalid_checkpoint",
-                             message: "the file needs tensors 'weight' and 'bias'; found \(file.tensors.map(\.name))")
+            throw ModelError(
+                code: "model.invalid_checkpoint",
+                message: "the file needs tensors 'weight' and 'bias'; found \(file.tensors.map(\.name))")
         }
-        guard weight.shape.count == 1 || (weight.shape.count == 2 && weight.shape[0] == 1), bias.values.count == 1 else {
-            throw ModelError(code: "model.invalid_checkpoint",
-                             message: "expected weight of shape [d] or [1, d] and a single bias, got \(weight.shape) and \(bias.shape)")
+        guard weight.shape.count == 1 || (weight.shape.count == 2 && weight.shape[0] == 1), bias.values.count == 1
+        else {
+            throw ModelError(
+                code: "model.invalid_checkpoint",
+                message:
+                    "expected weight of shape [d] or [1, d] and a single bias, got \(weight.shape) and \(bias.shape)")
         }
         try self.init(parameters: weight.values + bias.values)
     }

@@ -1,9 +1,10 @@
+import CohortStorage
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import CohortStorage
 
 /// One float32 tensor: a shape and its values in row-major order.
 public struct Tensor: Sendable, Equatable {
@@ -17,7 +18,8 @@ public struct Tensor: Sendable, Equatable {
         guard shape.allSatisfy({ $0 >= 0 }), let count = Safetensors.elementCount(shape), count == values.count else {
             throw ModelError(
                 code: "safetensors.shape_mismatch",
-                message: "shape \(shape) does not hold \(values.count) values; give a shape whose product is the value count"
+                message:
+                    "shape \(shape) does not hold \(values.count) values; give a shape whose product is the value count"
             )
         }
         self.shape = shape
@@ -69,19 +71,24 @@ public struct SafetensorsFile: Sendable, Equatable {
         var seen: Set<String> = []
         for (name, _) in tensors {
             guard !name.isEmpty, name != Safetensors.metadataKey else {
-                throw ModelError(code: "safetensors.invalid_name",
-                                 message: "a tensor name must be non-empty and not '\(Safetensors.metadataKey)'")
+                throw ModelError(
+                    code: "safetensors.invalid_name",
+                    message: "a tensor name must be non-empty and not '\(Safetensors.metadataKey)'")
             }
             guard seen.insert(name).inserted else {
-                throw ModelError(code: "safetensors.duplicate_name", message: "tensor name '\(name)' is used twice; names must be unique")
+                throw ModelError(
+                    code: "safetensors.duplicate_name",
+                    message: "tensor name '\(name)' is used twice; names must be unique")
             }
         }
         var header = "{"
         var first = true
         if !metadata.isEmpty {
             header += Safetensors.jsonString(Safetensors.metadataKey) + ":{"
-            header += metadata.keys.sorted().map { Safetensors.jsonString($0) + ":" + Safetensors.jsonString(metadata[$0]!) }
-                .joined(separator: ",")
+            header += metadata.keys.sorted().map {
+                Safetensors.jsonString($0) + ":" + Safetensors.jsonString(metadata[$0]!)
+            }
+            .joined(separator: ",")
             header += "}"
             first = false
         }
@@ -122,15 +129,22 @@ public struct SafetensorsFile: Sendable, Equatable {
             ModelError(code: "safetensors.\(code)", message: "\(source): \(message)")
         }
         guard bytes.count >= 8 else {
-            throw fail("truncated", "the file has \(bytes.count) bytes, fewer than the 8-byte header length; it is not a safetensors file")
+            throw fail(
+                "truncated",
+                "the file has \(bytes.count) bytes, fewer than the 8-byte header length; it is not a safetensors file")
         }
-        let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+        }
         guard declared <= UInt64(Safetensors.maximumHeaderSize) else {
-            throw fail("header_too_large", "the header length \(declared) exceeds the limit of \(Safetensors.maximumHeaderSize) bytes")
+            throw fail(
+                "header_too_large",
+                "the header length \(declared) exceeds the limit of \(Safetensors.maximumHeaderSize) bytes")
         }
         let headerLength = Int(declared)
         guard 8 + headerLength <= bytes.count else {
-            throw fail("truncated", "the header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
+            throw fail(
+                "truncated", "the header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
         }
         let headerBytes = bytes[8..<8 + headerLength]
         guard headerBytes.first == UInt8(ascii: "{") else {
@@ -147,34 +161,50 @@ public struct SafetensorsFile: Sendable, Equatable {
         let dataStart = 8 + headerLength
         let bufferLength = bytes.count - dataStart
         // Ranges must tile the buffer: sorted by start, each begins where the previous ended.
-        let ordered = header.entries.sorted { ($0.value.dataOffsets.first ?? 0, $0.key) < ($1.value.dataOffsets.first ?? 0, $1.key) }
+        let ordered = header.entries.sorted {
+            ($0.value.dataOffsets.first ?? 0, $0.key) < ($1.value.dataOffsets.first ?? 0, $1.key)
+        }
         var expectedBegin = 0
         var tensors: [(name: String, tensor: Tensor)] = []
         for (name, entry) in ordered {
             guard entry.dtype == "F32" else {
-                throw fail("unsupported_dtype", "tensor '\(name)' has dtype \(entry.dtype); Cohort exchanges F32 only — "
-                           + "convert it to float32 before saving (e.g. array.astype(numpy.float32))")
+                throw fail(
+                    "unsupported_dtype",
+                    "tensor '\(name)' has dtype \(entry.dtype); Cohort exchanges F32 only — "
+                        + "convert it to float32 before saving (e.g. array.astype(numpy.float32))")
             }
             guard entry.dataOffsets.count == 2 else {
-                throw fail("invalid_offsets", "tensor '\(name)' needs data_offsets [begin, end], got \(entry.dataOffsets.count) numbers")
+                throw fail(
+                    "invalid_offsets",
+                    "tensor '\(name)' needs data_offsets [begin, end], got \(entry.dataOffsets.count) numbers")
             }
             let begin = entry.dataOffsets[0]
             let end = entry.dataOffsets[1]
             guard begin >= 0, end >= begin else {
-                throw fail("invalid_offsets", "tensor '\(name)' has data_offsets [\(begin), \(end)]; begin must be ≥ 0 and ≤ end")
+                throw fail(
+                    "invalid_offsets",
+                    "tensor '\(name)' has data_offsets [\(begin), \(end)]; begin must be ≥ 0 and ≤ end")
             }
             guard entry.shape.allSatisfy({ $0 >= 0 }), let count = Safetensors.elementCount(entry.shape),
-                  count.multipliedReportingOverflow(by: 4).partialValue == end - begin, count <= Int.max / 4 else {
-                throw fail("invalid_offsets", "tensor '\(name)' has shape \(entry.shape) but \(end - begin) bytes; "
-                           + "an F32 tensor takes 4 bytes per element")
+                count.multipliedReportingOverflow(by: 4).partialValue == end - begin, count <= Int.max / 4
+            else {
+                throw fail(
+                    "invalid_offsets",
+                    "tensor '\(name)' has shape \(entry.shape) but \(end - begin) bytes; "
+                        + "an F32 tensor takes 4 bytes per element")
             }
             guard begin == expectedBegin else {
-                throw fail("invalid_offsets", begin < expectedBegin
-                           ? "tensor '\(name)' overlaps the previous tensor (starts at \(begin), previous ends at \(expectedBegin))"
-                           : "the data buffer has a gap before tensor '\(name)' (bytes \(expectedBegin)..<\(begin) belong to no tensor)")
+                throw fail(
+                    "invalid_offsets",
+                    begin < expectedBegin
+                        ? "tensor '\(name)' overlaps the previous tensor (starts at \(begin), previous ends at \(expectedBegin))"
+                        : "the data buffer has a gap before tensor '\(name)' (bytes \(expectedBegin)..<\(begin) belong to no tensor)"
+                )
             }
             guard end <= bufferLength else {
-                throw fail("truncated", "tensor '\(name)' ends at byte \(end) of the data buffer, which has only \(bufferLength) bytes")
+                throw fail(
+                    "truncated",
+                    "tensor '\(name)' ends at byte \(end) of the data buffer, which has only \(bufferLength) bytes")
             }
             var values = [Float](repeating: 0, count: count)
             bytes.withUnsafeBytes { raw in
@@ -187,7 +217,9 @@ public struct SafetensorsFile: Sendable, Equatable {
             expectedBegin = end
         }
         guard expectedBegin == bufferLength else {
-            throw fail("invalid_offsets", "the data buffer has \(bufferLength - expectedBegin) trailing bytes that belong to no tensor")
+            throw fail(
+                "invalid_offsets",
+                "the data buffer has \(bufferLength - expectedBegin) trailing bytes that belong to no tensor")
         }
         return SafetensorsFile(tensors: tensors, metadata: header.metadata)
     }

@@ -102,7 +102,8 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         do {
             try validate()
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
         }
     }
 
@@ -119,7 +120,8 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         } catch {
             throw ModelError(
                 code: "attestation.malformed",
-                message: "the data-quality attestation (\(json.count) bytes) is not a JSON attestation object: \(Self.describe(error)); "
+                message:
+                    "the data-quality attestation (\(json.count) bytes) is not a JSON attestation object: \(Self.describe(error)); "
                     + "send the attestation cohort-participant produces"
             )
         }
@@ -128,7 +130,8 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
     /// Where a decoding error happened, without quoting the input.
     static func describe(_ error: any Error) -> String {
         switch error {
-        case DecodingError.keyNotFound(let key, _): "field `\(PeerText.sanitized(key.stringValue, maxLength: 64))` is missing"
+        case DecodingError.keyNotFound(let key, _):
+            "field `\(PeerText.sanitized(key.stringValue, maxLength: 64))` is missing"
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             "field `\(context.codingPath.map { PeerText.sanitized($0.stringValue, maxLength: 64) }.joined(separator: "."))` has the wrong type"
         default: "not valid JSON"
@@ -154,8 +157,11 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
     /// - Throws: `attestation.invalid`, naming the field and its bound.
     public func validate() throws(ModelError) {
         func invalid(_ field: String, _ problem: String) -> ModelError {
-            ModelError(code: "attestation.invalid",
-                       message: "attestation field `\(field)` \(problem); send the attestation cohort-participant computes from the data")
+            ModelError(
+                code: "attestation.invalid",
+                message:
+                    "attestation field `\(field)` \(problem); send the attestation cohort-participant computes from the data"
+            )
         }
         func checkName(_ text: String, _ field: String) throws(ModelError) {
             guard text.utf8.count <= Self.maximumNameLength else {
@@ -176,7 +182,7 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         }
         try checkName(schemaName, "schema_name")
         guard !schemaDigest.isEmpty, schemaDigest.utf8.count <= Self.maximumDigestLength,
-              schemaDigest.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            schemaDigest.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
         else {
             throw invalid("schema_digest", "is not 1 to \(Self.maximumDigestLength) lowercase hexadecimal characters")
         }
@@ -185,7 +191,8 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
             throw invalid("columns", "lists \(columns.count) columns, over the limit of \(Self.maximumColumns)")
         }
         guard extraColumns.count <= Self.maximumColumns else {
-            throw invalid("extra_columns", "lists \(extraColumns.count) names, over the limit of \(Self.maximumColumns)")
+            throw invalid(
+                "extra_columns", "lists \(extraColumns.count) names, over the limit of \(Self.maximumColumns)")
         }
         try checkCount(columnsMatched, "columns_matched", max: Self.maximumColumns)
         for (index, name) in extraColumns.enumerated() { try checkName(name, "extra_columns[\(index)]") }
@@ -204,7 +211,9 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         try checkCount(labelCounts.positive, "label_counts.positive", max: rows)
         try checkCount(labelCounts.negative, "label_counts.negative", max: rows)
         guard labelCounts.positive + labelCounts.negative <= rows else {
-            throw invalid("label_counts", "sum to \(labelCounts.positive + labelCounts.negative), more than the \(rows) rows attested")
+            throw invalid(
+                "label_counts",
+                "sum to \(labelCounts.positive + labelCounts.negative), more than the \(rows) rows attested")
         }
         if let trainingRows { try checkCount(trainingRows, "training_rows", max: rows) }
     }
@@ -218,8 +227,9 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
     public func violations(of requirements: DataQualityRequirements) -> [String] {
         var reasons: [String] = []
         if let digest = requirements.schemaDigest, digest != schemaDigest {
-            reasons.append("the data was checked against schema digest \(PeerText.sanitized(schemaDigest, maxLength: 80)), "
-                + "the policy requires \(digest) (a schema mismatch: use the consortium's schema file)")
+            reasons.append(
+                "the data was checked against schema digest \(PeerText.sanitized(schemaDigest, maxLength: 80)), "
+                    + "the policy requires \(digest) (a schema mismatch: use the consortium's schema file)")
         }
         if rows < requirements.minimumRows {
             reasons.append("\(rows) records, the policy requires at least \(requirements.minimumRows)")
@@ -230,11 +240,13 @@ public struct DataQualityAttestation: Codable, Sendable, Equatable {
         // Names are the participant's: each is length-capped and escaped, and at most 8 are listed.
         let tooSparse = columns.filter { $0.missingRate > requirements.maximumColumnMissingRate }
         for column in tooSparse.prefix(8) {
-            reasons.append("column '\(PeerText.sanitized(column.name, maxLength: 64))' missing rate \(column.missingRate) "
-                + "exceeds \(requirements.maximumColumnMissingRate)")
+            reasons.append(
+                "column '\(PeerText.sanitized(column.name, maxLength: 64))' missing rate \(column.missingRate) "
+                    + "exceeds \(requirements.maximumColumnMissingRate)")
         }
         if tooSparse.count > 8 {
-            reasons.append("\(tooSparse.count - 8) more column(s) exceed missing rate \(requirements.maximumColumnMissingRate)")
+            reasons.append(
+                "\(tooSparse.count - 8) more column(s) exceed missing rate \(requirements.maximumColumnMissingRate)")
         }
         if labelCounts.positive < requirements.minimumPerClass || labelCounts.negative < requirements.minimumPerClass {
             reasons.append("a class has fewer than \(requirements.minimumPerClass) records")
@@ -326,9 +338,11 @@ public struct DataQualityRequirements: Codable, Sendable, Equatable {
         let defaults = DataQualityRequirements()
         schemaDigest = try container.decodeIfPresent(String.self, forKey: .schemaDigest)
         minimumRows = try container.decodeIfPresent(Int.self, forKey: .minimumRows) ?? defaults.minimumRows
-        maximumMissingRate = try container.decodeIfPresent(Double.self, forKey: .maximumMissingRate)
+        maximumMissingRate =
+            try container.decodeIfPresent(Double.self, forKey: .maximumMissingRate)
             ?? defaults.maximumMissingRate
-        maximumColumnMissingRate = try container.decodeIfPresent(Double.self, forKey: .maximumColumnMissingRate)
+        maximumColumnMissingRate =
+            try container.decodeIfPresent(Double.self, forKey: .maximumColumnMissingRate)
             ?? defaults.maximumColumnMissingRate
         minimumPerClass = try container.decodeIfPresent(Int.self, forKey: .minimumPerClass) ?? defaults.minimumPerClass
     }

@@ -9,8 +9,9 @@ public struct EncodedDataset: Sendable, Equatable {
 
     /// A dataset from a row-major matrix and labels.
     public init(featureNames: [String], features: [Float], labels: [Float]) {
-        precondition(featureNames.isEmpty ? features.isEmpty : features.count == labels.count * featureNames.count,
-                     "the feature matrix must have one row of featureNames.count values per label")
+        precondition(
+            featureNames.isEmpty ? features.isEmpty : features.count == labels.count * featureNames.count,
+            "the feature matrix must have one row of featureNames.count values per label")
         precondition(labels.allSatisfy { $0 == 0 || $0 == 1 }, "labels must be 0 or 1")
         self.featureNames = featureNames
         self.features = features

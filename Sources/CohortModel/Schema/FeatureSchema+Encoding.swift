@@ -15,7 +15,8 @@ extension FeatureSchema {
     public func prepare(csvPath path: String) throws(ModelError) -> PreparedData {
         var stream = try CSVStream(path: path)
         defer { stream.closeFile() }
-        return try prepare(source: path, header: stream.header, expectedRows: nil) { () throws(ModelError) -> ([String?], Int)? in
+        return try prepare(source: path, header: stream.header, expectedRows: nil) {
+            () throws(ModelError) -> ([String?], Int)? in
             try stream.next().map { ($0.cells, $0.line) }
         }
     }
@@ -39,15 +40,22 @@ extension FeatureSchema {
         var train: [Int] = []
         var test: [Int] = []
         var index = 0
-        let prepared = try prepare(source: path, header: stream.header, expectedRows: nil) { () throws(ModelError) -> ([String?], Int)? in
+        let prepared = try prepare(source: path, header: stream.header, expectedRows: nil) {
+            () throws(ModelError) -> ([String?], Int)? in
             guard let record = try stream.next() else { return nil }
-            if DataSplit.isHeldOut(record.cells, prf: prf, testFraction: testFraction) { test.append(index) } else { train.append(index) }
+            if DataSplit.isHeldOut(record.cells, prf: prf, testFraction: testFraction) {
+                test.append(index)
+            } else {
+                train.append(index)
+            }
             index += 1
             return (record.cells, record.line)
         }
         var attestation = prepared.attestation
         attestation.trainingRows = train.count
-        return (PreparedData(dataset: prepared.dataset, attestation: attestation), TrainTestSplit(train: train, test: test))
+        return (
+            PreparedData(dataset: prepared.dataset, attestation: attestation), TrainTestSplit(train: train, test: test)
+        )
     }
 
     /// Validates `table` against the schema and encodes it.
@@ -62,7 +70,8 @@ extension FeatureSchema {
     /// columns are ignored and listed (by name) in the attestation.
     public func prepare(_ table: CSVTable) throws(ModelError) -> PreparedData {
         var index = 0
-        return try prepare(source: table.source, header: table.header, expectedRows: table.rows.count) { () throws(ModelError) -> ([String?], Int)? in
+        return try prepare(source: table.source, header: table.header, expectedRows: table.rows.count) {
+            () throws(ModelError) -> ([String?], Int)? in
             guard index < table.rows.count else { return nil }
             defer { index += 1 }
             return (table.rows[index], table.lineNumbers[index])
@@ -84,7 +93,8 @@ extension FeatureSchema {
         guard absent.isEmpty else {
             throw ModelError(
                 code: "schema.missing_column",
-                message: "the header lacks column(s) \(absent.map { "'\($0)'" }.joined(separator: ", ")) required by schema "
+                message:
+                    "the header lacks column(s) \(absent.map { "'\($0)'" }.joined(separator: ", ")) required by schema "
                     + "'\(name)'; export the file with these columns (an empty cell marks a missing value)",
                 location: headerLocation
             )
@@ -114,7 +124,8 @@ extension FeatureSchema {
             guard let rawLabel = cells[labelColumn].map(Self.trimmed), !rawLabel.isEmpty else {
                 throw ModelError(
                     code: "data.missing_label",
-                    message: "the label cell is empty; every record needs '\(label.positiveClass)' or '\(label.negativeClass)' "
+                    message:
+                        "the label cell is empty; every record needs '\(label.positiveClass)' or '\(label.negativeClass)' "
                         + "in column '\(label.column)' — remove the record or fill in its class",
                     location: location(line: line, column: labelColumn)
                 )
@@ -125,7 +136,8 @@ extension FeatureSchema {
             } else if rawLabel != label.negativeClass {
                 throw ModelError(
                     code: "data.unknown_label",
-                    message: "the label is neither '\(label.positiveClass)' nor '\(label.negativeClass)' (compared exactly, "
+                    message:
+                        "the label is neither '\(label.positiveClass)' nor '\(label.negativeClass)' (compared exactly, "
                         + "case-sensitive); correct the cell or the schema's label classes",
                     location: location(line: line, column: labelColumn)
                 )
@@ -138,7 +150,8 @@ extension FeatureSchema {
                     guard let parsed = Double(text), parsed.isFinite else {
                         throw ModelError(
                             code: "data.non_numeric_value",
-                            message: "numeric feature '\(feature.name)' holds a value that is not a finite decimal number; "
+                            message:
+                                "numeric feature '\(feature.name)' holds a value that is not a finite decimal number; "
                                 + "write a number such as 12.5, or leave the cell empty for a missing value",
                             location: location(line: line, column: column)
                         )
@@ -203,16 +216,19 @@ extension FeatureSchema {
         // The label column is never missing here: an empty label fails the load above.
         var columns = [ColumnQuality(name: label.column, missing: 0, missingRate: 0)]
         for (index, feature) in numeric.enumerated() {
-            columns.append(ColumnQuality(
-                name: feature.name, missing: numericMissing[index], missingRate: rate(numericMissing[index]),
-                outOfRange: numericOutOfRange[index]
-            ))
+            columns.append(
+                ColumnQuality(
+                    name: feature.name, missing: numericMissing[index], missingRate: rate(numericMissing[index]),
+                    outOfRange: numericOutOfRange[index]
+                ))
         }
         for (index, feature) in categorical.enumerated() {
-            columns.append(ColumnQuality(
-                name: feature.name, missing: categoricalMissing[index], missingRate: rate(categoricalMissing[index]),
-                unknownCategory: categoricalUnknown[index]
-            ))
+            columns.append(
+                ColumnQuality(
+                    name: feature.name, missing: categoricalMissing[index],
+                    missingRate: rate(categoricalMissing[index]),
+                    unknownCategory: categoricalUnknown[index]
+                ))
         }
         let totalMissing = columns.reduce(0) { $0 + $1.missing }
         let cells = rows * columns.count
@@ -243,22 +259,31 @@ extension FeatureSchema {
         var result = self
         for (index, feature) in numeric.enumerated() {
             guard let column = table.columnIndex(named: feature.name) else {
-                throw ModelError(code: "schema.missing_column", message: "reference data lacks column '\(feature.name)'",
-                                 location: FileLocation(file: table.source, line: 1))
+                throw ModelError(
+                    code: "schema.missing_column", message: "reference data lacks column '\(feature.name)'",
+                    location: FileLocation(file: table.source, line: 1))
             }
             var observed: [Double] = []
             var missing = 0
             for (row, cell) in table.rows.enumerated() {
-                guard let text = cell[column].map(Self.trimmed), !text.isEmpty else { missing += 1; continue }
-                guard let value = Double(text), value.isFinite else {
-                    throw ModelError(code: "data.non_numeric_value", message: "reference value is not a finite number",
-                                     location: table.location(row: row, column: column))
+                guard let text = cell[column].map(Self.trimmed), !text.isEmpty else {
+                    missing += 1
+                    continue
                 }
-                if let range = feature.range, !range.contains(value) { missing += 1; continue }
+                guard let value = Double(text), value.isFinite else {
+                    throw ModelError(
+                        code: "data.non_numeric_value", message: "reference value is not a finite number",
+                        location: table.location(row: row, column: column))
+                }
+                if let range = feature.range, !range.contains(value) {
+                    missing += 1
+                    continue
+                }
                 observed.append(value)
             }
             guard !observed.isEmpty else {
-                throw ModelError(code: "data.no_values", message: "reference column '\(feature.name)' has no valid value")
+                throw ModelError(
+                    code: "data.no_values", message: "reference column '\(feature.name)' has no valid value")
             }
             switch feature.imputation.strategy {
             case .median: result.numeric[index].imputation.value = Statistics.median(observed)
@@ -274,8 +299,9 @@ extension FeatureSchema {
         }
         for (index, feature) in categorical.enumerated() where feature.imputation.strategy == .mostFrequent {
             guard let column = table.columnIndex(named: feature.name) else {
-                throw ModelError(code: "schema.missing_column", message: "reference data lacks column '\(feature.name)'",
-                                 location: FileLocation(file: table.source, line: 1))
+                throw ModelError(
+                    code: "schema.missing_column", message: "reference data lacks column '\(feature.name)'",
+                    location: FileLocation(file: table.source, line: 1))
             }
             var counts = [Int](repeating: 0, count: feature.categories.count)
             for cell in table.rows {

@@ -1,10 +1,11 @@
+import CohortCrypto
+import CohortStorage
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import CohortCrypto
-import CohortStorage
 
 extension FeatureSchema {
     /// Checks the schema itself: version, unique non-empty names, finite constants, positive
@@ -50,12 +51,15 @@ extension FeatureSchema {
             }
             guard feature.imputation.value.isFinite else { throw invalid("\(path).imputation.value", "must be finite") }
             if let range = feature.range, !range.contains(feature.imputation.value) {
-                throw invalid("\(path).imputation.value", "\(feature.imputation.value) lies outside the feature's range")
+                throw invalid(
+                    "\(path).imputation.value", "\(feature.imputation.value) lies outside the feature's range")
             }
             if let scaling = feature.scaling {
                 guard scaling.mean.isFinite else { throw invalid("\(path).scaling.mean", "must be finite") }
                 guard scaling.standardDeviation.isFinite, scaling.standardDeviation > 0 else {
-                    throw invalid("\(path).scaling.standard_deviation", "must be finite and > 0, got \(scaling.standardDeviation)")
+                    throw invalid(
+                        "\(path).scaling.standard_deviation", "must be finite and > 0, got \(scaling.standardDeviation)"
+                    )
                 }
             }
         }
@@ -70,7 +74,8 @@ extension FeatureSchema {
                 throw invalid("\(path).categories", "must not repeat a category")
             }
             guard feature.categories.allSatisfy({ !$0.isEmpty }) else {
-                throw invalid("\(path).categories", "must not contain an empty category (an empty cell is a missing value)")
+                throw invalid(
+                    "\(path).categories", "must not contain an empty category (an empty cell is a missing value)")
             }
             switch feature.imputation.strategy {
             case .missingCategory:
@@ -107,8 +112,10 @@ extension FeatureSchema {
         do {
             return Array(try encoder.encode(self))
         } catch {
-            throw ModelError(code: "schema.invalid", message: "schema '\(name)' cannot be encoded as JSON: \(error); "
-                             + "every constant must be a finite number")
+            throw ModelError(
+                code: "schema.invalid",
+                message: "schema '\(name)' cannot be encoded as JSON: \(error); "
+                    + "every constant must be a finite number")
         }
     }
 

@@ -17,9 +17,12 @@ public enum DataSplit {
     ///   - labels: `true` for the positive class, one per row.
     ///   - testFraction: in (0, 1).
     ///   - seed: the same seed gives the same split, on every platform and Swift version.
-    public static func stratifiedTrainTest(labels: [Bool], testFraction: Double, seed: UInt64) throws(ModelError) -> TrainTestSplit {
+    public static func stratifiedTrainTest(
+        labels: [Bool], testFraction: Double, seed: UInt64
+    ) throws(ModelError) -> TrainTestSplit {
         guard testFraction.isFinite, testFraction > 0, testFraction < 1 else {
-            throw ModelError(code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
+            throw ModelError(
+                code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
         }
         var generator = SeededGenerator(seed: seed)
         var train: [Int] = []
@@ -46,12 +49,18 @@ public enum DataSplit {
     ///   - records: the raw cells of each record (nil = missing), as read from the file.
     ///   - prf: the silo's keyed PRF.
     ///   - testFraction: f, in (0, 1).
-    public static func keyedHoldout(records: [[String?]], prf: KeyedPRF, testFraction: Double) throws(ModelError) -> TrainTestSplit {
+    public static func keyedHoldout(
+        records: [[String?]], prf: KeyedPRF, testFraction: Double
+    ) throws(ModelError) -> TrainTestSplit {
         try checkTestFraction(testFraction)
         var train: [Int] = []
         var test: [Int] = []
         for (index, record) in records.enumerated() {
-            if isHeldOut(record, prf: prf, testFraction: testFraction) { test.append(index) } else { train.append(index) }
+            if isHeldOut(record, prf: prf, testFraction: testFraction) {
+                test.append(index)
+            } else {
+                train.append(index)
+            }
         }
         return TrainTestSplit(train: train, test: test)
     }
@@ -67,7 +76,8 @@ public enum DataSplit {
     /// Throws `data.invalid_split` unless `testFraction` lies in (0, 1).
     static func checkTestFraction(_ testFraction: Double) throws(ModelError) {
         guard testFraction.isFinite, testFraction > 0, testFraction < 1 else {
-            throw ModelError(code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
+            throw ModelError(
+                code: "data.invalid_split", message: "the test fraction must lie in (0, 1), got \(testFraction)")
         }
     }
 
@@ -78,7 +88,9 @@ public enum DataSplit {
         for cell in record {
             let utf8 = cell.map { Array($0.utf8) }
             let length = UInt32(clamping: utf8?.count ?? Int(UInt32.max))
-            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+            for shift in stride(from: 0, to: 32, by: 8) {
+                bytes.append(UInt8(truncatingIfNeeded: length >> UInt32(shift)))
+            }
             if let utf8 { bytes += utf8 }
         }
         return bytes
@@ -115,7 +127,8 @@ public enum DataSplit {
             var feasible = true
             for var members in classes {
                 DeterministicShuffle.shuffle(&members, using: &generator)
-                let weights = (0..<silos).map { _ in DeterministicShuffle.gamma(shape: concentration, using: &generator) }
+                let weights = (0..<silos).map { _ in DeterministicShuffle.gamma(shape: concentration, using: &generator)
+                }
                 let counts = apportion(total: members.count, weights: weights)
                 if counts.contains(where: { $0 < minimumPerClass }) { feasible = false }
                 var start = 0
@@ -141,7 +154,9 @@ public enum DataSplit {
         var remaining = total - counts.reduce(0, +)
         let remainders = shares.map { $0 - $0.rounded(.down) }
         // Ties broken by silo index so the result never depends on the sort algorithm.
-        let byRemainder = shares.indices.sorted { remainders[$0] > remainders[$1] || (remainders[$0] == remainders[$1] && $0 < $1) }
+        let byRemainder = shares.indices.sorted {
+            remainders[$0] > remainders[$1] || (remainders[$0] == remainders[$1] && $0 < $1)
+        }
         var position = 0
         while remaining > 0 {
             counts[byRemainder[position % byRemainder.count]] += 1

@@ -31,13 +31,15 @@ extension DataSplit {
         prefix: String
     ) throws(ModelError) -> FederatedSplitFiles {
         guard let labelColumn = table.columnIndex(named: schema.label.column) else {
-            throw ModelError(code: "schema.missing_column", message: "the table lacks the label column '\(schema.label.column)'",
-                             location: FileLocation(file: table.source, line: 1))
+            throw ModelError(
+                code: "schema.missing_column", message: "the table lacks the label column '\(schema.label.column)'",
+                location: FileLocation(file: table.source, line: 1))
         }
         let labels = table.rows.map { $0[labelColumn] == schema.label.positiveClass }
         let split = try stratifiedTrainTest(labels: labels, testFraction: testFraction, seed: seed)
-        let parts = try dirichletLabelSkew(labels: labels, rows: split.train, silos: silos, concentration: concentration,
-                                           minimumPerClass: minimumPerClass, seed: seed)
+        let parts = try dirichletLabelSkew(
+            labels: labels, rows: split.train, silos: silos, concentration: concentration,
+            minimumPerClass: minimumPerClass, seed: seed)
         var paths: [String] = []
         for (index, rows) in parts.enumerated() {
             let path = "\(directory)/\(prefix)-\(index + 1).csv"

@@ -24,8 +24,10 @@ public struct DPFedSGDPlan: Sendable, Codable, Equatable {
     /// The δ at which ε is stated.
     public var delta: Double
 
-    public init(samplingRate: Double, clippingBound: Double, rounds: Int, serverLearningRate: Double,
-                serverMomentum: Double = 0, targetEpsilon: Double, delta: Double) {
+    public init(
+        samplingRate: Double, clippingBound: Double, rounds: Int, serverLearningRate: Double,
+        serverMomentum: Double = 0, targetEpsilon: Double, delta: Double
+    ) {
         self.samplingRate = samplingRate
         self.clippingBound = clippingBound
         self.rounds = rounds

@@ -20,12 +20,15 @@ public struct LogisticRegression: Sendable, Equatable {
     /// A model from a flat `[weights…, bias]` vector.
     public init(parameters: [Float]) throws(ModelError) {
         guard parameters.count >= 2 else {
-            throw ModelError(code: "model.invalid_parameters",
-                             message: "a logistic regression needs at least 2 parameters (weights and bias), got \(parameters.count)")
+            throw ModelError(
+                code: "model.invalid_parameters",
+                message: "a logistic regression needs at least 2 parameters (weights and bias), got \(parameters.count)"
+            )
         }
         guard parameters.allSatisfy(\.isFinite) else {
-            throw ModelError(code: "model.non_finite_parameters",
-                             message: "the model parameters contain NaN or infinity; restart from the last good checkpoint")
+            throw ModelError(
+                code: "model.non_finite_parameters",
+                message: "the model parameters contain NaN or infinity; restart from the last good checkpoint")
         }
         self.parameters = parameters
     }
@@ -66,12 +69,16 @@ public struct LogisticRegression: Sendable, Equatable {
     /// Metrics of the model on `data` (threshold 0.5 on the probability).
     public func evaluate(_ data: EncodedDataset) throws(ModelError) -> BinaryClassificationMetrics {
         var accumulator = MetricsAccumulator()
-        for (index, z) in try logits(data).enumerated() { accumulator.add(logit: z, isPositive: data.isPositive(index)) }
+        for (index, z) in try logits(data).enumerated() {
+            accumulator.add(logit: z, isPositive: data.isPositive(index))
+        }
         return accumulator.metrics()
     }
 
     /// Mean log-loss on `data` plus (l2/2)·‖w‖² (the bias is not regularised), and its gradient.
-    public func lossAndGradient(_ data: EncodedDataset, l2: Double = 0) throws(ModelError) -> (loss: Double, gradient: [Double]) {
+    public func lossAndGradient(
+        _ data: EncodedDataset, l2: Double = 0
+    ) throws(ModelError) -> (loss: Double, gradient: [Double]) {
         try checkDimension(data)
         var gradient = [Double](repeating: 0, count: parameters.count)
         var loss = 0.0

@@ -16,8 +16,9 @@ public struct ModelParameters: Sendable, Equatable {
     /// A model from its flat vector: at least one value, all finite.
     public init(parameters: [Float]) throws(ModelError) {
         guard !parameters.isEmpty else {
-            throw ModelError(code: "model.invalid_parameters",
-                             message: "a model needs at least 1 parameter, got none")
+            throw ModelError(
+                code: "model.invalid_parameters",
+                message: "a model needs at least 1 parameter, got none")
         }
         guard parameters.allSatisfy(\.isFinite) else {
             throw ModelError(

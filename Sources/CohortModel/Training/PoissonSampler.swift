@@ -28,7 +28,8 @@ public struct PoissonSampler {
     /// The indices in `0..<count` selected, each independently with probability `rate`.
     public mutating func sample(count: Int, rate: Double) throws(ModelError) -> [Int] {
         guard rate.isFinite, rate > 0, rate <= 1 else {
-            throw ModelError(code: "model.invalid_sampling_rate", message: "the sampling rate q must lie in (0, 1], got \(rate)")
+            throw ModelError(
+                code: "model.invalid_sampling_rate", message: "the sampling rate q must lie in (0, 1], got \(rate)")
         }
         let threshold = UInt64((rate * 0x1p53).rounded(.down))
         var selected: [Int] = []

@@ -49,7 +49,9 @@ public enum RecordLevelTraining {
     ) throws(ModelError) -> [Float] {
         try model.checkDimension(data)
         guard clippingBound.isFinite, clippingBound > 0 else {
-            throw ModelError(code: "model.invalid_clipping_bound", message: "the clipping bound C must be finite and > 0, got \(clippingBound)")
+            throw ModelError(
+                code: "model.invalid_clipping_bound",
+                message: "the clipping bound C must be finite and > 0, got \(clippingBound)")
         }
         // The norm is computed in double precision, within about (d + 3)·2⁻⁵³ of the true one,
         // and scaling rounds each coordinate once more: clipping to C / (1 + normErrorMargin)

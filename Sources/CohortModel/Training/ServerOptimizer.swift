@@ -14,12 +14,16 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
     /// The momentum buffer, empty until the first step.
     public private(set) var velocity: [Float]
 
-    public init(learningRate: Double, momentum: Double = 0, weightDecay: Double = 0, velocity: [Float] = []) throws(ModelError) {
+    public init(
+        learningRate: Double, momentum: Double = 0, weightDecay: Double = 0, velocity: [Float] = []
+    ) throws(ModelError) {
         guard learningRate.isFinite, learningRate > 0, momentum.isFinite, momentum >= 0, momentum < 1,
-              weightDecay.isFinite, weightDecay >= 0 else {
+            weightDecay.isFinite, weightDecay >= 0
+        else {
             throw ModelError(
                 code: "model.invalid_server_optimizer",
-                message: "the server optimizer needs a finite learning rate > 0, momentum in [0, 1) and weight decay ≥ 0; "
+                message:
+                    "the server optimizer needs a finite learning rate > 0, momentum in [0, 1) and weight decay ≥ 0; "
                     + "got \(learningRate), \(momentum), \(weightDecay)"
             )
         }
@@ -47,7 +51,9 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
         _ noisedGradientSum: [Float], expectedBatchSize: Double, to model: inout ModelParameters
     ) throws(ModelError) {
         guard expectedBatchSize.isFinite, expectedBatchSize > 0 else {
-            throw ModelError(code: "model.invalid_batch_size", message: "the expected batch size q·N must be finite and > 0, got \(expectedBatchSize)")
+            throw ModelError(
+                code: "model.invalid_batch_size",
+                message: "the expected batch size q·N must be finite and > 0, got \(expectedBatchSize)")
         }
         try noisedGradientSum.withUnsafeBufferPointer { sum throws(ModelError) in
             try step(count: sum.count, model: &model) { Double(sum[$0]) / expectedBatchSize }
@@ -74,7 +80,9 @@ public struct ServerOptimizer: Sendable, Codable, Equatable {
             )
         }
         guard (0..<count).allSatisfy({ gradient($0).isFinite }) else {
-            throw ModelError(code: "model.non_finite_update", message: "the aggregate contains NaN or infinity; the round must be aborted")
+            throw ModelError(
+                code: "model.non_finite_update",
+                message: "the aggregate contains NaN or infinity; the round must be aborted")
         }
         if velocity.count != count { velocity = [Float](repeating: 0, count: count) }
         let d = count - 1

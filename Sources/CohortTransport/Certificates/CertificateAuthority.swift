@@ -64,7 +64,8 @@ public struct CertificateAuthority: Sendable {
         guard !PEMFile.exists(files.privateKey) else {
             throw TransportError(
                 code: "certs.exists",
-                message: "\(files.privateKey) already exists; refusing to replace a CA key (every issued certificate would become untrusted)"
+                message:
+                    "\(files.privateKey) already exists; refusing to replace a CA key (every issued certificate would become untrusted)"
             )
         }
         try PEMFile.makeDirectory(outDirectory)
@@ -110,7 +111,8 @@ public struct CertificateAuthority: Sendable {
         do {
             key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
         } catch {
-            throw TransportError(code: "certs.bad_key", message: "\(files.privateKey) is not a P-256 private key in PEM")
+            throw TransportError(
+                code: "certs.bad_key", message: "\(files.privateKey) is not a P-256 private key in PEM")
         }
         let signingKey = Certificate.PrivateKey(key)
         guard signingKey.publicKey == certificate.publicKey else {
@@ -149,7 +151,8 @@ public struct CertificateAuthority: Sendable {
         let identity = try PeerIdentity(role: role, name: name)
         try IdentityFiles.checkFileName(name)
         guard hosts.isEmpty || role == .coordinator else {
-            throw TransportError(code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
+            throw TransportError(
+                code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
         }
         let files = IdentityFiles(directory: outDirectory, name: name)
         guard overwrite || !PEMFile.exists(files.privateKey) else {
@@ -161,7 +164,8 @@ public struct CertificateAuthority: Sendable {
         try PEMFile.makeDirectory(outDirectory)
 
         let key = P256.Signing.PrivateKey()
-        let leaf = try makeLeaf(identity: identity, publicKey: Certificate.PublicKey(key.publicKey), hosts: hosts, validity: validity)
+        let leaf = try makeLeaf(
+            identity: identity, publicKey: Certificate.PublicKey(key.publicKey), hosts: hosts, validity: validity)
 
         try PEMFile.writeSecret(key.pemRepresentation, to: files.privateKey)
         try PEMFile.writePublic(try Self.pem(leaf), to: files.certificate)
@@ -179,7 +183,8 @@ public struct CertificateAuthority: Sendable {
         validity: CertificateValidity
     ) throws(TransportError) -> Certificate {
         guard hosts.isEmpty || identity.role == .coordinator else {
-            throw TransportError(code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
+            throw TransportError(
+                code: "certs.hosts_not_allowed", message: "--host applies to coordinator certificates only")
         }
         do {
             let subject = try DistinguishedName {
@@ -188,7 +193,8 @@ public struct CertificateAuthority: Sendable {
                 CommonName(identity.name)
             }
             let sans = try Self.subjectAlternativeNames(for: identity, hosts: hosts)
-            let usages: [ExtendedKeyUsage.Usage] = identity.role == .coordinator ? [.serverAuth, .clientAuth] : [.clientAuth]
+            let usages: [ExtendedKeyUsage.Usage] =
+                identity.role == .coordinator ? [.serverAuth, .clientAuth] : [.clientAuth]
             let authorityKeyID = try certificate.extensions.subjectKeyIdentifier?.keyIdentifier
             let extendedKeyUsage = try ExtendedKeyUsage(usages)
             let extensions = try Certificate.Extensions {
@@ -214,7 +220,8 @@ public struct CertificateAuthority: Sendable {
         } catch let error as TransportError {
             throw error
         } catch {
-            throw TransportError(code: "certs.build_failed", message: "cannot build the certificate for \(identity): \(error)")
+            throw TransportError(
+                code: "certs.build_failed", message: "cannot build the certificate for \(identity): \(error)")
         }
     }
 
@@ -234,11 +241,14 @@ public struct CertificateAuthority: Sendable {
                 try KeyFile.writePublic(sealing.publicKey, kind: .x25519Public, to: files.x25519PublicKey)
             }
         } catch {
-            throw TransportError(code: "certs.io", message: "cannot write the protocol keys for \(files.name): \(error)")
+            throw TransportError(
+                code: "certs.io", message: "cannot write the protocol keys for \(files.name): \(error)")
         }
     }
 
-    static func subjectAlternativeNames(for identity: PeerIdentity, hosts: [String]) throws(TransportError) -> [GeneralName] {
+    static func subjectAlternativeNames(
+        for identity: PeerIdentity, hosts: [String]
+    ) throws(TransportError) -> [GeneralName] {
         guard identity.role == .coordinator else { return [.uniformResourceIdentifier(identity.uri)] }
         var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(.init(contentBytes: [127, 0, 0, 1]))]
         for host in hosts {
@@ -247,7 +257,9 @@ public struct CertificateAuthority: Sendable {
             } else if Self.isDNSName(host) {
                 names.append(.dnsName(host.lowercased()))
             } else {
-                throw TransportError(code: "certs.invalid_host", message: "\"\(host.prefix(80))\" is neither an IP address nor a DNS name")
+                throw TransportError(
+                    code: "certs.invalid_host",
+                    message: "\"\(host.prefix(80))\" is neither an IP address nor a DNS name")
             }
         }
         return names

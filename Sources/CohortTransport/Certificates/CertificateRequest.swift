@@ -320,8 +320,12 @@ public enum CertificateInstaller {
         // A renewal's new key waits in the pending file; the certificate says which key it is for.
         var pending = false
         var current = false
-        if PEMFile.exists(files.pendingPrivateKey) { pending = try publicKey(of: files.pendingPrivateKey) == leaf.publicKey }
-        if !pending, PEMFile.exists(files.privateKey) { current = try publicKey(of: files.privateKey) == leaf.publicKey }
+        if PEMFile.exists(files.pendingPrivateKey) {
+            pending = try publicKey(of: files.pendingPrivateKey) == leaf.publicKey
+        }
+        if !pending, PEMFile.exists(files.privateKey) {
+            current = try publicKey(of: files.privateKey) == leaf.publicKey
+        }
         guard pending || current else {
             throw TransportError(
                 code: "certs.key_mismatch",

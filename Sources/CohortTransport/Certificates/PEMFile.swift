@@ -52,7 +52,8 @@ enum PEMFile {
     static func move(_ source: String, to destination: String) throws(TransportError) {
         guard rename(source, destination) == 0 else {
             throw TransportError(
-                code: "certs.io", message: "cannot move \(source) to \(destination): \(String(cString: strerror(errno)))")
+                code: "certs.io",
+                message: "cannot move \(source) to \(destination): \(String(cString: strerror(errno)))")
         }
         do {
             try DurableFile.syncDirectory(containing: destination)

@@ -73,7 +73,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         handshakeTimer?.cancel()
         if case .handshaking = state {
             authenticated.fail(
-                TransportError(code: "tls.closed_during_handshake", message: "the connection closed before the peer was authenticated")
+                TransportError(
+                    code: "tls.closed_during_handshake",
+                    message: "the connection closed before the peer was authenticated")
             )
         }
         state = .closed
@@ -83,7 +85,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         if case .handshaking = state {
-            authenticated.fail(TransportError(code: "tls.closed_during_handshake", message: "the connection was torn down"))
+            authenticated.fail(
+                TransportError(code: "tls.closed_during_handshake", message: "the connection was torn down"))
         }
     }
 
@@ -98,7 +101,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
                 code: "tls.handshake_timeout",
                 message: "the TLS handshake did not complete within \(handshakeTimeout.nanoseconds / 1_000_000) ms"
             )
-            logger.warning("closing connection: TLS handshake timed out", metadata: ["cohort.error_code": "\(error.code)"])
+            logger.warning(
+                "closing connection: TLS handshake timed out", metadata: ["cohort.error_code": "\(error.code)"])
             state = .closed
             authenticated.fail(error)
             context.close(promise: nil)
@@ -123,13 +127,16 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         do {
             identity = try peerIdentity()
         } catch {
-            refuse(context: context, code: WireError.Code.badIdentity, error: error, reason: "the peer certificate does not carry a valid Cohort identity: \(error.message)")
+            refuse(
+                context: context, code: WireError.Code.badIdentity, error: error,
+                reason: "the peer certificate does not carry a valid Cohort identity: \(error.message)")
             return
         }
         logger[metadataKey: "cohort.peer_role"] = "\(identity.role)"
         logger[metadataKey: "cohort.peer_name"] = "\(identity.name)"
         guard allowList.allows(identity) else {
-            let reason = side == .server
+            let reason =
+                side == .server
                 ? "certificate for \(identity) is valid but \(identity.name) is not named in the policy's allow-list"
                 : "the server presented a certificate for \(identity), which is not an allowed server"
             refuse(
@@ -158,15 +165,20 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     private func startHelloTimer(context: ChannelHandlerContext, admission: ConnectionAdmission) {
         handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: helloTimeout) { [self] in
             guard case .authenticated = state, admission.phase != .session else { return }
-            logger.warning("closing connection: no hello within the handshake timeout", metadata: [
-                "cohort.error_code": "\(WireError.Code.helloTimeout)"
-            ])
+            logger.warning(
+                "closing connection: no hello within the handshake timeout",
+                metadata: [
+                    "cohort.error_code": "\(WireError.Code.helloTimeout)"
+                ])
             state = .closed
             admission.close()
-            sendErrorAndClose(context: context, WireError(
-                code: WireError.Code.helloTimeout,
-                message: "no hello and attestation within \(helloTimeout.nanoseconds / 1_000_000) ms of the TLS handshake",
-                closesConnection: true))
+            sendErrorAndClose(
+                context: context,
+                WireError(
+                    code: WireError.Code.helloTimeout,
+                    message:
+                        "no hello and attestation within \(helloTimeout.nanoseconds / 1_000_000) ms of the TLS handshake",
+                    closesConnection: true))
         }
     }
 
@@ -178,7 +190,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         do {
             parsed = try Certificate(derEncoded: try certificate.toDERBytes())
         } catch {
-            throw TransportError(code: "identity.bad_certificate", message: "the peer certificate does not parse: \(error)")
+            throw TransportError(
+                code: "identity.bad_certificate", message: "the peer certificate does not parse: \(error)")
         }
         return try PeerIdentity(certificate: parsed)
     }
@@ -206,7 +219,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
             admission?.close()
             sendErrorAndClose(
                 context: context,
-                WireError(code: WireError.Code.idleTimeout, message: "no frame received within the idle timeout", closesConnection: true)
+                WireError(
+                    code: WireError.Code.idleTimeout, message: "no frame received within the idle timeout",
+                    closesConnection: true)
             )
         }
     }
@@ -238,7 +253,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
             )
             context.fireErrorCaught(error)
             admission?.close()
-            if case .authenticated = state { sendErrorAndClose(context: context, wire) } else { context.close(promise: nil) }
+            if case .authenticated = state {
+                sendErrorAndClose(context: context, wire)
+            } else {
+                context.close(promise: nil)
+            }
             state = .closed
         case is ByteToMessageDecoderError:
             // Bytes after a framing error; the first error was already reported.
@@ -246,7 +265,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         default:
             admission?.close()
             if case .handshaking = state {
-                logger.warning("TLS handshake failed: \(error)", metadata: ["cohort.error_code": "tls.handshake_failed"])
+                logger.warning(
+                    "TLS handshake failed: \(error)", metadata: ["cohort.error_code": "tls.handshake_failed"])
                 state = .closed
                 authenticated.fail(error)
             } else {

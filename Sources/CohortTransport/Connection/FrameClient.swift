@@ -61,7 +61,8 @@ public enum FrameClient {
         do {
             sslContext = try NIOSSLContext(configuration: tls)
         } catch {
-            throw TransportError(code: "tls.bad_configuration", message: "cannot build the client TLS context: \(error)")
+            throw TransportError(
+                code: "tls.bad_configuration", message: "cannot build the client TLS context: \(error)")
         }
         let name = serverHostname ?? host
         let sni: String? = IPAddressBytes.parse(name) == nil ? name : nil
@@ -90,7 +91,8 @@ public enum FrameClient {
                     )
                     let asyncChannel = try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                     return FrameServer.Accepted(
-                        channel: asyncChannel, authenticated: authenticated.futureResult, admission: ConnectionAdmission(.session))
+                        channel: asyncChannel, authenticated: authenticated.futureResult,
+                        admission: ConnectionAdmission(.session))
                 }
             }
         do {
@@ -124,9 +126,11 @@ public struct FrameClientConnection: Sendable {
         return try await channel.executeThenClose(isolation: actor) { inbound, outbound in
             // The client trusts the server it chose to call with every frame type from the start.
             let admission = ConnectionAdmission(.session)
-            return try await body(FrameConnection(
-                peer: peer, remoteAddress: remote, inbound: inbound,
-                outbound: FrameWriter(outbound, channel: channel.channel, admission: admission), admission: admission))
+            return try await body(
+                FrameConnection(
+                    peer: peer, remoteAddress: remote, inbound: inbound,
+                    outbound: FrameWriter(outbound, channel: channel.channel, admission: admission),
+                    admission: admission))
         }
     }
 }

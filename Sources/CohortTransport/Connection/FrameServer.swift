@@ -107,7 +107,8 @@ public final class FrameServer: Sendable {
         do {
             sslContext = try NIOSSLContext(configuration: tls)
         } catch {
-            throw TransportError(code: "tls.bad_configuration", message: "cannot build the server TLS context: \(error)")
+            throw TransportError(
+                code: "tls.bad_configuration", message: "cannot build the server TLS context: \(error)")
         }
         let budget = configuration.partialFrameBudget.map(PartialFrameBudget.init(capacity:))
         let listener = try await ServerBootstrap(group: group)
@@ -116,7 +117,8 @@ public final class FrameServer: Sendable {
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configureChild(
-                        channel, sslContext: sslContext, configuration: configuration, allowList: allowList, budget: budget, logger: logger)
+                        channel, sslContext: sslContext, configuration: configuration, allowList: allowList,
+                        budget: budget, logger: logger)
                 }
             }
         guard let address = listener.channel.localAddress else {
@@ -206,10 +208,13 @@ public final class FrameServer: Sendable {
                 "refusing connection: too many open connections for this identity",
                 metadata: ["cohort.error_code": "\(WireError.Code.tooManyConnections)"])
             try? await accepted.channel.executeThenClose { _, outbound in
-                try await outbound.write(Frame(WireError(
-                    code: WireError.Code.tooManyConnections,
-                    message: "\(peer.name) already has \(connections.limit) open connections; close one before opening another",
-                    closesConnection: true)))
+                try await outbound.write(
+                    Frame(
+                        WireError(
+                            code: WireError.Code.tooManyConnections,
+                            message:
+                                "\(peer.name) already has \(connections.limit) open connections; close one before opening another",
+                            closesConnection: true)))
             }
             return
         }
@@ -217,9 +222,10 @@ public final class FrameServer: Sendable {
         do {
             let channel = accepted.channel.channel
             try await accepted.channel.executeThenClose { inbound, outbound in
-                try await handler(FrameConnection(
-                    peer: peer, remoteAddress: remote, inbound: inbound,
-                    outbound: FrameWriter(outbound, channel: channel, admission: admission), admission: admission))
+                try await handler(
+                    FrameConnection(
+                        peer: peer, remoteAddress: remote, inbound: inbound,
+                        outbound: FrameWriter(outbound, channel: channel, admission: admission), admission: admission))
             }
         } catch {
             logger.info("connection handler ended with an error: \(error)")

@@ -41,7 +41,8 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         guard (1...64).contains(name.utf8.count), allowed, !name.hasPrefix("."), !name.hasPrefix("-") else {
             throw TransportError(
                 code: "identity.invalid_name",
-                message: "name \"\(name.prefix(80))\" must be 1-64 characters of A-Z a-z 0-9 . _ - and not start with . or -"
+                message:
+                    "name \"\(name.prefix(80))\" must be 1-64 characters of A-Z a-z 0-9 . _ - and not start with . or -"
             )
         }
     }
@@ -53,7 +54,8 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         guard units.count == 1, let roleName = units.first else {
             throw TransportError(
                 code: "identity.missing_role",
-                message: "certificate \(certificate.subject) has \(units.count) organizational units; exactly one naming the role is required"
+                message:
+                    "certificate \(certificate.subject) has \(units.count) organizational units; exactly one naming the role is required"
             )
         }
         guard let role = PeerRole(rawValue: roleName) else {
@@ -75,7 +77,8 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         do {
             sans = try certificate.extensions.subjectAlternativeNames
         } catch {
-            throw TransportError(code: "identity.bad_san", message: "certificate subject alternative names do not parse: \(error)")
+            throw TransportError(
+                code: "identity.bad_san", message: "certificate subject alternative names do not parse: \(error)")
         }
         let uris = (sans ?? SubjectAlternativeNames()).compactMap { name -> String? in
             if case .uniformResourceIdentifier(let uri) = name, uri.hasPrefix("\(Self.uriScheme)://") { return uri }
@@ -84,7 +87,8 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         guard uris.allSatisfy({ $0 == uri }) else {
             throw TransportError(
                 code: "identity.san_mismatch",
-                message: "certificate URI SAN \(uris) disagrees with its subject (\(uri)); reissue it with `cohort certs issue`"
+                message:
+                    "certificate URI SAN \(uris) disagrees with its subject (\(uri)); reissue it with `cohort certs issue`"
             )
         }
     }

@@ -45,7 +45,9 @@ public struct Frame: Sendable, Hashable {
 
     /// Runs `body` over the payload of a frame that must be of `expected` type, then checks that
     /// it read every byte; the errors of ``decode(_:)``.
-    func read<Value>(as expected: FrameType, _ body: (inout PayloadReader) throws(WireError) -> Value) throws(WireError) -> Value {
+    func read<Value>(
+        as expected: FrameType, _ body: (inout PayloadReader) throws(WireError) -> Value
+    ) throws(WireError) -> Value {
         guard type == expected else {
             throw WireError(
                 code: WireError.Code.unexpectedFrame,

@@ -182,7 +182,9 @@ public struct FrameByteDecoder: ByteToMessageDecoder {
     private var machine: FrameDecoder
 
     /// Creates the pipeline decoder.
-    public init(limits: FrameLimits = FrameLimits(), admission: ConnectionAdmission? = nil, budget: PartialFrameBudget? = nil) {
+    public init(
+        limits: FrameLimits = FrameLimits(), admission: ConnectionAdmission? = nil, budget: PartialFrameBudget? = nil
+    ) {
         machine = FrameDecoder(limits: limits, admission: admission, budget: budget)
     }
 

@@ -73,13 +73,15 @@ public struct HeldModel: Sendable {
         guard let held else {
             throw WireError(
                 code: WireError.Code.unknownModel,
-                message: "the invitation to round \(invite.round) refers to a held model, but no model was received before it",
+                message:
+                    "the invitation to round \(invite.round) refers to a held model, but no model was received before it",
                 closesConnection: true)
         }
         guard held.digest == invite.modelDigest else {
             throw WireError(
                 code: WireError.Code.unknownModel,
-                message: "the invitation to round \(invite.round) refers to model \(Hex.encode(invite.modelDigest).prefix(16))…, "
+                message:
+                    "the invitation to round \(invite.round) refers to model \(Hex.encode(invite.modelDigest).prefix(16))…, "
                     + "but the model held here is \(Hex.encode(held.digest).prefix(16))…; reconnect to receive the model in full",
                 closesConnection: true)
         }

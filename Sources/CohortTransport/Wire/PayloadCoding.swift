@@ -82,7 +82,8 @@ public struct PayloadReader {
         let count = Int(try readInteger(UInt32.self, field: field))
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: 4)
         guard !overflow, byteCount <= buffer.readableBytes else {
-            throw .malformed(type, "\(field) announces \(count) float32 values but only \(buffer.readableBytes) bytes remain")
+            throw .malformed(
+                type, "\(field) announces \(count) float32 values but only \(buffer.readableBytes) bytes remain")
         }
         let bytes = buffer.readableBytesView.prefix(byteCount)
         #if _endian(little)
@@ -180,7 +181,10 @@ public enum TensorCoding {
             [Float](unsafeUninitializedCapacity: count) { out, initialized in
                 #if _endian(little)
                 // The wire layout is the in-memory layout here: one copy.
-                if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)])) }
+                if count > 0 {
+                    UnsafeMutableRawBufferPointer(out).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)]))
+                }
                 #else
                 for index in 0..<count {
                     let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))

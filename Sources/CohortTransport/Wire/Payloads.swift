@@ -116,15 +116,19 @@ public struct RoundInvite: FramePayload, Hashable {
     public var trainingParameters: [UInt8]
 
     /// An invitation carrying `globalModel` in full.
-    public init(round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, globalModel: [Float], trainingParameters: [UInt8]) {
+    public init(
+        round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, globalModel: [Float], trainingParameters: [UInt8]
+    ) {
         self.init(
-            round: round, roundNonce: roundNonce, deadlineMillis: deadlineMillis, modelDigest: ModelDigest.of(globalModel),
+            round: round, roundNonce: roundNonce, deadlineMillis: deadlineMillis,
+            modelDigest: ModelDigest.of(globalModel),
             globalModel: globalModel, trainingParameters: trainingParameters)
     }
 
     /// An invitation with an explicit digest; an empty `globalModel` refers to the held model.
     public init(
-        round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, modelDigest: [UInt8], globalModel: [Float], trainingParameters: [UInt8]
+        round: UInt64, roundNonce: [UInt8], deadlineMillis: UInt64, modelDigest: [UInt8], globalModel: [Float],
+        trainingParameters: [UInt8]
     ) {
         self.round = round
         self.roundNonce = roundNonce
@@ -156,7 +160,8 @@ public struct RoundInvite: FramePayload, Hashable {
         deadlineMillis = try reader.readInteger(field: "deadlineMillis")
         modelDigest = try reader.readBytes(field: "modelDigest")
         guard modelDigest.count == ModelDigest.length else {
-            throw .malformed(Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
+            throw .malformed(
+                Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
         }
         globalModel = try reader.readTensor(field: "globalModel")
         trainingParameters = try reader.readBytes(field: "trainingParameters")
@@ -273,7 +278,8 @@ public struct EvaluateRequest: FramePayload, Hashable {
         round = try reader.readInteger(field: "round")
         modelDigest = try reader.readBytes(field: "modelDigest")
         guard modelDigest.count == ModelDigest.length else {
-            throw .malformed(Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
+            throw .malformed(
+                Self.frameType, "modelDigest must be \(ModelDigest.length) bytes, not \(modelDigest.count)")
         }
         try reader.readTensor(field: "model", into: &modelStorage)
         model = modelStorage

@@ -49,7 +49,8 @@ public struct ReceivedUpdate: FramePayload {
     /// Whether ``signature`` is valid under `publicKey`, given ``sealedDigest``; as
     /// ``Update/hasValidSignature(publicKey:sealedDigest:)``.
     public func hasValidSignature(publicKey: [UInt8], sealedDigest: [UInt8]) -> Bool {
-        let message = Update.signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: sealedDigest)
+        let message = Update.signedMessage(
+            round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: sealedDigest)
         return Ed25519.verify(signature: signature, message: message, publicKey: publicKey)
     }
 

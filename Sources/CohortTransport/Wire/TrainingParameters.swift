@@ -29,7 +29,8 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     }
 
     public init(
-        unit: String, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double, batchSize: Int,
+        unit: String, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double,
+        batchSize: Int,
         model: ModelArchitecture? = nil
     ) {
         self.model = model

@@ -26,7 +26,9 @@ extension Update {
         var failure: CryptoError?
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: sealedCount) { output in
             do throws(CryptoError) {
-                try SealedBox.seal(plaintext, to: recipientPublicKey, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<sealedCount]))
+                try SealedBox.seal(
+                    plaintext, to: recipientPublicKey,
+                    into: UnsafeMutableRawBufferPointer(rebasing: output[0..<sealedCount]))
             } catch {
                 failure = error
             }
@@ -37,7 +39,8 @@ extension Update {
         let digest = buffer.withUnsafeReadableBytes { bytes in
             BulkSHA256.digest(UnsafeRawBufferPointer(rebasing: bytes[sealedOffset..<(sealedOffset + sealedCount)]))
         }
-        let message = signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: digest)
+        let message = signedMessage(
+            round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: digest)
         buffer.writeCohortBytes(signingKey.sign(message))
         return Frame(type: .update, payload: buffer)
     }

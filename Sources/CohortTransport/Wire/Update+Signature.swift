@@ -8,13 +8,19 @@ extension Update {
     /// The bytes the participant signs: context ‖ round (UInt64 BE) ‖ nonce ‖ name (UTF-8) ‖
     /// SHA-256(sealed), where nonce and name each carry a UInt32 big-endian length prefix so that no
     /// two different (nonce, name) pairs produce the same message.
-    public static func signedMessage(round: UInt64, roundNonce: [UInt8], participantName: String, sealed: [UInt8]) -> [UInt8] {
-        signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: BulkSHA256.digest(sealed))
+    public static func signedMessage(
+        round: UInt64, roundNonce: [UInt8], participantName: String, sealed: [UInt8]
+    ) -> [UInt8] {
+        signedMessage(
+            round: round, roundNonce: roundNonce, participantName: participantName,
+            sealedDigest: BulkSHA256.digest(sealed))
     }
 
     /// ``signedMessage(round:roundNonce:participantName:sealed:)`` from the already computed
     /// SHA-256 of the sealed bytes, so a receiver that also records the digest hashes them once.
-    public static func signedMessage(round: UInt64, roundNonce: [UInt8], participantName: String, sealedDigest: [UInt8]) -> [UInt8] {
+    public static func signedMessage(
+        round: UInt64, roundNonce: [UInt8], participantName: String, sealedDigest: [UInt8]
+    ) -> [UInt8] {
         var message = signatureContext
         withUnsafeBytes(of: round.bigEndian) { message.append(contentsOf: $0) }
         appendPrefixed(roundNonce, to: &message)
@@ -40,7 +46,8 @@ extension Update {
         sealed: [UInt8],
         signingKey: Ed25519.KeyPair
     ) -> Update {
-        let message = signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealed: sealed)
+        let message = signedMessage(
+            round: round, roundNonce: roundNonce, participantName: participantName, sealed: sealed)
         return Update(
             round: round,
             roundNonce: roundNonce,
@@ -57,7 +64,8 @@ extension Update {
 
     /// ``hasValidSignature(publicKey:)`` given ``sealedDigest``, computed once by the caller.
     public func hasValidSignature(publicKey: [UInt8], sealedDigest: [UInt8]) -> Bool {
-        let message = Self.signedMessage(round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: sealedDigest)
+        let message = Self.signedMessage(
+            round: round, roundNonce: roundNonce, participantName: participantName, sealedDigest: sealedDigest)
         return Ed25519.verify(signature: signature, message: message, publicKey: publicKey)
     }
 }

@@ -39,11 +39,13 @@ public enum UpdatePlaintext {
     /// Parses the header and checks the length against the dimension.
     public static func header(of plaintext: UnsafeRawBufferPointer) throws(UpdateRejection) -> Header {
         guard plaintext.count >= headerLength, Array(plaintext[0..<4]) == magic else {
-            throw UpdateRejection(code: "update.malformed", message: "update plaintext does not start with the CUPD header")
+            throw UpdateRejection(
+                code: "update.malformed", message: "update plaintext does not start with the CUPD header")
         }
         let version = plaintext.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
         guard version == 1 else {
-            throw UpdateRejection(code: "update.malformed", message: "update format version \(version) is not supported (expected 1)")
+            throw UpdateRejection(
+                code: "update.malformed", message: "update format version \(version) is not supported (expected 1)")
         }
         let round = plaintext.loadUnaligned(fromByteOffset: 6, as: UInt64.self).littleEndian
         let dimension = Int(plaintext.loadUnaligned(fromByteOffset: 14, as: UInt32.self).littleEndian)
@@ -51,7 +53,8 @@ public enum UpdatePlaintext {
         guard plaintext.count == headerLength + dimension * 4 else {
             throw UpdateRejection(
                 code: "update.malformed",
-                message: "update declares \(dimension) values but carries \(plaintext.count - headerLength) bytes of them"
+                message:
+                    "update declares \(dimension) values but carries \(plaintext.count - headerLength) bytes of them"
             )
         }
         return Header(round: round, dimension: dimension, records: records)
