@@ -24,6 +24,25 @@ import Testing
         return decisions
     }
 
+    /// Starts hospital-a, -b and -c, waits for them and runs one round. Returns the participant
+    /// tasks and the outcome of a round that closed; otherwise records the outcome, shuts the
+    /// consortium down and returns nil.
+    func runOneRound(
+        _ consortium: Consortium
+    ) async throws -> (tasks: [Task<Participant.Summary, any Error>], outcome: RoundOutcome)? {
+        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
+            Task { try await consortium.participant(name).run() }
+        }
+        try await consortium.waitForConnected(3)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed = outcome else {
+            Issue.record("round did not close: \(outcome)")
+            await consortium.shutdown()
+            return nil
+        }
+        return (tasks, outcome)
+    }
+
     func verifiedState(_ consortium: Consortium) throws -> LedgerState {
         try LedgerVerifier.verify(
             file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
@@ -39,16 +58,7 @@ import Testing
                     min_accuracy: 0.5
 
                 """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
-            Task { try await consortium.participant(name).run() }
-        }
-        try await consortium.waitForConnected(3)
-        let outcome = try await consortium.coordinator.runRound()
-        guard case .closed = outcome else {
-            Issue.record("round did not close: \(outcome)")
-            await consortium.shutdown()
-            return
-        }
+        guard let (tasks, _) = try await runOneRound(consortium) else { return }
         let decisions = try gateDecisions(consortium, round: 1)
         let gates = [
             "model_version", "budget", "suspension", "data_quality", "quorum", "update_checks", "anomaly", "risk",
@@ -405,16 +415,7 @@ import Testing
                     min_roc_auc: 0.9999
 
                 """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
-            Task { try await consortium.participant(name).run() }
-        }
-        try await consortium.waitForConnected(3)
-        let outcome = try await consortium.coordinator.runRound()
-        guard case .closed = outcome else {
-            Issue.record("round did not close: \(outcome)")
-            await consortium.shutdown()
-            return
-        }
+        guard let (tasks, _) = try await runOneRound(consortium) else { return }
         let evaluation = try #require(try gateDecisions(consortium, round: 1)["evaluation"])
         #expect(evaluation.data["passed"] == .bool(false))
         #expect(evaluation.data["inputs"]?["promoted"] == .bool(false))
@@ -445,16 +446,7 @@ import Testing
                     min_rows: 190
 
                 """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
-            Task { try await consortium.participant(name).run() }
-        }
-        try await consortium.waitForConnected(3)
-        let outcome = try await consortium.coordinator.runRound()
-        guard case .closed = outcome else {
-            Issue.record("round did not close: \(outcome)")
-            await consortium.shutdown()
-            return
-        }
+        guard let (tasks, _) = try await runOneRound(consortium) else { return }
         let decisions = try gateDecisions(consortium, round: 1)
         let storePath = GateInputStore.path(stateDirectory: consortium.stateDirectory)
         #expect(try DurableFile.permissions(of: storePath) == 0o600)
@@ -496,16 +488,9 @@ import Testing
                     min_rows: 190
 
                 """)
-        let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in
-            Task { try await consortium.participant(name).run() }
-        }
-        try await consortium.waitForConnected(3)
-        let outcome = try await consortium.coordinator.runRound()
-        guard case .closed(_, let contributors, _, _) = outcome else {
-            Issue.record("round did not close: \(outcome)")
-            await consortium.shutdown()
-            return
-        }
+        guard let (tasks, outcome) = try await runOneRound(consortium),
+            case .closed(_, let contributors, _, _) = outcome
+        else { return }
         #expect(Set(contributors) == ["hospital-a", "hospital-b"])
         let quality = try #require(try gateDecisions(consortium, round: 1)["data_quality"])
         #expect(quality.data["passed"] == .bool(false))
