@@ -34,7 +34,10 @@ import Testing
             Issue.record("\(missing): run Scripts/test.sh (it installs them) or `pip install ./python`")
             return
         }
-        try await runRound(script: "numpy_mlp_trainer.py")
+        // Each evaluation starts python3 with numpy; under CI's parallel load that can take longer
+        // than the default 10 s window. A round ends when every silo answered, so the wider window
+        // costs nothing when the machine is quiet.
+        try await runRound(script: "numpy_mlp_trainer.py", deadlineSeconds: 120, evaluationTimeoutSeconds: 120)
     }
 
     @Test(
