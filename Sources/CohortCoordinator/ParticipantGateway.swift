@@ -290,7 +290,7 @@ extension Coordinator {
                 "this policy option trades the differential-privacy guarantee away",
                 metadata: [
                     "cohort.field": "\(option.field)", "cohort.why": "\(option.why)",
-                    "cohort.see": "docs/PRIVACY.md, Eligibility",
+                    "cohort.see": "docs/POLICY.md, options that trade the privacy guarantee away",
                 ])
         }
     }
