@@ -106,7 +106,9 @@ extension Coordinator {
             unit: plan.unit.rawValue, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
             localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate,
             batchSize: policy.model.batchSize,
-            model: modelStart.architecture
+            model: modelStart.architecture,
+            // Participants stop an evaluate hook that outlives this window (docs/TRAINER.md).
+            evaluationTimeoutSeconds: policy.rounds.evaluationTimeoutSeconds
         )
         // The deadline participants are told (wall time, on the wire) and the one the coordinator
         // keeps (on its clock) are the same span from now.

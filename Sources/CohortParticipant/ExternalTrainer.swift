@@ -76,14 +76,17 @@ public struct ExternalTrainer: Sendable {
             ], metadata: ["format": "cohort-trainer-data-v1"])
     }
 
-    /// Runs the trainer for one round and returns its checked update.
-    /// - Throws: `participant.trainer_failed` (non-zero exit), `participant.trainer_output`
+    /// Runs the trainer for one round and returns its checked update. A trainer still running at
+    /// `deadline`, or when the calling task is cancelled, is terminated with its process group
+    /// (SIGTERM, then SIGKILL after ``terminationGrace``) before this throws.
+    /// - Throws: `participant.trainer_timeout` (the deadline passed), `participant.trainer_stopped`
+    ///   (the calling task was cancelled), `participant.trainer_failed` (non-zero exit), `participant.trainer_output`
     ///   (unreadable file, missing/extra/misshapen tensor — named —, non-finite values, a missing
     ///   or invalid `cohort.batch_size`), `participant.trainer_contract` (a v1 answer for a model
     ///   contract 1 cannot describe).
     public func train(
         round: UInt64, globalModel: [Float], layout: ModelLayout, architecture: ModelArchitecture,
-        parameters: TrainingParameters
+        parameters: TrainingParameters, deadline: ContinuousClock.Instant? = nil
     ) async throws -> Output {
         let outputPath = workDirectory + "/update.safetensors"
         let modelPath = workDirectory + "/model.safetensors"
@@ -102,7 +105,7 @@ public struct ExternalTrainer: Sendable {
             task: "train", round: round, output: outputPath,
             extra: [
                 "COHORT_MODEL": modelPath, "COHORT_GLOBAL_MODEL": globalPath, "COHORT_PARAMETERS": parametersPath,
-            ])
+            ], deadline: deadline)
         let output: SafetensorsFile
         do {
             output = try SafetensorsFile.read(path: outputPath)
@@ -185,11 +188,14 @@ public struct ExternalTrainer: Sendable {
     /// logit per holdout record. Scores are logits unless the file's metadata `cohort.scores` is
     /// `probabilities`; a probability p is turned into the logit ln(p / (1 − p)) after clamping p
     /// to [ε, 1 − ε] with ε = 1e-15 (`BinaryMetrics.logLossEpsilon`, the clamp the holdout loss uses).
-    /// - Throws: `participant.trainer_failed`, or `participant.trainer_output` naming the trainer
+    /// Bounded by `deadline` and by cancellation as `train` is.
+    /// - Throws: `participant.trainer_timeout`, `participant.trainer_stopped`, `participant.trainer_failed`,
+    ///   or `participant.trainer_output` naming the trainer
     ///   when `scores` is missing, not [holdoutCount], not finite, or — for probabilities — outside
     ///   [0, 1], or when `cohort.scores` is neither `logits` nor `probabilities`.
     public func evaluate(
-        round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int
+        round: UInt64, candidate: [Float], layout: ModelLayout, holdoutCount: Int,
+        deadline: ContinuousClock.Instant? = nil
     ) async throws
         -> [Double]
     {
@@ -202,7 +208,7 @@ public struct ExternalTrainer: Sendable {
         defer { try? FileManager.default.removeItem(atPath: holdoutPath) }
         try await run(
             task: "evaluate", round: round, output: outputPath,
-            extra: ["COHORT_MODEL": modelPath, "COHORT_HOLDOUT": holdoutPath])
+            extra: ["COHORT_MODEL": modelPath, "COHORT_HOLDOUT": holdoutPath], deadline: deadline)
         let output: SafetensorsFile
         do {
             output = try SafetensorsFile.read(path: outputPath)
@@ -256,9 +262,18 @@ public struct ExternalTrainer: Sendable {
         }
     }
 
-    /// Runs the command once for `task`, with the exchange files in the environment.
-    private func run(task: String, round: UInt64, output: String, extra: [String: String]) async throws {
+    /// How long a stopped trainer has between SIGTERM and SIGKILL.
+    public static let terminationGrace: Duration = .seconds(2)
+
+    /// Runs the command once for `task`, with the exchange files in the environment, until it
+    /// exits, `deadline` passes or the calling task is cancelled; in the last two cases the
+    /// command's process group is terminated (``TrainerProcess``) before this returns.
+    private func run(
+        task: String, round: UInt64, output: String, extra: [String: String], deadline: ContinuousClock.Instant?
+    ) async throws {
         try? FileManager.default.removeItem(atPath: output)
+        if Task.isCancelled { throw stopped(task: task, round: round) }
+        if let deadline, deadline <= .now { throw timedOut(task: task, round: round, started: false) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
@@ -269,9 +284,28 @@ public struct ExternalTrainer: Sendable {
         environment["COHORT_OUTPUT"] = output
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
+        let child = TrainerProcess(grace: Self.terminationGrace)
+        process.terminationHandler = { child.exited(status: $0.terminationStatus) }
+        let status = try await withTaskCancellationHandler {
+            try process.run()
+            child.started(pid: process.processIdentifier)
+            // The deadline's watchdog: an unstructured task, so the run's own cancellation
+            // (handled below) does not fire it; it is cancelled once the child exited.
+            let watchdog = deadline.map { deadline in
+                Task {
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                    child.stop(.deadline)
+                }
+            }
+            defer { watchdog?.cancel() }
+            return await child.wait()
+        } onCancel: {
+            child.stop(.cancelled)
+        }
+        switch child.stopReason {
+        case .deadline: throw timedOut(task: task, round: round, started: true)
+        case .cancelled: throw stopped(task: task, round: round)
+        case nil: break
         }
         guard status == 0 else {
             throw ParticipantError(
@@ -279,5 +313,25 @@ public struct ExternalTrainer: Sendable {
                 message: "the trainer command (task \(task)) exited with status \(status) in round \(round); "
                     + "run it by hand with the COHORT_* files in \(workDirectory) to see why")
         }
+    }
+
+    private func timedOut(task: String, round: UInt64, started: Bool) -> ParticipantError {
+        let what = task == "train" ? "round \(round)'s deadline" : "the evaluation window of round \(round)"
+        return ParticipantError(
+            code: "participant.trainer_timeout",
+            message: started
+                ? "\(trainerName) (task \(task)) was still running at \(what); it was stopped (SIGTERM to its "
+                    + "process group, SIGKILL \(Self.terminationGrace) later) and nothing was sent for it; make "
+                    + "the trainer faster or raise the policy's rounds.deadline_seconds / "
+                    + "rounds.evaluation_timeout_seconds"
+                : "\(what) had passed before \(trainerName) (task \(task)) could start; nothing was sent for it; "
+                    + "check that this machine's clock agrees with the coordinator's (NTP)")
+    }
+
+    private func stopped(task: String, round: UInt64) -> ParticipantError {
+        ParticipantError(
+            code: "participant.trainer_stopped",
+            message: "\(trainerName) (task \(task), round \(round)) was stopped because the participant is "
+                + "stopping; nothing was sent for it")
     }
 }

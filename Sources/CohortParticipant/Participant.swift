@@ -253,6 +253,8 @@ public struct Participant: Sendable {
             // The model the coordinator trains, from the latest invitation; nil until one arrives.
             var architecture: ModelArchitecture?
             var trainerChecks = TrainerChecks()
+            // The coordinator's evaluation window, from the latest invitation (nil: not sent).
+            var evaluationWindow: Duration?
             while let frame = try await frames.next() {
                 let type = frame.type
                 switch type {
@@ -266,13 +268,31 @@ public struct Participant: Sendable {
                         roundArchitecture, featureCount: data.dimension,
                         coordinatorDimension: Int(welcome.model.dimension))
                     architecture = roundArchitecture
+                    evaluationWindow = parameters.evaluationTimeoutSeconds.map { .seconds($0) }
                     let values: [Float]
                     if let trainer {
                         let layout = try roundArchitecture.layout(featureCount: data.dimension)
-                        let output = try await trainer.train(
-                            round: invite.round, globalModel: globalModel, layout: layout,
-                            architecture: roundArchitecture,
-                            parameters: parameters)
+                        let deadline = Self.localDeadline(wallMillis: invite.deadlineMillis)
+                        let output: ExternalTrainer.Output
+                        do {
+                            output = try await stop.cancellingOnStop { [globalModel, round = invite.round] in
+                                try await trainer.train(
+                                    round: round, globalModel: globalModel, layout: layout,
+                                    architecture: roundArchitecture, parameters: parameters, deadline: deadline)
+                            }
+                        } catch let error as ParticipantError where error.code == "participant.trainer_timeout" {
+                            // The coordinator closes the round without this update; later rounds still come.
+                            logger.warning(
+                                "the trainer missed the round's deadline and was stopped; the update is skipped",
+                                metadata: [
+                                    "cohort.round": "\(invite.round)", "cohort.trainer": "\(trainer.command)",
+                                    "cohort.message": "\(error.message)",
+                                ])
+                            continue
+                        } catch let error as ParticipantError where error.code == "participant.trainer_stopped" {
+                            if stop.isRequested { return .finished }
+                            throw error
+                        }
                         if parameters.unit == "record" {
                             if let batchSize = output.batchSize {
                                 try trainerChecks.check(
@@ -338,14 +358,22 @@ public struct Participant: Sendable {
                     var accumulator = MetricsAccumulator()
                     if let trainer, trainer.evaluates {
                         let logits: [Double]
+                        let layout = try architecture.layout(featureCount: holdout.dimension)
+                        let candidate = request.model
+                        let deadline = ContinuousClock.now + (evaluationWindow ?? Self.defaultEvaluationWindow)
                         do {
-                            logits = try await trainer.evaluate(
-                                round: request.round, candidate: request.model,
-                                layout: try architecture.layout(featureCount: holdout.dimension),
-                                holdoutCount: holdout.count)
+                            logits = try await stop.cancellingOnStop {
+                                try await trainer.evaluate(
+                                    round: request.round, candidate: candidate, layout: layout,
+                                    holdoutCount: holdout.count, deadline: deadline)
+                            }
+                        } catch let error as ParticipantError where error.code == "participant.trainer_stopped" {
+                            if stop.isRequested { return .finished }
+                            throw error
                         } catch let error as ParticipantError
                             where error.code == "participant.trainer_output"
                             || error.code == "participant.trainer_failed"
+                            || error.code == "participant.trainer_timeout"
                         {
                             // Evaluation is optional for the round: a hook that fails costs this
                             // evaluation only, never the participant's later rounds.
@@ -401,6 +429,25 @@ public struct Participant: Sendable {
 }
 
 extension Participant {
+    /// How long an evaluate hook may run when the coordinator does not say (an older
+    /// coordinator, whose window was at most 10 s unless its policy raised it).
+    static let defaultEvaluationWindow: Duration = .seconds(600)
+
+    /// The deepest deadline a peer may set: the policy bounds `rounds.deadline_seconds` by 86 400 s,
+    /// so a farther one is a wrong clock, and the trainer is bounded by this instead.
+    static let maximumDeadlineMillis: UInt64 = 86_400_000
+
+    /// The invitation's wall-clock deadline (`deadlineMillis`, Unix milliseconds, read from the
+    /// coordinator) on this process's monotonic clock: the time left by this machine's wall clock,
+    /// 0 when it passed, at most ``maximumDeadlineMillis``.
+    static func localDeadline(
+        wallMillis: UInt64, nowMillis: UInt64 = UInt64(max(0, Date().timeIntervalSince1970 * 1000)),
+        now: ContinuousClock.Instant = .now
+    ) -> ContinuousClock.Instant {
+        let left = wallMillis > nowMillis ? min(wallMillis - nowMillis, maximumDeadlineMillis) : 0
+        return now + .milliseconds(Int64(left))
+    }
+
     /// Checks that the coordinator's model size d matches `architecture` on this data's
     /// `featureCount` encoded features (a different schema or model would otherwise train garbage).
     /// - Throws: `participant.schema_mismatch` with both sizes.

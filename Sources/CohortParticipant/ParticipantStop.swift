@@ -11,6 +11,8 @@ public final class ParticipantStop: Sendable {
         var reason: String?
         var writer: FrameWriter?
         var waiting: Task<Void, any Error>?
+        /// Cancels the work in progress (an external trainer's run), see ``cancellingOnStop(_:)``.
+        var cancelWork: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -22,13 +24,18 @@ public final class ParticipantStop: Sendable {
 
     /// Requests the stop; idempotent.
     public func request(reason: String) {
-        let (writer, waiting) = state.withLock { state -> (FrameWriter?, Task<Void, any Error>?) in
-            guard state.reason == nil else { return (nil, nil) }
+        let (writer, waiting, cancelWork) = state.withLock {
+            state -> (FrameWriter?, Task<Void, any Error>?, (@Sendable () -> Void)?) in
+            guard state.reason == nil else { return (nil, nil, nil) }
             state.reason = reason
-            defer { state.writer = nil }
-            return (state.writer, state.waiting)
+            defer {
+                state.writer = nil
+                state.cancelWork = nil
+            }
+            return (state.writer, state.waiting, state.cancelWork)
         }
         waiting?.cancel()
+        cancelWork?()
         if let writer {
             Task {
                 try? await writer.send(Bye(reason: reason))
@@ -43,6 +50,27 @@ public final class ParticipantStop: Sendable {
             guard state.reason == nil else { return false }
             state.writer = writer
             return true
+        }
+    }
+
+    /// Runs `operation` in a task that a stop request cancels (an external trainer still running is
+    /// then terminated, so a SIGTERM ends the participant promptly); cancelling the caller cancels
+    /// it too. When a stop was already requested, the operation starts cancelled.
+    func cancellingOnStop<T: Sendable>(
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let work = Task { try await operation() }
+        let registered = state.withLock { state in
+            guard state.reason == nil else { return false }
+            state.cancelWork = { work.cancel() }
+            return true
+        }
+        if !registered { work.cancel() }
+        defer { state.withLock { $0.cancelWork = nil } }
+        return try await withTaskCancellationHandler {
+            try await work.value
+        } onCancel: {
+            work.cancel()
         }
     }
 

@@ -17,6 +17,10 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     /// The model the round trains (`ModelArchitecture`'s JSON); absent in rounds of coordinators
     /// that predate it, which means logistic regression.
     public var model: ModelArchitecture?
+    /// How long the coordinator waits for evaluation results after it asks (the policy's
+    /// `rounds.evaluation_timeout_seconds`), so a participant can stop an evaluate hook that
+    /// outlives it; absent from coordinators that predate it. In (0, 86400] when present.
+    public var evaluationTimeoutSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case unit
@@ -26,14 +30,16 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
         case localLearningRate = "local_learning_rate"
         case batchSize = "batch_size"
         case model
+        case evaluationTimeoutSeconds = "evaluation_timeout_seconds"
     }
 
     public init(
         unit: String, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double,
         batchSize: Int,
-        model: ModelArchitecture? = nil
+        model: ModelArchitecture? = nil, evaluationTimeoutSeconds: Double? = nil
     ) {
         self.model = model
+        self.evaluationTimeoutSeconds = evaluationTimeoutSeconds
         self.unit = unit
         self.samplingRate = samplingRate
         self.clippingBound = clippingBound
@@ -48,7 +54,33 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
         return Array((try? encoder.encode(self)) ?? Data())
     }
 
-    public static func decode(_ bytes: [UInt8]) throws -> TrainingParameters {
-        try JSONDecoder().decode(TrainingParameters.self, from: Data(bytes))
+    /// The largest `evaluation_timeout_seconds` accepted (the policy's bound).
+    public static let maximumEvaluationTimeoutSeconds = 86_400.0
+
+    /// Decodes an invitation's parameters, range-checking what is read.
+    /// - Throws: `wire.malformed_payload` naming the field for JSON that is not training
+    ///   parameters or a value out of range.
+    public static func decode(_ bytes: [UInt8]) throws(WireError) -> TrainingParameters {
+        let parameters: TrainingParameters
+        do {
+            parameters = try JSONDecoder().decode(TrainingParameters.self, from: Data(bytes))
+        } catch {
+            throw malformed("are not valid training parameters (\(error))")
+        }
+        if let seconds = parameters.evaluationTimeoutSeconds,
+            !(seconds > 0 && seconds <= maximumEvaluationTimeoutSeconds)
+        {
+            throw malformed(
+                "give evaluation_timeout_seconds \(seconds), outside (0, \(Int(maximumEvaluationTimeoutSeconds))]")
+        }
+        return parameters
+    }
+
+    private static func malformed(_ problem: String) -> WireError {
+        WireError(
+            code: WireError.Code.malformedPayload,
+            message: "the round invitation's training parameters \(problem); run a participant and a coordinator "
+                + "of the same version",
+            closesConnection: false)
     }
 }
