@@ -1,5 +1,6 @@
 import CohortLedger
 import CohortTesting
+import CohortTransport
 import Foundation
 import Testing
 
@@ -190,5 +191,96 @@ import Darwin
             #expect(participant.log.contains("reconnecting"), "no reconnection logged:\n\(participant.log)")
         }
         try Self.expectSoundLedger(files, "after the kill, the restart and the remaining rounds")
+    }
+
+    /// `cohort-participant` with `--trainer COMMAND`: the command appends its shell's pid (its
+    /// process group) to `<directory>/<name>.trainer` each run, then `body`.
+    static func startParticipant(
+        _ files: ConsortiumFiles, _ identity: IdentityFiles, port: Int, trainer body: String?, tag: String
+    ) throws -> ChildProcess {
+        let trainer = body.map { "echo $$ >> '\(files.directory)/\(identity.name).trainer'; \($0)" }
+        return try ChildProcess(
+            try builtExecutable("cohort-participant"),
+            [
+                "--coordinator", "127.0.0.1:\(port)", "--identity", identity.directory,
+                "--data", identity.directory + "/data.csv", "--schema", files.schemaPath,
+                "--reconnect-attempts", "0",
+            ] + (trainer.map { ["--trainer", $0] } ?? []), log: files.directory + "/\(identity.name)-\(tag).log")
+    }
+
+    /// The trainer process groups `name`'s trainer started so far.
+    static func trainerGroups(_ files: ConsortiumFiles, _ name: String) -> [pid_t] {
+        let text = (try? String(contentsOfFile: files.directory + "/\(name).trainer", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// SIGTERM to a participant whose external trainer hangs (and ignores SIGTERM itself): the
+    /// trainer's process group is killed and the participant exits 0 within seconds, though the
+    /// round's deadline is ten minutes away (README: it skips the update it is training, exits 0).
+    @Test(.timeLimit(.minutes(3)))
+    func sigtermStopsAParticipantWhoseTrainerHangs() async throws {
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 600, epsilonMax: 100, roundsCount: 3)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let (coordinator, port) = try await Self.startCoordinator(
+            files, port: 0, log: files.directory + "/coordinator.log")
+        let participants = try files.participants.map { identity in
+            try Self.startParticipant(files, identity, port: port, trainer: "trap '' TERM; sleep 1000", tag: "hang")
+        }
+        // Every trainer runs: the round is open and each participant is training.
+        let deadline = ContinuousClock.now + .seconds(90)
+        while files.participants.contains(where: { Self.trainerGroups(files, $0.name).isEmpty }) {
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(message: "the trainers never started:\n\(coordinator.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        for (identity, participant) in zip(files.participants, participants) {
+            participant.signal(SIGTERM)
+            // SIGTERM to the trainer, SIGKILL 2 s later: far within 20 s, far before the deadline.
+            let status = try await participant.waitForExit(timeout: .seconds(20))
+            #expect(status == .exited(0), "\(identity.name): \(status)\n\(participant.log)")
+            #expect(participant.log.contains("stopped by signal"), "\(participant.log)")
+            for group in Self.trainerGroups(files, identity.name) {
+                #expect(try await TrainerStopTests.groupGone(group), "\(identity.name)'s trainer \(group) survived")
+            }
+        }
+        coordinator.signal(SIGTERM)
+        #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == .exited(0), "\(coordinator.log)")
+        try Self.expectSoundLedger(files, "after the participants' and the coordinator's SIGTERM")
+    }
+
+    /// A trainer still running at the round's deadline is killed (it ignores SIGTERM), the
+    /// participant skips that update, says so naming the trainer and the round, and trains again
+    /// in the next round: it stays in the session and exits 0 on the coordinator's goodbye.
+    @Test(.timeLimit(.minutes(3)))
+    func aTrainerPastTheDeadlineIsSkippedAndTheParticipantStays() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2, deadlineSeconds: 4, epsilonMax: 100, roundsCount: 3)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let (coordinator, port) = try await Self.startCoordinator(
+            files, port: 0, log: files.directory + "/coordinator.log")
+        let hung = files.participants[0]
+        let participants = try files.participants.map { identity in
+            try Self.startParticipant(
+                files, identity, port: port, trainer: identity == hung ? "trap '' TERM; sleep 1000" : nil,
+                tag: "deadline")
+        }
+        let status = try await coordinator.waitForExit(timeout: .seconds(120))
+        #expect(status == .exited(0), "coordinator: \(status)\n\(coordinator.log)")
+        #expect(Self.ledgerKinds(files).count(where: { $0 == "round.closed" }) == 3, "\(Self.ledgerKinds(files))")
+        for participant in participants {
+            #expect(try await participant.waitForExit(timeout: .seconds(30)) == .exited(0), "\(participant.log)")
+        }
+        let log = participants[0].log
+        let skips = log.components(separatedBy: "the trainer missed the round's deadline").count - 1
+        // It may join after the first invitation went out; it is invited to the later rounds.
+        #expect(skips >= 2, "the hung trainer's rounds were not all skipped:\n\(log)")
+        #expect(log.contains("trap '' TERM; sleep 1000"), "the log names the trainer:\n\(log)")
+        #expect(log.contains("cohort.round=3"), "the log names the round:\n\(log)")
+        let groups = Self.trainerGroups(files, hung.name)
+        #expect(groups.count == skips, "one trainer per skipped round: \(groups)")
+        for group in groups {
+            #expect(try await TrainerStopTests.groupGone(group), "trainer \(group) survived its round")
+        }
+        try Self.expectSoundLedger(files, "after three rounds")
     }
 }
