@@ -1,10 +1,11 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import Synchronization
 
 /// One run of an external trainer command, which can be stopped: at the round's deadline, or
 /// when the participant is stopped (its task cancelled).
