@@ -102,8 +102,13 @@ extension Coordinator {
         if pendingNoise?.distribution != plan.noise {
             pendingNoise = (plan.noise, drawNoise(plan.noise))
         }
+        let unit: TrainingParameters.Unit =
+            switch plan.unit {
+            case .record: .record
+            case .participant: .participant
+            }
         let parameters = TrainingParameters(
-            unit: plan.unit.rawValue, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
+            unit: unit, samplingRate: plan.samplingRate, clippingBound: plan.clippingBound,
             localEpochs: policy.model.localEpochs, localLearningRate: policy.model.localLearningRate,
             batchSize: policy.model.batchSize,
             model: modelStart.architecture,

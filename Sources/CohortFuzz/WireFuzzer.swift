@@ -345,7 +345,7 @@ public struct WireFuzzer {
         var metrics = MetricsAccumulator()
         for index in 0..<40 { metrics.add(logit: Double(index - 20) / 4, isPositive: index % 3 == 0) }
         let parameters = TrainingParameters(
-            unit: "record", samplingRate: 0.2, clippingBound: 1, localEpochs: 1, localLearningRate: 0.1, batchSize: 16)
+            unit: .record, samplingRate: 0.2, clippingBound: 1, localEpochs: 1, localLearningRate: 0.1, batchSize: 16)
         var plaintext = UpdatePlaintext.encode(round: 3, records: 10, values: [0.5, -0.25, 1e-3, 2])
         // An "update" whose sealed bytes are a plaintext, so the header parser and the grid see structure.
         plaintext += [UInt8](repeating: 0, count: 48)

@@ -124,7 +124,8 @@ public struct ExternalTrainer: Sendable {
     /// Checks a training answer: contract 2 tensors by name and shape, or a contract 1 `update`
     /// for logistic regression; finite values; the batch size (record unit, contract 2).
     static func check(
-        output: SafetensorsFile, layout: ModelLayout, architecture: ModelArchitecture, unit: String, path: String
+        output: SafetensorsFile, layout: ModelLayout, architecture: ModelArchitecture, unit: TrainingParameters.Unit,
+        path: String
     ) throws -> Output {
         let isVersion1 =
             output.tensors.count == 1 && output.tensors[0].name == "update" && layout.range(of: "update") == nil
@@ -138,7 +139,7 @@ public struct ExternalTrainer: Sendable {
                         + "the policy's model is \(architecture.kind) with tensors \(tensors). "
                         + "Migrate to contract 2 (docs/TRAINER.md, \"Migrating from contract 1\"): read "
                         + "COHORT_MODEL and write those tensors"
-                        + (unit == "record" ? " with metadata cohort.batch_size" : ""))
+                        + (unit == .record ? " with metadata cohort.batch_size" : ""))
             }
             let values = output.tensors[0].tensor.values
             guard values.count == layout.parameterCount else {
@@ -161,7 +162,11 @@ public struct ExternalTrainer: Sendable {
             throw ParticipantError(code: "participant.trainer_output", message: "\(error.message); nothing was sent")
         }
         var batchSize: Int?
-        if unit == "record" {
+        switch unit {
+        case .participant:
+            // A delta: the coordinator clips it as a whole, no batch size is reported.
+            break
+        case .record:
             guard let text = output.metadata["cohort.batch_size"], let size = Int(text), size >= 0 else {
                 throw ParticipantError(
                     code: "participant.trainer_output",

@@ -261,7 +261,16 @@ public struct Participant: Sendable {
                 case .roundInvite:
                     // The frame (the whole model when sent in full) is let go before training.
                     let invite = try (consume frame).decode(RoundInvite.self)
-                    let parameters = try TrainingParameters.decode(invite.trainingParameters)
+                    let parameters: TrainingParameters
+                    do throws(WireError) {
+                        parameters = try TrainingParameters.decode(invite.trainingParameters)
+                    } catch {
+                        // A coordinator this participant cannot follow: final, reconnecting would
+                        // only read the same parameters again.
+                        throw ParticipantError(
+                            code: error.code,
+                            message: "round \(invite.round)'s invitation: \(error.message)")
+                    }
                     let globalModel = try heldModel.model(for: invite)
                     let roundArchitecture = parameters.model ?? .logisticRegression
                     try Self.checkModelSize(
@@ -293,7 +302,8 @@ public struct Participant: Sendable {
                             if stop.isRequested { return .finished }
                             throw error
                         }
-                        if parameters.unit == "record" {
+                        switch parameters.unit {
+                        case .record:
                             if let batchSize = output.batchSize {
                                 try trainerChecks.check(
                                     update: output.values, batchSize: batchSize, records: data.count,
@@ -305,16 +315,20 @@ public struct Participant: Sendable {
                                     clipping are unchecked; migrate it to contract 2 (docs/TRAINER.md)
                                     """)
                             }
+                        case .participant:
+                            // The coordinator clips the whole delta; nothing of the trainer's to check.
+                            break
                         }
                         values = output.values
                     } else {
                         let model = try BuiltInModel(
                             architecture: roundArchitecture, featureCount: data.dimension, parameters: globalModel)
-                        if parameters.unit == "record" {
+                        switch parameters.unit {
+                        case .record:
                             values = try model.clippedGradientSum(
                                 data: data, samplingRate: parameters.samplingRate,
                                 clippingBound: parameters.clippingBound, sampler: &sampler)
-                        } else {
+                        case .participant:
                             // Participant unit: the coordinator clips the whole delta, so the
                             // minibatch order needs no secure randomness.
                             var generator = SystemRandomNumberGenerator()

@@ -45,7 +45,7 @@ import Testing
             featureCount: data.dimension, hidden: [4], activation: .tanh, parameters: global)
         for clip in [0.1, 1.0] {
             let parameters = TrainingParameters(
-                unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1,
+                unit: .record, samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1,
                 batchSize: 32,
                 model: .external(layout))
             let output = try await trainer.train(

@@ -25,7 +25,7 @@ import Testing
         try trainer.prepare(data: data)
         for clip in [0.5, 1.0, 4.0] {
             let parameters = TrainingParameters(
-                unit: "record", samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1,
+                unit: .record, samplingRate: 1, clippingBound: clip, localEpochs: 1, localLearningRate: 0.1,
                 batchSize: 32)
             let python = try await trainer.train(
                 round: 1, globalModel: global, layout: try .logisticRegression(featureCount: data.dimension),

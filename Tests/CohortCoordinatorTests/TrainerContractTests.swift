@@ -35,11 +35,11 @@ import Testing
 
     @Test func contract2AnswerIsReadByName() throws {
         let output = try ExternalTrainer.check(
-            output: try Self.answer(), layout: Self.layout, architecture: Self.architecture, unit: "record", path: "u")
+            output: try Self.answer(), layout: Self.layout, architecture: Self.architecture, unit: .record, path: "u")
         #expect(output.values.count == 11 && output.batchSize == 5 && output.contract == 2)
         let delta = try ExternalTrainer.check(
             output: try Self.answer(batch: nil), layout: Self.layout, architecture: Self.architecture,
-            unit: "participant", path: "u")
+            unit: .participant, path: "u")
         #expect(delta.batchSize == nil)
     }
 
@@ -47,14 +47,14 @@ import Testing
         let missing = Self.code {
             _ = try ExternalTrainer.check(
                 output: try Self.answer(drop: "layers.1.bias"), layout: Self.layout, architecture: Self.architecture,
-                unit: "record", path: "u")
+                unit: .record, path: "u")
         }
         #expect(missing?.code == "participant.trainer_output")
         #expect(missing?.message.contains("`layers.1.bias`") == true)
         let shape = Self.code {
             _ = try ExternalTrainer.check(
                 output: try Self.answer(reshape: "layers.0.weight"), layout: Self.layout,
-                architecture: Self.architecture, unit: "record", path: "u")
+                architecture: Self.architecture, unit: .record, path: "u")
         }
         #expect(shape?.code == "participant.trainer_output")
         #expect(shape?.message.contains("`layers.0.weight` has shape [6]; the model needs [2, 3]") == true)
@@ -62,7 +62,7 @@ import Testing
             let noBatch = Self.code {
                 _ = try ExternalTrainer.check(
                     output: try Self.answer(batch: batch), layout: Self.layout, architecture: Self.architecture,
-                    unit: "record", path: "u")
+                    unit: .record, path: "u")
             }
             #expect(noBatch?.code == "participant.trainer_output")
             #expect(noBatch?.message.contains("cohort.batch_size") == true)
@@ -73,14 +73,14 @@ import Testing
         let v1 = SafetensorsFile(tensors: [("update", Tensor(vector: [Float](repeating: 0, count: 11)))])
         let refused = Self.code {
             _ = try ExternalTrainer.check(
-                output: v1, layout: Self.layout, architecture: Self.architecture, unit: "record", path: "u")
+                output: v1, layout: Self.layout, architecture: Self.architecture, unit: .record, path: "u")
         }
         #expect(refused?.code == "participant.trainer_contract")
         #expect(refused?.message.contains("Migrate to contract 2") == true)
         #expect(refused?.message.contains("`layers.0.weight` [2, 3]") == true)
         let lrLayout = try ModelLayout.logisticRegression(featureCount: 10)
         let accepted = try ExternalTrainer.check(
-            output: v1, layout: lrLayout, architecture: .logisticRegression, unit: "record", path: "u")
+            output: v1, layout: lrLayout, architecture: .logisticRegression, unit: .record, path: "u")
         #expect(accepted.contract == 1 && accepted.batchSize == nil)
     }
 

@@ -17,7 +17,7 @@ import Darwin
 @Suite struct TrainerStopTests {
     static let layout = try! ModelLayout.logisticRegression(featureCount: 2)
     static let parameters = TrainingParameters(
-        unit: "participant", samplingRate: 0.5, clippingBound: 1, localEpochs: 1, localLearningRate: 0.1,
+        unit: .participant, samplingRate: 0.5, clippingBound: 1, localEpochs: 1, localLearningRate: 0.1,
         batchSize: 4)
 
     /// A trainer that writes its shell's pid (its process group) to `pid`, then runs `body`.

@@ -3,9 +3,28 @@ import Foundation
 
 /// What a participant needs to train one round, sent as JSON in the round invitation.
 public struct TrainingParameters: Codable, Sendable, Equatable {
-    /// `record` (DP-FedSGD: Poisson-sample records, clip each gradient, send the sum) or
-    /// `participant` (DP-FedAvg: local epochs, send the model delta).
-    public var unit: String
+    /// The privacy unit, which decides what a participant trains and sends.
+    public enum Unit: String, Codable, Sendable, CaseIterable {
+        /// DP-FedSGD: Poisson-sample records, clip each record's gradient, send the sum.
+        case record
+        /// DP-FedAvg: local epochs, send the model delta (the coordinator clips it).
+        case participant
+
+        /// Decodes `record` or `participant`; anything else is refused naming the value, never
+        /// read as one of them (a participant must not guess which training the round asks for).
+        public init(from decoder: any Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let unit = Unit(rawValue: text) else {
+                throw TrainingParameters.malformed(
+                    "name the privacy unit '\(text.prefix(40))'; the units are "
+                        + Unit.allCases.map { "'\($0.rawValue)'" }.joined(separator: " and "))
+            }
+            self = unit
+        }
+    }
+
+    /// The privacy unit (`unit` on the wire: `record` or `participant`).
+    public var unit: Unit
     /// Record sampling rate q (record unit).
     public var samplingRate: Double
     /// Per-record clipping bound C (record unit).
@@ -34,7 +53,7 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
     }
 
     public init(
-        unit: String, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double,
+        unit: Unit, samplingRate: Double, clippingBound: Double, localEpochs: Int, localLearningRate: Double,
         batchSize: Int,
         model: ModelArchitecture? = nil, evaluationTimeoutSeconds: Double? = nil
     ) {
@@ -64,6 +83,14 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
         let parameters: TrainingParameters
         do {
             parameters = try JSONDecoder().decode(TrainingParameters.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            // An unknown unit's own error, with its message; any other is named by its field.
+            if case .dataCorrupted(let context) = error, let wire = context.underlyingError as? WireError {
+                throw wire
+            }
+            throw malformed("are not valid training parameters (\(error))")
+        } catch let error as WireError {
+            throw error
         } catch {
             throw malformed("are not valid training parameters (\(error))")
         }
@@ -76,7 +103,7 @@ public struct TrainingParameters: Codable, Sendable, Equatable {
         return parameters
     }
 
-    private static func malformed(_ problem: String) -> WireError {
+    static func malformed(_ problem: String) -> WireError {
         WireError(
             code: WireError.Code.malformedPayload,
             message: "the round invitation's training parameters \(problem); run a participant and a coordinator "
