@@ -1,9 +1,10 @@
 import CohortTransport
 import Synchronization
 
-/// Asks a running participant to leave: the update being trained is not sent, the coordinator
-/// is told goodbye (it drops the participant from the round in progress), a reconnection wait
-/// ends, and `Participant.run()` returns its summary.
+/// Asks a running participant to leave: the update being trained is not sent (an external
+/// trainer still running is terminated with its process group), the coordinator is told goodbye
+/// (it drops the participant from the round in progress), a reconnection wait ends, and
+/// `Participant.run()` returns its summary.
 ///
 /// `cohort-participant` calls it on SIGTERM (ServiceLifecycle's graceful shutdown).
 public final class ParticipantStop: Sendable {
