@@ -46,10 +46,10 @@ import Darwin
         kill(-pid, 0) == 0 || errno == EPERM
     }
 
-    /// Whether group `pid` is gone within a few seconds: a killed process disappears once the
+    /// Whether group `pid` is gone within a minute (seconds when idle): a killed process disappears once the
     /// kernel delivered the signal and its parent (init, for the shell's orphaned children) reaped it.
     static func groupGone(_ pid: pid_t) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while groupAlive(pid) {
             guard ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(20))
@@ -74,7 +74,7 @@ import Darwin
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func aTrainerPastTheDeadlineIsTerminatedWithItsChildren() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -86,13 +86,15 @@ import Darwin
         #expect(error?.code == "participant.trainer_timeout", "\(String(describing: error))")
         #expect(error?.message.contains("round 7's deadline") == true, "\(String(describing: error))")
         #expect(error?.message.contains("the trainer `echo $$ >") == true, "the message names the trainer")
-        #expect(elapsed < .seconds(20), "the trainer was stopped \(elapsed) after the start, not near its deadline")
+        // The trainer would sleep 1000 s: ending well before proves it was stopped. The bound is
+        // loose because under CI's parallel load spawning and scheduling alone took 30 s once.
+        #expect(elapsed < .seconds(300), "the trainer was stopped \(elapsed) after the start, not near its deadline")
         let group = try await Self.group(directory)
         #expect(try await Self.groupGone(group), "trainer process group \(group) outlived the run")
     }
 
     /// A trainer that ignores SIGTERM (and so does its child) is killed after the grace period.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func aTrainerIgnoringSigtermIsKilledAfterTheGracePeriod() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -104,12 +106,12 @@ import Darwin
         #expect(error?.code == "participant.trainer_timeout", "\(String(describing: error))")
         // SIGTERM did nothing: only SIGKILL, a grace period after it, ended the run.
         #expect(elapsed >= .seconds(2) + ExternalTrainer.terminationGrace, "\(elapsed)")
-        #expect(elapsed < .seconds(25), "\(elapsed)")
+        #expect(elapsed < .seconds(300), "\(elapsed)")
         let group = try await Self.group(directory)
         #expect(try await Self.groupGone(group), "trainer process group \(group) outlived the run")
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func cancellingTheCallerStopsTheTrainer() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -124,7 +126,7 @@ import Darwin
     }
 
     /// `ParticipantStop.request` (SIGTERM in cohort-participant) cancels the trainer's run.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func aStopRequestStopsTheTrainer() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -145,7 +147,7 @@ import Darwin
         #expect(!FileManager.default.fileExists(atPath: directory.file("pid")), "a trainer started after the stop")
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func aHungEvaluateHookIsStoppedAtTheEndOfTheWindow() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
