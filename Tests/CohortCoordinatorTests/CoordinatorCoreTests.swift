@@ -259,6 +259,8 @@ import Testing
         for bad in [
             #"{"version":1,"queued_rounds":-2}"#, #"{"version":9,"queued_rounds":1}"#, "not json",
             #"{"version":2,"queued_rounds":1}"#, #"{"version":2,"queued_rounds":1,"paused":"yes"}"#,
+            #"{"version":2,"queued_rounds":1,"paused":false,"taken_round":0}"#,
+            #"{"version":2,"queued_rounds":1,"paused":false,"taken_round":"1"}"#,
         ] {
             try bad.write(toFile: path, atomically: true, encoding: .utf8)
             do {

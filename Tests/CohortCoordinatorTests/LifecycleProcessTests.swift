@@ -321,6 +321,68 @@ import Darwin
         #expect(final.roundsCharged == expectedClosed + abortedCharged)
     }
 
+    /// kill -9 after a round was taken from the operator queue but before it opened (here: in
+    /// its quorum wait, no participant connected yet): the ledger has no entry for it, so the
+    /// restart queues it again (`taken_round` in queue.json) and both queued rounds run, once each.
+    @Test(.timeLimit(.minutes(4)))
+    func aQueuedRoundKilledBeforeItOpensIsQueuedAgain() async throws {
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 1)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let operatorIdentity = try files.ca.issue(
+            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
+        let apiPortFile = files.directory + "/api.port"
+        // The first coordinator waits for a quorum far longer than the test takes.
+        let (first, _) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
+            log: files.directory + "/coordinator-1.log")
+        let client = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        _ = try await client.startRounds(2)
+        // Round 1 is taken (recorded before it runs) and waits for its quorum.
+        let path = files.stateDirectory + "/queue.json"
+        let takenDeadline = ContinuousClock.now + .seconds(60)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
+            guard ContinuousClock.now < takenDeadline else {
+                throw HarnessError(message: "round 1 was never taken from the queue:\n\(first.log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        first.signal(SIGKILL)
+        #expect(try await first.waitForExit() == .signalled(SIGKILL))
+        #expect(try Self.queuedRoundsOnDisk(files) == 1)
+        #expect(!Self.ledgerKinds(files).contains { $0.hasPrefix("round.") }, "\(Self.ledgerKinds(files))")
+
+        try? FileManager.default.removeItem(atPath: apiPortFile)
+        let (second, port) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile],
+            log: files.directory + "/coordinator-2.log")
+        #expect(second.log.contains("queued again"), "\(second.log)")
+        let participants = try Self.startParticipants(files, port: port, tag: "taken")
+        try await Self.waitForLedger(files, "two closed rounds", timeout: .seconds(150)) {
+            $0.count(where: { $0 == "round.closed" }) >= 2
+        }
+        let secondClient = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        var drained = try await secondClient.status()
+        let drainDeadline = ContinuousClock.now + .seconds(30)
+        while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+            drained = try await secondClient.status()
+        }
+        #expect(drained.roundsQueued == 0 && drained.state == .idle, "\(drained)")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == .exited(0), "\(second.log)")
+        for participant in participants {
+            #expect(try await participant.waitForExit(timeout: .seconds(30)) == .exited(0), "\(participant.log)")
+        }
+        // Exactly the two rounds queued: opened, charged and closed once each; nothing else.
+        let kinds = Self.ledgerKinds(files).filter { $0.hasPrefix("round.") }
+        #expect(kinds == Array(repeating: ["round.opened", "round.charged", "round.closed"], count: 2).flatMap { $0 })
+        try Self.expectSoundLedger(files, "after the kill before round 1 opened and the restart")
+        #expect(try Self.queuedRoundsOnDisk(files) == 0)
+        #expect(try !String(contentsOfFile: path, encoding: .utf8).contains("taken_round"))
+    }
+
     /// Waits until `count` participants joined `coordinator` (its log says so for each session).
     static func waitForJoined(_ coordinator: ChildProcess, _ count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
