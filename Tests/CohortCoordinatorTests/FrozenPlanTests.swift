@@ -22,8 +22,11 @@ import Testing
     /// the plan's σ, and the ledger charges exactly that plan; an adoption while round 1 collects
     /// (σ 2 → 16, q 0.2 → 0.1) applies from round 2 on, in all three.
     @Test func anAdoptionWhileARoundCollectsAppliesFromTheNextRound() async throws {
+        // The scripted participants never answer the candidate's evaluation request: a short
+        // evaluation timeout keeps each round from waiting for them.
         let consortium = try await Consortium(
-            names: ["hospital-a", "hospital-b"], minParticipants: 2, samplingRate: 0.2, noiseMultiplier: 2.0)
+            names: ["hospital-a", "hospital-b"], minParticipants: 2, samplingRate: 0.2, noiseMultiplier: 2.0,
+            evaluationTimeoutSeconds: 1)
         let invited = AsyncStream<Void>.makeStream()
         // One release stream per participant (an AsyncStream has a single consumer).
         let releases = (0..<2).map { _ in AsyncStream<Void>.makeStream() }
