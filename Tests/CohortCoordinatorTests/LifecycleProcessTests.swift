@@ -383,6 +383,39 @@ import Darwin
         #expect(try !String(contentsOfFile: path, encoding: .utf8).contains("taken_round"))
     }
 
+    /// SIGTERM while a round taken from the operator queue waits for its quorum: a clean stop
+    /// (exit 0) that puts the round back in queue.json, since the ledger never saw it.
+    @Test(.timeLimit(.minutes(2)))
+    func aQueuedRoundStoppedBySigtermBeforeItOpensStaysQueued() async throws {
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 1)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let operatorIdentity = try files.ca.issue(
+            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
+        let apiPortFile = files.directory + "/api.port"
+        let (coordinator, _) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
+            log: files.directory + "/coordinator.log")
+        let client = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        _ = try await client.startRounds(2)
+        let path = files.stateDirectory + "/queue.json"
+        let takenDeadline = ContinuousClock.now + .seconds(60)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
+            guard ContinuousClock.now < takenDeadline else {
+                throw HarnessError(message: "round 1 was never taken from the queue:\n\(coordinator.log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try Self.queuedRoundsOnDisk(files) == 1)
+        coordinator.signal(SIGTERM)
+        #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == .exited(0), "\(coordinator.log)")
+        #expect(coordinator.log.contains("queued again"), "\(coordinator.log)")
+        #expect(try Self.queuedRoundsOnDisk(files) == 2)
+        #expect(try !String(contentsOfFile: path, encoding: .utf8).contains("taken_round"))
+        #expect(!Self.ledgerKinds(files).contains { $0.hasPrefix("round.") }, "\(Self.ledgerKinds(files))")
+        try Self.expectSoundLedger(files, "after SIGTERM in the quorum wait")
+    }
+
     /// Waits until `count` participants joined `coordinator` (its log says so for each session).
     static func waitForJoined(_ coordinator: ChildProcess, _ count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
