@@ -51,9 +51,10 @@ struct RoundBenchmark: ParsableCommand {
     var flowerEvaluates = false
 
     @Option(
-        help: "Flower clients per client process, one thread and one TLS connection each (1: a process per client; "
-            + "more fits 128 clients in memory, the clients then share a GIL per process, the server is unchanged)."
-    )
+        help: ArgumentHelp(
+            "Flower clients per client process, one thread and one TLS connection each (1: one process each).",
+            discussion: "More than 1 fits 128 Flower clients in memory; the clients of a process then share its "
+                + "GIL, the server is unchanged."))
     var flowerClientsPerProcess = 1
 
     @Option(help: "The Flower reference script.")
@@ -134,6 +135,14 @@ struct RoundBenchmark: ParsableCommand {
                 cohort: cohort[withNoise] ?? [], flower: flower[withNoise] ?? [], withNoise: withNoise,
                 flowerUnavailable: flowerUnavailable)
         }
+    }
+
+    /// What Flower's `client_peak_rss_mb` is the peak of: a process hosting one client, or several.
+    private var flowerClientPeakScope: String {
+        if flowerClientsPerProcess == 1 { return "largest client process (one client each)" }
+        let clients = String(flowerClientsPerProcess)
+        return "largest client process (" + clients + " clients each, one thread and one TLS connection per client, "
+            + "sharing one GIL)"
     }
 
     /// One line per run, so every repeat's figures are on record, not only the best.
@@ -230,10 +239,7 @@ struct RoundBenchmark: ParsableCommand {
                         : "aggregate_fit (no federated evaluation; Cohort's rounds include one)",
                     "transport": "gRPC over TLS (server-authenticated), flwr 1.42 legacy start_server/start_client",
                     "clients_per_process": flowerClientsPerProcess,
-                    "client_peak_rss_scope": flowerClientsPerProcess == 1
-                        ? "largest client process (one client each)"
-                        : "largest client process (\(flowerClientsPerProcess) clients each, one thread and one TLS "
-                            + "connection per client, sharing one GIL)",
+                    "client_peak_rss_scope": flowerClientPeakScope,
                 ] as [String: Any]
             let roundRatio = median / reference.medianRoundSeconds
             let cpuRatio = cpuMean / flowerCPUMean
