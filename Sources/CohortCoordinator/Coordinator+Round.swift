@@ -148,9 +148,13 @@ extension Coordinator {
         _ = await profile.time(.send) { await deliver(invitations, holding: modelDigest, deadline: deadline) }
         // Collect until every invited participant answered or left, the deadline passed, or the
         // round was asked to end; every update, departure and abort wakes this wait.
+        // With `collect_until_deadline` only the deadline or an abort ends it, so that how long a
+        // round takes does not depend on whom it sampled (docs/PRIVACY.md, "Timing").
+        let untilDeadline = active.policy.rounds.collectUntilDeadline
         _ = try await wait(until: deadline) {
             active.abortReason != nil || active.machine.state != .collecting
-                || active.invited.subtracting(active.answered).allSatisfy { gateway.sessions[$0] == nil }
+                || (!untilDeadline
+                    && active.invited.subtracting(active.answered).allSatisfy { gateway.sessions[$0] == nil })
         }
         if let reason = active.abortReason, active.machine.state == .collecting {
             return try await finish(active, event: .abort(reason: reason))

@@ -10,7 +10,8 @@ import Foundation
 /// Contract 2, per round, in a private working directory (mode 0700):
 /// - `data.safetensors`: `features` [n, F] and `labels` [n] (float32), the training split,
 ///   validated and encoded by the consortium schema; written once per session.
-///   `holdout.safetensors` (same tensors) holds the local holdout when the trainer evaluates.
+///   `holdout.safetensors` (same tensors) holds the local holdout, written only for an
+///   `evaluate` run and removed when it ends: training never sees it.
 /// - `model.safetensors`: the global model as the policy's named tensors and shapes
 ///   (metadata `cohort.contract` = `2`).
 /// - `parameters.json`: the round's `TrainingParameters` (including `model`, the architecture with
@@ -37,6 +38,8 @@ public struct ExternalTrainer: Sendable {
     public let workDirectory: String
     /// Whether the trainer implements the evaluate hook (`COHORT_TASK=evaluate`).
     public let evaluates: Bool
+    /// The local holdout, kept in memory and handed over only for an evaluate run.
+    private var holdout: EncodedDataset?
 
     public init(command: String, workDirectory: String, evaluates: Bool = false) {
         self.command = command
@@ -54,14 +57,16 @@ public struct ExternalTrainer: Sendable {
         public var contract: Int
     }
 
-    /// Writes the encoded local data for the trainer (and the holdout, when it evaluates).
-    public func prepare(data: EncodedDataset, holdout: EncodedDataset? = nil) throws {
+    /// Writes the encoded local data for the trainer and keeps the holdout (when it evaluates)
+    /// for `evaluate`, which alone writes it to the work directory (docs/TRAINER.md).
+    public mutating func prepare(data: EncodedDataset, holdout: EncodedDataset? = nil) throws {
         try DurableFile.createDirectory(workDirectory, mode: 0o700)
         try Self.dataFile(data).write(path: workDirectory + "/data.safetensors")
-        if evaluates, let holdout {
-            try Self.dataFile(holdout).write(path: workDirectory + "/holdout.safetensors")
-        }
+        self.holdout = evaluates ? holdout : nil
     }
+
+    /// Where an evaluate run finds the holdout.
+    var holdoutPath: String { workDirectory + "/holdout.safetensors" }
 
     static func dataFile(_ data: EncodedDataset) throws -> SafetensorsFile {
         SafetensorsFile(
@@ -192,11 +197,12 @@ public struct ExternalTrainer: Sendable {
         let outputPath = workDirectory + "/scores.safetensors"
         try layout.safetensors(candidate, metadata: ["cohort.contract": String(Self.contractVersion)]).write(
             path: modelPath)
+        // The holdout exists in the work directory for this run only.
+        if let holdout { try Self.dataFile(holdout).write(path: holdoutPath) }
+        defer { try? FileManager.default.removeItem(atPath: holdoutPath) }
         try await run(
             task: "evaluate", round: round, output: outputPath,
-            extra: [
-                "COHORT_MODEL": modelPath, "COHORT_HOLDOUT": workDirectory + "/holdout.safetensors",
-            ])
+            extra: ["COHORT_MODEL": modelPath, "COHORT_HOLDOUT": holdoutPath])
         let output: SafetensorsFile
         do {
             output = try SafetensorsFile.read(path: outputPath)

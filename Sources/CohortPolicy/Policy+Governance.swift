@@ -306,8 +306,20 @@ extension Policy {
     /// Options in force that trade the privacy guarantee away, each with its field path and why:
     /// they let un-noised record statistics decide who takes part or what is released, so one
     /// record can change the released model by more than the charged sensitivity
-    /// (docs/PRIVACY.md, "Eligibility"). The coordinator warns about each at start and on adoption.
-    public var guaranteeTradingOptions: [(field: String, why: String)] { Self.guaranteeTrading(governance) }
+    /// (docs/PRIVACY.md, "Eligibility"), or, with the participant unit, let a round's duration
+    /// depend on the secret sample (docs/PRIVACY.md, "Timing"). The coordinator warns about each
+    /// at start and on adoption.
+    public var guaranteeTradingOptions: [(field: String, why: String)] {
+        var options = Self.guaranteeTrading(governance)
+        if privacy.unit == .participant && !rounds.collectUntilDeadline {
+            options.append(
+                (
+                    "rounds.collect_until_deadline",
+                    "false (the default) with the participant unit: a round's duration depends on the secret sample"
+                ))
+        }
+        return options
+    }
 
     /// ``guaranteeTradingOptions`` of a policy with `governance`.
     public static func guaranteeTrading(_ governance: Governance) -> [(field: String, why: String)] {

@@ -109,6 +109,12 @@ public struct Policy: Sendable, Equatable, Codable {
         /// Default min(`deadlineSeconds`, 10); an external trainer's evaluate hook that starts a
         /// heavy runtime (PyTorch's import alone takes seconds) may need more.
         public var evaluationTimeoutSeconds: Double
+        /// Whether collection always runs until the deadline, even when every invited participant
+        /// has answered. Default false. With the participant unit, a round that ends once its
+        /// sampled participants have answered takes a time that depends on the secret sample
+        /// (ledger timestamps, round durations); true makes every round's collection last exactly
+        /// `deadlineSeconds` (docs/PRIVACY.md, "Timing").
+        public var collectUntilDeadline: Bool
 
         enum CodingKeys: String, CodingKey {
             case count
@@ -117,6 +123,7 @@ public struct Policy: Sendable, Equatable, Codable {
             case handshakeTimeoutSeconds = "handshake_timeout_seconds"
             case idleTimeoutSeconds = "idle_timeout_seconds"
             case evaluationTimeoutSeconds = "evaluation_timeout_seconds"
+            case collectUntilDeadline = "collect_until_deadline"
         }
     }
 

@@ -124,7 +124,8 @@ public enum PolicyLoader {
             handshakeTimeoutSeconds: try roundFields.double("handshake_timeout_seconds", default: 10),
             idleTimeoutSeconds: try roundFields.double("idle_timeout_seconds", default: 300),
             evaluationTimeoutSeconds: try roundFields.double(
-                "evaluation_timeout_seconds", default: min(deadlineSeconds, 10))
+                "evaluation_timeout_seconds", default: min(deadlineSeconds, 10)),
+            collectUntilDeadline: try roundFields.bool("collect_until_deadline", default: false)
         )
         try roundFields.rejectUnknownKeys()
 

@@ -31,13 +31,15 @@ public struct ConsortiumFiles: Sendable {
     ///   - extraYAML: further top-level sections (e.g. `governance:`), appended verbatim.
     ///   - apiYAML: the `api` section (default: `defaultAPI`); nil for none.
     ///   - evaluationTimeoutSeconds: `rounds.evaluation_timeout_seconds` (nil: the policy default).
+    ///   - collectUntilDeadline: `rounds.collect_until_deadline`.
     public init(
         names: [String] = ["hospital-a", "hospital-b", "hospital-c"], minParticipants: Int = 2,
         deadlineSeconds: Double = 20,
         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
         roundsCount: Int = 3, maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10,
         extraYAML: String = "",
-        apiYAML: String? = Self.defaultAPI, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil
+        apiYAML: String? = Self.defaultAPI, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil,
+        collectUntilDeadline: Bool = false
     ) throws {
         directory =
             FileManager.default.temporaryDirectory.appendingPathComponent("cohort-e2e-\(UUID().uuidString)").path
@@ -87,7 +89,8 @@ public struct ConsortiumFiles: Sendable {
               min_participants: \(minParticipants)
               deadline_seconds: \(deadlineSeconds)
               handshake_timeout_seconds: \(handshakeTimeoutSeconds)
-            \(evaluationTimeoutSeconds.map { "  evaluation_timeout_seconds: \($0)\n" } ?? "")model:
+            \(evaluationTimeoutSeconds.map { "  evaluation_timeout_seconds: \($0)\n" } ?? "")\
+            \(collectUntilDeadline ? "  collect_until_deadline: true\n" : "")model:
               version: lr-v1
               schema: \(schemaPath)
               server_learning_rate: 0.5
@@ -156,14 +159,16 @@ public final class Consortium: @unchecked Sendable {
         epsilonMax: Double = 10, unit: String = "record", samplingRate: Double = 0.2, noiseMultiplier: Double = 2.0,
         maxUpdateBytes: Int = 64 << 20, handshakeTimeoutSeconds: Double = 10, extraYAML: String = "",
         apiYAML: String? = ConsortiumFiles.defaultAPI, alertSink: (@Sendable (GovernanceAlert) -> Void)? = nil,
-        clock: CoordinatorClock? = nil, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil
+        clock: CoordinatorClock? = nil, modelYAML: String = "", evaluationTimeoutSeconds: Double? = nil,
+        collectUntilDeadline: Bool = false
     ) async throws {
         files = try ConsortiumFiles(
             names: names, minParticipants: minParticipants, deadlineSeconds: deadlineSeconds, epsilonMax: epsilonMax,
             unit: unit,
             samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, maxUpdateBytes: maxUpdateBytes,
             handshakeTimeoutSeconds: handshakeTimeoutSeconds, extraYAML: extraYAML, apiYAML: apiYAML,
-            modelYAML: modelYAML, evaluationTimeoutSeconds: evaluationTimeoutSeconds)
+            modelYAML: modelYAML, evaluationTimeoutSeconds: evaluationTimeoutSeconds,
+            collectUntilDeadline: collectUntilDeadline)
         coordinator = try files.makeCoordinator(
             logger: capture.logger("cohort.coordinator"), alertSink: alertSink, clock: clock)
         let tls = try TLSConfigurationFactory(identity: files.coordinatorIdentity)

@@ -115,6 +115,32 @@ import Testing
         for task in tasks { _ = try? await task.value }
     }
 
+    /// With `rounds.collect_until_deadline`, a participant-unit round collects for its whole
+    /// deadline even when every sampled participant answered long before: the gap between
+    /// `round.opened` and `round.charged` in the ledger no longer depends on whom it sampled.
+    @Test func collectionUntilTheDeadlineHidesHowFastTheSampleAnswered() async throws {
+        let deadline = 3.0
+        let consortium = try await Consortium(
+            deadlineSeconds: deadline, unit: "participant", samplingRate: 0.9, noiseMultiplier: 2,
+            collectUntilDeadline: true)
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        let tasks = names.map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(3)
+        for _ in 0..<2 { _ = try await consortium.coordinator.runRound() }
+        let entries = try consortium.ledgerEntries()
+        for round in 1...2 {
+            let opened = try #require(
+                entries.first { $0.kind == "round.opened" && $0.data["round"]?.intValue == round })
+            // Charged and released whatever the sample was, but only once the deadline passed.
+            let charged = try #require(
+                entries.first { $0.kind == "round.charged" && $0.data["round"]?.intValue == round })
+            let collected = charged.time.millisecondsSinceEpoch - opened.time.millisecondsSinceEpoch
+            #expect(collected >= Int64(deadline * 1000), "round \(round) charged \(collected) ms after opening")
+        }
+        await consortium.shutdown()
+        for task in tasks { _ = try? await task.value }
+    }
+
     @Test func recordUnitStillNamesItsContributors() async throws {
         let consortium = try await Consortium()
         let tasks = ["hospital-a", "hospital-b", "hospital-c"].map { name in

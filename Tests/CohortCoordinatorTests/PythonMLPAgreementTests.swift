@@ -38,7 +38,7 @@ import Testing
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-py-mlp-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let trainer = ExternalTrainer(
+        var trainer = ExternalTrainer(
             command: "PYTHONPATH='\(Self.python)' python3 '\(Self.python)/examples/\(script)'", workDirectory: work)
         try trainer.prepare(data: data)
         let swiftModel = try MultilayerPerceptron(

@@ -19,7 +19,7 @@ import Testing
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-py-agree-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let trainer = ExternalTrainer(
+        var trainer = ExternalTrainer(
             command: "python3 " + ConsortiumFiles.repositoryRoot + "/Examples/python-trainer/train.py",
             workDirectory: work)
         try trainer.prepare(data: data)

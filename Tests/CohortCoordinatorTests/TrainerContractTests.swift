@@ -206,7 +206,7 @@ import Testing
         }
         let holdout = EncodedDataset(featureNames: ["x"], features: [1, 2, 3], labels: [0, 1, 1])
         let layout = try ModelLayout.logisticRegression(featureCount: 1)
-        let good = try trainer("[0.5, 0.880797, 0.119203]")
+        var good = try trainer("[0.5, 0.880797, 0.119203]")
         try good.prepare(data: holdout, holdout: holdout)
         let logits = try await good.evaluate(round: 1, candidate: [0, 0], layout: layout, holdoutCount: 3)
         #expect(abs(logits[0]) < 1e-6 && abs(logits[1] - 2) < 1e-5 && abs(logits[2] + 2) < 1e-5, "\(logits)")
@@ -236,5 +236,33 @@ import Testing
             #expect(error.message.contains(expected), "\(error.message)")
             #expect(error.message.contains("the trainer `cp '"), "\(error.message)")
         }
+    }
+}
+
+/// The holdout is handed to an external trainer only for its evaluate run (docs/TRAINER.md):
+/// it is not in the work directory after start-up or during training, and is removed after.
+@Suite struct TrainerHoldoutFileTests {
+    @Test func holdoutExistsOnlyDuringEvaluate() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let work = directory.file("work")
+        let data = EncodedDataset(featureNames: ["a", "b", "c"], features: [0, 1, 2, 3, 4, 5], labels: [0, 1])
+        let holdout = EncodedDataset(featureNames: ["a", "b", "c"], features: [6, 7, 8], labels: [1])
+        // Exit 0 (writing no scores) only when the holdout is there; 9 otherwise.
+        var trainer = ExternalTrainer(
+            command: #"test -e "$COHORT_HOLDOUT" || exit 9"#, workDirectory: work, evaluates: true)
+        try trainer.prepare(data: data, holdout: holdout)
+        #expect(FileManager.default.fileExists(atPath: work + "/data.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: trainer.holdoutPath), "the holdout was written at start-up")
+        do {
+            _ = try await trainer.evaluate(
+                round: 1, candidate: [Float](repeating: 0, count: TrainerContractTests.layout.parameterCount),
+                layout: TrainerContractTests.layout, holdoutCount: 1)
+            Issue.record("an evaluate run that wrote no scores was accepted")
+        } catch let error as ParticipantError {
+            // trainer_output (no scores), not trainer_failed: the command saw the holdout.
+            #expect(error.code == "participant.trainer_output", "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: trainer.holdoutPath), "the holdout outlived the evaluate run")
     }
 }

@@ -76,8 +76,25 @@ func mutate(_ old: String, _ new: String?) -> String {
         let slow = try PolicyLoader.parse(
             mutate("deadline_seconds:", "deadline_seconds: 120\n  evaluation_timeout_seconds: 90"))
         #expect(slow.rounds.evaluationTimeoutSeconds == 90)
+        // Collection ends when every invited participant answered unless the policy says otherwise.
+        #expect(policy.rounds.collectUntilDeadline == false)
+        let fixed = try PolicyLoader.parse(
+            mutate("deadline_seconds:", "deadline_seconds: 30\n  collect_until_deadline: true"))
+        #expect(fixed.rounds.collectUntilDeadline == true)
         #expect(policy.model.kind == "logistic_regression")
         #expect(policy.limits.maxUpdateBytes == 64 << 20)
+    }
+
+    /// A participant-unit policy whose rounds end when the sample has answered lets timing reveal
+    /// the sample: it is listed (and warned about at start) until `collect_until_deadline` is set.
+    @Test func participantUnitTimingIsNamedUntilCollectionRunsToTheDeadline() throws {
+        let timing = "rounds.collect_until_deadline"
+        #expect(!(try PolicyLoader.parse(validPolicy)).guaranteeTradingOptions.map(\.field).contains(timing))
+        let participant = mutate("unit: record", "unit: participant")
+        #expect(try PolicyLoader.parse(participant).guaranteeTradingOptions.map(\.field) == [timing])
+        let fixed = participant.replacingOccurrences(
+            of: "deadline_seconds:", with: "collect_until_deadline: true\n  deadline_seconds:")
+        #expect(try PolicyLoader.parse(fixed).guaranteeTradingOptions.isEmpty)
     }
 
     /// Every malformed field: the error names its path and says what is allowed.
@@ -112,6 +129,10 @@ func mutate(_ old: String, _ new: String?) -> String {
         (
             mutate("deadline_seconds:", "deadline_seconds: 30\n  evaluation_timeout_seconds: 0"),
             "rounds.evaluation_timeout_seconds", "policy.invalid_field"
+        ),
+        (
+            mutate("deadline_seconds:", "deadline_seconds: 30\n  collect_until_deadline: 3"),
+            "rounds.collect_until_deadline", "policy.invalid_field"
         ),
         (mutate("version: lr-v1", "version: lr-v1\n  kind: transformer"), "model.kind", "policy.invalid_field"),
         (mutate("schema:", nil), "model.schema", "policy.missing_field"),

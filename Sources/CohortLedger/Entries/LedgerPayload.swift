@@ -56,8 +56,7 @@ public struct GenesisPayload: LedgerPayload {
         ledgerPublicKey = key
         policySHA256 = try f.sha256Hex("policy_sha256")
         epsilonMax = try f.positiveDouble("epsilon_max")
-        delta = try f.positiveDouble("delta")
-        guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
+        delta = try f.delta("delta")
         accountant = try f.nonEmptyString("accountant")
         initialModelSHA256 = f.has("initial_model_sha256") ? try f.sha256Hex("initial_model_sha256") : nil
     }

@@ -80,6 +80,28 @@ struct PayloadFields {
         return value
     }
 
+    /// A privacy unit: `"record"` or `"participant"`.
+    func privacyUnit(_ field: String) throws(LedgerError) -> PrivacyUnit {
+        guard let unit = PrivacyUnit(rawValue: try string(field)) else {
+            throw fail(field, "\"record\" or \"participant\"")
+        }
+        return unit
+    }
+
+    /// A sampling rate q ∈ (0, 1].
+    func samplingRate(_ field: String) throws(LedgerError) -> Double {
+        let value = try positiveDouble(field)
+        guard value <= 1 else { throw fail(field, "a number in (0, 1]") }
+        return value
+    }
+
+    /// A δ ∈ (0, 1).
+    func delta(_ field: String) throws(LedgerError) -> Double {
+        let value = try positiveDouble(field)
+        guard value < 1 else { throw fail(field, "a number in (0, 1)") }
+        return value
+    }
+
     func int(_ field: String, minimum: Int = 0) throws(LedgerError) -> Int {
         guard let value = try value(field).intValue, value >= minimum else {
             throw fail(field, "an integer ≥ \(minimum)")

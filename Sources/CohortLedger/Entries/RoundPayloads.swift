@@ -145,19 +145,14 @@ public struct RoundChargedPayload: LedgerPayload {
     public init(data: JSONValue) throws(LedgerError) {
         let f = try PayloadFields(kind: Self.kind, data: data)
         round = try f.int("round", minimum: 1)
-        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else {
-            throw f.fail("unit", "\"record\" or \"participant\"")
-        }
-        self.unit = unit
-        samplingRate = try f.positiveDouble("sampling_rate")
-        guard samplingRate <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
+        unit = try f.privacyUnit("unit")
+        samplingRate = try f.samplingRate("sampling_rate")
         noiseMultiplier = try f.positiveDouble("noise_multiplier")
         clippingBound = try f.positiveDouble("clipping_bound")
         sensitivity = try f.positiveDouble("sensitivity")
         gridStep = try f.nonNegativeDouble("grid_step")
         dimension = try f.int("dimension", minimum: 1)
-        delta = try f.positiveDouble("delta")
-        guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
+        delta = try f.delta("delta")
         roundEpsilon = try f.nonNegativeDouble("round_epsilon")
         cumulativeEpsilon = try f.nonNegativeDouble("cumulative_epsilon")
         cumulativeOrder = try f.double("cumulative_order")
@@ -383,9 +378,7 @@ public struct RoundRefusedPayload: LedgerPayload {
                 "present together with data.noise_multiplier and data.charge_method, or all three absent")
         }
         if present[0] {
-            let q = try f.positiveDouble("sampling_rate")
-            guard q <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
-            samplingRate = q
+            samplingRate = try f.samplingRate("sampling_rate")
             noiseMultiplier = try f.positiveDouble("noise_multiplier")
             chargeMethod = try f.chargeMethod("charge_method")
         } else {

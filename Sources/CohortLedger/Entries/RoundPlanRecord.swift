@@ -77,12 +77,8 @@ public struct RoundPlanRecord: Sendable, Equatable, Hashable {
     /// Decodes `data.plan` of a `round.opened` entry.
     init(data: JSONValue, kind: String) throws(LedgerError) {
         let f = try PayloadFields(kind: kind, data: data, prefix: "plan.")
-        guard let unit = PrivacyUnit(rawValue: try f.string("unit")) else {
-            throw f.fail("unit", "\"record\" or \"participant\"")
-        }
-        self.unit = unit
-        samplingRate = try f.positiveDouble("sampling_rate")
-        guard samplingRate <= 1 else { throw f.fail("sampling_rate", "a number in (0, 1]") }
+        unit = try f.privacyUnit("unit")
+        samplingRate = try f.samplingRate("sampling_rate")
         noiseMultiplier = try f.positiveDouble("noise_multiplier")
         clippingBound = try f.positiveDouble("clipping_bound")
         gridStep = try f.nonNegativeDouble("grid_step")
@@ -91,8 +87,7 @@ public struct RoundPlanRecord: Sendable, Equatable, Hashable {
         records = try f.int("records")
         if unit == .participant && records != 0 { throw f.fail("records", "0 for the participant unit") }
         chargeMethod = try f.chargeMethod("charge_method")
-        delta = try f.positiveDouble("delta")
-        guard delta < 1 else { throw f.fail("delta", "a number in (0, 1)") }
+        delta = try f.delta("delta")
     }
 
     /// The `data.plan` object.
