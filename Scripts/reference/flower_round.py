@@ -13,10 +13,13 @@ Run:
 
     python3 Scripts/reference/flower_round.py                      # 8 clients, 10^6 params, 5 rounds, both modes
     python3 Scripts/reference/flower_round.py --rounds 2 --parameters 100000 --mode no-dp
+    python3 Scripts/reference/flower_round.py --participants 128 --parameters 100000 --clients-per-process 16
 
 Workload (the same as `cohort-bench round --participants 8 --parameters 1000000 --rounds 5`):
   * one Flower server process and --participants client processes (each a separate OS process,
-    all started by this script with subprocess), connected over gRPC on 127.0.0.1 only;
+    all started by this script with subprocess), connected over gRPC on 127.0.0.1 only; with
+    --clients-per-process K > 1, ceil(participants / K) client processes of up to K clients each
+    (see "Several clients per process" below);
   * the model is one numpy float32 array of --parameters values (all zeros initially, supplied by
     the strategy, so no client is asked for initial parameters);
   * every round the server sends the global model to every client (fraction_fit = 1,
@@ -71,10 +74,26 @@ The server's thread pool is sized to the number of participants (Flower's defaul
 cores + 4), would fan out to only 6 of 8 clients at a time on a 2-core machine). Flower
 telemetry is turned off in the children (FLWR_TELEMETRY_ENABLED=0), so nothing leaves the host.
 
+Several clients per process (--clients-per-process K, default 1): a Python client process with
+its interpreter, numpy, grpc and flwr costs 125-230 MB (10^5-10^6 parameters), so 128 client
+processes do not fit a 23 GB machine. With K > 1 each client process hosts K clients, one thread
+each; every thread runs exactly what a client process runs with K = 1 (its own update drawn from
+the same seed, its own flwr.client.start_client, hence its own gRPC channel and its own TLS
+connection to the server verified against the same CA -- checked with `ss`: 8 clients at K = 4
+hold 8 established connections to the server port), and the process fails at once if any of its
+clients raises. What changes: the client-side work (deserialise the model, copy the update,
+serialise the reply) of K clients contends on one GIL per process (grpc releases it during
+network I/O), so clients of one process answer one after another rather than at once, and
+client_peak_rss_mb is the largest VmHWM of a process hosting K clients (client_processes says
+how many there were). What does not change: the server process, its thread pool, the strategy,
+the timing bracket, and round_seconds / server_cpu_seconds_per_round measure the same thing
+(the server's CPU figure counts only the server process). K = 1 starts the very same client
+processes as before this option existed.
+
 Output (stdout, one line), e.g.
   {"reference": "flower", "flwr_version": "1.42.0", "participants": 8, "parameters": 1000000,
-   "rounds": 5, "no_dp": {"round_seconds": [...], "median_round_seconds": x,
-   "server_peak_rss_mb": y, "client_peak_rss_mb": z}, "dp": {...}}
+   "rounds": 5, "clients_per_process": 1, "no_dp": {"round_seconds": [...], "median_round_seconds": x,
+   "server_peak_rss_mb": y, "client_peak_rss_mb": z, "client_processes": 8}, "dp": {...}}
 If flwr cannot be imported: {"reference": "flower", "error": "..."} and exit status 3. Any other
 failure (a child failing, the overall --timeout passing): {"reference": "flower", "error": "..."}
 and exit status 1. Every process this script started is killed before it exits; children also
@@ -276,13 +295,13 @@ def run_server(args):
 # Client process
 # --------------------------------------------------------------------------------------------
 
-def run_client(args):
+def synthetic_client(args, cid):
+    """One client's NumPyClient: its update is drawn here, once, before it connects."""
     import numpy as np
-    import flwr
     from flwr.client import NumPyClient
 
     # Drawn once, before connecting: per-round client compute stays negligible.
-    update = np.random.default_rng(1000 + args.cid).standard_normal(args.parameters, dtype=np.float32)
+    update = np.random.default_rng(1000 + cid).standard_normal(args.parameters, dtype=np.float32)
     update *= np.float32(0.01)
 
     class SyntheticClient(NumPyClient):
@@ -303,7 +322,14 @@ def run_client(args):
         def evaluate(self, parameters, config):
             return 0.0, 1, {}
 
-    client = SyntheticClient()
+    return SyntheticClient()
+
+
+def connect_client(args, client):
+    """Flower's legacy start_client for one client: its own gRPC channel (TLS with the run's CA), until the
+    server disconnects it. Blocks."""
+    import flwr
+
     flwr.client.start_client(
         server_address=f"{HOST}:{args.port}",
         client=client.to_client(),
@@ -313,7 +339,40 @@ def run_client(args):
         max_retries=20,
         max_wait_time=60.0,
     )
+
+
+def run_client(args):
+    client = synthetic_client(args, args.cid)
+    connect_client(args, client)
     write_json(args.result_file, {"cid": args.cid, "fits": client.fits, "peak_rss_bytes": peak_rss_bytes()})
+
+
+def run_client_group(args):
+    """--clients-per-process K > 1: clients --cid ... --cid + --count - 1 in this one process, one thread each,
+    each running the same connect_client (its own start_client, its own gRPC channel and TLS connection) as a
+    client process of its own would. A client that raises ends this process at once with status 1, as it would
+    end its own process (Flower's legacy client re-raises whatever the client raised)."""
+    import threading
+    import traceback
+
+    clients = [(cid, synthetic_client(args, cid)) for cid in range(args.cid, args.cid + args.count)]
+
+    def serve(cid, client):
+        try:
+            connect_client(args, client)
+        except BaseException:  # noqa: B036 -- any failure of any client fails the process, as with K = 1
+            sys.stderr.write(f"client {cid} failed:\n{traceback.format_exc()}")
+            sys.stderr.flush()
+            os._exit(1)
+
+    threads = [threading.Thread(target=serve, args=(cid, client), name=f"flower-client-{cid}")
+               for cid, client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    write_json(args.result_file, {"clients": [{"cid": cid, "fits": client.fits} for cid, client in clients],
+                                  "peak_rss_bytes": peak_rss_bytes()})
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,16 +454,23 @@ def run_mode(args, mode, deadline, children, workdir):
         remaining()
         time.sleep(0.05)
 
-    clients = []
-    for cid in range(args.participants):
-        result = os.path.join(workdir, f"client-{mode}-{cid}.json")
+    clients = []  # (name, process, result file, first cid, number of clients)
+    k = args.clients_per_process
+    for first in range(0, args.participants, k):
+        count = min(k, args.participants - first)
+        result = os.path.join(workdir, f"client-{mode}-{first}.json")
+        if k == 1:
+            argv = ["--role", "client", "--cid", str(first)]
+            name = f"client {first}"
+        else:
+            argv = ["--role", "client-group", "--cid", str(first), "--count", str(count)]
+            name = f"client process of clients {first}-{first + count - 1}"
         proc = children.start(
-            [sys.executable, script, "--role", "client", "--cid", str(cid), "--port", str(port),
-             "--result-file", result] + common, env)
-        clients.append((cid, proc, result))
+            [sys.executable, script] + argv + ["--port", str(port), "--result-file", result] + common, env)
+        clients.append((name, proc, result, first, count))
 
     # Wait for everyone; a failing child fails the run at once.
-    pending = [("server", server)] + [(f"client {cid}", proc) for cid, proc, _ in clients]
+    pending = [("server", server)] + [(name, proc) for name, proc, _, _, _ in clients]
     while pending:
         for name, proc in list(pending):
             code = proc.poll()
@@ -421,11 +487,15 @@ def run_mode(args, mode, deadline, children, workdir):
         srv = json.load(f)
     client_peaks = []
     expected_fits = args.warmup_rounds + args.rounds
-    for cid, _, path in clients:
+    for _, _, path, first, count in clients:
         with open(path) as f:
             res = json.load(f)
-        if res["fits"] != expected_fits:
-            raise Failure(f"client {cid} ({mode}) fitted {res['fits']} of {expected_fits} rounds")
+        fits = res["clients"] if "clients" in res else [{"cid": res["cid"], "fits": res["fits"]}]
+        if sorted(c["cid"] for c in fits) != list(range(first, first + count)):
+            raise Failure(f"clients {first}-{first + count - 1} ({mode}) reported {[c['cid'] for c in fits]}")
+        for c in fits:
+            if c["fits"] != expected_fits:
+                raise Failure(f"client {c['cid']} ({mode}) fitted {c['fits']} of {expected_fits} rounds")
         client_peaks.append(res["peak_rss_bytes"])
     children.procs = []  # all exited and reaped
 
@@ -437,6 +507,7 @@ def run_mode(args, mode, deadline, children, workdir):
         "server_round_cpu_seconds": [round(t, 6) for t in srv["round_cpu_seconds"]],
         "server_peak_rss_mb": round(srv["peak_rss_bytes"] / 1e6, 3) if srv["peak_rss_bytes"] else None,
         "client_peak_rss_mb": round(max(client_peaks) / 1e6, 3) if all(client_peaks) else None,
+        "client_processes": len(clients),
     }
     if args.warmup_rounds:
         out["warmup_round_seconds"] = [round(t, 6) for t in srv["warmup_round_seconds"]]
@@ -475,6 +546,7 @@ def run_parent(args):
                               "configure_fit entry to aggregate_fit return in the server (serialise + send model, "
                               "clients decode and reply, deserialise, FedAvg; with dp also clip and noise)"),
               "federated_evaluation": args.evaluate,
+              "clients_per_process": args.clients_per_process,
               "cores": os.cpu_count()}
     deadline = time.monotonic() + args.timeout
     children = Children()
@@ -505,10 +577,16 @@ def main():
     parser.add_argument("--timeout", type=float, default=600.0, help="overall seconds for the whole run")
     parser.add_argument("--transport", choices=["tls", "insecure"], default="tls",
                         help="gRPC over TLS with generated certificates (default, as Cohort) or plain")
+    parser.add_argument("--clients-per-process", type=int, default=1, metavar="K",
+                        help="host K clients in each client process, one thread and one gRPC connection each "
+                             "(default 1: every client a process of its own); client-side CPU then contends on one "
+                             "GIL per process, the server is unchanged")
     # Internal: how the parent starts its children.
-    parser.add_argument("--role", choices=["parent", "server", "client"], default="parent", help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["parent", "server", "client", "client-group"], default="parent",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", help=argparse.SUPPRESS)
     parser.add_argument("--connect-timeout", type=float, default=120.0, help=argparse.SUPPRESS)
@@ -523,8 +601,13 @@ def main():
     if args.role == "client":
         run_client(args)
         return 0
+    if args.role == "client-group":
+        run_client_group(args)
+        return 0
     if args.participants < 1 or args.parameters < 1 or args.rounds < 1 or args.warmup_rounds < 0 or args.timeout <= 0:
         parser.error("--participants, --parameters and --rounds must be >= 1, --warmup-rounds >= 0, --timeout > 0")
+    if args.clients_per_process < 1:
+        parser.error(f"--clients-per-process must be >= 1 (got {args.clients_per_process})")
     return run_parent(args)
 
 

@@ -3,7 +3,7 @@ import Foundation
 
 /// A Flower 1.42 round over gRPC with TLS (the script's default transport) on this machine,
 /// measured in the same run as ours by
-/// `Scripts/reference/flower_round.py` (same workload: separate client processes on 127.0.0.1,
+/// `Scripts/reference/flower_round.py` (same workload: separate client connections on 127.0.0.1,
 /// synthetic updates of the same size, FedAvg, server-side DP with fixed clipping for the noised
 /// mode). Ratios against it are robust to the machine's load in a way fixed figures are not.
 struct FlowerReference {
@@ -24,8 +24,12 @@ struct FlowerReference {
     /// script is missing, or the run fails.
     /// - Parameter evaluate: Flower also evaluates each round's aggregate on every client and the
     ///   round ends when those evaluations are aggregated (the script's `--evaluate`).
+    /// - Parameter clientsPerProcess: Flower clients hosted by each client process, one thread and
+    ///   one TLS connection each (the script's `--clients-per-process`); 1 runs every client in a
+    ///   process of its own and passes nothing, so an older script still runs.
     static func measure(
-        script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool, evaluate: Bool = false
+        script: String, participants: Int, parameters: Int, rounds: Int, dp: Bool, evaluate: Bool = false,
+        clientsPerProcess: Int = 1
     ) -> Outcome {
         guard FileManager.default.fileExists(atPath: script) else {
             return .unavailable("\(script) not found (run from the repository root, or pass --flower-script)")
@@ -37,6 +41,7 @@ struct FlowerReference {
                 "python3", script, "--participants", String(participants), "--parameters", String(parameters),
                 "--rounds", String(rounds), "--mode", dp ? "dp" : "no-dp",
             ] + (evaluate ? ["--evaluate"] : [])
+            + (clientsPerProcess == 1 ? [] : ["--clients-per-process", String(clientsPerProcess)])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -11,7 +11,8 @@ import Foundation
 /// this binary) and every participant (the `cohort-bench-participant` executable built next to
 /// it, which links what `cohort-participant` links) run as separate processes, so each reports its
 /// own peak RSS (VmHWM) and CPU time. Flower runs through `Scripts/reference/flower_round.py`
-/// (a server process and one process per client, gRPC over TLS). The two alternate: for each
+/// (a server process and one process per client, or `--flower-clients-per-process` clients per
+/// process, one thread and one connection each; gRPC over TLS). The two alternate: for each
 /// repeat and each mode, Cohort then Flower, on the same machine state; the best median of each
 /// over the repeats is compared, so a burst of load from elsewhere on a shared machine spoils one
 /// repeat, not the ratio.
@@ -49,6 +50,13 @@ struct RoundBenchmark: ParsableCommand {
     @Flag(help: "Flower also evaluates each aggregate on every client, as each Cohort round does.")
     var flowerEvaluates = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Flower clients per client process, one thread and one TLS connection each (1: one process each).",
+            discussion: "More than 1 fits 128 Flower clients in memory; the clients of a process then share its "
+                + "GIL, the server is unchanged."))
+    var flowerClientsPerProcess = 1
+
     @Option(help: "The Flower reference script.")
     var flowerScript = "Scripts/reference/flower_round.py"
 
@@ -67,6 +75,9 @@ struct RoundBenchmark: ParsableCommand {
         guard (1...10_000).contains(rounds) else { throw ValidationError("--rounds must lie in 1…10000") }
         guard (1...20).contains(repeats) else { throw ValidationError("--repeats must lie in 1…20") }
         guard !(noNoise && noiseOnly) else { throw ValidationError("--no-noise and --noise-only exclude each other") }
+        guard (1...256).contains(flowerClientsPerProcess) else {
+            throw ValidationError("--flower-clients-per-process must lie in 1…256")
+        }
     }
 
     func run() throws {
@@ -106,7 +117,7 @@ struct RoundBenchmark: ParsableCommand {
                 switch FlowerReference.measure(
                     script: flowerScript, participants: participants, parameters: parameters, rounds: rounds,
                     dp: withNoise,
-                    evaluate: flowerEvaluates)
+                    evaluate: flowerEvaluates, clientsPerProcess: flowerClientsPerProcess)
                 {
                 case .measured(let reference):
                     flower[withNoise, default: []].append(reference)
@@ -124,6 +135,14 @@ struct RoundBenchmark: ParsableCommand {
                 cohort: cohort[withNoise] ?? [], flower: flower[withNoise] ?? [], withNoise: withNoise,
                 flowerUnavailable: flowerUnavailable)
         }
+    }
+
+    /// What Flower's `client_peak_rss_mb` is the peak of: a process hosting one client, or several.
+    private var flowerClientPeakScope: String {
+        if flowerClientsPerProcess == 1 { return "largest client process (one client each)" }
+        let clients = String(flowerClientsPerProcess)
+        return "largest client process (" + clients + " clients each, one thread and one TLS connection per client, "
+            + "sharing one GIL)"
     }
 
     /// One line per run, so every repeat's figures are on record, not only the best.
@@ -184,6 +203,7 @@ struct RoundBenchmark: ParsableCommand {
             "benchmark": "round", "noise": withNoise ? "drawn" : "skipped",
             "participants": participants, "parameters": parameters, "rounds": rounds, "repeats": runs.count,
             "cores": ProcessInfo.processInfo.activeProcessorCount,
+            "flower_clients_per_process": flowerClientsPerProcess,
             "cohort": cohortFields,
             "cohort_scope":
                 "Coordinator.runRound(): gates, ledger open, invitations with the global model, participants seal and "
@@ -218,6 +238,8 @@ struct RoundBenchmark: ParsableCommand {
                         ? "aggregate_evaluate (federated evaluation of the aggregate on every client, as in Cohort)"
                         : "aggregate_fit (no federated evaluation; Cohort's rounds include one)",
                     "transport": "gRPC over TLS (server-authenticated), flwr 1.42 legacy start_server/start_client",
+                    "clients_per_process": flowerClientsPerProcess,
+                    "client_peak_rss_scope": flowerClientPeakScope,
                 ] as [String: Any]
             let roundRatio = median / reference.medianRoundSeconds
             let cpuRatio = cpuMean / flowerCPUMean
