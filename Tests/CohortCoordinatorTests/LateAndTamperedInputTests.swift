@@ -1,0 +1,137 @@
+import CohortCoordinator
+import CohortLedger
+import CohortModel
+import CohortTesting
+import CohortTransport
+import Foundation
+import Testing
+
+/// Input that arrives too late or was altered at rest: each is refused with its own code and a
+/// message that says what to do, and nothing the coordinator holds is lost or rewritten.
+@Suite(.serialized) struct LateAndTamperedInputTests {
+    /// A checkpoint altered on disk between two runs stops the restart with
+    /// `coordinator.checkpoint_mismatch`, naming the file and the round; the ledger and the
+    /// altered file stay as they were, and restoring the checkpoint lets the coordinator resume.
+    @Test(.timeLimit(.minutes(3)))
+    func tamperedCheckpointStopsTheRestartAndChangesNothing() async throws {
+        let names = ["hospital-a", "hospital-b"]
+        let consortium = try await Consortium(names: names, minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: consortium.directory) }
+        let participants = names.map { name in Task { try await consortium.participant(name).run() } }
+        try await consortium.waitForConnected(2)
+        let outcome = try await consortium.coordinator.runRound()
+        guard case .closed(1, _, _, _) = outcome else {
+            Issue.record("round 1 did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        let released = await consortium.coordinator.globalModel
+        await consortium.coordinator.shutdown()
+        for task in participants { _ = try await task.value }
+
+        let checkpoint = URL(fileURLWithPath: consortium.stateDirectory + "/checkpoints/round-000001.safetensors")
+        let ledger = URL(fileURLWithPath: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory))
+        let original = try Data(contentsOf: checkpoint)
+        var tampered = original
+        tampered[tampered.count - 1] ^= 0x01  // one bit of the last weight
+        try tampered.write(to: checkpoint)
+        let ledgerBefore = try Data(contentsOf: ledger)
+
+        let capture = LogCapture()
+        do {
+            _ = try consortium.files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+            Issue.record("a coordinator started over a checkpoint that does not match its ledger digest")
+        } catch let error as CoordinatorError {
+            #expect(error.code == "coordinator.checkpoint_mismatch")
+            #expect(error.message.contains(checkpoint.path), "names the file: \(error.message)")
+            #expect(error.message.contains("round 1"), "names the round: \(error.message)")
+            #expect(error.message.contains("restore it from backup"), "says what to do: \(error.message)")
+        }
+        // The refused start wrote nothing: the ledger is byte for byte what it was and still
+        // verifies with round 1 closed; the altered file is left for the operator to inspect.
+        #expect(try Data(contentsOf: ledger) == ledgerBefore)
+        let verified = try LedgerVerifier.verify(file: ledger.path, publicKey: consortium.ledgerPublicKey())
+        #expect(verified.state.lastClosedRound == 1)
+        #expect(try Data(contentsOf: checkpoint) == tampered)
+
+        // The remedy works: with the checkpoint restored the coordinator starts on round 1's model.
+        try original.write(to: checkpoint)
+        let restarted = try consortium.files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
+        #expect(await restarted.globalModel == released)
+        await restarted.shutdown()
+    }
+
+    /// An update for a round whose deadline ended its collection is refused with
+    /// `round.deadline_passed` (the silo is too slow for `rounds.deadline_seconds`), not
+    /// `round.not_open`; the round closes with the updates that came in time.
+    @Test(.timeLimit(.minutes(3)))
+    func updateAfterTheDeadlineIsToldTheDeadlinePassed() async throws {
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        // The round deadline (20 s) passes only when the test moves this clock.
+        let clock = ManualClock()
+        let consortium = try await Consortium(names: names, minParticipants: 2, clock: CoordinatorClock(clock))
+        let (contributed, contributedSink) = AsyncStream<String>.makeStream()
+        let onTime = ["hospital-a", "hospital-b"].map { name in
+            Task {
+                try await consortium.scripted(name) { session in
+                    let dimension = Int(session.welcome.model.dimension)
+                    let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
+                    try await session.outbound.send(
+                        session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
+                    #expect(try await session.reply().type == .updateAck)
+                    contributedSink.yield(name)
+                    try await Self.answerEvaluation(&session)
+                    _ = try await session.next(.roundResult)
+                }
+            }
+        }
+        let late = Task { () -> WireError in
+            try await consortium.scripted("hospital-c") { session in
+                let dimension = Int(session.welcome.model.dimension)
+                let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
+                let update = try session.update(for: invite, values: [Float](repeating: 0.01, count: dimension))
+                // The evaluation request comes only once collection has ended: the update is late.
+                let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
+                try await session.outbound.send(update)
+                let refusal = try await session.reply().decode(WireError.self)
+                try await session.outbound.send(
+                    EvaluationResult(round: request.round, json: Array(JSONEncoder().encode(MetricsAccumulator()))))
+                _ = try await session.next(.roundResult)
+                return refusal
+            }
+        }
+        try await consortium.waitForConnected(3)
+        let round = Task { try await consortium.coordinator.runRound() }
+        var arrivals = contributed.makeAsyncIterator()
+        _ = await arrivals.next()
+        _ = await arrivals.next()
+        // Both on-time updates are in; hospital-c has not answered, so only the deadline ends collection.
+        #expect(await consortium.coordinator.status().currentRound?.phase == "collecting")
+        clock.advance(by: .seconds(21))
+        let outcome = try await round.value
+        let refusal = try await late.value
+        for task in onTime { try await task.value }
+
+        #expect(refusal.code == "round.deadline_passed")
+        #expect(refusal.message.contains("round 1") && refusal.message.contains("after the round's deadline (20.0 s)"))
+        #expect(refusal.message.contains("rounds.deadline_seconds"), "says what to do: \(refusal.message)")
+        #expect(!refusal.closesConnection)
+        guard case .closed(1, let contributors, _, _) = outcome else {
+            Issue.record("round 1 did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(contributors.sorted() == ["hospital-a", "hospital-b"])
+        _ = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
+        await consortium.shutdown()
+    }
+
+    /// Answers the next evaluation request with an empty (valid) result.
+    static func answerEvaluation(_ session: inout ScriptedSession) async throws {
+        let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
+        try await session.outbound.send(
+            EvaluationResult(round: request.round, json: Array(JSONEncoder().encode(MetricsAccumulator()))))
+    }
+}
