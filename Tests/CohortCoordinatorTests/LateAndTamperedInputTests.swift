@@ -61,6 +61,35 @@ import Testing
         await restarted.shutdown()
     }
 
+    /// A damaged `suspended.json` stops the start with `coordinator.suspensions_unreadable`,
+    /// naming the file and what to do; the file and the ledger are left as they were.
+    @Test func damagedSuspensionsFileStopsTheStartAndIsLeftAsItWas() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let first = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await first.shutdown()
+        let path = files.stateDirectory + "/suspended.json"
+        let ledger = URL(fileURLWithPath: LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory))
+        let ledgerBefore = try Data(contentsOf: ledger)
+        for bad in [#"["hospital-a"]"#, #"{"hospital-a": 3}"#, "{\"hospital-a\": \"poisoned", ""] {
+            try bad.write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                _ = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+                Issue.record("a suspensions file of \(bad) was accepted")
+            } catch let error as CoordinatorError {
+                #expect(error.code == "coordinator.suspensions_unreadable")
+                #expect(error.message.contains(path), "names the file: \(error.message)")
+                #expect(error.message.contains("fix or delete it"), "says what to do: \(error.message)")
+            }
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == bad)
+            #expect(try Data(contentsOf: ledger) == ledgerBefore)
+        }
+        // The remedy: a valid file loads and its suspension holds.
+        try #"{"hospital-a": "operator: investigating"}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let restarted = try files.makeCoordinator(logger: LogCapture().logger("cohort.coordinator"))
+        await restarted.shutdown()
+    }
+
     /// An update for a round whose deadline ended its collection is refused with
     /// `round.deadline_passed` (the silo is too slow for `rounds.deadline_seconds`), not
     /// `round.not_open`; the round closes with the updates that came in time.
