@@ -157,6 +157,57 @@ import Testing
         await consortium.shutdown()
     }
 
+    /// Sealed, correctly signed updates whose plaintext is not a CUPD v1 body of its declared
+    /// length are refused with `update.malformed`, saying which part is wrong and what to run;
+    /// the round closes with the honest updates only (one bad update per sender: a refused
+    /// sender leaves the round).
+    @Test(.timeLimit(.minutes(3)))
+    func malformedUpdatePlaintextIsRefused() async throws {
+        let names = ["hospital-a", "hospital-b", "hospital-c", "hospital-d", "hospital-e"]
+        let consortium = try await Consortium(names: names, minParticipants: 2)
+        let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
+        let hostile = ["hospital-c", "hospital-d", "hospital-e"].enumerated().map { kind, name in
+            Task { () -> WireError in
+                try await consortium.scripted(name) { session in
+                    let dimension = Int(session.welcome.model.dimension)
+                    let invite = try await session.next(.roundInvite).decode(RoundInvite.self)
+                    var plaintext = UpdatePlaintext.encode(
+                        round: invite.round, records: 10, values: [Float](repeating: 0.01, count: dimension))
+                    switch kind {
+                    case 0: plaintext.replaceSubrange(0..<4, with: Array("XXXX".utf8))
+                    case 1: plaintext[4] = 2  // format version 2
+                    default:
+                        // The header declares one value fewer than the body carries (the sealed
+                        // size still matches the model, so only the header check can see it).
+                        plaintext[14] = UInt8(dimension - 1)
+                    }
+                    try await session.outbound.send(session.update(for: invite, plaintext: plaintext))
+                    return try await session.reply().decode(WireError.self)
+                }
+            }
+        }
+        try await consortium.waitForConnected(5)
+        let outcome = try await consortium.coordinator.runRound()
+        var refusals: [WireError] = []
+        for task in hostile { refusals.append(try await task.value) }
+        #expect(refusals.map(\.code) == Array(repeating: "update.malformed", count: 3))
+        #expect(refusals[0].message.contains("does not start with the CUPD header"))
+        #expect(refusals[1].message.contains("format version 2 is not supported (expected 1)"))
+        #expect(refusals[2].message.contains("declares 30 values but carries 124 bytes of them"))
+        #expect(refusals.allSatisfy { $0.message.hasSuffix("run a participant of the coordinator's version") })
+        guard case .closed(1, let contributors, _, _) = outcome else {
+            Issue.record("round 1 did not close: \(outcome)")
+            await consortium.shutdown()
+            return
+        }
+        #expect(contributors.sorted() == ["hospital-a", "hospital-b"])
+        _ = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+            publicKey: consortium.ledgerPublicKey())
+        await consortium.shutdown()
+        for task in honest { _ = try await task.value }
+    }
+
     /// Answers the next evaluation request with an empty (valid) result.
     static func answerEvaluation(_ session: inout ScriptedSession) async throws {
         let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)
