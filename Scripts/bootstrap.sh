@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages Cohort needs on a fresh Debian machine that has the Swift toolchain.
-# Idempotent: does nothing when everything is already present.
+# Idempotent: does nothing when everything is already present. Arguments name further Debian
+# packages to install the same way (Scripts/test.sh adds python3 and python3-pip when missing).
 set -euo pipefail
 
-packages=(libsodium-dev pkg-config openssl curl)
+packages=(libsodium-dev pkg-config openssl curl "$@")
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -3,7 +3,11 @@
 # independent references), builds, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Scripts/bootstrap.sh
+# The tests (and check_imports.sh) also run python3 with pip; on a fresh Debian machine they come
+# from its packages.
+python_packages=()
+python3 -m pip --version >/dev/null 2>&1 || python_packages=(python3 python3-pip)
+Scripts/bootstrap.sh ${python_packages[@]+"${python_packages[@]}"}
 # Package.swift declares exactly what each target imports, and the CLI does not link the coordinator.
 Scripts/check_imports.sh
 # Sources and tests are formatted as .swift-format says (swift-format ships with the toolchain);

@@ -31,14 +31,25 @@ extension Coordinator {
         } catch {
             return .failure(WireError(code: error.code, message: error.message, closesConnection: true))
         }
+        let attestation: DataQualityAttestation
         do {
-            return .success(try DataQualityAttestation.decodeValidated(json: payload.json))
+            attestation = try DataQualityAttestation.decodeValidated(json: payload.json)
         } catch {
             let code =
                 error.code == "attestation.invalid"
                 ? WireError.Code.attestationInvalid : WireError.Code.malformedPayload
             return .failure(WireError(code: code, message: error.message, closesConnection: true))
         }
+        guard attestation.trainingRows != nil else {
+            return .failure(
+                WireError(
+                    code: WireError.Code.attestationNoTrainingRows,
+                    message: "the attestation has no training_rows: this cohort-participant predates the keyed "
+                        + "per-record holdout, under whose split alone the ledger's ε holds (docs/PRIVACY.md, "
+                        + "The public N); upgrade cohort-participant and join again",
+                    closesConnection: true))
+        }
+        return .success(attestation)
     }
 
     /// The `participant.ineligible` error frame for `reasons` (kept open: the participant decides

@@ -147,12 +147,6 @@ extension Coordinator {
             }
             sessionID = id
             log.info("participant joined", metadata: ["cohort.records": "\(attestation.rows)"])
-            if attestation.trainingRows == nil {
-                // Only participants older than the keyed per-record holdout omit it; their split
-                // may re-deal records when one is added, which the record-level ε does not cover.
-                log.warning(
-                    "participant does not report training_rows: it predates the per-record holdout split; upgrade it")
-            }
             receiving: while let frame = try await frames.next() {
                 switch frame.type {
                 case .update:

@@ -44,8 +44,8 @@ struct ParticipantGateway {
         let sessionNonce: [UInt8]
         /// The data-quality attestation the participant sent when it joined.
         let attestation: DataQualityAttestation
-        /// The participant's training rows: its share of the public N (zero-out adjacency). A
-        /// participant that does not report them (older versions) counts all its rows.
+        /// The participant's training rows: its share of the public N (zero-out adjacency).
+        /// Attestations without them are refused at join (`attestation.no_training_rows`).
         var trainingRows: Int { attestation.trainingRows ?? attestation.rows }
         /// The holdout rows its evaluations may count at most.
         var holdoutRows: Int { attestation.rows - (attestation.trainingRows ?? 0) }

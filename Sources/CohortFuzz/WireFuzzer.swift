@@ -341,7 +341,7 @@ public struct WireFuzzer {
                 ColumnQuality(name: "radius", missing: 19, missingRate: 0.1, outOfRange: 2),
             ],
             overallMissingRate: 0.05, outOfRangeCount: 2, unknownCategoryCount: 0,
-            labelCounts: LabelCounts(positive: 70, negative: 120))
+            labelCounts: LabelCounts(positive: 70, negative: 120), trainingRows: 152)
         var metrics = MetricsAccumulator()
         for index in 0..<40 { metrics.add(logit: Double(index - 20) / 4, isPositive: index % 3 == 0) }
         let parameters = TrainingParameters(

@@ -40,8 +40,10 @@ struct RoundParticipantCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = BenchLogging.logger("cohort.bench.participant")
         // ProcessSetup.forServer() ran in main(), as in the real participant's entry point.
-        // The attestation is the real one, computed from this silo's small CSV.
-        let prepared = try FeatureSchema.load(path: schema).prepare(csvPath: data)
+        // The attestation is the real one, computed from this silo's small CSV with a keyed
+        // holdout of its own, as `cohort-participant` does.
+        let (prepared, _) = try FeatureSchema.load(path: schema).prepare(
+            csvPath: data, keyedHoldout: KeyedPRF(key: KeyedPRF.generateKey()), testFraction: 0.2)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))
         let files = IdentityFiles(directory: identity, name: name)
         let signingKey = try Ed25519.KeyPair(

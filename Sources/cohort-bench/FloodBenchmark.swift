@@ -1,5 +1,6 @@
 import ArgumentParser
 import CohortBenchSupport
+import CohortCrypto
 import CohortModel
 import CohortTransport
 import Foundation
@@ -192,8 +193,10 @@ final class Flood {
         let identity = IdentityFiles(directory: consortium.directory + "/" + attacker, name: attacker)
         let context = try NIOSSLContext(
             configuration: TLSConfigurationFactory(identity: identity).makeClientConfiguration())
-        let attestation = try FeatureSchema.load(path: consortium.schemaPath)
-            .prepare(csvPath: identity.directory + "/data.csv").attestation
+        let attestation = try FeatureSchema.load(path: consortium.schemaPath).prepare(
+            csvPath: identity.directory + "/data.csv", keyedHoldout: KeyedPRF(key: KeyedPRF.generateKey()),
+            testFraction: 0.2
+        ).0.attestation
         let attestationFrame = Self.encoded(Frame(Attestation(json: Array(try JSONEncoder().encode(attestation)))))
         let helloFrame = Self.encoded(Frame(Hello(participantName: attacker)))
         var half = ByteBuffer()

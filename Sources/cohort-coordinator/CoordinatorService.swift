@@ -48,7 +48,7 @@ struct CoordinatorService: Service {
             } onGracefulShutdown: {
                 work.cancel()
             }
-        } catch  where work.isCancelled {
+        } catch _ where work.isCancelled {
             await api?.close()
             await coordinator.shutdown(reason: "stopped by signal")
             logger.notice("stopped by signal; the ledger is closed")

@@ -18,7 +18,8 @@ import Testing
     /// Attestations no coordinator may accept, each with the code its sender gets.
     enum BadAttestation: String, CaseIterable, Sendable, CustomStringConvertible {
         case rowsNearIntMax, rowsTenBillion, negativeRows, labelCountsOverflow, negativeLabel, labelsAboveRows,
-            missingRateNaN, missingRateAboveOne, hugeSchemaName, controlCharacterInName, notJSON, wrongType
+            missingRateNaN, missingRateAboveOne, hugeSchemaName, controlCharacterInName, notJSON, wrongType,
+            noTrainingRows
         var description: String { rawValue }
 
         /// The JSON sent instead of the honest attestation.
@@ -43,6 +44,8 @@ import Testing
             case .controlCharacterInName: object["schema_name"] = "wdbc\u{1B}[2J"
             case .notJSON: return Array("{not json".utf8)
             case .wrongType: object["rows"] = "many"
+            // A participant older than the keyed per-record holdout.
+            case .noTrainingRows: object["training_rows"] = nil
             }
             return Array(try JSONSerialization.data(withJSONObject: object))
         }
@@ -51,6 +54,7 @@ import Testing
             switch self {
             // 1e400 is not a JSON number a decoder can represent: the document is malformed.
             case .notJSON, .wrongType, .missingRateNaN: "wire.malformed_payload"
+            case .noTrainingRows: "attestation.no_training_rows"
             default: "attestation.invalid"
             }
         }
@@ -81,6 +85,7 @@ import Testing
         let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
         var object = try consortium.attestationObject("hospital-c")
         object["rows"] = DataQualityAttestation.maximumRows
+        object["training_rows"] = DataQualityAttestation.maximumRows
         let json = Array(try JSONSerialization.data(withJSONObject: object))
         let large = Task {
             try await consortium.scripted("hospital-c", attestation: json) { session in
@@ -122,13 +127,16 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
-    /// The exact bound: a norm of C × records passes, C × records × (1 + 1e-5) does not.
+    /// The exact bound: a norm of C × training records passes, C × records × (1 + 1e-5) does not.
     @Test func normBoundIsCTimesAttestedRecords() async throws {
         let consortium = try await Consortium(minParticipants: 2)
         let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
-        let records = try #require(try consortium.attestationObject("hospital-c")["rows"] as? Int)
+        // The bound counts the training split the participant attests (its holdout is not sampled).
+        let attestation = try consortium.files.honestAttestation("hospital-c")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(attestation)) as? [String: Any])
+        let records = try #require(object["training_rows"] as? Int)
         let attacker = Task { () -> [String] in
-            try await consortium.scripted("hospital-c") { session in
+            try await consortium.scripted("hospital-c", attestation: attestation) { session in
                 var codes: [String] = []
                 for scale in [1.0, 1.00001] {
                     let invite = try await session.next(.roundInvite).decode(RoundInvite.self)

@@ -68,13 +68,20 @@ extension Consortium {
 
     /// `name`'s honest attestation as a JSON object, for a test to alter before sending.
     func attestationObject(_ name: String) throws -> [String: Any] {
-        let schema = try FeatureSchema.load(path: schemaPath)
-        let attestation = try schema.prepare(csvPath: identity(name).directory + "/data.csv").attestation
-        return try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(attestation)) as? [String: Any])
+        try #require(try JSONSerialization.jsonObject(with: Data(files.honestAttestation(name))) as? [String: Any])
     }
 }
 
 extension ConsortiumFiles {
+    /// `name`'s attestation as `cohort-participant` sends it: its data under a keyed holdout of
+    /// its own (a fresh key), so `training_rows` counts its training split.
+    func honestAttestation(_ name: String) throws -> [UInt8] {
+        let (prepared, _) = try FeatureSchema.load(path: schemaPath).prepare(
+            csvPath: identity(name).directory + "/data.csv", keyedHoldout: KeyedPRF(key: KeyedPRF.generateKey()),
+            testFraction: 0.2)
+        return Array(try JSONEncoder().encode(prepared.attestation))
+    }
+
     /// Connects as `name` to the coordinator on `port` and runs `body` inside the joined session.
     func scripted<T: Sendable>(
         _ name: String, port: Int, logger: Logger, attestation: [UInt8]? = nil,
@@ -85,10 +92,7 @@ extension ConsortiumFiles {
         let connection = try await FrameClient.connect(
             host: "127.0.0.1", port: port, tls: tls.makeClientConfiguration(), serverHostname: "localhost",
             logger: logger)
-        let schema = try FeatureSchema.load(path: schemaPath)
-        let attestationJSON =
-            try attestation
-            ?? Array(JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
+        let attestationJSON = try attestation ?? honestAttestation(name)
         return try await connection.executeThenClose { connection in
             var frames = connection.inbound.makeAsyncIterator()
             try await connection.outbound.send(Hello(participantName: name))

@@ -24,9 +24,7 @@ final class StalledPeer: Sendable {
         let identity = files.identity(name)
         let context = try NIOSSLContext(
             configuration: TLSConfigurationFactory(identity: identity).makeClientConfiguration())
-        let schema = try FeatureSchema.load(path: files.schemaPath)
-        let attestation = try Array(
-            JSONEncoder().encode(schema.prepare(csvPath: identity.directory + "/data.csv").attestation))
+        let attestation = try files.honestAttestation(name)
         var hello = ByteBuffer()
         FrameEncoder.encode(Frame(Hello(participantName: name)), into: &hello)
         var attest = ByteBuffer()

@@ -75,6 +75,10 @@ extension WireError {
         // Peer statements, checked where they are decoded.
         /// A data-quality attestation with a value outside its documented bound (the connection closes).
         public static let attestationInvalid = "attestation.invalid"
+        /// An attestation without `training_rows`, from a participant older than the keyed
+        /// per-record holdout: its split may re-deal records, which the record-level ε does not
+        /// cover, so it is refused (the connection closes).
+        public static let attestationNoTrainingRows = "attestation.no_training_rows"
         /// An evaluation result that is inconsistent, has another histogram layout, or counts more
         /// records than attested; that participant's evaluation is left out of the round.
         public static let evaluationInvalid = "evaluation.invalid"
