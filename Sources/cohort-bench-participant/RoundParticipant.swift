@@ -42,7 +42,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         // ProcessSetup.forServer() ran in main(), as in the real participant's entry point.
         // The attestation is the real one, computed from this silo's small CSV with a keyed
         // holdout of its own, as `cohort-participant` does.
-        let (prepared, _) = try FeatureSchema.load(path: schema).prepare(
+        let (prepared, split) = try FeatureSchema.load(path: schema).prepare(
             csvPath: data, keyedHoldout: KeyedPRF(key: KeyedPRF.generateKey()), testFraction: 0.2)
         let attestation = Array(try JSONEncoder().encode(prepared.attestation))
         let files = IdentityFiles(directory: identity, name: name)
@@ -52,7 +52,7 @@ struct RoundParticipantCommand: AsyncParsableCommand {
         // The plaintext is encoded once; each round only rewrites its round number, then the
         // whole plaintext is sealed and signed afresh, as a training participant would.
         var plaintext = UpdatePlaintext.encode(
-            round: 0, records: UInt32(prepared.dataset.count),
+            round: 0, records: UInt32(split.train.count),
             values: SyntheticUpdate.values(count: parameters, seed: name, clippingBound: clippingBound))
         let tensorBytes = UInt32(clamping: parameters * 4 + (1 << 16))
         let connection = try await FrameClient.connect(
@@ -62,7 +62,8 @@ struct RoundParticipantCommand: AsyncParsableCommand {
             logger: logger)
         let name = name
         let parameters = parameters
-        let dataset = prepared.dataset
+        // Evaluations count the holdout only: the coordinator refuses counts above it.
+        let dataset = prepared.dataset.subset(split.test)
         var contributed = 0
         var refusals: [String] = []
         // The coordinator process exits right after its goodbye, which can reach the socket after
