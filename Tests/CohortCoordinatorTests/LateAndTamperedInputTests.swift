@@ -208,6 +208,28 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
+    /// `cohort-coordinator --alert-webhook` with a URL that is not http(s) with a host exits 2
+    /// with `alerts.bad_webhook` before anything is created, without echoing the URL (webhook
+    /// URLs often carry a token).
+    @Test(.timeLimit(.minutes(2)))
+    func badAlertWebhookStopsTheCoordinatorBeforeItStarts() async throws {
+        let files = try ConsortiumFiles(minParticipants: 2)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let state = files.directory + "/webhook-state"
+        for url in ["ftp://hook-token-0451@alerts.example/hook", "https:///no-host?token=hook-token-0451"] {
+            let process = try ChildProcess(
+                builtExecutable("cohort-coordinator"),
+                ["--policy", files.policyPath, "--state", state, "--port", "0", "--alert-webhook", url],
+                log: files.directory + "/webhook.log")
+            #expect(try await process.waitForExit() == .exited(2))
+            let log = process.log
+            #expect(log.contains("alerts.bad_webhook"), "\(log)")
+            #expect(log.contains("--alert-webhook must be an http:// or https:// URL with a host"))
+            #expect(!log.contains("hook-token-0451"), "the URL (and its token) is not echoed")
+            #expect(!FileManager.default.fileExists(atPath: state), "nothing was created")
+        }
+    }
+
     /// Answers the next evaluation request with an empty (valid) result.
     static func answerEvaluation(_ session: inout ScriptedSession) async throws {
         let request = try await session.next(.evaluateRequest).decode(EvaluateRequest.self)

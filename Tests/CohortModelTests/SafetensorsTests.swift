@@ -226,4 +226,23 @@ import Testing
         #expect(error?.message.contains("momentum in [0, 1)") == true)
         #expect(error?.message.contains("got 1.0, 1.5, 0.0") == true, "\(String(describing: error))")
     }
+
+    /// A path that cannot be read or written is refused with its own code and the path; a failed
+    /// write leaves nothing at the target.
+    @Test func unreadableAndUnwritablePathsAreRefusedWithThePath() throws {
+        let directory = try TemporaryDirectory(prefix: "safetensors")
+        let absent = directory.file("absent.safetensors")
+        let read = expectModelError("safetensors.unreadable_file") { _ = try SafetensorsFile.read(path: absent) }
+        #expect(read?.message.hasPrefix("cannot read \(absent): ") == true, "\(String(describing: read))")
+        let file = SafetensorsFile(tensors: [("weight", Tensor(vector: [1, 2]))], metadata: [:])
+        let target = directory.file("no-such-directory/model.safetensors")
+        let write = expectModelError("safetensors.unwritable_file") { try file.write(path: target) }
+        #expect(write?.message.hasPrefix("cannot write \(target): ") == true, "\(String(describing: write))")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        let table = try CSVTable.read(path: Repository.wdbcCSV)
+        let csvTarget = directory.file("no-such-directory/data.csv")
+        let csv = expectModelError("csv.unwritable_file") { try table.write(path: csvTarget) }
+        #expect(csv?.message.hasPrefix("cannot write the CSV file \(csvTarget): ") == true)
+        #expect(!FileManager.default.fileExists(atPath: csvTarget))
+    }
 }
