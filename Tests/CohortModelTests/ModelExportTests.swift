@@ -193,6 +193,24 @@ struct ModelExportTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: cutPath)) == cutBytes)
     }
 
+    /// A checkpoint path that exists but cannot be read (here a directory where the file should
+    /// be) is refused with `export.checkpoint_unreadable`, naming the path and what to do.
+    @Test func unreadableCheckpointIsRefusedWithItsPath() throws {
+        let state = try TemporaryDirectory(prefix: "export-state")
+        let path = state.path + "/checkpoints/round-000001.safetensors"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        do {
+            _ = try ModelExporter.export(
+                stateDirectory: state.path, released: [1: String(repeating: "0", count: 64)], approvedRounds: [],
+                latestApprovedRound: nil, schema: FeatureSchema.load(path: Repository.wdbcSchema), selection: .round(1))
+            Issue.record("an unreadable checkpoint was exported")
+        } catch {
+            #expect(error.code == "export.checkpoint_unreadable")
+            #expect(error.message.hasPrefix("cannot read \(path): "))
+            #expect(error.message.hasSuffix("check its permissions, or restore it from backup"))
+        }
+    }
+
     @Test func otherLayoutsTravelWithTheirKindAndLayout() throws {
         let schema = try FeatureSchema.load(path: Repository.wdbcSchema)
         let d = schema.encodedDimension
