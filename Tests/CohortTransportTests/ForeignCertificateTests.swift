@@ -108,4 +108,28 @@ struct ForeignCertificateTests {
         #expect(error?.message.contains("CN=alpha") == true, "names the certificate: \(String(describing: error))")
         #expect(error?.message.hasSuffix("reissue it with `cohort certs issue`") == true)
     }
+
+    /// An identity whose certificate file holds no certificate, or whose files are not PEM of the
+    /// right kind, cannot make a TLS configuration: `tls.bad_identity` names the files to fix.
+    @Test func identityFilesThatAreNotATLSIdentityAreRefused() throws {
+        let pki = try TestPKI()
+        let key = try String(contentsOfFile: pki.alpha.privateKey, encoding: .utf8)
+        // A certificate file holding only a key: it parses as PEM, with no certificate in it.
+        let onlyKey = try pki.root.write("only-key.pem", key)
+        // A certificate file that is not PEM at all.
+        let notPEM = try pki.root.write("not-pem.pem", "hospital-a\n")
+        for certificate in [onlyKey, notPEM] {
+            do {
+                _ = try TLSConfigurationFactory(
+                    caCertificatePath: pki.alpha.caCertificate, certificatePath: certificate,
+                    privateKeyPath: pki.alpha.privateKey)
+                Issue.record("\(certificate) was accepted as a certificate")
+            } catch {
+                #expect(error.code == "tls.bad_identity", "\(error)")
+                #expect(error.message.contains("certificate \(certificate)"), "names the file: \(error.message)")
+                #expect(error.message.hasSuffix("pass the files `cohort certs` wrote for this identity"))
+                #expect(!error.message.contains("PRIVATE KEY"), "no key material in the message")
+            }
+        }
+    }
 }
