@@ -132,4 +132,19 @@ struct ForeignCertificateTests {
             }
         }
     }
+
+    /// A file that is not a PEM certificate where one is expected: `certs.bad_certificate`.
+    @Test func fileThatIsNotACertificateIsRefused() throws {
+        let pki = try TestPKI()
+        let garbage = try pki.root.write(
+            "garbage.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
+        do {
+            _ = try CertificateAuthority.loadCertificate(garbage)
+            Issue.record("a non-certificate was loaded")
+        } catch {
+            #expect(error.code == "certs.bad_certificate")
+            #expect(error.message.hasPrefix("\(garbage) is not a PEM certificate"))
+            #expect(error.message.hasSuffix("pass the certificate file `cohort certs` wrote"))
+        }
+    }
 }
