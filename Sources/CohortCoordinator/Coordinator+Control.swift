@@ -185,7 +185,8 @@ extension Coordinator {
         }
         // Durable before it is acknowledged: the rounds survive a restart of the coordinator.
         do {
-            try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds + count, paused: paused))
+            try stateDirectory.writeOperatorQueue(
+                .init(queuedRounds: operatorQueuedRounds + count, paused: paused, takenRound: operatorRoundInFlight))
         } catch {
             throw ControlError(
                 code: "control.storage", message: "cannot record the queued rounds: \(error); none was queued",
@@ -222,7 +223,8 @@ extension Coordinator {
     /// Writes the operator queue with the pause as requested; on failure nothing changes.
     private func recordPause(_ pause: Bool) throws(ControlError) {
         do {
-            try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds, paused: pause))
+            try stateDirectory.writeOperatorQueue(
+                .init(queuedRounds: operatorQueuedRounds, paused: pause, takenRound: operatorRoundInFlight))
         } catch {
             throw ControlError(
                 code: "control.storage",
@@ -245,7 +247,8 @@ extension Coordinator {
         }
         if operatorQueuedRounds > 0 {
             do {
-                try stateDirectory.writeOperatorQueue(.init(queuedRounds: 0, paused: paused))
+                try stateDirectory.writeOperatorQueue(
+                    .init(queuedRounds: 0, paused: paused, takenRound: operatorRoundInFlight))
             } catch {
                 throw ControlError(
                     code: "control.storage", message: "cannot record the dropped rounds: \(error); nothing was aborted",

@@ -60,7 +60,17 @@ extension Coordinator {
             }
             takeQueuedRound()
             let started = clock.now
-            let outcome = try await runRound()
+            let outcome: RoundOutcome
+            do {
+                outcome = try await runRound()
+            } catch {
+                // A stop (SIGTERM, a failure that ends the service) before the round opened
+                // leaves it queued for the next start. Any other failure consumed it (it is
+                // logged; running it again at once would only fail again).
+                settleOperatorRoundInFlight(requeueIfUnopened: Task.isCancelled || Self.stopsService(error))
+                throw error
+            }
+            settleOperatorRoundInFlight(requeueIfUnopened: false)
             recordMetrics(of: outcome, seconds: Self.seconds(clock.now - started))
             outcomes.append(outcome)
             lastRound = summary(of: outcome)
@@ -83,21 +93,46 @@ extension Coordinator {
         return outcomes
     }
 
-    /// Takes the next queued round, an operator's first: its start is recorded before it runs.
+    /// Takes the next queued round, an operator's first: its start is recorded before it runs,
+    /// with the number it will open as (`taken_round`), so that a stop before it opens queues it
+    /// again instead of losing it.
     func takeQueuedRound() {
         if operatorQueuedRounds > 0 {
             operatorQueuedRounds -= 1
+            operatorRoundInFlight = ledger.state.nextRound
             recordOperatorQueue()
         } else {
             localQueuedRounds -= 1
         }
     }
 
+    /// After the operator-queued round being run ended or failed, the queue file stops naming
+    /// it. One that never reached the ledger goes back to the queue when `requeueIfUnopened` (the
+    /// coordinator is stopping); otherwise it is dropped, and logged as such.
+    func settleOperatorRoundInFlight(requeueIfUnopened: Bool) {
+        guard let taken = operatorRoundInFlight else { return }
+        operatorRoundInFlight = nil
+        if ledger.state.nextRound <= taken {
+            if requeueIfUnopened {
+                operatorQueuedRounds += 1
+                logger.notice(
+                    "an operator-queued round stopped before it opened; it is queued again",
+                    metadata: ["cohort.round": "\(taken)"])
+            } else {
+                logger.error(
+                    "an operator-queued round failed before it opened; it is dropped",
+                    metadata: ["cohort.round": "\(taken)"])
+            }
+        }
+        recordOperatorQueue()
+    }
+
     /// Records how many operator-queued rounds have not started. A failure is logged with its
     /// code: the file then counts a round too many, which a restart would run (never one too few).
     func recordOperatorQueue() {
         do {
-            try stateDirectory.writeOperatorQueue(.init(queuedRounds: operatorQueuedRounds, paused: paused))
+            try stateDirectory.writeOperatorQueue(
+                .init(queuedRounds: operatorQueuedRounds, paused: paused, takenRound: operatorRoundInFlight))
         } catch {
             logger.error(
                 "the round queue could not be recorded",

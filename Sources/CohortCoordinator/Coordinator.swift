@@ -65,6 +65,9 @@ public actor Coordinator {
     /// Rounds operators requested and not yet started, persisted in `queue.json` so that they
     /// survive a restart.
     var operatorQueuedRounds = 0
+    /// The number of the operator-queued round taken from the queue and being run, until the
+    /// round has ended (recorded in `queue.json` as `taken_round`).
+    var operatorRoundInFlight: Int?
     /// Every round requested and not yet started.
     var queuedRounds: Int { localQueuedRounds + operatorQueuedRounds }
     /// An operator paused: no new round starts.
@@ -238,6 +241,15 @@ public actor Coordinator {
         let restoredQueue = try directory.loadOperatorQueue()
         operatorQueuedRounds = restoredQueue.queuedRounds
         paused = restoredQueue.paused
+        // A round taken from the queue that never reached the ledger (the stop came before it
+        // opened, e.g. during its quorum wait) is queued again; one the ledger shows has ended
+        // (closed, or aborted just above) and is not run twice.
+        if let taken = restoredQueue.takenRound, writer.state.nextRound <= taken {
+            operatorQueuedRounds += 1
+            logger.notice(
+                "an operator-queued round taken before the stop never opened; it is queued again",
+                metadata: ["cohort.round": "\(taken)"])
+        }
         if restoredQueue.paused {
             logger.notice(
                 "paused by an operator before the restart; no round starts until one resumes",

@@ -89,7 +89,9 @@ public struct RoundStateMachine: Sendable, Equatable {
             return .none
         case (.collecting, .collectionEnded(_, _, true)):
             // Charged and released whatever the count: amplification by subsampling holds only if
-            // every sample, the empty one included, leads to the same kind of output.
+            // every sample, the empty one included, leads to the same kind of output. The latest
+            // end of collection decides, as below: no earlier quorum shortfall survives it.
+            quorumShortfall = nil
             return .writeCharge
         case (.collecting, .collectionEnded(let count, let minimum, false)):
             guard count > 0 else {

@@ -93,11 +93,17 @@ struct StateDirectory: Sendable {
         var version: Int
         var queuedRounds: Int
         var paused: Bool
+        /// The number of the round last taken from the queue while its first ledger entry
+        /// (`round.opened` or `round.refused`) may not be durable yet; absent otherwise. A start
+        /// whose ledger has no such round queues it again: a stop between taking a round and
+        /// opening it (the quorum wait lies there) loses nothing, and runs nothing twice.
+        var takenRound: Int?
 
-        init(queuedRounds: Int, paused: Bool) {
+        init(queuedRounds: Int, paused: Bool, takenRound: Int? = nil) {
             self.version = Self.currentVersion
             self.queuedRounds = queuedRounds
             self.paused = paused
+            self.takenRound = takenRound
         }
 
         init(from decoder: any Decoder) throws {
@@ -106,12 +112,14 @@ struct StateDirectory: Sendable {
             queuedRounds = try container.decode(Int.self, forKey: .queuedRounds)
             // Version 1 had no pause field; a version 2 file must carry it.
             paused = version >= 2 ? try container.decode(Bool.self, forKey: .paused) : false
+            takenRound = try container.decodeIfPresent(Int.self, forKey: .takenRound)
         }
 
         enum CodingKeys: String, CodingKey {
             case version
             case queuedRounds = "queued_rounds"
             case paused
+            case takenRound = "taken_round"
         }
     }
 
@@ -120,6 +128,8 @@ struct StateDirectory: Sendable {
     struct OperatorQueue: Equatable, Sendable {
         var queuedRounds: Int
         var paused: Bool
+        /// See ``QueueFile/takenRound``.
+        var takenRound: Int? = nil
     }
 
     /// The operator queue before the coordinator stopped (nothing queued, not paused, without a
@@ -149,14 +159,22 @@ struct StateDirectory: Sendable {
                 message: "\(queuePath) queues \(file.queuedRounds) rounds; it must be 0…\(QueueFile.maximumRounds): "
                     + "fix it, or delete it to drop the queued rounds")
         }
-        return OperatorQueue(queuedRounds: file.queuedRounds, paused: file.paused)
+        if let taken = file.takenRound, taken < 1 {
+            throw CoordinatorError(
+                code: "coordinator.queue_unreadable",
+                message: "\(queuePath) names round \(taken) as taken; round numbers start at 1: fix it, or remove "
+                    + "\"taken_round\" to drop that round if the ledger does not show it")
+        }
+        return OperatorQueue(queuedRounds: file.queuedRounds, paused: file.paused, takenRound: file.takenRound)
     }
 
     /// Records (fsynced) the operator queue: the rounds not started and whether it is paused.
     func writeOperatorQueue(_ queue: OperatorQueue) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = try Array(encoder.encode(QueueFile(queuedRounds: queue.queuedRounds, paused: queue.paused)))
+        let bytes = try Array(
+            encoder.encode(
+                QueueFile(queuedRounds: queue.queuedRounds, paused: queue.paused, takenRound: queue.takenRound)))
         try DurableFile.writeAtomically(bytes, to: queuePath, mode: 0o600)
     }
 

@@ -186,7 +186,9 @@ import Testing
         _ = try await first.pause(by: Self.operatorPrincipal)
         let queued = try await first.requestRounds(3, by: Self.operatorPrincipal)
         #expect(queued.roundsQueued == 3)
-        // The coordinator stops (as after a crash, nothing more is written) and a new one opens the directory.
+        // A clean stop, then a new coordinator opens the directory: queue.json is all that carries
+        // the rounds over. (The same after kill -9 of a real process, with participant processes
+        // that finish the rounds: LifecycleProcessTests.operatorQueuedRoundsSurviveAKillNine….)
         await first.shutdown(reason: "restart")
         let second = try files.makeCoordinator(logger: capture.logger("cohort.coordinator"))
         #expect(await second.status().roundsQueued == 3)
@@ -257,6 +259,8 @@ import Testing
         for bad in [
             #"{"version":1,"queued_rounds":-2}"#, #"{"version":9,"queued_rounds":1}"#, "not json",
             #"{"version":2,"queued_rounds":1}"#, #"{"version":2,"queued_rounds":1,"paused":"yes"}"#,
+            #"{"version":2,"queued_rounds":1,"paused":false,"taken_round":0}"#,
+            #"{"version":2,"queued_rounds":1,"paused":false,"taken_round":"1"}"#,
         ] {
             try bad.write(toFile: path, atomically: true, encoding: .utf8)
             do {

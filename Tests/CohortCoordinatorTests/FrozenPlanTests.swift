@@ -10,21 +10,48 @@ import Testing
 @Suite(.serialized) struct FrozenPlanTests {
     static let operatorPrincipal = try! PeerIdentity(role: .operator, name: "ops-alice")
 
+    /// What a scripted participant found in one invitation.
+    struct SeenInvitation: Sendable {
+        let round: Int
+        let parameters: TrainingParameters
+        /// The global model the round trains.
+        let model: [Float]
+    }
+
+    /// The invitations carry the plan frozen at opening (q), the noise in the released model has
+    /// the plan's σ, and the ledger charges exactly that plan; an adoption while round 1 collects
+    /// (σ 2 → 16, q 0.2 → 0.1) applies from round 2 on, in all three.
     @Test func anAdoptionWhileARoundCollectsAppliesFromTheNextRound() async throws {
+        // The scripted participants never answer the candidate's evaluation request: a short
+        // evaluation timeout keeps each round from waiting for them.
         let consortium = try await Consortium(
-            names: ["hospital-a", "hospital-b"], minParticipants: 2, samplingRate: 0.2, noiseMultiplier: 2.0)
+            names: ["hospital-a", "hospital-b"], minParticipants: 2, samplingRate: 0.2, noiseMultiplier: 2.0,
+            evaluationTimeoutSeconds: 1)
         let invited = AsyncStream<Void>.makeStream()
         // One release stream per participant (an AsyncStream has a single consumer).
         let releases = (0..<2).map { _ in AsyncStream<Void>.makeStream() }
-        // Two participants that answer round 1 only once the test lets them, then train honestly.
+        // Two participants that answer round 1 only once the test lets them, then train honestly;
+        // each keeps what its invitations carried.
         let scripted = zip(["hospital-a", "hospital-b"], releases).map { name, release in
             Task {
-                try await consortium.scripted(name) { session -> Int in
-                    var rounds = 0
+                try await consortium.scripted(name) { session -> [SeenInvitation] in
+                    var seen: [SeenInvitation] = []
+                    // The model this participant holds: an invitation leaves it out when the
+                    // participant already has it from the candidate's evaluation request.
+                    var held: [Float] = []
                     while let frame = try await session.frames.next() {
                         switch frame.type {
+                        case .evaluateRequest:
+                            held = try frame.decode(EvaluateRequest.self).model
                         case .roundInvite:
                             let invite = try frame.decode(RoundInvite.self)
+                            if !invite.globalModel.isEmpty { held = invite.globalModel }
+                            #expect(ModelDigest.of(held) == invite.modelDigest, "round \(invite.round)'s model")
+                            seen.append(
+                                SeenInvitation(
+                                    round: Int(invite.round),
+                                    parameters: try TrainingParameters.decode(invite.trainingParameters),
+                                    model: held))
                             if invite.round == 1 {
                                 invited.continuation.yield()
                                 for await _ in release.stream {}
@@ -32,12 +59,11 @@ import Testing
                             let dimension = Int(session.welcome.model.dimension)
                             try await session.outbound.send(
                                 session.update(for: invite, values: [Float](repeating: 0.01, count: dimension)))
-                            rounds += 1
-                        case .bye: return rounds
+                        case .bye: return seen
                         default: continue
                         }
                     }
-                    return rounds
+                    return seen
                 }
             }
         }
@@ -48,9 +74,10 @@ import Testing
             seen += 1
             if seen == 2 { break }
         }
-        // Round 1 is collecting: raise σ and lower q.
+        // Round 1 is collecting: raise σ eightfold and halve q. (Eightfold, so that the noise in a
+        // 31-parameter model tells the two apart beyond doubt; see below.)
         let text = try String(contentsOfFile: consortium.policyPath, encoding: .utf8)
-        let adopted = text.replacingOccurrences(of: "noise_multiplier: 2.0", with: "noise_multiplier: 4.0")
+        let adopted = text.replacingOccurrences(of: "noise_multiplier: 2.0", with: "noise_multiplier: 16.0")
             .replacingOccurrences(of: "sampling_rate: 0.2", with: "sampling_rate: 0.1")
         #expect(adopted != text)
         _ = try await consortium.coordinator.adoptPolicy(yaml: adopted, by: Self.operatorPrincipal)
@@ -60,10 +87,13 @@ import Testing
             await consortium.shutdown()
             return
         }
-        guard case .closed = try await consortium.coordinator.runRound() else {
-            Issue.record("round 2 did not close")
-            await consortium.shutdown()
-            return
+        // Round 3 only shows the model round 2 released (in its invitation).
+        for round in 2...3 {
+            guard case .closed = try await consortium.coordinator.runRound() else {
+                Issue.record("round \(round) did not close")
+                await consortium.shutdown()
+                return
+            }
         }
         let entries = try consortium.ledgerEntries()
         func payload<P: LedgerPayload>(_ type: P.Type, round: Int) throws -> P {
@@ -84,14 +114,44 @@ import Testing
         // Round 2: the adopted values.
         let opened2 = try #require(try payload(RoundOpenedPayload.self, round: 2).plan)
         let charged2 = try payload(RoundChargedPayload.self, round: 2)
-        #expect(opened2.noiseMultiplier == 4.0 && opened2.samplingRate == 0.1)
-        #expect(charged2.noiseMultiplier == 4.0 && charged2.samplingRate == 0.1)
+        #expect(opened2.noiseMultiplier == 16.0 && opened2.samplingRate == 0.1)
+        #expect(charged2.noiseMultiplier == 16.0 && charged2.samplingRate == 0.1)
         let verified = try LedgerVerifier.verify(
             file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
             publicKey: consortium.ledgerPublicKey())
-        #expect(verified.state.lastClosedRound == 2)
+        #expect(verified.state.lastClosedRound == 3)
         await consortium.shutdown()
-        for task in scripted { #expect(try await task.value == 2) }
+
+        // What the participants were sent: round 1's invitation the q of the plan it is charged
+        // for (the participants sample their records with it), round 2's and 3's the adopted q.
+        var invitations: [[SeenInvitation]] = []
+        for task in scripted { invitations.append(try await task.value) }
+        for seen in invitations {
+            #expect(seen.map(\.round) == [1, 2, 3])
+            #expect(seen.map(\.parameters.samplingRate) == [0.2, 0.1, 0.1])
+        }
+        // The noise each round released, recovered from the models: with the server learning
+        // rate η = 0.5 and no momentum, w' = w − η·(Σ updates + noise)/(q·N), and each of the two
+        // updates is 0.01 in every coordinate. The noise is discrete Gaussian with standard
+        // deviation σ·Δ per coordinate. Over d = 31 coordinates its estimated σ lies within a
+        // factor 4 of the true one except with probability far below 1e-12 (χ²₃₁ > 496 or < 1.9),
+        // and σ 2 and σ 16 are 8 apart: a round noised with the other plan's σ fails here.
+        let models = try #require(invitations.first).map(\.model)
+        let dimension = models[0].count
+        #expect(dimension >= 31 && models.allSatisfy { $0.count == dimension })
+        for (round, plan, charged) in [(1, opened1, charged1), (2, opened2, charged2)] {
+            let before = models[round - 1]
+            let after = models[round]
+            let divisor = plan.samplingRate * Double(plan.records)
+            let noise = (0..<dimension).map { index in
+                (Double(before[index]) - Double(after[index])) / 0.5 * divisor - 2 * Double(Float(0.01))
+            }
+            let estimatedSigma =
+                (noise.map { $0 * $0 }.reduce(0, +) / Double(dimension)).squareRoot() / plan.sensitivity
+            #expect(
+                estimatedSigma > charged.noiseMultiplier / 4 && estimatedSigma < charged.noiseMultiplier * 4,
+                "round \(round): noise of σ ≈ \(estimatedSigma) released, σ \(charged.noiseMultiplier) charged")
+        }
     }
 
     /// The gates and the anomaly action read the round's snapshot too: a policy adopted while

@@ -1,5 +1,8 @@
+import CohortAPIClient
+import CohortAPITypes
 import CohortLedger
 import CohortTesting
+import CohortTransport
 import Foundation
 import Testing
 
@@ -190,5 +193,252 @@ import Darwin
             #expect(participant.log.contains("reconnecting"), "no reconnection logged:\n\(participant.log)")
         }
         try Self.expectSoundLedger(files, "after the kill, the restart and the remaining rounds")
+    }
+
+    /// kill -9 of a `--serve` coordinator while rounds an operator queued through the API run,
+    /// then a restart on the same state directory and port. What the code does, and so what is
+    /// asserted: each round taken from the queue is recorded (`queue.json`, fsynced) before it
+    /// opens; the restart aborts the round the kill interrupted in the ledger (`round.aborted`,
+    /// charged exactly when its charge was durable) and runs the rounds still queued with the same
+    /// participant processes, which reconnect by themselves. So every queued round ends closed or
+    /// named as aborted in the ledger, none twice, and none is charged twice.
+    @Test(.timeLimit(.minutes(5)))
+    func operatorQueuedRoundsSurviveAKillNineAndTheSameParticipantsFinishThem() async throws {
+        let queued = 4
+        // rounds.collect_until_deadline: a round collects for its whole deadline, so the kill lands
+        // inside a round with rounds still queued behind it, whatever the machine's speed. 5 s is
+        // also ample for the participants to train and answer under CI's parallel load.
+        let files = try ConsortiumFiles(
+            minParticipants: 3, deadlineSeconds: 5, epsilonMax: 100, roundsCount: 1, collectUntilDeadline: true)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let operatorIdentity = try files.ca.issue(
+            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
+        let apiPortFile = files.directory + "/api.port"
+        let serve = ["--serve", "--api-port-file", apiPortFile]
+        let (first, port) = try await Self.startCoordinator(
+            files, port: 0, extra: serve, log: files.directory + "/coordinator-1.log")
+        let participants = try Self.startParticipants(
+            files, port: port, tag: "queue",
+            extra: ["--reconnect-initial-delay", "0.1", "--reconnect-max-delay", "1", "--reconnect-attempts", "200"])
+        try await Self.waitForJoined(first, participants.count)
+
+        // The operator queues the rounds with the CLI; the API acknowledges once queue.json is durable.
+        let apiURL = try Self.apiURL(apiPortFile)
+        let cohort = try builtExecutable("cohort")
+        let request = try await BuiltProduct.run(
+            cohort,
+            [
+                "round", "start", "--count", "\(queued)", "--json", "--api", apiURL, "--ca",
+                operatorIdentity.caCertificate, "--cert", operatorIdentity.certificate, "--key",
+                operatorIdentity.privateKey,
+            ])
+        #expect(request.status == 0, "cohort round start: \(request.stderr)")
+
+        // A round closed and the next one collects (nothing is written while a round collects).
+        try await Self.waitForLedger(files, "a closed round and the next one collecting", timeout: .seconds(120)) {
+            $0.contains("round.closed") && $0.last == "round.opened"
+        }
+        let client = try ControlClient(baseURL: apiURL, tls: TLSConfigurationFactory(identity: operatorIdentity))
+        let beforeKill = try await client.status()
+        #expect(
+            beforeKill.roundsQueued >= 1 && beforeKill.currentRound != nil,
+            "the kill should land in a round with more queued: \(beforeKill)")
+        first.signal(SIGKILL)
+        #expect(try await first.waitForExit() == .signalled(SIGKILL))
+
+        // What the kill left on disk: nothing lost yet. Every queued round is closed, open in the
+        // ledger (the restart must abort it), or still in queue.json.
+        let audit = try LedgerAudit(files: files)
+        let atKill = try audit.check(after: "the kill")
+        let stillQueued = try Self.queuedRoundsOnDisk(files)
+        let interrupted = atKill.unfinishedRound
+        #expect(interrupted != nil, "no round was open at the kill: \(Self.ledgerKinds(files))")
+        let accounted = atKill.roundsClosed + (interrupted == nil ? 0 : 1) + stillQueued
+        #expect(
+            accounted == queued,
+            "closed \(atKill.roundsClosed), open \(interrupted.map { "\($0)" } ?? "none"), in queue.json \(stillQueued)"
+        )
+        #expect(stillQueued >= 1, "no round was left in the queue at the kill")
+
+        // The participants outlive the coordinator and keep trying to reconnect.
+        for participant in participants {
+            #expect(participant.isRunning, "a participant exited when the coordinator died:\n\(participant.log)")
+        }
+        try? FileManager.default.removeItem(atPath: apiPortFile)
+        let (second, samePort) = try await Self.startCoordinator(
+            files, port: port, extra: serve, log: files.directory + "/coordinator-2.log")
+        #expect(samePort == port)
+        let expectedClosed = queued - (interrupted == nil ? 0 : 1)
+        try await Self.waitForLedger(files, "\(expectedClosed) closed rounds", timeout: .seconds(150)) {
+            $0.count(where: { $0 == "round.closed" }) >= expectedClosed
+        }
+        // The restarted coordinator reports the queue drained.
+        let secondClient = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        var drained = try await secondClient.status()
+        let drainDeadline = ContinuousClock.now + .seconds(30)
+        while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+            drained = try await secondClient.status()
+        }
+        #expect(drained.roundsQueued == 0 && drained.state == .idle, "\(drained)")
+        #expect(try Self.queuedRoundsOnDisk(files) == 0)
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == .exited(0), "\(second.log)")
+        // The same processes (never restarted) reconnected, ran the rounds after the restart (the
+        // quorum is all three) and ended on the restarted coordinator's goodbye.
+        for participant in participants {
+            let ended = try await participant.waitForExit(timeout: .seconds(30))
+            #expect(ended == .exited(0), "\(participant.log)")
+            #expect(participant.log.contains("reconnecting"), "no reconnection logged:\n\(participant.log)")
+        }
+        #expect(second.log.components(separatedBy: "participant joined").count - 1 >= participants.count)
+
+        // The ledger verifies (LedgerAudit: every round opened and charged at most once, the
+        // interrupted round aborted charged exactly when its charge was durable).
+        let final = try audit.check(after: "the restart and the queued rounds")
+        #expect(final.unfinishedRound == nil)
+        let entries = try LedgerVerifier.verify(
+            file: LedgerWriter.ledgerPath(stateDirectory: files.stateDirectory), publicKey: files.ledgerPublicKey(),
+            keepEntries: true
+        ).entries
+        func rounds(_ kind: String) -> [Int] {
+            entries.filter { $0.kind == kind }.compactMap { $0.data["round"]?.intValue }
+        }
+        #expect(rounds("round.refused").isEmpty, "a queued round was refused: \(rounds("round.refused"))")
+        #expect(rounds("round.closed").count == expectedClosed)
+        let aborted = entries.filter { $0.kind == "round.aborted" }
+        #expect(aborted.compactMap { $0.data["round"]?.intValue } == interrupted.map { [$0] } ?? [])
+        for entry in aborted {
+            #expect(
+                entry.data["reason"]?.stringValue == "the coordinator stopped during the round and restarted",
+                "\(entry.data)")
+        }
+        // Charged once each: every closed round, and the aborted one only if its charge was durable.
+        let abortedCharged = aborted.filter { $0.data["charged"]?.boolValue == true }.count
+        #expect(rounds("round.charged").count == expectedClosed + abortedCharged)
+        #expect(Set(rounds("round.charged")).count == rounds("round.charged").count)
+        #expect(final.roundsCharged == expectedClosed + abortedCharged)
+    }
+
+    /// kill -9 after a round was taken from the operator queue but before it opened (here: in
+    /// its quorum wait, no participant connected yet): the ledger has no entry for it, so the
+    /// restart queues it again (`taken_round` in queue.json) and both queued rounds run, once each.
+    @Test(.timeLimit(.minutes(4)))
+    func aQueuedRoundKilledBeforeItOpensIsQueuedAgain() async throws {
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 1)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let operatorIdentity = try files.ca.issue(
+            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
+        let apiPortFile = files.directory + "/api.port"
+        // The first coordinator waits for a quorum far longer than the test takes.
+        let (first, _) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
+            log: files.directory + "/coordinator-1.log")
+        let client = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        _ = try await client.startRounds(2)
+        // Round 1 is taken (recorded before it runs) and waits for its quorum.
+        let path = files.stateDirectory + "/queue.json"
+        let takenDeadline = ContinuousClock.now + .seconds(60)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
+            guard ContinuousClock.now < takenDeadline else {
+                throw HarnessError(message: "round 1 was never taken from the queue:\n\(first.log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        first.signal(SIGKILL)
+        #expect(try await first.waitForExit() == .signalled(SIGKILL))
+        #expect(try Self.queuedRoundsOnDisk(files) == 1)
+        #expect(!Self.ledgerKinds(files).contains { $0.hasPrefix("round.") }, "\(Self.ledgerKinds(files))")
+
+        try? FileManager.default.removeItem(atPath: apiPortFile)
+        let (second, port) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile],
+            log: files.directory + "/coordinator-2.log")
+        #expect(second.log.contains("queued again"), "\(second.log)")
+        let participants = try Self.startParticipants(files, port: port, tag: "taken")
+        try await Self.waitForLedger(files, "two closed rounds", timeout: .seconds(150)) {
+            $0.count(where: { $0 == "round.closed" }) >= 2
+        }
+        let secondClient = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        var drained = try await secondClient.status()
+        let drainDeadline = ContinuousClock.now + .seconds(30)
+        while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+            drained = try await secondClient.status()
+        }
+        #expect(drained.roundsQueued == 0 && drained.state == .idle, "\(drained)")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == .exited(0), "\(second.log)")
+        for participant in participants {
+            #expect(try await participant.waitForExit(timeout: .seconds(30)) == .exited(0), "\(participant.log)")
+        }
+        // Exactly the two rounds queued: opened, charged and closed once each; nothing else.
+        let kinds = Self.ledgerKinds(files).filter { $0.hasPrefix("round.") }
+        #expect(kinds == Array(repeating: ["round.opened", "round.charged", "round.closed"], count: 2).flatMap { $0 })
+        try Self.expectSoundLedger(files, "after the kill before round 1 opened and the restart")
+        #expect(try Self.queuedRoundsOnDisk(files) == 0)
+        #expect(try !String(contentsOfFile: path, encoding: .utf8).contains("taken_round"))
+    }
+
+    /// SIGTERM while a round taken from the operator queue waits for its quorum: a clean stop
+    /// (exit 0) that puts the round back in queue.json, since the ledger never saw it.
+    @Test(.timeLimit(.minutes(2)))
+    func aQueuedRoundStoppedBySigtermBeforeItOpensStaysQueued() async throws {
+        let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 1)
+        defer { try? FileManager.default.removeItem(atPath: files.directory) }
+        let operatorIdentity = try files.ca.issue(
+            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
+        let apiPortFile = files.directory + "/api.port"
+        let (coordinator, _) = try await Self.startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
+            log: files.directory + "/coordinator.log")
+        let client = try ControlClient(
+            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        _ = try await client.startRounds(2)
+        let path = files.stateDirectory + "/queue.json"
+        let takenDeadline = ContinuousClock.now + .seconds(60)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
+            guard ContinuousClock.now < takenDeadline else {
+                throw HarnessError(message: "round 1 was never taken from the queue:\n\(coordinator.log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try Self.queuedRoundsOnDisk(files) == 1)
+        coordinator.signal(SIGTERM)
+        #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == .exited(0), "\(coordinator.log)")
+        #expect(coordinator.log.contains("queued again"), "\(coordinator.log)")
+        #expect(try Self.queuedRoundsOnDisk(files) == 2)
+        #expect(try !String(contentsOfFile: path, encoding: .utf8).contains("taken_round"))
+        #expect(!Self.ledgerKinds(files).contains { $0.hasPrefix("round.") }, "\(Self.ledgerKinds(files))")
+        try Self.expectSoundLedger(files, "after SIGTERM in the quorum wait")
+    }
+
+    /// Waits until `count` participants joined `coordinator` (its log says so for each session).
+    static func waitForJoined(_ coordinator: ChildProcess, _ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while coordinator.log.components(separatedBy: "participant joined").count - 1 < count {
+            guard ContinuousClock.now < deadline, coordinator.isRunning else {
+                throw HarnessError(message: "participants never joined:\n\(coordinator.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The operator API's address, from the file `--api-port-file` wrote.
+    static func apiURL(_ portFile: String) throws -> String {
+        let text = try String(contentsOfFile: portFile, encoding: .utf8)
+        let port = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), "api port file: \(text)")
+        return "https://127.0.0.1:\(port)"
+    }
+
+    /// The operator-queued rounds `queue.json` records as not started (0 without the file).
+    static func queuedRoundsOnDisk(_ files: ConsortiumFiles) throws -> Int {
+        let path = files.stateDirectory + "/queue.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(path)")
+        return try #require(object["queued_rounds"] as? Int, "\(path): \(object)")
     }
 }

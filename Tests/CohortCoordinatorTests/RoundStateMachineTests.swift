@@ -109,23 +109,47 @@ import Testing
     }
 
     /// Exhaustive: from every reachable state, every event either has a defined transition or is
-    /// refused; no event reaches aggregation or release without a durable charge.
+    /// refused; no event reaches aggregation or release without a durable charge; and a secret
+    /// sample's end of collection (the participant unit) is charged and released whatever came
+    /// back, none, fewer than the quorum or more.
     @Test func noPathReleasesWithoutCharge() throws {
         let events: [Machine.Event] = [
             .gatesPassed, .gateFailed(gate: "g", reason: "r"), .invitationsSent, .updateAccepted(participant: "p"),
             .collectionEnded(contributors: 2, minimum: 1), .collectionEnded(contributors: 1, minimum: 2),
-            .collectionEnded(contributors: 0, minimum: 1), .chargeDurable, .aggregated, .released, .closeDurable,
-            .abort(reason: "x"),
+            .collectionEnded(contributors: 0, minimum: 1),
+            .collectionEnded(contributors: 0, minimum: 2, sampleIsSecret: true),
+            .collectionEnded(contributors: 1, minimum: 2, sampleIsSecret: true),
+            .collectionEnded(contributors: 2, minimum: 1, sampleIsSecret: true),
+            .chargeDurable, .aggregated, .released, .closeDurable, .abort(reason: "x"),
         ]
-        var frontier = [Machine()]
+        // Each reachable machine with whether its latest end of collection was a secret sample's.
+        var frontier: [(machine: Machine, secretEnded: Bool?)] = [(Machine(), nil)]
         var visited = 0
-        while let machine = frontier.popLast(), visited < 20_000 {
+        var secretVerdicts = 0
+        while let (machine, secretEnded) = frontier.popLast(), visited < 20_000 {
             visited += 1
             for event in events {
                 var next = machine
                 guard let action = try? next.handle(event) else {
                     #expect(next == machine, "a refused event must not change the machine")
+                    // A secret sample's end of collection is never refused while collecting.
+                    if case .collectionEnded(_, _, true) = event { #expect(machine.state != .collecting) }
                     continue
+                }
+                var nextSecretEnded = secretEnded
+                if case .collectionEnded(_, _, let secret) = event {
+                    nextSecretEnded = secret
+                    if secret {
+                        // Charged whatever the count: the charge comes next, nothing is dropped.
+                        #expect(action == .writeCharge, "\(event) from \(machine.state): \(action)")
+                        #expect(next.state == .collecting && next.contributors == machine.contributors)
+                        secretVerdicts += 1
+                    }
+                }
+                if event == .chargeDurable && secretEnded == true {
+                    // ...and released: neither the quorum nor an empty sample aborts it.
+                    #expect(action == .computeNoisedAggregate, "after a secret sample's end: \(action)")
+                    #expect(next.state == .charged && next.charged)
                 }
                 if action == .computeNoisedAggregate || action == .runPostAggregateChecksAndRelease
                     || action == .writeClose
@@ -139,11 +163,12 @@ import Testing
                 }
                 if next.state != machine.state || next.contributors.count < 3 {
                     if next.state != .closed && next.state != .aborted && next.state != .refused {
-                        frontier.append(next)
+                        frontier.append((next, nextSecretEnded))
                     }
                 }
             }
         }
         #expect(visited > 10)
+        #expect(secretVerdicts > 0)
     }
 }
