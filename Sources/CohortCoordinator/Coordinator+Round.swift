@@ -99,6 +99,7 @@ extension Coordinator {
         // Only a round whose opening is durable becomes the active one: if the append failed, no
         // round exists to accept updates or to abort later.
         round = active
+        deadlinePassedRound = nil
         if pendingNoise?.distribution != plan.noise {
             pendingNoise = (plan.noise, drawNoise(plan.noise))
         }
@@ -158,11 +159,12 @@ extension Coordinator {
         // With `collect_until_deadline` only the deadline or an abort ends it, so that how long a
         // round takes does not depend on whom it sampled (docs/PRIVACY.md, "Timing").
         let untilDeadline = active.policy.rounds.collectUntilDeadline
-        _ = try await wait(until: deadline) {
+        let endedBeforeDeadline = try await wait(until: deadline) {
             active.abortReason != nil || active.machine.state != .collecting
                 || (!untilDeadline
                     && active.invited.subtracting(active.answered).allSatisfy { gateway.sessions[$0] == nil })
         }
+        if !endedBeforeDeadline { deadlinePassedRound = number }
         if let reason = active.abortReason, active.machine.state == .collecting {
             return try await finish(active, event: .abort(reason: reason))
         }

@@ -82,21 +82,9 @@ extension Coordinator {
                     closesConnection: false))
         }
         guard let active = round, active.machine.state == .collecting else {
-            return recordRefusal(
-                name,
-                WireError(
-                    code: WireError.Code.roundNotOpen, message: "no round is collecting updates",
-                    closesConnection: false))
+            return recordRefusal(name, notCollecting(update))
         }
-        guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
-            return recordRefusal(
-                name,
-                WireError(
-                    code: WireError.Code.replayed,
-                    message:
-                        "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce",
-                    closesConnection: false))
-        }
+        if let mismatch = roundMismatch(update, active: active) { return recordRefusal(name, mismatch) }
         guard active.invited.contains(name) else {
             return recordRefusal(
                 name,
@@ -123,21 +111,9 @@ extension Coordinator {
     ) -> Result<UpdateAck, WireError> {
         // The round may have ended while the update was being opened.
         guard let active = round, active.machine.state == .collecting else {
-            return recordRefusal(
-                name,
-                WireError(
-                    code: WireError.Code.roundNotOpen, message: "no round is collecting updates",
-                    closesConnection: false))
+            return recordRefusal(name, notCollecting(update))
         }
-        guard update.round == UInt64(active.number), update.roundNonce == active.nonce else {
-            return recordRefusal(
-                name,
-                WireError(
-                    code: WireError.Code.replayed,
-                    message:
-                        "update is for round \(update.round), not the open round \(active.number), or carries a stale nonce",
-                    closesConnection: false))
-        }
+        if let mismatch = roundMismatch(update, active: active) { return recordRefusal(name, mismatch) }
         do {
             let bound = updateNormBound(for: name, in: active)
             let norm = try profile.time(.sum) { () throws(UpdateRejection) in
@@ -164,6 +140,51 @@ extension Coordinator {
         active.checks.accept(name)
         signalChange()
         return .success(UpdateAck(round: update.round, updateDigest: Hex.decode(digest) ?? []))
+    }
+
+    /// The refusal of an update that arrives when no round collects: `round.deadline_passed` when
+    /// it is for the round whose deadline ended collection (the sender is too slow for the
+    /// deadline, which its operator can act on), `round.not_open` otherwise.
+    func notCollecting(_ update: ReceivedUpdate) -> WireError {
+        let deadline = configuration.policy.policy.rounds.deadlineSeconds
+        if let late = deadlinePassedRound, update.round == UInt64(late) {
+            return WireError(
+                code: WireError.Code.deadlinePassed,
+                message:
+                    "the update for round \(late) arrived after the round's deadline (\(deadline) s) ended its "
+                    + "collection; it was not counted. If this recurs, the participant trains too slowly for "
+                    + "rounds.deadline_seconds: speed it up, or ask the operators to raise the deadline",
+                closesConnection: false)
+        }
+        return WireError(
+            code: WireError.Code.roundNotOpen,
+            message: "no round is collecting updates (the update names round \(update.round)); "
+                + "wait for the next invitation",
+            closesConnection: false)
+    }
+
+    /// The refusal of an update that does not belong to the collecting round `active`, or nil:
+    /// `update.wrong_round` when it names another round (most often one that already ended: a
+    /// late or a replayed update), `update.replayed` when it names this round with another
+    /// round's nonce (a replayed or forged update: no honest participant sends one).
+    func roundMismatch(_ update: ReceivedUpdate, active: ActiveRound) -> WireError? {
+        guard update.round == UInt64(active.number) else {
+            return WireError(
+                code: WireError.Code.wrongRound,
+                message:
+                    "the update is for round \(update.round), but round \(active.number) is open; an update for "
+                    + "another round is never counted. Answer round \(active.number)'s invitation instead",
+                closesConnection: false)
+        }
+        guard update.roundNonce == active.nonce else {
+            return WireError(
+                code: WireError.Code.replayed,
+                message:
+                    "the update names the open round \(active.number) but carries another round's nonce: a replayed "
+                    + "or altered update, refused",
+                closesConnection: false)
+        }
+        return nil
     }
 
     /// Records a refusal found off the actor.

@@ -46,6 +46,10 @@ public actor Coordinator {
     /// again only when N changes.
     var deltaGuidanceWarnedFor: Int?
     var round: ActiveRound?
+    /// The last round whose collection its deadline ended, until the next round opens: an update
+    /// for it that arrives later is told `round.deadline_passed` (its silo is too slow), not
+    /// `round.not_open`.
+    var deadlinePassedRound: Int?
     /// Rounds being driven now (`runRound` in progress); `stop` lets a driver end its round.
     var driving = 0
     var server: FrameServer?

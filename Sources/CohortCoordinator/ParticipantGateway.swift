@@ -159,7 +159,8 @@ extension Coordinator {
             previous.writer.close(
                 with: WireError(
                     code: WireError.Code.sessionReplaced,
-                    message: "a newer connection with the identity \(name) took over this session",
+                    message: "a newer connection with the identity \(name) took over this session; if the "
+                        + "participant did not restart, two processes share this identity: stop one",
                     closesConnection: true))
         }
         gateway.sessions[name] = session

@@ -7,15 +7,19 @@ import CSodium
 public final class SecureBytes: @unchecked Sendable {
     // @unchecked Sendable: the buffer is written only during initialisation and zeroed only in
     // deinit, when no other reference can exist; in between it is read-only.
+    /// The allocation: at least one byte, so an empty secret still has an address to zero.
     private let pointer: UnsafeMutableRawBufferPointer
 
-    /// The number of bytes held.
-    public var count: Int { pointer.count }
+    /// The number of bytes held (0 for an empty secret: the allocation's padding byte is not
+    /// part of it, and is never read).
+    public let count: Int
 
     /// Allocates `count` bytes filled by `initializer`.
     public init(count: Int, _ initializer: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         Sodium.ensureInitialized()
         pointer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0)
+        self.count = count
         let view = UnsafeMutableRawBufferPointer(rebasing: pointer[0..<count])
         do {
             try initializer(view)

@@ -98,7 +98,9 @@ public final class OperatorAPIServer: Sendable {
                 }
         } catch {
             throw TransportError(
-                code: "api.bind_failed", message: "cannot listen on \(host):\(port) for the operator API: \(error)")
+                code: "api.bind_failed",
+                message: "cannot listen on \(host):\(port) for the operator API: \(error); set api.listen to a free "
+                    + "address, or stop the process holding it")
         }
         guard let address = listener.channel.localAddress else {
             throw TransportError(code: "api.bind_failed", message: "the API's listening socket has no local address")

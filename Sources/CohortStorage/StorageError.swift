@@ -51,7 +51,8 @@ public struct StorageError: Error, Equatable, Sendable, CustomStringConvertible 
             )
         default:
             return StorageError(
-                code: "storage.io", message: "\(operation) \(path) failed: \(reason)", path: path, errno: err
+                code: "storage.io", message: "\(operation) \(path) failed: \(reason); check the disk and the path",
+                path: path, errno: err
             )
         }
     }

@@ -275,24 +275,41 @@ import Testing
         for task in honest { _ = try await task.value }
     }
 
+    /// Round 1's update sent again in round 2 is `update.wrong_round` (it names round 1); an
+    /// update naming round 2 with round 1's nonce is `update.replayed`. Neither is counted. Two
+    /// senders, because a refused sender leaves the round: its next update would find it closed.
     @Test func updateReplayedFromAnEarlierRoundIsRefused() async throws {
-        let consortium = try await Consortium(minParticipants: 2)
+        let names = ["hospital-a", "hospital-b", "hospital-c", "hospital-d"]
+        let consortium = try await Consortium(names: names, minParticipants: 2)
         let honest = ["hospital-a", "hospital-b"].map { name in Task { try await consortium.participant(name).run() } }
-        let replayer = Task { () -> String in
-            try await consortium.scripted("hospital-c") { session in
-                let first = try await session.next(.roundInvite).decode(RoundInvite.self)
-                let old = try session.update(for: first, values: [Float](repeating: 0.01, count: 31))
-                try await session.outbound.send(old)
-                #expect(try await session.reply().type == .updateAck)
-                _ = try await session.next(.roundInvite)
-                try await session.outbound.send(old)
-                return try await session.reply().decode(WireError.self).code
+        let replayers = [("hospital-c", false), ("hospital-d", true)].map { name, keepsRound in
+            Task { () -> WireError in
+                try await consortium.scripted(name) { session in
+                    let first = try await session.next(.roundInvite).decode(RoundInvite.self)
+                    let old = try session.update(for: first, values: [Float](repeating: 0.01, count: 31))
+                    try await session.outbound.send(old)
+                    #expect(try await session.reply().type == .updateAck)
+                    var second = try await session.next(.roundInvite).decode(RoundInvite.self)
+                    if keepsRound {
+                        second.roundNonce = first.roundNonce
+                        try await session.outbound.send(
+                            try session.update(for: second, values: [Float](repeating: 0.01, count: 31)))
+                    } else {
+                        try await session.outbound.send(old)
+                    }
+                    return try await session.reply().decode(WireError.self)
+                }
             }
         }
-        try await consortium.waitForConnected(3)
+        try await consortium.waitForConnected(4)
         _ = try await consortium.coordinator.runRound()
         let second = try await consortium.coordinator.runRound()
-        #expect(try await replayer.value == "update.replayed")
+        var refusals: [WireError] = []
+        for task in replayers { refusals.append(try await task.value) }
+        #expect(refusals.map(\.code) == ["update.wrong_round", "update.replayed"])
+        #expect(refusals.first?.message.contains("the update is for round 1, but round 2 is open") == true)
+        #expect(refusals.last?.message.contains("names the open round 2 but carries another round's nonce") == true)
+        #expect(refusals.allSatisfy { !$0.closesConnection })
         if case .closed(_, let contributors, _, _) = second {
             #expect(Set(contributors) == ["hospital-a", "hospital-b"])
         } else {

@@ -36,7 +36,15 @@ struct ScriptedSession {
         for invite: RoundInvite, values: [Float], round: UInt64? = nil, sealTo: [UInt8]? = nil,
         signWith: Ed25519.KeyPair? = nil
     ) throws -> Update {
-        let plaintext = UpdatePlaintext.encode(round: round ?? invite.round, records: 10, values: values)
+        try update(
+            for: invite, plaintext: UpdatePlaintext.encode(round: round ?? invite.round, records: 10, values: values),
+            sealTo: sealTo, signWith: signWith)
+    }
+
+    /// An update for `invite` sealing `plaintext` as given (a hostile participant's body), signed.
+    func update(
+        for invite: RoundInvite, plaintext: [UInt8], sealTo: [UInt8]? = nil, signWith: Ed25519.KeyPair? = nil
+    ) throws -> Update {
         let sealed = try SealedBox.seal(plaintext, to: sealTo ?? welcome.coordinatorSealingKey)
         let key =
             try signWith

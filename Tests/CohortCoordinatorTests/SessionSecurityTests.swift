@@ -58,6 +58,9 @@ import Testing
         }
         let error = try await replaced.value
         #expect(error?.code == WireError.Code.sessionReplaced)
+        #expect(error?.message.contains("a newer connection with the identity hospital-a took over") == true)
+        #expect(error?.message.hasSuffix("two processes share this identity: stop one") == true)
+        #expect(error?.closesConnection == true)
         // The old connection's end must not take the new session with it.
         try await consortium.waitForConnected(3)
         #expect(await consortium.coordinator.connectedParticipants == ["hospital-a", "hospital-b", "hospital-c"])

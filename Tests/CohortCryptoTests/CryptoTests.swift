@@ -147,3 +147,29 @@ import Testing
         }
     }
 }
+
+/// A holdout PRF key of any length but 32 bytes is refused (a short key would weaken the split's
+/// secrecy, a long one would be silently truncated by a careless caller).
+@Suite struct KeyedPRFKeyTests {
+    @Test(arguments: [0, 16, 31, 33, 64])
+    func keyOfTheWrongLengthIsRefused(length: Int) {
+        do {
+            _ = try KeyedPRF(key: SecureBytes(copying: [UInt8](repeating: 7, count: length)))
+            Issue.record("a \(length)-byte PRF key was accepted")
+        } catch {
+            #expect(error.code == "crypto.bad_key")
+            #expect(error.message == "a PRF key is 32 bytes, got \(length)")
+        }
+    }
+}
+
+/// An empty secret holds zero bytes: the one-byte allocation behind it is not part of it (it
+/// counted as one uninitialised byte before, which a length check could not see as empty).
+@Suite struct EmptySecretTests {
+    @Test func emptySecretHasNoBytes() {
+        let empty = SecureBytes(copying: [UInt8]())
+        #expect(empty.count == 0)
+        #expect(empty.withUnsafeBytes { $0.count } == 0)
+        #expect(SecureBytes(copying: [1, 2, 3]).withUnsafeBytes { Array($0) } == [1, 2, 3])
+    }
+}

@@ -37,6 +37,35 @@ import Testing
         #expect(!families.isEmpty, "the api.http_<status> family is catalogued")
     }
 
+    /// A catalogued code defined as a constant (`static let name = "area.reason"`, or
+    /// `= Code(rawValue: "area.reason")`) is sent somewhere: `.name` or its literal appears in
+    /// Sources/ beyond the definition. A constant nothing refers to is a documented error no
+    /// one ever receives (`update.wrong_round` and `round.deadline_passed` were).
+    @Test func everyDefinedCodeIsReferencedBeyondItsDefinition() throws {
+        let catalog = try Self.catalogCodes()
+        let sources = try Self.allSourceText()
+        let definition = try Regex(
+            #"static let (\w+)\s*(?::\s*[\w.]+)?\s*=\s*(?:\w+\(rawValue:\s*)?"([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)""#)
+        var defined: [String] = []
+        var unreferenced: [String] = []
+        for match in sources.matches(of: definition) {
+            guard let name = match.output[1].substring, let code = match.output[2].substring,
+                catalog.contains(String(code))
+            else { continue }
+            defined.append(String(code))
+            let uses = try sources.matches(of: Regex(#"\."# + name + #"\b"#)).count
+            let literals = sources.ranges(of: "\"\(code)\"").count - 1
+            if uses + literals == 0 { unreferenced.append("\(code) (static let \(name))") }
+        }
+        // Sanity: the scan finds the constant-defined codes of WireError and LedgerError.
+        #expect(defined.contains("update.duplicate") && defined.contains("ledger.chain_broken"), "\(defined)")
+        #expect(
+            unreferenced.isEmpty,
+            Comment(
+                rawValue: "codes defined in Sources/ but never sent (send each where it is the accurate answer, "
+                    + "or delete it and its docs/ERRORS.md row): \(unreferenced.sorted())"))
+    }
+
     @Test func everyCategoryHasADistinctRawValue() {
         let raw = CohortErrorCategory.allCases.map(\.rawValue)
         #expect(Set(raw).count == raw.count)

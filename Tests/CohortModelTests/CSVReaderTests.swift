@@ -120,4 +120,25 @@ import Testing
         let error = expectModelError("csv.invalid_utf8") { _ = try CSVReader.parse(bytes, source: "bad.csv") }
         #expect(error?.location == FileLocation(file: "bad.csv", line: 3, column: 2))
     }
+
+    /// A quote that is never closed makes the rest of the file one record; past the record limit
+    /// the read stops with `csv.record_too_long`, naming the file, the line the record starts on
+    /// and the likely cause, instead of reading the file into memory.
+    @Test func recordLongerThanTheLimitIsRefusedWithWhereItStarts() throws {
+        let directory = try TemporaryDirectory(prefix: "csv")
+        let body = "a,b\n1,2\n3,\"unclosed\n" + String(repeating: "4,5\n", count: 1000)
+        let path = try directory.write("long.csv", body)
+        do {
+            var stream = try CSVStream(path: path, maximumRecordBytes: 1024)
+            while try stream.next() != nil {}
+            Issue.record("a record longer than the limit was read")
+        } catch {
+            #expect(error.code == "csv.record_too_long")
+            #expect(error.location?.file == path)
+            #expect(error.location?.line == 3, "the record starts on line 3: \(error)")
+            #expect(error.message.contains("longer than the limit of 1024 bytes"))
+            #expect(error.message.contains("a quote is never closed"))
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == body)
+    }
 }

@@ -143,6 +143,74 @@ struct ModelExportTests {
         }
     }
 
+    /// An export file scores only records of its own width: records encoded with another schema,
+    /// and a file whose weight no longer fits its embedded schema, are refused with
+    /// `export.dimension_mismatch` naming both sizes, and the file on disk is left as it was.
+    @Test func exportRefusesRecordsAndWeightsOfAnotherWidth() throws {
+        let wdbc = try FeatureSchema.load(path: Repository.wdbcSchema)
+        let credit = try FeatureSchema.load(path: Repository.creditSchema)
+        #expect(wdbc.encodedDimension != credit.encodedDimension)
+        let directory = try TemporaryDirectory(prefix: "export")
+        let export = try ModelExport(
+            checkpoint: Self.checkpoint(schema: wdbc, csv: Repository.wdbcCSV, round: 2), checkpointSHA256: "00",
+            approved: true, schema: wdbc)
+        let path = try directory.write("model.safetensors", bytes: export.safetensors().encoded())
+        func load(_ path: String) throws -> ModelExport {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            return try ModelExport(safetensors: SafetensorsFile.decode(bytes, source: path), source: path)
+        }
+        let loaded = try load(path)
+        let creditRecords = try credit.prepare(csvPath: Repository.creditCSV).dataset
+        do {
+            _ = try loaded.probabilities(creditRecords)
+            Issue.record("records of another schema were scored")
+        } catch {
+            #expect(error.code == "export.dimension_mismatch")
+            #expect(
+                error.message.contains(
+                    "the records have \(credit.encodedDimension) encoded features, the model takes \(wdbc.encodedDimension)"
+                ))
+            #expect(error.message.contains("encode them with the schema embedded in the export"))
+        }
+        // Its own schema's records score.
+        #expect(try loaded.probabilities(wdbc.prepare(csvPath: Repository.wdbcCSV).dataset).count == 569)
+
+        // The file edited: the weight cut to 20 values (still a valid safetensors file and export).
+        var file = try export.safetensors()
+        let weight = try #require(file.tensors.firstIndex { $0.name == "weight" })
+        file.tensors[weight].tensor = Tensor(vector: Array(file.tensors[weight].tensor.values.prefix(20)))
+        let cutPath = try directory.write("cut.safetensors", bytes: file.encoded())
+        let cutBytes = try Data(contentsOf: URL(fileURLWithPath: cutPath))
+        let cut = try load(cutPath)
+        do {
+            _ = try cut.scoringModel()
+            Issue.record("a weight of 20 values was scored against a schema of \(wdbc.encodedDimension) features")
+        } catch {
+            #expect(error.code == "export.dimension_mismatch")
+            #expect(error.message.contains("the weight has 20 values, the schema encodes \(wdbc.encodedDimension)"))
+            #expect(error.message.contains("write it again with `cohort model export`"))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cutPath)) == cutBytes)
+    }
+
+    /// A checkpoint path that exists but cannot be read (here a directory where the file should
+    /// be) is refused with `export.checkpoint_unreadable`, naming the path and what to do.
+    @Test func unreadableCheckpointIsRefusedWithItsPath() throws {
+        let state = try TemporaryDirectory(prefix: "export-state")
+        let path = state.path + "/checkpoints/round-000001.safetensors"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        do {
+            _ = try ModelExporter.export(
+                stateDirectory: state.path, released: [1: String(repeating: "0", count: 64)], approvedRounds: [],
+                latestApprovedRound: nil, schema: FeatureSchema.load(path: Repository.wdbcSchema), selection: .round(1))
+            Issue.record("an unreadable checkpoint was exported")
+        } catch {
+            #expect(error.code == "export.checkpoint_unreadable")
+            #expect(error.message.hasPrefix("cannot read \(path): "))
+            #expect(error.message.hasSuffix("check its permissions, or restore it from backup"))
+        }
+    }
+
     @Test func otherLayoutsTravelWithTheirKindAndLayout() throws {
         let schema = try FeatureSchema.load(path: Repository.wdbcSchema)
         let d = schema.encodedDimension

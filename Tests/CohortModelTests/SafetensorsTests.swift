@@ -194,4 +194,55 @@ import Testing
         try #require(status64 == 0, "python failed: \(output64)")
         _ = expectModelError("safetensors.unsupported_dtype") { _ = try SafetensorsFile.read(path: path) }
     }
+
+    /// A tensor that may not be named so is refused before anything is written: the metadata
+    /// key, or an empty name. No file (not even a temporary one) is left at the path.
+    @Test func reservedOrEmptyTensorNameIsRefusedAndNothingIsWritten() throws {
+        let directory = try TemporaryDirectory(prefix: "safetensors")
+        for name in ["__metadata__", ""] {
+            let file = SafetensorsFile(tensors: [(name, Tensor(vector: [1, 2]))], metadata: [:])
+            let path = directory.file("bad.safetensors")
+            let error = expectModelError("safetensors.invalid_name") { try file.write(path: path) }
+            #expect(error?.message == "a tensor name must be non-empty and not '__metadata__'")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+        }
+    }
+
+    /// A checkpoint whose optimizer metadata is out of range (momentum 1.5: the velocity would
+    /// grow without bound) is refused with `model.invalid_server_optimizer`, naming the values.
+    @Test func checkpointWithAnInvalidServerOptimizerIsRefused() throws {
+        let directory = try TemporaryDirectory(prefix: "safetensors")
+        var file = try ModelCheckpoint(
+            round: 1, model: ModelParameters(parameters: [0.5, -0.25, 0.1]),
+            optimizer: ServerOptimizer(learningRate: 1, momentum: 0.5), schemaDigest: String(repeating: "0", count: 64)
+        ).safetensors()
+        file.metadata["cohort.server_momentum"] = "1.5"
+        let path = directory.file("round-000001.safetensors")
+        try file.write(path: path)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let error = expectModelError("model.invalid_server_optimizer") {
+            _ = try ModelCheckpoint(safetensors: SafetensorsFile.decode(bytes, source: path))
+        }
+        #expect(error?.message.contains("momentum in [0, 1)") == true)
+        #expect(error?.message.contains("got 1.0, 1.5, 0.0") == true, "\(String(describing: error))")
+    }
+
+    /// A path that cannot be read or written is refused with its own code and the path; a failed
+    /// write leaves nothing at the target.
+    @Test func unreadableAndUnwritablePathsAreRefusedWithThePath() throws {
+        let directory = try TemporaryDirectory(prefix: "safetensors")
+        let absent = directory.file("absent.safetensors")
+        let read = expectModelError("safetensors.unreadable_file") { _ = try SafetensorsFile.read(path: absent) }
+        #expect(read?.message.hasPrefix("cannot read \(absent): ") == true, "\(String(describing: read))")
+        let file = SafetensorsFile(tensors: [("weight", Tensor(vector: [1, 2]))], metadata: [:])
+        let target = directory.file("no-such-directory/model.safetensors")
+        let write = expectModelError("safetensors.unwritable_file") { try file.write(path: target) }
+        #expect(write?.message.hasPrefix("cannot write \(target): ") == true, "\(String(describing: write))")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        let table = try CSVTable.read(path: Repository.wdbcCSV)
+        let csvTarget = directory.file("no-such-directory/data.csv")
+        let csv = expectModelError("csv.unwritable_file") { try table.write(path: csvTarget) }
+        #expect(csv?.message.hasPrefix("cannot write the CSV file \(csvTarget): ") == true)
+        #expect(!FileManager.default.fileExists(atPath: csvTarget))
+    }
 }

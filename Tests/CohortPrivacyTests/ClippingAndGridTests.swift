@@ -147,3 +147,37 @@ import Testing
         }
     }
 }
+
+/// A grid that cannot be built is refused with its own code and the offending value.
+@Suite struct GridParameterTests {
+    @Test(arguments: [0.0, -1e-3, .nan, .infinity])
+    func gridStepThatIsNotFiniteAndPositiveIsRefused(step: Double) {
+        do {
+            _ = try FixedPointGrid(step: step)
+            Issue.record("a grid step of \(step) was accepted")
+        } catch {
+            #expect(error.code == "privacy.invalid_grid_step")
+            #expect(error.message == "grid step must be finite and > 0, got \(step)")
+        }
+    }
+
+    /// Inflation or clipping bound that make the step 0 or not finite reach the same refusal.
+    @Test func derivedStepOutOfRangeIsRefused() {
+        for (clip, inflation) in [(1.0, 0.0), (0.0, 1e-3), (Double.infinity, 1e-3), (1.0, -1e-3)] {
+            #expect(throws: PrivacyError.self) {
+                try FixedPointGrid(clippingBound: clip, dimension: 31, inflation: inflation)
+            }
+        }
+    }
+
+    @Test(arguments: [0, -1, Int.min])
+    func dimensionBelowOneIsRefused(dimension: Int) {
+        do {
+            _ = try FixedPointGrid(clippingBound: 1, dimension: dimension)
+            Issue.record("a dimension of \(dimension) was accepted")
+        } catch {
+            #expect(error.code == "privacy.invalid_dimension")
+            #expect(error.message == "model dimension must be ≥ 1, got \(dimension)")
+        }
+    }
+}

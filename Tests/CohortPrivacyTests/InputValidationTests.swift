@@ -82,3 +82,31 @@ import Testing
         }
     }
 }
+
+/// A charge that evaluates below zero is an error, never clamped to 0 (a charge of nothing).
+/// The v1 formula in doubles cancels to slightly below zero where the true RDP is far below the
+/// rounding error: at q = 1e-8, σ = 1e4 and order 2 both of its terms come out negative
+/// (about −5e-23 and −6e-17); the v2 formula, a sum of non-negative terms, stays ≥ 0 there.
+@Suite struct NegativeChargeTests {
+    @Test func negativeV1ChargeIsRefusedNotClamped() throws {
+        let mechanism = try SubsampledGaussian(samplingRate: 1e-8, noiseMultiplier: 1e4)
+        do {
+            let curve = try DiscreteGaussianCharge.rdp(of: mechanism, method: .integerAddRemoveMax)
+            Issue.record("a v1 charge that cancels below zero was returned: \(curve.prefix(3))")
+        } catch {
+            #expect(error.code == "privacy.invalid_charge")
+            #expect(error.message.contains("mtz-add-zhu-wang-remove-v1 charge at order 2.0 for q = 1e-08, σ = 10000.0"))
+            #expect(error.message.contains("evaluated to -"), "names the negative value: \(error.message)")
+            #expect(error.message.contains("a charge must be a number ≥ 0 (it is never clamped)"))
+        }
+        // The accountant composing it throws the same and keeps what it had charged.
+        var accountant = ChargeAccountant()
+        try accountant.compose(SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 1.2), method: .current)
+        let before = accountant.rdp
+        #expect(throws: PrivacyError.self) { try accountant.compose(mechanism, method: .integerAddRemoveMax) }
+        #expect(accountant.rdp == before)
+        // The current method charges the same mechanism a non-negative amount.
+        let v2 = try DiscreteGaussianCharge.rdp(of: mechanism, method: .integerAddSymmetric)
+        #expect(v2.allSatisfy { $0 >= 0 })
+    }
+}

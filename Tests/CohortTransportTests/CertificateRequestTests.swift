@@ -220,6 +220,20 @@ struct CertificateRequestTests {
             validity: CertificateValidity(notBefore: past, notAfter: past.addingTimeInterval(86_400)),
             certificatePath: root.sub("expired.pem"))
         expectError("certs.expired") { try install(root.sub("expired.pem")) }
+        // Not valid yet (the CA's clock, or this machine's, is off): the message says to check the clock.
+        let future = Date().addingTimeInterval(30 * 86_400)
+        try authority.sign(
+            requestFile: files.certificateRequest, role: .participant, name: "hospital-a",
+            validity: CertificateValidity(notBefore: future, notAfter: future.addingTimeInterval(86_400)),
+            certificatePath: root.sub("future.pem"))
+        do {
+            try install(root.sub("future.pem"))
+            Issue.record("a certificate valid only from next month was installed")
+        } catch let error as TransportError {
+            #expect(error.code == "certs.not_yet_valid")
+            #expect(
+                error.message.contains(root.sub("future.pem")) && error.message.contains("check this machine's clock"))
+        }
         // Another key: a second request for the same name, made elsewhere.
         let other = try CertificateRequest.create(
             role: .participant, name: "hospital-a", outDirectory: root.sub("elsewhere"))
@@ -342,5 +356,25 @@ struct CertificateRequestTests {
         #expect(!FileManager.default.fileExists(atPath: root.sub("shared")))
         // A name that merely contains the word is fine.
         try authority.issue(role: .operator, name: "alice.keys", outDirectory: root.sub("shared"))
+    }
+}
+
+/// A CA directory whose key file is not a P-256 key in PEM cannot sign: `certs.bad_key` names
+/// the file, and the CA files are left as they were.
+@Suite struct CAKeyFileTests {
+    @Test func caKeyThatIsNotAP256KeyIsRefused() throws {
+        let root = try TemporaryDirectory()
+        _ = try CertificateAuthority.initCA(outDirectory: root.sub("ca"))
+        let files = CAFiles(directory: root.sub("ca"))
+        let damaged = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+        try damaged.write(toFile: files.privateKey, atomically: false, encoding: .utf8)
+        do {
+            _ = try CertificateAuthority.load(directory: root.sub("ca"))
+            Issue.record("a CA with a damaged key loaded")
+        } catch {
+            #expect(error.code == "certs.bad_key")
+            #expect(error.message == "\(files.privateKey) is not a P-256 private key in PEM")
+        }
+        #expect(try String(contentsOfFile: files.privateKey, encoding: .utf8) == damaged)
     }
 }

@@ -368,11 +368,14 @@ public struct CSVStream {
         }
         scanned = buffer.count
         if buffer.count - boundary > maximumRecordBytes {
+            // The overlong record starts at `boundary`, after the complete records still in the
+            // buffer: name its line, not the buffer's first.
+            let line = nextLine + buffer[..<boundary].reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
             throw ModelError(
                 code: "csv.record_too_long",
                 message: "a record (line) is longer than the limit of \(maximumRecordBytes) bytes; "
                     + "this is not tabular data the schema describes, or a quote is never closed",
-                location: FileLocation(file: source, line: nextLine))
+                location: FileLocation(file: source, line: line))
         }
     }
 }

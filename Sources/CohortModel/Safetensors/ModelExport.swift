@@ -178,7 +178,8 @@ public struct ModelExport: Sendable {
                 throw ModelError(
                     code: "export.dimension_mismatch",
                     message:
-                        "the weight has \(model.featureCount) values, the schema encodes \(schema.encodedDimension) features"
+                        "the weight has \(model.featureCount) values, the schema encodes \(schema.encodedDimension) "
+                        + "features: the export was altered or mixes two runs; write it again with `cohort model export`"
                 )
             }
             return model

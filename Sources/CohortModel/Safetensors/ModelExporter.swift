@@ -71,7 +71,9 @@ public enum ModelExporter {
         do {
             bytes = try DurableFile.read(path)
         } catch {
-            throw ModelError(code: "export.checkpoint_unreadable", message: "cannot read \(path): \(error.message)")
+            throw ModelError(
+                code: "export.checkpoint_unreadable",
+                message: "cannot read \(path): \(error.message); check its permissions, or restore it from backup")
         }
         guard SHA256.hexDigest(bytes) == sha else {
             throw ModelError(

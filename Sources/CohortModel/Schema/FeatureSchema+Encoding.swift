@@ -283,7 +283,10 @@ extension FeatureSchema {
             }
             guard !observed.isEmpty else {
                 throw ModelError(
-                    code: "data.no_values", message: "reference column '\(feature.name)' has no valid value")
+                    code: "data.no_values",
+                    message: "reference column '\(feature.name)' has no valid value (all \(table.rows.count) "
+                        + "empty or outside the schema's range); check the column holds values the schema accepts",
+                    location: FileLocation(file: table.source, line: 1))
             }
             switch feature.imputation.strategy {
             case .median: result.numeric[index].imputation.value = Statistics.median(observed)

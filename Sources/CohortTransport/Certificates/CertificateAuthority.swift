@@ -301,7 +301,9 @@ public struct CertificateAuthority: Sendable {
         do {
             return try Certificate(pemEncoded: text)
         } catch {
-            throw TransportError(code: "certs.bad_certificate", message: "\(path) is not a PEM certificate: \(error)")
+            throw TransportError(
+                code: "certs.bad_certificate",
+                message: "\(path) is not a PEM certificate (\(error)); pass the certificate file `cohort certs` wrote")
         }
     }
 }

@@ -63,12 +63,14 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
                 code: "identity.unknown_role",
                 message: "certificate role \"\(roleName.prefix(80))\" is not one of "
                     + PeerRole.allCases.map(\.rawValue).joined(separator: ", ")
+                    + "; reissue it with `cohort certs issue --role …`"
             )
         }
         guard names.count == 1, let name = names.first else {
             throw TransportError(
                 code: "identity.missing_name",
-                message: "certificate \(certificate.subject) has \(names.count) common names; exactly one is required"
+                message: "certificate \(certificate.subject) has \(names.count) common names; exactly one is required; "
+                    + "reissue it with `cohort certs issue`"
             )
         }
         try self.init(role: role, name: name)
@@ -78,7 +80,9 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
             sans = try certificate.extensions.subjectAlternativeNames
         } catch {
             throw TransportError(
-                code: "identity.bad_san", message: "certificate subject alternative names do not parse: \(error)")
+                code: "identity.bad_san",
+                message: "certificate \(certificate.subject): subject alternative names do not parse (\(error)); "
+                    + "reissue it with `cohort certs issue`")
         }
         let uris = (sans ?? SubjectAlternativeNames()).compactMap { name -> String? in
             if case .uniformResourceIdentifier(let uri) = name, uri.hasPrefix("\(Self.uriScheme)://") { return uri }

@@ -18,20 +18,26 @@ public struct TLSConfigurationFactory: Sendable {
     /// mode 0600.
     public init(identity: IdentityFiles) throws(TransportError) {
         try self.init(
-            caCertificatePEM: try PEMFile.read(identity.caCertificate),
-            certificatePEM: try PEMFile.read(identity.certificate),
-            privateKeyPEM: try PEMFile.readSecret(identity.privateKey)
-        )
+            caCertificatePath: identity.caCertificate, certificatePath: identity.certificate,
+            privateKeyPath: identity.privateKey)
     }
 
     /// Loads the CA certificate, certificate and private key from files that need not follow the
     /// identity-directory layout (an operator's `--ca/--cert/--key`); the key must have mode 0600.
     public init(caCertificatePath: String, certificatePath: String, privateKeyPath: String) throws(TransportError) {
-        try self.init(
-            caCertificatePEM: try PEMFile.read(caCertificatePath),
-            certificatePEM: try PEMFile.read(certificatePath),
-            privateKeyPEM: try PEMFile.readSecret(privateKeyPath)
-        )
+        do {
+            try self.init(
+                caCertificatePEM: try PEMFile.read(caCertificatePath),
+                certificatePEM: try PEMFile.read(certificatePath),
+                privateKeyPEM: try PEMFile.readSecret(privateKeyPath)
+            )
+        } catch  where error.code == "tls.bad_identity" {
+            // The PEM-text initialiser cannot say which files: name them, and the remedy.
+            throw TransportError(
+                code: error.code,
+                message: "\(error.message) (CA \(caCertificatePath), certificate \(certificatePath), key "
+                    + "\(privateKeyPath)); pass the files `cohort certs` wrote for this identity")
+        }
     }
 
     /// Builds the factory from PEM text.

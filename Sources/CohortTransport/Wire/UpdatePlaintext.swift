@@ -40,12 +40,18 @@ public enum UpdatePlaintext {
     public static func header(of plaintext: UnsafeRawBufferPointer) throws(UpdateRejection) -> Header {
         guard plaintext.count >= headerLength, Array(plaintext[0..<4]) == magic else {
             throw UpdateRejection(
-                code: "update.malformed", message: "update plaintext does not start with the CUPD header")
+                code: "update.malformed",
+                message:
+                    "update plaintext does not start with the CUPD header; run a participant of the coordinator's version"
+            )
         }
         let version = plaintext.loadUnaligned(fromByteOffset: 4, as: UInt16.self).littleEndian
         guard version == 1 else {
             throw UpdateRejection(
-                code: "update.malformed", message: "update format version \(version) is not supported (expected 1)")
+                code: "update.malformed",
+                message:
+                    "update format version \(version) is not supported (expected 1); run a participant of the coordinator's version"
+            )
         }
         let round = plaintext.loadUnaligned(fromByteOffset: 6, as: UInt64.self).littleEndian
         let dimension = Int(plaintext.loadUnaligned(fromByteOffset: 14, as: UInt32.self).littleEndian)
@@ -54,7 +60,8 @@ public enum UpdatePlaintext {
             throw UpdateRejection(
                 code: "update.malformed",
                 message:
-                    "update declares \(dimension) values but carries \(plaintext.count - headerLength) bytes of them"
+                    "update declares \(dimension) values but carries \(plaintext.count - headerLength) bytes of them; "
+                    + "run a participant of the coordinator's version"
             )
         }
         return Header(round: round, dimension: dimension, records: records)
