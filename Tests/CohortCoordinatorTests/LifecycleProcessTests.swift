@@ -48,6 +48,10 @@ import Darwin
     ) async throws -> (ChildProcess, Int) {
         let portFile = files.directory + "/coordinator.port"
         try? FileManager.default.removeItem(atPath: portFile)
+        // A restarted coordinator must not be reached through the port its predecessor wrote.
+        if let index = extra.firstIndex(of: "--api-port-file"), index + 1 < extra.count {
+            try? FileManager.default.removeItem(atPath: extra[index + 1])
+        }
         let process = try ChildProcess(
             try builtExecutable("cohort-coordinator"),
             [
@@ -315,7 +319,7 @@ import Darwin
         try await Self.waitForJoined(first, participants.count)
 
         // The operator queues the rounds with the CLI; the API acknowledges once queue.json is durable.
-        let apiURL = try Self.apiURL(apiPortFile)
+        let apiURL = try await Self.apiURL(apiPortFile)
         let cohort = try builtExecutable("cohort")
         let request = try await BuiltProduct.run(
             cohort,
@@ -366,7 +370,7 @@ import Darwin
         }
         // The restarted coordinator reports the queue drained.
         let secondClient = try ControlClient(
-            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
         var drained = try await secondClient.status()
         let drainDeadline = ContinuousClock.now + .seconds(30)
         while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
@@ -428,7 +432,7 @@ import Darwin
             files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
             log: files.directory + "/coordinator-1.log")
         let client = try ControlClient(
-            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
         _ = try await client.startRounds(2)
         // Round 1 is taken (recorded before it runs) and waits for its quorum.
         let path = files.stateDirectory + "/queue.json"
@@ -454,7 +458,7 @@ import Darwin
             $0.count(where: { $0 == "round.closed" }) >= 2
         }
         let secondClient = try ControlClient(
-            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
         var drained = try await secondClient.status()
         let drainDeadline = ContinuousClock.now + .seconds(30)
         while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
@@ -488,7 +492,7 @@ import Darwin
             files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
             log: files.directory + "/coordinator.log")
         let client = try ControlClient(
-            baseURL: try Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
         _ = try await client.startRounds(2)
         let path = files.stateDirectory + "/queue.json"
         let takenDeadline = ContinuousClock.now + .seconds(60)
@@ -520,10 +524,21 @@ import Darwin
     }
 
     /// The operator API's address, from the file `--api-port-file` wrote.
-    static func apiURL(_ portFile: String) throws -> String {
-        let text = try String(contentsOfFile: portFile, encoding: .utf8)
-        let port = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), "api port file: \(text)")
-        return "https://127.0.0.1:\(port)"
+    /// The operator API's URL, once the coordinator has written its port to `portFile` (the API
+    /// may start after the participant listener whose port `startCoordinator` waits for).
+    static func apiURL(_ portFile: String) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                return "https://127.0.0.1:\(port)"
+            }
+            guard ContinuousClock.now < deadline else {
+                throw HarnessError(message: "the coordinator wrote no API port to \(portFile) within 30 s")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// The operator-queued rounds `queue.json` records as not started (0 without the file).
