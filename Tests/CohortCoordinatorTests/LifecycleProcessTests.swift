@@ -424,25 +424,8 @@ import Darwin
     func aQueuedRoundKilledBeforeItOpensIsQueuedAgain() async throws {
         let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 1)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
-        let operatorIdentity = try files.ca.issue(
-            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
-        let apiPortFile = files.directory + "/api.port"
-        // The first coordinator waits for a quorum far longer than the test takes.
-        let (first, _) = try await Self.startCoordinator(
-            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
-            log: files.directory + "/coordinator-1.log")
-        let client = try ControlClient(
-            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
-        _ = try await client.startRounds(2)
-        // Round 1 is taken (recorded before it runs) and waits for its quorum.
+        let (first, operatorIdentity, apiPortFile) = try await Self.coordinatorHoldingATakenRound(files)
         let path = files.stateDirectory + "/queue.json"
-        let takenDeadline = ContinuousClock.now + .seconds(60)
-        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
-            guard ContinuousClock.now < takenDeadline else {
-                throw HarnessError(message: "round 1 was never taken from the queue:\n\(first.log)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
         first.signal(SIGKILL)
         #expect(try await first.waitForExit() == .signalled(SIGKILL))
         #expect(try Self.queuedRoundsOnDisk(files) == 1)
@@ -485,23 +468,8 @@ import Darwin
     func aQueuedRoundStoppedBySigtermBeforeItOpensStaysQueued() async throws {
         let files = try ConsortiumFiles(minParticipants: 3, deadlineSeconds: 10, epsilonMax: 100, roundsCount: 1)
         defer { try? FileManager.default.removeItem(atPath: files.directory) }
-        let operatorIdentity = try files.ca.issue(
-            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
-        let apiPortFile = files.directory + "/api.port"
-        let (coordinator, _) = try await Self.startCoordinator(
-            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
-            log: files.directory + "/coordinator.log")
-        let client = try ControlClient(
-            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
-        _ = try await client.startRounds(2)
+        let (coordinator, _, _) = try await Self.coordinatorHoldingATakenRound(files)
         let path = files.stateDirectory + "/queue.json"
-        let takenDeadline = ContinuousClock.now + .seconds(60)
-        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
-            guard ContinuousClock.now < takenDeadline else {
-                throw HarnessError(message: "round 1 was never taken from the queue:\n\(coordinator.log)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
         #expect(try Self.queuedRoundsOnDisk(files) == 1)
         coordinator.signal(SIGTERM)
         #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == .exited(0), "\(coordinator.log)")
@@ -524,6 +492,32 @@ import Darwin
     }
 
     /// The operator API's address, from the file `--api-port-file` wrote.
+    /// A `--serve` coordinator whose operator queued two rounds through the API, the first of
+    /// them taken from queue.json (`taken_round`) and waiting for a quorum that no participant
+    /// gives (600 s, longer than any test); returns it, the operator identity and the API port file.
+    static func coordinatorHoldingATakenRound(
+        _ files: ConsortiumFiles
+    ) async throws -> (ChildProcess, IdentityFiles, String) {
+        let operatorIdentity = try files.ca.issue(
+            role: .operator, name: "alice", outDirectory: files.directory + "/alice")
+        let apiPortFile = files.directory + "/api.port"
+        let (coordinator, _) = try await startCoordinator(
+            files, port: 0, extra: ["--serve", "--api-port-file", apiPortFile, "--quorum-wait", "600"],
+            log: files.directory + "/coordinator-1.log")
+        let client = try ControlClient(
+            baseURL: try await apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        _ = try await client.startRounds(2)
+        let path = files.stateDirectory + "/queue.json"
+        let takenDeadline = ContinuousClock.now + .seconds(60)
+        while !((try? String(contentsOfFile: path, encoding: .utf8))?.contains(#""taken_round":1"#) ?? false) {
+            guard ContinuousClock.now < takenDeadline else {
+                throw HarnessError(message: "round 1 was never taken from the queue:\n\(coordinator.log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (coordinator, operatorIdentity, apiPortFile)
+    }
+
     /// The operator API's URL, once the coordinator has written its port to `portFile` (the API
     /// may start after the participant listener whose port `startCoordinator` waits for).
     static func apiURL(_ portFile: String) async throws -> String {
