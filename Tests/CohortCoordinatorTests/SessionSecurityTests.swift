@@ -229,16 +229,22 @@ import Testing
     @Test func anIdentityMayHoldThreeConnectionsAndTheFourthIsRefused() async throws {
         let consortium = try await Consortium(handshakeTimeoutSeconds: 30)
         let release = AsyncStream<Void>.makeStream()
+        let connected = AsyncStream<Void>.makeStream()
+        var connections = connected.stream.makeAsyncIterator()
         var holders: [Task<Void, any Error>] = []
         for _ in 0..<3 {
             holders.append(
                 Task {
                     try await Self.rawConnection(consortium, as: "hospital-a") { _ in
+                        connected.continuation.yield()
                         for await _ in release.stream {}
                     }
                 })
-            // Each must be counted by the server before the next is opened.
-            try await Task.sleep(for: .milliseconds(200))
+            // Each must be counted by the server before the next is opened: wait until its TLS
+            // handshake is done here (under CI load that alone can take longer than any fixed
+            // pause), then give the server's end of the same handshake time to count it.
+            _ = await connections.next()
+            try await Task.sleep(for: .milliseconds(300))
         }
         let fourth = try await Self.rawConnection(consortium, as: "hospital-a") { try await Self.firstError($0) }
         #expect(fourth?.code == WireError.Code.tooManyConnections)
