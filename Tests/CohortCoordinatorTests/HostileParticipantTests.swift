@@ -288,17 +288,24 @@ import Testing
     /// Runs one round, which must close with exactly `contributors`, then verifies the ledger
     /// and that no round was aborted or charged twice.
     func expectRoundClosesAndLedgerVerifies(_ consortium: Consortium, contributors: Set<String>) async throws {
-        let outcome = try await consortium.coordinator.runRound()
-        guard case .closed(let round, let who, _, _) = outcome else {
-            Issue.record("round did not close: \(outcome)")
-            return
-        }
-        #expect(Set(who) == contributors)
-        let entries = try consortium.ledgerEntries()
-        #expect(!entries.contains { $0.kind == "round.aborted" })
-        #expect(entries.filter { $0.kind == "round.charged" && $0.data["round"] == .integer(round) }.count == 1)
-        _ = try LedgerVerifier.verify(
-            file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
-            publicKey: consortium.ledgerPublicKey())
+        try expectClosedAndLedgerVerifies(
+            try await consortium.coordinator.runRound(), consortium, contributors: contributors)
     }
+}
+
+/// `outcome` closed its round with exactly `contributors`, charged once, nothing aborted, and the
+/// ledger verifies.
+func expectClosedAndLedgerVerifies(_ outcome: RoundOutcome, _ consortium: Consortium, contributors: Set<String>) throws
+{
+    guard case .closed(let round, let who, _, _) = outcome else {
+        Issue.record("round did not close: \(outcome)")
+        return
+    }
+    #expect(Set(who) == contributors)
+    let entries = try consortium.ledgerEntries()
+    #expect(!entries.contains { $0.kind == "round.aborted" })
+    #expect(entries.filter { $0.kind == "round.charged" && $0.data["round"] == .integer(round) }.count == 1)
+    _ = try LedgerVerifier.verify(
+        file: LedgerWriter.ledgerPath(stateDirectory: consortium.stateDirectory),
+        publicKey: consortium.ledgerPublicKey())
 }

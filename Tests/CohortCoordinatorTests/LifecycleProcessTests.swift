@@ -369,15 +369,7 @@ import Darwin
             $0.count(where: { $0 == "round.closed" }) >= expectedClosed
         }
         // The restarted coordinator reports the queue drained.
-        let secondClient = try ControlClient(
-            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
-        var drained = try await secondClient.status()
-        let drainDeadline = ContinuousClock.now + .seconds(30)
-        while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
-            try await Task.sleep(for: .milliseconds(100))
-            drained = try await secondClient.status()
-        }
-        #expect(drained.roundsQueued == 0 && drained.state == .idle, "\(drained)")
+        try await Self.expectQueueDrained(apiPortFile: apiPortFile, operatorIdentity: operatorIdentity)
         #expect(try Self.queuedRoundsOnDisk(files) == 0)
         second.signal(SIGTERM)
         #expect(try await second.waitForExit(timeout: .seconds(30)) == .exited(0), "\(second.log)")
@@ -440,15 +432,7 @@ import Darwin
         try await Self.waitForLedger(files, "two closed rounds", timeout: .seconds(150)) {
             $0.count(where: { $0 == "round.closed" }) >= 2
         }
-        let secondClient = try ControlClient(
-            baseURL: try await Self.apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
-        var drained = try await secondClient.status()
-        let drainDeadline = ContinuousClock.now + .seconds(30)
-        while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
-            try await Task.sleep(for: .milliseconds(100))
-            drained = try await secondClient.status()
-        }
-        #expect(drained.roundsQueued == 0 && drained.state == .idle, "\(drained)")
+        try await Self.expectQueueDrained(apiPortFile: apiPortFile, operatorIdentity: operatorIdentity)
         second.signal(SIGTERM)
         #expect(try await second.waitForExit(timeout: .seconds(30)) == .exited(0), "\(second.log)")
         for participant in participants {
@@ -516,6 +500,19 @@ import Darwin
             try await Task.sleep(for: .milliseconds(20))
         }
         return (coordinator, operatorIdentity, apiPortFile)
+    }
+
+    /// Asks the serving coordinator's API (within 30 s) until it reports no queued round and idle.
+    static func expectQueueDrained(apiPortFile: String, operatorIdentity: IdentityFiles) async throws {
+        let client = try ControlClient(
+            baseURL: try await apiURL(apiPortFile), tls: TLSConfigurationFactory(identity: operatorIdentity))
+        var drained = try await client.status()
+        let drainDeadline = ContinuousClock.now + .seconds(30)
+        while drained.roundsQueued > 0 || drained.state != .idle, ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+            drained = try await client.status()
+        }
+        #expect(drained.roundsQueued == 0 && drained.state == .idle, "\(drained)")
     }
 
     /// The operator API's URL, once the coordinator has written its port to `portFile` (the API
